@@ -1,0 +1,23 @@
+// Lint: recommended JS + typescript-eslint rules; the core stays free of Node-only imports.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      '@typescript-eslint/no-explicit-any': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+    },
+  },
+  {
+    // The PDQ core must run in browsers and workers (client-side hashing for E2EE apps).
+    files: ['src/signals/**/*.ts'],
+    ignores: ['src/signals/**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['node:*', 'fs', 'path', 'crypto', 'sharp', 'piscina'], message: 'signals/ is pure TypeScript: no Node-only imports.' }] }],
+    },
+  },
+);

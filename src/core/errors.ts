@@ -1,0 +1,42 @@
+/**
+ * One error type for the whole project. `code` is a persisted identifier (logs, API problem bodies,
+ * CLI exit mapping): never rename a code, only add new ones.
+ */
+export const ERROR_CODES = {
+  VIGIL_ERR_INVALID_ARGUMENT: 'A value passed to a public function is out of its domain.',
+  VIGIL_ERR_INVALID_HASH: 'A hash string or byte array is malformed (length, alphabet).',
+  VIGIL_ERR_EMPTY_FILE: 'The file has zero bytes.',
+  VIGIL_ERR_FILE_TOO_LARGE: 'The file is larger than the configured byte limit.',
+  VIGIL_ERR_UNSUPPORTED_MEDIA: 'The bytes are not an image format Vigil can decode.',
+  VIGIL_ERR_CORRUPT_MEDIA: 'The media is truncated or corrupt and could not be decoded.',
+  VIGIL_ERR_PIXEL_LIMIT: 'The image declares more pixels than the configured limit; it was not decoded.',
+  VIGIL_ERR_UNREADABLE: 'The file could not be read (permissions, vanished, not a regular file).',
+  VIGIL_ERR_SYMLINK_LOOP: 'A directory walk met a symbolic-link cycle; the cycle was not followed.',
+  VIGIL_ERR_TIMEOUT: 'An operation took longer than its limit and was stopped.',
+  VIGIL_ERR_INTERNAL: 'An unexpected internal failure.',
+} as const;
+
+export type VigilErrorCode = keyof typeof ERROR_CODES;
+
+export class VigilError extends Error {
+  readonly code: VigilErrorCode;
+
+  constructor(code: VigilErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'VigilError';
+    this.code = code;
+  }
+}
+
+/** Normalises anything thrown into a VigilError so callers can rely on `.code`. */
+export function toVigilError(err: unknown): VigilError {
+  if (err instanceof VigilError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new VigilError('VIGIL_ERR_INTERNAL', message, { cause: err });
+}
+
+/** Eager validation with the one message shape used everywhere. */
+export function invalidArgument(expected: string, name: string, actual: unknown): VigilError {
+  const shown = typeof actual === 'string' ? JSON.stringify(actual.slice(0, 80)) : String(actual);
+  return new VigilError('VIGIL_ERR_INVALID_ARGUMENT', `Expected ${expected} for ${name} but received ${shown}`);
+}

@@ -1,0 +1,179 @@
+/**
+ * Image bytes → 8-bit pixels the way the PDQ reference tool sees them.
+ *
+ * pdq-photo-hasher decodes through ImageMagick (`convert FILE pnm:-`): 8-bit, alpha dropped without
+ * compositing, EXIF orientation ignored, first frame of animations, ICC profiles not applied, and an
+ * image whose every pixel is grey written as PGM (so its luma is the grey value, not 0.299R+0.587G+0.114B
+ * rounded in float32). Reproducing each of those choices is what makes our hashes equal to hashes in
+ * lists made with the reference. Options let an operator deviate knowingly (e.g. apply EXIF orientation).
+ *
+ * Decoding uses sharp (libvips), the only place in the project that touches image codecs.
+ */
+import sharp from 'sharp';
+import { VigilError } from '../core/errors.js';
+import type { PixelBuffer } from '../signals/pdq/luma.js';
+
+// A 50,000×50,000 PNG must be refused from its header, never decoded.
+export const DEFAULT_MAX_PIXELS = 200_000_000;
+
+export interface DecodeOptions {
+  /** Refuse images that declare more pixels than this (checked from the header, before decoding). */
+  maxPixels?: number;
+  /** Rotate/flip per EXIF orientation first. Off by default: the reference ignores it. */
+  applyExifOrientation?: boolean;
+  /** 16-bit → 8-bit conversion; default 'reference' (see SixteenBitMode). */
+  sixteenBit?: SixteenBitMode;
+  /** Keep what decodes from a truncated or damaged file (flagged `partial`). Default true. */
+  lenient?: boolean;
+}
+
+export interface DecodedImage extends PixelBuffer {
+  /** Container format as sharp names it (jpeg, png, webp, gif, tiff, heif, …). */
+  format: string;
+  /** Dimensions as stored in the file, before any orientation. */
+  sourceWidth: number;
+  sourceHeight: number;
+  /** Number of frames (pages) for animated images; 1 otherwise. */
+  frames: number;
+  /** EXIF orientation tag (1..8) when present. */
+  orientation?: number;
+  /** Set when the file was damaged and only partly decoded: the decoder's complaint. */
+  partial?: string;
+}
+
+/**
+ * How 16-bit samples become 8-bit. The reference (ImageMagick writes 16-bit PNM, CImg<uint8_t> keeps
+ * the low byte) hashes `v & 0xff` — noise for a real 16-bit photo, but it is what lists made with the
+ * reference contain. 'scaled' hashes v/257 rounded, which is what the picture looks like.
+ */
+export type SixteenBitMode = 'reference' | 'scaled';
+
+/** True when every pixel has R = G = B — ImageMagick then writes PGM and the reference hashes grey. */
+function isGreyRgb(samples: Uint8Array | Uint16Array, pixels: number): boolean {
+  for (let i = 0, p = 0; i < pixels; i++, p += 3) {
+    const r = samples[p];
+    if (samples[p + 1] !== r || samples[p + 2] !== r) return false;
+  }
+  return true;
+}
+
+/** Samples (1 or 3 channels, 8 or 16 bit) → 8-bit pixels, grey when every pixel is grey. */
+function toPixels(
+  samples: Uint8Array | Uint16Array,
+  width: number,
+  height: number,
+  channels: 1 | 3,
+  sixteenBit: SixteenBitMode,
+): PixelBuffer {
+  const pixels = width * height;
+  const grey = channels === 3 && isGreyRgb(samples, pixels);
+  const outChannels = grey ? 1 : channels;
+  const step = grey ? 3 : 1;
+  if (samples instanceof Uint8Array && !grey) return { data: samples, width, height, channels };
+  const data = new Uint8Array(pixels * outChannels);
+  const convert =
+    samples instanceof Uint8Array
+      ? (v: number) => v
+      : sixteenBit === 'reference'
+        ? (v: number) => v & 0xff
+        : (v: number) => ((v + 128 - ((v + 128) >> 8)) >> 8) & 0xff; // ImageMagick ScaleQuantumToChar
+  for (let i = 0, p = 0; i < data.length; i++, p += step) data[i] = convert(samples[p]);
+  return { data, width, height, channels: outChannels };
+}
+
+/**
+ * ImageMagick's naive CMYK → RGB (no colour profile): R = (1 − C)(1 − K), computed at 16 bits and
+ * rounded back to 8, as the reference pipeline does. sharp would otherwise colour-manage via ICC.
+ */
+function cmykToRgb(cmyk: Uint8Array, pixels: number): Uint8Array {
+  const rgb = new Uint8Array(pixels * 3);
+  for (let i = 0; i < pixels; i++) {
+    const k = cmyk[i * 4 + 3] * 257;
+    for (let c = 0; c < 3; c++) {
+      const ink = cmyk[i * 4 + c] * 257;
+      const v16 = Math.floor(65535 - ((ink * (65535 - k)) / 65535 + k) + 0.5);
+      rgb[i * 3 + c] = ((v16 + 128 - ((v16 + 128) >> 8)) >> 8) & 0xff;
+    }
+  }
+  return rgb;
+}
+
+function classifySharpError(err: unknown): VigilError {
+  const message = err instanceof Error ? err.message : String(err);
+  if (/pixel limit/i.test(message)) {
+    return new VigilError('VIGIL_ERR_PIXEL_LIMIT', `Image refused: ${message}`, { cause: err });
+  }
+  if (/unsupported image format|bad seek|not a known|not in a known format/i.test(message)) {
+    return new VigilError('VIGIL_ERR_UNSUPPORTED_MEDIA', 'Not an image format that can be decoded', { cause: err });
+  }
+  return new VigilError('VIGIL_ERR_CORRUPT_MEDIA', `Image could not be decoded: ${message.split('\n')[0]}`, { cause: err });
+}
+
+/**
+ * Decodes image bytes to 8-bit grey or RGB pixels, reference-compatible. Throws VigilError with
+ * VIGIL_ERR_UNSUPPORTED_MEDIA, VIGIL_ERR_CORRUPT_MEDIA or VIGIL_ERR_PIXEL_LIMIT; never hangs on
+ * bombs because the pixel limit is enforced from the header.
+ */
+export async function decodeImage(input: Uint8Array, options: DecodeOptions = {}): Promise<DecodedImage> {
+  if (input.length === 0) throw new VigilError('VIGIL_ERR_EMPTY_FILE', 'The file is empty (0 bytes)');
+  try {
+    return await decodeWith(input, options, 'truncated');
+  } catch (err) {
+    const error = err instanceof VigilError ? err : classifySharpError(err);
+    if (error.code !== 'VIGIL_ERR_CORRUPT_MEDIA' || options.lenient === false) throw error;
+    // Like ImageMagick, keep what decodes from a damaged file (carved or cut-off uploads still match),
+    // but say so: the caller gets `partial` and the decoder's message.
+    try {
+      const image = await decodeWith(input, options, 'none');
+      return { ...image, partial: error.message };
+    } catch {
+      throw error;
+    }
+  }
+}
+
+async function decodeWith(input: Uint8Array, options: DecodeOptions, failOn: 'truncated' | 'none'): Promise<DecodedImage> {
+  const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
+  const open = () => sharp(input, { limitInputPixels: maxPixels, failOn, page: 0, pages: 1 });
+  const meta = await open().metadata();
+  const width = meta.width ?? 0;
+  const height = meta.height ?? 0;
+  if (width * height > maxPixels) {
+    throw new VigilError('VIGIL_ERR_PIXEL_LIMIT', `Image declares ${width}×${height} pixels, over the limit of ${maxPixels}`);
+  }
+  let pipeline = open();
+  if (options.applyExifOrientation) pipeline = pipeline.autoOrient();
+  // The reference hashes stored values: no ICC colour management.
+  pipeline = pipeline.keepIccProfile();
+  let pixels: PixelBuffer;
+  if (meta.space === 'cmyk') {
+    pipeline = pipeline.pipelineColourspace('cmyk').toColourspace('cmyk');
+    if (meta.hasAlpha) pipeline = pipeline.removeAlpha();
+    const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true });
+    if (info.channels !== 4) throw new VigilError('VIGIL_ERR_CORRUPT_MEDIA', `CMYK image decoded to ${info.channels} channels`);
+    const rgb = cmykToRgb(new Uint8Array(data.buffer, data.byteOffset, data.length), info.width * info.height);
+    pixels = toPixels(rgb, info.width, info.height, 3, 'reference');
+  } else {
+    const grey = (meta.channels ?? 3) <= 2;
+    const sixteen = meta.depth === 'ushort';
+    // Alpha is dropped, never composited: the colour stored under transparent pixels is hashed.
+    if (meta.hasAlpha) pipeline = pipeline.removeAlpha();
+    pipeline = pipeline.toColourspace(grey ? (sixteen ? 'grey16' : 'b-w') : sixteen ? 'rgb16' : 'srgb');
+    const { data, info } = await pipeline.raw({ depth: sixteen ? 'ushort' : 'uchar' }).toBuffer({ resolveWithObject: true });
+    if (info.channels !== 1 && info.channels !== 3) {
+      throw new VigilError('VIGIL_ERR_CORRUPT_MEDIA', `Image decoded to ${info.channels} channels; expected grey or RGB`);
+    }
+    const samples = sixteen
+      ? new Uint16Array(data.buffer, data.byteOffset, data.length >> 1)
+      : new Uint8Array(data.buffer, data.byteOffset, data.length);
+    pixels = toPixels(samples, info.width, info.height, info.channels, options.sixteenBit ?? 'reference');
+  }
+  return {
+    ...pixels,
+    format: meta.format ?? 'unknown',
+    sourceWidth: width,
+    sourceHeight: height,
+    frames: meta.pages ?? 1,
+    ...(meta.orientation !== undefined ? { orientation: meta.orientation } : {}),
+  };
+}
