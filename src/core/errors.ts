@@ -13,6 +13,13 @@ export const ERROR_CODES = {
   VIGIL_ERR_UNREADABLE: 'The file could not be read (permissions, vanished, not a regular file).',
   VIGIL_ERR_SYMLINK_LOOP: 'A directory walk met a symbolic-link cycle; the cycle was not followed.',
   VIGIL_ERR_TIMEOUT: 'An operation took longer than its limit and was stopped.',
+  VIGIL_ERR_INDEX_CORRUPT: 'An index file is truncated, corrupt or of an unknown version; rebuild it from the store.',
+  VIGIL_ERR_LIST_FORMAT: 'A hash-list file is not in the expected format as a whole.',
+  VIGIL_ERR_LIST_ROW: 'One row of a hash-list file is invalid; the rest of the file is still read.',
+  VIGIL_ERR_VIDEO_DECODE: 'ffmpeg could not decode the video (no video stream, corrupt, unsupported).',
+  VIGIL_ERR_FFMPEG_MISSING: 'No ffmpeg binary was found (neither configured nor shipped in npm).',
+  VIGIL_ERR_NOT_FOUND: 'The named bank, signal or record does not exist.',
+  VIGIL_ERR_CONFLICT: 'The request conflicts with existing state (duplicate name, concurrent change).',
   VIGIL_ERR_INTERNAL: 'An unexpected internal failure.',
 } as const;
 
