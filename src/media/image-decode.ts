@@ -135,7 +135,8 @@ export async function decodeImage(input: Uint8Array, options: DecodeOptions = {}
 async function decodeWith(input: Uint8Array, options: DecodeOptions, failOn: 'truncated' | 'none'): Promise<DecodedImage> {
   const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
   const open = () => sharp(input, { limitInputPixels: maxPixels, failOn, page: 0, pages: 1 });
-  const meta = await open().metadata();
+  // Header only (no pixels are decoded here), without the limit so a refusal can name the dimensions.
+  const meta = await sharp(input, { limitInputPixels: false, failOn, page: 0, pages: 1 }).metadata();
   const width = meta.width ?? 0;
   const height = meta.height ?? 0;
   if (width * height > maxPixels) {

@@ -1,0 +1,3 @@
+#!/usr/bin/env node
+// Installed entry point: the compiled CLI (built by `npm ci` through the `prepare` script).
+await import('../dist/cli/main.js');

@@ -1,0 +1,78 @@
+/** `vigil hash <file|dir>...`: MD5/SHA-1/SHA-256 and PDQ of every file, as NDJSON or the reference's lines. */
+import type { Command } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
+import { HashPool } from '../../hashing/pool.js';
+import type { FileHashRecord } from '../../hashing/hash-file.js';
+import { walkFiles } from '../../media/walk.js';
+import { DIHEDRAL_NAMES } from '../../signals/pdq/pdq.js';
+import { EXIT } from '../exit-codes.js';
+import { Progress, writeLine } from '../output.js';
+
+export function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`Expected a positive integer but received ${JSON.stringify(value)}`);
+  return n;
+}
+
+interface HashCommandOptions {
+  format: 'ndjson' | 'reference';
+  dihedral?: boolean;
+  threads?: number;
+  exifOrientation?: boolean;
+  referenceResize: boolean;
+  sixteenBit: 'reference' | 'scaled';
+  maxPixels?: number;
+  progress?: boolean;
+}
+
+/** The reference tool's `hash,quality,filename` (and 8 lines per file with --dihedral, as `--pdqdih`). */
+export function referenceLines(record: FileHashRecord, dihedral: boolean): string[] {
+  if (record.pdq === undefined) return [];
+  if (!dihedral || !record.dihedral) return [`${record.pdq},${record.quality},${record.path}`];
+  const hashes = [record.pdq, ...DIHEDRAL_NAMES.slice(1).map((name) => record.dihedral?.[name])];
+  return hashes.map((h) => `${h},${record.quality},${record.path}`);
+}
+
+export function registerHash(program: Command): void {
+  program
+    .command('hash')
+    .description('Hash files and folders (recursively): MD5, SHA-1, SHA-256 and PDQ, one result per file')
+    .argument('<paths...>', 'files or directories')
+    .addOption(new Option('-f, --format <format>', 'output format').choices(['ndjson', 'reference']).default('ndjson'))
+    .option('--dihedral', 'also output the hashes of the 7 other rotations/flips')
+    .option('-j, --threads <n>', 'worker threads (default: one per core)', positiveInt)
+    .option('--exif-orientation', 'apply EXIF orientation before hashing (the reference ignores it)')
+    .option('--no-reference-resize', 'do not pre-resize images over 512 px to 512×512 as the reference tool does')
+    .addOption(new Option('--sixteen-bit <mode>', '16-bit images: "reference" keeps the low byte like the C++ tool, "scaled" hashes what the picture shows').choices(['reference', 'scaled']).default('reference'))
+    .option('--max-pixels <n>', 'refuse images declaring more pixels than this', positiveInt)
+    .option('--progress', 'force the progress line on stderr (default: when stderr is a terminal)')
+    .option('--no-progress', 'never show progress')
+    .action(async (paths: string[], opts: HashCommandOptions) => {
+      const pool = new HashPool({
+        ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
+        dihedral: opts.dihedral === true,
+        applyExifOrientation: opts.exifOrientation === true,
+        referenceResize: opts.referenceResize,
+        sixteenBit: opts.sixteenBit,
+        ...(opts.maxPixels !== undefined ? { maxPixels: opts.maxPixels } : {}),
+      });
+      const progress = new Progress(opts.progress ?? process.stderr.isTTY === true, 'files');
+      let failed = 0;
+      try {
+        for await (const record of pool.hashAll(walkFiles(paths))) {
+          if (record.error) failed++;
+          progress.tick(record.error !== undefined);
+          if (opts.format === 'ndjson') {
+            await writeLine(process.stdout, JSON.stringify(record));
+          } else {
+            for (const line of referenceLines(record, opts.dihedral === true)) await writeLine(process.stdout, line);
+            if (record.error) process.stderr.write(`${record.path}: ${record.error.code}: ${record.error.message}\n`);
+          }
+        }
+      } finally {
+        progress.done();
+        await pool.close();
+      }
+      process.exitCode = failed > 0 ? EXIT.SOME_FAILED : EXIT.OK;
+    });
+}

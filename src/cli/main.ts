@@ -1,0 +1,35 @@
+#!/usr/bin/env node
+/** The `vigil` command line. Only this file prints uncaught errors and chooses the exit status. */
+import { Command, CommanderError } from 'commander';
+import { VigilError } from '../core/errors.js';
+import { registerHash } from './commands/hash.js';
+import { EXIT } from './exit-codes.js';
+
+export function buildProgram(): Command {
+  const program = new Command('vigil')
+    .description('Vigil: find, stop, report and investigate known abuse material by hash matching')
+    .version('0.1.0')
+    .exitOverride()
+    .showHelpAfterError();
+  registerHash(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT.OK;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      return err.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
+    }
+    if (err instanceof VigilError) {
+      process.stderr.write(`vigil: ${err.code}: ${err.message}\n`);
+      return err.code === 'VIGIL_ERR_INVALID_ARGUMENT' ? EXIT.USAGE : EXIT.SOME_FAILED;
+    }
+    process.stderr.write(`vigil: unexpected error: ${(err as Error)?.stack ?? String(err)}\n`);
+    return EXIT.SOME_FAILED;
+  }
+}
+
+process.exitCode = await main(process.argv);

@@ -1,0 +1,56 @@
+/**
+ * Hashes many files on all cores (piscina worker threads). Results come back in input order through a
+ * bounded window, so memory stays constant whatever the number of files, and output is reproducible.
+ */
+import { availableParallelism } from 'node:os';
+import { Piscina } from 'piscina';
+import type { WalkEntry } from '../media/walk.js';
+import type { FileHashRecord, HashOptions } from './hash-file.js';
+
+export interface HashPoolOptions extends HashOptions {
+  /** Worker threads; default: one per core. */
+  threads?: number;
+}
+
+// Under tsx (tests, benchmarks) the sources are .ts; compiled, .js. Workers inherit tsx via execArgv.
+const workerFile = new URL(import.meta.url.endsWith('.ts') ? './hash-worker.ts' : './hash-worker.js', import.meta.url);
+
+export class HashPool {
+  private readonly pool: Piscina;
+  readonly threads: number;
+
+  constructor(readonly options: HashPoolOptions = {}) {
+    this.threads = Math.max(1, options.threads ?? availableParallelism());
+    this.pool = new Piscina({ filename: workerFile.href, minThreads: this.threads, maxThreads: this.threads, idleTimeout: 1000 });
+  }
+
+  /** Never rejects: a crashed worker becomes a per-file VIGIL_ERR_INTERNAL record. */
+  hash(path: string): Promise<FileHashRecord> {
+    const { threads: _threads, ...hashOptions } = this.options;
+    return (this.pool.run({ path, options: hashOptions }) as Promise<FileHashRecord>).catch((err: unknown) => ({
+      path,
+      error: { code: 'VIGIL_ERR_INTERNAL' as const, message: `Hashing worker failed: ${(err as Error)?.message ?? String(err)}` },
+    }));
+  }
+
+  /**
+   * Hashes every file entry, passing walk errors through as error records, in input order.
+   * At most `window` files are in flight or waiting to be emitted.
+   */
+  async *hashAll(entries: AsyncIterable<WalkEntry>, window = this.threads * 4): AsyncGenerator<FileHashRecord> {
+    const pending: Promise<FileHashRecord>[] = [];
+    for await (const entry of entries) {
+      pending.push(
+        entry.kind === 'file'
+          ? this.hash(entry.path)
+          : Promise.resolve({ path: entry.path, error: { code: entry.error.code, message: entry.error.message } }),
+      );
+      if (pending.length >= window) yield await pending.shift()!;
+    }
+    while (pending.length > 0) yield await pending.shift()!;
+  }
+
+  async close(): Promise<void> {
+    await this.pool.destroy();
+  }
+}
