@@ -7,7 +7,7 @@
  */
 import { dct64To16 } from './dct.js';
 import { HASH256_BYTES, setBit, type Hash256 } from './hash256.js';
-import { decimate, jaroszFilter, jaroszWindowSize } from './jarosz.js';
+import { jaroszBlurDecimate, jaroszWindowSize } from './jarosz.js';
 import { lumaFromPixels, validatePixels, type PixelBuffer } from './luma.js';
 
 /** Reference MIN_HASHABLE_DIM: smaller images give the zero hash with quality 0. */
@@ -103,8 +103,7 @@ function coefficientsFromLuma(
     scratch.ensure(n);
     const buffer1 = scratch.buffer1;
     if (buffer1 !== luma) buffer1.set(luma.subarray(0, n));
-    jaroszFilter(buffer1, scratch.buffer2, height, width, jaroszWindowSize(width, 64), jaroszWindowSize(height, 64));
-    decimate(buffer1, height, width, scratch.grid64);
+    jaroszBlurDecimate(buffer1, scratch.buffer2, height, width, jaroszWindowSize(width, 64), jaroszWindowSize(height, 64), scratch.grid64);
   }
   const quality = qualityOf(scratch.grid64);
   dct64To16(scratch.grid64, scratch.dct16x64, scratch.dct16x16);
