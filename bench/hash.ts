@@ -10,7 +10,7 @@ import sharp from 'sharp';
 import { hashFile } from '../src/hashing/hash-file.js';
 import { HashPool } from '../src/hashing/pool.js';
 import { decodeImage } from '../src/media/image-decode.js';
-import { walkFiles, type WalkEntry } from '../src/media/walk.js';
+import type { WalkEntry } from '../src/media/walk.js';
 import { lumaFromPixels } from '../src/signals/pdq/luma.js';
 import { PdqScratch, pdqDihedralFromLuma, pdqFromLuma } from '../src/signals/pdq/pdq.js';
 import { referenceResize } from '../src/signals/pdq/reference-resize.js';
