@@ -1,0 +1,144 @@
+/**
+ * Versioned schema migrations, one list per dialect. Append only: a released migration is never edited.
+ * Both dialects hold the same model (see types.ts).
+ */
+export interface Migration {
+  version: number;
+  description: string;
+  sql: string;
+}
+
+export const SQLITE_MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    description: 'banks, signals, opinions, match statistics, imports, change-feed counter',
+    sql: `
+      CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+      INSERT INTO meta (key, value) VALUES ('seq', 0);
+      CREATE TABLE banks (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        description TEXT NOT NULL DEFAULT '',
+        kind TEXT NOT NULL CHECK (kind IN ('block', 'allow')),
+        enabled INTEGER NOT NULL DEFAULT 1,
+        source TEXT NOT NULL DEFAULT '',
+        provenance TEXT NOT NULL DEFAULT '{}',
+        thresholds TEXT NOT NULL DEFAULT '{}',
+        fp_policy TEXT NOT NULL DEFAULT 'suppress' CHECK (fp_policy IN ('suppress', 'downrank')),
+        spike_threshold INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+      CREATE TABLE imports (
+        id INTEGER PRIMARY KEY,
+        bank_id INTEGER NOT NULL REFERENCES banks (id),
+        file_name TEXT, format TEXT,
+        started_at TEXT NOT NULL, finished_at TEXT,
+        rows INTEGER, inserted INTEGER, updated INTEGER, unchanged INTEGER, deleted INTEGER, errors INTEGER
+      );
+      CREATE TABLE signals (
+        id INTEGER PRIMARY KEY,
+        bank_id INTEGER NOT NULL REFERENCES banks (id),
+        type TEXT NOT NULL,
+        value TEXT NOT NULL,
+        labels TEXT NOT NULL DEFAULT '{}',
+        source_id TEXT, file_name TEXT, file_size INTEGER,
+        metadata TEXT NOT NULL DEFAULT '{}',
+        status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'false_positive', 'quarantined')),
+        import_id INTEGER REFERENCES imports (id),
+        seq INTEGER NOT NULL,
+        added_seq INTEGER NOT NULL,
+        added_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        deleted_at TEXT,
+        UNIQUE (bank_id, type, value)
+      );
+      CREATE INDEX signals_seq ON signals (seq);
+      CREATE INDEX signals_type_value ON signals (type, value);
+      CREATE INDEX signals_source ON signals (bank_id, source_id);
+      CREATE TABLE opinions (
+        id INTEGER PRIMARY KEY,
+        signal_id INTEGER NOT NULL REFERENCES signals (id),
+        kind TEXT NOT NULL CHECK (kind IN ('confirmed', 'false_positive', 'disputed')),
+        actor TEXT NOT NULL,
+        reason TEXT NOT NULL DEFAULT '',
+        created_at TEXT NOT NULL
+      );
+      CREATE INDEX opinions_signal ON opinions (signal_id);
+      CREATE TABLE signal_stats (
+        signal_id INTEGER PRIMARY KEY REFERENCES signals (id),
+        match_count INTEGER NOT NULL DEFAULT 0,
+        last_match_at TEXT,
+        hour_bucket INTEGER NOT NULL DEFAULT 0,
+        hour_count INTEGER NOT NULL DEFAULT 0
+      );
+    `,
+  },
+];
+
+export const POSTGRES_MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    description: 'banks, signals, opinions, match statistics, imports, change-feed sequence',
+    sql: `
+      CREATE SEQUENCE signal_seq;
+      CREATE TABLE banks (
+        id BIGSERIAL PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        description TEXT NOT NULL DEFAULT '',
+        kind TEXT NOT NULL CHECK (kind IN ('block', 'allow')),
+        enabled BOOLEAN NOT NULL DEFAULT TRUE,
+        source TEXT NOT NULL DEFAULT '',
+        provenance JSONB NOT NULL DEFAULT '{}',
+        thresholds JSONB NOT NULL DEFAULT '{}',
+        fp_policy TEXT NOT NULL DEFAULT 'suppress' CHECK (fp_policy IN ('suppress', 'downrank')),
+        spike_threshold INTEGER NOT NULL DEFAULT 0,
+        created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+        updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
+      );
+      CREATE TABLE imports (
+        id BIGSERIAL PRIMARY KEY,
+        bank_id BIGINT NOT NULL REFERENCES banks (id),
+        file_name TEXT, format TEXT,
+        started_at TIMESTAMPTZ NOT NULL DEFAULT now(), finished_at TIMESTAMPTZ,
+        rows BIGINT, inserted BIGINT, updated BIGINT, unchanged BIGINT, deleted BIGINT, errors BIGINT
+      );
+      CREATE TABLE signals (
+        id BIGSERIAL PRIMARY KEY,
+        bank_id BIGINT NOT NULL REFERENCES banks (id),
+        type TEXT NOT NULL,
+        value TEXT NOT NULL,
+        labels TEXT NOT NULL DEFAULT '{}',
+        source_id TEXT, file_name TEXT, file_size BIGINT,
+        metadata TEXT NOT NULL DEFAULT '{}',
+        status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'false_positive', 'quarantined')),
+        import_id BIGINT REFERENCES imports (id),
+        seq BIGINT NOT NULL,
+        added_seq BIGINT NOT NULL,
+        added_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+        updated_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+        deleted_at TIMESTAMPTZ,
+        UNIQUE (bank_id, type, value)
+      );
+      CREATE INDEX signals_seq ON signals (seq);
+      CREATE INDEX signals_type_value ON signals (type, value);
+      CREATE INDEX signals_source ON signals (bank_id, source_id);
+      CREATE TABLE opinions (
+        id BIGSERIAL PRIMARY KEY,
+        signal_id BIGINT NOT NULL REFERENCES signals (id),
+        kind TEXT NOT NULL CHECK (kind IN ('confirmed', 'false_positive', 'disputed')),
+        actor TEXT NOT NULL,
+        reason TEXT NOT NULL DEFAULT '',
+        created_at TIMESTAMPTZ NOT NULL DEFAULT now()
+      );
+      CREATE INDEX opinions_signal ON opinions (signal_id);
+      CREATE TABLE signal_stats (
+        signal_id BIGINT PRIMARY KEY REFERENCES signals (id),
+        match_count BIGINT NOT NULL DEFAULT 0,
+        last_match_at TIMESTAMPTZ,
+        hour_bucket BIGINT NOT NULL DEFAULT 0,
+        hour_count BIGINT NOT NULL DEFAULT 0
+      );
+    `,
+  },
+];

@@ -1,0 +1,180 @@
+// One behaviour, two stores: the same suite runs against SQLite and PostgreSQL (127.0.0.1:5432, started by CI).
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { ListItem, ListRecord } from '../lists/types.js';
+import { PostgresStore } from './postgres-store.js';
+import { openStore } from './store.js';
+import type { Store } from './types.js';
+
+export const TEST_POSTGRES_URL = process.env.VIGIL_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+/** Deterministic benign stand-in hashes (not hashes of anything). */
+export function fakeHex(n: number, length = 64): string {
+  let s = '';
+  let x = (n + 1) * 2654435761;
+  while (s.length < length) {
+    x = (Math.imul(x ^ (x >>> 15), 2246822507) + 0x9e3779b9) >>> 0;
+    s += x.toString(16).padStart(8, '0');
+  }
+  return s.slice(0, length);
+}
+
+function rec(n: number, extra: Partial<ListRecord> = {}): ListItem {
+  return { kind: 'record', line: n + 1, record: { signals: [{ type: 'pdq', value: fakeHex(n) }, { type: 'md5', value: fakeHex(n, 32) }], labels: { tags: ['benign-test'] }, sourceId: `src-${n}`, ...extra } };
+}
+
+async function* slowly(items: ListItem[], failAt?: number): AsyncGenerator<ListItem> {
+  for (const [i, item] of items.entries()) {
+    if (i === failAt) throw new Error('reader died mid-import');
+    yield item;
+  }
+}
+
+function storeSuite(name: string, open: () => Promise<{ store: Store; cleanup: () => Promise<void> }>): void {
+  describe(name, () => {
+    let store: Store;
+    let cleanup: () => Promise<void>;
+    before(async () => ({ store, cleanup } = await open()));
+    after(async () => cleanup());
+
+    test('banks: create, get, list, update; duplicate and invalid names refused', async () => {
+      const bank = await store.createBank({ name: 'benign-block', description: 'test list', source: 'unit test', thresholds: { pdq: 31 } });
+      assert.equal(bank.kind, 'block');
+      assert.equal(bank.enabled, true);
+      assert.deepEqual(bank.thresholds, { pdq: 31 });
+      await assert.rejects(store.createBank({ name: 'benign-block' }), { code: 'VIGIL_ERR_CONFLICT' });
+      await assert.rejects(store.createBank({ name: '../etc' }), { code: 'VIGIL_ERR_INVALID_ARGUMENT' });
+      await assert.rejects(store.createBank({ name: 'x', thresholds: { md5: 3 } }), { code: 'VIGIL_ERR_INVALID_ARGUMENT' });
+      const disabled = await store.updateBank('benign-block', { enabled: false, falsePositivePolicy: 'downrank' });
+      assert.equal(disabled.enabled, false);
+      assert.equal(disabled.falsePositivePolicy, 'downrank');
+      await store.updateBank('benign-block', { enabled: true, falsePositivePolicy: 'suppress' });
+      await assert.rejects(store.updateBank('nope', { enabled: false }), { code: 'VIGIL_ERR_NOT_FOUND' });
+      await store.createBank({ name: 'known-good', kind: 'allow' });
+      assert.deepEqual((await store.listBanks()).map((b) => b.name), ['benign-block', 'known-good']);
+      assert.equal((await store.getBankById(bank.id))?.name, 'benign-block');
+    });
+
+    test('import: counts, row errors kept with line numbers, idempotent re-import', async () => {
+      const items: ListItem[] = [...Array.from({ length: 50 }, (_, i) => rec(i)), { kind: 'error', line: 99, code: 'VIGIL_ERR_LIST_ROW', message: 'bad hex' }];
+      const first = await store.importList('benign-block', slowly(items), { fileName: 'list.txt', format: 'plain', batchSize: 7 });
+      assert.equal(first.rows, 51);
+      assert.equal(first.signals, 100);
+      assert.equal(first.inserted, 100);
+      assert.equal(first.errorCount, 1);
+      assert.deepEqual(first.errors, [{ line: 99, message: 'bad hex' }]);
+      const seq = await store.latestSeq();
+      const again = await store.importList('benign-block', slowly(items));
+      assert.equal(again.inserted, 0);
+      assert.equal(again.updated, 0);
+      assert.equal(again.unchanged, 100);
+      assert.equal(await store.latestSeq(), seq, 'an unchanged re-import writes no change');
+      const relabelled = await store.importList('benign-block', [rec(3, { labels: { ukCategory: 'C', tags: ['benign-test'] } })]);
+      assert.equal(relabelled.updated, 2);
+      const [signal] = await store.findSignals('pdq', fakeHex(3));
+      assert.equal(signal.labels.ukCategory, 'C');
+      assert.equal(signal.bankName, 'benign-block');
+      assert.equal(signal.sourceId, 'src-3');
+    });
+
+    test('import that dies midway leaves the bank exactly as it was', async () => {
+      const before = await store.bankStats('benign-block');
+      const seq = await store.latestSeq();
+      const items = Array.from({ length: 40 }, (_, i) => rec(1000 + i));
+      await assert.rejects(store.importList('benign-block', slowly(items, 30), { batchSize: 5 }), /reader died/);
+      assert.deepEqual(await store.bankStats('benign-block'), before);
+      assert.equal(await store.latestSeq(), seq);
+      assert.equal((await store.findSignals('pdq', fakeHex(1005))).length, 0);
+    });
+
+    test('deletions by value and by source id; re-adding restores', async () => {
+      const r = await store.importList('benign-block', [
+        { kind: 'record', line: 1, record: { signals: [{ type: 'pdq', value: fakeHex(1) }], labels: {}, deleted: true } },
+        { kind: 'record', line: 2, record: { signals: [], labels: {}, sourceId: 'src-2', deleted: true } },
+      ]);
+      assert.equal(r.deleted, 3);
+      assert.equal((await store.findSignals('pdq', fakeHex(1))).length, 0);
+      assert.equal((await store.findSignals('md5', fakeHex(2, 32))).length, 0);
+      const changes = await store.changesSince(0, 10_000);
+      assert.ok(changes.some((c) => c.value === fakeHex(1) && c.deleted));
+      const back = await store.importList('benign-block', [rec(1)]);
+      assert.equal(back.updated, 1); // pdq came back; md5 of record 1 was never deleted (unchanged)
+      assert.equal((await store.findSignals('pdq', fakeHex(1))).length, 1);
+    });
+
+    test('change feed: ordered, complete, pageable', async () => {
+      const all = await store.changesSince(0, 100_000);
+      assert.ok(all.length >= 100);
+      for (let i = 1; i < all.length; i++) assert.ok(all[i].seq > all[i - 1].seq);
+      const firstPage = await store.changesSince(0, 10);
+      const rest = await store.changesSince(firstPage[firstPage.length - 1].seq, 100_000);
+      assert.deepEqual([...firstPage, ...rest].map((c) => c.id), all.map((c) => c.id));
+      assert.equal(await store.latestSeq(), all[all.length - 1].seq);
+    });
+
+    test('opinions: false positive changes status and is recorded; confirm restores', async () => {
+      const [s] = await store.findSignals('pdq', fakeHex(10));
+      const seq = await store.latestSeq();
+      const fp = await store.addOpinion(s.id, { kind: 'false_positive', actor: 'reviewer-1', reason: 'a landscape' });
+      assert.equal(fp.status, 'false_positive');
+      assert.ok((await store.latestSeq()) > seq, 'status changes reach the change feed');
+      const ok = await store.addOpinion(s.id, { kind: 'confirmed', actor: 'reviewer-2' });
+      assert.equal(ok.status, 'active');
+      assert.deepEqual((await store.listOpinions(s.id)).map((o) => [o.kind, o.actor]), [['false_positive', 'reviewer-1'], ['confirmed', 'reviewer-2']]);
+      await assert.rejects(store.addOpinion(999_999, { kind: 'confirmed', actor: 'x' }), { code: 'VIGIL_ERR_NOT_FOUND' });
+      await assert.rejects(store.addOpinion(s.id, { kind: 'nonsense' as 'confirmed', actor: 'x' }), { code: 'VIGIL_ERR_INVALID_ARGUMENT' });
+    });
+
+    test('match statistics and spike quarantine', async () => {
+      await store.updateBank('benign-block', { spikeThreshold: 3 });
+      const [s] = await store.findSignals('pdq', fakeHex(20));
+      const at = new Date('2026-11-23T10:15:00Z');
+      assert.deepEqual(await store.recordMatches([s.id, s.id, s.id], at), []);
+      assert.deepEqual(await store.recordMatches([s.id], at), [s.id]);
+      const after = await store.getSignal(s.id);
+      assert.equal(after?.status, 'quarantined');
+      assert.equal(after?.matchCount, 4);
+      // A new hour starts a new count.
+      const [t] = await store.findSignals('pdq', fakeHex(21));
+      await store.recordMatches([t.id, t.id, t.id], at);
+      assert.deepEqual(await store.recordMatches([t.id], new Date('2026-11-23T11:01:00Z')), []);
+      const stats = await store.bankStats('benign-block');
+      assert.equal(stats.quarantined, 1);
+      assert.equal(stats.matches, 8);
+      assert.ok(stats.byType.pdq! >= 49);
+      assert.ok(stats.imports >= 3);
+      await store.updateBank('benign-block', { spikeThreshold: 0 });
+    });
+
+    test('listSignals pages through a bank in id order', async () => {
+      const seen = [];
+      for await (const s of store.listSignals('benign-block', { pageSize: 7 })) seen.push(s.id);
+      assert.ok(seen.length >= 97);
+      assert.deepEqual(seen, [...seen].sort((a, b) => a - b));
+      await assert.rejects(async () => {
+        for await (const _ of store.listSignals('missing')) void _;
+      }, { code: 'VIGIL_ERR_NOT_FOUND' });
+    });
+  });
+}
+
+storeSuite('SQLite store', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-store-'));
+  const store = await openStore(join(dir, 'test.db'));
+  return { store, cleanup: () => store.close() };
+});
+
+storeSuite('PostgreSQL store', async () => {
+  const schema = `vigil_test_${process.pid}_${Date.now() % 1e8}`;
+  const store = (await openStore(TEST_POSTGRES_URL, { schema })) as PostgresStore;
+  return {
+    store,
+    cleanup: async () => {
+      await store.dropSchema(schema);
+      await store.close();
+    },
+  };
+});

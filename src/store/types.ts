@@ -1,0 +1,171 @@
+/**
+ * The store's model: banks of signals (hash lists) with provenance, opinions and match statistics.
+ * Row shapes here are the contract between the two implementations (SQLite, PostgreSQL) and everything
+ * above them (matcher, CLI, service). Names of enum values are persisted: never rename them.
+ */
+import type { Labels, ListItem } from '../lists/types.js';
+import type { SignalTypeName } from '../signals/registry.js';
+
+/** A block list holds known material; an allow list holds known-good files (NSRL) to drop in triage. */
+export type BankKind = 'block' | 'allow';
+/** What a false-positive opinion does to a signal of this bank: stop matching, or keep matching but flagged. */
+export type FalsePositivePolicy = 'suppress' | 'downrank';
+
+export interface Bank {
+  id: number;
+  name: string;
+  description: string;
+  kind: BankKind;
+  enabled: boolean;
+  /** Where the list comes from (e.g. "NCMEC hash sharing", "IWF", "own moderation"). */
+  source: string;
+  provenance: Record<string, unknown>;
+  /** Max Hamming distance per distance-matched signal type; defaults from signals/registry.ts. */
+  thresholds: Partial<Record<SignalTypeName, number>>;
+  falsePositivePolicy: FalsePositivePolicy;
+  /** Hourly matches above which a signal is quarantined as a suspected false positive (0 = off). */
+  spikeThreshold: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface NewBank {
+  name: string;
+  description?: string;
+  kind?: BankKind;
+  enabled?: boolean;
+  source?: string;
+  provenance?: Record<string, unknown>;
+  thresholds?: Partial<Record<SignalTypeName, number>>;
+  falsePositivePolicy?: FalsePositivePolicy;
+  spikeThreshold?: number;
+}
+
+export type BankPatch = Partial<Omit<NewBank, 'name'>> & { name?: string };
+
+/** active: matches; false_positive: marked so by a person (bank policy decides); quarantined: match-rate spike. */
+export type SignalStatus = 'active' | 'false_positive' | 'quarantined';
+
+export interface Signal {
+  id: number;
+  bankId: number;
+  bankName: string;
+  type: SignalTypeName;
+  value: string;
+  labels: Labels;
+  sourceId: string | null;
+  fileName: string | null;
+  fileSize: number | null;
+  metadata: Record<string, unknown>;
+  status: SignalStatus;
+  importId: number | null;
+  addedAt: string;
+  updatedAt: string;
+  deletedAt: string | null;
+  matchCount: number;
+  lastMatchAt: string | null;
+}
+
+export type OpinionKind = 'confirmed' | 'false_positive' | 'disputed';
+
+export interface Opinion {
+  id: number;
+  signalId: number;
+  kind: OpinionKind;
+  actor: string;
+  reason: string;
+  createdAt: string;
+}
+
+/** One row of the change feed the in-memory indexes follow (ordered by seq). */
+export interface SignalChange {
+  seq: number;
+  id: number;
+  bankId: number;
+  type: SignalTypeName;
+  value: string;
+  status: SignalStatus;
+  deleted: boolean;
+}
+
+export interface ImportOptions {
+  /** Recorded with the import (file name, format) for provenance. */
+  fileName?: string;
+  format?: string;
+  /** Keep at most this many row errors in the result (all are counted). Default 1,000. */
+  keepErrors?: number;
+  /** Called every batch with rows seen so far. */
+  onProgress?: (rows: number) => void;
+  /** Rows per write batch. */
+  batchSize?: number;
+}
+
+export interface ImportRowError {
+  line: number;
+  message: string;
+}
+
+export interface ImportResult {
+  importId: number;
+  bank: string;
+  /** Source rows read (records and errors). */
+  rows: number;
+  signals: number;
+  inserted: number;
+  updated: number;
+  unchanged: number;
+  deleted: number;
+  errorCount: number;
+  errors: ImportRowError[];
+}
+
+export interface BankStats {
+  bank: string;
+  byType: Partial<Record<SignalTypeName, number>>;
+  active: number;
+  falsePositive: number;
+  quarantined: number;
+  deleted: number;
+  matches: number;
+  imports: number;
+  lastImportAt: string | null;
+}
+
+/**
+ * The store. Every write is one transaction: an import either lands whole or not at all, and a crash
+ * mid-import leaves the bank as it was.
+ */
+export interface Store {
+  readonly dialect: 'sqlite' | 'postgres';
+  close(): Promise<void>;
+
+  createBank(input: NewBank): Promise<Bank>;
+  getBank(name: string): Promise<Bank | undefined>;
+  getBankById(id: number): Promise<Bank | undefined>;
+  listBanks(): Promise<Bank[]>;
+  updateBank(name: string, patch: BankPatch): Promise<Bank>;
+
+  /** Streams list items into a bank, idempotently (upsert on bank, type and value). */
+  importList(bankName: string, items: AsyncIterable<ListItem> | Iterable<ListItem>, options?: ImportOptions): Promise<ImportResult>;
+  getSignal(id: number): Promise<Signal | undefined>;
+  getSignals(ids: readonly number[]): Promise<Signal[]>;
+  findSignals(type: SignalTypeName, value: string): Promise<Signal[]>;
+  /** Every non-deleted signal of a bank, in id order, in pages (for export). */
+  listSignals(bankName: string, options?: { includeDeleted?: boolean; pageSize?: number }): AsyncGenerator<Signal>;
+
+  /** Changes with seq greater than `afterSeq`, oldest first. */
+  changesSince(afterSeq: number, limit: number): Promise<SignalChange[]>;
+  /** Highest seq so far (0 on an empty store). */
+  latestSeq(): Promise<number>;
+
+  /** Records an opinion; false_positive sets the signal's status, confirmed restores it to active. */
+  addOpinion(signalId: number, opinion: { kind: OpinionKind; actor: string; reason?: string }): Promise<Signal>;
+  listOpinions(signalId: number): Promise<Opinion[]>;
+
+  /**
+   * Counts matches per signal in the current hour; a signal whose hourly count passes its bank's
+   * spikeThreshold is quarantined. Returns the ids quarantined by this call.
+   */
+  recordMatches(signalIds: readonly number[], at?: Date): Promise<number[]>;
+  bankStats(bankName: string): Promise<BankStats>;
+}
