@@ -9,6 +9,8 @@ import { digestsOf, digestsOfFile, type FileDigests } from '../media/digests.js'
 import { hash256ToHex } from '../signals/pdq/hash256.js';
 import { DIHEDRAL_NAMES, pdqDihedralFromPixels, pdqFromPixels, PdqScratch, type DihedralName } from '../signals/pdq/pdq.js';
 import { referenceResize } from '../signals/pdq/reference-resize.js';
+import type { PixelBuffer } from '../signals/pdq/luma.js';
+import { cropPixels, findContentBox, orientPixels, type Box } from '../media/views.js';
 
 export interface HashOptions {
   /** Also compute the 7 other dihedral hashes (rotations and flips) from the same DCT. */
@@ -21,6 +23,22 @@ export interface HashOptions {
   maxPixels?: number;
   /** Files larger than this get digests (streamed) but no perceptual hash. */
   maxImageBytes?: number;
+  /**
+   * Also hash derived views for matching: the content inside uniform/transparent borders (letterbox,
+   * frame, sticker padding) and the EXIF-oriented picture, each with its 8 dihedral hashes.
+   */
+  views?: boolean;
+}
+
+export type ViewName = 'trimmed' | 'oriented';
+
+export interface ViewHashes {
+  view: ViewName;
+  pdq: string;
+  quality: number;
+  dihedral?: Partial<Record<DihedralName, string>>;
+  /** For 'trimmed': the kept region in the decoded picture. */
+  box?: Box;
 }
 
 export const DEFAULT_MAX_IMAGE_BYTES = 256 * 1024 * 1024;
@@ -35,6 +53,8 @@ export interface FileHashRecord extends Partial<FileDigests> {
   quality?: number;
   /** Other orientations, keyed by DIHEDRAL_NAMES (without 'orig', which is `pdq`). */
   dihedral?: Partial<Record<DihedralName, string>>;
+  /** Derived views (with `views: true`), only those that differ from the picture as stored. */
+  views?: ViewHashes[];
   /** Set when the file was damaged and only partly decoded. */
   warning?: string;
   error?: { code: VigilErrorCode; message: string };
@@ -74,29 +94,44 @@ export async function hashImageBytes(bytes: Uint8Array, record: FileHashRecord, 
       maxPixels: options.maxPixels ?? DEFAULT_MAX_PIXELS,
       applyExifOrientation: options.applyExifOrientation ?? false,
       sixteenBit: options.sixteenBit ?? 'reference',
+      keepAlpha: options.views === true,
     });
     record.format = image.format;
     record.width = image.width;
     record.height = image.height;
     if (image.partial) record.warning = `Damaged file, hashed what decoded: ${image.partial}`;
-    const pixels = options.referenceResize === false ? image : referenceResize(image);
-    if (options.dihedral) {
-      const result = pdqDihedralFromPixels(pixels, scratch);
-      // The plain hash skips the blur on exactly-64×64 input (reference behaviour); elsewhere it equals hashes[0].
-      const plain = pixels.width === 64 && pixels.height === 64 ? pdqFromPixels(pixels, scratch).hash : result.hashes[0];
-      record.pdq = hash256ToHex(plain);
-      record.quality = result.quality;
-      record.dihedral = {};
-      for (let i = 1; i < DIHEDRAL_NAMES.length; i++) record.dihedral[DIHEDRAL_NAMES[i]] = hash256ToHex(result.hashes[i]);
-    } else {
-      const result = pdqFromPixels(pixels, scratch);
-      record.pdq = hash256ToHex(result.hash);
-      record.quality = result.quality;
+    const prepare = (p: PixelBuffer) => (options.referenceResize === false ? p : referenceResize(p));
+    const main = pdqOf(prepare(image), options.dihedral === true || options.views === true);
+    record.pdq = main.pdq;
+    record.quality = main.quality;
+    if (main.dihedral) record.dihedral = main.dihedral;
+    if (options.views) {
+      const views: ViewHashes[] = [];
+      const box = findContentBox(image, image.alpha);
+      if (box) views.push({ view: 'trimmed', box, ...pdqOf(prepare(cropPixels(image, box)), true) });
+      if (image.orientation !== undefined && image.orientation > 1 && image.orientation <= 8 && !options.applyExifOrientation) {
+        views.push({ view: 'oriented', ...pdqOf(prepare(orientPixels(image, image.orientation)), true) });
+      }
+      record.views = views;
     }
     return record;
   } catch (err) {
     return withError(record, err);
   }
+}
+
+/** PDQ (and optionally the 7 other dihedral hashes) of prepared pixels. */
+function pdqOf(pixels: PixelBuffer, dihedral: boolean): { pdq: string; quality: number; dihedral?: Partial<Record<DihedralName, string>> } {
+  if (!dihedral) {
+    const result = pdqFromPixels(pixels, scratch);
+    return { pdq: hash256ToHex(result.hash), quality: result.quality };
+  }
+  const result = pdqDihedralFromPixels(pixels, scratch);
+  // The plain hash skips the blur on exactly-64×64 input (reference behaviour); elsewhere it equals hashes[0].
+  const plain = pixels.width === 64 && pixels.height === 64 ? pdqFromPixels(pixels, scratch).hash : result.hashes[0];
+  const others: Partial<Record<DihedralName, string>> = {};
+  for (let i = 1; i < DIHEDRAL_NAMES.length; i++) others[DIHEDRAL_NAMES[i]] = hash256ToHex(result.hashes[i]);
+  return { pdq: hash256ToHex(plain), quality: result.quality, dihedral: others };
 }
 
 function withError(record: FileHashRecord, err: unknown): FileHashRecord {

@@ -25,6 +25,8 @@ export interface DecodeOptions {
   sixteenBit?: SixteenBitMode;
   /** Keep what decodes from a truncated or damaged file (flagged `partial`). Default true. */
   lenient?: boolean;
+  /** Also return the alpha plane (for trimming transparent padding); pixels are unchanged. */
+  keepAlpha?: boolean;
 }
 
 export interface DecodedImage extends PixelBuffer {
@@ -39,6 +41,8 @@ export interface DecodedImage extends PixelBuffer {
   orientation?: number;
   /** Set when the file was damaged and only partly decoded: the decoder's complaint. */
   partial?: string;
+  /** The alpha plane (one byte per pixel), when asked for and the image has one. */
+  alpha?: Uint8Array;
 }
 
 /**
@@ -62,14 +66,15 @@ function toPixels(
   samples: Uint8Array | Uint16Array,
   width: number,
   height: number,
-  channels: 1 | 3,
+  channels: number,
   sixteenBit: SixteenBitMode,
 ): PixelBuffer {
   const pixels = width * height;
   const grey = channels === 3 && isGreyRgb(samples, pixels);
   const outChannels = grey ? 1 : channels;
   const step = grey ? 3 : 1;
-  if (samples instanceof Uint8Array && !grey) return { data: samples, width, height, channels };
+  const outChannelsTyped = (grey ? 1 : channels) as 1 | 3;
+  if (samples instanceof Uint8Array && !grey) return { data: samples, width, height, channels: outChannelsTyped };
   const data = new Uint8Array(pixels * outChannels);
   const convert =
     samples instanceof Uint8Array
@@ -78,7 +83,7 @@ function toPixels(
         ? (v: number) => v & 0xff
         : (v: number) => ((v + 128 - ((v + 128) >> 8)) >> 8) & 0xff; // ImageMagick ScaleQuantumToChar
   for (let i = 0, p = 0; i < data.length; i++, p += step) data[i] = convert(samples[p]);
-  return { data, width, height, channels: outChannels };
+  return { data, width, height, channels: outChannelsTyped };
 }
 
 /**
@@ -147,6 +152,7 @@ async function decodeWith(input: Uint8Array, options: DecodeOptions, failOn: 'tr
   // The reference hashes stored values: no ICC colour management.
   pipeline = pipeline.keepIccProfile();
   let pixels: PixelBuffer;
+  let alpha: Uint8Array | undefined;
   if (meta.space === 'cmyk') {
     pipeline = pipeline.pipelineColourspace('cmyk').toColourspace('cmyk');
     if (meta.hasAlpha) pipeline = pipeline.removeAlpha();
@@ -157,17 +163,25 @@ async function decodeWith(input: Uint8Array, options: DecodeOptions, failOn: 'tr
   } else {
     const grey = (meta.channels ?? 3) <= 2;
     const sixteen = meta.depth === 'ushort';
+    const withAlpha = meta.hasAlpha === true && options.keepAlpha === true;
     // Alpha is dropped, never composited: the colour stored under transparent pixels is hashed.
-    if (meta.hasAlpha) pipeline = pipeline.removeAlpha();
+    if (meta.hasAlpha && !withAlpha) pipeline = pipeline.removeAlpha();
     pipeline = pipeline.toColourspace(grey ? (sixteen ? 'grey16' : 'b-w') : sixteen ? 'rgb16' : 'srgb');
     const { data, info } = await pipeline.raw({ depth: sixteen ? 'ushort' : 'uchar' }).toBuffer({ resolveWithObject: true });
-    if (info.channels !== 1 && info.channels !== 3) {
-      throw new VigilError('VIGIL_ERR_CORRUPT_MEDIA', `Image decoded to ${info.channels} channels; expected grey or RGB`);
-    }
-    const samples = sixteen
+    let samples: Uint8Array | Uint16Array = sixteen
       ? new Uint16Array(data.buffer, data.byteOffset, data.length >> 1)
       : new Uint8Array(data.buffer, data.byteOffset, data.length);
-    pixels = toPixels(samples, info.width, info.height, info.channels, options.sixteenBit ?? 'reference');
+    let channels = info.channels as number;
+    if (withAlpha && (channels === 2 || channels === 4)) {
+      const split = splitAlpha(samples, info.width * info.height, channels);
+      samples = split.colour;
+      alpha = split.alpha;
+      channels -= 1;
+    }
+    if (channels !== 1 && channels !== 3) {
+      throw new VigilError('VIGIL_ERR_CORRUPT_MEDIA', `Image decoded to ${channels} channels; expected grey or RGB`);
+    }
+    pixels = toPixels(samples, info.width, info.height, channels, options.sixteenBit ?? 'reference');
   }
   return {
     ...pixels,
@@ -176,5 +190,19 @@ async function decodeWith(input: Uint8Array, options: DecodeOptions, failOn: 'tr
     sourceHeight: height,
     frames: meta.pages ?? 1,
     ...(meta.orientation !== undefined ? { orientation: meta.orientation } : {}),
+    ...(alpha ? { alpha } : {}),
   };
+}
+
+/** Separates the last (alpha) channel; 16-bit alpha keeps its high byte (only used as a mask). */
+function splitAlpha(samples: Uint8Array | Uint16Array, pixels: number, channels: number): { colour: Uint8Array | Uint16Array; alpha: Uint8Array } {
+  const colourChannels = channels - 1;
+  const colour = samples instanceof Uint16Array ? new Uint16Array(pixels * colourChannels) : new Uint8Array(pixels * colourChannels);
+  const alpha = new Uint8Array(pixels);
+  const shift = samples instanceof Uint16Array ? 8 : 0;
+  for (let i = 0; i < pixels; i++) {
+    for (let c = 0; c < colourChannels; c++) colour[i * colourChannels + c] = samples[i * channels + c];
+    alpha[i] = samples[i * channels + colourChannels] >> shift;
+  }
+  return { colour, alpha };
 }

@@ -1,0 +1,259 @@
+/**
+ * Bank-aware matching: in-memory indexes that follow the store's change feed (added, removed, disabled
+ * or re-labelled signals take effect at the next sync, a poll every second by default, without a
+ * rebuild), and a match call that applies each bank's thresholds, enablement, kind and reputation
+ * policy, then returns matches with labels and provenance.
+ */
+import { VigilError } from '../core/errors.js';
+import { HammingIndex256 } from '../matching/hamming-index.js';
+import type { Labels } from '../lists/types.js';
+import { hash256FromHex } from '../signals/pdq/hash256.js';
+import { DIHEDRAL_NAMES, PDQ_QUALITY_THRESHOLD, type DihedralName } from '../signals/pdq/pdq.js';
+import { SIGNAL_TYPE_INFO, type SignalTypeName } from '../signals/registry.js';
+import type { Bank, BankKind, SignalChange, SignalStatus, Store } from '../store/types.js';
+
+/** Exact digest lookup (md5/sha1/sha256) keyed by binary digests. */
+export interface DigestIndex {
+  add(id: number, digest: Uint8Array): void;
+  remove(id: number): boolean;
+  lookup(digest: Uint8Array): number[];
+  readonly size: number;
+}
+
+/** One perceptual query: a view of the media (as stored, trimmed, oriented, a video frame…) and its hashes. */
+export interface PdqQuery {
+  view: string;
+  quality: number;
+  /** The view's hash first, then optionally its 7 other dihedral hashes in DIHEDRAL_NAMES order. */
+  hashes: Uint8Array[];
+  /** For video frames: the frame's time in seconds. */
+  timestamp?: number;
+}
+
+export interface MatchQuery {
+  md5?: string;
+  sha1?: string;
+  sha256?: string;
+  pdq?: PdqQuery[];
+}
+
+export interface BankMatch {
+  signalId: number;
+  bank: string;
+  bankKind: BankKind;
+  signalType: SignalTypeName;
+  /** The list's hash that matched. */
+  value: string;
+  /** Hamming distance (0 for exact digests). */
+  distance: number;
+  /** Which view of the query matched, and in which orientation (perceptual matches). */
+  view?: string;
+  dihedral?: DihedralName;
+  timestamp?: number;
+  labels: Labels;
+  sourceId: string | null;
+  fileName: string | null;
+  provenance: { source: string; importId: number | null };
+  status: SignalStatus;
+  /**
+   * False for matches that must not drive action: a signal marked false positive in a 'suppress' bank,
+   * or quarantined after a match-rate spike. Returned so reviewers can see why nothing happened.
+   */
+  actionable: boolean;
+  /** A false positive in a 'downrank' bank: still a match, with less weight. */
+  downranked: boolean;
+}
+
+export interface MatcherOptions {
+  /** Below this PDQ quality a view is not matched perceptually (pdq/README.md: ≤ 49 is too flat). */
+  pdqQualityThreshold?: number;
+  /** Change-feed page size. */
+  pageSize?: number;
+  /** Poll interval for start(). */
+  pollMs?: number;
+  /** Builds a digest index for md5/sha1/sha256 (injected so the index implementation can change). */
+  digestIndex: (byteLength: number) => DigestIndex;
+}
+
+const STATUS_CODE: Record<SignalStatus, number> = { active: 1, false_positive: 2, quarantined: 3 };
+const DIGEST_BYTES = { md5: 16, sha1: 20, sha256: 32 } as const;
+type DigestType = keyof typeof DIGEST_BYTES;
+
+function hexBytes(hex: string, bytes: number): Uint8Array | undefined {
+  if (hex.length !== bytes * 2 || !/^[0-9a-f]+$/i.test(hex)) return undefined;
+  return Uint8Array.from(Buffer.from(hex, 'hex'));
+}
+
+export class BankMatcher {
+  private cursor = 0;
+  private readonly pdq = new HammingIndex256();
+  private readonly digests: Record<DigestType, DigestIndex>;
+  /** Per signal id: its bank id and status, in typed arrays (millions of signals, no objects). */
+  private bankOf = new Int32Array(1024);
+  private statusOf = new Uint8Array(1024);
+  private banks = new Map<number, Bank>();
+  private timer: NodeJS.Timeout | undefined;
+  private syncing: Promise<number> | undefined;
+  private readonly qualityThreshold: number;
+  private readonly pageSize: number;
+
+  constructor(private readonly store: Store, private readonly options: MatcherOptions) {
+    this.qualityThreshold = options.pdqQualityThreshold ?? PDQ_QUALITY_THRESHOLD;
+    this.pageSize = options.pageSize ?? 50_000;
+    this.digests = { md5: options.digestIndex(16), sha1: options.digestIndex(20), sha256: options.digestIndex(32) };
+  }
+
+  /** Seq of the last change applied. */
+  get position(): number {
+    return this.cursor;
+  }
+
+  get sizes(): Record<'pdq' | DigestType, number> {
+    return { pdq: this.pdq.size, md5: this.digests.md5.size, sha1: this.digests.sha1.size, sha256: this.digests.sha256.size };
+  }
+
+  /** Applies every change since the last sync. Concurrent calls share one run. Returns changes applied. */
+  sync(): Promise<number> {
+    this.syncing ??= this.runSync().finally(() => {
+      this.syncing = undefined;
+    });
+    return this.syncing;
+  }
+
+  private async runSync(): Promise<number> {
+    this.banks = new Map((await this.store.listBanks()).map((b) => [b.id, b]));
+    let applied = 0;
+    for (;;) {
+      const changes = await this.store.changesSince(this.cursor, this.pageSize);
+      for (const change of changes) this.apply(change);
+      applied += changes.length;
+      if (changes.length > 0) this.cursor = changes[changes.length - 1].seq;
+      if (changes.length < this.pageSize) return applied;
+    }
+  }
+
+  private ensureCapacity(id: number): void {
+    if (id < this.bankOf.length) return;
+    let n = this.bankOf.length;
+    while (n <= id) n *= 2;
+    const bankOf = new Int32Array(n);
+    bankOf.set(this.bankOf);
+    const statusOf = new Uint8Array(n);
+    statusOf.set(this.statusOf);
+    this.bankOf = bankOf;
+    this.statusOf = statusOf;
+  }
+
+  private apply(change: SignalChange): void {
+    const { id, type } = change;
+    this.ensureCapacity(id);
+    if (change.deleted) {
+      if (type === 'pdq') this.pdq.remove(id);
+      else if (type in DIGEST_BYTES) this.digests[type as DigestType].remove(id);
+      this.statusOf[id] = 0;
+      return;
+    }
+    this.bankOf[id] = change.bankId;
+    this.statusOf[id] = STATUS_CODE[change.status];
+    if (type === 'pdq') {
+      if (!this.pdq.has(id)) this.pdq.add(id, hash256FromHex(change.value));
+    } else if (type in DIGEST_BYTES) {
+      const index = this.digests[type as DigestType];
+      const bytes = hexBytes(change.value, DIGEST_BYTES[type as DigestType]);
+      if (bytes) {
+        index.remove(id);
+        index.add(id, bytes);
+      }
+    }
+    // vpdq and photodna are matched elsewhere (video index, remote matchers).
+  }
+
+  /** Polls the change feed every `pollMs` (default 1 s) until stop(). */
+  start(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => void this.sync().catch(() => undefined), this.options.pollMs ?? 1000);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private pdqRadius(): number {
+    let radius = -1;
+    for (const bank of this.banks.values()) {
+      if (bank.enabled) radius = Math.max(radius, bank.thresholds.pdq ?? SIGNAL_TYPE_INFO.pdq.defaultThreshold!);
+    }
+    return radius;
+  }
+
+  /** Matches one piece of media's hashes against every enabled bank. */
+  async match(query: MatchQuery): Promise<BankMatch[]> {
+    type Hit = { id: number; type: SignalTypeName; distance: number; view?: string; dihedral?: DihedralName; timestamp?: number };
+    const hits = new Map<number, Hit>();
+    for (const type of ['md5', 'sha1', 'sha256'] as const) {
+      const hex = query[type];
+      if (!hex) continue;
+      const bytes = hexBytes(hex.toLowerCase(), DIGEST_BYTES[type]);
+      if (!bytes) throw new VigilError('VIGIL_ERR_INVALID_HASH', `Expected ${DIGEST_BYTES[type] * 2} hexadecimal digits for ${type}`);
+      for (const id of this.digests[type].lookup(bytes)) hits.set(id, { id, type, distance: 0 });
+    }
+    const radius = this.pdqRadius();
+    if (radius >= 0) {
+      for (const q of query.pdq ?? []) {
+        if (q.quality < this.qualityThreshold || q.hashes.length === 0) continue;
+        for (const m of this.pdq.searchDihedral(q.hashes, radius)) {
+          const prior = hits.get(m.id);
+          if (!prior || m.distance < prior.distance) {
+            hits.set(m.id, { id: m.id, type: 'pdq', distance: m.distance, view: q.view, dihedral: DIHEDRAL_NAMES[m.variant], ...(q.timestamp !== undefined ? { timestamp: q.timestamp } : {}) });
+          }
+        }
+      }
+    }
+    // Bank filters first (cheap, in memory), then one store read for labels and provenance.
+    const kept = [...hits.values()].filter((h) => {
+      const bank = this.banks.get(this.bankOf[h.id]);
+      if (!bank || !bank.enabled || this.statusOf[h.id] === 0) return false;
+      return h.type !== 'pdq' || h.distance <= (bank.thresholds.pdq ?? SIGNAL_TYPE_INFO.pdq.defaultThreshold!);
+    });
+    if (kept.length === 0) return [];
+    const signals = new Map((await this.store.getSignals(kept.map((h) => h.id))).map((s) => [s.id, s]));
+    const matches: BankMatch[] = [];
+    for (const h of kept) {
+      const signal = signals.get(h.id);
+      const bank = this.banks.get(this.bankOf[h.id]);
+      if (!signal || !bank || signal.deletedAt) continue;
+      const status = signal.status;
+      const falsePositive = status === 'false_positive';
+      matches.push({
+        signalId: h.id,
+        bank: bank.name,
+        bankKind: bank.kind,
+        signalType: h.type,
+        value: signal.value,
+        distance: h.distance,
+        ...(h.view !== undefined ? { view: h.view } : {}),
+        ...(h.dihedral !== undefined ? { dihedral: h.dihedral } : {}),
+        ...(h.timestamp !== undefined ? { timestamp: h.timestamp } : {}),
+        labels: signal.labels,
+        sourceId: signal.sourceId,
+        fileName: signal.fileName,
+        provenance: { source: bank.source, importId: signal.importId },
+        status,
+        actionable: status === 'active' || (falsePositive && bank.falsePositivePolicy === 'downrank'),
+        downranked: falsePositive && bank.falsePositivePolicy === 'downrank',
+      });
+    }
+    return matches.sort((a, b) => a.distance - b.distance || a.bank.localeCompare(b.bank) || a.signalId - b.signalId);
+  }
+}
+
+/** The perceptual queries of a hashed file: the picture as stored, then each derived view, with dihedrals. */
+export function pdqQueriesOf(record: { pdq?: string; quality?: number; dihedral?: Partial<Record<DihedralName, string>>; views?: { view: string; pdq: string; quality: number; dihedral?: Partial<Record<DihedralName, string>> }[] }): PdqQuery[] {
+  const queries: PdqQuery[] = [];
+  const hashesOf = (pdq: string, dihedral?: Partial<Record<DihedralName, string>>) => [pdq, ...DIHEDRAL_NAMES.slice(1).map((n) => dihedral?.[n]).filter((h): h is string => h !== undefined)].map(hash256FromHex);
+  if (record.pdq !== undefined) queries.push({ view: 'original', quality: record.quality ?? 0, hashes: hashesOf(record.pdq, record.dihedral) });
+  for (const v of record.views ?? []) queries.push({ view: v.view, quality: v.quality, hashes: hashesOf(v.pdq, v.dihedral) });
+  return queries;
+}
