@@ -1,0 +1,141 @@
+/**
+ * Media file → vPDQ features. Videos (any container ffmpeg reads, APNG, a still image in a video
+ * container or on its own) go through ffmpeg; GIF and WebP, animated or not, through sharp. Both
+ * yield the same RGB frames to the same hasher, so a sticker and a short video hash and match alike.
+ *
+ *   const { features, info } = await hashVideo('clip.mp4');                 // 1 frame per second
+ *   const every = await hashVideo('clip.mp4', { secondsPerHash: 0 });        // every frame
+ *   formatVpdqJson(features)                                                 // HMA / python-threatexchange
+ *
+ * For long videos, stream instead of collecting:
+ *   const source = await openMediaFrames(path);
+ *   for await (const feature of vpdqFeatures(source.frames())) …
+ */
+import { open } from 'node:fs/promises';
+import { VigilError } from '../core/errors.js';
+import { vpdqFeatures, type RgbFrame, type VpdqFeature } from '../signals/vpdq/hasher.js';
+import { openAnimatedImage, sniffAnimatedImage } from './animated-image.js';
+import { DEFAULT_VIDEO_TIMEOUT_MS, openVideoFrames, type VideoFrameOptions, type VideoStreamInfo } from './video-frames.js';
+
+export type VideoHashOptions = VideoFrameOptions;
+
+export interface MediaFrameInfo {
+  /** 'ffmpeg' for videos and APNG, 'sharp' for GIF and WebP. */
+  decoder: 'ffmpeg' | 'sharp';
+  /** Container or image format: ffmpeg's demuxer name, or 'gif' / 'webp'. */
+  format: string;
+  /** Stored frame size. */
+  width: number;
+  height: number;
+  /** Size of the frames hashed (the stored size, N×N with `size`, turned with `autorotate`). */
+  frameWidth: number;
+  frameHeight: number;
+  /** Frames per second used for timestamps (ffmpeg) or the average rate (sharp). */
+  fps: number;
+  /** ffmpeg only: frames hashed are those with frameNumber % frameInterval === 0. */
+  frameInterval?: number;
+  durationSeconds?: number;
+  /** Rotation metadata in clockwise degrees (ignored unless autorotate). */
+  rotation: number;
+  /** The full ffmpeg stream info, when ffmpeg decoded the file. */
+  stream?: VideoStreamInfo;
+}
+
+export interface MediaFrameSource {
+  readonly info: MediaFrameInfo;
+  frames(): AsyncGenerator<RgbFrame>;
+  /** After iteration: set when a damaged file still yielded frames (the decoder's complaint). */
+  readonly partial: string | undefined;
+}
+
+export interface VideoHashResult {
+  /** In frame order. */
+  features: VpdqFeature[];
+  info: MediaFrameInfo;
+  /** Set when the file was damaged and only partly decoded. */
+  partial?: string;
+}
+
+async function readHead(path: string): Promise<Uint8Array> {
+  let handle;
+  try {
+    handle = await open(path, 'r');
+  } catch (err) {
+    throw new VigilError('VIGIL_ERR_UNREADABLE', `Cannot read ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  try {
+    const head = new Uint8Array(16);
+    const { bytesRead } = await handle.read(head, 0, head.length, 0);
+    return head.subarray(0, bytesRead);
+  } catch (err) {
+    throw new VigilError('VIGIL_ERR_UNREADABLE', `Cannot read ${path}: ${(err as Error).message}`, { cause: err });
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Opens any supported media file as a stream of frames to hash (see the module comment for routing). */
+export async function openMediaFrames(path: string, options: VideoHashOptions = {}): Promise<MediaFrameSource> {
+  const head = await readHead(path);
+  if (head.length === 0) throw new VigilError('VIGIL_ERR_EMPTY_FILE', 'The file is empty (0 bytes)');
+  const image = sniffAnimatedImage(head);
+  if (image) {
+    const source = await openAnimatedImage(path, {
+      ...(options.secondsPerHash !== undefined ? { secondsPerHash: options.secondsPerHash } : {}),
+      ...(options.size !== undefined ? { size: options.size } : {}),
+      ...(options.maxPixels !== undefined ? { maxPixels: options.maxPixels } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+      timeoutMs: options.timeoutMs ?? DEFAULT_VIDEO_TIMEOUT_MS,
+    });
+    const { info } = source;
+    return {
+      info: {
+        decoder: 'sharp',
+        format: info.format,
+        width: info.width,
+        height: info.height,
+        frameWidth: source.width,
+        frameHeight: source.height,
+        fps: info.fps,
+        durationSeconds: info.durationSeconds,
+        rotation: 0,
+      },
+      frames: source.frames,
+      partial: undefined,
+    };
+  }
+  const video = await openVideoFrames(path, options);
+  const { info } = video;
+  return {
+    info: {
+      decoder: 'ffmpeg',
+      format: info.container,
+      width: info.width,
+      height: info.height,
+      frameWidth: video.width,
+      frameHeight: video.height,
+      fps: info.fps,
+      frameInterval: video.frameInterval,
+      ...(info.durationSeconds !== undefined ? { durationSeconds: info.durationSeconds } : {}),
+      rotation: info.rotation,
+      stream: info,
+    },
+    frames: () => video.frames(),
+    get partial() {
+      return video.partial;
+    },
+  };
+}
+
+/**
+ * vPDQ of a media file: one feature per hashed frame (default one frame per second; secondsPerHash 0
+ * for every frame, as the reference C++ tool's default). Throws VigilError: VIGIL_ERR_EMPTY_FILE,
+ * VIGIL_ERR_UNREADABLE, VIGIL_ERR_VIDEO_DECODE, VIGIL_ERR_PIXEL_LIMIT, VIGIL_ERR_TIMEOUT,
+ * VIGIL_ERR_FFMPEG_MISSING (and the signal's reason on abort).
+ */
+export async function hashVideo(path: string, options: VideoHashOptions = {}): Promise<VideoHashResult> {
+  const source = await openMediaFrames(path, { ...options, reuseBuffer: true });
+  const features: VpdqFeature[] = [];
+  for await (const feature of vpdqFeatures(source.frames())) features.push(feature);
+  return { features, info: source.info, ...(source.partial !== undefined ? { partial: source.partial } : {}) };
+}
