@@ -27,7 +27,7 @@ export type CsvField = (typeof CSV_FIELDS)[number];
 export type CsvColumns = Partial<Record<CsvField, string | number>>;
 
 export interface CsvReadOptions extends ReadOptions {
-  /** Field delimiter; default `,` for csv and tab for tsv. */
+  /** Field delimiter; default `,` for csv (`;` when the header has semicolons and no commas) and tab for tsv. */
   delimiter?: string;
   /** Whether the first line is a header (default true). Without one, `columns` must give indexes. */
   header?: boolean;
@@ -109,6 +109,12 @@ function checkColumns(columns: CsvColumns | undefined): CsvColumns {
   return columns;
 }
 
+/** Whether a header row names at least one hash column (for format detection). */
+export function isHashListHeader(fields: string[]): boolean {
+  const hashAliases = [...SIGNAL_TYPES, 'hash' as const].flatMap((f) => HEADER_ALIASES[f]);
+  return fields.some((f) => hashAliases.includes(normHeader(f)));
+}
+
 /** Resolves the mapping against the header row: field → column index. */
 function resolveColumns(header: string[] | undefined, columns: CsvColumns, autoDetect: boolean): Map<CsvField, number> {
   const map = new Map<CsvField, number>();
@@ -153,15 +159,15 @@ export function readTsv(input: ListInput, options: CsvReadOptions = {}): AsyncGe
 function readDelimited(input: ListInput, options: CsvReadOptions, defaultDelimiter: string): AsyncGenerator<ListItem> {
   const state = new ReaderState(options);
   const maxLineBytes = positiveIntOption(options.maxLineBytes, 'maxLineBytes', DEFAULT_MAX_LINE_BYTES);
-  const delimiter = checkDelimiter(options.delimiter ?? defaultDelimiter);
+  const delimiter = options.delimiter === undefined ? undefined : checkDelimiter(options.delimiter);
   const columns = checkColumns(options.columns);
   const signalType = signalTypeOption(options.signalType);
-  return delimitedItems(input, options, state, maxLineBytes, delimiter, columns, signalType);
+  return delimitedItems(input, options, state, maxLineBytes, delimiter ?? defaultDelimiter, delimiter === undefined, columns, signalType);
 }
 
 async function* delimitedItems(
   input: ListInput, options: CsvReadOptions, state: ReaderState, maxLineBytes: number, delimiter: string,
-  columns: CsvColumns, signalType: SignalTypeName | undefined,
+  sniffDelimiter: boolean, columns: CsvColumns, signalType: SignalTypeName | undefined,
 ): AsyncGenerator<ListItem> {
   const hasHeader = options.header ?? true;
   let header: string[] | undefined;
@@ -171,6 +177,11 @@ async function* delimitedItems(
   const joinState = {};
   const lines = readLineBatches(prepareInput(input, state.addBytes), { maxLineBytes });
   for await (const batch of lines) {
+    if (sniffDelimiter && !map && delimiter === ',') {
+      // ICSE and European spreadsheet exports use ';': take it when the header has semicolons and no commas.
+      const first = batch.find((l) => l.text !== undefined && l.text.trim() !== '');
+      if (first?.text !== undefined && !first.text.includes(',') && first.text.includes(';')) delimiter = ';';
+    }
     for (const row of joinRecords(batch, joinState, delimiter, maxLineBytes)) {
       if ('blank' in row) {
         state.skip();
