@@ -37,12 +37,19 @@ export function validateBankInput(input: NewBank | BankPatch): void {
 
 /** JSON with object keys sorted, so equal content is equal text (re-imports detect "unchanged"). */
 export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) => {
-    if (v && typeof v === 'object' && !Array.isArray(v)) {
-      return Object.fromEntries(Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-    }
-    return v;
-  });
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
+  const keys = Object.keys(value as Record<string, unknown>);
+  // Hot path on imports: most rows carry no labels or metadata.
+  if (keys.length === 0) return '{}';
+  keys.sort();
+  let out = '';
+  for (const key of keys) {
+    const v = (value as Record<string, unknown>)[key];
+    if (v === undefined) continue;
+    out += `${out ? ',' : ''}${JSON.stringify(key)}:${canonicalJson(v)}`;
+  }
+  return `{${out}}`;
 }
 
 export function labelsJson(labels: Labels | undefined): string {
@@ -70,7 +77,8 @@ export class RowCollector {
 
   constructor(private readonly keep: number) {}
 
-  *rowsOf(item: ListItem): Generator<SignalRow> {
+  /** Appends the item's rows to `out` (no per-item generator: this runs millions of times per import). */
+  collect(item: ListItem, out: SignalRow[]): void {
     this.rows++;
     if (item.kind === 'error') {
       this.errorCount++;
@@ -78,25 +86,28 @@ export class RowCollector {
       return;
     }
     const r = item.record;
-    const common = {
-      line: item.line,
-      labels: labelsJson(r.labels),
-      sourceId: r.sourceId ?? null,
-      fileName: r.fileName ?? null,
-      fileSize: Number.isFinite(r.fileSize) ? (r.fileSize as number) : null,
-      metadata: canonicalJson(r.metadata ?? {}),
-      deleted: r.deleted === true,
-    };
+    const labels = isEmptyObject(r.labels) ? '{}' : labelsJson(r.labels);
+    const metadata = isEmptyObject(r.metadata) ? '{}' : canonicalJson(r.metadata);
+    const sourceId = r.sourceId ?? null;
+    const fileName = r.fileName ?? null;
+    const fileSize = typeof r.fileSize === 'number' && Number.isFinite(r.fileSize) ? r.fileSize : null;
+    const deleted = r.deleted === true;
     if (r.signals.length === 0) {
-      if (r.deleted && r.sourceId) yield { ...common, type: null, value: null };
+      if (deleted && sourceId) out.push({ line: item.line, type: null, value: null, labels, sourceId, fileName, fileSize, metadata, deleted });
       else {
         this.errorCount++;
         if (this.errors.length < this.keep) this.errors.push({ line: item.line, message: 'Record has no hash' });
       }
       return;
     }
-    for (const s of r.signals) yield { ...common, type: s.type, value: s.value };
+    for (const s of r.signals) out.push({ line: item.line, type: s.type, value: s.value, labels, sourceId, fileName, fileSize, metadata, deleted });
   }
+}
+
+function isEmptyObject(o: object | undefined): boolean {
+  if (o === undefined) return true;
+  for (const key in o) if ((o as Record<string, unknown>)[key] !== undefined) return false;
+  return true;
 }
 
 export function nowIso(): string {

@@ -54,7 +54,6 @@ export const SQLITE_MIGRATIONS: Migration[] = [
         UNIQUE (bank_id, type, value)
       );
       CREATE INDEX signals_seq ON signals (seq);
-      CREATE INDEX signals_type_value ON signals (type, value);
       CREATE INDEX signals_source ON signals (bank_id, source_id);
       CREATE TABLE opinions (
         id INTEGER PRIMARY KEY,
@@ -121,7 +120,6 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
         UNIQUE (bank_id, type, value)
       );
       CREATE INDEX signals_seq ON signals (seq);
-      CREATE INDEX signals_type_value ON signals (type, value);
       CREATE INDEX signals_source ON signals (bank_id, source_id);
       CREATE TABLE opinions (
         id BIGSERIAL PRIMARY KEY,

@@ -230,14 +230,19 @@ export class PostgresStore implements Store {
            file_size BIGINT, metadata TEXT, deleted BOOLEAN) ON COMMIT DROP`,
       );
       let signals = 0;
+      let deletions = 0;
       const batchEvery = options.batchSize ?? 5000;
       async function* lines(): AsyncGenerator<string> {
         let chunk = '';
+        const rows: SignalRow[] = [];
         for await (const item of items) {
-          for (const row of collector.rowsOf(item)) {
+          collector.collect(item, rows);
+          for (const row of rows) {
             chunk += copyLine(row);
-            signals++;
+            if (row.deleted) deletions++;
           }
+          signals += rows.length;
+          rows.length = 0;
           if (collector.rows % batchEvery === 0) {
             options.onProgress?.(collector.rows);
             if (chunk.length > 0) {
@@ -250,32 +255,36 @@ export class PostgresStore implements Store {
         options.onProgress?.(collector.rows);
       }
       await pipeline(Readable.from(lines()), client.query(copyFrom('COPY staging FROM STDIN (FORMAT text)')));
+      // Counted in the database: returning one row per signal to Node would cost more than the insert.
       const upserted = await client.query(
         `WITH src AS (
            SELECT DISTINCT ON (type, value) * FROM staging WHERE value IS NOT NULL ORDER BY type, value, line DESC
          ), numbered AS (
            SELECT src.*, nextval('signal_seq') AS s FROM src WHERE NOT deleted
+         ), up AS (
+           INSERT INTO signals AS t (bank_id, type, value, labels, source_id, file_name, file_size, metadata, status, import_id, seq, added_seq)
+           SELECT $1, type, value, labels, source_id, file_name, file_size, metadata, 'active', $2, s, s FROM numbered
+           ON CONFLICT (bank_id, type, value) DO UPDATE SET labels = EXCLUDED.labels, source_id = EXCLUDED.source_id,
+             file_name = EXCLUDED.file_name, file_size = EXCLUDED.file_size, metadata = EXCLUDED.metadata,
+             import_id = EXCLUDED.import_id, seq = EXCLUDED.seq, updated_at = now(), deleted_at = NULL
+           WHERE t.labels IS DISTINCT FROM EXCLUDED.labels OR t.source_id IS DISTINCT FROM EXCLUDED.source_id
+             OR t.file_name IS DISTINCT FROM EXCLUDED.file_name OR t.file_size IS DISTINCT FROM EXCLUDED.file_size
+             OR t.metadata IS DISTINCT FROM EXCLUDED.metadata OR t.deleted_at IS NOT NULL
+           RETURNING (xmax = 0) AS inserted
          )
-         INSERT INTO signals AS t (bank_id, type, value, labels, source_id, file_name, file_size, metadata, status, import_id, seq, added_seq)
-         SELECT $1, type, value, labels, source_id, file_name, file_size, metadata, 'active', $2, s, s FROM numbered
-         ON CONFLICT (bank_id, type, value) DO UPDATE SET labels = EXCLUDED.labels, source_id = EXCLUDED.source_id,
-           file_name = EXCLUDED.file_name, file_size = EXCLUDED.file_size, metadata = EXCLUDED.metadata,
-           import_id = EXCLUDED.import_id, seq = EXCLUDED.seq, updated_at = now(), deleted_at = NULL
-         WHERE t.labels IS DISTINCT FROM EXCLUDED.labels OR t.source_id IS DISTINCT FROM EXCLUDED.source_id
-           OR t.file_name IS DISTINCT FROM EXCLUDED.file_name OR t.file_size IS DISTINCT FROM EXCLUDED.file_size
-           OR t.metadata IS DISTINCT FROM EXCLUDED.metadata OR t.deleted_at IS NOT NULL
-         RETURNING (xmax = 0) AS inserted`,
+         SELECT count(*) FILTER (WHERE inserted) AS inserted, count(*) FILTER (WHERE NOT inserted) AS updated FROM up`,
         [bank.id, importId],
       );
-      const inserted = upserted.rows.filter((r: Row) => r.inserted === true).length;
-      const updated = upserted.rows.length - inserted;
-      const deletedByValue = await client.query(
+      const inserted = Number(upserted.rows[0].inserted);
+      const updated = Number(upserted.rows[0].updated);
+      const noDeletions = { rowCount: 0 };
+      const deletedByValue = deletions === 0 ? noDeletions : await client.query(
         `UPDATE signals t SET deleted_at = now(), updated_at = now(), seq = nextval('signal_seq')
          FROM (SELECT DISTINCT ON (type, value) type, value, deleted FROM staging WHERE value IS NOT NULL ORDER BY type, value, line DESC) d
          WHERE d.deleted AND t.bank_id = $1 AND t.type = d.type AND t.value = d.value AND t.deleted_at IS NULL`,
         [bank.id],
       );
-      const deletedBySource = await client.query(
+      const deletedBySource = deletions === 0 ? noDeletions : await client.query(
         `UPDATE signals t SET deleted_at = now(), updated_at = now(), seq = nextval('signal_seq')
          WHERE t.bank_id = $1 AND t.deleted_at IS NULL AND t.source_id IN (SELECT source_id FROM staging WHERE value IS NULL AND deleted)`,
         [bank.id],
@@ -299,7 +308,8 @@ export class PostgresStore implements Store {
   }
 
   async findSignals(type: SignalTypeName, value: string): Promise<Signal[]> {
-    const { rows } = await this.pool.query(`${SIGNAL_SELECT} WHERE s.type = $1 AND s.value = $2 AND s.deleted_at IS NULL ORDER BY s.id`, [type, value]);
+    // Per bank through the (bank_id, type, value) key: no second index on (type, value) to maintain on import.
+    const { rows } = await this.pool.query(`${SIGNAL_SELECT} WHERE s.bank_id = ANY(SELECT id FROM banks) AND s.type = $1 AND s.value = $2 AND s.deleted_at IS NULL ORDER BY s.id`, [type, value]);
     return rows.map(signalFromRow);
   }
 

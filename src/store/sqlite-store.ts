@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import { VigilError } from '../core/errors.js';
 import type { ListItem } from '../lists/types.js';
 import type { SignalTypeName } from '../signals/registry.js';
-import { canonicalJson, currentHourBucket, nowIso, RowCollector, validateBankInput, validateBankName } from './_shared.js';
+import { canonicalJson, currentHourBucket, nowIso, RowCollector, validateBankInput, validateBankName, type SignalRow } from './_shared.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 import type {
   Bank,
@@ -77,6 +77,9 @@ export class SqliteStore implements Store {
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 10000');
+    // Imports insert random hash keys into B-trees: a larger page cache keeps them off the disk.
+    this.db.pragma('cache_size = -262144');
+    this.db.pragma('temp_store = MEMORY');
     this.migrate();
   }
 
@@ -185,6 +188,12 @@ export class SqliteStore implements Store {
       const importId = Number(
         (db.prepare('INSERT INTO imports (bank_id, file_name, format, started_at) VALUES (?, ?, ?, ?) RETURNING id').get(bank.id, options.fileName ?? null, options.format ?? null, now) as Row).id,
       );
+      // New rows take the cheap path (plain insert); only existing keys pay for change detection.
+      const insertNew = db.prepare(
+        `INSERT INTO signals (bank_id, type, value, labels, source_id, file_name, file_size, metadata, status, import_id, seq, added_seq, added_at, updated_at, deleted_at)
+         VALUES (@bank, @type, @value, @labels, @source, @file, @size, @meta, 'active', @import, @seq, @seq, @now, @now, NULL)
+         ON CONFLICT (bank_id, type, value) DO NOTHING`,
+      );
       const upsert = db.prepare(
         `INSERT INTO signals (bank_id, type, value, labels, source_id, file_name, file_size, metadata, status, import_id, seq, added_seq, added_at, updated_at, deleted_at)
          VALUES (@bank, @type, @value, @labels, @source, @file, @size, @meta, 'active', @import, @seq, @seq, @now, @now, NULL)
@@ -200,7 +209,7 @@ export class SqliteStore implements Store {
       const idsBySource = db.prepare('SELECT id FROM signals WHERE bank_id = ? AND source_id = ? AND deleted_at IS NULL');
       const deleteById = db.prepare('UPDATE signals SET deleted_at = @now, updated_at = @now, seq = @seq WHERE id = @id');
       let seq = this.allocateSeq(0) ; // next free number
-      const apply = (rows: ReturnType<RowCollector['rowsOf']> extends Generator<infer R> ? R[] : never) => {
+      const apply = (rows: SignalRow[]) => {
         for (const row of rows) {
           counts.signals++;
           if (row.deleted) {
@@ -218,7 +227,13 @@ export class SqliteStore implements Store {
             }
             continue;
           }
-          const result = upsert.get({ bank: bank.id, type: row.type, value: row.value, labels: row.labels, source: row.sourceId, file: row.fileName, size: row.fileSize, meta: row.metadata, import: importId, seq, now }) as Row | undefined;
+          const params = { bank: bank.id, type: row.type, value: row.value, labels: row.labels, source: row.sourceId, file: row.fileName, size: row.fileSize, meta: row.metadata, import: importId, seq, now };
+          if (insertNew.run(params).changes > 0) {
+            counts.inserted++;
+            seq++;
+            continue;
+          }
+          const result = upsert.get(params) as Row | undefined;
           if (!result) counts.unchanged++;
           else {
             if (Number(result.added_seq) === seq) counts.inserted++;
@@ -227,9 +242,9 @@ export class SqliteStore implements Store {
           }
         }
       };
-      let batch = [];
+      let batch: SignalRow[] = [];
       for await (const item of items) {
-        for (const row of collector.rowsOf(item)) batch.push(row);
+        collector.collect(item, batch);
         if (batch.length >= batchSize) {
           apply(batch);
           batch = [];
@@ -260,7 +275,8 @@ export class SqliteStore implements Store {
   }
 
   async findSignals(type: SignalTypeName, value: string): Promise<Signal[]> {
-    const rows = this.db.prepare(`${SIGNAL_SELECT} WHERE s.type = ? AND s.value = ? AND s.deleted_at IS NULL ORDER BY s.id`).all(type, value) as Row[];
+    // Per bank through the (bank_id, type, value) key: no second index on (type, value) to maintain on import.
+    const rows = this.db.prepare(`${SIGNAL_SELECT} WHERE s.bank_id IN (SELECT id FROM banks) AND s.type = ? AND s.value = ? AND s.deleted_at IS NULL ORDER BY s.id`).all(type, value) as Row[];
     return rows.map(signalFromRow);
   }
 
