@@ -2,16 +2,23 @@
 /** The `vigil` command line. Only this file prints uncaught errors and chooses the exit status. */
 import { Command, CommanderError } from 'commander';
 import { VigilError } from '../core/errors.js';
+import { registerBank } from './commands/bank.js';
 import { registerHash } from './commands/hash.js';
+import { registerMatch } from './commands/match.js';
+import { registerSignal } from './commands/signal.js';
 import { EXIT } from './exit-codes.js';
 
 export function buildProgram(): Command {
   const program = new Command('vigil')
     .description('Vigil: find, stop, report and investigate known abuse material by hash matching')
     .version('0.1.0')
+    .option('--db <url>', 'store: a SQLite file path (default ./vigil.db, or $VIGIL_DB) or a postgres:// URL')
     .exitOverride()
     .showHelpAfterError();
   registerHash(program);
+  registerMatch(program);
+  registerBank(program);
+  registerSignal(program);
   return program;
 }
 

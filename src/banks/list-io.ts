@@ -1,0 +1,96 @@
+/**
+ * Hash-list files in and out of banks: format detection, the right reader or writer, progress, and the
+ * store's transactional import. Shared by the CLI and (later) the HTTP API.
+ */
+import { createReadStream } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
+import { VigilError } from '../core/errors.js';
+import { DETECT_BYTES, detectListFormat, getListFormat, type AnyListReadOptions, type AnyListWriteOptions, type ListFormat, type ListFormatName } from '../lists/registry.js';
+import type { ListItem, ListRecord } from '../lists/types.js';
+import type { SignalTypeName } from '../signals/registry.js';
+import type { ImportResult, Signal, Store } from '../store/types.js';
+
+export interface ImportFileOptions {
+  format?: ListFormatName | 'auto';
+  readOptions?: AnyListReadOptions;
+  /** Create the bank (with the format's kind) when it does not exist. */
+  create?: boolean;
+  onProgress?: (progress: { bytesRead: number; totalBytes: number; rows: number }) => void;
+}
+
+export async function resolveFormat(path: string, format: ListFormatName | 'auto' | undefined): Promise<ListFormat> {
+  if (format && format !== 'auto') return getListFormat(format);
+  const handle = await open(path, 'r');
+  try {
+    const head = new Uint8Array(DETECT_BYTES);
+    const { bytesRead } = await handle.read(head, 0, DETECT_BYTES, 0);
+    const name = detectListFormat(head.subarray(0, bytesRead), path);
+    if (!name) throw new VigilError('VIGIL_ERR_LIST_FORMAT', `Could not tell the list format of ${path}; pass --format (one of plain, md5sum, csv, tsv, vics, nsrl, nsrl-v3, hashdeep, threatexchange, ncmec-xml)`);
+    return getListFormat(name);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Imports a list file into a bank in one transaction; row errors are in the result. */
+export async function importListFile(store: Store, bankName: string, path: string, options: ImportFileOptions = {}): Promise<ImportResult & { format: ListFormatName }> {
+  const info = await stat(path).catch((err: unknown) => {
+    throw new VigilError('VIGIL_ERR_UNREADABLE', `Cannot read ${path}: ${(err as Error).message}`);
+  });
+  if (!info.isFile()) throw new VigilError('VIGIL_ERR_UNREADABLE', `Not a regular file: ${path}`);
+  const format = await resolveFormat(path, options.format);
+  let bank = await store.getBank(bankName);
+  if (!bank) {
+    if (!options.create) throw new VigilError('VIGIL_ERR_NOT_FOUND', `No bank named ${bankName} (create it first, or pass --create)`);
+    bank = await store.createBank({ name: bankName, kind: format.bankKind, source: format.description });
+  }
+  const totalBytes = info.size;
+  let bytesRead = 0;
+  const readOptions: AnyListReadOptions = {
+    ...options.readOptions,
+    onProgress: (p) => {
+      bytesRead = p.bytesRead ?? bytesRead;
+      options.onProgress?.({ bytesRead, totalBytes, rows: p.rowsRead });
+    },
+  };
+  const items: AsyncIterable<ListItem> =
+    format.input === 'file' ? format.readFile(path, readOptions) : format.read(createReadStream(path, { highWaterMark: 1 << 20 }), readOptions);
+  const result = await store.importList(bank.name, items, { fileName: path, format: format.name });
+  return { ...result, format: format.name };
+}
+
+/**
+ * A bank's signals as list records. Signals imported from one source row (same source id and file,
+ * consecutive ids) are grouped back into one record, so e.g. a VICS media keeps its MD5 and SHA-1 together.
+ */
+export async function* bankRecords(store: Store, bankName: string, type?: SignalTypeName): AsyncGenerator<ListRecord> {
+  let current: { record: ListRecord; key: string | null; lastId: number } | undefined;
+  const recordOf = (s: Signal): ListRecord => ({
+    signals: [{ type: s.type, value: s.value }],
+    labels: s.labels,
+    ...(s.sourceId !== null ? { sourceId: s.sourceId } : {}),
+    ...(s.fileName !== null ? { fileName: s.fileName } : {}),
+    ...(s.fileSize !== null ? { fileSize: s.fileSize } : {}),
+    ...(Object.keys(s.metadata).length > 0 ? { metadata: s.metadata } : {}),
+  });
+  for await (const s of store.listSignals(bankName)) {
+    if (type && s.type !== type) continue;
+    const key = s.sourceId !== null || s.fileName !== null ? `${s.sourceId}\u0000${s.fileName}` : null;
+    if (current && key !== null && current.key === key && s.id === current.lastId + 1 && !current.record.signals.some((x) => x.type === s.type)) {
+      current.record.signals.push({ type: s.type, value: s.value });
+      current.lastId = s.id;
+      continue;
+    }
+    if (current) yield current.record;
+    current = { record: recordOf(s), key, lastId: s.id };
+  }
+  if (current) yield current.record;
+}
+
+export function listWriter(name: ListFormatName): (records: AsyncIterable<ListRecord>, options?: AnyListWriteOptions) => AsyncGenerator<string> {
+  const format = getListFormat(name);
+  if (format.input !== 'stream' || !format.write) {
+    throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', `The ${name} format can be imported but not exported`);
+  }
+  return format.write;
+}

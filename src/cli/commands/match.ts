@@ -1,0 +1,77 @@
+/**
+ * `vigil match <file|dir>...`: hashes files (with derived views and all 8 orientations) and prints every
+ * match against the enabled banks. Exit status 3 when an actionable block-list match was found.
+ */
+import { Command, Option } from 'commander';
+import { createDigestIndex } from '../../banks/digest-index.js';
+import { BankMatcher, pdqQueriesOf, type BankMatch } from '../../banks/matcher.js';
+import type { FileHashRecord } from '../../hashing/hash-file.js';
+import { HashPool } from '../../hashing/pool.js';
+import { walkFiles } from '../../media/walk.js';
+import { EXIT } from '../exit-codes.js';
+import { withStore } from '../context.js';
+import { Progress, writeLine } from '../output.js';
+import { positiveInt } from './hash.js';
+
+interface MatchOptions {
+  format: 'ndjson' | 'text';
+  threads?: number;
+  all?: boolean;
+  views: boolean;
+  progress?: boolean;
+}
+
+function describe(m: BankMatch): string {
+  const where = m.signalType === 'pdq' ? ` distance ${m.distance} (${m.view}${m.dihedral && m.dihedral !== 'orig' ? `, ${m.dihedral}` : ''})` : '';
+  const labels = Object.entries(m.labels).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('|') : String(v)}`).join(' ');
+  const flags = [m.bankKind === 'allow' ? 'known-good' : '', m.actionable ? '' : `not actionable: ${m.status}`, m.downranked ? 'down-ranked' : ''].filter(Boolean).join(', ');
+  return `  ${m.bank}: ${m.signalType}${where} signal ${m.signalId}${m.sourceId ? ` source ${m.sourceId}` : ''}${labels ? ` [${labels}]` : ''}${flags ? ` (${flags})` : ''}`;
+}
+
+export function registerMatch(program: Command): void {
+  program
+    .command('match')
+    .description('Hash files and folders and match them against the enabled banks')
+    .argument('<paths...>', 'files or directories')
+    .addOption(new Option('-f, --format <format>', 'output format').choices(['ndjson', 'text']).default('ndjson'))
+    .option('-j, --threads <n>', 'worker threads (default: one per core)', positiveInt)
+    .option('--all', 'also print files without matches')
+    .option('--no-views', 'match only the picture as stored (no border trimming, no EXIF orientation)')
+    .option('--progress', 'force the progress line on stderr')
+    .option('--no-progress', 'never show progress')
+    .action(async (paths: string[], opts: MatchOptions, cmd: Command) => {
+      await withStore(cmd, async (store) => {
+        const matcher = new BankMatcher(store, { digestIndex: createDigestIndex });
+        await matcher.sync();
+        const pool = new HashPool({ ...(opts.threads !== undefined ? { threads: opts.threads } : {}), dihedral: true, views: opts.views });
+        const progress = new Progress(opts.progress ?? process.stderr.isTTY === true, 'files');
+        let matched = false;
+        let failed = 0;
+        try {
+          for await (const record of pool.hashAll(walkFiles(paths))) {
+            progress.tick(record.error !== undefined);
+            if (record.error) failed++;
+            const matches = record.md5 ? await matcher.match({ md5: record.md5, sha1: record.sha1!, sha256: record.sha256!, pdq: pdqQueriesOf(record) }) : [];
+            if (matches.some((m) => m.actionable && m.bankKind === 'block')) matched = true;
+            await emit(record, matches, opts);
+          }
+        } finally {
+          progress.done();
+          await pool.close();
+        }
+        process.exitCode = matched ? EXIT.MATCHED : failed > 0 ? EXIT.SOME_FAILED : EXIT.OK;
+      });
+    });
+}
+
+async function emit(record: FileHashRecord, matches: BankMatch[], opts: MatchOptions): Promise<void> {
+  if (matches.length === 0 && !opts.all && !record.error) return;
+  if (opts.format === 'ndjson') {
+    const { path, md5, sha1, sha256, pdq, quality, error, warning } = record;
+    await writeLine(process.stdout, JSON.stringify({ path, md5, sha1, sha256, pdq, quality, ...(warning ? { warning } : {}), ...(error ? { error } : {}), matches }));
+    return;
+  }
+  if (record.error) await writeLine(process.stdout, `${record.path}: ${record.error.code}: ${record.error.message}`);
+  else await writeLine(process.stdout, `${record.path}: ${matches.length === 0 ? 'no match' : `${matches.length} match${matches.length > 1 ? 'es' : ''}`}`);
+  for (const m of matches) await writeLine(process.stdout, describe(m));
+}

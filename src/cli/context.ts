@@ -1,0 +1,29 @@
+/** Shared CLI plumbing: which store to open (--db, VIGIL_DB, or ./vigil.db) and JSON/table printing. */
+import type { Command } from 'commander';
+import { openStore, DEFAULT_STORE_URL } from '../store/store.js';
+import type { Store } from '../store/types.js';
+
+export function storeUrl(command: Command): string {
+  const opts = command.optsWithGlobals() as { db?: string };
+  return opts.db ?? process.env.VIGIL_DB ?? DEFAULT_STORE_URL;
+}
+
+export async function withStore<T>(command: Command, fn: (store: Store) => Promise<T>): Promise<T> {
+  const store = await openStore(storeUrl(command));
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(JSON.stringify(value, null, 2) + '\n');
+}
+
+/** A plain aligned table for humans; scripts use --json. */
+export function printTable(rows: Record<string, unknown>[], columns: string[]): void {
+  const cells = [columns, ...rows.map((r) => columns.map((c) => String(r[c] ?? '')))];
+  const widths = columns.map((_, i) => Math.max(...cells.map((row) => row[i].length)));
+  for (const row of cells) process.stdout.write(row.map((v, i) => v.padEnd(widths[i])).join('  ').trimEnd() + '\n');
+}
