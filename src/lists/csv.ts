@@ -162,18 +162,22 @@ function readDelimited(input: ListInput, options: CsvReadOptions, defaultDelimit
   const delimiter = options.delimiter === undefined ? undefined : checkDelimiter(options.delimiter);
   const columns = checkColumns(options.columns);
   const signalType = signalTypeOption(options.signalType);
-  return delimitedItems(input, options, state, maxLineBytes, delimiter ?? defaultDelimiter, delimiter === undefined, columns, signalType);
+  const hasHeader = options.header ?? true;
+  const fixed = hasHeader ? undefined : resolveColumns(undefined, columns, false);
+  if (fixed && ![...SIGNAL_TYPES, 'hash' as const].some((f) => fixed.has(f))) {
+    throw invalidArgument('a hash column index (e.g. { md5: 0 }) when header is false', 'columns', JSON.stringify(columns));
+  }
+  return delimitedItems(input, options, state, maxLineBytes, delimiter ?? defaultDelimiter, delimiter === undefined, fixed, signalType);
 }
 
 async function* delimitedItems(
   input: ListInput, options: CsvReadOptions, state: ReaderState, maxLineBytes: number, delimiter: string,
-  sniffDelimiter: boolean, columns: CsvColumns, signalType: SignalTypeName | undefined,
+  sniffDelimiter: boolean, fixed: Map<CsvField, number> | undefined, signalType: SignalTypeName | undefined,
 ): AsyncGenerator<ListItem> {
-  const hasHeader = options.header ?? true;
+  const columns = options.columns ?? {};
   let header: string[] | undefined;
-  let map: Map<CsvField, number> | undefined = hasHeader ? undefined : resolveColumns(undefined, columns, false);
+  let map = fixed;
   let width = -1;
-  if (map) checkHasHash(map, undefined);
   const joinState = {};
   const lines = readLineBatches(prepareInput(input, state.addBytes), { maxLineBytes });
   for await (const batch of lines) {
@@ -218,10 +222,9 @@ async function* delimitedItems(
   state.report();
 }
 
-function checkHasHash(map: Map<CsvField, number>, header: string[] | undefined): void {
+function checkHasHash(map: Map<CsvField, number>, header: string[]): void {
   if ([...SIGNAL_TYPES, 'hash' as const].some((f) => map.has(f))) return;
-  const shown = header ? `: ${header.map((h) => JSON.stringify(h)).join(', ')}` : '';
-  throw new VigilError('VIGIL_ERR_LIST_FORMAT', `No hash column found in the header${shown}; name one with the columns option (e.g. { md5: 'MD5 Hash' })`);
+  throw new VigilError('VIGIL_ERR_LIST_FORMAT', `No hash column found in the header: ${header.map((h) => JSON.stringify(h)).join(', ')}; name one with the columns option (e.g. { md5: 'MD5 Hash' })`);
 }
 
 function toRecord(fields: string[], map: Map<CsvField, number>, header: string[] | undefined, given: SignalTypeName | undefined, keepExtra: boolean): ListRecord {
