@@ -10,7 +10,7 @@ import { hash256ToHex } from '../signals/pdq/hash256.js';
 import { DIHEDRAL_NAMES, pdqDihedralFromPixels, pdqFromPixels, PdqScratch, type DihedralName } from '../signals/pdq/pdq.js';
 import { referenceResize } from '../signals/pdq/reference-resize.js';
 import type { PixelBuffer } from '../signals/pdq/luma.js';
-import { cropPixels, findContentBox, orientPixels, type Box } from '../media/views.js';
+import { cropPixels, findContentBox, orientPixels, padReplicate, type Box } from '../media/views.js';
 
 export interface HashOptions {
   /** Also compute the 7 other dihedral hashes (rotations and flips) from the same DCT. */
@@ -25,12 +25,13 @@ export interface HashOptions {
   maxImageBytes?: number;
   /**
    * Also hash derived views for matching: the content inside uniform/transparent borders (letterbox,
-   * frame, sticker padding) and the EXIF-oriented picture, each with its 8 dihedral hashes.
+   * frame, sticker padding), the EXIF-oriented picture, and the picture with its edges extended to undo a
+   * mild crop, each with its 8 dihedral hashes.
    */
   views?: boolean;
 }
 
-export type ViewName = 'trimmed' | 'oriented';
+export type ViewName = 'trimmed' | 'oriented' | 'uncropped';
 
 export interface ViewHashes {
   view: ViewName;
@@ -112,6 +113,8 @@ export async function hashImageBytes(bytes: Uint8Array, record: FileHashRecord, 
       if (image.orientation !== undefined && image.orientation > 1 && image.orientation <= 8 && !options.applyExifOrientation) {
         views.push({ view: 'oriented', ...pdqOf(prepare(orientPixels(image, image.orientation)), true) });
       }
+      // 1/0.9 − 1 ≈ 5.6 % per side undoes a 5 %-per-side crop (a common automatic re-framing).
+      views.push({ view: 'uncropped', ...pdqOf(prepare(padReplicate(box ? cropPixels(image, box) : image, 0.0556)), true) });
       record.views = views;
     }
     return record;
