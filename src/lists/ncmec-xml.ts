@@ -172,9 +172,9 @@ async function* ncmecItems(input: ListInput, state: ReaderState, maxNodeChars: n
     }
   }
   feed(decoder.decode());
+  if (!sawRoot) throw new VigilError('VIGIL_ERR_LIST_FORMAT', 'Not an NCMEC hash-sharing entries file: no XML element');
   parser.close();
   yield* out;
-  if (!sawRoot) throw new VigilError('VIGIL_ERR_LIST_FORMAT', 'Not an NCMEC hash-sharing entries file: no XML element');
   state.report();
 }
 

@@ -121,11 +121,11 @@ function detectFromText(text: string): ListFormatName | undefined {
   const data = lines.filter((l) => l.trim() !== '' && !l.startsWith('#')).slice(0, 50);
   if (data.length === 0) return undefined;
   const all = (test: (l: string) => boolean): boolean => data.every(test);
-  if (all((l) => {
-    const m = /^(\S+)\s+\S/.exec(l.trim());
-    return m !== null && signalTypeFromName(m[1]) !== undefined;
-  })) return 'threatexchange';
   if (all((l) => GNU_LINE_RE.test(l) || BSD_LINE_RE.test(l)) && data.some((l) => !HEX_LINE_RE.test(l.trim()))) return 'md5sum';
+  if (all((l) => {
+    const m = /^(\S+)[ \t]+(\S.*)$/.exec(l.trim());
+    return m !== null && signalTypeFromName(m[1]) !== undefined && /^(?:\[|[0-9a-fA-F]+$|[A-Za-z0-9+/=]+$)/.test(m[2]);
+  })) return 'threatexchange';
   if (all((l) => HEX_LINE_RE.test(l.trim()))) return 'plain';
   if (first.includes('\t') && isHashListHeader(first.split('\t'))) return 'tsv';
   if ((first.includes(',') || first.includes(';')) && isHashListHeader(first.split(first.includes(',') ? ',' : ';').map((f) => f.replace(/^"|"$/g, '')))) return 'csv';
