@@ -15,6 +15,7 @@ let db: string;
 
 function vigil(...args: string[]) {
   const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), '--db', db, ...args], { encoding: 'utf8', cwd: ROOT, timeout: 120_000 });
+  if (process.env.VIGIL_DEBUG_CLI) console.error(args.join(' '), r.status, r.stderr);
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -25,7 +26,7 @@ before(() => {
   dir = mkdtempSync(join(tmpdir(), 'vigil-banks-'));
   db = join(dir, 'vigil.db');
   const weeMd5 = createHash('md5').update(readFileSync(join(PDQ_DIR, 'misc-images/wee.jpg'))).digest('hex');
-  writeFileSync(join(dir, 'list.txt'), `pdq ${BRIDGE}\nmd5 ${weeMd5}\nmd5 not-a-hash\n`);
+  writeFileSync(join(dir, 'list.txt'), `pdq ${BRIDGE}\nmd5 ${weeMd5}\nmd5 0123abcd\n`);
 });
 
 test('bank create, import with a bad row (exit 1, line reported), idempotent re-import', () => {
