@@ -4,8 +4,24 @@
  * Every function throws a plain Error whose message becomes a row error.
  */
 import { normalizeHexSignal, SIGNAL_TYPE_INFO, type SignalTypeName } from '../signals/registry.js';
-import { normalizeVpdqSignal } from './_vpdq.js';
+import { formatVpdqJson, parseVpdqJson } from '../signals/vpdq/format.js';
 import type { Labels, ListSignal } from './types.js';
+
+/** Most frames accepted in one vPDQ signal (a 3-hour video hashed at 30 fps). */
+export const MAX_VPDQ_FRAMES = 400_000;
+
+/**
+ * Canonical text of a vPDQ signal string (a JSON array of "hex,quality,timestamp", or pytx's older object
+ * form): exactly what python-threatexchange's `vpdq_to_json` writes for the same frames, so a value
+ * exported by Vigil equals HMA's own and re-importing either gives the same value.
+ * @throws Error (VigilError VIGIL_ERR_INVALID_HASH) saying what is wrong.
+ */
+export function normalizeVpdqSignal(text: string): string {
+  const frames = parseVpdqJson(text);
+  if (frames.length === 0) throw new Error('Expected at least one frame for vpdq');
+  if (frames.length > MAX_VPDQ_FRAMES) throw new Error(`Expected at most ${MAX_VPDQ_FRAMES} frames for vpdq but received ${frames.length}`);
+  return formatVpdqJson(frames);
+}
 
 /** Longest PhotoDNA text accepted (base64 of 144 bytes is 192 chars, hex 288; room for other encodings). */
 export const MAX_PHOTODNA_CHARS = 4096;

@@ -9,7 +9,7 @@ export { readNsrlSqlite, type NsrlSqliteOptions } from './nsrl-sqlite.js';
 export { readHashdeep, writeHashdeep, type HashdeepWriteOptions } from './hashdeep.js';
 export { readThreatExchange, writeThreatExchange, type ThreatExchangeReadOptions, type ThreatExchangeWriteOptions } from './threatexchange.js';
 export { readNcmecXml } from './ncmec-xml.js';
-export { normalizeVpdqSignal } from './_vpdq.js';
+export { normalizeVpdqSignal } from './_values.js';
 export {
   detectListFormat, getListFormat, DETECT_BYTES, LIST_FORMAT_NAMES, LIST_FORMATS,
   type AnyListReadOptions, type AnyListWriteOptions, type FileListFormat, type ListFormat, type ListFormatName, type StreamListFormat,

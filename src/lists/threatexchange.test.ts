@@ -38,7 +38,7 @@ describe('ThreatExchange / HMA local file', () => {
     assert.match(errors[0].message, /Unsupported signal type "url"/);
     assert.match(errors[1].message, /64 hexadecimal digits for pdq/);
     assert.match(errors[2].message, /"<signal_type> <signal>"/);
-    assert.match(errors[3].message, /hex,quality,timestamp/);
+    assert.match(errors[3].message, /Invalid vPDQ item 0: expected "hash,quality,timestamp"/);
   });
 
   it('allows long vPDQ lines (32 MiB default) but not unbounded ones', async () => {
