@@ -94,8 +94,8 @@ export function ffmpegRateText(rate: number): string {
 /**
  * The exact rate behind ffmpeg's printed one. ffmpeg prints rates to 2 decimals; the vPDQ frame
  * interval and timestamps need the rational itself. The first candidate that prints the same text
- * wins: a whole number, an NTSC-style k×1000/1001 (29.97 → 30000/1001), a fraction with a small
- * denominator (12.50, 0.33 → 1/3), else the printed decimal. Averages of variable-frame-rate files
+ * wins: a whole number, an NTSC-style k×1000/1001 (29.97 → 30000/1001), a half, third or quarter
+ * (0.33 → 1/3), else the printed decimal. Averages of variable-frame-rate files
  * (e.g. 29.87) are not such simple fractions: they are known to ±0.005 only (docs/video.md).
  */
 export function parseFrameRate(text: string): number | undefined {
@@ -107,7 +107,7 @@ export function parseFrameRate(text: string): number | undefined {
   if (Number.isInteger(printed)) return printed;
   const ntsc = (Math.round((printed * 1001) / 1000) * 1000) / 1001;
   if (same(ntsc)) return ntsc;
-  for (let q = 2; q <= 16; q++) {
+  for (let q = 2; q <= 4; q++) {
     const rate = Math.round(printed * q) / q;
     if (same(rate)) return rate;
   }
@@ -151,8 +151,10 @@ export function parseStreamInfo(stderr: string): VideoStreamInfo {
   const lavc = /libavcodec\s+(\d+)\.\s*\d+/.exec(stderr);
   const inputIndex = lines.findIndex((l) => /^Input #0, /.test(l));
   if (inputIndex < 0) {
-    const complaint = lines.map((l) => l.trim()).filter((l) => l && !/^At least one output file/.test(l)).pop();
-    throw new VigilError('VIGIL_ERR_VIDEO_DECODE', `Not a readable video: ${cleanComplaint(complaint ?? 'ffmpeg found no input')}`);
+    const complaints = lines.map((l) => l.trim()).filter((l) => l && !/^At least one output file|^ffmpeg version|^\s*(built with|configuration:|lib\w+\s+\d)/.test(l));
+    const size = /Picture size (\d+)x(\d+) is invalid/.exec(stderr);
+    if (size) throw new VigilError('VIGIL_ERR_PIXEL_LIMIT', `Video declares ${size[1]}×${size[2]} frames, more than ffmpeg can decode`);
+    throw new VigilError('VIGIL_ERR_VIDEO_DECODE', `Not a readable video: ${lastLines(complaints.join('\n'), 2) || 'ffmpeg found no input'}`);
   }
   const container = /^Input #0, (.+?), from /.exec(lines[inputIndex])?.[1] ?? 'unknown';
   if (REFUSED_DEMUXERS.has(container)) {

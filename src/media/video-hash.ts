@@ -14,10 +14,20 @@
 import { open } from 'node:fs/promises';
 import { VigilError } from '../core/errors.js';
 import { vpdqFeatures, type RgbFrame, type VpdqFeature } from '../signals/vpdq/hasher.js';
+import { DEFAULT_BLACK_THRESHOLD, unletterboxFrame } from '../signals/vpdq/unletterbox.js';
 import { openAnimatedImage, sniffAnimatedImage } from './animated-image.js';
 import { DEFAULT_VIDEO_TIMEOUT_MS, openVideoFrames, type VideoFrameOptions, type VideoStreamInfo } from './video-frames.js';
+import type { VpdqHashPool } from './vpdq-pool.js';
 
-export type VideoHashOptions = VideoFrameOptions;
+export interface VideoHashOptions extends VideoFrameOptions {
+  /** Hash frames on these worker threads (worth it when every frame is hashed); default: this thread. */
+  pool?: VpdqHashPool;
+  /**
+   * Crop black letterbox bars off each frame before hashing (true, or the black threshold; default
+   * off). Makes letterboxed copies match their originals; the hashes are then not the reference's.
+   */
+  unletterbox?: boolean | number;
+}
 
 export interface MediaFrameInfo {
   /** 'ffmpeg' for videos and APNG, 'sharp' for GIF and WebP. */
@@ -134,8 +144,19 @@ export async function openMediaFrames(path: string, options: VideoHashOptions = 
  * VIGIL_ERR_FFMPEG_MISSING (and the signal's reason on abort).
  */
 export async function hashVideo(path: string, options: VideoHashOptions = {}): Promise<VideoHashResult> {
-  const source = await openMediaFrames(path, { ...options, reuseBuffer: true });
+  const { pool, unletterbox, ...rest } = options;
+  // Inline hashing is done with each frame before the next is read, so one buffer serves them all;
+  // frames moved to workers need their own.
+  const source = await openMediaFrames(path, { ...rest, reuseBuffer: pool === undefined });
+  let frames = source.frames();
+  if (unletterbox !== undefined && unletterbox !== false) {
+    frames = cropped(frames, unletterbox === true ? DEFAULT_BLACK_THRESHOLD : unletterbox);
+  }
   const features: VpdqFeature[] = [];
-  for await (const feature of vpdqFeatures(source.frames())) features.push(feature);
+  for await (const feature of pool ? pool.hash(frames) : vpdqFeatures(frames)) features.push(feature);
   return { features, info: source.info, ...(source.partial !== undefined ? { partial: source.partial } : {}) };
+}
+
+async function* cropped(frames: AsyncIterable<RgbFrame>, blackThreshold: number): AsyncGenerator<RgbFrame> {
+  for await (const frame of frames) yield unletterboxFrame(frame, blackThreshold);
 }
