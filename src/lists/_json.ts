@@ -5,7 +5,7 @@
  * their line and byte offset for error messages and record-size limits. The lexer knows nothing about
  * nesting; grammar and depth are the caller's (see vics.ts), so nesting costs no memory while skipped.
  */
-import { TextDecoder } from 'node:util';
+import { isUtf8 } from 'node:buffer';
 
 export type JsonPunct = '{' | '}' | '[' | ']' | ':' | ',';
 
@@ -33,14 +33,14 @@ export class JsonLexer {
   /** Absolute byte offset of the next byte. */
   offset = 0;
   private state = S.Between;
-  private readonly utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
   // String state.
-  private buf: Uint8Array = new Uint8Array(256);
+  private buf: Buffer = Buffer.allocUnsafe(256);
   private len = 0;
   private overflow = false;
   private escaped = false;
   private hadEscape = false;
   private hadControl = false;
+  private hadHigh = false;
   // Number / literal state.
   private text = '';
   private litValue: boolean | null = null;
@@ -50,7 +50,8 @@ export class JsonLexer {
   constructor(private readonly maxStringBytes: number) {}
 
   /** Lexes a chunk, calling `emit` per token. @throws JsonSyntaxError */
-  write(chunk: Uint8Array, emit: (t: JsonToken) => void): void {
+  write(bytes: Uint8Array, emit: (t: JsonToken) => void): void {
+    const chunk = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const n = chunk.length;
     let i = 0;
     while (i < n) {
@@ -67,7 +68,7 @@ export class JsonLexer {
             this.tokLine = this.line;
             this.tokOffset = this.offset + i;
             this.len = 0;
-            this.overflow = this.escaped = this.hadEscape = this.hadControl = false;
+            this.overflow = this.escaped = this.hadEscape = this.hadControl = this.hadHigh = false;
             i++;
           } else if (c === 0x7b || c === 0x7d || c === 0x5b || c === 0x5d || c === 0x3a || c === 0x2c) {
             emit({ t: String.fromCharCode(c) as JsonPunct, line: this.line, offset: this.offset + i });
@@ -118,10 +119,11 @@ export class JsonLexer {
     else if (this.state === S.Str) throw new JsonSyntaxError('The file ends inside a string', this.tokLine);
   }
 
-  private string(chunk: Uint8Array, i: number, emit: (t: JsonToken) => void): number {
+  private string(chunk: Buffer, i: number, emit: (t: JsonToken) => void): number {
     const n = chunk.length;
     const start = i;
     let escaped = this.escaped;
+    let high = false;
     while (i < n) {
       const c = chunk[i];
       if (escaped) {
@@ -134,15 +136,24 @@ export class JsonLexer {
       } else if (c < 0x20) {
         this.hadControl = true;
         if (c === 0x0a) this.line++;
+      } else if (c >= 0x80) {
+        high = true;
       }
       i++;
     }
     this.escaped = escaped;
+    this.hadHigh ||= high;
+    if (i < n && this.len === 0 && !this.overflow && i - start <= this.maxStringBytes) {
+      // The whole string is in this chunk (the common case): decode it in place, no copy.
+      this.state = S.Between;
+      emit(this.finishString(chunk, start, i));
+      return i + 1;
+    }
     this.append(chunk, start, i);
     if (i === n) return i;
     // Closing quote at i.
     this.state = S.Between;
-    emit(this.finishString());
+    emit(this.finishString(this.buf, 0, this.len));
     return i + 1;
   }
 
@@ -154,33 +165,33 @@ export class JsonLexer {
       return;
     }
     if (this.len + add > this.buf.length) {
-      const grown = new Uint8Array(Math.min(Math.max(this.buf.length * 2, this.len + add), this.maxStringBytes));
-      grown.set(this.buf.subarray(0, this.len));
+      const grown = Buffer.allocUnsafe(Math.min(Math.max(this.buf.length * 2, this.len + add), this.maxStringBytes));
+      this.buf.copy(grown, 0, 0, this.len);
       this.buf = grown;
     }
     this.buf.set(chunk.subarray(start, end), this.len);
     this.len += add;
   }
 
-  private finishString(): JsonToken {
-    const base = { t: 'string' as const, line: this.tokLine, offset: this.tokOffset };
-    if (this.overflow) return { ...base, v: '', bad: `string longer than ${this.maxStringBytes} bytes` };
-    let s: string;
-    try {
-      s = this.utf8.decode(this.buf.subarray(0, this.len));
-    } catch {
-      return { ...base, v: '', bad: 'string is not valid UTF-8' };
-    }
-    if (this.hadControl) return { ...base, v: '', bad: 'string contains an unescaped control character' };
-    if (this.hadEscape) {
+  private finishString(bytes: Buffer, start: number, end: number): JsonToken {
+    const line = this.tokLine;
+    const offset = this.tokOffset;
+    let bad: string | undefined;
+    let v = '';
+    if (this.overflow) bad = `string longer than ${this.maxStringBytes} bytes`;
+    else if (this.hadControl) bad = 'string contains an unescaped control character';
+    else if (!this.hadHigh) v = bytes.toString('latin1', start, end);
+    else if (!isUtf8(bytes.subarray(start, end))) bad = 'string is not valid UTF-8';
+    else v = bytes.toString('utf8', start, end);
+    if (bad === undefined && this.hadEscape) {
       try {
-        s = JSON.parse(`"${s}"`) as string;
+        v = JSON.parse(`"${v}"`) as string;
       } catch {
-        return { ...base, v: '', bad: 'string has an invalid escape sequence' };
+        bad = 'string has an invalid escape sequence';
       }
     }
-    if (this.buf.length > 64 * 1024) this.buf = new Uint8Array(256);
-    return { ...base, v: s };
+    if (this.buf.length > 64 * 1024) this.buf = Buffer.allocUnsafe(256);
+    return bad === undefined ? { t: 'string', v, line, offset } : { t: 'string', v: '', bad, line, offset };
   }
 
   private finishNumber(emit: (t: JsonToken) => void): void {

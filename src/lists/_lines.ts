@@ -5,7 +5,7 @@
  * newline costs at most `maxLineBytes` of memory. Each line is decoded as strict UTF-8; an invalid one
  * becomes a per-line error (or, for formats that are not reliably UTF-8 such as NSRL, Latin-1 text).
  */
-import { TextDecoder } from 'node:util';
+import { isAscii, isUtf8 } from 'node:buffer';
 
 export type RawLine = { line: number; text: string; error?: undefined } | { line: number; error: string; text?: undefined };
 
@@ -31,8 +31,6 @@ export function formatBytes(n: number): string {
 export async function* readLineBatches(input: AsyncIterable<Uint8Array>, options: LineOptions): AsyncGenerator<RawLine[]> {
   const max = options.maxLineBytes;
   const latin1 = options.invalidUtf8 === 'latin1';
-  const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-  const latin = new TextDecoder('latin1');
   const tooLong = `Line is longer than ${formatBytes(max)}; skipped`;
   // A line of exactly max+1 bytes is allowed when that last byte is the CR of a CRLF ending.
   const exceeds = (b: Uint8Array): boolean => b.length > max && !(b.length === max + 1 && b[max] === CR);
@@ -46,13 +44,12 @@ export async function* readLineBatches(input: AsyncIterable<Uint8Array>, options
   const decode = (bytes: Uint8Array): RawLine => {
     let end = bytes.length;
     if (end > 0 && bytes[end - 1] === CR) end--;
-    const body = end === bytes.length ? bytes : bytes.subarray(0, end);
-    try {
-      return { line: lineNo, text: utf8.decode(body) };
-    } catch {
-      if (latin1) return { line: lineNo, text: latin.decode(body) };
-      return { line: lineNo, error: `Line is not valid UTF-8 (byte ${firstInvalidUtf8(body) + 1} of the line)` };
-    }
+    const body = Buffer.from(bytes.buffer, bytes.byteOffset, end);
+    // Hash lists are almost always ASCII: check that natively and skip UTF-8 decoding.
+    if (isAscii(body)) return { line: lineNo, text: body.toString('latin1') };
+    if (isUtf8(body)) return { line: lineNo, text: body.toString('utf8') };
+    if (latin1) return { line: lineNo, text: body.toString('latin1') };
+    return { line: lineNo, error: `Line is not valid UTF-8 (byte ${firstInvalidUtf8(body) + 1} of the line)` };
   };
 
   for await (const chunk of input) {

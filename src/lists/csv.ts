@@ -329,8 +329,8 @@ async function* delimitedLines(records: ListRecords, options: CsvWriteOptions, d
     return quoteField(safe, delimiter);
   };
   if (options.header ?? true) out.push(columns.map((c) => HEADER_NAMES[c]).join(delimiter) + '\n');
+  const signalColumns = columns.filter((c): c is SignalTypeName => (SIGNAL_TYPES as readonly string[]).includes(c));
   for await (const record of records) {
-    const signalColumns = columns.filter((c): c is SignalTypeName => (SIGNAL_TYPES as readonly string[]).includes(c));
     const written = record.signals.filter((s) => signalColumns.includes(s.type));
     if (written.length === 0) {
       options.onSkip?.(record, `no signal of a written column type (${signalColumns.join(', ')})`);
