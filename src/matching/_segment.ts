@@ -196,17 +196,19 @@ export class Segment implements RowSource {
   }
 
   /**
-   * Exact range search with multi-index hashing for 1..8 query variants at once; every live row within
-   * r of variant v goes to `sink(row, distance, v)` (a row found through several tables is reported
-   * once per table — callers dedupe).
+   * Exact range search with multi-index hashing; every live row within r of q goes to `sink` (a row
+   * found through several tables is reported once per table — callers dedupe).
    *
    * Passes over scratch arrays instead of one nested loop: probe keys, bucket bounds, entry scan,
-   * verification, with a bare "touch" load pass before the scan and the verification. Each pass issues
-   * independent loads, so the CPU overlaps the cache misses (offsets, buckets and hashes are random
-   * DRAM reads at 10M rows) instead of waiting on each in turn; measured ~2× faster than a nested loop.
-   * All variants share the passes, which is what makes `searchDihedral` cheaper than 8 searches.
+   * verification, with a bare "touch" load pass before the scan and before the verification. Each pass
+   * issues independent loads, so the CPU overlaps the cache misses (offsets, buckets and hashes are
+   * random DRAM reads at 10M rows) instead of waiting on each in turn: ~2× faster than a nested loop,
+   * whose ~60 instructions per candidate fill the reorder window after a few outstanding misses.
+   * (Running the 8 dihedral variants through shared passes, sorted or not, measured slower than 8
+   * separate calls: their probes and candidates are disjoint, so nothing is saved, and the scratch
+   * arrays outgrow L1/L2.)
    */
-  searchMih(qs: readonly Uint32Array[], r: number, sink: HitSink): void {
+  searchMih(q: Uint32Array, r: number, variant: number, sink: HitSink): void {
     const { tables: m, subBits: w, keyBits: k, resBits: res } = this.layout;
     const plan = this.plan(r);
     const H = this.hashes;
@@ -214,31 +216,27 @@ export class Segment implements RowSource {
     const O = this.offsets;
     const stride = 2 ** k + 1;
     const kmask = 2 ** k - 1;
-    const nv = qs.length;
-    // Pass 1: probe list (absolute offset index; info = budget << 16 | variant << 8 | query residual).
-    let np = 0;
+    // Pass 1: probe list (absolute offset index; info = residual budget << 8 | query residual).
     let need = 0;
     for (let j = 0; j < m; j++) if (plan[j] >= 0) need += ballSize(k, plan[j]);
-    if (need * nv > S.probe.length) growProbes(need * nv);
+    if (need > S.probe.length) growProbes(need);
     const probe = S.probe;
     const info = S.info;
-    for (let v = 0; v < nv; v++) {
-      const q = qs[v];
-      for (let j = 0; j < m; j++) {
-        const p = plan[j];
-        if (p < 0) continue;
-        const f = field(q, 0, j * w, k + res);
-        const qkey = (f & kmask) >>> 0;
-        const tag = (v << 8) | (res === 0 ? 0 : f >>> k);
-        const obase = j * stride;
-        forEachKeyWithin(qkey, k, p, (key, d) => {
-          probe[np] = obase + key;
-          info[np] = ((p - d) << 16) | tag;
-          np++;
-        });
-      }
+    let np = 0;
+    for (let j = 0; j < m; j++) {
+      const p = plan[j];
+      if (p < 0) continue;
+      const f = field(q, 0, j * w, k + res);
+      const qkey = (f & kmask) >>> 0;
+      const qres = res === 0 ? 0 : f >>> k;
+      const obase = j * stride;
+      forEachKeyWithin(qkey, k, p, (key, d) => {
+        probe[np] = obase + key;
+        info[np] = ((p - d) << 8) | qres;
+        np++;
+      });
     }
-    // Pass 2: bucket bounds.
+    // Pass 2: bucket bounds, then touch each bucket's first line.
     const lo = S.lo;
     const hi = S.hi;
     let total = 0;
@@ -252,52 +250,34 @@ export class Segment implements RowSource {
     }
     let acc = 0;
     for (let i = 0; i < np; i++) if (lo[i] < hi[i]) acc ^= E[lo[i]];
-    // Pass 3: scan buckets, residual filter → candidates (row | variant << 24).
+    // Pass 3: scan buckets, residual filter → candidate rows.
     if (total > S.cand.length) growCandidates(total);
     const cand = S.cand;
     let nc = 0;
     for (let i = 0; i < np; i++) {
       const end = hi[i];
-      const inf = info[i];
-      const budget = inf >>> 16;
-      const vtag = (inf & 0xff00) << 16;
+      const budget = info[i] >> 8;
       if (budget >= res) {
-        for (let x = lo[i]; x < end; x++) cand[nc++] = (E[x] & 0xffffff) | vtag;
+        for (let x = lo[i]; x < end; x++) cand[nc++] = E[x] & 0xffffff;
       } else {
-        const qres = inf & 0xff;
+        const qres = info[i] & 0xff;
         for (let x = lo[i]; x < end; x++) {
           const e = E[x];
-          if (P8[(e >>> 24) ^ qres] <= budget) cand[nc++] = (e & 0xffffff) | vtag;
+          if (P8[(e >>> 24) ^ qres] <= budget) cand[nc++] = e & 0xffffff;
         }
       }
     }
     // Pass 4: touch every candidate's hash line, then verify against the full hash.
-    for (let i = 0; i < nc; i++) acc ^= H[(cand[i] & 0xffffff) << 3];
+    for (let i = 0; i < nc; i++) acc ^= H[cand[i] << 3];
     S.sink = acc;
-    if (nv === 1) {
-      const q = qs[0];
-      const q0 = q[0], q1 = q[1], q2 = q[2], q3 = q[3], q4 = q[4], q5 = q[5], q6 = q[6], q7 = q[7];
-      for (let i = 0; i < nc; i++) {
-        const row = cand[i];
-        const b = row << 3;
-        let dist = pop32(H[b] ^ q0) + pop32(H[b + 1] ^ q1) + pop32(H[b + 2] ^ q2) + pop32(H[b + 3] ^ q3);
-        if (dist > r) continue;
-        dist += pop32(H[b + 4] ^ q4) + pop32(H[b + 5] ^ q5) + pop32(H[b + 6] ^ q6) + pop32(H[b + 7] ^ q7);
-        if (dist <= r && !this.isDead(row)) sink(row, dist, 0);
-      }
-      return;
-    }
-    const Q = S.q;
-    for (let v = 0; v < nv; v++) Q.set(qs[v], v << 3);
+    const q0 = q[0], q1 = q[1], q2 = q[2], q3 = q[3], q4 = q[4], q5 = q[5], q6 = q[6], q7 = q[7];
     for (let i = 0; i < nc; i++) {
-      const c = cand[i];
-      const row = c & 0xffffff;
+      const row = cand[i];
       const b = row << 3;
-      const qb = (c >>> 24) << 3;
-      let dist = pop32(H[b] ^ Q[qb]) + pop32(H[b + 1] ^ Q[qb + 1]) + pop32(H[b + 2] ^ Q[qb + 2]) + pop32(H[b + 3] ^ Q[qb + 3]);
+      let dist = pop32(H[b] ^ q0) + pop32(H[b + 1] ^ q1) + pop32(H[b + 2] ^ q2) + pop32(H[b + 3] ^ q3);
       if (dist > r) continue;
-      dist += pop32(H[b + 4] ^ Q[qb + 4]) + pop32(H[b + 5] ^ Q[qb + 5]) + pop32(H[b + 6] ^ Q[qb + 6]) + pop32(H[b + 7] ^ Q[qb + 7]);
-      if (dist <= r && !this.isDead(row)) sink(row, dist, c >>> 24);
+      dist += pop32(H[b + 4] ^ q4) + pop32(H[b + 5] ^ q5) + pop32(H[b + 6] ^ q6) + pop32(H[b + 7] ^ q7);
+      if (dist <= r && !this.isDead(row)) sink(row, dist, variant);
     }
   }
 
@@ -311,7 +291,7 @@ export class Segment implements RowSource {
 }
 
 /** Per-thread scratch for searchMih (grown on demand, never shrunk). */
-const S = { probe: new Int32Array(4096), info: new Int32Array(4096), lo: new Uint32Array(4096), hi: new Uint32Array(4096), cand: new Int32Array(1 << 16), q: new Uint32Array(64), sink: 0 };
+const S = { probe: new Int32Array(4096), info: new Int32Array(4096), lo: new Uint32Array(4096), hi: new Uint32Array(4096), cand: new Int32Array(1 << 16), sink: 0 };
 
 function growProbes(n: number): void {
   const size = Math.max(n, S.probe.length * 2);

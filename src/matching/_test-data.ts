@@ -30,13 +30,17 @@ export function randomHashes(rng: Rng, n: number): Uint8Array {
   return out;
 }
 
-/** Flips `count` distinct random bits of the 32-byte hash at `out[offset..]` in place. */
+const picked = new Int32Array(256);
+
+/** Flips `count` (≤ 256) distinct random bits of the 32-byte hash at `out[offset..]` in place. */
 export function flipBits(rng: Rng, out: Uint8Array, offset: number, count: number): void {
-  const used = new Set<number>();
-  while (used.size < count) {
+  let n = 0;
+  while (n < count) {
     const b = rng.int(256);
-    if (used.has(b)) continue;
-    used.add(b);
+    let dup = false;
+    for (let i = 0; i < n; i++) if (picked[i] === b) dup = true;
+    if (dup) continue;
+    picked[n++] = b;
     out[offset + (b >> 3)] ^= 1 << (b & 7);
   }
 }

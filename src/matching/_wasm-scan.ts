@@ -13,6 +13,7 @@
  *
  *   scan1(start, end, r, q0..q7)       → first row in [start, end) with distance(row, q) ≤ r, else end
  *   scan8(start, end, r, 8 × q0..q7)   → first row whose distance to any of the 8 queries is ≤ r
+ *                                       (early exit per query after 128 bits: ~4× cheaper than 8 scans)
  */
 
 /** The slice of the WebAssembly JS API used here (the project's `lib` is ES2022 only, without DOM types). */
@@ -78,13 +79,21 @@ function scanFunction(v: number): { type: number[]; code: number[] } {
   body.push(0x02, 0x40, 0x03, 0x40); // block, loop
   body.push(...get(pLocal), ...get(endLocal), 0x4f, 0x0d, 1); // if p >= endp: break
   for (let i = 0; i < 4; i++) body.push(...get(pLocal), 0x29, 3, ...uleb(8 * i), ...set(rowLocal + i));
-  for (let q = 0; q < v; q++) {
-    for (let i = 0; i < 4; i++) {
-      body.push(...get(rowLocal + i), ...get(qLocal + 4 * q + i), 0x85, 0x7b); // popcnt(row ^ Q)
-      if (i > 0) body.push(0x7c); // i64.add
-    }
-    // if (i32.wrap(d) <= r) return p >> 5
+  const popPair = (q: number, i: number): number[] => [
+    ...get(rowLocal + i), ...get(qLocal + 4 * q + i), 0x85, 0x7b, // popcnt(row_i ^ Q_i)
+    ...get(rowLocal + i + 1), ...get(qLocal + 4 * q + i + 1), 0x85, 0x7b, 0x7c, // + popcnt(row_i+1 ^ Q_i+1)
+  ];
+  if (v === 1) {
+    // Memory-bound: all four words, one test.
+    body.push(...popPair(0, 0), ...popPair(0, 2), 0x7c);
     body.push(0xa7, ...get(2), 0x4d, 0x04, 0x40, ...get(pLocal), 0x41, 5, 0x76, 0x0f, 0x0b);
+  } else {
+    // Compute-bound: per query, the first 128 bits; only if they are within r, the other 128.
+    for (let q = 0; q < v; q++) {
+      body.push(...popPair(q, 0), 0xa7, ...get(2), 0x4d, 0x04, 0x40); // if (d128 <= r) {
+      body.push(...popPair(q, 0), ...popPair(q, 2), 0x7c, 0xa7, ...get(2), 0x4d, 0x04, 0x40); //   if (d256 <= r)
+      body.push(...get(pLocal), 0x41, 5, 0x76, 0x0f, 0x0b, 0x0b); //     return p >> 5 }
+    }
   }
   body.push(...get(pLocal), 0x41, 32, 0x6a, ...set(pLocal), 0x0c, 0, 0x0b, 0x0b); // p += 32; continue
   body.push(...get(1), 0x0b); // return end

@@ -275,7 +275,7 @@ export class HammingIndex256 {
       const s = strategy === 'auto' ? seg.choose(radius, 1) : strategy;
       if (s === 'mih') {
         let seen: Set<number> | undefined;
-        seg.searchMih([q], radius, (row, distance) => {
+        seg.searchMih(q, radius, 0, (row, distance) => {
           seen ??= new Set();
           if (seen.has(row)) return;
           seen.add(row);
@@ -319,7 +319,7 @@ export class HammingIndex256 {
       const ids = seg.ids;
       const sink = (row: number, d: number, variant: number): void => offer(ids[row], d, variant);
       const s = strategy === 'auto' ? seg.choose(radius, v) : strategy;
-      if (s === 'mih') seg.searchMih(qs, radius, sink);
+      if (s === 'mih') for (let i = 0; i < v; i++) seg.searchMih(qs[i], radius, i, sink);
       else if (v === 1) seg.searchFlat(qs[0], radius, 0, sink);
       else seg.searchFlat8(qs, radius, sink);
     }
@@ -328,6 +328,12 @@ export class HammingIndex256 {
     if (v === 1) this.tail.searchFlat(qs[0], radius, 0, tsink);
     else this.tail.searchFlat8(qs, radius, tsink);
     return [...best.values()].sort(byDistanceThenId);
+  }
+
+  /** The strategy `search` uses in each segment at this radius (diagnostics; the tail is always flat). */
+  strategyFor(radius: number, variants = 1): ('mih' | 'flat')[] {
+    checkRadius(radius);
+    return this.segments.map((s) => (this.strategy === 'auto' ? s.choose(radius, variants) : this.strategy === 'mih' && radius > MAX_MIH_RADIUS ? 'flat' : this.strategy));
   }
 
   /**
