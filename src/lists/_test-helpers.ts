@@ -86,8 +86,3 @@ export function endlessLine(total: number, fill = 0x61, chunkSize = 1024 * 1024,
   }
   return { stream: gen(), stats };
 }
-
-/** Peak heap growth while running `fn` (sampled after each progress tick by the caller). */
-export function heapUsed(): number {
-  return process.memoryUsage().heapUsed;
-}

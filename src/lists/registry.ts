@@ -20,8 +20,8 @@ import { readVics, writeVics, type VicsReadOptions, type VicsWriteOptions } from
 export const LIST_FORMAT_NAMES = ['plain', 'md5sum', 'csv', 'tsv', 'vics', 'nsrl', 'nsrl-v3', 'hashdeep', 'threatexchange', 'ncmec-xml'] as const;
 export type ListFormatName = (typeof LIST_FORMAT_NAMES)[number];
 
-/** Every reader option of every stream format (each reader uses its own). */
-export type AnyListReadOptions = PlainReadOptions & Md5sumReadOptions & CsvReadOptions & VicsReadOptions & NsrlReadOptions & ThreatExchangeReadOptions;
+/** Every reader option of every format (each reader uses its own), so one bag can be passed to any reader. */
+export type AnyListReadOptions = PlainReadOptions & Md5sumReadOptions & CsvReadOptions & VicsReadOptions & NsrlReadOptions & ThreatExchangeReadOptions & NsrlSqliteOptions;
 /** Every writer option of every format (each writer uses its own). */
 export type AnyListWriteOptions = PlainWriteOptions & Md5sumWriteOptions & CsvWriteOptions & HashdeepWriteOptions & VicsWriteOptions & ThreatExchangeWriteOptions;
 
