@@ -10,7 +10,7 @@ import { hash256ToHex } from '../signals/pdq/hash256.js';
 import { DIHEDRAL_NAMES, pdqDihedralFromPixels, pdqFromPixels, PdqScratch, type DihedralName } from '../signals/pdq/pdq.js';
 import { referenceResize } from '../signals/pdq/reference-resize.js';
 import type { PixelBuffer } from '../signals/pdq/luma.js';
-import { cropPixels, findContentBox, orientPixels, padReplicate, type Box } from '../media/views.js';
+import { cropPixels, findContentBoxes, orientPixels, padReplicate, type Box } from '../media/views.js';
 
 export interface HashOptions {
   /** Also compute the 7 other dihedral hashes (rotations and flips) from the same DCT. */
@@ -31,7 +31,7 @@ export interface HashOptions {
   views?: boolean;
 }
 
-export type ViewName = 'trimmed' | 'oriented' | 'uncropped';
+export type ViewName = 'trimmed' | 'trimmed-outer' | 'oriented' | 'uncropped';
 
 export interface ViewHashes {
   view: ViewName;
@@ -108,8 +108,10 @@ export async function hashImageBytes(bytes: Uint8Array, record: FileHashRecord, 
     if (main.dihedral) record.dihedral = main.dihedral;
     if (options.views) {
       const views: ViewHashes[] = [];
-      const box = findContentBox(image, image.alpha);
-      if (box) views.push({ view: 'trimmed', box, ...pdqOf(prepare(cropPixels(image, box)), true) });
+      const boxes = findContentBoxes(image, image.alpha);
+      const box = boxes[boxes.length - 1];
+      // Innermost content first; outer frames (e.g. a sticker canvas around letterbox bars) too.
+      for (const [i, b] of [...boxes].reverse().entries()) views.push({ view: i === 0 ? 'trimmed' : 'trimmed-outer', box: b, ...pdqOf(prepare(cropPixels(image, b)), true) });
       if (image.orientation !== undefined && image.orientation > 1 && image.orientation <= 8 && !options.applyExifOrientation) {
         views.push({ view: 'oriented', ...pdqOf(prepare(orientPixels(image, image.orientation)), true) });
       }

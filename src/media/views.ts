@@ -37,6 +37,16 @@ function colourAt(p: PixelBuffer, x: number, y: number): number[] {
  * frames are uniform; rows and columns are peeled while they are (almost) all that colour.
  */
 export function findContentBox(pixels: PixelBuffer, alpha?: Uint8Array, options: TrimOptions = {}): Box | undefined {
+  const boxes = findContentBoxes(pixels, alpha, options);
+  return boxes[boxes.length - 1];
+}
+
+/**
+ * Every frame peeled, outermost first: a copy padded onto a sticker canvas around a picture that already
+ * had letterbox bars must be matched both with and without those bars (the list may hold either).
+ */
+export function findContentBoxes(pixels: PixelBuffer, alpha?: Uint8Array, options: TrimOptions = {}): Box[] {
+  const found: Box[] = [];
   const tolerance = options.tolerance ?? 24;
   const outlierShare = options.outlierShare ?? 0.02;
   const alphaThreshold = options.alphaThreshold ?? 8;
@@ -103,10 +113,10 @@ export function findContentBox(pixels: PixelBuffer, alpha?: Uint8Array, options:
     if (next.width < width * minKeep || next.height < height * minKeep) break;
     if (next.width === box.width && next.height === box.height) break;
     box = next;
+    // A couple of pixels is resampling fringe, not a frame.
+    if (width - box.width + (height - box.height) >= 4) found.push(box);
   }
-  const trimmed = width - box.width + (height - box.height);
-  // A couple of pixels is resampling fringe, not a frame.
-  return trimmed >= 4 ? box : undefined;
+  return found;
 }
 
 export function cropPixels(pixels: PixelBuffer, box: Box): PixelBuffer {
