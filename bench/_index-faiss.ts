@@ -1,6 +1,8 @@
 /**
- * Optional anchor for bench/index.ts: FAISS IndexBinaryMultiHash (what HMA / python-threatexchange use:
- * 256 bits, 16 maps of 16 bits) on the same hashes and queries, one thread, one query at a time.
+ * Optional anchor for bench/index.ts: FAISS IndexBinaryMultiHash configured as HMA / python-threatexchange
+ * use it (256 bits, 16 maps of 16 bits, nflip = threshold // 16, range_search(threshold + 1)) on the same
+ * hashes and queries, one thread, one query at a time. (pytx also wraps it in IndexBinaryIDMap2, which
+ * adds memory; the bare index measured here is FAISS's best case.)
  * Needs Debian's python3-faiss (`apt-get install python3-faiss`); skipped when it is not installed.
  */
 import { spawnSync } from 'node:child_process';
@@ -21,6 +23,7 @@ r0 = rss()
 t = time.perf_counter()
 idx = faiss.IndexBinaryMultiHash(256, 16, 16)
 idx.add(data)
+idx.nflip = r // 16  # as python-threatexchange's PDQMultiHashIndex.search sets it (threshold // nhash)
 build = time.perf_counter() - t
 r1 = rss()
 lat = []
@@ -50,8 +53,13 @@ export interface FaissResult {
   deserialize_s: number;
 }
 
+/** Debian's python3-faiss lives in the system interpreter, which may not be the first python3 on PATH. */
+function python(): string | undefined {
+  return ['/usr/bin/python3', 'python3'].find((p) => spawnSync(p, ['-c', 'import faiss'], { stdio: 'ignore' }).status === 0);
+}
+
 export function faissAvailable(): boolean {
-  return spawnSync('python3', ['-c', 'import faiss'], { stdio: 'ignore' }).status === 0;
+  return python() !== undefined;
 }
 
 export function runFaiss(hashes: Uint8Array, queries: Uint8Array, radius: number): FaissResult | string {
@@ -61,7 +69,7 @@ export function runFaiss(hashes: Uint8Array, queries: Uint8Array, radius: number
   try {
     writeFileSync(data, hashes);
     writeFileSync(qs, queries);
-    const out = spawnSync('python3', ['-c', SCRIPT, data, qs, String(radius)], { encoding: 'utf8', maxBuffer: 1 << 20 });
+    const out = spawnSync(python() ?? 'python3', ['-c', SCRIPT, data, qs, String(radius)], { encoding: 'utf8', maxBuffer: 1 << 20 });
     if (out.status !== 0) return `FAISS run failed: ${(out.stderr || out.error?.message || '').trim().split('\n').pop()}`;
     return JSON.parse(out.stdout.trim().split('\n').pop() as string) as FaissResult;
   } finally {

@@ -55,7 +55,8 @@ export function nearby(rng: Rng, hash: Uint8Array, count: number): Uint8Array {
 /**
  * Clustered set, skewed like real PDQ lists: `centers` cluster centres (from `seeds` with 24–96 bits
  * flipped, or random when no seeds are given), each followed by near-duplicates with 1–`maxFlip` bits
- * flipped; cluster sizes are heavy-tailed (most small, a few large) and some hashes repeat exactly.
+ * flipped; cluster sizes are heavy-tailed (most small, a few up to 1023) and ~1/16 of the members are
+ * exact repeats of their centre (same hash, different id).
  */
 export function clusteredHashes(rng: Rng, n: number, seeds: Uint8Array[] = [], maxFlip = 20): Uint8Array {
   const out = new Uint8Array(n * 32);
@@ -68,8 +69,10 @@ export function clusteredHashes(rng: Rng, n: number, seeds: Uint8Array[] = [], m
     } else {
       for (let k = 0; k < 32; k++) center[k] = rng.u32() & 255;
     }
-    // Heavy tail: size = floor(2^(u·12)) ∈ [1, 4096).
-    const size = Math.min(n - i, Math.floor(2 ** ((rng.u32() / 4294967296) * 12)));
+    // Heavy tail: size = floor(2^(10·u²)) ∈ [1, 1024): a third are single images, the median
+    // cluster has ~5 members, a few percent have hundreds (memes, re-encoded series).
+    const u = rng.u32() / 4294967296;
+    const size = Math.min(n - i, Math.floor(2 ** (10 * u * u)));
     for (let k = 0; k < size; k++, i++) {
       out.set(center, i * 32);
       const r = rng.u32() % 16;
