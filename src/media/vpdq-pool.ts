@@ -29,7 +29,10 @@ export class VpdqHashPool {
     this.pool = new Piscina({ filename: workerFile.href, minThreads: this.threads, maxThreads: this.threads, idleTimeout: 5000 });
   }
 
-  /** Features of the frames, in order. At most `window` frames are in flight. */
+  /**
+   * Features of the frames, in order. At most `window` frames are in flight. A frame whose pixels are
+   * a whole ArrayBuffer is moved to a worker (detached here), so sources must not reuse buffers.
+   */
   async *hash(frames: AsyncIterable<RgbFrame>, window = this.threads * 2): AsyncGenerator<VpdqFeature> {
     const pending: Promise<VpdqFeature>[] = [];
     try {

@@ -192,7 +192,8 @@ export class VpdqVideoIndex<T = string> {
 
   /**
    * The known videos this clip matches, best first (query share, then video share). With
-   * `options.queryMatchPercent: 0` every video sharing at least one frame is returned.
+   * `options.queryMatchPercent: 0` every video sharing at least one frame is returned. Options
+   * override the index's for this query; the quality threshold of indexed videos was applied by `add`.
    */
   query(features: readonly VpdqFeature[], options: VpdqMatchOptions = {}): VpdqIndexMatch<T>[] {
     const o = resolveMatchOptions(options, this.options);
