@@ -16,7 +16,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync, statSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -107,6 +107,19 @@ async function threadsQps(index: HammingIndex256, queries: Uint8Array, count: nu
   return count / (wall / 1000);
 }
 
+/** Per-call process CPU time (ms), sorted. On a shared machine wall-clock tails include time the
+ * scheduler gave the core to other processes; CPU time measures the index's own cost. */
+function onCpu(n: number, call: (i: number) => unknown): number[] {
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const c0 = process.cpuUsage();
+    call(i);
+    const c = process.cpuUsage(c0);
+    out[i] = (c.user + c.system) / 1000;
+  }
+  return Array.from(out).sort((a, b) => a - b);
+}
+
 function same(a: HammingMatch[], b: HammingMatch[]): boolean {
   return a.length === b.length && a.every((m, i) => m.id === b[i].id && m.distance === b[i].distance);
 }
@@ -126,9 +139,11 @@ interface Summary {
   loadS: number;
   p50: number;
   p99: number;
+  cpuP99: number;
   qps1: number;
   qps2: number;
   dihP99: number;
+  dihCpuP99: number;
   recall: number;
   speedupLinear: number;
   speedupFlat: number;
@@ -194,6 +209,8 @@ async function runDataset(kind: string, seedList: Uint8Array[]): Promise<Summary
   const matches = results.reduce((s, r) => s + r.length, 0);
   const qps1 = Q / (wall1 / 1000);
   line(`search r=${R}`, `p50 ${fmt(pct(sorted, 50), 3)} ms · p99 ${fmt(pct(sorted, 99), 3)} ms · max ${fmt(sorted[Q - 1], 2)} ms · mean ${fmt(mean(sorted), 3)} ms · ${int(qps1)} q/s on 1 thread · ${int(matches)} matches · strategy ${[...new Set(index.strategyFor(R))].join('+')}`);
+  const cpuSorted = onCpu(Q, (i) => index.search(q(i), R));
+  line('  on-CPU', `p50 ${fmt(pct(cpuSorted, 50), 3)} ms · p99 ${fmt(pct(cpuSorted, 99), 3)} ms (same queries, process CPU time: without the time other processes held the core; load average ${loadavg().map((x) => fmt(x, 1)).join(' ')})`);
 
   // Worker threads sharing the SharedArrayBuffers.
   const qpsW1 = await threadsQps(index, queries, Q, 1);
@@ -239,7 +256,9 @@ async function runDataset(kind: string, seedList: Uint8Array[]): Promise<Summary
   }
   dl.sort((a, b) => a - b);
   sl.sort((a, b) => a - b);
+  const dihCpu = onCpu(dq, (i) => index.searchDihedral(dih[i], R));
   line('dihedral ×8', `p50 ${fmt(pct(dl, 50), 3)} ms · p99 ${fmt(pct(dl, 99), 3)} ms · 8 separate searches p50 ${fmt(pct(sl, 50), 3)} ms p99 ${fmt(pct(sl, 99), 3)} ms (one call ×${fmt(mean(sl) / mean(dl), 2)} faster on mean) · results identical: ${dihOk ? 'yes' : 'NO'}`);
+  line('  on-CPU', `p50 ${fmt(pct(dihCpu, 50), 3)} ms · p99 ${fmt(pct(dihCpu, 99), 3)} ms`);
 
   // Recall and speed-up against brute force.
   let truthTotal = 0;
@@ -336,9 +355,11 @@ async function runDataset(kind: string, seedList: Uint8Array[]): Promise<Summary
     loadS: loaded.ms / 1000,
     p50: pct(sorted, 50),
     p99: pct(sorted, 99),
+    cpuP99: pct(cpuSorted, 99),
     qps1,
     qps2,
     dihP99: pct(dl, 99),
+    dihCpuP99: pct(dihCpu, 99),
     recall,
     speedupLinear,
     speedupFlat,
@@ -384,16 +405,16 @@ async function main(): Promise<void> {
   }
   if (!flag('no-exact')) runExact();
 
-  console.log(`\n== targets at ${int(N)} hashes, r = ${R}, one core ==`);
+  console.log(`\n== targets at ${int(N)} hashes, r = ${R}, one core (load average now ${loadavg().map((x) => fmt(x, 1)).join(' ')}) ==`);
   const ok = (b: boolean): string => (b ? 'met' : 'NOT met');
   for (const s of summaries) {
     console.log(`${s.data}:`);
-    console.log(`  p99 ≤ 1 ms ............ ${fmt(s.p99, 3)} ms  ${ok(s.p99 <= 1)}`);
+    console.log(`  p99 ≤ 1 ms ............ wall ${fmt(s.p99, 3)} ms ${ok(s.p99 <= 1)} · on-CPU ${fmt(s.cpuP99, 3)} ms ${ok(s.cpuP99 <= 1)}`);
     console.log(`  ≥ 100× flat scan ...... ×${fmt(s.speedupFlat, 1)} vs WASM flat scan ${ok(s.speedupFlat >= 100)} · ×${int(s.speedupLinear)} vs linear.ts ${ok(s.speedupLinear >= 100)}`);
     console.log(`  ≤ 48 B/hash ........... ${fmt(s.rssPerHash)} B/hash (RSS) ${ok(s.rssPerHash <= 48)}`);
     console.log(`  load ≤ 3 s ............ ${fmt(s.loadS, 2)} s  ${ok(s.loadS <= 3)}`);
     console.log(`  build ≤ 60 s .......... ${fmt(s.buildS, 1)} s  ${ok(s.buildS <= 60)}`);
-    console.log(`  dihedral ×8 p99 ≤ 4 ms  ${fmt(s.dihP99, 3)} ms  ${ok(s.dihP99 <= 4)}`);
+    console.log(`  dihedral ×8 p99 ≤ 4 ms  wall ${fmt(s.dihP99, 3)} ms ${ok(s.dihP99 <= 4)} · on-CPU ${fmt(s.dihCpuP99, 3)} ms ${ok(s.dihCpuP99 <= 4)}`);
     console.log(`  recall 100 % .......... ${fmt(100 * s.recall, 2)} %  ${ok(s.recall === 1)}`);
     console.log(`  2 threads ............. ${int(s.qps2)} q/s (1 thread ${int(s.qps1)} q/s)`);
   }

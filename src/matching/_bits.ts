@@ -98,10 +98,12 @@ export function ballSize(k: number, p: number): number {
  * Calls `visit(key ^ mask, d)` for every mask of popcount d ≤ p over the low `bits` bits, in order of
  * increasing d. Iterative (an explicit stack of bit positions) so radius 6+ probes stay cheap.
  */
+const combo = new Int32Array(33);
+
 export function forEachKeyWithin(key: number, bits: number, p: number, visit: (k: number, d: number) => void): void {
   visit(key, 0);
   const maxD = Math.min(p, bits);
-  const pos = new Int32Array(maxD);
+  const pos = combo; // scratch; visit() must not call forEachKeyWithin itself
   for (let d = 1; d <= maxD; d++) {
     // First combination: positions 0..d-1.
     let mask = 0;

@@ -225,18 +225,21 @@ export class Segment implements RowSource {
     const probe = S.probe;
     const info = S.info;
     let np = 0;
+    let p = 0;
+    let qres = 0;
+    let obase = 0;
+    const visit = (key: number, d: number): void => {
+      probe[np] = obase + key;
+      info[np] = ((p - d) << 8) | qres;
+      np++;
+    };
     for (let j = 0; j < m; j++) {
-      const p = plan[j];
+      p = plan[j];
       if (p < 0) continue;
       const f = field(q, 0, j * w, k + res);
-      const qkey = (f & kmask) >>> 0;
-      const qres = res === 0 ? 0 : f >>> k;
-      const obase = j * stride;
-      forEachKeyWithin(qkey, k, p, (key, d) => {
-        probe[np] = obase + key;
-        info[np] = ((p - d) << 8) | qres;
-        np++;
-      });
+      qres = res === 0 ? 0 : f >>> k;
+      obase = j * stride;
+      forEachKeyWithin((f & kmask) >>> 0, k, p, visit);
     }
     // Pass 2: bucket bounds, then touch each bucket's first line.
     const lo = S.lo;

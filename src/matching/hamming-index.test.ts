@@ -243,6 +243,33 @@ describe('HammingIndex256 add/remove interleaved with queries', () => {
   });
 });
 
+describe('HammingIndex256 compaction policy', () => {
+  it('compactAsync leaves a large clean segment alone unless asked for a full merge', async () => {
+    const rng = new Rng(12);
+    const hashes = randomHashes(rng, 6000);
+    const ids = Array.from({ length: 5000 }, (_, i) => i);
+    const { index, oracle } = build(hashes.subarray(0, 5000 * 32), ids, { tailCapacity: 100, autoMergeRows: 0 });
+    const big = index.stats().segments[0];
+    for (let i = 5000; i < 6000; i++) {
+      index.add(i, row(hashes, i));
+      oracle.add(i, row(hashes, i));
+    }
+    index.remove(5);
+    oracle.remove(5);
+    assert.ok(index.stats().segments.length >= 10);
+    assert.equal(index.needsCompaction, true);
+    await index.compactAsync();
+    let st = index.stats();
+    assert.equal(st.segments.length, 2);
+    assert.deepEqual(st.segments.find((s) => s.rows === big.rows)?.dead, 1, 'the large segment was kept, with its tombstone');
+    assert.equal(index.needsCompaction, false);
+    await index.compactAsync({ full: true });
+    st = index.stats();
+    assert.deepEqual(st.segments.map((s) => [s.rows, s.dead]), [[5999, 0]]);
+    for (const q of queries(rng, hashes, 10)) assert.deepEqual(index.search(q, 31), oracle.search(q, 31));
+  });
+});
+
 describe('HammingIndex256 persistence', () => {
   const rng = new Rng(8);
   const hashes = clusteredHashes(rng, 3000);

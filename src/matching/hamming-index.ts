@@ -354,16 +354,26 @@ export class HammingIndex256 {
   }
 
   /**
-   * Compacts in a worker thread: the current segments are merged (removed rows dropped) off the main
-   * thread while searches, adds and removes go on; the result is swapped in when ready and removals
-   * made meanwhile are re-applied. Resolves when swapped in; calling it again while one runs returns
-   * the same promise. Falls back to an in-thread build if a worker cannot be started.
+   * Compacts in a worker thread: segments are merged (removed rows dropped) off the calling thread
+   * while searches, adds and removes go on; the result is swapped in when ready and removals made
+   * meanwhile are re-applied. Resolves when swapped in; calling it again while one runs returns the
+   * same promise. Falls back to an in-thread build if a worker cannot be started.
+   *
+   * By default the largest segment is left out when under 10 % of it is removed and the other
+   * segments hold less than half as many rows (absorbing 50k new hashes must not rewrite 10M);
+   * `{ full: true }` merges everything.
    */
-  compactAsync(): Promise<void> {
+  compactAsync(options: { full?: boolean } = {}): Promise<void> {
     this.assertWritable();
     if (this.compaction) return this.compaction.promise;
     if (this.tail.rows > 0) this.freezeTail(false);
-    const inputs = [...this.segments];
+    let inputs = [...this.segments];
+    if (!options.full && inputs.length > 1) {
+      const big = inputs.reduce((a, b) => (b.rows > a.rows ? b : a));
+      const rest = inputs.filter((s) => s !== big);
+      const restLive = rest.reduce((n, s) => n + s.live, 0);
+      if (big.dead < 0.1 * big.rows && restLive < big.live / 2) inputs = rest;
+    }
     if (inputs.length === 0 || (inputs.length === 1 && inputs[0].dead === 0)) return Promise.resolve();
     const c: Compaction = { locked: new Set(inputs), removed: [], promise: Promise.resolve() };
     this.compaction = c;
