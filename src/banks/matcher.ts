@@ -11,6 +11,10 @@ import { hash256FromHex } from '../signals/pdq/hash256.js';
 import { DIHEDRAL_NAMES, PDQ_QUALITY_THRESHOLD, type DihedralName } from '../signals/pdq/pdq.js';
 import { SIGNAL_TYPE_INFO, type SignalTypeName } from '../signals/registry.js';
 import type { Bank, BankKind, SignalChange, SignalStatus, Store } from '../store/types.js';
+import { parseVpdqJson } from '../signals/vpdq/format.js';
+import type { VpdqFeature } from '../signals/vpdq/hasher.js';
+import type { TimeRange } from '../signals/vpdq/match.js';
+import { VpdqVideoIndex } from '../signals/vpdq/video-index.js';
 
 /** Exact digest lookup (md5/sha1/sha256) keyed by binary digests. */
 export interface DigestIndex {
@@ -35,6 +39,16 @@ export interface MatchQuery {
   sha1?: string;
   sha256?: string;
   pdq?: PdqQuery[];
+  /** Frame features of a video or animation: matched against video banks (vPDQ rule) and, frame by frame, image banks. */
+  vpdq?: VpdqFeature[];
+}
+
+/** How a video matched: the vPDQ rule's two shares and where in each video the matching frames are. */
+export interface VideoMatchDetails {
+  queryMatchPercent: number;
+  comparedMatchPercent: number;
+  queryRanges: TimeRange[];
+  comparedRanges: TimeRange[];
 }
 
 export interface BankMatch {
@@ -49,7 +63,11 @@ export interface BankMatch {
   /** Which view of the query matched, and in which orientation (perceptual matches). */
   view?: string;
   dihedral?: DihedralName;
+  /** Seconds into the query video (a known image seen in it) or into the known video (an image from it). */
   timestamp?: number;
+  /** Where the match sits: 'query' (a frame of the submitted video) or 'known' (a frame of the bank's video). */
+  timestampIn?: 'query' | 'known';
+  video?: VideoMatchDetails;
   labels: Labels;
   sourceId: string | null;
   fileName: string | null;
@@ -87,6 +105,9 @@ function hexBytes(hex: string, bytes: number): Uint8Array | undefined {
 export class BankMatcher {
   private cursor = 0;
   private readonly pdq = new HammingIndex256();
+  /** Known videos: every frame hash in one Hamming index, entry = signal id. */
+  private readonly videos = new VpdqVideoIndex<number>({ search: new HammingIndex256() });
+  private readonly videoOf = new Map<number, number>();
   private readonly digests: Record<DigestType, DigestIndex>;
   /** Per signal id: its bank id and status, in typed arrays (millions of signals, no objects). */
   private bankOf = new Int32Array(1024);
@@ -108,8 +129,8 @@ export class BankMatcher {
     return this.cursor;
   }
 
-  get sizes(): Record<'pdq' | DigestType, number> {
-    return { pdq: this.pdq.size, md5: this.digests.md5.size, sha1: this.digests.sha1.size, sha256: this.digests.sha256.size };
+  get sizes(): Record<'pdq' | 'vpdq' | DigestType, number> {
+    return { pdq: this.pdq.size, vpdq: this.videoOf.size, md5: this.digests.md5.size, sha1: this.digests.sha1.size, sha256: this.digests.sha256.size };
   }
 
   /** Applies every change since the last sync. Concurrent calls share one run. Returns changes applied. */
@@ -149,6 +170,7 @@ export class BankMatcher {
     this.ensureCapacity(id);
     if (change.deleted) {
       if (type === 'pdq') this.pdq.remove(id);
+      else if (type === 'vpdq') this.removeVideo(id);
       else if (type in DIGEST_BYTES) this.digests[type as DigestType].remove(id);
       this.statusOf[id] = 0;
       return;
@@ -157,6 +179,14 @@ export class BankMatcher {
     this.statusOf[id] = STATUS_CODE[change.status];
     if (type === 'pdq') {
       if (!this.pdq.has(id)) this.pdq.add(id, hash256FromHex(change.value));
+    } else if (type === 'vpdq') {
+      if (!this.videoOf.has(id)) {
+        try {
+          this.videoOf.set(id, this.videos.add(id, parseVpdqJson(change.value)));
+        } catch {
+          // A value the store accepted but this version cannot parse never matches; it is not fatal.
+        }
+      }
     } else if (type in DIGEST_BYTES) {
       const index = this.digests[type as DigestType];
       const bytes = hexBytes(change.value, DIGEST_BYTES[type as DigestType]);
@@ -165,7 +195,14 @@ export class BankMatcher {
         index.add(id, bytes);
       }
     }
-    // vpdq and photodna are matched elsewhere (video index, remote matchers).
+    // photodna is opaque here: matched by a licensed remote matcher, not locally.
+  }
+
+  private removeVideo(id: number): void {
+    const video = this.videoOf.get(id);
+    if (video === undefined) return;
+    this.videos.remove(video);
+    this.videoOf.delete(id);
   }
 
   /** Polls the change feed every `pollMs` (default 1 s) until stop(). */
@@ -180,18 +217,22 @@ export class BankMatcher {
     this.timer = undefined;
   }
 
-  private pdqRadius(): number {
+  private radius(type: 'pdq' | 'vpdq'): number {
     let radius = -1;
     for (const bank of this.banks.values()) {
-      if (bank.enabled) radius = Math.max(radius, bank.thresholds.pdq ?? SIGNAL_TYPE_INFO.pdq.defaultThreshold!);
+      if (bank.enabled) radius = Math.max(radius, bank.thresholds[type] ?? SIGNAL_TYPE_INFO[type].defaultThreshold!);
     }
     return radius;
   }
 
   /** Matches one piece of media's hashes against every enabled bank. */
   async match(query: MatchQuery): Promise<BankMatch[]> {
-    type Hit = { id: number; type: SignalTypeName; distance: number; view?: string; dihedral?: DihedralName; timestamp?: number };
+    type Hit = { id: number; type: SignalTypeName; distance: number; view?: string; dihedral?: DihedralName; timestamp?: number; timestampIn?: 'query' | 'known'; video?: VideoMatchDetails };
     const hits = new Map<number, Hit>();
+    const keep = (hit: Hit) => {
+      const prior = hits.get(hit.id);
+      if (!prior || hit.distance < prior.distance) hits.set(hit.id, hit);
+    };
     for (const type of ['md5', 'sha1', 'sha256'] as const) {
       const hex = query[type];
       if (!hex) continue;
@@ -199,23 +240,46 @@ export class BankMatcher {
       if (!bytes) throw new VigilError('VIGIL_ERR_INVALID_HASH', `Expected ${DIGEST_BYTES[type] * 2} hexadecimal digits for ${type}`);
       for (const id of this.digests[type].lookup(bytes)) hits.set(id, { id, type, distance: 0 });
     }
-    const radius = this.pdqRadius();
-    if (radius >= 0) {
-      for (const q of query.pdq ?? []) {
-        if (q.quality < this.qualityThreshold || q.hashes.length === 0) continue;
-        for (const m of this.pdq.searchDihedral(q.hashes, radius)) {
-          const prior = hits.get(m.id);
-          if (!prior || m.distance < prior.distance) {
-            hits.set(m.id, { id: m.id, type: 'pdq', distance: m.distance, view: q.view, dihedral: DIHEDRAL_NAMES[m.variant], ...(q.timestamp !== undefined ? { timestamp: q.timestamp } : {}) });
-          }
+    const pdqQueries = [...(query.pdq ?? [])];
+    // Every sampled frame of a video is also an image query: a known picture inside a video is found.
+    for (const f of query.vpdq ?? []) pdqQueries.push({ view: 'frame', quality: f.quality, hashes: [f.hash], timestamp: f.timestamp });
+    const pdqRadius = this.radius('pdq');
+    const vpdqRadius = this.radius('vpdq');
+    for (const q of pdqQueries) {
+      if (q.quality < this.qualityThreshold || q.hashes.length === 0) continue;
+      if (pdqRadius >= 0) {
+        for (const m of this.pdq.searchDihedral(q.hashes, pdqRadius)) {
+          keep({ id: m.id, type: 'pdq', distance: m.distance, view: q.view, dihedral: DIHEDRAL_NAMES[m.variant], ...(q.timestamp !== undefined ? { timestamp: q.timestamp, timestampIn: 'query' as const } : {}) });
         }
+      }
+      // A still (not a frame) may come from a known video: find it among the videos' frames.
+      if (vpdqRadius >= 0 && q.timestamp === undefined && this.videoOf.size > 0) {
+        for (const m of this.videos.findImage(q.hashes[0], vpdqRadius)) {
+          const first = m.occurrences.reduce((a, b) => (b.distance < a.distance ? b : a));
+          keep({ id: m.entry, type: 'vpdq', distance: m.distance, view: q.view, timestamp: first.timestamp, timestampIn: 'known' });
+        }
+      }
+    }
+    if (query.vpdq && query.vpdq.length > 0 && vpdqRadius >= 0 && this.videoOf.size > 0) {
+      for (const m of this.videos.query(query.vpdq, { distanceThreshold: vpdqRadius })) {
+        keep({
+          id: m.entry,
+          type: 'vpdq',
+          distance: 0,
+          view: 'video',
+          video: { queryMatchPercent: m.queryMatchPercent, comparedMatchPercent: m.comparedMatchPercent, queryRanges: m.queryRanges, comparedRanges: m.comparedRanges },
+        });
       }
     }
     // Bank filters first (cheap, in memory), then one store read for labels and provenance.
     const kept = [...hits.values()].filter((h) => {
       const bank = this.banks.get(this.bankOf[h.id]);
       if (!bank || !bank.enabled || this.statusOf[h.id] === 0) return false;
-      return h.type !== 'pdq' || h.distance <= (bank.thresholds.pdq ?? SIGNAL_TYPE_INFO.pdq.defaultThreshold!);
+      if (h.type === 'pdq' || (h.type === 'vpdq' && h.video === undefined)) {
+        const type = h.type;
+        return h.distance <= (bank.thresholds[type] ?? SIGNAL_TYPE_INFO[type].defaultThreshold!);
+      }
+      return true;
     });
     if (kept.length === 0) return [];
     const signals = new Map((await this.store.getSignals(kept.map((h) => h.id))).map((s) => [s.id, s]));
@@ -236,6 +300,8 @@ export class BankMatcher {
         ...(h.view !== undefined ? { view: h.view } : {}),
         ...(h.dihedral !== undefined ? { dihedral: h.dihedral } : {}),
         ...(h.timestamp !== undefined ? { timestamp: h.timestamp } : {}),
+        ...(h.timestampIn !== undefined ? { timestampIn: h.timestampIn } : {}),
+        ...(h.video !== undefined ? { video: h.video } : {}),
         labels: signal.labels,
         sourceId: signal.sourceId,
         fileName: signal.fileName,

@@ -11,6 +11,10 @@ import { DIHEDRAL_NAMES, pdqDihedralFromPixels, pdqFromPixels, PdqScratch, type 
 import { referenceResize } from '../signals/pdq/reference-resize.js';
 import type { PixelBuffer } from '../signals/pdq/luma.js';
 import { cropPixels, findContentBoxes, orientPixels, padReplicate, type Box } from '../media/views.js';
+import { sniffMedia, type MediaKind } from '../media/sniff.js';
+import { hashVideo } from '../media/video-hash.js';
+import { formatVpdqCompactFeature } from '../signals/vpdq/format.js';
+import { VPDQ_DEFAULT_SECONDS_PER_HASH } from '../signals/vpdq/hasher.js';
 
 export interface HashOptions {
   /** Also compute the 7 other dihedral hashes (rotations and flips) from the same DCT. */
@@ -23,6 +27,8 @@ export interface HashOptions {
   maxPixels?: number;
   /** Files larger than this get digests (streamed) but no perceptual hash. */
   maxImageBytes?: number;
+  /** Video and animation frames: one every this many seconds (0 = every frame; default 1, as HMA). */
+  secondsPerHash?: number;
   /**
    * Also hash derived views for matching: the content inside uniform/transparent borders (letterbox,
    * frame, sticker padding), the EXIF-oriented picture, and the picture with its edges extended to undo a
@@ -54,8 +60,16 @@ export interface FileHashRecord extends Partial<FileDigests> {
   quality?: number;
   /** Other orientations, keyed by DIHEDRAL_NAMES (without 'orig', which is `pdq`). */
   dihedral?: Partial<Record<DihedralName, string>>;
+  /** 'video' for video containers, 'animation' for animated GIF/WebP/PNG (which also get `pdq` of frame 1). */
+  media?: 'image' | 'animation' | 'video';
+  /** vPDQ features as python-threatexchange/HMA write them: "hex,quality,timestamp" (seconds, 3 significant digits). */
+  vpdq?: string[];
+  /** Video stream facts, for videos and animations. */
+  video?: { format: string; width: number; height: number; fps: number; durationSeconds?: number; frameInterval?: number; rotation: number };
   /** Derived views (with `views: true`), only those that differ from the picture as stored. */
   views?: ViewHashes[];
+  /** Frames in an animated image. */
+  frames?: number;
   /** Set when the file was damaged and only partly decoded. */
   warning?: string;
   error?: { code: VigilErrorCode; message: string };
@@ -66,12 +80,22 @@ const scratch = new PdqScratch();
 export async function hashFile(path: string, options: HashOptions = {}): Promise<FileHashRecord> {
   const record: FileHashRecord = { path };
   let bytes: Uint8Array;
+  let kind: MediaKind = 'unknown';
   try {
     const handle = await open(path, 'r');
     try {
       const info = await handle.stat();
       if (!info.isFile()) throw new VigilError('VIGIL_ERR_UNREADABLE', 'Not a regular file');
       record.bytes = info.size;
+      const head = new Uint8Array(4096);
+      const { bytesRead } = await handle.read(head, 0, head.length, 0);
+      kind = sniffMedia(head.subarray(0, bytesRead));
+      if (kind === 'video') {
+        // Videos are streamed (digests in one pass, frames through ffmpeg), never held in memory.
+        Object.assign(record, await digestsOfFile(path));
+        record.media = 'video';
+        return await hashFrames(path, record, options);
+      }
       if (info.size > (options.maxImageBytes ?? DEFAULT_MAX_IMAGE_BYTES)) {
         Object.assign(record, await digestsOfFile(path));
         throw new VigilError('VIGIL_ERR_FILE_TOO_LARGE', `File is ${info.size} bytes, over the ${options.maxImageBytes ?? DEFAULT_MAX_IMAGE_BYTES}-byte limit for images; digests only`);
@@ -82,7 +106,13 @@ export async function hashFile(path: string, options: HashOptions = {}): Promise
     }
     Object.assign(record, digestsOf(bytes));
     record.bytes = bytes.length;
-    return hashImageBytes(bytes, record, options);
+    await hashImageBytes(bytes, record, options);
+    // Animated GIF/WebP/PNG (stickers): the first frame as a picture, and every sampled frame as a video.
+    if (!record.error && ((record.frames ?? 1) > 1 || kind === 'animation')) {
+      record.media = 'animation';
+      await hashFrames(path, record, options);
+    }
+    return record;
   } catch (err) {
     return withError(record, err);
   }
@@ -97,9 +127,11 @@ export async function hashImageBytes(bytes: Uint8Array, record: FileHashRecord, 
       sixteenBit: options.sixteenBit ?? 'reference',
       keepAlpha: options.views === true,
     });
+    record.media = 'image';
     record.format = image.format;
     record.width = image.width;
     record.height = image.height;
+    if (image.frames > 1) record.frames = image.frames;
     if (image.partial) record.warning = `Damaged file, hashed what decoded: ${image.partial}`;
     const prepare = (p: PixelBuffer) => (options.referenceResize === false ? p : referenceResize(p));
     const main = pdqOf(prepare(image), options.dihedral === true || options.views === true);
@@ -119,6 +151,34 @@ export async function hashImageBytes(bytes: Uint8Array, record: FileHashRecord, 
       views.push({ view: 'uncropped', ...pdqOf(prepare(padReplicate(box ? cropPixels(image, box) : image, 0.0556)), true) });
       record.views = views;
     }
+    return record;
+  } catch (err) {
+    return withError(record, err);
+  }
+}
+
+/** vPDQ of a video or animation file into `record` (per-file errors, never throws). */
+async function hashFrames(path: string, record: FileHashRecord, options: HashOptions): Promise<FileHashRecord> {
+  try {
+    const result = await hashVideo(path, {
+      secondsPerHash: options.secondsPerHash ?? VPDQ_DEFAULT_SECONDS_PER_HASH,
+      ...(options.maxPixels !== undefined ? { maxPixels: options.maxPixels } : {}),
+    });
+    const { info } = result;
+    record.format ??= info.format;
+    record.width ??= info.width;
+    record.height ??= info.height;
+    record.video = {
+      format: info.format,
+      width: info.width,
+      height: info.height,
+      fps: info.fps,
+      ...(info.durationSeconds !== undefined ? { durationSeconds: info.durationSeconds } : {}),
+      ...(info.frameInterval !== undefined ? { frameInterval: info.frameInterval } : {}),
+      rotation: info.rotation,
+    };
+    record.vpdq = result.features.map(formatVpdqCompactFeature);
+    if (result.partial) record.warning = `Damaged file, hashed what decoded: ${result.partial}`;
     return record;
   } catch (err) {
     return withError(record, err);

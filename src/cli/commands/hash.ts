@@ -8,6 +8,12 @@ import { DIHEDRAL_NAMES } from '../../signals/pdq/pdq.js';
 import { EXIT } from '../exit-codes.js';
 import { Progress, writeLine } from '../output.js';
 
+export function nonNegativeNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0 || value.trim() === '') throw new InvalidArgumentError(`Expected a number ≥ 0 but received ${JSON.stringify(value)}`);
+  return n;
+}
+
 export function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`Expected a positive integer but received ${JSON.stringify(value)}`);
@@ -16,6 +22,7 @@ export function positiveInt(value: string): number {
 
 interface HashCommandOptions {
   format: 'ndjson' | 'reference';
+  every?: number;
   dihedral?: boolean;
   threads?: number;
   exifOrientation?: boolean;
@@ -25,8 +32,24 @@ interface HashCommandOptions {
   progress?: boolean;
 }
 
-/** The reference tool's `hash,quality,filename` (and 8 lines per file with --dihedral, as `--pdqdih`). */
+/**
+ * The reference tools' lines: `hash,quality,filename` for pictures (8 per file with --dihedral, as
+ * `--pdqdih`); for videos the vPDQ tool's `frameNumber,quality,hash,timestamp` lines, each followed by
+ * `,filename` so several files can share one output.
+ */
 export function referenceLines(record: FileHashRecord, dihedral: boolean): string[] {
+  if (record.media === 'video' && record.vpdq) {
+    // Frame numbers and timestamps are recomputed from the sampling interval and rate (exact for
+    // constant-frame-rate video; the compact HMA strings carry only 3 significant digits).
+    const interval = record.video?.frameInterval ?? 1;
+    const fps = record.video?.fps ?? 0;
+    return record.vpdq.map((f, i) => {
+      const [hash, quality, timestamp] = f.split(',');
+      const frame = i * interval;
+      const seconds = fps > 0 ? Math.fround(frame / Math.fround(fps)) : Number(timestamp);
+      return `${frame},${quality},${hash},${seconds.toFixed(3)},${record.path}`;
+    });
+  }
   if (record.pdq === undefined) return [];
   if (!dihedral || !record.dihedral) return [`${record.pdq},${record.quality},${record.path}`];
   const hashes = [record.pdq, ...DIHEDRAL_NAMES.slice(1).map((name) => record.dihedral?.[name])];
@@ -45,6 +68,7 @@ export function registerHash(program: Command): void {
     .option('--no-reference-resize', 'do not pre-resize images over 512 px to 512×512 as the reference tool does')
     .addOption(new Option('--sixteen-bit <mode>', '16-bit images: "reference" keeps the low byte like the C++ tool, "scaled" hashes what the picture shows').choices(['reference', 'scaled']).default('reference'))
     .option('--max-pixels <n>', 'refuse images declaring more pixels than this', positiveInt)
+    .option('--every <seconds>', 'videos and animations: hash one frame every this many seconds (0 = every frame; default 1, as HMA)', nonNegativeNumber)
     .option('--progress', 'force the progress line on stderr (default: when stderr is a terminal)')
     .option('--no-progress', 'never show progress')
     .action(async (paths: string[], opts: HashCommandOptions) => {
@@ -55,6 +79,7 @@ export function registerHash(program: Command): void {
         referenceResize: opts.referenceResize,
         sixteenBit: opts.sixteenBit,
         ...(opts.maxPixels !== undefined ? { maxPixels: opts.maxPixels } : {}),
+        ...(opts.every !== undefined ? { secondsPerHash: opts.every } : {}),
       });
       const progress = new Progress(opts.progress ?? process.stderr.isTTY === true, 'files');
       let failed = 0;

@@ -11,10 +11,12 @@ import { walkFiles } from '../../media/walk.js';
 import { EXIT } from '../exit-codes.js';
 import { withStore } from '../context.js';
 import { Progress, writeLine } from '../output.js';
-import { positiveInt } from './hash.js';
+import { nonNegativeNumber, positiveInt } from './hash.js';
+import { parseVpdqCompactFeature } from '../../signals/vpdq/format.js';
 
 interface MatchOptions {
   format: 'ndjson' | 'text';
+  every?: number;
   threads?: number;
   all?: boolean;
   views: boolean;
@@ -22,7 +24,12 @@ interface MatchOptions {
 }
 
 function describe(m: BankMatch): string {
-  const where = m.signalType === 'pdq' ? ` distance ${m.distance} (${m.view}${m.dihedral && m.dihedral !== 'orig' ? `, ${m.dihedral}` : ''})` : '';
+  const at = m.timestamp !== undefined ? ` at ${m.timestamp.toFixed(1)} s of the ${m.timestampIn === 'known' ? 'known video' : 'video'}` : '';
+  const where = m.video
+    ? ` ${m.video.queryMatchPercent.toFixed(0)} % of this video's frames, ${m.video.comparedMatchPercent.toFixed(0)} % of the known video's (${m.video.queryRanges.map((r) => `${r.start.toFixed(1)}–${r.end.toFixed(1)} s`).join(', ')})`
+    : m.signalType === 'pdq' || m.signalType === 'vpdq'
+      ? ` distance ${m.distance} (${m.view}${m.dihedral && m.dihedral !== 'orig' ? `, ${m.dihedral}` : ''})${at}`
+      : '';
   const labels = Object.entries(m.labels).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('|') : String(v)}`).join(' ');
   const flags = [m.bankKind === 'allow' ? 'known-good' : '', m.actionable ? '' : `not actionable: ${m.status}`, m.downranked ? 'down-ranked' : ''].filter(Boolean).join(', ');
   return `  ${m.bank}: ${m.signalType}${where} signal ${m.signalId}${m.sourceId ? ` source ${m.sourceId}` : ''}${labels ? ` [${labels}]` : ''}${flags ? ` (${flags})` : ''}`;
@@ -37,13 +44,14 @@ export function registerMatch(program: Command): void {
     .option('-j, --threads <n>', 'worker threads (default: one per core)', positiveInt)
     .option('--all', 'also print files without matches')
     .option('--no-views', 'match only the picture as stored (no border trimming, no EXIF orientation)')
+    .option('--every <seconds>', 'videos and animations: hash one frame every this many seconds (0 = every frame; default 1)', nonNegativeNumber)
     .option('--progress', 'force the progress line on stderr')
     .option('--no-progress', 'never show progress')
     .action(async (paths: string[], opts: MatchOptions, cmd: Command) => {
       await withStore(cmd, async (store) => {
         const matcher = new BankMatcher(store, { digestIndex: createDigestIndex });
         await matcher.sync();
-        const pool = new HashPool({ ...(opts.threads !== undefined ? { threads: opts.threads } : {}), dihedral: true, views: opts.views });
+        const pool = new HashPool({ ...(opts.threads !== undefined ? { threads: opts.threads } : {}), dihedral: true, views: opts.views, ...(opts.every !== undefined ? { secondsPerHash: opts.every } : {}) });
         const progress = new Progress(opts.progress ?? process.stderr.isTTY === true, 'files');
         let matched = false;
         let failed = 0;
@@ -51,7 +59,8 @@ export function registerMatch(program: Command): void {
           for await (const record of pool.hashAll(walkFiles(paths))) {
             progress.tick(record.error !== undefined);
             if (record.error) failed++;
-            const matches = record.md5 ? await matcher.match({ md5: record.md5, sha1: record.sha1!, sha256: record.sha256!, pdq: pdqQueriesOf(record) }) : [];
+            const vpdq = record.vpdq?.map((f) => parseVpdqCompactFeature(f));
+            const matches = record.md5 ? await matcher.match({ md5: record.md5, sha1: record.sha1!, sha256: record.sha256!, pdq: pdqQueriesOf(record), ...(vpdq ? { vpdq } : {}) }) : [];
             if (matches.some((m) => m.actionable && m.bankKind === 'block')) matched = true;
             await emit(record, matches, opts);
           }
