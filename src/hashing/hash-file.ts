@@ -80,7 +80,7 @@ const scratch = new PdqScratch();
 export async function hashFile(path: string, options: HashOptions = {}): Promise<FileHashRecord> {
   const record: FileHashRecord = { path };
   let bytes: Uint8Array;
-  let kind: MediaKind = 'unknown';
+  let kind: MediaKind;
   try {
     const handle = await open(path, 'r');
     try {
