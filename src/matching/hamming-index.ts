@@ -51,7 +51,11 @@ export type SearchStrategy = 'auto' | 'mih' | 'flat';
 export interface HammingIndexOptions {
   /** Rows buffered in the flat-scanned tail before it is frozen into a segment (default 16384). */
   tailCapacity?: number;
-  /** Segments are merged automatically (synchronously) while the merged size is at most this (default 262144). */
+  /**
+   * Small segments are merged automatically, synchronously on the writer's thread, while the merged
+   * size is at most this (default 65536 rows ≈ 25 ms of build); larger merges are left to
+   * `compactAsync()` so a serving thread never stalls on a big rebuild.
+   */
   autoMergeRows?: number;
   /** Default search strategy (default 'auto'). */
   strategy?: SearchStrategy;
@@ -121,7 +125,7 @@ export class HammingIndex256 {
   constructor(options: HammingIndexOptions = {}) {
     const tc = options.tailCapacity ?? 16384;
     if (!Number.isInteger(tc) || tc < 32 || tc > 1 << 22) throw invalidArgument('an integer in 32..4194304', 'tailCapacity', tc);
-    const am = options.autoMergeRows ?? 262144;
+    const am = options.autoMergeRows ?? 65536;
     if (!Number.isInteger(am) || am < 0) throw invalidArgument('a non-negative integer', 'autoMergeRows', am);
     this.tailCapacity = tc;
     this.autoMergeRows = am;
@@ -402,7 +406,10 @@ export class HammingIndex256 {
     return c.promise;
   }
 
-  /** True when removed rows or many small segments make a compaction worthwhile. */
+  /**
+   * True when removed rows (> 20 %) or many segments (> 6) make a compaction worthwhile; the owner
+   * (e.g. a hash bank after applying a batch of list updates) then calls `compactAsync()`.
+   */
   get needsCompaction(): boolean {
     let rows = this.tail.rows;
     let dead = this.tail.dead;
@@ -410,7 +417,7 @@ export class HammingIndex256 {
       rows += s.rows;
       dead += s.dead;
     }
-    return this.segments.length > 8 || (rows > 0 && dead / rows > 0.2);
+    return this.segments.length > 6 || (rows > 0 && dead / rows > 0.2);
   }
 
   stats(): HammingIndexStats {
