@@ -1,0 +1,97 @@
+// Video through the CLI: vPDQ records, the reference's line format, video banks, pictures inside videos.
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { before, test } from 'node:test';
+import ffmpeg from '@ffmpeg-installer/ffmpeg';
+import sharp from 'sharp';
+import { SHARED, requireShared } from './helpers/shared.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const VIDEOS = join(SHARED, 'conformance/vpdq/videos');
+const ORIGINAL = join(VIDEOS, 'chair-orig-22-sd-bar.mp4');
+let dir: string;
+let db: string;
+
+function vigil(...args: string[]) {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), '--db', db, ...args], { encoding: 'utf8', cwd: ROOT, timeout: 300_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+before(() => {
+  requireShared();
+  dir = mkdtempSync(join(tmpdir(), 'vigil-video-'));
+  db = join(dir, 'vigil.db');
+});
+
+test('vigil hash on a video: digests, stream facts and one vPDQ feature per second, in HMA format', () => {
+  const r = vigil('hash', ORIGINAL);
+  assert.equal(r.status, 0, r.stderr);
+  const rec = JSON.parse(r.stdout);
+  assert.equal(rec.media, 'video');
+  assert.match(rec.sha256, /^[0-9a-f]{64}$/);
+  assert.equal(rec.video.width, 480);
+  assert.ok(Math.abs(rec.vpdq.length - rec.video.durationSeconds) <= 1.5, `${rec.vpdq.length} features for ${rec.video.durationSeconds} s`);
+  assert.match(rec.vpdq[1], /^[0-9a-f]{64},\d{1,3},1\.0$/);
+  writeFileSync(join(dir, 'known-video.txt'), `vpdq ${JSON.stringify(rec.vpdq)}\n`);
+});
+
+test('--format reference --every 0 gives the C++ vPDQ tool lines (frame, quality, hash, timestamp)', () => {
+  const r = vigil('hash', '-f', 'reference', '--every', '0', join(VIDEOS, 'pattern-sd-grey-bar.mp4'));
+  assert.equal(r.status, 0, r.stderr);
+  const ours = r.stdout.trim().split('\n');
+  const reference = readFileSync(join(SHARED, 'conformance/vpdq/reference-hashes/pattern-sd-grey-bar.txt'), 'utf8').trim().split('\n');
+  assert.equal(ours.length, reference.length);
+  for (const i of [0, 1, 50, reference.length - 1]) {
+    const [frame, , , ts] = ours[i].split(',');
+    const [rFrame, , , rTs] = reference[i].split(',');
+    assert.deepEqual([frame, ts], [rFrame, rTs]);
+  }
+});
+
+test('a video bank matches re-encoded and greyscale copies (vPDQ rule, with time ranges), not other footage', () => {
+  assert.equal(vigil('bank', 'create', 'known-videos').status, 0);
+  assert.equal(vigil('bank', 'import', 'known-videos', join(dir, 'known-video.txt')).status, 0);
+  const r = vigil('match', join(VIDEOS, 'chair-22-sd-grey-bar.mp4'), join(VIDEOS, 'pattern-hd-no-bar.mp4'));
+  assert.equal(r.status, 3, r.stderr);
+  const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(lines.length, 1, 'the pattern clip matches nothing');
+  const [m] = lines[0].matches;
+  assert.equal(m.signalType, 'vpdq');
+  assert.ok(m.video.queryMatchPercent >= 80);
+  assert.ok(m.video.queryRanges.length >= 1);
+});
+
+test('a known picture inside a video is found with its timestamp; a still of a known video is found in it', () => {
+  const still = execFileSync(ffmpeg.path, ['-v', 'error', '-ss', '10', '-i', ORIGINAL, '-frames:v', '1', '-f', 'image2pipe', '-vcodec', 'png', '-'], { maxBuffer: 64 << 20 });
+  writeFileSync(join(dir, 'still.png'), still);
+  const hashed = JSON.parse(vigil('hash', join(dir, 'still.png')).stdout);
+  writeFileSync(join(dir, 'known-picture.txt'), `pdq ${hashed.pdq}\n`);
+  vigil('bank', 'create', 'known-pictures');
+  vigil('bank', 'import', 'known-pictures', join(dir, 'known-picture.txt'));
+  const inVideo = JSON.parse(vigil('match', join(VIDEOS, 'chair-22-sd-sepia-bar.mp4')).stdout.trim().split('\n')[0]);
+  const pictureHit = inVideo.matches.find((m: { bank: string }) => m.bank === 'known-pictures');
+  assert.equal(pictureHit.signalType, 'pdq');
+  assert.equal(pictureHit.timestampIn, 'query');
+  assert.ok(Math.abs(pictureHit.timestamp - 10) <= 1.5, `timestamp ${pictureHit.timestamp}`);
+  const fromVideo = JSON.parse(vigil('match', join(dir, 'still.png')).stdout.trim());
+  const videoHit = fromVideo.matches.find((m: { bank: string }) => m.bank === 'known-videos');
+  assert.equal(videoHit.timestampIn, 'known');
+  assert.ok(Math.abs(videoHit.timestamp - 10) <= 1.5, `timestamp ${videoHit.timestamp}`);
+});
+
+test('an animated sticker goes through the video path too; bad video input gives a per-file error', async () => {
+  const frames = await Promise.all([0, 1, 2].map((i) => sharp({ create: { width: 96, height: 96, channels: 3, background: { r: 90 * i, g: 140, b: 40 } } }).composite([{ input: { create: { width: 30, height: 30, channels: 3, background: '#fff' } }, left: 10 + 20 * i, top: 30 }]).png().toBuffer()));
+  writeFileSync(join(dir, 'sticker.gif'), await sharp(frames, { join: { animated: true } }).gif({ delay: [1000, 1000, 1000] }).toBuffer());
+  const original = readFileSync(ORIGINAL);
+  writeFileSync(join(dir, 'truncated.mp4'), original.subarray(0, 4096));
+  const r = vigil('hash', join(dir, 'sticker.gif'), join(dir, 'truncated.mp4'));
+  const [sticker, broken] = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(sticker.media, 'animation');
+  assert.equal(sticker.vpdq.length, 3);
+  assert.ok(broken.error, 'a truncated MP4 is reported');
+  assert.equal(r.status, 1);
+});
