@@ -57,7 +57,7 @@ async function main(): Promise<void> {
   await generate(file, ROWS);
   console.log(`list file: ${(statSync(file).size / 1e6).toFixed(0)} MB`);
 
-  let t = performance.now();
+  const t = performance.now();
   let n = 0;
   for await (const item of readPlain(createReadStream(file, { highWaterMark: 1 << 20 }))) if (item.kind === 'record') n++;
   const parseRate = n / ((performance.now() - t) / 1000);
@@ -89,7 +89,6 @@ async function main(): Promise<void> {
       await pgStore.close();
     }
   }
-  t = performance.now();
 }
 
 await main();
