@@ -300,9 +300,10 @@ async function runDataset(kind: string, seedList: Uint8Array[]): Promise<Summary
   }
   const recall = truthTotal === 0 ? 1 : found / truthTotal;
   line('recall', `${fmt(100 * recall, 2)} % vs linear.ts brute force (${BRUTE} queries, ${int(truthTotal)} true matches, ${exact}/${BRUTE} identical result lists) · ${fmt(100 * (flatTruth === 0 ? 1 : flatFound / flatTruth), 2)} % vs WASM flat scan (${FLAT} queries, ${flatExact}/${FLAT} identical) · planted neighbours found ${int(plantedHit)}/${int(plantedTotal)}`);
-  const speedupLinear = mean(linMs) / mean(autoOnBrute);
-  const speedupFlat = mean(flatMs) / mean(autoOnFlat);
-  line('speed-up', `×${int(speedupLinear)} vs linear.ts brute force (${fmt(mean(linMs), 1)} ms/query) · ×${fmt(speedupFlat, 1)} vs the tuned WASM flat scan (${fmt(mean(flatMs), 2)} ms/query) — same queries`);
+  const med = (a: number[]): number => pct([...a].sort((x, y) => x - y), 50);
+  const speedupLinear = med(linMs) / med(autoOnBrute);
+  const speedupFlat = med(flatMs) / med(autoOnFlat);
+  line('speed-up', `×${int(speedupLinear)} vs linear.ts brute force (median ${fmt(med(linMs), 1)} ms/query) · ×${fmt(speedupFlat, 1)} vs the tuned WASM flat scan (median ${fmt(med(flatMs), 2)} ms/query) — same queries, ratio of medians`);
 
   // Crossover: forced MIH vs forced flat by radius.
   if (!flag('no-crossover')) {

@@ -115,6 +115,22 @@ describe('HammingIndex256 search = brute force', () => {
     ]);
   });
 
+  it('reports each of thousands of identical hashes once (a cluster found through every table)', () => {
+    const rng = new Rng(13);
+    const h = randomHashes(rng, 1);
+    const n = 3000;
+    const hashes = new Uint8Array(n * 32);
+    for (let i = 0; i < n; i++) hashes.set(i % 3 === 0 ? nearby(rng, h, 1 + (i % 9)) : h, i * 32);
+    const ids = Array.from({ length: n }, (_, i) => 10 * i);
+    const { index, oracle } = build(hashes, ids);
+    for (const r of [0, 5, 31, 64]) {
+      const got = index.search(h, r, { strategy: 'mih' });
+      assert.deepEqual(got, oracle.search(h, r));
+      assert.equal(new Set(got.map((m) => m.id)).size, got.length);
+    }
+    assert.equal(index.search(h, 31).length, n);
+  });
+
   it('radius above 64 uses the flat scan and stays exact', () => {
     const rng = new Rng(4);
     const hashes = randomHashes(rng, 500);

@@ -212,8 +212,13 @@ export class HammingIndex256 {
       }
       return;
     }
-    const words = new Uint32Array(n * 8);
-    new Uint8Array(words.buffer).set(hashes);
+    // A word view of the caller's bytes when aligned (the build only reads it), else one copy.
+    let words: Uint32Array;
+    if (hashes.byteOffset % 4 === 0) words = new Uint32Array(hashes.buffer, hashes.byteOffset, n * 8);
+    else {
+      words = new Uint32Array(n * 8);
+      new Uint8Array(words.buffer).set(hashes);
+    }
     const built = buildChunks(words, idArr, this.layoutOpts);
     for (const d of built) this.segments.push(new Segment(d));
     this.liveCount += n;
@@ -277,17 +282,11 @@ export class HammingIndex256 {
     for (const seg of this.segments) {
       const ids = seg.ids;
       const s = strategy === 'auto' ? seg.choose(radius, 1) : strategy;
-      if (s === 'mih') {
-        let seen: Set<number> | undefined;
-        seg.searchMih(q, radius, 0, (row, distance) => {
-          seen ??= new Set();
-          if (seen.has(row)) return;
-          seen.add(row);
-          out.push({ id: ids[row], distance });
-        });
-      } else {
-        seg.searchFlat(q, radius, 0, (row, distance) => out.push({ id: ids[row], distance }));
-      }
+      const sink = (row: number, distance: number): void => {
+        out.push({ id: ids[row], distance });
+      };
+      if (s === 'mih') seg.searchMih(q, radius, 0, sink);
+      else seg.searchFlat(q, radius, 0, sink);
     }
     const tids = this.tail.ids;
     this.tail.searchFlat(q, radius, 0, (row, distance) => out.push({ id: tids[row], distance }));
