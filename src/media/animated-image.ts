@@ -10,7 +10,7 @@
  * compositing, as src/media/image-decode.ts does for stills, so frame 0 of a sticker hashes like
  * the sticker read as an image.
  */
-import { readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import sharp, { type Metadata } from 'sharp';
 import { VigilError } from '../core/errors.js';
 import { VPDQ_DEFAULT_SECONDS_PER_HASH, type RgbFrame } from '../signals/vpdq/hasher.js';
@@ -49,6 +49,22 @@ export interface AnimatedImageSource {
   frames(): AsyncGenerator<RgbFrame>;
 }
 
+/** The first bytes of a file (for sniffing). Throws VIGIL_ERR_UNREADABLE. */
+export async function readFileHead(path: string, length = 16): Promise<Uint8Array> {
+  try {
+    const handle = await open(path, 'r');
+    try {
+      const head = new Uint8Array(length);
+      const { bytesRead } = await handle.read(head, 0, length, 0);
+      return head.subarray(0, bytesRead);
+    } finally {
+      await handle.close();
+    }
+  } catch (err) {
+    throw new VigilError('VIGIL_ERR_UNREADABLE', `Cannot read ${path}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
 /** GIF or WebP by magic bytes; undefined for anything else. */
 export function sniffAnimatedImage(head: Uint8Array): 'gif' | 'webp' | undefined {
   const ascii = (from: number, to: number) => String.fromCharCode(...head.subarray(from, to));
@@ -81,9 +97,11 @@ function classify(err: unknown): VigilError {
 
 /** Opens a GIF or WebP (animated or not) as a frame source. */
 export async function openAnimatedImage(input: string | Uint8Array, options: AnimatedImageOptions = {}): Promise<AnimatedImageSource> {
-  const bytes = typeof input === 'string' ? await readFile(input) : input;
-  if (bytes.length === 0) throw new VigilError('VIGIL_ERR_EMPTY_FILE', 'The file is empty (0 bytes)');
-  const format = sniffAnimatedImage(bytes);
+  // A path is handed to libvips, which reads the file itself (not all into memory here).
+  const bytes = typeof input === 'string' ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
+  const head = typeof input === 'string' ? await readFileHead(input) : input;
+  if (head.length === 0) throw new VigilError('VIGIL_ERR_EMPTY_FILE', 'The file is empty (0 bytes)');
+  const format = sniffAnimatedImage(head);
   if (!format) throw new VigilError('VIGIL_ERR_UNSUPPORTED_MEDIA', 'Not a GIF or WebP file');
   const maxPixels = options.maxPixels ?? 40_000_000;
   let meta: Metadata;

@@ -204,6 +204,14 @@ test('stickers: animated GIF, WebP and APNG hash like the short video they show'
     assert.ok(hammingDistance256(m[i].hash, a[i].hash) <= 31, `MP4 frame ${i}`);
   }
   assert.ok(matchVpdq(g, m).isMatch && matchVpdq(w, m).isMatch && matchVpdq(m, a).isMatch);
+  // Damaged and oversized stickers.
+  const bytes = readFileSync(gif);
+  writeFileSync(at('cut.gif'), bytes.subarray(0, bytes.length >> 1));
+  const cut = await hashVideo(at('cut.gif'), { secondsPerHash: 0 });
+  assert.ok(cut.features.length >= 1 && cut.features.length < 10, `${cut.features.length} frames from half a GIF`);
+  writeFileSync(at('garbled.gif'), Buffer.concat([bytes.subarray(0, 13), Buffer.alloc(200, 0xff)]));
+  await assert.rejects(hashVideo(at('garbled.gif')), code('VIGIL_ERR_VIDEO_DECODE'));
+  await assert.rejects(hashVideo(webp, { maxPixels: 1000 }), code('VIGIL_ERR_PIXEL_LIMIT', /96×96/));
   // One frame per second of a one-second sticker: its first frame, which is the GIF read as an image.
   const sampled = await hashVideo(gif);
   assert.equal(sampled.features.length, 1);

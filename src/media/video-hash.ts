@@ -11,11 +11,10 @@
  *   const source = await openMediaFrames(path);
  *   for await (const feature of vpdqFeatures(source.frames())) …
  */
-import { open } from 'node:fs/promises';
 import { VigilError } from '../core/errors.js';
 import { vpdqFeatures, type RgbFrame, type VpdqFeature } from '../signals/vpdq/hasher.js';
 import { DEFAULT_BLACK_THRESHOLD, unletterboxFrame } from '../signals/vpdq/unletterbox.js';
-import { openAnimatedImage, sniffAnimatedImage } from './animated-image.js';
+import { openAnimatedImage, readFileHead, sniffAnimatedImage } from './animated-image.js';
 import { DEFAULT_VIDEO_TIMEOUT_MS, openVideoFrames, type VideoFrameOptions, type VideoStreamInfo } from './video-frames.js';
 import type { VpdqHashPool } from './vpdq-pool.js';
 
@@ -66,27 +65,9 @@ export interface VideoHashResult {
   partial?: string;
 }
 
-async function readHead(path: string): Promise<Uint8Array> {
-  let handle;
-  try {
-    handle = await open(path, 'r');
-  } catch (err) {
-    throw new VigilError('VIGIL_ERR_UNREADABLE', `Cannot read ${path}: ${(err as Error).message}`, { cause: err });
-  }
-  try {
-    const head = new Uint8Array(16);
-    const { bytesRead } = await handle.read(head, 0, head.length, 0);
-    return head.subarray(0, bytesRead);
-  } catch (err) {
-    throw new VigilError('VIGIL_ERR_UNREADABLE', `Cannot read ${path}: ${(err as Error).message}`, { cause: err });
-  } finally {
-    await handle.close();
-  }
-}
-
 /** Opens any supported media file as a stream of frames to hash (see the module comment for routing). */
 export async function openMediaFrames(path: string, options: VideoHashOptions = {}): Promise<MediaFrameSource> {
-  const head = await readHead(path);
+  const head = await readFileHead(path);
   if (head.length === 0) throw new VigilError('VIGIL_ERR_EMPTY_FILE', 'The file is empty (0 bytes)');
   const image = sniffAnimatedImage(head);
   if (image) {
