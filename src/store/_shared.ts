@@ -2,7 +2,7 @@
 import { VigilError } from '../core/errors.js';
 import type { Labels, ListItem } from '../lists/types.js';
 import { SIGNAL_TYPE_INFO, type SignalTypeName } from '../signals/registry.js';
-import type { BankPatch, ImportRowError, NewBank } from './types.js';
+import type { Bank, BankPatch, ImportRowError, NewBank, Signal, SignalStatus } from './types.js';
 
 const BANK_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
@@ -117,3 +117,56 @@ export function nowIso(): string {
 export function currentHourBucket(at: Date): number {
   return Math.floor(at.getTime() / 3_600_000);
 }
+
+/**
+ * Row → model mapping shared by both stores. SQLite returns TEXT for JSON, 0/1 for booleans and ISO text for
+ * times; PostgreSQL returns objects, booleans and Dates: each converter accepts both.
+ */
+type Row = Record<string, unknown>;
+const json = <T>(v: unknown): T => (typeof v === 'string' ? JSON.parse(v) : v) as T;
+const iso = (v: unknown): string => (v instanceof Date ? v.toISOString() : String(v));
+const isoOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : iso(v));
+const numberOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+
+export function bankFromRow(r: Row): Bank {
+  return {
+    id: Number(r.id),
+    name: String(r.name),
+    description: String(r.description),
+    kind: r.kind as Bank['kind'],
+    enabled: r.enabled === true || r.enabled === 1,
+    source: String(r.source),
+    provenance: json(r.provenance),
+    thresholds: json(r.thresholds),
+    falsePositivePolicy: r.fp_policy as Bank['falsePositivePolicy'],
+    spikeThreshold: Number(r.spike_threshold),
+    createdAt: iso(r.created_at),
+    updatedAt: iso(r.updated_at),
+  };
+}
+
+export function signalFromRow(r: Row): Signal {
+  return {
+    id: Number(r.id),
+    bankId: Number(r.bank_id),
+    bankName: String(r.bank_name),
+    type: r.type as Signal['type'],
+    value: String(r.value),
+    labels: json(r.labels),
+    sourceId: (r.source_id as string | null) ?? null,
+    fileName: (r.file_name as string | null) ?? null,
+    fileSize: numberOrNull(r.file_size),
+    metadata: json(r.metadata),
+    status: r.status as SignalStatus,
+    importId: numberOrNull(r.import_id),
+    addedAt: iso(r.added_at),
+    updatedAt: iso(r.updated_at),
+    deletedAt: isoOrNull(r.deleted_at),
+    matchCount: Number(r.match_count ?? 0),
+    lastMatchAt: isoOrNull(r.last_match_at),
+  };
+}
+
+/** The signal columns every read joins: bank name and match statistics. */
+export const SIGNAL_SELECT = `SELECT s.*, b.name AS bank_name, st.match_count, st.last_match_at
+  FROM signals s JOIN banks b ON b.id = s.bank_id LEFT JOIN signal_stats st ON st.signal_id = s.id`;

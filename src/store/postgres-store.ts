@@ -13,7 +13,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { VigilError } from '../core/errors.js';
 import type { ListItem } from '../lists/types.js';
 import type { SignalTypeName } from '../signals/registry.js';
-import { canonicalJson, currentHourBucket, RowCollector, validateBankInput, validateBankName, type SignalRow } from './_shared.js';
+import { bankFromRow, canonicalJson, currentHourBucket, RowCollector, SIGNAL_SELECT, signalFromRow, validateBankInput, validateBankName, type SignalRow } from './_shared.js';
 import { POSTGRES_MIGRATIONS } from './migrations.js';
 import type {
   Bank,
@@ -38,47 +38,7 @@ pg.types.setTypeParser(20, (v) => Number(v));
 const iso = (v: unknown): string => (v instanceof Date ? v.toISOString() : String(v));
 const isoOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : iso(v));
 
-function bankFromRow(r: Row): Bank {
-  return {
-    id: Number(r.id),
-    name: String(r.name),
-    description: String(r.description),
-    kind: r.kind as Bank['kind'],
-    enabled: r.enabled === true,
-    source: String(r.source),
-    provenance: r.provenance as Record<string, unknown>,
-    thresholds: r.thresholds as Bank['thresholds'],
-    falsePositivePolicy: r.fp_policy as Bank['falsePositivePolicy'],
-    spikeThreshold: Number(r.spike_threshold),
-    createdAt: iso(r.created_at),
-    updatedAt: iso(r.updated_at),
-  };
-}
 
-function signalFromRow(r: Row): Signal {
-  return {
-    id: Number(r.id),
-    bankId: Number(r.bank_id),
-    bankName: String(r.bank_name),
-    type: r.type as SignalTypeName,
-    value: String(r.value),
-    labels: JSON.parse(String(r.labels)),
-    sourceId: (r.source_id as string | null) ?? null,
-    fileName: (r.file_name as string | null) ?? null,
-    fileSize: r.file_size === null || r.file_size === undefined ? null : Number(r.file_size),
-    metadata: JSON.parse(String(r.metadata)),
-    status: r.status as SignalStatus,
-    importId: r.import_id === null ? null : Number(r.import_id),
-    addedAt: iso(r.added_at),
-    updatedAt: iso(r.updated_at),
-    deletedAt: isoOrNull(r.deleted_at),
-    matchCount: Number(r.match_count ?? 0),
-    lastMatchAt: isoOrNull(r.last_match_at),
-  };
-}
-
-const SIGNAL_SELECT = `SELECT s.*, b.name AS bank_name, st.match_count, st.last_match_at
-  FROM signals s JOIN banks b ON b.id = s.bank_id LEFT JOIN signal_stats st ON st.signal_id = s.id`;
 
 /** COPY text format: backslash, tab, newline and carriage return escaped; \N is NULL. */
 function copyField(v: string | number | boolean | null): string {

@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import { VigilError } from '../core/errors.js';
 import type { ListItem } from '../lists/types.js';
 import type { SignalTypeName } from '../signals/registry.js';
-import { canonicalJson, currentHourBucket, nowIso, RowCollector, validateBankInput, validateBankName, type SignalRow } from './_shared.js';
+import { bankFromRow, canonicalJson, currentHourBucket, nowIso, RowCollector, SIGNAL_SELECT, signalFromRow, validateBankInput, validateBankName, type SignalRow } from './_shared.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 import type {
   Bank,
@@ -25,47 +25,7 @@ import type {
 
 type Row = Record<string, unknown>;
 
-function bankFromRow(r: Row): Bank {
-  return {
-    id: Number(r.id),
-    name: String(r.name),
-    description: String(r.description),
-    kind: r.kind as Bank['kind'],
-    enabled: Number(r.enabled) === 1,
-    source: String(r.source),
-    provenance: JSON.parse(String(r.provenance)),
-    thresholds: JSON.parse(String(r.thresholds)),
-    falsePositivePolicy: r.fp_policy as Bank['falsePositivePolicy'],
-    spikeThreshold: Number(r.spike_threshold),
-    createdAt: String(r.created_at),
-    updatedAt: String(r.updated_at),
-  };
-}
 
-function signalFromRow(r: Row): Signal {
-  return {
-    id: Number(r.id),
-    bankId: Number(r.bank_id),
-    bankName: String(r.bank_name),
-    type: r.type as SignalTypeName,
-    value: String(r.value),
-    labels: JSON.parse(String(r.labels)),
-    sourceId: (r.source_id as string | null) ?? null,
-    fileName: (r.file_name as string | null) ?? null,
-    fileSize: r.file_size === null || r.file_size === undefined ? null : Number(r.file_size),
-    metadata: JSON.parse(String(r.metadata)),
-    status: r.status as SignalStatus,
-    importId: r.import_id === null ? null : Number(r.import_id),
-    addedAt: String(r.added_at),
-    updatedAt: String(r.updated_at),
-    deletedAt: (r.deleted_at as string | null) ?? null,
-    matchCount: Number(r.match_count ?? 0),
-    lastMatchAt: (r.last_match_at as string | null) ?? null,
-  };
-}
-
-const SIGNAL_SELECT = `SELECT s.*, b.name AS bank_name, st.match_count, st.last_match_at
-  FROM signals s JOIN banks b ON b.id = s.bank_id LEFT JOIN signal_stats st ON st.signal_id = s.id`;
 
 export class SqliteStore implements Store {
   readonly dialect = 'sqlite' as const;
