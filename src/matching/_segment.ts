@@ -17,7 +17,7 @@
  * If every probed table j is searched to substring radius p_j and Σ(p_j + 1) > r, any hash within r of
  * the query is within p_j of it in at least one table (pigeonhole), so the union of probed buckets is a
  * complete candidate set and a full-distance check makes it exact. Buckets are keyed on the low
- * `keyBits` of a substring (sized to the segment, ~8 rows per bucket); up to 8 more substring bits are
+ * `keyBits` of a substring (sized to the segment, ~4 rows per bucket); up to 8 more substring bits are
  * kept in the entry and filter candidates before their 32-byte hash is touched (the random hash read is
  * the dominant cost at 10M rows).
  */
@@ -53,7 +53,7 @@ export interface SegmentLayout {
 /** Tuning knobs for new segments (defaults chosen from bench/index.ts measurements). */
 export interface LayoutOptions {
   tables?: number;
-  /** Bucket key bits = round(log2(rows)) − keyBitsBelowLog2 (clamped), i.e. ~2^this rows per bucket. */
+  /** Bucket key bits = round(log2(rows)) − keyBitsBelowLog2 (clamped), i.e. ~2^this rows per bucket (default 2). */
   keyBitsBelowLog2?: number;
 }
 
@@ -65,7 +65,9 @@ export function chooseLayout(rows: number, opts: LayoutOptions = {}): SegmentLay
   const tables = opts.tables ?? (lg < 19.5 ? 16 : 11);
   if (!Number.isInteger(tables) || tables < 2 || tables > 32) throw new RangeError(`tables must be 2..32, got ${tables}`);
   const subBits = Math.min(32, Math.floor(256 / tables));
-  const below = opts.keyBitsBelowLog2 ?? 3;
+  // ~4 rows per bucket. At 10M: 21-bit keys, 89.4 B/hash; keyBitsBelowLog2 = 3 gives 20-bit keys,
+  // 84.8 B/hash, and 9–12 % slower queries on clustered data (p50 0.44 vs 0.40 ms, p99 1.1 vs 1.0 ms).
+  const below = opts.keyBitsBelowLog2 ?? 2;
   const keyBits = Math.max(1, Math.min(subBits, 24, Math.round(lg) - below));
   const resBits = Math.min(8, subBits - keyBits);
   return { tables, subBits, keyBits, resBits };
