@@ -8,7 +8,6 @@ import { decodeImage, DEFAULT_MAX_PIXELS, type SixteenBitMode } from '../media/i
 import { digestsOf, digestsOfFile, type FileDigests } from '../media/digests.js';
 import { hash256ToHex } from '../signals/pdq/hash256.js';
 import { DIHEDRAL_NAMES, pdqDihedralFromPixels, pdqFromPixels, PdqScratch, type DihedralName } from '../signals/pdq/pdq.js';
-import { referenceResize } from '../signals/pdq/reference-resize.js';
 import type { PixelBuffer } from '../signals/pdq/luma.js';
 import { cropPixels, findContentBoxes, orientPixels, padReplicate, type Box } from '../media/views.js';
 import { sniffMedia, type MediaKind } from '../media/sniff.js';
@@ -133,8 +132,9 @@ export async function hashImageBytes(bytes: Uint8Array, record: FileHashRecord, 
     record.height = image.height;
     if (image.frames > 1) record.frames = image.frames;
     if (image.partial) record.warning = `Damaged file, hashed what decoded: ${image.partial}`;
-    const prepare = (p: PixelBuffer) => (options.referenceResize === false ? p : referenceResize(p));
-    const main = pdqOf(prepare(image), options.dihedral === true || options.views === true);
+    // The reference tool's 512×512 pre-resize is fused into the luma pass (no intermediate copy).
+    const resize = options.referenceResize !== false;
+    const main = pdqOf(image, options.dihedral === true || options.views === true, resize);
     record.pdq = main.pdq;
     record.quality = main.quality;
     if (main.dihedral) record.dihedral = main.dihedral;
@@ -143,12 +143,12 @@ export async function hashImageBytes(bytes: Uint8Array, record: FileHashRecord, 
       const boxes = findContentBoxes(image, image.alpha);
       const box = boxes[boxes.length - 1];
       // Innermost content first; outer frames (e.g. a sticker canvas around letterbox bars) too.
-      for (const [i, b] of [...boxes].reverse().entries()) views.push({ view: i === 0 ? 'trimmed' : 'trimmed-outer', box: b, ...pdqOf(prepare(cropPixels(image, b)), true) });
+      for (const [i, b] of [...boxes].reverse().entries()) views.push({ view: i === 0 ? 'trimmed' : 'trimmed-outer', box: b, ...pdqOf(cropPixels(image, b), true, resize) });
       if (image.orientation !== undefined && image.orientation > 1 && image.orientation <= 8 && !options.applyExifOrientation) {
-        views.push({ view: 'oriented', ...pdqOf(prepare(orientPixels(image, image.orientation)), true) });
+        views.push({ view: 'oriented', ...pdqOf(orientPixels(image, image.orientation), true, resize) });
       }
       // 1/0.9 − 1 ≈ 5.6 % per side undoes a 5 %-per-side crop (a common automatic re-framing).
-      views.push({ view: 'uncropped', ...pdqOf(prepare(padReplicate(box ? cropPixels(image, box) : image, 0.0556)), true) });
+      views.push({ view: 'uncropped', ...pdqOf(padReplicate(box ? cropPixels(image, box) : image, 0.0556), true, resize) });
       record.views = views;
     }
     return record;
@@ -186,14 +186,15 @@ async function hashFrames(path: string, record: FileHashRecord, options: HashOpt
 }
 
 /** PDQ (and optionally the 7 other dihedral hashes) of prepared pixels. */
-function pdqOf(pixels: PixelBuffer, dihedral: boolean): { pdq: string; quality: number; dihedral?: Partial<Record<DihedralName, string>> } {
+function pdqOf(pixels: PixelBuffer, dihedral: boolean, referenceResize: boolean): { pdq: string; quality: number; dihedral?: Partial<Record<DihedralName, string>> } {
+  const options = { referenceResize };
   if (!dihedral) {
-    const result = pdqFromPixels(pixels, scratch);
+    const result = pdqFromPixels(pixels, scratch, options);
     return { pdq: hash256ToHex(result.hash), quality: result.quality };
   }
-  const result = pdqDihedralFromPixels(pixels, scratch);
+  const result = pdqDihedralFromPixels(pixels, scratch, options);
   // The plain hash skips the blur on exactly-64×64 input (reference behaviour); elsewhere it equals hashes[0].
-  const plain = pixels.width === 64 && pixels.height === 64 ? pdqFromPixels(pixels, scratch).hash : result.hashes[0];
+  const plain = pixels.width === 64 && pixels.height === 64 ? pdqFromPixels(pixels, scratch, options).hash : result.hashes[0];
   const others: Partial<Record<DihedralName, string>> = {};
   for (let i = 1; i < DIHEDRAL_NAMES.length; i++) others[DIHEDRAL_NAMES[i]] = hash256ToHex(result.hashes[i]);
   return { pdq: hash256ToHex(plain), quality: result.quality, dihedral: others };

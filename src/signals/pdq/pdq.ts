@@ -8,7 +8,7 @@
 import { dct64To16 } from './dct.js';
 import { HASH256_BYTES, setBit, type Hash256 } from './hash256.js';
 import { jaroszBlurDecimate, jaroszWindowSize } from './jarosz.js';
-import { lumaFromPixels, validatePixels, type PixelBuffer } from './luma.js';
+import { lumaDimensions, lumaFromPixels, validatePixels, type PixelBuffer } from './luma.js';
 
 /** Reference MIN_HASHABLE_DIM: smaller images give the zero hash with quality 0. */
 export const PDQ_MIN_DIMENSION = 5;
@@ -170,17 +170,29 @@ export function pdqDihedralFromLuma(
   return { hashes, quality };
 }
 
-/** PDQ of decoded 8-bit pixels (no pre-resize: see referenceResize for the file tool's behaviour). */
-export function pdqFromPixels(pixels: PixelBuffer, scratch = defaultScratch): PdqResult {
-  validatePixels(pixels);
-  scratch.ensure(pixels.width * pixels.height);
-  const luma = lumaFromPixels(pixels, scratch.buffer1);
-  return pdqFromLuma(luma, pixels.width, pixels.height, scratch);
+export interface PixelHashOptions {
+  /**
+   * Sample images with a side over PDQ_REFERENCE_MAX_DIMENSION to 512×512 first, as the reference file tool
+   * does (nearest neighbour, aspect not kept). Default false: the core hashes the pixels it is given.
+   */
+  referenceResize?: boolean;
 }
 
-export function pdqDihedralFromPixels(pixels: PixelBuffer, scratch = defaultScratch): PdqDihedralResult {
+function lumaOf(pixels: PixelBuffer, scratch: PdqScratch, options: PixelHashOptions) {
   validatePixels(pixels);
-  scratch.ensure(pixels.width * pixels.height);
-  const luma = lumaFromPixels(pixels, scratch.buffer1);
-  return pdqDihedralFromLuma(luma, pixels.width, pixels.height, scratch);
+  const sampleTo = options.referenceResize ? PDQ_REFERENCE_MAX_DIMENSION : undefined;
+  const { width, height } = lumaDimensions(pixels, sampleTo);
+  scratch.ensure(width * height);
+  return { luma: lumaFromPixels(pixels, scratch.buffer1, sampleTo), width, height };
+}
+
+/** PDQ of decoded 8-bit pixels. */
+export function pdqFromPixels(pixels: PixelBuffer, scratch = defaultScratch, options: PixelHashOptions = {}): PdqResult {
+  const { luma, width, height } = lumaOf(pixels, scratch, options);
+  return pdqFromLuma(luma, width, height, scratch);
+}
+
+export function pdqDihedralFromPixels(pixels: PixelBuffer, scratch = defaultScratch, options: PixelHashOptions = {}): PdqDihedralResult {
+  const { luma, width, height } = lumaOf(pixels, scratch, options);
+  return pdqDihedralFromLuma(luma, width, height, scratch);
 }

@@ -21,11 +21,22 @@ export function referenceResize(pixels: PixelBuffer, size = PDQ_REFERENCE_MAX_DI
   for (let x = 0; x < size; x++) srcCols[x] = Math.floor((x * width) / size) * channels;
   for (let y = 0; y < size; y++) {
     const srcRow = Math.floor((y * height) / size) * width * channels;
-    const dstRow = y * size * channels;
-    for (let x = 0; x < size; x++) {
-      const s = srcRow + srcCols[x];
-      const d = dstRow + x * channels;
-      for (let c = 0; c < channels; c++) out[d + c] = data[s + c];
+    let d = y * size * channels;
+    // Specialised per channel count: this runs on every large image, on the hot path.
+    if (channels === 3) {
+      for (let x = 0; x < size; x++, d += 3) {
+        const s = srcRow + srcCols[x];
+        out[d] = data[s];
+        out[d + 1] = data[s + 1];
+        out[d + 2] = data[s + 2];
+      }
+    } else if (channels === 1) {
+      for (let x = 0; x < size; x++) out[d++] = data[srcRow + srcCols[x]];
+    } else {
+      for (let x = 0; x < size; x++) {
+        const s = srcRow + srcCols[x];
+        for (let c = 0; c < channels; c++) out[d++] = data[s + c];
+      }
     }
   }
   return { data: out, width: size, height: size, channels };
