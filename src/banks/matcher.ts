@@ -41,6 +41,8 @@ export interface MatchQuery {
   pdq?: PdqQuery[];
   /** Frame features of a video or animation: matched against video banks (vPDQ rule) and, frame by frame, image banks. */
   vpdq?: VpdqFeature[];
+  /** Derived views of the same frames (e.g. letterbox bars cropped), matched the same way. */
+  vpdqViews?: { view: string; features: VpdqFeature[] }[];
 }
 
 /** How a video matched: the vPDQ rule's two shares and where in each video the matching frames are. */
@@ -241,8 +243,9 @@ export class BankMatcher {
       for (const id of this.digests[type].lookup(bytes)) hits.set(id, { id, type, distance: 0 });
     }
     const pdqQueries = [...(query.pdq ?? [])];
+    const videoQueries = [...(query.vpdq ? [{ view: 'video', features: query.vpdq }] : []), ...(query.vpdqViews ?? [])];
     // Every sampled frame of a video is also an image query: a known picture inside a video is found.
-    for (const f of query.vpdq ?? []) pdqQueries.push({ view: 'frame', quality: f.quality, hashes: [f.hash], timestamp: f.timestamp });
+    for (const v of videoQueries) for (const f of v.features) pdqQueries.push({ view: v.view === 'video' ? 'frame' : `frame (${v.view})`, quality: f.quality, hashes: [f.hash], timestamp: f.timestamp });
     const pdqRadius = this.radius('pdq');
     const vpdqRadius = this.radius('vpdq');
     for (const q of pdqQueries) {
@@ -260,16 +263,25 @@ export class BankMatcher {
         }
       }
     }
-    if (query.vpdq && query.vpdq.length > 0 && vpdqRadius >= 0 && this.videoOf.size > 0) {
-      for (const m of this.videos.query(query.vpdq, { distanceThreshold: vpdqRadius })) {
-        keep({
-          id: m.entry,
-          type: 'vpdq',
-          distance: 0,
-          view: 'video',
-          video: { queryMatchPercent: m.queryMatchPercent, comparedMatchPercent: m.comparedMatchPercent, queryRanges: m.queryRanges, comparedRanges: m.comparedRanges },
-        });
+    if (vpdqRadius >= 0 && this.videoOf.size > 0) {
+      // Per known video, the view of the query that matched the largest share of its frames.
+      const best = new Map<number, Hit & { share: number }>();
+      for (const v of videoQueries) {
+        if (v.features.length === 0) continue;
+        for (const m of this.videos.query(v.features, { distanceThreshold: vpdqRadius })) {
+          const prior = best.get(m.entry);
+          if (prior && prior.share >= m.queryMatchPercent) continue;
+          best.set(m.entry, {
+            id: m.entry,
+            type: 'vpdq',
+            distance: 0,
+            view: v.view,
+            share: m.queryMatchPercent,
+            video: { queryMatchPercent: m.queryMatchPercent, comparedMatchPercent: m.comparedMatchPercent, queryRanges: m.queryRanges, comparedRanges: m.comparedRanges },
+          });
+        }
       }
+      for (const { share: _share, ...hit } of best.values()) hits.set(hit.id, hit);
     }
     // Bank filters first (cheap, in memory), then one store read for labels and provenance.
     const kept = [...hits.values()].filter((h) => {

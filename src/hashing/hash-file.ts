@@ -11,7 +11,9 @@ import { DIHEDRAL_NAMES, pdqDihedralFromPixels, pdqFromPixels, PdqScratch, type 
 import type { PixelBuffer } from '../signals/pdq/luma.js';
 import { cropPixels, findContentBoxes, orientPixels, padReplicate, type Box } from '../media/views.js';
 import { sniffMedia, type MediaKind } from '../media/sniff.js';
-import { hashVideo } from '../media/video-hash.js';
+import { openMediaFrames } from '../media/video-hash.js';
+import { detectLetterbox, unletterboxFrame } from '../signals/vpdq/unletterbox.js';
+import { vpdqFeatureFromFrame, type VpdqFeature } from '../signals/vpdq/hasher.js';
 import { formatVpdqCompactFeature } from '../signals/vpdq/format.js';
 import { VPDQ_DEFAULT_SECONDS_PER_HASH } from '../signals/vpdq/hasher.js';
 
@@ -63,6 +65,8 @@ export interface FileHashRecord extends Partial<FileDigests> {
   media?: 'image' | 'animation' | 'video';
   /** vPDQ features as python-threatexchange/HMA write them: "hex,quality,timestamp" (seconds, 3 significant digits). */
   vpdq?: string[];
+  /** With `views`: the same frames hashed with black letterbox bars cropped (only when some frame had bars). */
+  vpdqViews?: { unletterboxed: string[] };
   /** Video stream facts, for videos and animations. */
   video?: { format: string; width: number; height: number; fps: number; durationSeconds?: number; frameInterval?: number; rotation: number };
   /** Derived views (with `views: true`), only those that differ from the picture as stored. */
@@ -157,14 +161,31 @@ export async function hashImageBytes(bytes: Uint8Array, record: FileHashRecord, 
   }
 }
 
-/** vPDQ of a video or animation file into `record` (per-file errors, never throws). */
+/**
+ * vPDQ of a video or animation file into `record` (per-file errors, never throws). With `views`, each
+ * frame is also hashed with its black letterbox bars cropped (one decode, two hashes), so an SD copy with
+ * bars can match its HD original; those features go to `vpdqViews` when any frame had bars.
+ */
 async function hashFrames(path: string, record: FileHashRecord, options: HashOptions): Promise<FileHashRecord> {
   try {
-    const result = await hashVideo(path, {
+    const source = await openMediaFrames(path, {
       secondsPerHash: options.secondsPerHash ?? VPDQ_DEFAULT_SECONDS_PER_HASH,
       ...(options.maxPixels !== undefined ? { maxPixels: options.maxPixels } : {}),
+      reuseBuffer: true,
     });
-    const { info } = result;
+    const features: VpdqFeature[] = [];
+    const unboxed: VpdqFeature[] = [];
+    let bars = false;
+    for await (const frame of source.frames()) {
+      const feature = vpdqFeatureFromFrame(frame, scratch);
+      features.push(feature);
+      if (options.views) {
+        const crop = detectLetterbox(frame);
+        bars ||= crop !== undefined;
+        unboxed.push(crop ? vpdqFeatureFromFrame(unletterboxFrame(frame), scratch) : feature);
+      }
+    }
+    const { info } = source;
     record.format ??= info.format;
     record.width ??= info.width;
     record.height ??= info.height;
@@ -177,8 +198,9 @@ async function hashFrames(path: string, record: FileHashRecord, options: HashOpt
       ...(info.frameInterval !== undefined ? { frameInterval: info.frameInterval } : {}),
       rotation: info.rotation,
     };
-    record.vpdq = result.features.map(formatVpdqCompactFeature);
-    if (result.partial) record.warning = `Damaged file, hashed what decoded: ${result.partial}`;
+    record.vpdq = features.map(formatVpdqCompactFeature);
+    if (bars) record.vpdqViews = { unletterboxed: unboxed.map(formatVpdqCompactFeature) };
+    if (source.partial) record.warning = `Damaged file, hashed what decoded: ${source.partial}`;
     return record;
   } catch (err) {
     return withError(record, err);

@@ -39,7 +39,8 @@ export class SqliteStore implements Store {
     this.db.pragma('busy_timeout = 10000');
     // Imports insert random hash keys into B-trees: a larger page cache keeps them off the disk.
     this.db.pragma('cache_size = -262144');
-    this.db.pragma('temp_store = MEMORY');
+    // Import staging and its sort spill to temporary files: memory stays bounded for any list size.
+    this.db.pragma('temp_store = FILE');
     this.migrate();
   }
 
@@ -135,92 +136,104 @@ export class SqliteStore implements Store {
     }
   }
 
+  /**
+   * Rows are first staged in a connection-private temporary table (no lock on the database while the file
+   * is read and parsed), then merged in one short write transaction: one INSERT … ON CONFLICT over the
+   * staged rows sorted by key (B-tree inserts in order, several times faster than random ones), the last
+   * line winning for a hash listed twice. A crash before the merge leaves nothing; during it, SQLite's
+   * transaction does.
+   */
   async importList(bankName: string, items: AsyncIterable<ListItem> | Iterable<ListItem>, options: ImportOptions = {}): Promise<ImportResult> {
     const bank = this.requireBank(bankName);
     const collector = new RowCollector(options.keepErrors ?? 1000);
     const batchSize = options.batchSize ?? 5000;
-    const counts = { signals: 0, inserted: 0, updated: 0, unchanged: 0, deleted: 0 };
-    const now = nowIso();
     const db = this.db;
-    // One transaction for the whole import: all of it lands, or none (crash, error, Ctrl-C).
-    db.exec('BEGIN IMMEDIATE');
+    db.exec(`CREATE TEMP TABLE IF NOT EXISTS import_staging (line INTEGER, type TEXT, value TEXT, labels TEXT,
+      source_id TEXT, file_name TEXT, file_size INTEGER, metadata TEXT, deleted INTEGER)`);
+    db.exec('DELETE FROM import_staging');
+    const stage = db.prepare('INSERT INTO import_staging VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
+    const stageBatch = db.transaction((rows: SignalRow[]) => {
+      for (const r of rows) stage.run(r.line, r.type, r.value, r.labels, r.sourceId, r.fileName, r.fileSize, r.metadata, r.deleted ? 1 : 0);
+    });
+    let signals = 0;
     try {
-      const importId = Number(
-        (db.prepare('INSERT INTO imports (bank_id, file_name, format, started_at) VALUES (?, ?, ?, ?) RETURNING id').get(bank.id, options.fileName ?? null, options.format ?? null, now) as Row).id,
-      );
-      // New rows take the cheap path (plain insert); only existing keys pay for change detection.
-      const insertNew = db.prepare(
-        `INSERT INTO signals (bank_id, type, value, labels, source_id, file_name, file_size, metadata, status, import_id, seq, added_seq, added_at, updated_at, deleted_at)
-         VALUES (@bank, @type, @value, @labels, @source, @file, @size, @meta, 'active', @import, @seq, @seq, @now, @now, NULL)
-         ON CONFLICT (bank_id, type, value) DO NOTHING`,
-      );
-      const upsert = db.prepare(
-        `INSERT INTO signals (bank_id, type, value, labels, source_id, file_name, file_size, metadata, status, import_id, seq, added_seq, added_at, updated_at, deleted_at)
-         VALUES (@bank, @type, @value, @labels, @source, @file, @size, @meta, 'active', @import, @seq, @seq, @now, @now, NULL)
-         ON CONFLICT (bank_id, type, value) DO UPDATE SET labels = excluded.labels, source_id = excluded.source_id,
-           file_name = excluded.file_name, file_size = excluded.file_size, metadata = excluded.metadata,
-           import_id = excluded.import_id, seq = excluded.seq, updated_at = excluded.updated_at, deleted_at = NULL
-         WHERE signals.labels IS NOT excluded.labels OR signals.source_id IS NOT excluded.source_id
-           OR signals.file_name IS NOT excluded.file_name OR signals.file_size IS NOT excluded.file_size
-           OR signals.metadata IS NOT excluded.metadata OR signals.deleted_at IS NOT NULL
-         RETURNING added_seq`,
-      );
-      const deleteByValue = db.prepare('UPDATE signals SET deleted_at = @now, updated_at = @now, seq = @seq WHERE bank_id = @bank AND type = @type AND value = @value AND deleted_at IS NULL');
-      const idsBySource = db.prepare('SELECT id FROM signals WHERE bank_id = ? AND source_id = ? AND deleted_at IS NULL');
-      const deleteById = db.prepare('UPDATE signals SET deleted_at = @now, updated_at = @now, seq = @seq WHERE id = @id');
-      let seq = this.allocateSeq(0) ; // next free number
-      const apply = (rows: SignalRow[]) => {
-        for (const row of rows) {
-          counts.signals++;
-          if (row.deleted) {
-            if (row.type !== null && row.value !== null) {
-              if (deleteByValue.run({ now, seq, bank: bank.id, type: row.type, value: row.value }).changes > 0) {
-                counts.deleted++;
-                seq++;
-              } else counts.unchanged++;
-            } else {
-              for (const r of idsBySource.all(bank.id, row.sourceId) as Row[]) {
-                deleteById.run({ now, seq, id: r.id });
-                counts.deleted++;
-                seq++;
-              }
-            }
-            continue;
-          }
-          const params = { bank: bank.id, type: row.type, value: row.value, labels: row.labels, source: row.sourceId, file: row.fileName, size: row.fileSize, meta: row.metadata, import: importId, seq, now };
-          if (insertNew.run(params).changes > 0) {
-            counts.inserted++;
-            seq++;
-            continue;
-          }
-          const result = upsert.get(params) as Row | undefined;
-          if (!result) counts.unchanged++;
-          else {
-            if (Number(result.added_seq) === seq) counts.inserted++;
-            else counts.updated++;
-            seq++;
-          }
-        }
-      };
       let batch: SignalRow[] = [];
       for await (const item of items) {
         collector.collect(item, batch);
         if (batch.length >= batchSize) {
-          apply(batch);
+          stageBatch(batch);
+          signals += batch.length;
           batch = [];
           options.onProgress?.(collector.rows);
         }
       }
-      apply(batch);
+      stageBatch(batch);
+      signals += batch.length;
       options.onProgress?.(collector.rows);
-      db.prepare("UPDATE meta SET value = ? WHERE key = 'seq'").run(seq - 1);
-      db.prepare('UPDATE imports SET finished_at = ?, rows = ?, inserted = ?, updated = ?, unchanged = ?, deleted = ?, errors = ? WHERE id = ?').run(nowIso(), collector.rows, counts.inserted, counts.updated, counts.unchanged, counts.deleted, collector.errorCount, importId);
-      db.exec('COMMIT');
-      return { importId, bank: bank.name, rows: collector.rows, ...counts, errorCount: collector.errorCount, errors: collector.errors };
-    } catch (err) {
-      if (db.inTransaction) db.exec('ROLLBACK');
-      throw err;
+      return this.mergeStaged(bank, collector, signals, options);
+    } finally {
+      db.exec('DELETE FROM import_staging');
     }
+  }
+
+  private mergeStaged(bank: Bank, collector: RowCollector, signals: number, options: ImportOptions): ImportResult {
+    const db = this.db;
+    const now = nowIso();
+    return db.transaction(() => {
+      const importId = Number(
+        (db.prepare('INSERT INTO imports (bank_id, file_name, format, started_at) VALUES (?, ?, ?, ?) RETURNING id').get(bank.id, options.fileName ?? null, options.format ?? null, now) as Row).id,
+      );
+      const base = this.allocateSeq(0);
+      const before = Number((db.prepare('SELECT count(*) AS n FROM signals WHERE bank_id = ?').get(bank.id) as Row).n);
+      // The latest line per hash decides (a hash listed, then deleted, then listed again ends listed).
+      db.exec(`CREATE TEMP TABLE IF NOT EXISTS import_latest AS SELECT * FROM import_staging WHERE 0`);
+      db.exec('DELETE FROM import_latest');
+      db.exec(`INSERT INTO import_latest SELECT line, type, value, labels, source_id, file_name, file_size, metadata, deleted FROM (
+                 SELECT *, row_number() OVER (PARTITION BY type, value ORDER BY line DESC) AS rn FROM import_staging WHERE value IS NOT NULL
+               ) WHERE rn = 1`);
+      const candidates = Number((db.prepare('SELECT count(*) AS n FROM import_latest WHERE NOT deleted').get() as Row).n);
+      const upsert = db
+        .prepare(
+          `INSERT INTO signals (bank_id, type, value, labels, source_id, file_name, file_size, metadata, status, import_id, seq, added_seq, added_at, updated_at, deleted_at)
+           SELECT @bank, type, value, labels, source_id, file_name, file_size, metadata, 'active', @import,
+                  @base + row_number() OVER (ORDER BY type, value) - 1, @base + row_number() OVER (ORDER BY type, value) - 1, @now, @now, NULL
+           FROM import_latest WHERE NOT deleted ORDER BY type, value
+           ON CONFLICT (bank_id, type, value) DO UPDATE SET labels = excluded.labels, source_id = excluded.source_id,
+             file_name = excluded.file_name, file_size = excluded.file_size, metadata = excluded.metadata,
+             import_id = excluded.import_id, seq = excluded.seq, updated_at = excluded.updated_at, deleted_at = NULL
+           WHERE signals.labels IS NOT excluded.labels OR signals.source_id IS NOT excluded.source_id
+             OR signals.file_name IS NOT excluded.file_name OR signals.file_size IS NOT excluded.file_size
+             OR signals.metadata IS NOT excluded.metadata OR signals.deleted_at IS NOT NULL`,
+        )
+        .run({ bank: bank.id, import: importId, base, now });
+      const inserted = Number((db.prepare('SELECT count(*) AS n FROM signals WHERE bank_id = ?').get(bank.id) as Row).n) - before;
+      const updated = upsert.changes - inserted;
+      let seq = base + candidates;
+      let deleted = 0;
+      const markDeleted = db.prepare('UPDATE signals SET deleted_at = ?, updated_at = ?, seq = ? WHERE id = ?');
+      const deletedRows = [
+        ...(db.prepare(
+          `SELECT s.id FROM import_latest l JOIN signals s ON s.bank_id = ? AND s.type = l.type AND s.value = l.value
+           WHERE l.deleted AND s.deleted_at IS NULL ORDER BY s.id`,
+        ).all(bank.id) as Row[]),
+        ...(db.prepare(
+          `SELECT id FROM signals WHERE bank_id = ? AND deleted_at IS NULL
+             AND source_id IN (SELECT source_id FROM import_staging WHERE value IS NULL AND deleted) ORDER BY id`,
+        ).all(bank.id) as Row[]),
+      ];
+      for (const r of deletedRows) {
+        if (markDeleted.run(now, now, seq, r.id).changes > 0) {
+          deleted++;
+          seq++;
+        }
+      }
+      // Numbers reserved for rows that turned out unchanged stay unused: an unchanged re-import moves nothing.
+      const maxUsed = Number((db.prepare('SELECT coalesce(max(seq), 0) AS n FROM signals').get() as Row).n);
+      db.prepare("UPDATE meta SET value = ? WHERE key = 'seq'").run(Math.max(base - 1, maxUsed));
+      const unchanged = Math.max(0, signals - inserted - updated - deleted);
+      db.prepare('UPDATE imports SET finished_at = ?, rows = ?, inserted = ?, updated = ?, unchanged = ?, deleted = ?, errors = ? WHERE id = ?').run(nowIso(), collector.rows, inserted, updated, unchanged, deleted, collector.errorCount, importId);
+      return { importId, bank: bank.name, rows: collector.rows, signals, inserted, updated, unchanged, deleted, errorCount: collector.errorCount, errors: collector.errors };
+    }).immediate();
   }
 
   async getSignal(id: number): Promise<Signal | undefined> {

@@ -26,7 +26,7 @@ interface MatchOptions {
 function describe(m: BankMatch): string {
   const at = m.timestamp !== undefined ? ` at ${m.timestamp.toFixed(1)} s of the ${m.timestampIn === 'known' ? 'known video' : 'video'}` : '';
   const where = m.video
-    ? ` ${m.video.queryMatchPercent.toFixed(0)} % of this video's frames, ${m.video.comparedMatchPercent.toFixed(0)} % of the known video's (${m.video.queryRanges.map((r) => `${r.start.toFixed(1)}–${r.end.toFixed(1)} s`).join(', ')})`
+    ? ` ${m.video.queryMatchPercent.toFixed(0)} % of this video's frames, ${m.video.comparedMatchPercent.toFixed(0)} % of the known video's (${m.video.queryRanges.map((r) => `${r.start.toFixed(1)}–${r.end.toFixed(1)} s`).join(', ')}; ${m.view})`
     : m.signalType === 'pdq' || m.signalType === 'vpdq'
       ? ` distance ${m.distance} (${m.view}${m.dihedral && m.dihedral !== 'orig' ? `, ${m.dihedral}` : ''})${at}`
       : '';
@@ -60,7 +60,8 @@ export function registerMatch(program: Command): void {
             progress.tick(record.error !== undefined);
             if (record.error) failed++;
             const vpdq = record.vpdq?.map((f) => parseVpdqCompactFeature(f));
-            const matches = record.md5 ? await matcher.match({ md5: record.md5, sha1: record.sha1!, sha256: record.sha256!, pdq: pdqQueriesOf(record), ...(vpdq ? { vpdq } : {}) }) : [];
+            const vpdqViews = record.vpdqViews ? [{ view: 'unletterboxed', features: record.vpdqViews.unletterboxed.map((f) => parseVpdqCompactFeature(f)) }] : [];
+            const matches = record.md5 ? await matcher.match({ md5: record.md5, sha1: record.sha1!, sha256: record.sha256!, pdq: pdqQueriesOf(record), ...(vpdq ? { vpdq } : {}), vpdqViews }) : [];
             if (matches.some((m) => m.actionable && m.bankKind === 'block')) matched = true;
             await emit(record, matches, opts);
           }
