@@ -8,6 +8,7 @@
  * contiguous ranges of these positions.
  */
 import { invalidArgument } from '../core/errors.js';
+import { popcount32 } from '../signals/pdq/hash256.js';
 
 export const HASH_BYTES = 32;
 export const HASH_WORDS = 8;
@@ -18,12 +19,6 @@ export const POP8 = (() => {
   for (let i = 1; i < 256; i++) t[i] = (i & 1) + t[i >>> 1];
   return t;
 })();
-
-export function popcount32(x: number): number {
-  x -= (x >>> 1) & 0x55555555;
-  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
-  return (((x + (x >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
-}
 
 /** Distance between the 8 words at `base` of `h` and the query words `q`. */
 export function distanceAt(h: Uint32Array, base: number, q: Uint32Array): number {

@@ -429,6 +429,10 @@ describe('HammingIndex256 argument checks', () => {
     assert.throws(() => index.search(h, 3.5), { code: 'VIGIL_ERR_INVALID_ARGUMENT' });
     assert.throws(() => index.search(h, 3, { strategy: 'fast' as SearchStrategy }), { code: 'VIGIL_ERR_INVALID_ARGUMENT' });
     assert.throws(() => new HammingIndex256({ tailCapacity: 0 }), { code: 'VIGIL_ERR_INVALID_ARGUMENT' });
+    assert.throws(() => HammingIndex256.fromShared(null as unknown as ReturnType<HammingIndex256['toShared']>), { code: 'VIGIL_ERR_INVALID_ARGUMENT' });
+    assert.throws(() => HammingIndex256.fromShared({ format: 'other' } as unknown as ReturnType<HammingIndex256['toShared']>), { code: 'VIGIL_ERR_INVALID_ARGUMENT' });
+    assert.throws(() => index.searchDihedral([new Uint8Array(32), new Uint8Array(8)], 31), { code: 'VIGIL_ERR_INVALID_ARGUMENT' });
+    assert.throws(() => index.save(''), { code: 'VIGIL_ERR_INVALID_ARGUMENT' });
   });
 
   it('rejects duplicate ids, and a batch with a duplicate adds nothing', () => {
