@@ -65,6 +65,20 @@ test('a video bank matches re-encoded and greyscale copies (vPDQ rule, with time
   assert.ok(m.video.queryRanges.length >= 1);
 });
 
+test('a letterboxed SD copy matches its HD original through the unletterboxed view; --no-views does not', () => {
+  const hd = JSON.parse(vigil('hash', join(VIDEOS, 'pattern-hd-no-bar.mp4')).stdout);
+  writeFileSync(join(dir, 'hd.txt'), `vpdq ${JSON.stringify(hd.vpdq)}\n`);
+  vigil('bank', 'create', 'hd-originals');
+  vigil('bank', 'import', 'hd-originals', join(dir, 'hd.txt'));
+  const r = vigil('match', join(VIDEOS, 'pattern-sd-grey-bar.mp4'));
+  assert.equal(r.status, 3, r.stderr);
+  const m = JSON.parse(r.stdout).matches.find((x: { bank: string }) => x.bank === 'hd-originals');
+  assert.equal(m.view, 'unletterboxed');
+  assert.ok(m.video.queryMatchPercent >= 80);
+  const plain = vigil('match', '--no-views', join(VIDEOS, 'pattern-sd-grey-bar.mp4'));
+  assert.equal(plain.status, 0);
+});
+
 test('a known picture inside a video is found with its timestamp; a still of a known video is found in it', () => {
   const still = execFileSync(ffmpeg.path, ['-v', 'error', '-ss', '10', '-i', ORIGINAL, '-frames:v', '1', '-f', 'image2pipe', '-vcodec', 'png', '-'], { maxBuffer: 64 << 20 });
   writeFileSync(join(dir, 'still.png'), still);
