@@ -43,8 +43,8 @@ const DQ = Number(opt('dihedral', '2000'));
 const R = Number(opt('radius', '31'));
 const SEED = Number(opt('seed', '1'));
 const DATA = opt('data', 'random,clustered').split(',');
-const BRUTE = Number(opt('brute', String(Math.max(10, Math.min(200, Math.round(2e8 / N))))));
-const FLAT = Number(opt('flat', String(Math.max(20, Math.min(1000, Math.round(3e9 / N))))));
+const BRUTE = Math.min(Q, Number(opt('brute', String(Math.max(10, Math.min(200, Math.round(2e8 / N)))))));
+const FLAT = Math.min(Q, Number(opt('flat', String(Math.max(20, Math.min(1000, Math.round(3e9 / N)))))));
 if (!Number.isInteger(N) || N < 1000 || N > 100_000_000) throw new Error('--size must be an integer in 1000..100000000');
 
 // ---- helpers ----
