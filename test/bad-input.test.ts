@@ -123,6 +123,11 @@ test('unreadable entries (dangling link, FIFO) and a symlink loop: per-entry err
   assert.equal(entries.filter((e) => e.path.endsWith('good.jpg')).length, 1);
 });
 
+test('hashing a FIFO directly returns an error at once instead of blocking on open()', async () => {
+  const r = await hashFile(join(dir, 'fifo.jpg'));
+  assert.equal(r.error?.code, 'VIGIL_ERR_UNREADABLE');
+});
+
 test('a batch through the worker pool: every file has a result, good files are hashed, order is kept', async () => {
   const pool = new HashPool({ threads: 2 });
   const results: FileHashRecord[] = [];

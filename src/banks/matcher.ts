@@ -60,7 +60,7 @@ export interface BankMatch {
   signalType: SignalTypeName;
   /** The list's hash that matched. */
   value: string;
-  /** Hamming distance (0 for exact digests). */
+  /** Hamming distance (0 for exact digests and for whole-video matches, which `video` describes). */
   distance: number;
   /** Which view of the query matched, and in which orientation (perceptual matches). */
   view?: string;
@@ -223,6 +223,13 @@ export class BankMatcher {
     this.timer = undefined;
   }
 
+  /** The distinct thresholds of the enabled banks for a type. */
+  private thresholds(type: 'pdq' | 'vpdq'): number[] {
+    const set = new Set<number>();
+    for (const bank of this.banks.values()) if (bank.enabled) set.add(bank.thresholds[type] ?? SIGNAL_TYPE_INFO[type].defaultThreshold!);
+    return [...set];
+  }
+
   private radius(type: 'pdq' | 'vpdq'): number {
     let radius = -1;
     for (const bank of this.banks.values()) {
@@ -268,21 +275,26 @@ export class BankMatcher {
       }
     }
     if (vpdqRadius >= 0 && this.videoOf.size > 0) {
-      // Per known video, the view of the query that matched the largest share of its frames.
+      // Per known video, the view of the query that matched the largest share of its frames. The frame
+      // distance is part of the vPDQ rule, so each distinct bank threshold is its own query.
       const best = new Map<number, Hit & { share: number }>();
-      for (const v of videoQueries) {
-        if (v.features.length === 0) continue;
-        for (const m of this.videos.query(v.features, { distanceThreshold: vpdqRadius })) {
-          const prior = best.get(m.entry);
-          if (prior && prior.share >= m.queryMatchPercent) continue;
-          best.set(m.entry, {
-            id: m.entry,
-            type: 'vpdq',
-            distance: 0,
-            view: v.view,
-            share: m.queryMatchPercent,
-            video: { queryMatchPercent: m.queryMatchPercent, comparedMatchPercent: m.comparedMatchPercent, queryRanges: m.queryRanges, comparedRanges: m.comparedRanges },
-          });
+      for (const radius of this.thresholds('vpdq')) {
+        for (const v of videoQueries) {
+          if (v.features.length === 0) continue;
+          for (const m of this.videos.query(v.features, { distanceThreshold: radius })) {
+            const bank = this.banks.get(this.bankOf[m.entry]);
+            if ((bank?.thresholds.vpdq ?? SIGNAL_TYPE_INFO.vpdq.defaultThreshold!) !== radius) continue;
+            const prior = best.get(m.entry);
+            if (prior && prior.share >= m.queryMatchPercent) continue;
+            best.set(m.entry, {
+              id: m.entry,
+              type: 'vpdq',
+              distance: 0,
+              view: v.view,
+              share: m.queryMatchPercent,
+              video: { queryMatchPercent: m.queryMatchPercent, comparedMatchPercent: m.comparedMatchPercent, queryRanges: m.queryRanges, comparedRanges: m.comparedRanges },
+            });
+          }
         }
       }
       for (const { share: _share, ...hit } of best.values()) hits.set(hit.id, hit);
@@ -334,7 +346,11 @@ export class BankMatcher {
 /** The perceptual queries of a hashed file: the picture as stored, then each derived view, with dihedrals. */
 export function pdqQueriesOf(record: { pdq?: string; quality?: number; dihedral?: Partial<Record<DihedralName, string>>; views?: { view: string; pdq: string; quality: number; dihedral?: Partial<Record<DihedralName, string>> }[] }): PdqQuery[] {
   const queries: PdqQuery[] = [];
-  const hashesOf = (pdq: string, dihedral?: Partial<Record<DihedralName, string>>) => [pdq, ...DIHEDRAL_NAMES.slice(1).map((n) => dihedral?.[n]).filter((h): h is string => h !== undefined)].map(hash256FromHex);
+  // Positions name the orientation (DIHEDRAL_NAMES), so the 7 others are used only when all are there.
+  const hashesOf = (pdq: string, dihedral?: Partial<Record<DihedralName, string>>) => {
+    const others = DIHEDRAL_NAMES.slice(1).map((n) => dihedral?.[n]);
+    return [pdq, ...(others.every((h) => h !== undefined) ? (others as string[]) : [])].map(hash256FromHex);
+  };
   if (record.pdq !== undefined) queries.push({ view: 'original', quality: record.quality ?? 0, hashes: hashesOf(record.pdq, record.dihedral) });
   for (const v of record.views ?? []) queries.push({ view: v.view, quality: v.quality, hashes: hashesOf(v.pdq, v.dihedral) });
   return queries;

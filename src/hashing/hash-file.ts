@@ -2,7 +2,7 @@
  * One file → its hashes: MD5/SHA-1/SHA-256 of the bytes and PDQ of the picture, from a single read.
  * Never throws for a bad file: the result carries a per-file error so a batch always goes on.
  */
-import { open } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { VigilError, toVigilError, type VigilErrorCode } from '../core/errors.js';
 import { decodeImage, DEFAULT_MAX_PIXELS, type SixteenBitMode } from '../media/image-decode.js';
 import { digestsOf, digestsOfFile, type FileDigests } from '../media/digests.js';
@@ -85,6 +85,8 @@ export async function hashFile(path: string, options: HashOptions = {}): Promise
   let bytes: Uint8Array;
   let kind: MediaKind;
   try {
+    // stat before open: opening a FIFO or device would block a libuv thread indefinitely.
+    if (!(await stat(path)).isFile()) throw new VigilError('VIGIL_ERR_UNREADABLE', 'Not a regular file');
     const handle = await open(path, 'r');
     try {
       const info = await handle.stat();

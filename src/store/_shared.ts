@@ -88,8 +88,9 @@ export class RowCollector {
     const r = item.record;
     const labels = isEmptyObject(r.labels) ? '{}' : labelsJson(r.labels);
     const metadata = isEmptyObject(r.metadata) ? '{}' : canonicalJson(r.metadata);
-    const sourceId = r.sourceId ?? null;
-    const fileName = r.fileName ?? null;
+    // NUL is not storable in PostgreSQL text; a file name from a seized disk can contain anything.
+    const sourceId = r.sourceId === undefined ? null : r.sourceId.replace(/\0/g, '\uFFFD');
+    const fileName = r.fileName === undefined ? null : r.fileName.replace(/\0/g, '\uFFFD');
     const fileSize = typeof r.fileSize === 'number' && Number.isFinite(r.fileSize) ? r.fileSize : null;
     const deleted = r.deleted === true;
     if (r.signals.length === 0) {

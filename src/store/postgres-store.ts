@@ -3,8 +3,8 @@
  * (the same test suite runs against both). Bulk imports stream through COPY into a temporary table and
  * merge in one statement, inside one transaction.
  *
- * Known limit (scale-out issue): the change feed orders by a sequence; with concurrent writers a reader
- * can see seq N+1 commit before N. Single-writer deployments (one curator) are exact.
+ * The change feed orders by a sequence; writers serialise on an advisory lock while they hold numbers, so
+ * commits become visible in sequence order (see transaction()).
  */
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -102,10 +102,15 @@ export class PostgresStore implements Store {
     }
   }
 
-  private async transaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  /**
+   * A write transaction. Writers that take change-feed numbers hold one advisory lock until they commit,
+   * so numbers become visible in the order they were taken and a reader's cursor never skips a change.
+   */
+  private async transaction<T>(fn: (client: pg.PoolClient) => Promise<T>, feedWriter = true): Promise<T> {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
+      if (feedWriter) await client.query('SELECT pg_advisory_xact_lock(7351002)');
       const result = await fn(client);
       await client.query('COMMIT');
       return result;
@@ -167,6 +172,8 @@ export class PostgresStore implements Store {
     validateBankInput(patch);
     const bank = await this.requireBank(name);
     const next = { ...bank, ...Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) } as Bank;
+    // Thresholds are per signal type: a patch for one type keeps the others.
+    next.thresholds = { ...bank.thresholds, ...patch.thresholds };
     try {
       const { rows } = await this.pool.query(
         `UPDATE banks SET name = $1, description = $2, kind = $3, enabled = $4, source = $5, provenance = $6, thresholds = $7,
@@ -215,21 +222,27 @@ export class PostgresStore implements Store {
         options.onProgress?.(collector.rows);
       }
       await pipeline(Readable.from(lines()), client.query(copyFrom('COPY staging FROM STDIN (FORMAT text)')));
+      // Only the merge holds the feed lock: reading the file does not block the match path's writes.
+      await client.query('SELECT pg_advisory_xact_lock(7351002)');
       // Counted in the database: returning one row per signal to Node would cost more than the insert.
       const upserted = await client.query(
         `WITH src AS (
            SELECT DISTINCT ON (type, value) * FROM staging WHERE value IS NOT NULL ORDER BY type, value, line DESC
+         ), changed AS (
+           -- Unchanged rows never reach the INSERT: no sequence number, no id is spent on them.
+           SELECT src.* FROM src LEFT JOIN signals t ON t.bank_id = $1 AND t.type = src.type AND t.value = src.value
+           WHERE NOT src.deleted AND (t.id IS NULL OR t.deleted_at IS NOT NULL OR t.labels IS DISTINCT FROM src.labels
+             OR t.source_id IS DISTINCT FROM src.source_id OR t.file_name IS DISTINCT FROM src.file_name
+             OR t.file_size IS DISTINCT FROM src.file_size OR t.metadata IS DISTINCT FROM src.metadata)
          ), numbered AS (
-           SELECT src.*, nextval('signal_seq') AS s FROM src WHERE NOT deleted
+           -- In file order, so the hashes of one source row get consecutive ids (export regroups them).
+           SELECT c.*, nextval('signal_seq') AS s FROM (SELECT * FROM changed ORDER BY line, type) c
          ), up AS (
            INSERT INTO signals AS t (bank_id, type, value, labels, source_id, file_name, file_size, metadata, status, import_id, seq, added_seq)
-           SELECT $1, type, value, labels, source_id, file_name, file_size, metadata, 'active', $2, s, s FROM numbered
+           SELECT $1, type, value, labels, source_id, file_name, file_size, metadata, 'active', $2, s, s FROM numbered ORDER BY s
            ON CONFLICT (bank_id, type, value) DO UPDATE SET labels = EXCLUDED.labels, source_id = EXCLUDED.source_id,
              file_name = EXCLUDED.file_name, file_size = EXCLUDED.file_size, metadata = EXCLUDED.metadata,
              import_id = EXCLUDED.import_id, seq = EXCLUDED.seq, updated_at = now(), deleted_at = NULL
-           WHERE t.labels IS DISTINCT FROM EXCLUDED.labels OR t.source_id IS DISTINCT FROM EXCLUDED.source_id
-             OR t.file_name IS DISTINCT FROM EXCLUDED.file_name OR t.file_size IS DISTINCT FROM EXCLUDED.file_size
-             OR t.metadata IS DISTINCT FROM EXCLUDED.metadata OR t.deleted_at IS NOT NULL
            RETURNING (xmax = 0) AS inserted
          )
          SELECT count(*) FILTER (WHERE inserted) AS inserted, count(*) FILTER (WHERE NOT inserted) AS updated FROM up`,
@@ -246,14 +259,17 @@ export class PostgresStore implements Store {
       );
       const deletedBySource = deletions === 0 ? noDeletions : await client.query(
         `UPDATE signals t SET deleted_at = now(), updated_at = now(), seq = nextval('signal_seq')
-         WHERE t.bank_id = $1 AND t.deleted_at IS NULL AND t.source_id IN (SELECT source_id FROM staging WHERE value IS NULL AND deleted)`,
+         FROM (SELECT source_id, max(line) AS line FROM staging WHERE value IS NULL AND deleted GROUP BY source_id) d
+         WHERE t.bank_id = $1 AND t.deleted_at IS NULL AND t.source_id = d.source_id
+           -- a hash listed again after its source was withdrawn stays
+           AND NOT EXISTS (SELECT 1 FROM staging l WHERE l.type = t.type AND l.value = t.value AND NOT l.deleted AND l.line > d.line)`,
         [bank.id],
       );
       const deleted = (deletedByValue.rowCount ?? 0) + (deletedBySource.rowCount ?? 0);
       const unchanged = Math.max(0, signals - inserted - updated - deleted);
       await client.query('UPDATE imports SET finished_at = now(), rows = $1, inserted = $2, updated = $3, unchanged = $4, deleted = $5, errors = $6 WHERE id = $7', [collector.rows, inserted, updated, unchanged, deleted, collector.errorCount, importId]);
       return { importId, bank: bank.name, rows: collector.rows, signals, inserted, updated, unchanged, deleted, errorCount: collector.errorCount, errors: collector.errors };
-    });
+    }, false);
   }
 
   async getSignal(id: number): Promise<Signal | undefined> {

@@ -30,6 +30,7 @@ type Row = Record<string, unknown>;
 export class SqliteStore implements Store {
   readonly dialect = 'sqlite' as const;
   private readonly db: Database.Database;
+  private importQueue: Promise<void> = Promise.resolve();
 
   constructor(path: string) {
     this.db = new Database(path);
@@ -122,6 +123,8 @@ export class SqliteStore implements Store {
     validateBankInput(patch);
     const bank = this.requireBank(name);
     const next = { ...bank, ...Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) } as Bank;
+    // Thresholds are per signal type: a patch for one type keeps the others.
+    next.thresholds = { ...bank.thresholds, ...patch.thresholds };
     try {
       const row = this.db
         .prepare(
@@ -144,6 +147,19 @@ export class SqliteStore implements Store {
    * transaction does.
    */
   async importList(bankName: string, items: AsyncIterable<ListItem> | Iterable<ListItem>, options: ImportOptions = {}): Promise<ImportResult> {
+    // One staging table per connection: imports through this store run one after another.
+    const previous = this.importQueue;
+    let release!: () => void;
+    this.importQueue = new Promise<void>((resolve) => (release = resolve));
+    await previous;
+    try {
+      return await this.importOne(bankName, items, options);
+    } finally {
+      release();
+    }
+  }
+
+  private async importOne(bankName: string, items: AsyncIterable<ListItem> | Iterable<ListItem>, options: ImportOptions): Promise<ImportResult> {
     const bank = this.requireBank(bankName);
     const collector = new RowCollector(options.keepErrors ?? 1000);
     const batchSize = options.batchSize ?? 5000;
@@ -196,8 +212,8 @@ export class SqliteStore implements Store {
         .prepare(
           `INSERT INTO signals (bank_id, type, value, labels, source_id, file_name, file_size, metadata, status, import_id, seq, added_seq, added_at, updated_at, deleted_at)
            SELECT @bank, type, value, labels, source_id, file_name, file_size, metadata, 'active', @import,
-                  @base + row_number() OVER (ORDER BY type, value) - 1, @base + row_number() OVER (ORDER BY type, value) - 1, @now, @now, NULL
-           FROM import_latest WHERE NOT deleted ORDER BY type, value
+                  @base + row_number() OVER (ORDER BY line, type) - 1, @base + row_number() OVER (ORDER BY line, type) - 1, @now, @now, NULL
+           FROM import_latest WHERE NOT deleted ORDER BY line, type
            ON CONFLICT (bank_id, type, value) DO UPDATE SET labels = excluded.labels, source_id = excluded.source_id,
              file_name = excluded.file_name, file_size = excluded.file_size, metadata = excluded.metadata,
              import_id = excluded.import_id, seq = excluded.seq, updated_at = excluded.updated_at, deleted_at = NULL
@@ -217,8 +233,12 @@ export class SqliteStore implements Store {
            WHERE l.deleted AND s.deleted_at IS NULL ORDER BY s.id`,
         ).all(bank.id) as Row[]),
         ...(db.prepare(
-          `SELECT id FROM signals WHERE bank_id = ? AND deleted_at IS NULL
-             AND source_id IN (SELECT source_id FROM import_staging WHERE value IS NULL AND deleted) ORDER BY id`,
+          `SELECT s.id FROM signals s
+           JOIN (SELECT source_id, max(line) AS line FROM import_staging WHERE value IS NULL AND deleted GROUP BY source_id) d ON d.source_id = s.source_id
+           WHERE s.bank_id = ? AND s.deleted_at IS NULL
+             -- a hash listed again after its source was withdrawn stays
+             AND NOT EXISTS (SELECT 1 FROM import_latest l WHERE l.type = s.type AND l.value = s.value AND NOT l.deleted AND l.line > d.line)
+           ORDER BY s.id`,
         ).all(bank.id) as Row[]),
       ];
       for (const r of deletedRows) {

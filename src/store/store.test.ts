@@ -105,6 +105,54 @@ function storeSuite(name: string, open: () => Promise<{ store: Store; cleanup: (
       assert.equal((await store.findSignals('pdq', fakeHex(1))).length, 1);
     });
 
+    test('a hash listed again after its source was withdrawn in the same file stays', async () => {
+      await store.createBank({ name: 'withdrawals' });
+      await store.importList('withdrawals', [rec(500)]);
+      const r = await store.importList('withdrawals', [
+        { kind: 'record', line: 1, record: { signals: [], labels: {}, sourceId: 'src-500', deleted: true } },
+        { kind: 'record', line: 2, record: { signals: [{ type: 'pdq', value: fakeHex(500) }], labels: {}, sourceId: 'src-500' } },
+      ]);
+      assert.equal(r.deleted, 1, 'only the md5 of the withdrawn source goes');
+      assert.equal((await store.findSignals('pdq', fakeHex(500))).length, 1);
+      assert.equal((await store.findSignals('md5', fakeHex(500, 32))).length, 0);
+    });
+
+    test('two imports at once each land in their own bank, whole', async () => {
+      await store.createBank({ name: 'concurrent-a' });
+      await store.createBank({ name: 'concurrent-b', kind: 'allow' });
+      async function* slowItems(from: number, n: number) {
+        for (let i = 0; i < n; i++) {
+          await new Promise((resolve) => setImmediate(resolve));
+          yield rec(from + i);
+        }
+      }
+      const [a, b] = await Promise.all([
+        store.importList('concurrent-a', slowItems(2000, 20), { batchSize: 3 }),
+        store.importList('concurrent-b', slowItems(3000, 30), { batchSize: 4 }),
+      ]);
+      assert.equal(a.inserted, 40);
+      assert.equal(b.inserted, 60);
+      assert.deepEqual((await store.bankStats('concurrent-a')).byType, { md5: 20, pdq: 20 });
+      assert.deepEqual((await store.bankStats('concurrent-b')).byType, { md5: 30, pdq: 30 });
+    });
+
+    test('unchanged re-imports spend no ids; the hashes of one record get consecutive ids', async () => {
+      await store.createBank({ name: 'ids' });
+      await store.importList('ids', [rec(700), rec(701)]);
+      await store.importList('ids', [rec(700), rec(701)]);
+      await store.importList('ids', [rec(702)]);
+      const ids = [];
+      for await (const s of store.listSignals('ids')) ids.push(s.id);
+      assert.equal(ids.length, 6);
+      assert.equal(ids[5] - ids[0], 5, `ids ${ids.join(',')}`);
+    });
+
+    test('a threshold patch for one type keeps the others', async () => {
+      await store.createBank({ name: 'thresholds', thresholds: { pdq: 20, vpdq: 5 } });
+      const updated = await store.updateBank('thresholds', { thresholds: { pdq: 25 } });
+      assert.deepEqual(updated.thresholds, { pdq: 25, vpdq: 5 });
+    });
+
     test('change feed: ordered, complete, pageable', async () => {
       const all = await store.changesSince(0, 100_000);
       assert.ok(all.length >= 100);

@@ -2,7 +2,8 @@
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { CSV_FIELDS } from '../../lists/csv.js';
 import { bankRecords, importListFile, listWriter } from '../../banks/list-io.js';
 import { LIST_FORMAT_NAMES, type AnyListReadOptions, type ListFormatName } from '../../lists/registry.js';
 import { parseSignalType, type SignalTypeName } from '../../signals/registry.js';
@@ -11,7 +12,9 @@ import { EXIT } from '../exit-codes.js';
 
 function columnMapping(value: string, previous: Record<string, string> = {}): Record<string, string> {
   const eq = value.indexOf('=');
-  if (eq < 1) throw new Error(`Expected FIELD=Header for --column but received ${JSON.stringify(value)}`);
+  if (eq < 1) throw new InvalidArgumentError(`Expected FIELD=Header for --column but received ${JSON.stringify(value)}`);
+  const field = value.slice(0, eq);
+  if (!(CSV_FIELDS as readonly string[]).includes(field)) throw new InvalidArgumentError(`Expected one of ${CSV_FIELDS.join(', ')} before "=" in --column but received ${JSON.stringify(field)}`);
   return { ...previous, [value.slice(0, eq)]: value.slice(eq + 1) };
 }
 
