@@ -108,3 +108,22 @@ test('false positives: suppressed (not actionable) or down-ranked, per bank poli
   assert.equal(down.actionable, true);
   assert.equal(down.downranked, true);
 });
+
+test('pdqQueriesOf uses the 7 other orientations only when all are there (positions name them)', async () => {
+  const { pdqQueriesOf } = await import('./matcher.js');
+  assert.equal(pdqQueriesOf({ pdq: BRIDGE, quality: 100, dihedral: { flipx: BRIDGE_ROT90 } })[0].hashes.length, 1);
+});
+
+test('each bank applies its own vPDQ frame threshold to whole-video matches', async () => {
+  const frames = [0, 1, 2, 3].map((i) => flip(BRIDGE, i * 40));
+  const known = JSON.stringify(frames.map((h, i) => `${h},100,${i}.0`));
+  await store.createBank({ name: 'strict-videos', thresholds: { vpdq: 0 } });
+  await store.createBank({ name: 'loose-videos' });
+  await store.importList('strict-videos', [{ kind: 'record', line: 1, record: { signals: [{ type: 'vpdq', value: known }], labels: {} } }]);
+  await store.importList('loose-videos', [{ kind: 'record', line: 1, record: { signals: [{ type: 'vpdq', value: known }], labels: {} } }]);
+  await matcher.sync();
+  // Every query frame is 10 bits from its known frame: a match at 31, not at 0.
+  const query = frames.map((h, i) => ({ hash: hash256FromHex(flip(h, 10)), quality: 100, timestamp: i }));
+  const banks = (await matcher.match({ vpdq: query })).filter((m) => m.signalType === 'vpdq').map((m) => m.bank);
+  assert.deepEqual(banks, ['loose-videos']);
+});
