@@ -120,6 +120,7 @@ export class BankMatcher {
   private banks = new Map<number, Bank>();
   private timer: NodeJS.Timeout | undefined;
   private syncing: Promise<number> | undefined;
+  private compacting: Promise<void> | undefined;
   private readonly qualityThreshold: number;
   private readonly pageSize: number;
 
@@ -154,7 +155,10 @@ export class BankMatcher {
       for (const change of changes) this.apply(change);
       applied += changes.length;
       if (changes.length > 0) this.cursor = changes[changes.length - 1].seq;
-      if (changes.length < this.pageSize) return applied;
+      if (changes.length < this.pageSize) {
+        this.maybeCompact();
+        return applied;
+      }
     }
   }
 
@@ -209,6 +213,17 @@ export class BankMatcher {
     if (video === undefined) return;
     this.videos.remove(video);
     this.videoOf.delete(id);
+  }
+
+  /**
+   * A long-running matcher (start()) folds tombstones and small segments back into the PDQ index in a
+   * worker thread once enough have piled up; searches go on meanwhile. One-shot runs never need it.
+   */
+  private maybeCompact(): void {
+    if (!this.timer || this.compacting || !this.pdq.needsCompaction) return;
+    this.compacting = this.pdq.compactAsync().catch(() => undefined).finally(() => {
+      this.compacting = undefined;
+    });
   }
 
   /** Polls the change feed every `pollMs` (default 1 s) until stop(). */
