@@ -31,11 +31,14 @@ export function sniffMedia(head: Uint8Array): MediaKind {
   if (ascii(head, 0, 4) === 'GIF8' || (ascii(head, 0, 4) === 'RIFF' && ascii(head, 8, 12) === 'WEBP')) return 'image';
   if (ascii(head, 0, 2) === 'BM' || startsWith(head, [0x49, 0x49, 0x2a, 0x00]) || startsWith(head, [0x4d, 0x4d, 0x00, 0x2a])) return 'image';
   if (ascii(head, 4, 8) === 'ftyp') return IMAGE_BRANDS.has(ascii(head, 8, 12)) ? 'image' : 'video';
+  // Old QuickTime files start with another top-level atom instead of ftyp.
+  if (['moov', 'mdat', 'wide', 'free', 'skip', 'pnot'].includes(ascii(head, 4, 8))) return 'video';
   if (startsWith(head, [0x1a, 0x45, 0xdf, 0xa3])) return 'video'; // Matroska / WebM
   if (ascii(head, 0, 4) === 'RIFF' && ascii(head, 8, 12) === 'AVI ') return 'video';
   if (ascii(head, 0, 3) === 'FLV' || ascii(head, 0, 4) === 'OggS') return 'video';
   if (startsWith(head, [0x30, 0x26, 0xb2, 0x75, 0x8e, 0x66, 0xcf, 0x11])) return 'video'; // ASF / WMV
   if (startsWith(head, [0x00, 0x00, 0x01, 0xba]) || startsWith(head, [0x00, 0x00, 0x01, 0xb3])) return 'video'; // MPEG-PS/ES
   if (head[0] === 0x47 && head.length > 188 && head[188] === 0x47) return 'video'; // MPEG-TS
+  if (head[4] === 0x47 && head.length > 196 && head[196] === 0x47) return 'video'; // M2TS (AVCHD): 192-byte packets
   return 'unknown';
 }
