@@ -106,6 +106,10 @@ export async function hashFile(path: string, options: HashOptions = {}): Promise
         throw new VigilError('VIGIL_ERR_FILE_TOO_LARGE', `File is ${info.size} bytes, over the ${options.maxImageBytes ?? DEFAULT_MAX_IMAGE_BYTES}-byte limit for images; digests only`);
       }
       bytes = await handle.readFile();
+      // The file may have grown since stat (a download in progress): the limit holds for what was read.
+      if (bytes.length > (options.maxImageBytes ?? DEFAULT_MAX_IMAGE_BYTES)) {
+        throw new VigilError('VIGIL_ERR_FILE_TOO_LARGE', `File grew to ${bytes.length} bytes while being read, over the image limit`);
+      }
     } finally {
       await handle.close();
     }
