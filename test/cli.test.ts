@@ -49,11 +49,15 @@ test('a batch with bad files: errors per file, the rest hashed, exit status 1', 
   const dir = mkdtempSync(join(tmpdir(), 'vigil-cli-'));
   writeFileSync(join(dir, 'empty.jpg'), '');
   writeFileSync(join(dir, 'notes.jpg'), 'plain text');
+  writeFileSync(join(dir, 'readme.txt'), 'a text file is not media, and not a failure');
   const r = vigil('hash', dir, join(PDQ_DIR, 'misc-images/wee.jpg'), join(dir, 'missing.png'));
   assert.equal(r.status, 1);
   const records = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
-  assert.equal(records.length, 4);
+  assert.equal(records.length, 5);
   assert.equal(records.filter((x) => x.error).length, 3);
+  const text = records.find((x) => x.path.endsWith('readme.txt'));
+  assert.equal(text.media, 'other');
+  assert.match(text.sha256, /^[0-9a-f]{64}$/);
   assert.equal(records.find((x) => x.path.endsWith('wee.jpg')).pdq, '6227401f601ff4ccafcc9fad4b0d95d371a2eb7265a3285234d228ca94deeb2d');
   assert.ok(records.find((x) => x.path.endsWith('missing.png')).error.code === 'VIGIL_ERR_UNREADABLE');
 });

@@ -51,6 +51,9 @@ export interface ViewHashes {
 
 export const DEFAULT_MAX_IMAGE_BYTES = 256 * 1024 * 1024;
 
+/** File names that claim to be a picture or a video. */
+const MEDIA_EXTENSION = /\.(jpe?g|jpe|jfif|png|apng|gif|webp|avif|hei[cf]|tiff?|bmp|dib|ico|mp4|m4v|mov|qt|avi|mkv|webm|wmv|asf|flv|mpe?g|ts|m2ts|mts|3gp|3g2|ogv)$/i;
+
 export interface FileHashRecord extends Partial<FileDigests> {
   path: string;
   bytes?: number;
@@ -61,8 +64,11 @@ export interface FileHashRecord extends Partial<FileDigests> {
   quality?: number;
   /** Other orientations, keyed by DIHEDRAL_NAMES (without 'orig', which is `pdq`). */
   dihedral?: Partial<Record<DihedralName, string>>;
-  /** 'video' for video containers, 'animation' for animated GIF/WebP/PNG (which also get `pdq` of frame 1). */
-  media?: 'image' | 'animation' | 'video';
+  /**
+   * 'video' for video containers, 'animation' for animated GIF/WebP/PNG (which also get `pdq` of frame 1),
+   * 'other' for files that are not media and do not claim to be (digests only, not an error).
+   */
+  media?: 'image' | 'animation' | 'video' | 'other';
   /** vPDQ features as python-threatexchange/HMA write them: "hex,quality,timestamp" (seconds, 3 significant digits). */
   vpdq?: string[];
   /** With `views`: the same frames hashed with black letterbox bars cropped (only when some frame had bars). */
@@ -116,6 +122,12 @@ export async function hashFile(path: string, options: HashOptions = {}): Promise
     Object.assign(record, digestsOf(bytes));
     record.bytes = bytes.length;
     await hashImageBytes(bytes, record, options);
+    // A document, archive or list that does not claim to be media is not a failure: it gets its digests
+    // (what exact-match lists and NSRL need). A file whose name claims media but whose bytes are not is one.
+    if (record.error?.code === 'VIGIL_ERR_UNSUPPORTED_MEDIA' && kind === 'unknown' && !MEDIA_EXTENSION.test(path)) {
+      delete record.error;
+      record.media = 'other';
+    }
     // Animated GIF/WebP/PNG (stickers): the first frame as a picture, and every sampled frame as a video.
     if (!record.error && ((record.frames ?? 1) > 1 || kind === 'animation')) {
       record.media = 'animation';
