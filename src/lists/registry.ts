@@ -122,10 +122,13 @@ function detectFromText(text: string): ListFormatName | undefined {
   if (data.length === 0) return undefined;
   const all = (test: (l: string) => boolean): boolean => data.every(test);
   if (all((l) => GNU_LINE_RE.test(l) || BSD_LINE_RE.test(l)) && data.some((l) => !HEX_LINE_RE.test(l.trim()))) return 'md5sum';
-  if (all((l) => {
+  // The signal-type word makes this format unambiguous, so a few malformed rows (reported per row on
+  // import) do not stop it being recognised: 90 % of the sampled lines suffice.
+  const threatExchangeLine = (l: string) => {
     const m = /^(\S+)[ \t]+(\S.*)$/.exec(l.trim());
     return m !== null && signalTypeFromName(m[1]) !== undefined && /^(?:\[|[0-9a-fA-F]+$|[A-Za-z0-9+/=]+$)/.test(m[2]);
-  })) return 'threatexchange';
+  };
+  if (data.filter(threatExchangeLine).length >= Math.max(1, Math.ceil(data.length * 0.9))) return 'threatexchange';
   if (all((l) => HEX_LINE_RE.test(l.trim()))) return 'plain';
   if (first.includes('\t') && isHashListHeader(first.split('\t'))) return 'tsv';
   if ((first.includes(',') || first.includes(';')) && isHashListHeader(first.split(first.includes(',') ? ',' : ';').map((f) => f.replace(/^"|"$/g, '')))) return 'csv';
