@@ -17,12 +17,16 @@ export const DCT_MATRIX: Float32Array = (() => {
 export function dct64To16(a: Float32Array, scratch: Float32Array, out: Float32Array): void {
   const fr = Math.fround;
   const d = DCT_MATRIX;
+  // T = D·A with k outermost per row of T: each T[i][j] still sums k = 0..63 in order (the reference's
+  // order, so bit-identical), but the inner loop walks A's row k contiguously. A Float32Array store rounds
+  // the running sum to float32 after every step, as the reference's float accumulator does.
   for (let i = 0; i < 16; i++) {
     const di = i * 64;
-    for (let j = 0; j < 64; j++) {
-      let sum = 0;
-      for (let k = 0; k < 64; k++) sum = fr(sum + fr(d[di + k] * a[k * 64 + j]));
-      scratch[di + j] = sum;
+    scratch.fill(0, di, di + 64);
+    for (let k = 0; k < 64; k++) {
+      const dik = d[di + k];
+      const ak = k * 64;
+      for (let j = 0; j < 64; j++) scratch[di + j] += fr(dik * a[ak + j]);
     }
   }
   for (let i = 0; i < 16; i++) {
