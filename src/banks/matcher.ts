@@ -245,12 +245,9 @@ export class BankMatcher {
     return [...set];
   }
 
+  /** The widest threshold of the enabled banks (-1 when none is enabled): one index search serves them all. */
   private radius(type: 'pdq' | 'vpdq'): number {
-    let radius = -1;
-    for (const bank of this.banks.values()) {
-      if (bank.enabled) radius = Math.max(radius, bank.thresholds[type] ?? SIGNAL_TYPE_INFO[type].defaultThreshold!);
-    }
-    return radius;
+    return Math.max(-1, ...this.thresholds(type));
   }
 
   /** Matches one piece of media's hashes against every enabled bank. */

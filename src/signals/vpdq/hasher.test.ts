@@ -3,10 +3,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { hash256ToHex } from '../pdq/hash256.js';
-import { lumaFromPixels } from '../pdq/luma.js';
 import { pdqFromPixels } from '../pdq/pdq.js';
 import { formatFixed3, parseVpdqText } from './format.js';
-import { lumaFromRgb24, vpdqFeatureFromFrame, vpdqFeatures, vpdqFrameInterval, vpdqTimestamp, type RgbFrame } from './hasher.js';
+import { vpdqFeatureFromFrame, vpdqFeatures, vpdqFrameInterval, vpdqTimestamp, type RgbFrame } from './hasher.js';
 
 const REFERENCE = fileURLToPath(new URL('../../../../shared/conformance/vpdq/reference-hashes/chair-19-sd-bar.txt', import.meta.url));
 
@@ -40,23 +39,6 @@ test('timestamps are float32 frame / fps, as the reference writes them', () => {
   // float32 arithmetic, not double: 1/3 in float32 differs from the double quotient.
   assert.equal(vpdqTimestamp(1, 3), Math.fround(1 / 3));
   assert.notEqual(vpdqTimestamp(1, 3), 1 / 3);
-});
-
-test('the fast RGB24 luma is bit-identical to the PDQ luma', () => {
-  for (const [w, h] of [[7, 5], [64, 64], [333, 211]]) {
-    const data = noise(w, h, w * 31 + h);
-    const slow = lumaFromPixels({ data, width: w, height: h, channels: 3 });
-    const fast = lumaFromRgb24(data, w * h, new Float32Array(w * h));
-    assert.deepEqual(fast, slow, `${w}×${h}`);
-  }
-  // Every byte value on every channel.
-  const all = new Uint8Array(256 * 256 * 3);
-  for (let i = 0; i < 256 * 256; i++) {
-    all[i * 3] = i & 255;
-    all[i * 3 + 1] = i >> 8;
-    all[i * 3 + 2] = (i * 7) & 255;
-  }
-  assert.deepEqual(lumaFromRgb24(all, 256 * 256, new Float32Array(256 * 256)), lumaFromPixels({ data: all, width: 256, height: 256, channels: 3 }));
 });
 
 test('a frame hashes exactly like the same pixels as a PDQ image (64×64 shortcut, tiny frames)', () => {

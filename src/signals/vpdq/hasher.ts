@@ -7,7 +7,7 @@
  * VideoDecoder…). The file → features entry point is `hashVideo` in src/media/video-hash.ts.
  */
 import type { Hash256 } from '../pdq/hash256.js';
-import { pdqFromLuma, PdqScratch } from '../pdq/pdq.js';
+import { pdqFromPixels, PdqScratch } from '../pdq/pdq.js';
 import { invalidArgument } from '../../core/errors.js';
 
 /** One hashed frame. `frameNumber` is absent for features read from the python-threatexchange format. */
@@ -52,23 +52,6 @@ export function vpdqTimestamp(frameNumber: number, fps: number): number {
   return Math.fround(Math.fround(frameNumber) / Math.fround(fps));
 }
 
-// fround(0.299·v) etc. for every byte value: the products of the reference's float luma, tabulated.
-const LUMA_R = Float32Array.from({ length: 256 }, (_, v) => Math.fround(0.299) * v);
-const LUMA_G = Float32Array.from({ length: 256 }, (_, v) => Math.fround(0.587) * v);
-const LUMA_B = Float32Array.from({ length: 256 }, (_, v) => Math.fround(0.114) * v);
-
-/**
- * Float32 luma of RGB24, bit-identical to src/signals/pdq/luma.ts (Y = (R·0.299 + G·0.587) + B·0.114,
- * each step rounded to float32) and about 4× faster, which matters at every frame of a video: the
- * products come from tables, the sum of two float32 values is exact in double so one fround rounds it
- * as float32 addition would, and the store into the Float32Array rounds the last addition.
- */
-export function lumaFromRgb24(data: Uint8Array, pixels: number, out: Float32Array): Float32Array {
-  const fr = Math.fround;
-  for (let i = 0, p = 0; i < pixels; i++, p += 3) out[i] = fr(LUMA_R[data[p]] + LUMA_G[data[p + 1]]) + LUMA_B[data[p + 2]];
-  return out;
-}
-
 /**
  * PDQ of one RGB frame. Like the reference: full-resolution luma, Jarosz blur, no 512 pre-resize,
  * the blur skipped only when the frame is exactly 64×64; frames under 5 px give the zero hash with
@@ -79,9 +62,8 @@ export function vpdqFeatureFromFrame(frame: RgbFrame, scratch = new PdqScratch()
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 0 || height < 0 || data.length < width * height * 3) {
     throw invalidArgument(`a ${width}×${height} RGB24 frame (${width * height * 3} bytes)`, 'frame', data.length);
   }
-  scratch.ensure(width * height);
-  const luma = lumaFromRgb24(data, width * height, scratch.buffer1);
-  const { hash, quality } = pdqFromLuma(luma, width, height, scratch);
+  // The same luma and PDQ as a still image: frames and pictures hash alike by construction.
+  const { hash, quality } = pdqFromPixels({ data, width, height, channels: 3 }, scratch);
   return { hash, quality, timestamp: frame.timestamp, frameNumber: frame.frameNumber };
 }
 

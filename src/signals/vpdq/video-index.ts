@@ -11,7 +11,7 @@
 import { HASH256_BYTES, hash256ToHex, popcount32, type Hash256 } from '../pdq/hash256.js';
 import { invalidArgument } from '../../core/errors.js';
 import type { VpdqFeature } from './hasher.js';
-import { matchPercent, prepareVpdqFeatures, resolveMatchOptions, timeRanges, type ResolvedMatchOptions, type TimeRange, type VpdqMatchOptions } from './match.js';
+import { matchPercent, prepareVpdqFeatures, resolveMatchOptions, timeRanges, type ResolvedMatchOptions, type TimeRange, type VpdqMatchOptions, type VpdqMatchResult } from './match.js';
 
 /** What the video index needs from a Hamming index over 256-bit hashes. Ids are dense from 0. */
 export interface FrameHashSearch {
@@ -94,21 +94,11 @@ interface IndexedVideo<T> {
   removed: boolean;
 }
 
-export interface VpdqIndexMatch<T> {
+/** One known video a clip matches: the vPDQ rule's shares, frame counts and time ranges (as matchVpdq). */
+export interface VpdqIndexMatch<T> extends Omit<VpdqMatchResult, 'isMatch'> {
   entry: T;
   /** Internal number of the video (from `add`). */
   video: number;
-  queryMatchPercent: number;
-  /** Share of the indexed video's distinct frames that matched (pytx's index_matched_percent). */
-  comparedMatchPercent: number;
-  queryMatchedFrames: number;
-  queryFrames: number;
-  comparedMatchedFrames: number;
-  comparedFrames: number;
-  /** Where in the query the matching frames are. */
-  queryRanges: TimeRange[];
-  /** Where in the known video the matching frames are. */
-  comparedRanges: TimeRange[];
 }
 
 export interface ImageOccurrence {
