@@ -20,6 +20,14 @@ export const ERROR_CODES = {
   VIGIL_ERR_FFMPEG_MISSING: 'No ffmpeg binary was found (neither configured nor shipped in npm).',
   VIGIL_ERR_NOT_FOUND: 'The named bank, signal or record does not exist.',
   VIGIL_ERR_CONFLICT: 'The request conflicts with existing state (duplicate name, concurrent change).',
+  VIGIL_ERR_UNAUTHENTICATED: 'No valid API key was presented.',
+  VIGIL_ERR_FORBIDDEN: 'The API key lacks the scope this operation needs.',
+  VIGIL_ERR_RATE_LIMITED: 'The API key has exceeded its request rate; retry later.',
+  VIGIL_ERR_PAYLOAD_TOO_LARGE: 'The request body or upload is larger than the configured limit.',
+  VIGIL_ERR_INVALID_RULES: 'A rules configuration is invalid; the previous rules stay in force.',
+  VIGIL_ERR_WEBHOOK_FAILED: 'A webhook endpoint did not accept a delivery (non-2xx, timeout, network).',
+  VIGIL_ERR_AUDIT_TAMPERED: 'The audit log chain is broken: an entry was edited, inserted or deleted.',
+  VIGIL_ERR_NOT_READY: 'The service is starting (index not loaded yet); retry shortly.',
   VIGIL_ERR_INTERNAL: 'An unexpected internal failure.',
 } as const;
 
