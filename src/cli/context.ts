@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { openStore, DEFAULT_STORE_URL } from '../store/store.js';
 import type { Store } from '../store/types.js';
+import { openStateDb, stateDbPathFor, type StateDb } from '../state/sqlite.js';
 
 export function storeUrl(command: Command): string {
   const opts = command.optsWithGlobals() as { db?: string };
@@ -15,6 +16,15 @@ export async function withStore<T>(command: Command, fn: (store: Store) => Promi
   } finally {
     await store.close();
   }
+}
+
+/** The service state (keys, audit log, queue) for the chosen store: same SQLite file, or --state beside PostgreSQL. */
+export function withStateDb<T>(command: Command, fn: (db: StateDb) => T | Promise<T>): Promise<T> {
+  const opts = command.optsWithGlobals() as { state?: string };
+  const db = openStateDb(stateDbPathFor(storeUrl(command), opts.state ?? process.env.VIGIL_STATE_DB));
+  return Promise.resolve()
+    .then(() => fn(db))
+    .finally(() => db.close());
 }
 
 export function printJson(value: unknown): void {

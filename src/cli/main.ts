@@ -13,6 +13,7 @@ export function buildProgram(): Command {
     .description('Vigil: find, stop, report and investigate known abuse material by hash matching')
     .version('0.1.0')
     .option('--db <url>', 'store: a SQLite file path (default ./vigil.db, or $VIGIL_DB) or a postgres:// URL')
+    .option('--state <path>', 'service state (keys, audit log, jobs): default the --db SQLite file, or ./vigil-state.db beside PostgreSQL ($VIGIL_STATE_DB)')
     .exitOverride()
     .showHelpAfterError();
   registerHash(program);

@@ -44,3 +44,13 @@ export function migrateComponent(db: StateDb, component: string, migrations: rea
     })();
   }
 }
+
+/**
+ * Where the service state lives for a store URL: the same file as an embedded SQLite store (one file for
+ * everything), or `vigil-state.db` beside a PostgreSQL store until the state has a PostgreSQL implementation.
+ */
+export function stateDbPathFor(storeUrl: string, explicit?: string): string {
+  if (explicit) return explicit;
+  if (/^postgres(ql)?:\/\//.test(storeUrl)) return process.env.VIGIL_STATE_DB ?? 'vigil-state.db';
+  return storeUrl.startsWith('sqlite:') ? storeUrl.slice('sqlite:'.length) : storeUrl;
+}
