@@ -1,0 +1,7 @@
+/** Rules: a validated configuration turned into one explained decision per piece of content. */
+export type { AccountHistory, ActionType, Decision, EvaluationInput, FiredRule, PlannedAction, Verdict } from './types.js';
+export { ACTION_TYPES, VERDICTS } from './types.js';
+export type { Rule, RuleAction, RuleCondition, RulesConfig, RulesConfigInput, RulesIssue, WebhookConfig } from './config.js';
+export { DEFAULT_RULES, RULES_LIMITS, RulesConfigError, RulesConfigSchema, jsonPath, parseRulesConfig, rulesConfigJsonSchema } from './config.js';
+export { RuleEngine, canonicalJson, rulesVersionOf, verdictOf } from './engine.js';
+export { DEFAULT_RULES_FILE_MAX_BYTES, loadRulesFile, type LoadRulesOptions } from './load.js';

@@ -1,0 +1,52 @@
+/**
+ * What the rules engine decides for one piece of content. These shapes are persisted (decision records,
+ * audit log, API bodies): add fields, never rename one.
+ */
+import type { BankMatch } from '../banks/matcher.js';
+
+/** Severity order: allow < review < block. */
+export type Verdict = 'allow' | 'review' | 'block';
+
+export const VERDICTS = ['allow', 'review', 'block'] as const satisfies readonly Verdict[];
+
+export type ActionType = 'block' | 'hold_for_review' | 'preserve_evidence' | 'report_draft' | 'disable_account' | 'notify';
+
+export const ACTION_TYPES = ['block', 'hold_for_review', 'preserve_evidence', 'report_draft', 'disable_account', 'notify'] as const satisfies readonly ActionType[];
+
+export interface PlannedAction {
+  type: ActionType;
+  /** The first rule that planned this action. */
+  ruleId: string;
+  /** hold_for_review only: 0..100, higher is reviewed first (the highest any fired rule asked for). */
+  priority?: number;
+  /** disable_account / notify only: the webhook's name in the config. */
+  webhook?: string;
+}
+
+export interface FiredRule {
+  ruleId: string;
+  description: string;
+  /** One human sentence: which condition matched which match, e.g. "pdq distance 4 ≤ 16 in block bank NCMEC (industry A1)". */
+  reason: string;
+  /** Signal ids of the matches the rule selected. */
+  matches: number[];
+}
+
+export interface Decision {
+  verdict: Verdict;
+  actions: PlannedAction[];
+  fired: FiredRule[];
+  /** sha256 (hex) of the canonical config: every decision records which rules made it. */
+  rulesVersion: string;
+}
+
+export interface AccountHistory {
+  priorMatchedDecisions: number;
+  priorBlocks: number;
+}
+
+export interface EvaluationInput {
+  matches: readonly BankMatch[];
+  account?: AccountHistory;
+  context?: { surface?: string; [k: string]: unknown };
+}
