@@ -221,6 +221,8 @@ function crossCheck(raw: unknown): RulesIssue[] {
   const out: RulesIssue[] = [];
   if (!isRecord(raw) || !Array.isArray(raw.rules)) return out;
   const webhooks = isRecord(raw.webhooks) ? raw.webhooks : {};
+  // zod's record drops an own "__proto__" key (JSON.parse makes one) without a word: say so.
+  if (Object.hasOwn(webhooks, '__proto__')) out.push({ path: jsonPath(['webhooks', '__proto__']), message: 'invalid name: webhook names are lower-case letters and digits joined by - or _ (1–64)' });
   const seen = new Map<string, number>();
   raw.rules.forEach((rule: unknown, i) => {
     if (!isRecord(rule)) return;
@@ -301,44 +303,44 @@ const DEFAULT_RULES_INPUT: RulesConfigInput = {
       then: [{ type: 'hold_for_review', priority: 20 }, { type: 'preserve_evidence' }],
     },
     {
-      id: 'priority-most-severe',
-      description: 'Most severe categories (industry A1, UK A) are reviewed first.',
+      id: 'priority-industry-a1',
+      description: 'Industry A1 (prepubescent, sex act): reviewed first.',
       when: { bankKind: 'block', downranked: false, labels: { industryCategory: ['A1'] } },
       then: [{ type: 'hold_for_review', priority: 100 }],
     },
     {
-      id: 'priority-most-severe-uk',
-      description: 'Most severe categories (industry A1, UK A) are reviewed first.',
+      id: 'priority-uk-a',
+      description: 'UK category A: reviewed first.',
       when: { bankKind: 'block', downranked: false, labels: { ukCategory: ['A'] } },
       then: [{ type: 'hold_for_review', priority: 100 }],
     },
     {
-      id: 'priority-severe',
-      description: 'Severe categories (industry A2 or B1) are reviewed before the rest.',
+      id: 'priority-industry-a2-b1',
+      description: 'Industry A2 or B1: reviewed before other labelled matches.',
       when: { bankKind: 'block', downranked: false, labels: { industryCategory: ['A2', 'B1'] } },
       then: [{ type: 'hold_for_review', priority: 80 }],
     },
     {
-      id: 'priority-severe-uk',
-      description: 'Severe categories (UK B) are reviewed before the rest.',
+      id: 'priority-uk-b',
+      description: 'UK category B: reviewed before other labelled matches.',
       when: { bankKind: 'block', downranked: false, labels: { ukCategory: ['B'] } },
       then: [{ type: 'hold_for_review', priority: 80 }],
     },
     {
-      id: 'priority-labelled',
-      description: 'Other labelled categories (industry B2, UK C, Project VIC 1) are reviewed before unlabelled matches.',
+      id: 'priority-industry-b2',
+      description: 'Industry B2: reviewed before unlabelled matches.',
       when: { bankKind: 'block', downranked: false, labels: { industryCategory: ['B2'] } },
       then: [{ type: 'hold_for_review', priority: 60 }],
     },
     {
-      id: 'priority-labelled-uk',
-      description: 'Other labelled categories (industry B2, UK C, Project VIC 1) are reviewed before unlabelled matches.',
+      id: 'priority-uk-c',
+      description: 'UK category C: reviewed before unlabelled matches.',
       when: { bankKind: 'block', downranked: false, labels: { ukCategory: ['C'] } },
       then: [{ type: 'hold_for_review', priority: 60 }],
     },
     {
-      id: 'priority-labelled-project-vic',
-      description: 'Other labelled categories (industry B2, UK C, Project VIC 1) are reviewed before unlabelled matches.',
+      id: 'priority-project-vic-1',
+      description: 'Project VIC category 1 (CAM): reviewed before unlabelled matches.',
       when: { bankKind: 'block', downranked: false, labels: { projectVicCategory: [1] } },
       then: [{ type: 'hold_for_review', priority: 60 }],
     },

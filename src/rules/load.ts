@@ -18,6 +18,80 @@ function lineColumn(text: string, offset: number): string {
   return `line ${line}, column ${offset - before.lastIndexOf('\n')}`;
 }
 
+class SyntaxStop {
+  constructor(readonly at: number) {}
+}
+
+/**
+ * Offset of the first JSON syntax error, or -1. V8's JSON.parse messages carry a position only for some
+ * errors (and differ between Node versions), so this small scanner finds it for the error message.
+ */
+export function jsonErrorOffset(text: string): number {
+  let i = 0;
+  const literal = /true|false|null|-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
+  const fail = (): never => {
+    throw new SyntaxStop(i);
+  };
+  const ws = () => {
+    while (i < text.length && (text[i] === ' ' || text[i] === '\t' || text[i] === '\n' || text[i] === '\r')) i++;
+  };
+  const string = () => {
+    i++;
+    for (;;) {
+      if (i >= text.length) fail();
+      const c = text.charCodeAt(i);
+      if (c === 0x22) return void i++;
+      if (c < 0x20) fail();
+      if (c !== 0x5c) {
+        i++;
+        continue;
+      }
+      const e = text[++i];
+      if (e === 'u' && /^[0-9a-fA-F]{4}$/.test(text.slice(i + 1, i + 5))) i += 5;
+      else if (e !== undefined && '"\\/bfnrt'.includes(e)) i++;
+      else fail();
+    }
+  };
+  const value = (): void => {
+    ws();
+    const open = text[i];
+    if (open === '"') return string();
+    if (open === '{' || open === '[') {
+      const close = open === '{' ? '}' : ']';
+      i++;
+      ws();
+      if (text[i] === close) return void i++;
+      for (;;) {
+        if (open === '{') {
+          ws();
+          if (text[i] !== '"') fail();
+          string();
+          ws();
+          if (text[i] !== ':') fail();
+          i++;
+        }
+        value();
+        ws();
+        if (text[i] === close) return void i++;
+        if (text[i] !== ',') fail();
+        i++;
+      }
+    }
+    literal.lastIndex = i;
+    const m = literal.exec(text);
+    if (!m) fail();
+    i += m![0].length;
+  };
+  try {
+    value();
+    ws();
+    return i < text.length ? i : -1;
+  } catch (err) {
+    if (err instanceof SyntaxStop) return err.at;
+    return -1; // nesting deeper than the stack: no position, the parser's message still stands
+  }
+}
+
 /**
  * Reads and validates a JSON rules file. Errors name the file: VIGIL_ERR_UNREADABLE (missing, a directory,
  * no permission), VIGIL_ERR_FILE_TOO_LARGE, VIGIL_ERR_INVALID_RULES (not UTF-8 JSON, or invalid rules —
@@ -51,8 +125,8 @@ export async function loadRulesFile(path: string, options: LoadRulesOptions = {}
     json = JSON.parse(text);
   } catch (err) {
     const message = (err as Error).message;
-    const at = /position (\d+)/.exec(message);
-    const where = at ? ` at ${lineColumn(text, Number(at[1]))}` : '';
+    const at = jsonErrorOffset(text);
+    const where = at >= 0 ? ` at ${lineColumn(text, at)}` : '';
     throw new VigilError('VIGIL_ERR_INVALID_RULES', `Rules file ${path} is not valid JSON${where}: ${message}`, { cause: err });
   }
   try {
