@@ -1,0 +1,93 @@
+/** `vigil audit …`: verify and read the tamper-evident audit log. */
+import { userInfo } from 'node:os';
+import { Command, InvalidArgumentError } from 'commander';
+import { VigilError } from '../../core/errors.js';
+import { AuditLog, formatAuditAnchor, parseAuditAnchor, type AuditAnchor } from '../../audit/log.js';
+import { printJson, printTable, withStateDb } from '../context.js';
+
+function intOption(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`Expected a non-negative integer but received ${JSON.stringify(value)}`);
+  return n;
+}
+
+function anchorOption(value: string): AuditAnchor {
+  try {
+    return parseAuditAnchor(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
+
+/** Who ran the command, for entries whose actor is 'cli'; absent where the OS cannot say. */
+export function cliOperator(): { osUser?: string } {
+  try {
+    return { osUser: userInfo().username };
+  } catch {
+    return {};
+  }
+}
+
+export function registerAudit(program: Command): void {
+  const audit = program.command('audit').description('Verify and read the tamper-evident audit log (decisions, rule changes, key use, data access)');
+
+  audit
+    .command('verify')
+    .description('Recompute the hash chain. Exit 0 and print the head to keep as the next --anchor; exit 1 naming the first bad entry if tampered')
+    .option('--anchor <seq:hash>', 'a head printed by an earlier verify, kept outside the database: also detects truncation and rewrites up to it', anchorOption)
+    .option('--json', 'JSON output')
+    .action(async (opts: { anchor?: AuditAnchor; json?: boolean }, cmd: Command) => {
+      await withStateDb(cmd, (db) => {
+        const log = new AuditLog(db);
+        const result = log.verify(opts.anchor ? { anchor: opts.anchor } : {});
+        // The verification is itself recorded; its entry extends the verified head and becomes the next anchor.
+        const recorded = log.append({
+          actor: 'cli',
+          action: 'audit.verified',
+          details: { ...cliOperator(), ...result, ...(opts.anchor ? { anchor: formatAuditAnchor(opts.anchor) } : {}) },
+        });
+        const anchor = formatAuditAnchor(recorded);
+        if (opts.json) {
+          printJson({ ...result, ...(result.ok ? { anchor } : {}) });
+        } else if (result.ok) {
+          process.stdout.write(
+            `audit log ok: ${result.entries} entries verified${opts.anchor ? `, anchor ${opts.anchor.seq} matches` : ''}\n` +
+              `anchor: ${anchor}\n` +
+              `(keep the anchor outside this database and pass it as --anchor next time: it detects truncation and rewrites)\n`,
+          );
+        } else {
+          process.stdout.write(`audit log TAMPERED at entry ${result.firstBadSeq}: ${result.problem}\nentries 1..${result.headSeq} verified sound\n`);
+        }
+        if (!result.ok) {
+          throw new VigilError('VIGIL_ERR_AUDIT_TAMPERED', `audit log tampered: first bad entry ${result.firstBadSeq}: ${result.problem}`);
+        }
+      });
+    });
+
+  audit
+    .command('list')
+    .description('Audit entries in order (page with --after)')
+    .option('--after <seq>', 'only entries after this seq', intOption)
+    .option('--limit <n>', 'at most n entries (default 100, at most 10000)', intOption)
+    .option('--action <action>', "only this action ('key.created') or prefix ('key.*')")
+    .option('--subject <subject>', 'only entries about this subject (key id, bank, decision …)')
+    .option('--json', 'JSON output')
+    .action(async (opts: { after?: number; limit?: number; action?: string; subject?: string; json?: boolean }, cmd: Command) => {
+      await withStateDb(cmd, (db) => {
+        const entries = new AuditLog(db).list({
+          ...(opts.after !== undefined ? { afterSeq: opts.after } : {}),
+          ...(opts.limit !== undefined ? { limit: opts.limit } : {}),
+          ...(opts.action !== undefined ? { action: opts.action } : {}),
+          ...(opts.subject !== undefined ? { subject: opts.subject } : {}),
+        });
+        if (opts.json) return printJson(entries);
+        printTable(
+          entries.map((e) => {
+            const details = JSON.stringify(e.details);
+            return { seq: e.seq, at: e.at, actor: e.actor, action: e.action, subject: e.subject ?? '', details: details.length > 80 ? details.slice(0, 79) + '…' : details };
+          }),
+          ['seq', 'at', 'actor', 'action', 'subject', 'details'],
+        );
+      });
+    });
+}

@@ -1,0 +1,105 @@
+/** `vigil key …`: API keys for the service. Creation and revocation are audited (actor 'cli'). */
+import { Command, InvalidArgumentError } from 'commander';
+import { AuditLog } from '../../audit/log.js';
+import { ApiKeyStore, parseScopes, type ApiKey, type Scope } from '../../auth/keys.js';
+import { printJson, printTable, withStateDb } from '../context.js';
+import { cliOperator } from './audit.js';
+
+function intOption(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`Expected a non-negative integer but received ${JSON.stringify(value)}`);
+  return n;
+}
+
+function scopesOption(value: string): Scope[] {
+  try {
+    return parseScopes(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
+
+function status(key: ApiKey, now: number): string {
+  if (key.revokedAt) return 'revoked';
+  if (key.expiresAt && Date.parse(key.expiresAt) <= now) return 'expired';
+  return 'active';
+}
+
+export function registerKey(program: Command): void {
+  const key = program.command('key').description('Create, list and revoke API keys (stored hashed; the secret is shown once)');
+
+  key
+    .command('create')
+    .description('Create an API key and print its secret once')
+    .requiredOption('--name <name>', 'what the key is for (who holds it)')
+    .requiredOption('--scope <scopes>', 'comma-separated: submit, lookup, curate, review, admin (admin implies all)', scopesOption)
+    .option('--rate-limit <n>', 'requests per minute (default 6000; 0 = unlimited)', intOption)
+    .option('--expires <iso>', 'expiry, ISO 8601 (default never)')
+    .option('--json', 'JSON output: {key, secret}')
+    .action(async (opts: { name: string; scope: Scope[]; rateLimit?: number; expires?: string; json?: boolean }, cmd: Command) => {
+      await withStateDb(cmd, (db) => {
+        const keys = new ApiKeyStore(db);
+        const audit = new AuditLog(db);
+        const created = db.transaction(() => {
+          const made = keys.create({
+            name: opts.name,
+            scopes: opts.scope,
+            ...(opts.rateLimit !== undefined ? { rateLimitPerMinute: opts.rateLimit } : {}),
+            ...(opts.expires !== undefined ? { expiresAt: opts.expires } : {}),
+          });
+          const { id, name, scopes, rateLimitPerMinute, expiresAt } = made.key;
+          // Never the secret or its hash.
+          audit.append({ actor: 'cli', action: 'key.created', subject: id, details: { ...cliOperator(), name, scopes, rateLimitPerMinute, expiresAt } });
+          return made;
+        }).immediate();
+        process.stderr.write('Store this secret now: it is shown only once (Vigil keeps only its SHA-256). Revoke the key if it leaks.\n');
+        if (opts.json) return printJson(created);
+        const k = created.key;
+        process.stdout.write(
+          `Created API key ${k.id} (${k.name}): scopes ${k.scopes.join(',')}, ` +
+            `${k.rateLimitPerMinute === 0 ? 'no rate limit' : `${k.rateLimitPerMinute} requests/minute`}, expires ${k.expiresAt ?? 'never'}\n` +
+            `${created.secret}\n`,
+        );
+      });
+    });
+
+  key
+    .command('list')
+    .description('List API keys (never their secrets)')
+    .option('--json', 'JSON output')
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      await withStateDb(cmd, (db) => {
+        const keys = new ApiKeyStore(db).list();
+        if (opts.json) return printJson(keys);
+        const now = Date.now();
+        printTable(
+          keys.map((k) => ({
+            id: k.id, name: k.name, scopes: k.scopes.join(','), 'rate/min': k.rateLimitPerMinute || 'unlimited', status: status(k, now),
+            created: k.createdAt, expires: k.expiresAt ?? '', 'last used': k.lastUsedAt ?? '',
+          })),
+          ['id', 'name', 'scopes', 'rate/min', 'status', 'created', 'expires', 'last used'],
+        );
+      });
+    });
+
+  key
+    .command('revoke')
+    .description('Revoke an API key: it stops authenticating on the next request')
+    .argument('<id>', "the key's id (k_…)")
+    .option('--json', 'JSON output')
+    .action(async (id: string, opts: { json?: boolean }, cmd: Command) => {
+      await withStateDb(cmd, (db) => {
+        const keys = new ApiKeyStore(db);
+        const audit = new AuditLog(db);
+        const { revoked, already } = db.transaction(() => {
+          const before = keys.get(id);
+          const after = keys.revoke(id); // NOT_FOUND for an unknown id
+          const was = before?.revokedAt != null;
+          if (!was) audit.append({ actor: 'cli', action: 'key.revoked', subject: id, details: { ...cliOperator(), name: after.name } });
+          return { revoked: after, already: was };
+        }).immediate();
+        if (opts.json) return printJson(revoked);
+        process.stdout.write(already ? `${id} was already revoked at ${revoked.revokedAt}\n` : `Revoked ${id} (${revoked.name})\n`);
+      });
+    });
+}
