@@ -4,11 +4,14 @@
  * runs in browsers and workers for client-side hashing.
  *
  * Hand-written because no maintained npm package is conformance-tested against the reference.
+ * The blur, decimation, quality and DCT run as WebAssembly SIMD kernels (simd.ts, embedded bytes) where
+ * the runtime has them, bit-identical to the TypeScript stages that remain the fallback.
  */
 import { dct64To16 } from './dct.js';
 import { HASH256_BYTES, setBit, type Hash256 } from './hash256.js';
 import { jaroszBlurDecimate, jaroszWindowSize } from './jarosz.js';
 import { lumaDimensions, lumaFromPixels, validatePixels, type PixelBuffer } from './luma.js';
+import { simdPdq } from './simd.js';
 
 /** Reference MIN_HASHABLE_DIM: smaller images give the zero hash with quality 0. */
 export const PDQ_MIN_DIMENSION = 5;
@@ -35,8 +38,17 @@ export interface PdqDihedralResult {
   quality: number;
 }
 
+export interface PdqScratchOptions {
+  /**
+   * Use the WebAssembly SIMD kernels where the runtime has them (default true). Both paths give
+   * bit-identical results; false forces the plain TypeScript path (tests compare the two).
+   */
+  simd?: boolean;
+}
+
 /** Reusable float buffers; one per thread keeps the hot path free of large allocations. */
 export class PdqScratch {
+  readonly simd: boolean;
   buffer1 = new Float32Array(0);
   buffer2 = new Float32Array(0);
   readonly grid64 = new Float32Array(64 * 64);
@@ -44,6 +56,10 @@ export class PdqScratch {
   readonly dct16x16 = new Float32Array(16 * 16);
   readonly transformed = new Float32Array(16 * 16);
   readonly sorted = new Float32Array(16 * 16);
+
+  constructor(options: PdqScratchOptions = {}) {
+    this.simd = options.simd ?? true;
+  }
 
   ensure(n: number): void {
     if (this.buffer1.length < n) {
@@ -97,7 +113,14 @@ function coefficientsFromLuma(
   skipBlurAt64: boolean,
 ): number {
   const n = width * height;
-  if (skipBlurAt64 && width === 64 && height === 64) {
+  const asGrid = skipBlurAt64 && width === 64 && height === 64;
+  const simd = scratch.simd ? simdPdq() : null;
+  const input = simd?.input(height, width);
+  if (simd && input) {
+    if (input !== luma) input.set(luma.subarray(0, n));
+    return simd.run(height, width, asGrid, scratch.dct16x16);
+  }
+  if (asGrid) {
     scratch.grid64.set(luma.subarray(0, n));
   } else {
     scratch.ensure(n);
@@ -182,8 +205,14 @@ function lumaOf(pixels: PixelBuffer, scratch: PdqScratch, options: PixelHashOpti
   validatePixels(pixels);
   const sampleTo = options.referenceResize ? PDQ_REFERENCE_MAX_DIMENSION : undefined;
   const { width, height } = lumaDimensions(pixels, sampleTo);
-  scratch.ensure(width * height);
-  return { luma: lumaFromPixels(pixels, scratch.buffer1, sampleTo), width, height };
+  // The SIMD path reads luma from WebAssembly memory: write it there directly.
+  const hashable = width >= PDQ_MIN_DIMENSION && height >= PDQ_MIN_DIMENSION;
+  let out = hashable && scratch.simd ? simdPdq()?.input(height, width) : undefined;
+  if (!out) {
+    scratch.ensure(width * height);
+    out = scratch.buffer1;
+  }
+  return { luma: lumaFromPixels(pixels, out, sampleTo), width, height };
 }
 
 /** PDQ of decoded 8-bit pixels. */

@@ -1,0 +1,246 @@
+/**
+ * PDQ's blur, decimation, quality and DCT on the WebAssembly SIMD kernels of simd-module.ts
+ * (internal). Bit-identical to jarosz.ts + dct.ts + qualityOf; pdq.ts falls back to those where
+ * WebAssembly SIMD is missing, and tests compare the two.
+ *
+ * The row filters need lanes across rows, the column filters lanes across columns, so the image is
+ * transposed between passes and every filter is one kernel (`sweep`) running down columns:
+ *
+ *   luma R×C ─T→ C×R ─rows→ C×R ─T→ R×C ─cols→ R×C ─T→ C×R ─rows, sampled c→ 64×R ─T→ R×64 ─cols, sampled r→ 64×64
+ *
+ * Padded sides (multiples of 16) hold stale floats in lanes and rows no real output reads.
+ */
+import { DCT_MATRIX } from './dct.js';
+import { jaroszWindowSize } from './jarosz.js';
+import { pdqSimdModuleBytes } from './simd-module.js';
+
+/** The slice of the WebAssembly JS API used here (the project's `lib` has no DOM or wasm types). */
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+interface WasmApi {
+  validate(bytes: Uint8Array): boolean;
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
+}
+
+type Kernels = {
+  transpose(src: number, srcStride: number, dst: number, dstStride: number, groups: number, cols4: number): void;
+  sweep(desc: number, descEnd: number, sums: number, n64: number): void;
+  dct(grid: number, d: number, dt: number, t: number, out: number): void;
+  quality(grid: number): number;
+  memory: WasmMemory;
+};
+
+// Fixed at the bottom of memory; everything sized by the image comes after.
+const D = 0; // DCT matrix, 16×64
+const DT = 4096; // its transpose, 64×16
+const T = 8192; // D·grid, 16×64
+const COEFFS = 12288; // 16×16
+const GRID = 13312; // 64×64
+const FIXED_END = GRID + 64 * 64 * 4;
+const PAGE = 65536;
+
+const ceil16 = (n: number) => (n + 15) & ~15;
+
+let compiled: object | null | undefined;
+
+function compile(): object | null {
+  if (compiled === undefined) {
+    const wa = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+    compiled = null;
+    try {
+      const bytes = pdqSimdModuleBytes();
+      // validate() is false where SIMD is not supported (and in JIT-less runtimes, WebAssembly is absent).
+      if (wa && wa.validate(bytes)) compiled = new wa.Module(bytes);
+    } catch {
+      compiled = null;
+    }
+  }
+  return compiled;
+}
+
+/** Whether this runtime runs the WebAssembly SIMD kernels. */
+export function pdqSimdAvailable(): boolean {
+  return compile() !== null;
+}
+
+/** The 1-based sample positions of the 64-cell decimation grid ("target centres"), as jarosz.ts. */
+function sampleIndices(inDim: number): Int32Array {
+  const idx = new Int32Array(64);
+  for (let o = 0; o < 64; o++) idx[o] = Math.trunc(((o + 0.5) * inDim) / 64);
+  return idx;
+}
+
+/** Divisor field of a step: a power-of-two count multiplies by its exact reciprocal (negated as a flag). */
+function divisor(count: number): number {
+  return (count & (count - 1)) === 0 ? -1 / count : count;
+}
+
+interface Layout {
+  rows: number;
+  cols: number;
+  sums: number;
+  input: number;
+  bufA: number;
+  bufB: number;
+  /** [start, end) of each sweep's descriptors, in bytes. */
+  sweeps: [number, number][];
+  rp: number;
+  cp: number;
+}
+
+/** One instance per thread: its memory grows to the largest image hashed and is reused. */
+class SimdPdq {
+  private readonly k: Kernels;
+  private f32 = new Float32Array(0);
+  private i32 = new Int32Array(0);
+  private layout: Layout | undefined;
+  private inputView: Float32Array | undefined;
+
+  constructor(module: object, wa: WasmApi) {
+    this.k = new wa.Instance(module, {}).exports as unknown as Kernels;
+    this.views();
+    for (let i = 0; i < 16; i++) {
+      for (let j = 0; j < 64; j++) {
+        this.f32[D / 4 + i * 64 + j] = DCT_MATRIX[i * 64 + j];
+        this.f32[DT / 4 + j * 16 + i] = DCT_MATRIX[i * 64 + j];
+      }
+    }
+  }
+
+  private views(): void {
+    if (this.f32.buffer !== this.k.memory.buffer) {
+      this.f32 = new Float32Array(this.k.memory.buffer);
+      this.i32 = new Int32Array(this.k.memory.buffer);
+      this.inputView = undefined;
+    }
+  }
+
+  /** Lays memory out for a rows×cols image; false when memory cannot grow that far. */
+  private prepare(rows: number, cols: number): Layout | undefined {
+    const l = this.layout;
+    if (l && l.rows === rows && l.cols === cols) return l;
+    const rp = ceil16(rows);
+    const cp = ceil16(cols);
+    const wide = Math.max(rp, cp, 64);
+    const sums = FIXED_END;
+    const zero = sums + wide * 4;
+    const desc = zero + wide * 4;
+    const descBytes = (2 * rows + 2 * cols + 2 * 64) * 16;
+    const input = (desc + descBytes + 63) & ~63;
+    // Transposing the unpadded input reads up to rp rows of `cols` floats plus one partial block.
+    const bufA = (input + (rp * cols + 16) * 4 + 63) & ~63;
+    const bufBytes = rp * Math.max(cp, 64) * 4;
+    const bufB = bufA + bufBytes;
+    const end = bufB + bufBytes;
+    const have = this.k.memory.buffer.byteLength;
+    if (end > have) {
+      try {
+        this.k.memory.grow(Math.ceil((end - have) / PAGE));
+      } catch {
+        return undefined;
+      }
+    }
+    this.layout = undefined;
+    this.views();
+    this.f32.fill(0, zero / 4, desc / 4);
+
+    const sweeps: [number, number][] = [];
+    let at = desc;
+    const write = (n: number, window: number, inBase: number, inStride: number, outBase: number, outStride: number, samples?: Int32Array) => {
+      const start = at;
+      const entry = (add: number, sub: number, out: number, m: number) => {
+        const w = at / 4;
+        this.i32[w] = add;
+        this.i32[w + 1] = sub;
+        this.i32[w + 2] = out;
+        this.f32[w + 3] = m;
+        at += 16;
+      };
+      const row = (i: number) => inBase + i * inStride;
+      let next = 0;
+      let oi = 0;
+      // One step of the running sum; with `samples`, output only at sampled indices (a repeated index
+      // gets extra steps that add and subtract the zero row, leaving the sum unchanged).
+      const step = (add: number, sub: number, count: number, emits: boolean) => {
+        if (!emits) return entry(add, sub, 0, 0);
+        if (!samples) return entry(add, sub, outBase + oi * outStride, divisor(count));
+        let first = true;
+        for (; next < 64 && samples[next] === oi; next++, first = false) {
+          entry(first ? add : zero, first ? sub : zero, outBase + next * outStride, divisor(count));
+        }
+        if (first) entry(add, sub, 0, 0);
+      };
+      // The reference's four phases (jarosz.ts boxRow).
+      const half = (window + 2) >> 1;
+      let ri = 0;
+      let li = 0;
+      let count = 0;
+      for (let i = 0; i < half - 1; i++) step(row(ri++), zero, ++count, false);
+      for (let i = 0; i < window - half + 1; i++, oi++) step(row(ri++), zero, ++count, true);
+      for (let i = 0; i < n - window; i++, oi++) step(row(ri++), row(li++), count, true);
+      for (let i = 0; i < half - 1; i++, oi++) step(zero, row(li++), --count, true);
+      sweeps.push([start, at]);
+    };
+    const rowWindow = jaroszWindowSize(cols, 64);
+    const colWindow = jaroszWindowSize(rows, 64);
+    write(cols, rowWindow, bufA, rp * 4, bufB, rp * 4); // rows, on C×R
+    write(rows, colWindow, bufA, cp * 4, bufB, cp * 4); // columns, on R×C
+    write(cols, rowWindow, bufA, rp * 4, bufB, rp * 4, sampleIndices(cols)); // rows again, sampled columns only
+    write(rows, colWindow, bufA, 256, GRID, 256, sampleIndices(rows)); // columns, sampled: the 64×64 grid
+    this.layout = { rows, cols, sums, input, bufA, bufB, sweeps, rp, cp };
+    return this.layout;
+  }
+
+  /** A view of wasm memory to write a rows×cols luma into (valid until the next call on this thread). */
+  input(rows: number, cols: number): Float32Array | undefined {
+    const l = this.prepare(rows, cols);
+    if (!l) return undefined;
+    this.views();
+    if (!this.inputView || this.inputView.byteOffset !== l.input || this.inputView.length !== rows * cols) {
+      this.inputView = new Float32Array(this.k.memory.buffer, l.input, rows * cols);
+    }
+    return this.inputView;
+  }
+
+  /**
+   * Blur + decimate the luma in `input(rows, cols)` (or take it as the grid when `asGrid`), then
+   * quality and DCT; the 16×16 coefficients go to `coefficients`.
+   */
+  run(rows: number, cols: number, asGrid: boolean, coefficients: Float32Array): number {
+    const l = this.layout!;
+    const k = this.k;
+    if (asGrid) {
+      this.f32.copyWithin(GRID / 4, l.input / 4, l.input / 4 + 64 * 64);
+    } else {
+      const { rp, cp, bufA, bufB, sums, sweeps } = l;
+      k.transpose(l.input, cols * 4, bufA, rp * 4, rp / 16, cp / 4);
+      k.sweep(sweeps[0][0], sweeps[0][1], sums, rp / 16);
+      k.transpose(bufB, rp * 4, bufA, cp * 4, cp / 16, rp / 4);
+      k.sweep(sweeps[1][0], sweeps[1][1], sums, cp / 16);
+      k.transpose(bufB, cp * 4, bufA, rp * 4, rp / 16, cp / 4);
+      k.sweep(sweeps[2][0], sweeps[2][1], sums, rp / 16);
+      k.transpose(bufB, rp * 4, bufA, 256, 4, rp / 4);
+      k.sweep(sweeps[3][0], sweeps[3][1], sums, 4);
+    }
+    const quality = Math.min(100, Math.trunc(k.quality(GRID) / 90));
+    k.dct(GRID, D, DT, T, COEFFS);
+    coefficients.set(this.f32.subarray(COEFFS / 4, COEFFS / 4 + 256));
+    return quality;
+  }
+}
+
+let instance: SimdPdq | null | undefined;
+
+/** This thread's SIMD PDQ, or null where WebAssembly SIMD is unavailable. */
+export function simdPdq(): SimdPdq | null {
+  if (instance === undefined) {
+    const module = compile();
+    instance = module ? new SimdPdq(module, (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly) : null;
+  }
+  return instance;
+}
+
+export type { SimdPdq };
