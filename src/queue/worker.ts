@@ -49,7 +49,7 @@ function retryAtOf(err: unknown): number | undefined {
   return typeof t === 'number' && Number.isFinite(t) ? t : undefined;
 }
 
-function describe(err: unknown): string {
+function errorMessage(err: unknown): string {
   if (err instanceof VigilError) return `${err.code}: ${err.message}`;
   return err instanceof Error ? err.message : String(err);
 }
@@ -178,7 +178,7 @@ export class QueueWorker {
     } catch (err) {
       this.safely(() => this.options.onError?.(job, err));
       try {
-        const failed = await this.queue.fail(job.id, this.workerId, describe(err), { permanent: isPermanentError(err), retryAt: retryAtOf(err) });
+        const failed = await this.queue.fail(job.id, this.workerId, errorMessage(err), { permanent: isPermanentError(err), retryAt: retryAtOf(err) });
         if (failed.state === 'dead') this.safely(() => this.options.onDead?.(failed));
       } catch (failErr) {
         this.safely(() => this.options.onError?.(job, failErr));
