@@ -1,15 +1,17 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { RulesConfigError } from './config.js';
+import { parseRulesConfig, RulesConfigError } from './config.js';
 import { RuleEngine } from './engine.js';
 import { jsonErrorOffset, loadRulesFile } from './load.js';
 import { downranked, match, quarantined } from './_test-helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vigil-rules-'));
+const hook = { url: 'https://hooks.example.org/a', secretEnv: 'HOOK_SECRET' };
 const EXAMPLE = fileURLToPath(new URL('../../examples/rules.json', import.meta.url));
 
 function file(name: string, content: string | Uint8Array): string {
@@ -78,4 +80,18 @@ test('jsonErrorOffset finds the first syntax error', () => {
   assert.equal(jsonErrorOffset('"\\x"'), 2);
   assert.equal(jsonErrorOffset('{} x'), 3);
   assert.equal(jsonErrorOffset('['.repeat(1e6)), -1);
+});
+
+test('the configs and rules shown in docs/rules.md are valid', async () => {
+  const doc = await readFile(fileURLToPath(new URL('../../docs/rules.md', import.meta.url)), 'utf8');
+  const blocks = [...doc.matchAll(/```json\n([\s\S]*?)```/g)].map((m) => m[1]);
+  let checked = 0;
+  for (const block of blocks) {
+    const whole = JSON.parse(`[${block}]`) as Record<string, unknown>[];
+    if ('verdict' in whole[0]) continue; // a decision, not rules
+    const config = 'version' in whole[0] ? whole[0] : { version: 1, webhooks: { accounts: hook, reviewers: hook }, rules: whole };
+    assert.doesNotThrow(() => parseRulesConfig(config), block);
+    checked++;
+  }
+  assert.ok(checked >= 6, `checked ${checked} blocks`);
 });
