@@ -239,6 +239,16 @@ describe('SqliteJobQueue', () => {
     assert.equal((await queue.getByKey('d'))?.state, 'dead', 'dead jobs are not purged');
   });
 
+  it('purges in batches larger than one delete', async () => {
+    const { queue, clock } = setup();
+    const n = 5003;
+    await queue.enqueue(Array.from({ length: n }, (_, i) => job(`p${i}`)));
+    for (const j of await queue.claim(['q'], lease('w', n))) await queue.complete(j.id, 'w');
+    clock.t += 1;
+    assert.equal(queue.purgeDone(0), n);
+    assert.deepEqual(await queue.stats(), {});
+  });
+
   it('never reuses the id of a purged job, and keeps jobs across a reopen', async () => {
     const path = join(mkdtempSync(join(tmpdir(), 'vigil-queue-')), 'state.db');
     let db = openStateDb(path);

@@ -43,6 +43,7 @@ const MIGRATIONS: readonly ComponentMigration[] = [
 const DEFAULT_MAX_ATTEMPTS = 10;
 const MAX_ERROR_CHARS = 2000;
 const MAX_LIST_LIMIT = 1000;
+const PURGE_BATCH = 5000;
 const BACKOFF_BASE_MS = 1000;
 const BACKOFF_CAP_MS = 3_600_000;
 
@@ -155,7 +156,8 @@ function prepare(db: StateDb) {
     stats: db.prepare('SELECT queue, state, COUNT(*) AS n FROM queue_jobs GROUP BY queue, state'),
     nextPending: db.prepare(`SELECT MIN(run_at) AS t FROM queue_jobs WHERE queue = ? AND state = 'pending'`),
     nextLease: db.prepare(`SELECT MIN(lease_until) AS t FROM queue_jobs WHERE queue = ? AND state = 'running'`),
-    purge: db.prepare(`DELETE FROM queue_jobs WHERE state = 'done' AND finished_at < ?`),
+    purge: db.prepare(`DELETE FROM queue_jobs WHERE id IN (SELECT id FROM queue_jobs INDEXED BY queue_jobs_done
+      WHERE state = 'done' AND finished_at < ? LIMIT ?)`),
   };
 }
 
@@ -329,6 +331,13 @@ export class SqliteJobQueue implements JobQueue {
    */
   purgeDone(olderThanMs: number): number {
     if (!Number.isFinite(olderThanMs) || olderThanMs < 0) throw invalidArgument('a non-negative number of ms', 'olderThanMs', olderThanMs);
-    return this.stmt.purge.run(this.now() - olderThanMs).changes;
+    const cutoff = this.now() - olderThanMs;
+    let total = 0;
+    // In batches, each its own transaction, so enqueues and claims are not held up behind one huge delete.
+    for (;;) {
+      const n = this.stmt.purge.run(cutoff, PURGE_BATCH).changes;
+      total += n;
+      if (n < PURGE_BATCH) return total;
+    }
   }
 }
