@@ -2,9 +2,12 @@
 /** The `vigil` command line. Only this file prints uncaught errors and chooses the exit status. */
 import { Command, CommanderError } from 'commander';
 import { VigilError } from '../core/errors.js';
+import { registerAudit } from './commands/audit.js';
 import { registerBank } from './commands/bank.js';
 import { registerHash } from './commands/hash.js';
+import { registerKey } from './commands/key.js';
 import { registerMatch } from './commands/match.js';
+import { registerServe } from './commands/serve.js';
 import { registerSignal } from './commands/signal.js';
 import { EXIT } from './exit-codes.js';
 
@@ -20,6 +23,9 @@ export function buildProgram(): Command {
   registerMatch(program);
   registerBank(program);
   registerSignal(program);
+  registerServe(program);
+  registerKey(program);
+  registerAudit(program);
   return program;
 }
 

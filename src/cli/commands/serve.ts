@@ -1,0 +1,82 @@
+/**
+ * `vigil serve`: the HTTP API with the pipeline, rules, queue worker and audit log. On a fresh clone it also
+ * writes demo pictures, a demo bank of their hashes and a demo admin key, and prints how to try it.
+ */
+import { Command, InvalidArgumentError } from 'commander';
+import { parseScopes, type Scope } from '../../auth/keys.js';
+import { startService } from '../../service/serve.js';
+import { storeUrl } from '../context.js';
+import { nonNegativeNumber } from './hash.js';
+
+interface ServeCliOptions {
+  host: string;
+  port: number;
+  rules?: string;
+  demo: boolean;
+  retainDays: number;
+  threads?: number;
+  anonymous?: Scope[];
+  metricsPublic?: boolean;
+  log: boolean;
+}
+
+function port(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`Expected a port 0–65535 but received ${JSON.stringify(value)}`);
+  return n;
+}
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('Run the HTTP API (decisions, lookups, banks, rules, webhooks, audit); demo bank and key on a fresh store')
+    .option('--host <host>', 'interface to listen on', '127.0.0.1')
+    .option('-p, --port <port>', 'port (0 = any free port)', port, Number(process.env.PORT ?? 8080))
+    .option('--rules <file>', 'rules config (JSON, docs/rules.md); rules set over the API later take precedence')
+    .option('--no-demo', 'no demo pictures, bank or key')
+    .option('--retain-days <days>', 'keep hashes of unmatched content this many days for retroactive matching (0 = off)', nonNegativeNumber, 0)
+    .option('-j, --threads <n>', 'hashing threads (default: one per core)', (v) => Math.max(1, Number(v)))
+    .option('--anonymous <scopes>', 'scopes granted without an API key, e.g. "lookup" for HMA clients on a trusted network', parseScopes)
+    .option('--metrics-public', 'serve /metrics without an API key')
+    .option('--no-log', 'no request log on stdout')
+    .action(async (opts: ServeCliOptions, cmd: Command) => {
+      const service = await startService({
+        storeUrl: storeUrl(cmd),
+        ...((cmd.optsWithGlobals() as { state?: string }).state ? { statePath: (cmd.optsWithGlobals() as { state: string }).state } : {}),
+        host: opts.host,
+        port: opts.port,
+        ...(opts.rules ? { rulesFile: opts.rules } : {}),
+        demo: opts.demo,
+        retainDays: opts.retainDays,
+        ...(opts.threads ? { hashThreads: opts.threads } : {}),
+        ...(opts.anonymous ? { anonymousScopes: opts.anonymous } : {}),
+        ...(opts.metricsPublic ? { metricsPublic: true } : {}),
+        logger: opts.log ? { level: 'info' } : false,
+      });
+      const out = (line = '') => process.stderr.write(line + '\n');
+      out(`Vigil is listening on ${service.url}  (API docs: ${service.url}/docs, OpenAPI: ${service.url}/openapi.json)`);
+      out(`Signals loaded: ${Object.entries(service.ctx.matcher.sizes).map(([t, n]) => `${t} ${n}`).join(', ')}; rules: ${service.ctx.rules.source} (${service.ctx.rules.engine.version.slice(0, 12)})`);
+      const missing = service.ctx.rules.missingSecrets();
+      if (missing.length > 0) out(`Warning: webhook secrets not set, their deliveries will dead-letter: ${missing.join(', ')}`);
+      if (service.demo) {
+        out(`Demo bank ${service.demo.bank}: hashes of the benign pictures in ${service.demo.dir}${service.demo.created ? ' (created now)' : ''}`);
+        if (service.demo.apiKey) {
+          out(`Demo API key (admin; kept in ${service.demo.dir}/demo-api-key):`);
+          out(`  ${service.demo.apiKey}`);
+          out('Try:');
+          out(`  curl -s -H "Authorization: Bearer ${service.demo.apiKey}" -F contentId=demo-1 -F file=@${service.demo.dir}/sunset.png ${service.url}/v1/content`);
+        }
+      }
+      out('Ctrl-C stops the service.');
+      await new Promise<void>((resolveStop) => {
+        const stop = () => {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+          out('Stopping…');
+          void service.close().then(resolveStop, resolveStop);
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+      });
+    });
+}

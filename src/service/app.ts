@@ -1,0 +1,84 @@
+/**
+ * The HTTP API (Fastify): routes validate with JSON Schema and the OpenAPI 3.1 document at /openapi.json
+ * (docs page at /docs) is generated from those schemas. Auth, per-key rate limits, metrics and one error
+ * shape are hooks shared by every route.
+ */
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import multipart from '@fastify/multipart';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import { VigilError } from '../core/errors.js';
+import { registerAuth } from './auth.js';
+import type { ServiceContext } from './context.js';
+import { sendError } from './http-errors.js';
+import { registerSchemas } from './schemas.js';
+import { adminRoutes } from './routes/admin.js';
+import { bankRoutes } from './routes/banks.js';
+import { contentRoutes } from './routes/content.js';
+import { hmaRoutes } from './routes/hma.js';
+import { lookupRoutes } from './routes/lookup.js';
+import { opsRoutes } from './routes/ops.js';
+
+export const API_VERSION = '0.1.0';
+
+export async function buildApp(ctx: ServiceContext, options: { logger?: FastifyServerOptions['logger'] } = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: ctx.limits.maxJsonBytes,
+    // JSON bombs: a deep or huge body is refused before it reaches a route.
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+  });
+  app.setErrorHandler((err, request, reply) => sendError(err, request, reply));
+  app.setNotFoundHandler((request, reply) => sendError(new VigilError('VIGIL_ERR_NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}`), request, reply));
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'Vigil API', version: API_VERSION, description: 'Known-material detection by hash matching: submit content or hashes, get a decision; manage banks, rules, jobs and the audit log. HMA 2.0-compatible endpoints are tagged "hma".' },
+      components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'An API key (`vigil key create`), as "Authorization: Bearer <key>" or "X-Api-Key: <key>".' } } },
+    },
+    // Routes with a scope need a key: the spec says so per operation.
+    transform: ({ schema, url, route }) => {
+      const scope = (route.config as { scope?: string } | undefined)?.scope;
+      const out = { ...(schema as Record<string, unknown>) };
+      if (scope && out.security === undefined) out.security = [{ apiKey: [] }];
+      if (scope) out.description = `${out.description ? `${String(out.description)}\n\n` : ''}Scope: \`${scope}\`.`;
+      return { schema: out, url };
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(multipart, { limits: { fileSize: ctx.limits.maxUploadBytes, files: 1, fields: 20, fieldSize: 1024 * 1024, parts: 32 } });
+  registerSchemas(app);
+  registerAuth(app, ctx.keys, ctx.usage, { ...(ctx.anonymousScopes ? { anonymousScopes: ctx.anonymousScopes } : {}) });
+  // After auth (preHandler), so the limit is the key's own.
+  await app.register(rateLimit, {
+    global: true,
+    hook: 'preHandler',
+    max: (request) => {
+      const perMinute = request.apiKey?.rateLimitPerMinute;
+      return perMinute === undefined ? 600 : perMinute === 0 ? Number.MAX_SAFE_INTEGER : perMinute;
+    },
+    timeWindow: 60_000,
+    keyGenerator: (request) => (request.apiKey ? `key:${request.apiKey.id}` : `ip:${request.ip}`),
+    allowList: (request) => !request.routeOptions.config?.scope,
+    errorResponseBuilder: (_request, context) => Object.assign(new VigilError('VIGIL_ERR_RATE_LIMITED', `Rate limit of ${context.max} requests per minute exceeded; retry in ${Math.ceil(context.ttl / 1000)} s`), { statusCode: 429 }),
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    ctx.metrics.requests.inc({ method: request.method, route, status: String(reply.statusCode) });
+    ctx.metrics.latency.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+  });
+
+  opsRoutes(app, ctx);
+  contentRoutes(app, ctx);
+  lookupRoutes(app, ctx);
+  bankRoutes(app, ctx);
+  adminRoutes(app, ctx);
+  hmaRoutes(app, ctx);
+  await app.ready();
+  return app;
+}

@@ -1,0 +1,58 @@
+/** Prometheus metrics: requests, latencies, decisions, matches by bank, queue depth, index size. */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { JobQueue } from '../queue/types.js';
+import type { ContentResult } from '../pipeline/pipeline.js';
+
+export class ServiceMetrics {
+  readonly registry = new Registry();
+  readonly requests: Counter<'method' | 'route' | 'status'>;
+  readonly latency: Histogram<'method' | 'route'>;
+  readonly decisions: Counter<'verdict'>;
+  readonly matches: Counter<'bank' | 'signal_type'>;
+  readonly lookups: Counter<'signal_type'>;
+
+  constructor(sources: { queue: JobQueue; indexSize: () => Record<string, number>; retained?: () => number }) {
+    collectDefaultMetrics({ register: this.registry, prefix: 'vigil_process_' });
+    this.requests = new Counter({ name: 'vigil_http_requests_total', help: 'HTTP requests by route and status', labelNames: ['method', 'route', 'status'], registers: [this.registry] });
+    this.latency = new Histogram({
+      name: 'vigil_http_request_duration_seconds',
+      help: 'HTTP request latency',
+      labelNames: ['method', 'route'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+      registers: [this.registry],
+    });
+    this.decisions = new Counter({ name: 'vigil_decisions_total', help: 'Content decisions by verdict', labelNames: ['verdict'], registers: [this.registry] });
+    this.matches = new Counter({ name: 'vigil_matches_total', help: 'Matches by bank and signal type (content and lookups)', labelNames: ['bank', 'signal_type'], registers: [this.registry] });
+    this.lookups = new Counter({ name: 'vigil_lookups_total', help: 'Hashes looked up by signal type', labelNames: ['signal_type'], registers: [this.registry] });
+    new Gauge({
+      name: 'vigil_queue_jobs',
+      help: 'Jobs in the durable queue by queue and state',
+      labelNames: ['queue', 'state'],
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        for (const [queue, states] of Object.entries(await sources.queue.stats())) for (const [state, n] of Object.entries(states)) this.set({ queue, state }, n);
+      },
+    });
+    new Gauge({
+      name: 'vigil_index_signals',
+      help: 'Signals held in the in-memory match indexes by type',
+      labelNames: ['signal_type'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [type, n] of Object.entries(sources.indexSize())) this.set({ signal_type: type }, n);
+      },
+    });
+    if (sources.retained) {
+      const retained = sources.retained;
+      new Gauge({ name: 'vigil_retained_submissions', help: 'Unmatched submissions whose hashes are kept for retroactive matching', registers: [this.registry], collect() { this.set(retained()); } });
+    }
+  }
+
+  decided(result: ContentResult): void {
+    if (result.replayed) return;
+    this.decisions.inc({ verdict: result.verdict });
+    for (const m of result.matches) this.matches.inc({ bank: m.bank, signal_type: m.signalType });
+  }
+}

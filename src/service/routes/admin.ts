@@ -1,0 +1,145 @@
+/**
+ * Operations on the service's own state: the rules (read, replace, dry-run), the job queue and its dead
+ * letters, the audit log and its verification, decisions and the review queue (the review UI builds on these).
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { VigilError } from '../../core/errors.js';
+import { rulesConfigJsonSchema } from '../../rules/config.js';
+import type { JobState } from '../../queue/types.js';
+import { actorOf } from '../auth.js';
+import type { ServiceContext } from '../context.js';
+import { ERROR_RESPONSES } from '../schemas.js';
+
+const page = { afterId: { type: 'integer', minimum: 0 }, limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } } as const;
+
+export function adminRoutes(app: FastifyInstance, ctx: ServiceContext): void {
+  const audit = (request: FastifyRequest, action: string, subject: string, details: Record<string, unknown> = {}) =>
+    ctx.audit.append({ actor: actorOf(request), action, subject, details });
+
+  app.get('/v1/rules', {
+    config: { scope: 'admin' },
+    schema: { tags: ['rules'], summary: 'The rules in force, their version and where they came from' },
+  }, async () => ({ version: ctx.rules.engine.version, source: ctx.rules.source, config: ctx.rules.engine.config, missingWebhookSecrets: ctx.rules.missingSecrets() }));
+
+  app.put('/v1/rules', {
+    config: { scope: 'admin' },
+    schema: {
+      tags: ['rules'],
+      summary: 'Replace the rules (validated; every problem listed; the old rules stay on error). Audited.',
+      body: { type: 'object', additionalProperties: true, description: 'A rules config (docs/rules.md).' },
+      response: { 200: { type: 'object', properties: { version: { type: 'string' }, previous: { type: 'string' } } }, ...ERROR_RESPONSES },
+    },
+  }, async (request) => {
+    const previous = ctx.rules.engine.version;
+    const engine = ctx.rules.replace(request.body, actorOf(request));
+    return { version: engine.version, previous };
+  });
+
+  app.get('/v1/rules/schema', { config: { scope: 'admin' }, schema: { tags: ['rules'], summary: 'JSON Schema of the rules config' } }, async () => rulesConfigJsonSchema());
+
+  app.post('/v1/rules/test', {
+    config: { scope: 'admin' },
+    schema: {
+      tags: ['rules'],
+      summary: 'Dry run: what the rules in force (or the given ones) decide for these hashes; nothing is recorded',
+      body: {
+        type: 'object',
+        required: ['hashes'],
+        additionalProperties: false,
+        properties: {
+          hashes: { $ref: 'ClientHashes#' },
+          account: { type: 'object', properties: { priorMatchedDecisions: { type: 'integer', minimum: 0 }, priorBlocks: { type: 'integer', minimum: 0 } } },
+          context: { type: 'object', additionalProperties: true },
+          rules: { type: 'object', additionalProperties: true },
+        },
+      },
+    },
+  }, async (request) => {
+    const body = request.body as { hashes: Parameters<typeof ctx.pipeline.submitHashes>[1]; account?: { priorMatchedDecisions?: number; priorBlocks?: number }; context?: Record<string, unknown>; rules?: unknown };
+    const { matchQueryOfClientHashes } = await import('../../pipeline/query.js');
+    const { RuleEngine } = await import('../../rules/engine.js');
+    const { parseRulesConfig } = await import('../../rules/config.js');
+    const engine = body.rules ? new RuleEngine(parseRulesConfig(body.rules)) : ctx.rules.engine;
+    const matches = await ctx.matcher.match(matchQueryOfClientHashes(body.hashes));
+    const account = body.account ? { priorMatchedDecisions: body.account.priorMatchedDecisions ?? 0, priorBlocks: body.account.priorBlocks ?? 0 } : undefined;
+    return { matches, decision: engine.evaluate({ matches, ...(account ? { account } : {}), context: body.context ?? {} }) };
+  });
+
+  app.get('/v1/jobs', {
+    config: { scope: 'admin' },
+    schema: {
+      tags: ['jobs'],
+      summary: 'Jobs of the durable queue (state=dead: the dead letters)',
+      querystring: { type: 'object', properties: { queue: { type: 'string' }, state: { type: 'string', enum: ['pending', 'running', 'done', 'dead'] }, ...page } },
+    },
+  }, async (request) => {
+    const q = request.query as { queue?: string; state?: JobState; afterId?: number; limit: number };
+    return { jobs: await ctx.queue.list(q), stats: await ctx.queue.stats() };
+  });
+
+  app.post('/v1/jobs/:id/retry', {
+    config: { scope: 'admin' },
+    schema: { tags: ['jobs'], summary: 'Re-queue a dead job (attempts reset). Audited.', params: { type: 'object', properties: { id: { type: 'integer', minimum: 1 } } } },
+  }, async (request) => {
+    const { id } = request.params as { id: number };
+    const job = await ctx.queue.retry(id);
+    audit(request, 'job.retried', `job:${id}`, { queue: job.queue, idempotencyKey: job.idempotencyKey });
+    ctx.notifyWorker();
+    return job;
+  });
+
+  app.get('/v1/audit', {
+    config: { scope: 'admin' },
+    schema: {
+      tags: ['audit'],
+      summary: 'Audit log entries (reading them is itself audited)',
+      querystring: { type: 'object', properties: { afterSeq: { type: 'integer', minimum: 0 }, limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 }, action: { type: 'string' }, subject: { type: 'string' } } },
+    },
+  }, async (request) => {
+    const q = request.query as { afterSeq?: number; limit: number; action?: string; subject?: string };
+    const entries = ctx.audit.list(q);
+    audit(request, 'data.accessed', 'audit', { route: 'GET /v1/audit', afterSeq: q.afterSeq ?? 0, count: entries.length });
+    return { entries };
+  });
+
+  app.get('/v1/audit/verify', {
+    config: { scope: 'admin' },
+    schema: { tags: ['audit'], summary: 'Verify the hash chain; returns the head to keep as the next anchor', querystring: { type: 'object', properties: { anchor: { type: 'string', pattern: '^[0-9]+:[0-9a-f]{64}$' } } } },
+  }, async (request) => {
+    const { anchor } = request.query as { anchor?: string };
+    const { parseAuditAnchor } = await import('../../audit/log.js');
+    return ctx.audit.verify(anchor ? { anchor: parseAuditAnchor(anchor) } : {});
+  });
+
+  app.get('/v1/decisions', {
+    config: { scope: 'review' },
+    schema: {
+      tags: ['content'],
+      summary: 'Recorded decisions (matched content only), oldest first',
+      querystring: { type: 'object', properties: { verdict: { type: 'string', enum: ['allow', 'review', 'block'] }, accountId: { type: 'string' }, ...page } },
+    },
+  }, async (request) => {
+    const q = request.query as { verdict?: string; accountId?: string; afterId?: number; limit: number };
+    const decisions = ctx.records.listDecisions(q);
+    audit(request, 'data.accessed', 'decisions', { route: 'GET /v1/decisions', ids: decisions.map((d) => d.id) });
+    return { decisions };
+  });
+
+  app.get('/v1/review', {
+    config: { scope: 'review' },
+    schema: { tags: ['content'], summary: 'Open review items, most urgent first', querystring: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } } } },
+  }, async (request) => {
+    const { limit } = request.query as { limit: number };
+    const items = ctx.records.listReviewItems({ limit });
+    return { items: items.map((item) => ({ ...item, decision: ctx.records.getDecision(item.decisionId) })) };
+  });
+
+  app.post('/v1/retro/run', {
+    config: { scope: 'admin' },
+    schema: { tags: ['content'], summary: 'Run retroactive matching now (it also runs after each import and periodically)' },
+  }, async () => {
+    if (!ctx.retro) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', 'Retroactive matching is off (start the service with --retain-days N)');
+    const result = await ctx.retro.run();
+    return { checked: result.checked, purged: result.purged, late: result.late.map((r) => ({ contentId: r.contentId, decisionId: r.decisionId, verdict: r.verdict })) };
+  });
+}

@@ -1,0 +1,95 @@
+/**
+ * POST /v1/content: an upload (multipart: fields contentId, accountId, context as JSON, then the file) or
+ * JSON of hashes computed on the client → the decision and its matches, synchronously. Idempotent on
+ * (contentId, SHA-256): a retry returns the same decision and never repeats an action.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { MultipartFile } from '@fastify/multipart';
+import { VigilError } from '../../core/errors.js';
+import type { SubmissionMeta } from '../../pipeline/pipeline.js';
+import type { ClientHashes } from '../../pipeline/query.js';
+import { actorOf } from '../auth.js';
+import type { ServiceContext } from '../context.js';
+import { ERROR_RESPONSES } from '../schemas.js';
+import { saveUpload, type SavedUpload } from '../uploads.js';
+
+const ID = { type: 'string', minLength: 1, maxLength: 256 } as const;
+
+const jsonBody = {
+  type: 'object',
+  required: ['contentId', 'hashes'],
+  additionalProperties: false,
+  properties: {
+    contentId: { ...ID, description: "The platform's id for the content." },
+    accountId: { ...ID, description: 'The uploading account (account history conditions, disable_account).' },
+    context: { type: 'object', additionalProperties: true, description: 'Uploader IP, time, surface…: kept only with matched content.' },
+    hashes: { $ref: 'ClientHashes#' },
+  },
+} as const;
+
+function metaFrom(fields: Record<string, unknown>, request: FastifyRequest): SubmissionMeta {
+  const contentId = fields.contentId ?? fields.content_id;
+  if (typeof contentId !== 'string' || contentId.length === 0 || contentId.length > 256) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', 'Expected a contentId of 1–256 characters');
+  const accountId = fields.accountId ?? fields.account_id;
+  if (accountId !== undefined && (typeof accountId !== 'string' || accountId.length === 0 || accountId.length > 256)) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', 'Expected an accountId of 1–256 characters');
+  let context = fields.context;
+  if (typeof context === 'string') {
+    try {
+      context = JSON.parse(context);
+    } catch {
+      throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', 'Expected the context field to be a JSON object');
+    }
+  }
+  if (context !== undefined && (context === null || typeof context !== 'object' || Array.isArray(context))) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', 'Expected the context field to be a JSON object');
+  return { contentId, ...(typeof accountId === 'string' ? { accountId } : {}), ...(context ? { context: context as Record<string, unknown> } : {}), actor: actorOf(request) };
+}
+
+export function contentRoutes(app: FastifyInstance, ctx: ServiceContext): void {
+  app.post('/v1/content', {
+    config: { scope: 'submit' },
+    schema: {
+      tags: ['content'],
+      summary: 'Submit content (upload) or its client-side hashes; get the decision',
+      description: 'multipart/form-data with fields contentId, accountId, context (JSON) and one file; or application/json with contentId, accountId, context and hashes. Idempotent on (contentId, SHA-256).',
+      consumes: ['multipart/form-data', 'application/json'],
+      body: { content: { 'application/json': { schema: jsonBody }, 'multipart/form-data': { schema: { description: 'Fields contentId, accountId, context (JSON), and one file.' } } } },
+      response: { 200: { $ref: 'ContentResult#' }, ...ERROR_RESPONSES, 413: { $ref: 'Error#' }, 422: { $ref: 'Error#' } },
+    },
+  }, async (request) => {
+    if (!request.isMultipart()) {
+      const body = request.body as { hashes: ClientHashes } & Record<string, unknown>;
+      return ctx.pipeline.submitHashes(metaFrom(body, request), body.hashes);
+    }
+    const fields: Record<string, unknown> = {};
+    let upload: SavedUpload | undefined;
+    try {
+      for await (const part of request.parts()) {
+        if (part.type === 'file') {
+          if (upload) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', 'Expected exactly one file');
+          upload = await saveUpload(ctx.tempDir, (part as MultipartFile).file, ctx.limits.maxUploadBytes);
+        } else {
+          fields[part.fieldname] = part.value;
+        }
+      }
+      if (!upload) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', 'Expected a file part (or send JSON hashes)');
+      return await ctx.pipeline.submitFile(metaFrom(fields, request), upload.path);
+    } finally {
+      await upload?.remove();
+    }
+  });
+
+  app.get('/v1/content/:contentId', {
+    config: { scope: 'review' },
+    schema: {
+      tags: ['content'],
+      summary: 'Recorded decisions for a content id (only matched content is recorded)',
+      params: { type: 'object', properties: { contentId: ID } },
+      response: { 200: { type: 'object', properties: { decisions: { type: 'array', items: { $ref: 'ContentResult#' } } } }, ...ERROR_RESPONSES },
+    },
+  }, async (request) => {
+    const { contentId } = request.params as { contentId: string };
+    const decisions = ctx.records.decisionsForContent(contentId);
+    ctx.audit.append({ actor: actorOf(request), action: 'data.accessed', subject: `content:${contentId}`, details: { route: 'GET /v1/content/:contentId', decisions: decisions.map((d) => d.id) } });
+    return { decisions: decisions.map((d) => ({ ...d, decisionId: d.id, replayed: false })) };
+  });
+}

@@ -1,0 +1,108 @@
+/**
+ * POST /v1/lookup: up to 1,000 hashes per request → matches per hash, with bank, distance, labels and
+ * provenance. A malformed item gets its own error; the rest of the batch is answered.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { BankMatch, MatchQuery } from '../../banks/matcher.js';
+import { toVigilError } from '../../core/errors.js';
+import { matchQueryOfClientHashes } from '../../pipeline/query.js';
+import type { SignalTypeName } from '../../signals/registry.js';
+import type { ServiceContext } from '../context.js';
+import { ERROR_RESPONSES } from '../schemas.js';
+
+export interface LookupItem {
+  type: SignalTypeName;
+  value: string | string[];
+  id?: string;
+}
+
+/** One hash of a known type → the matcher query for it. */
+export function lookupQuery(item: LookupItem): MatchQuery {
+  switch (item.type) {
+    case 'md5':
+    case 'sha1':
+    case 'sha256':
+      return matchQueryOfClientHashes({ [item.type]: String(item.value) });
+    case 'pdq':
+      return matchQueryOfClientHashes({ pdq: [String(item.value)] });
+    case 'vpdq':
+      return matchQueryOfClientHashes({ vpdq: Array.isArray(item.value) ? item.value : String(item.value).split(/\s+/).filter(Boolean) });
+    default:
+      return matchQueryOfClientHashes({});
+  }
+}
+
+export function lookupRoutes(app: FastifyInstance, ctx: ServiceContext): void {
+  app.post('/v1/lookup', {
+    config: { scope: 'lookup' },
+    schema: {
+      tags: ['matching'],
+      summary: 'Match a batch of hashes against the enabled banks',
+      body: {
+        type: 'object',
+        required: ['hashes'],
+        additionalProperties: false,
+        properties: {
+          hashes: {
+            type: 'array',
+            minItems: 1,
+            maxItems: ctx.limits.maxLookupBatch,
+            items: {
+              type: 'object',
+              required: ['type', 'value'],
+              additionalProperties: false,
+              properties: {
+                type: { type: 'string', enum: ['md5', 'sha1', 'sha256', 'pdq', 'vpdq'] },
+                value: { anyOf: [{ type: 'string', maxLength: 2_000_000 }, { type: 'array', maxItems: 100_000, items: { type: 'string', maxLength: 200 } }] },
+                id: { type: 'string', maxLength: 256, description: "The caller's id for this item, echoed back." },
+              },
+            },
+          },
+          banks: { type: 'array', maxItems: 1000, items: { type: 'string' }, description: 'Only these banks (default: all enabled banks).' },
+          includeNonActionable: { type: 'boolean', default: true, description: 'Also return suppressed false positives and quarantined signals (flagged actionable=false).' },
+        },
+      },
+      response: {
+        200: {
+          type: 'object',
+          properties: {
+            results: {
+              type: 'array',
+              items: {
+                type: 'object',
+                required: ['index', 'type', 'matches'],
+                properties: {
+                  index: { type: 'integer' },
+                  id: { type: 'string' },
+                  type: { type: 'string' },
+                  matches: { type: 'array', items: { $ref: 'BankMatch#' } },
+                  error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } },
+                },
+              },
+            },
+          },
+        },
+        ...ERROR_RESPONSES,
+      },
+    },
+  }, async (request) => {
+    const body = request.body as { hashes: LookupItem[]; banks?: string[]; includeNonActionable?: boolean };
+    const banks = body.banks ? new Set(body.banks) : undefined;
+    const results = [];
+    for (let index = 0; index < body.hashes.length; index++) {
+      const item = body.hashes[index];
+      ctx.metrics.lookups.inc({ signal_type: item.type });
+      try {
+        let matches: BankMatch[] = await ctx.matcher.match(lookupQuery(item));
+        if (banks) matches = matches.filter((m) => banks.has(m.bank));
+        if (body.includeNonActionable === false) matches = matches.filter((m) => m.actionable);
+        for (const m of matches) ctx.metrics.matches.inc({ bank: m.bank, signal_type: m.signalType });
+        results.push({ index, ...(item.id !== undefined ? { id: item.id } : {}), type: item.type, matches });
+      } catch (err) {
+        const e = toVigilError(err);
+        results.push({ index, ...(item.id !== undefined ? { id: item.id } : {}), type: item.type, matches: [], error: { code: e.code, message: e.message } });
+      }
+    }
+    return { results };
+  });
+}

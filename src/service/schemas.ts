@@ -1,0 +1,212 @@
+/**
+ * Shared JSON Schemas (OpenAPI 3.1 components): the routes validate requests and serialise responses with
+ * them, and /openapi.json is generated from them, so the spec cannot drift from the code.
+ */
+import type { FastifyInstance } from 'fastify';
+import { SIGNAL_TYPES } from '../signals/registry.js';
+import { SCOPES } from '../auth/keys.js';
+
+const labels = {
+  $id: 'Labels',
+  type: 'object',
+  description: 'Classification labels carried by the list (Project VIC, UK, industry categories, series, tags).',
+  properties: {
+    projectVicCategory: { type: 'integer' },
+    ukCategory: { type: 'string', enum: ['A', 'B', 'C'] },
+    industryCategory: { type: 'string', enum: ['A1', 'A2', 'B1', 'B2'] },
+    series: { type: 'string' },
+    tags: { type: 'array', items: { type: 'string' } },
+  },
+  additionalProperties: true,
+} as const;
+
+const timeRange = { type: 'object', properties: { start: { type: 'number' }, end: { type: 'number' } } } as const;
+
+const bankMatch = {
+  $id: 'BankMatch',
+  type: 'object',
+  description: 'One signal of one bank that matched, and why.',
+  required: ['signalId', 'bank', 'bankKind', 'signalType', 'value', 'distance', 'labels', 'status', 'actionable', 'downranked'],
+  properties: {
+    signalId: { type: 'integer' },
+    bank: { type: 'string' },
+    bankKind: { type: 'string', enum: ['block', 'allow'] },
+    signalType: { type: 'string', enum: [...SIGNAL_TYPES] },
+    value: { type: 'string', description: "The list's hash that matched." },
+    distance: { type: 'integer', description: 'Hamming distance (0 for exact digests and whole-video matches).' },
+    view: { type: 'string', description: 'Which view of the query matched (original, trimmed, oriented, uncropped, frame…).' },
+    dihedral: { type: 'string', description: 'Orientation of the query that matched (orig, rot90, …).' },
+    timestamp: { type: 'number' },
+    timestampIn: { type: 'string', enum: ['query', 'known'] },
+    video: {
+      type: 'object',
+      properties: {
+        queryMatchPercent: { type: 'number' },
+        comparedMatchPercent: { type: 'number' },
+        queryRanges: { type: 'array', items: timeRange },
+        comparedRanges: { type: 'array', items: timeRange },
+      },
+    },
+    labels: { $ref: 'Labels#' },
+    sourceId: { type: ['string', 'null'] },
+    fileName: { type: ['string', 'null'] },
+    provenance: { type: 'object', properties: { source: { type: 'string' }, importId: { type: ['integer', 'null'] } } },
+    status: { type: 'string', enum: ['active', 'false_positive', 'quarantined'] },
+    actionable: { type: 'boolean', description: 'False for suppressed false positives and quarantined signals: reported, never acted on.' },
+    downranked: { type: 'boolean' },
+  },
+} as const;
+
+const firedRule = {
+  $id: 'FiredRule',
+  type: 'object',
+  required: ['ruleId', 'reason', 'matches'],
+  properties: { ruleId: { type: 'string' }, description: { type: 'string' }, reason: { type: 'string' }, matches: { type: 'array', items: { type: 'integer' } } },
+} as const;
+
+const actionOutcome = {
+  $id: 'ActionOutcome',
+  type: 'object',
+  required: ['type', 'ruleId', 'status'],
+  properties: {
+    type: { type: 'string', enum: ['block', 'hold_for_review', 'preserve_evidence', 'report_draft', 'disable_account', 'notify'] },
+    ruleId: { type: 'string' },
+    status: { type: 'string', enum: ['done', 'queued', 'skipped'] },
+    note: { type: 'string' },
+    priority: { type: 'integer' },
+    webhook: { type: 'string' },
+    jobId: { type: 'integer' },
+    reviewItemId: { type: 'integer' },
+    reportDraftId: { type: 'integer' },
+    evidenceId: { type: 'string' },
+  },
+} as const;
+
+const contentResult = {
+  $id: 'ContentResult',
+  type: 'object',
+  required: ['contentId', 'fingerprint', 'verdict', 'matches', 'fired', 'actions', 'rulesVersion', 'decisionId', 'replayed', 'late', 'createdAt'],
+  properties: {
+    contentId: { type: 'string' },
+    fingerprint: { type: 'string', description: 'SHA-256 of the content, or "h:" + a digest of the submitted hashes: with contentId, the idempotency key.' },
+    verdict: { type: 'string', enum: ['allow', 'review', 'block'] },
+    matches: { type: 'array', items: { $ref: 'BankMatch#' } },
+    fired: { type: 'array', items: { $ref: 'FiredRule#' } },
+    actions: { type: 'array', items: { $ref: 'ActionOutcome#' } },
+    rulesVersion: { type: 'string' },
+    decisionId: { type: ['integer', 'null'] },
+    replayed: { type: 'boolean', description: 'An earlier identical submission decided this; no action ran again.' },
+    late: { type: 'boolean' },
+    createdAt: { type: 'string', format: 'date-time' },
+    media: {
+      type: 'object',
+      properties: {
+        media: { type: 'string' },
+        format: { type: 'string' },
+        width: { type: 'integer' },
+        height: { type: 'integer' },
+        bytes: { type: 'integer' },
+        pdq: { type: 'string' },
+        quality: { type: 'integer' },
+        frames: { type: 'integer' },
+        warning: { type: 'string' },
+        error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } },
+      },
+    },
+  },
+} as const;
+
+const pdqItem = {
+  oneOf: [
+    { type: 'string', pattern: '^[0-9a-fA-F]{64}$' },
+    {
+      type: 'object',
+      required: ['hash'],
+      additionalProperties: false,
+      properties: {
+        hash: { type: 'string', pattern: '^[0-9a-fA-F]{64}$' },
+        quality: { type: 'integer', minimum: 0, maximum: 100 },
+        view: { type: 'string', maxLength: 40 },
+        dihedral: { type: 'object', additionalProperties: { type: 'string', pattern: '^[0-9a-fA-F]{64}$' } },
+      },
+    },
+  ],
+} as const;
+
+const clientHashes = {
+  $id: 'ClientHashes',
+  type: 'object',
+  description: 'Hashes computed on the client (end-to-end-encrypted apps): the content never reaches the server.',
+  additionalProperties: false,
+  properties: {
+    md5: { type: 'string', pattern: '^[0-9a-fA-F]{32}$' },
+    sha1: { type: 'string', pattern: '^[0-9a-fA-F]{40}$' },
+    sha256: { type: 'string', pattern: '^[0-9a-fA-F]{64}$' },
+    pdq: { type: 'array', maxItems: 64, items: pdqItem },
+    vpdq: { type: 'array', maxItems: 100_000, items: { type: 'string', maxLength: 200 }, description: 'vPDQ frame features, "hex,quality,timestamp".' },
+  },
+} as const;
+
+const bank = {
+  $id: 'Bank',
+  type: 'object',
+  properties: {
+    id: { type: 'integer' },
+    name: { type: 'string' },
+    description: { type: 'string' },
+    kind: { type: 'string', enum: ['block', 'allow'] },
+    enabled: { type: 'boolean' },
+    source: { type: 'string' },
+    provenance: { type: 'object', additionalProperties: true },
+    thresholds: { type: 'object', additionalProperties: { type: 'integer' } },
+    falsePositivePolicy: { type: 'string', enum: ['suppress', 'downrank'] },
+    spikeThreshold: { type: 'integer' },
+    createdAt: { type: 'string' },
+    updatedAt: { type: 'string' },
+  },
+} as const;
+
+const signal = {
+  $id: 'Signal',
+  type: 'object',
+  properties: {
+    id: { type: 'integer' },
+    bankId: { type: 'integer' },
+    bankName: { type: 'string' },
+    type: { type: 'string', enum: [...SIGNAL_TYPES] },
+    value: { type: 'string' },
+    labels: { $ref: 'Labels#' },
+    sourceId: { type: ['string', 'null'] },
+    fileName: { type: ['string', 'null'] },
+    fileSize: { type: ['integer', 'null'] },
+    metadata: { type: 'object', additionalProperties: true },
+    status: { type: 'string', enum: ['active', 'false_positive', 'quarantined'] },
+    importId: { type: ['integer', 'null'] },
+    addedAt: { type: 'string' },
+    updatedAt: { type: 'string' },
+    deletedAt: { type: ['string', 'null'] },
+    matchCount: { type: 'integer' },
+    lastMatchAt: { type: ['string', 'null'] },
+  },
+} as const;
+
+const error = {
+  $id: 'Error',
+  type: 'object',
+  required: ['error'],
+  properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' } } } },
+} as const;
+
+export const SCOPE_SCHEMA = { type: 'string', enum: [...SCOPES] } as const;
+
+export function registerSchemas(app: FastifyInstance): void {
+  for (const s of [labels, bankMatch, firedRule, actionOutcome, contentResult, clientHashes, bank, signal, error]) app.addSchema(s);
+}
+
+/** The error responses every authenticated route may give. */
+export const ERROR_RESPONSES = {
+  400: { $ref: 'Error#' },
+  401: { $ref: 'Error#' },
+  403: { $ref: 'Error#' },
+  429: { $ref: 'Error#' },
+} as const;
