@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { VigilError } from '../core/errors.js';
 import { openStateDb, type StateDb } from '../state/sqlite.js';
 import { canonicalJson } from './canonical.js';
-import { AuditLog, auditHashInput, formatAuditAnchor, GENESIS_HASH, parseAuditAnchor, type AuditEntry } from './log.js';
+import { AuditLog, auditHashInput, formatAuditAnchor, GENESIS_HASH, parseAuditAnchor, type AuditEntry, type AuditVerifyResult } from './log.js';
 
 function tempDbPath(): string {
   return join(mkdtempSync(join(tmpdir(), 'vigil-audit-')), 'state.db');
@@ -33,6 +33,14 @@ function dropTriggers(db: StateDb): void {
   db.exec('DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete; DROP TRIGGER audit_log_extends_chain');
 }
 
+/** verify and verifyAsync (in pages of 2, to cross page boundaries) must agree. */
+async function verifyBoth(log: AuditLog, options: { anchor?: { seq: number; hash: string } } = {}): Promise<AuditVerifyResult> {
+  const sync = log.verify(options);
+  assert.deepEqual(await log.verifyAsync({ ...options, batchSize: 2 }), sync);
+  assert.deepEqual(await log.verifyAsync(options), sync);
+  return sync;
+}
+
 function sha256Hex(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
@@ -41,16 +49,16 @@ function rehash(e: Omit<AuditEntry, 'hash'>): string {
   return sha256Hex(canonicalJson({ seq: e.seq, at: e.at, actor: e.actor, action: e.action, subject: e.subject, details: e.details, prevHash: e.prevHash }));
 }
 
-test('an empty log verifies, with the genesis head', () => {
+test('an empty log verifies, with the genesis head', async () => {
   const db = openStateDb(tempDbPath());
   const log = new AuditLog(db);
   assert.deepEqual(log.head(), { seq: 0, hash: GENESIS_HASH });
-  assert.deepEqual(log.verify(), { ok: true, entries: 0, headSeq: 0, headHash: GENESIS_HASH });
-  assert.equal(log.verify({ anchor: { seq: 0, hash: GENESIS_HASH } }).ok, true);
+  assert.deepEqual(await verifyBoth(log), { ok: true, entries: 0, headSeq: 0, headHash: GENESIS_HASH });
+  assert.equal((await verifyBoth(log, { anchor: { seq: 0, hash: GENESIS_HASH } })).ok, true);
   db.close();
 });
 
-test('appends chain from genesis with contiguous seqs; hash = sha256 of canonical JSON; verify ok', () => {
+test('appends chain from genesis with contiguous seqs; hash = sha256 of canonical JSON; verify ok', async () => {
   const { db, log, entries } = setup(5);
   assert.deepEqual(entries.map((e) => e.seq), [1, 2, 3, 4, 5]);
   assert.equal(entries[0].prevHash, GENESIS_HASH);
@@ -62,7 +70,7 @@ test('appends chain from genesis with contiguous seqs; hash = sha256 of canonica
   assert.equal(entries[0].at, '2025-01-01T00:00:01.000Z');
   assert.deepEqual(log.list(), entries);
   assert.deepEqual(log.head(), { seq: 5, hash: entries[4].hash });
-  assert.deepEqual(log.verify(), { ok: true, entries: 5, headSeq: 5, headHash: entries[4].hash });
+  assert.deepEqual(await verifyBoth(log), { ok: true, entries: 5, headSeq: 5, headHash: entries[4].hash });
   db.close();
 });
 
@@ -96,11 +104,11 @@ test('the database refuses UPDATE, DELETE and inserts that do not extend the cha
   db.close();
 });
 
-test('verify detects an edited details field', () => {
+test('verify detects an edited details field', async () => {
   const { db, log } = setup(5);
   dropTriggers(db);
   db.prepare(`UPDATE audit_log SET details = json_set(details, '$.n', 99) WHERE seq = 3`).run();
-  const r = log.verify();
+  const r = await verifyBoth(log);
   assert.equal(r.ok, false);
   assert.equal(r.firstBadSeq, 3);
   assert.match(r.problem ?? '', /hash mismatch/);
@@ -109,87 +117,87 @@ test('verify detects an edited details field', () => {
   db.close();
 });
 
-test('verify detects a byte-level change even when the JSON means the same', () => {
+test('verify detects a byte-level change even when the JSON means the same', async () => {
   const { db, log } = setup(3);
   dropTriggers(db);
   db.prepare(`UPDATE audit_log SET details = ' ' || details WHERE seq = 2`).run();
-  assert.equal(log.verify().firstBadSeq, 2);
+  assert.equal((await verifyBoth(log)).firstBadSeq, 2);
   db.close();
 });
 
-test('verify detects an edited hash, and an edit whose hash was recomputed (broken link at the next entry)', () => {
+test('verify detects an edited hash, and an edit whose hash was recomputed (broken link at the next entry)', async () => {
   const { db, log, entries } = setup(5);
   dropTriggers(db);
   db.prepare('UPDATE audit_log SET hash = ? WHERE seq = 3').run('f'.repeat(64));
-  let r = log.verify();
+  let r = await verifyBoth(log);
   assert.equal(r.firstBadSeq, 3);
   assert.match(r.problem ?? '', /hash mismatch/);
 
   const forged = { ...entries[2], details: { n: 42 } };
   db.prepare('UPDATE audit_log SET details = ?, hash = ? WHERE seq = 3').run(canonicalJson(forged.details), rehash(forged));
-  r = log.verify();
+  r = await verifyBoth(log);
   assert.equal(r.firstBadSeq, 4);
   assert.match(r.problem ?? '', /broken link: prevHash of entry 4 does not match the hash of entry 3/);
   db.close();
 });
 
-test('verify detects a deleted middle row and a deleted first row', () => {
+test('verify detects a deleted middle row and a deleted first row', async () => {
   const { db, log } = setup(5);
   dropTriggers(db);
   db.prepare('DELETE FROM audit_log WHERE seq = 3').run();
-  let r = log.verify();
+  let r = await verifyBoth(log);
   assert.equal(r.firstBadSeq, 3);
   assert.match(r.problem ?? '', /entry 3 missing/);
   db.prepare('DELETE FROM audit_log WHERE seq = 1').run();
-  r = log.verify();
+  r = await verifyBoth(log);
   assert.equal(r.firstBadSeq, 1);
   assert.equal(r.headSeq, 0);
   db.close();
 });
 
-test('verify detects reordered rows', () => {
+test('verify detects reordered rows', async () => {
   const { db, log } = setup(5);
   dropTriggers(db);
   db.exec('UPDATE audit_log SET seq = -2 WHERE seq = 2; UPDATE audit_log SET seq = 2 WHERE seq = 3; UPDATE audit_log SET seq = 3 WHERE seq = -2');
-  const r = log.verify();
+  const r = await verifyBoth(log);
   assert.equal(r.firstBadSeq, 2);
   assert.match(r.problem ?? '', /broken link/);
   db.close();
 });
 
-test('verify detects a well-formed row inserted in the middle (the following entry no longer links)', () => {
+test('verify detects a well-formed row inserted in the middle (the following entry no longer links)', async () => {
   const { db, log, entries } = setup(5);
   dropTriggers(db);
   db.exec('UPDATE audit_log SET seq = seq + 1000 WHERE seq >= 3; UPDATE audit_log SET seq = seq - 999 WHERE seq > 1000');
   const forged = { seq: 3, at: entries[1].at, actor: 'cli', action: 'key.revoked', subject: 'x', details: {}, prevHash: entries[1].hash };
   db.prepare('INSERT INTO audit_log (seq, at, actor, action, subject, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
     .run(3, forged.at, forged.actor, forged.action, forged.subject, '{}', forged.prevHash, rehash(forged));
-  const r = log.verify();
+  const r = await verifyBoth(log);
   assert.equal(r.firstBadSeq, 4, 'entry 3 itself is well formed; entry 4 (the old 3) breaks');
   assert.equal(r.headSeq, 3);
   db.close();
 });
 
-test('tail truncation passes a plain verify but not one with an anchor', () => {
+test('tail truncation passes a plain verify but not one with an anchor', async () => {
   const { db, log, entries } = setup(5);
   const anchor = log.head();
   dropTriggers(db);
   db.prepare('DELETE FROM audit_log WHERE seq >= 4').run();
-  assert.equal(log.verify().ok, true, 'a chain cannot see its own missing tail');
-  const r = log.verify({ anchor });
+  assert.equal((await verifyBoth(log)).ok, true, 'a chain cannot see its own missing tail');
+  const r = await verifyBoth(log, { anchor });
   assert.equal(r.ok, false);
   assert.equal(r.firstBadSeq, 4);
   assert.match(r.problem ?? '', /truncated: the log ends at entry 3 but the anchor records entry 5/);
   assert.equal(r.headHash, entries[2].hash);
 
   db.prepare('DELETE FROM audit_log').run();
-  const all = log.verify({ anchor });
+  const all = await verifyBoth(log, { anchor });
   assert.equal(all.firstBadSeq, 1);
   assert.match(all.problem ?? '', /truncated/);
   db.close();
 });
 
-test('a consistently rewritten tail passes a plain verify but not one with an anchor', () => {
+test('a consistently rewritten tail passes a plain verify but not one with an anchor', async () => {
   const { db, log, entries } = setup(5);
   const anchor = log.head();
   dropTriggers(db);
@@ -200,18 +208,18 @@ test('a consistently rewritten tail passes a plain verify but not one with an an
     db.prepare('UPDATE audit_log SET details = ?, prev_hash = ?, hash = ? WHERE seq = ?').run(canonicalJson(forged.details), prevHash, hash, e.seq);
     prevHash = hash;
   }
-  assert.equal(log.verify().ok, true);
-  const r = log.verify({ anchor });
+  assert.equal((await verifyBoth(log)).ok, true);
+  const r = await verifyBoth(log, { anchor });
   assert.equal(r.firstBadSeq, 5);
   assert.match(r.problem ?? '', /anchor mismatch/);
   db.close();
 });
 
-test('an anchor from earlier keeps verifying as the log grows', () => {
+test('an anchor from earlier keeps verifying as the log grows', async () => {
   const { db, log } = setup(3);
   const anchor = parseAuditAnchor(formatAuditAnchor(log.head()));
   log.append({ actor: 'system', action: 'job.retried' });
-  const r = log.verify({ anchor });
+  const r = await verifyBoth(log, { anchor });
   assert.equal(r.ok, true);
   assert.equal(r.headSeq, 4);
   db.close();
@@ -228,7 +236,7 @@ test('anchors: parse, format and validation', () => {
   db.close();
 });
 
-test("appends inside a caller's rolled-back transaction leave no trace; committed ones land with the caller's rows", () => {
+test("appends inside a caller's rolled-back transaction leave no trace; committed ones land with the caller's rows", async () => {
   const db = openStateDb(tempDbPath());
   const log = new AuditLog(db, { now: fakeClock() });
   db.exec('CREATE TABLE decisions (id INTEGER PRIMARY KEY, verdict TEXT)');
@@ -248,7 +256,7 @@ test("appends inside a caller's rolled-back transaction leave no trace; committe
   const entries = log.list();
   assert.deepEqual(entries.map((e) => e.seq), [1, 2, 3], 'seq 1 again: the rolled-back entries used up nothing');
   assert.equal(entries[0].subject, String(id));
-  assert.equal(log.verify().ok, true);
+  assert.equal((await verifyBoth(log)).ok, true);
   db.close();
 });
 
@@ -295,19 +303,19 @@ test('list: afterSeq paging, limit, exact action, action prefix, subject', () =>
   db.close();
 });
 
-test('two connections (two processes) appending in turn extend one chain', () => {
+test('two connections (two processes) appending in turn extend one chain', async () => {
   const path = tempDbPath();
   const a = openStateDb(path);
   const b = openStateDb(path);
   const logA = new AuditLog(a);
   const logB = new AuditLog(b);
   for (let i = 0; i < 10; i++) (i % 3 ? logA : logB).append({ actor: 'system', action: 'job.retried', details: { i } });
-  assert.deepEqual(logB.verify(), { ok: true, entries: 10, headSeq: 10, headHash: logA.head().hash });
+  assert.deepEqual(await verifyBoth(logB), { ok: true, entries: 10, headSeq: 10, headHash: logA.head().hash });
   a.close();
   b.close();
 });
 
-test('a reopened database keeps its chain and migrations are not re-run', () => {
+test('a reopened database keeps its chain and migrations are not re-run', async () => {
   const path = tempDbPath();
   let db = openStateDb(path);
   new AuditLog(db).append({ actor: 'cli', action: 'key.created' });
@@ -315,6 +323,17 @@ test('a reopened database keeps its chain and migrations are not re-run', () => 
   db = openStateDb(path);
   const log = new AuditLog(db);
   log.append({ actor: 'cli', action: 'key.revoked' });
-  assert.equal(log.verify().entries, 2);
+  assert.equal((await verifyBoth(log)).entries, 2);
+  db.close();
+});
+
+test('verifyAsync: a forged entry with seq 0 is seen; batchSize is validated', async () => {
+  const { db, log } = setup(3);
+  dropTriggers(db);
+  db.prepare("INSERT INTO audit_log (seq, at, actor, action, subject, details, prev_hash, hash) VALUES (0, 'x', 'cli', 'a.b', NULL, '{}', ?, ?)").run(GENESIS_HASH, GENESIS_HASH);
+  const r = await verifyBoth(log);
+  assert.equal(r.firstBadSeq, 1);
+  assert.match(r.problem ?? '', /invalid seq 0/);
+  await assert.rejects(log.verifyAsync({ batchSize: 0 }), /batchSize/);
   db.close();
 });

@@ -227,38 +227,38 @@ export class AuditLog {
   /**
    * Recomputes every hash and link, in one read snapshot, streaming rows. Stops at the first problem.
    * With an anchor (seq:hash from an earlier head), also proves the log still reaches that entry unchanged:
-   * without one, a consistent rewrite or truncation of the tail is undetectable.
+   * without one, a consistent rewrite or truncation of the tail is undetectable. Synchronous: a long log
+   * blocks the event loop (about 10 s per million entries), so servers use verifyAsync.
    */
   verify(options: { anchor?: AuditAnchor } = {}): AuditVerifyResult {
-    const anchor = options.anchor ? checkAnchor(options.anchor) : undefined;
-    let prevSeq = 0;
-    let prevHash = GENESIS_HASH;
-    const bad = (firstBadSeq: number, problem: string): AuditVerifyResult => ({ ok: false, entries: prevSeq, headSeq: prevSeq, headHash: prevHash, firstBadSeq, problem });
-
+    const checker = new ChainChecker(options.anchor ? checkAnchor(options.anchor) : undefined);
     for (const row of this.db.prepare<[], Row>('SELECT * FROM audit_log ORDER BY seq').iterate()) {
-      const expected = prevSeq + 1;
-      if (row.seq !== expected) {
-        return bad(expected, row.seq > expected
-          ? `entry ${expected}${row.seq > expected + 1 ? `–${row.seq - 1}` : ''} missing (deleted): the next entry present is ${row.seq}`
-          : `entry with invalid seq ${String(row.seq)} where ${expected} was expected`);
-      }
-      if (row.prev_hash !== prevHash) {
-        return bad(row.seq, `broken link: prevHash of entry ${row.seq} does not match ${prevSeq ? `the hash of entry ${prevSeq}` : 'the genesis hash'} (an entry was inserted, reordered or rewritten)`);
-      }
-      const input = { seq: row.seq, at: row.at, actor: row.actor, action: row.action, subject: row.subject, prevHash: row.prev_hash };
-      if (typeof row.details !== 'string' || sha256Hex(auditHashInput(input, row.details)) !== row.hash) {
-        return bad(row.seq, `hash mismatch: entry ${row.seq}'s contents or stored hash were edited`);
-      }
-      if (anchor && row.seq === anchor.seq && row.hash !== anchor.hash) {
-        return bad(row.seq, `anchor mismatch: entry ${row.seq}'s hash differs from the anchor (the log was rewritten up to entry ${row.seq})`);
-      }
-      prevSeq = row.seq;
-      prevHash = row.hash;
+      const bad = checker.check(row);
+      if (bad) return bad;
     }
-    if (anchor && anchor.seq > prevSeq) {
-      return bad(prevSeq + 1, `truncated: the log ends at entry ${prevSeq} but the anchor records entry ${anchor.seq}`);
+    return checker.finish();
+  }
+
+  /**
+   * verify in pages of `batchSize` rows (default 5000), yielding to the event loop between pages. Pages are
+   * separate reads, which is sound for an append-only log: entries appended meanwhile are verified too.
+   */
+  async verifyAsync(options: { anchor?: AuditAnchor; batchSize?: number } = {}): Promise<AuditVerifyResult> {
+    const checker = new ChainChecker(options.anchor ? checkAnchor(options.anchor) : undefined);
+    const batchSize = options.batchSize ?? 5000;
+    if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw invalidArgument('a positive integer', 'batchSize', batchSize);
+    const page = this.db.prepare<[number, number], Row>('SELECT * FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?');
+    let after = Number.MIN_SAFE_INTEGER; // not 0: rows with forged seqs <= 0 must be seen
+    for (;;) {
+      const rows = page.all(after, batchSize);
+      for (const row of rows) {
+        const bad = checker.check(row);
+        if (bad) return bad;
+      }
+      if (rows.length < batchSize) return checker.finish();
+      after = rows[rows.length - 1].seq;
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
-    return { ok: true, entries: prevSeq, headSeq: prevSeq, headHash: prevHash };
   }
 
   private inTransaction<T>(fn: () => T): T {
@@ -273,5 +273,48 @@ export class AuditLog {
     const hash = sha256Hex(auditHashInput(fields, c.detailsJson));
     this.insertStmt.run(fields.seq, fields.at, fields.actor, fields.action, fields.subject, c.detailsJson, fields.prevHash, hash);
     return { ...fields, details: JSON.parse(c.detailsJson) as Record<string, unknown>, hash };
+  }
+}
+
+/** The chain checks shared by verify and verifyAsync: rows arrive in seq order. */
+class ChainChecker {
+  private prevSeq = 0;
+  private prevHash = GENESIS_HASH;
+
+  constructor(private readonly anchor: AuditAnchor | undefined) {}
+
+  /** A failed result at the first problem, else undefined. */
+  check(row: Row): AuditVerifyResult | undefined {
+    const { prevSeq, prevHash, anchor } = this;
+    const expected = prevSeq + 1;
+    if (row.seq !== expected) {
+      return this.bad(expected, row.seq > expected
+        ? `entry ${expected}${row.seq > expected + 1 ? `–${row.seq - 1}` : ''} missing (deleted): the next entry present is ${row.seq}`
+        : `entry with invalid seq ${String(row.seq)} where ${expected} was expected`);
+    }
+    if (row.prev_hash !== prevHash) {
+      return this.bad(row.seq, `broken link: prevHash of entry ${row.seq} does not match ${prevSeq ? `the hash of entry ${prevSeq}` : 'the genesis hash'} (an entry was inserted, reordered or rewritten)`);
+    }
+    const input = { seq: row.seq, at: row.at, actor: row.actor, action: row.action, subject: row.subject, prevHash: row.prev_hash };
+    if (typeof row.details !== 'string' || sha256Hex(auditHashInput(input, row.details)) !== row.hash) {
+      return this.bad(row.seq, `hash mismatch: entry ${row.seq}'s contents or stored hash were edited`);
+    }
+    if (anchor && row.seq === anchor.seq && row.hash !== anchor.hash) {
+      return this.bad(row.seq, `anchor mismatch: entry ${row.seq}'s hash differs from the anchor (the log was rewritten up to entry ${row.seq})`);
+    }
+    this.prevSeq = row.seq;
+    this.prevHash = row.hash;
+    return undefined;
+  }
+
+  finish(): AuditVerifyResult {
+    if (this.anchor && this.anchor.seq > this.prevSeq) {
+      return this.bad(this.prevSeq + 1, `truncated: the log ends at entry ${this.prevSeq} but the anchor records entry ${this.anchor.seq}`);
+    }
+    return { ok: true, entries: this.prevSeq, headSeq: this.prevSeq, headHash: this.prevHash };
+  }
+
+  private bad(firstBadSeq: number, problem: string): AuditVerifyResult {
+    return { ok: false, entries: this.prevSeq, headSeq: this.prevSeq, headHash: this.prevHash, firstBadSeq, problem };
   }
 }
