@@ -4,7 +4,8 @@
  */
 import { Command, Option } from 'commander';
 import { createDigestIndex } from '../../banks/digest-index.js';
-import { BankMatcher, pdqQueriesOf, type BankMatch } from '../../banks/matcher.js';
+import { BankMatcher, type BankMatch } from '../../banks/matcher.js';
+import { matchQueryOfRecord } from '../../pipeline/query.js';
 import type { FileHashRecord } from '../../hashing/hash-file.js';
 import { HashPool } from '../../hashing/pool.js';
 import { walkFiles } from '../../media/walk.js';
@@ -12,7 +13,6 @@ import { EXIT } from '../exit-codes.js';
 import { withStore } from '../context.js';
 import { Progress, writeLine } from '../output.js';
 import { nonNegativeNumber, positiveInt } from './hash.js';
-import { parseVpdqCompactFeature } from '../../signals/vpdq/format.js';
 
 interface MatchOptions {
   format: 'ndjson' | 'text';
@@ -59,9 +59,7 @@ export function registerMatch(program: Command): void {
           for await (const record of pool.hashAll(walkFiles(paths))) {
             progress.tick(record.error !== undefined);
             if (record.error) failed++;
-            const vpdq = record.vpdq?.map((f) => parseVpdqCompactFeature(f));
-            const vpdqViews = record.vpdqViews ? [{ view: 'unletterboxed', features: record.vpdqViews.unletterboxed.map((f) => parseVpdqCompactFeature(f)) }] : [];
-            const matches = record.md5 ? await matcher.match({ md5: record.md5, sha1: record.sha1!, sha256: record.sha256!, pdq: pdqQueriesOf(record), ...(vpdq ? { vpdq } : {}), vpdqViews }) : [];
+            const matches = record.md5 ? await matcher.match(matchQueryOfRecord(record)) : [];
             if (matches.some((m) => m.actionable && m.bankKind === 'block')) matched = true;
             await emit(record, matches, opts);
           }

@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { AuditLog } from '../audit/log.js';
+import { MapDigestIndex } from '../banks/_map-digest-index.js';
+import { BankMatcher } from '../banks/matcher.js';
+import { SqliteJobQueue } from '../queue/sqlite-queue.js';
+import { parseRulesConfig } from '../rules/config.js';
+import { RuleEngine } from '../rules/engine.js';
+import { openStateDb, type StateDb } from '../state/sqlite.js';
+import { openStore } from '../store/store.js';
+import type { Store } from '../store/types.js';
+import { ContentPipeline } from './pipeline.js';
+import { PipelineRecords } from './records.js';
+import { RetroMatcher } from './retro.js';
+
+// Benign stand-ins: the conformance bridge photo's PDQ, and arbitrary digests.
+const BRIDGE = 'd8f8f0cee0f4a84f0637022a078f67f0b36e2ed596621e1d33e6339c4e9c9b22';
+const KNOWN_MD5 = '0123456789abcdef0123456789abcdef';
+const LATER_MD5 = '00112233445566778899aabbccddeeff';
+
+let dir: string;
+let store: Store;
+let db: StateDb;
+let matcher: BankMatcher;
+let records: PipelineRecords;
+let queue: SqliteJobQueue;
+let audit: AuditLog;
+let pipeline: ContentPipeline;
+
+const rules = new RuleEngine(parseRulesConfig({
+  version: 1,
+  webhooks: { accounts: { url: 'https://accounts.example/hook', secretEnv: 'VIGIL_TEST_SECRET' } },
+  rules: [
+    { id: 'block-known', description: 'known material', when: { bankKind: 'block' }, then: [{ type: 'block' }, { type: 'hold_for_review', priority: 90 }, { type: 'preserve_evidence' }, { type: 'disable_account', webhook: 'accounts' }] },
+  ],
+}));
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'vigil-pipeline-'));
+  store = await openStore(join(dir, 'store.db'));
+  await store.createBank({ name: 'list', source: 'test exchange' });
+  await store.importList('list', [{ kind: 'record', line: 1, record: { signals: [{ type: 'pdq', value: BRIDGE }, { type: 'md5', value: KNOWN_MD5 }], labels: { industryCategory: 'A1' } } }]);
+  matcher = new BankMatcher(store, { digestIndex: () => new MapDigestIndex() });
+  await matcher.sync();
+  db = openStateDb(join(dir, 'state.db'));
+  records = new PipelineRecords(db);
+  queue = new SqliteJobQueue(db);
+  audit = new AuditLog(db);
+  pipeline = new ContentPipeline({ store, matcher, records, queue, audit, rules: () => rules, hashFile: () => Promise.reject(new Error('not used')), retainDays: 30 });
+});
+
+after(async () => {
+  db.close();
+  await store.close();
+});
+
+test('a match is decided, recorded with its actions and audited in one go; a concurrent twin repeats nothing', async () => {
+  const meta = { contentId: 'post-1', accountId: 'acct-1', context: { surface: 'chat' }, actor: 'key:test' };
+  const [a, b] = await Promise.all([pipeline.submitHashes(meta, { md5: KNOWN_MD5 }), pipeline.submitHashes(meta, { md5: KNOWN_MD5 })]);
+  assert.equal(a.verdict, 'block');
+  assert.equal(a.decisionId, b.decisionId);
+  assert.deepEqual([a.replayed, b.replayed].sort(), [false, true]);
+  const first = a.replayed ? b : a;
+  assert.deepEqual(first.actions.map((x) => [x.type, x.status]), [['block', 'done'], ['hold_for_review', 'done'], ['preserve_evidence', 'skipped'], ['disable_account', 'queued']]);
+  assert.equal(records.listReviewItems()[0].priority, 90);
+  const jobs = await queue.list({ queue: 'webhook' });
+  assert.equal(jobs.length, 1);
+  assert.equal((jobs[0].payload as { event: { type: string; data: { accountId: string } } }).event.data.accountId, 'acct-1');
+  assert.equal(audit.list({ action: 'decision.created' }).length, 1);
+  assert.equal(audit.verify().ok, true);
+});
+
+test('a different content id with the same hashes is a new decision; account history counts it', async () => {
+  const r = await pipeline.submitHashes({ contentId: 'post-2', accountId: 'acct-1', actor: 'key:test' }, { pdq: [BRIDGE] });
+  assert.equal(r.replayed, false);
+  assert.equal(r.matches[0].signalType, 'pdq');
+  assert.deepEqual(records.accountHistory('acct-1'), { priorMatchedDecisions: 2, priorBlocks: 2 });
+});
+
+test('unmatched content leaves no decision; its hashes are retained and found when a bank gains them later', async () => {
+  const r = await pipeline.submitHashes({ contentId: 'post-3', accountId: 'acct-2', actor: 'key:test' }, { md5: LATER_MD5 });
+  assert.equal(r.verdict, 'allow');
+  assert.equal(r.decisionId, null);
+  assert.equal(records.findDecision('post-3', r.fingerprint), undefined);
+  assert.equal(records.countRetained(), 1);
+  const retro = new RetroMatcher({ store, matcher, records, pipeline });
+  assert.equal((await retro.run()).late.length, 0);
+  await store.importList('list', [{ kind: 'record', line: 1, record: { signals: [{ type: 'md5', value: LATER_MD5 }], labels: {} } }]);
+  const run = await retro.run();
+  assert.equal(run.late.length, 1);
+  assert.equal(run.late[0].contentId, 'post-3');
+  assert.equal(run.late[0].late, true);
+  assert.equal(records.countRetained(), 0);
+  assert.equal((await retro.run()).checked, 0);
+});
+
+test('retained hashes expire', async () => {
+  const late = new ContentPipeline({ store, matcher, records, queue, audit, rules: () => rules, hashFile: () => Promise.reject(new Error('not used')), retainDays: 1, now: () => new Date('2020-01-01T00:00:00Z') });
+  await late.submitHashes({ contentId: 'old', actor: 'key:test' }, { md5: 'ffeeddccbbaa99887766554433221100' });
+  const purged = await new RetroMatcher({ store, matcher, records, pipeline }).run();
+  assert.equal(purged.purged, 1);
+});
