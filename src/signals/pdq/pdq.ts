@@ -205,14 +205,12 @@ function lumaOf(pixels: PixelBuffer, scratch: PdqScratch, options: PixelHashOpti
   validatePixels(pixels);
   const sampleTo = options.referenceResize ? PDQ_REFERENCE_MAX_DIMENSION : undefined;
   const { width, height } = lumaDimensions(pixels, sampleTo);
-  // The SIMD path reads luma from WebAssembly memory: write it there directly.
-  const hashable = width >= PDQ_MIN_DIMENSION && height >= PDQ_MIN_DIMENSION;
-  let out = hashable && scratch.simd ? simdPdq()?.input(height, width) : undefined;
-  if (!out) {
-    scratch.ensure(width * height);
-    out = scratch.buffer1;
-  }
-  return { luma: lumaFromPixels(pixels, out, sampleTo), width, height };
+  // The SIMD path computes luma in WebAssembly memory, where its blur reads it.
+  const simd = width >= PDQ_MIN_DIMENSION && height >= PDQ_MIN_DIMENSION && scratch.simd ? simdPdq() : null;
+  const luma = simd?.lumaFrom(pixels, height, width) ? simd.input(height, width) : undefined;
+  if (luma) return { luma, width, height };
+  scratch.ensure(width * height);
+  return { luma: lumaFromPixels(pixels, scratch.buffer1, sampleTo), width, height };
 }
 
 /** PDQ of decoded 8-bit pixels. */

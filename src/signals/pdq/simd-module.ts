@@ -17,6 +17,9 @@
  *   dct(grid, d, dt, t, out)   out = D·grid·Dᵀ (16×16) with T = D·grid in `t`; k summed in order.
  *   quality(grid) → i32        the reference's gradient sum (each |term| capped at 9000, which cannot
  *                              change min(100, sum / 90) and keeps the sum in i32).
+ *   luma(src, srcStride, rows, colTab, n4, dst, dstStride, grey)
+ *       8-bit pixels → float32 luma, 4 pixels per step, each read as the 4 bytes at its column's byte
+ *       offset in `colTab` (so one kernel serves 1–4 channels and the nearest-neighbour pre-resize).
  */
 
 const I32 = 0x7f;
@@ -136,6 +139,8 @@ const I32X4_MIN_U = 0xb7;
 const I32X4_SPLAT = 0x11;
 const I32X4_EXTRACT = 0x1b;
 const V128_AND = 0x4e;
+const LOAD32_LANE = 0x56;
+const F32X4_CONVERT_I32X4_S = 0xfa;
 
 
 function transposeBody(): number[] {
@@ -316,16 +321,59 @@ function qualityBody(): number[] {
   return f.encode();
 }
 
-const PDQ_SIMD_EXPORTS = ['transpose', 'sweep', 'dct', 'quality'] as const;
+function lumaBody(): number[] {
+  const [src, srcStride, rows, colTab, n4, dst, dstStride, grey] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const f = new Body(8);
+  const [t, d, k] = Array.from({ length: 3 }, () => f.local(I32));
+  const [px, zero, cr, cg, cb] = Array.from({ length: 5 }, () => f.local(V128));
+  const f32 = (v: number) => Array.from(new Uint8Array(new Float32Array([v]).buffer));
+  f.zero().set(zero);
+  f.op(0x43, f32(0.299)).simd(F32X4_SPLAT).set(cr);
+  f.op(0x43, f32(0.587)).simd(F32X4_SPLAT).set(cg);
+  f.op(0x43, f32(0.114)).simd(F32X4_SPLAT).set(cb);
+  // Byte `c` of each 32-bit pixel slot, zero-extended and converted: the channel value as a float.
+  const channel = (c: number) => {
+    f.get(px).get(zero).simd(0x0d, ...[0, 1, 2, 3].flatMap((l) => [4 * l + c, 16, 16, 16])).simd(F32X4_CONVERT_I32X4_S);
+  };
+  const rowLoop = (pixel: () => void) => {
+    f.countdown(rows, () => {
+      f.get(colTab).set(t).get(dst).set(d).get(n4).set(k);
+      f.countdown(k, () => {
+        // Four pixels, each read as 4 bytes at its column's byte offset (the extra bytes are ignored).
+        f.get(zero).set(px);
+        for (let l = 0; l < 4; l++) f.get(src).get(t).op(0x28, 2, ...uleb(4 * l)).op(0x6a).get(px).simd(LOAD32_LANE, 0, 0, l).set(px);
+        f.store(d, 0, pixel);
+        f.inc(t, 16).inc(d, 16);
+      });
+      f.inc(src, { local: srcStride }).inc(dst, { local: dstStride });
+    });
+  };
+  f.get(grey).op(0x04, 0x40);
+  rowLoop(() => channel(0));
+  f.op(0x05);
+  // (R·0.299 + G·0.587) + B·0.114, each step rounded to float32, as the reference's fillFloatLumaFromRGB.
+  rowLoop(() => {
+    channel(0);
+    f.get(cr).simd(F32X4_MUL);
+    channel(1);
+    f.get(cg).simd(F32X4_MUL).simd(F32X4_ADD);
+    channel(2);
+    f.get(cb).simd(F32X4_MUL).simd(F32X4_ADD);
+  });
+  f.op(0x0b);
+  return f.encode();
+}
+
+const PDQ_SIMD_EXPORTS = ['transpose', 'sweep', 'dct', 'quality', 'luma'] as const;
 
 /** The module: one exported, growable memory and the four kernels. */
 export function pdqSimdModuleBytes(): Uint8Array {
   const type = (params: number, results: number[]) => [0x60, ...vec(Array.from({ length: params }, () => [I32])), ...vec(results.map((r) => [r]))];
-  const bodies = [transposeBody(), sweepBody(), dctBody(), qualityBody()];
+  const bodies = [transposeBody(), sweepBody(), dctBody(), qualityBody(), lumaBody()];
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, vec([type(6, []), type(4, []), type(5, []), type(1, [I32])])),
-    ...section(3, vec([[0], [1], [2], [3]])),
+    ...section(1, vec([type(6, []), type(4, []), type(5, []), type(1, [I32]), type(8, [])])),
+    ...section(3, vec([[0], [1], [2], [3], [4]])),
     ...section(5, vec([[0x00, 1]])), // memory: 1 page to start, grown by the host
     ...section(7, vec([...PDQ_SIMD_EXPORTS.map((n, i) => [...name(n), 0x00, i]), [...name('memory'), 0x02, 0]])),
     ...section(10, vec(bodies)),

@@ -8,9 +8,9 @@ import { test } from 'node:test';
 import { decodeImage } from '../../media/image-decode.js';
 import { PDQ_DIR } from '../../../test/helpers/shared.js';
 import { hash256ToHex } from './hash256.js';
-import { lumaFromPixels, type PixelBuffer } from './luma.js';
+import { lumaDimensions, lumaFromPixels, type PixelBuffer } from './luma.js';
 import { PdqScratch, pdqDihedralFromLuma, pdqDihedralFromPixels, pdqFromLuma, pdqFromPixels } from './pdq.js';
-import { pdqSimdAvailable } from './simd.js';
+import { pdqSimdAvailable, simdPdq } from './simd.js';
 
 const js = new PdqScratch({ simd: false });
 const simd = new PdqScratch();
@@ -113,4 +113,29 @@ test('a luma buffer in the caller’s memory is not modified by the SIMD path', 
   pdqFromLuma(luma, 50, 40, simd);
   pdqDihedralFromLuma(luma, 50, 40, simd);
   assert.deepEqual(luma, copy);
+});
+
+test('SIMD luma is bit-identical to lumaFromPixels for 1–4 channels, with and without the 512 pre-resize', () => {
+  const rand = rng(11);
+  const kernels = simdPdq()!;
+  const failures: string[] = [];
+  for (const channels of [1, 2, 3, 4] as const) {
+    for (const [width, height] of [[5, 5], [7, 9], [512, 512], [513, 5], [5, 513], [700, 530], [1201, 899], [2000, 40], [33, 1500]]) {
+      const bytes = new Uint8Array(width * height * channels);
+      for (let i = 0; i < bytes.length; i++) bytes[i] = rand() * 256;
+      // Decoders hand over Node Buffers that are views into larger pools: test a view at an offset.
+      const pool = Buffer.alloc(bytes.length + 7);
+      pool.set(bytes, 7);
+      const pixels: PixelBuffer = { data: pool.subarray(7), width, height, channels };
+      for (const sampleTo of [undefined, 512]) {
+        const { width: w, height: h } = lumaDimensions(pixels, sampleTo);
+        const want = lumaFromPixels(pixels, undefined, sampleTo);
+        assert.ok(kernels.lumaFrom(pixels, h, w));
+        const got = kernels.input(h, w)!;
+        const i = want.findIndex((v, k) => !Object.is(v, got[k]));
+        if (i >= 0 || got.length !== want.length) failures.push(`${channels} ch ${width}×${height} → ${w}×${h}: index ${i}`);
+      }
+    }
+  }
+  assert.deepEqual(failures, []);
 });

@@ -12,6 +12,7 @@
  */
 import { DCT_MATRIX } from './dct.js';
 import { jaroszWindowSize } from './jarosz.js';
+import type { PixelBuffer } from './luma.js';
 import { pdqSimdModuleBytes } from './simd-module.js';
 
 /** The slice of the WebAssembly JS API used here (the project's `lib` has no DOM or wasm types). */
@@ -30,6 +31,7 @@ type Kernels = {
   sweep(desc: number, descEnd: number, sums: number, n64: number): void;
   dct(grid: number, d: number, dt: number, t: number, out: number): void;
   quality(grid: number): number;
+  luma(src: number, srcStride: number, rows: number, colTab: number, n4: number, dst: number, dstStride: number, grey: number): void;
   memory: WasmMemory;
 };
 
@@ -43,6 +45,8 @@ const FIXED_END = GRID + 64 * 64 * 4;
 const PAGE = 65536;
 
 const ceil16 = (n: number) => (n + 15) & ~15;
+/** Source rows are copied into WebAssembly memory in chunks of about this many bytes. */
+const STAGING_BYTES = 1 << 19;
 
 let compiled: object | null | undefined;
 
@@ -89,6 +93,7 @@ interface Layout {
   sweeps: [number, number][];
   rp: number;
   cp: number;
+  end: number;
 }
 
 /** One instance per thread: its memory grows to the largest image hashed and is reused. */
@@ -135,16 +140,8 @@ class SimdPdq {
     const bufBytes = rp * Math.max(cp, 64) * 4;
     const bufB = bufA + bufBytes;
     const end = bufB + bufBytes;
-    const have = this.k.memory.buffer.byteLength;
-    if (end > have) {
-      try {
-        this.k.memory.grow(Math.ceil((end - have) / PAGE));
-      } catch {
-        return undefined;
-      }
-    }
     this.layout = undefined;
-    this.views();
+    if (!this.reserve(end)) return undefined;
     this.f32.fill(0, zero / 4, desc / 4);
 
     const sweeps: [number, number][] = [];
@@ -190,8 +187,56 @@ class SimdPdq {
     write(rows, colWindow, bufA, cp * 4, bufB, cp * 4); // columns, on R×C
     write(cols, rowWindow, bufA, rp * 4, bufB, rp * 4, sampleIndices(cols)); // rows again, sampled columns only
     write(rows, colWindow, bufA, 256, GRID, 256, sampleIndices(rows)); // columns, sampled: the 64×64 grid
-    this.layout = { rows, cols, sums, input, bufA, bufB, sweeps, rp, cp };
+    this.layout = { rows, cols, sums, input, bufA, bufB, sweeps, rp, cp, end };
     return this.layout;
+  }
+
+  /** Grows memory to at least `end` bytes; false when it cannot. */
+  private reserve(end: number): boolean {
+    const have = this.k.memory.buffer.byteLength;
+    if (end > have) {
+      try {
+        this.k.memory.grow(Math.ceil((end - have) / PAGE));
+      } catch {
+        return false;
+      }
+    }
+    this.views();
+    return true;
+  }
+
+  /**
+   * Luma of `pixels` into input(rows, cols), as lumaFromPixels: rows×cols is the pixel size, or with the
+   * reference's nearest-neighbour pre-resize the sampled size. Rows are copied into WebAssembly memory
+   * a chunk at a time (only the sampled ones when resizing); false when memory cannot grow.
+   */
+  lumaFrom(pixels: PixelBuffer, rows: number, cols: number): boolean {
+    const l = this.prepare(rows, cols);
+    if (!l) return false;
+    const { data, width, height, channels } = pixels;
+    const rowBytes = width * channels;
+    const resize = rows !== height || cols !== width;
+    const chunk = Math.max(1, Math.min(rows, Math.floor(STAGING_BYTES / rowBytes)));
+    const staging = l.end;
+    const colTab = (staging + chunk * rowBytes + 16 + 15) & ~15;
+    const n4 = (cols + 3) >> 2;
+    if (!this.reserve(colTab + n4 * 16)) return false;
+    for (let x = 0; x < n4 * 4; x++) this.i32[colTab / 4 + x] = x < cols ? Math.floor((x * width) / cols) * channels : 0;
+    const u8 = new Uint8Array(this.k.memory.buffer);
+    for (let y0 = 0; y0 < rows; y0 += chunk) {
+      const n = Math.min(chunk, rows - y0);
+      if (!resize) {
+        u8.set(data.subarray(y0 * rowBytes, (y0 + n) * rowBytes), staging);
+      } else {
+        for (let i = 0; i < n; i++) {
+          const sy = Math.floor(((y0 + i) * height) / rows) * rowBytes;
+          u8.set(data.subarray(sy, sy + rowBytes), staging + i * rowBytes);
+        }
+      }
+      // Writes whole groups of 4: up to 3 floats spill into the next row (rewritten next) or the padding.
+      this.k.luma(staging, rowBytes, n, colTab, n4, l.input + y0 * cols * 4, cols * 4, channels <= 2 ? 1 : 0);
+    }
+    return true;
   }
 
   /** A view of wasm memory to write a rows×cols luma into (valid until the next call on this thread). */
