@@ -132,7 +132,7 @@ export class ContentPipeline {
           records.retain({ contentId: meta.contentId, fingerprint, accountId: meta.accountId ?? null, context: meta.context ?? {}, query: serializeQuery(query), createdAt, expiresAt }, 0);
         }
         this.o.audit.append({ actor: meta.actor, action: 'decision.created', subject: `content:${meta.contentId}`, details: { verdict: decision.verdict, matches: matches.length, recorded: false } });
-      })();
+      }).immediate();
       const result = { ...unrecorded(meta, fingerprint, decision, matches, createdAt), ...(from.media ? { media: from.media } : {}) };
       this.o.onDecision?.(result);
       return result;
@@ -193,7 +193,8 @@ export class ContentPipeline {
         details: { decisionId: id, verdict: decision.verdict, late, rulesVersion: decision.rulesVersion, rules: decision.fired.map((f) => f.ruleId), signals: matches.map((m) => m.signalId), actions: outcomes.map((a) => a.type) },
       });
       return id;
-    })();
+      // IMMEDIATE: the write lock up front, so reading then appending never fails on another process's commit.
+    }).immediate();
 
     if (decisionId === undefined) {
       // A concurrent identical submission committed first: answer with its decision.

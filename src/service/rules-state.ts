@@ -39,7 +39,7 @@ export class RulesState {
     this.records.db.transaction(() => {
       this.records.setSetting(SETTING, JSON.stringify(config), at);
       this.audit.append({ actor, action: 'rules.changed', subject: 'rules', details: { from: previous, to: next.version, rules: config.rules.map((r) => r.id) } });
-    })();
+    }).immediate();
     this.current = next;
     this.source = 'api';
     return next;

@@ -108,7 +108,8 @@ export function adminRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   }, async (request) => {
     const { anchor } = request.query as { anchor?: string };
     const { parseAuditAnchor } = await import('../../audit/log.js');
-    return ctx.audit.verify(anchor ? { anchor: parseAuditAnchor(anchor) } : {});
+    // Paged and yielding: a long chain must not stall every other request.
+    return ctx.audit.verifyAsync(anchor ? { anchor: parseAuditAnchor(anchor) } : {});
   });
 
   app.get('/v1/decisions', {
