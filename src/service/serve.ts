@@ -51,6 +51,11 @@ export interface ServeOptions {
   /** Matcher poll interval (ms). */
   pollMs?: number;
   queueConcurrency?: number;
+  /**
+   * How long a claimed job is leased before another worker may take it over (default 60 s). A job that was
+   * running in a process that died is re-delivered once its lease ends; tests shorten it.
+   */
+  queueLeaseMs?: number;
 }
 
 export interface RunningService {
@@ -99,6 +104,7 @@ export async function startService(options: ServeOptions): Promise<RunningServic
     queue,
     handlers: { [WEBHOOK_QUEUE]: webhookHandler((name) => rules.endpoint(name)) },
     concurrency: options.queueConcurrency ?? 4,
+    ...(options.queueLeaseMs !== undefined ? { leaseMs: options.queueLeaseMs } : {}),
     onDead: (job) => audit.append({ actor: 'system', action: 'job.dead', subject: `job:${job.id}`, details: { queue: job.queue, idempotencyKey: job.idempotencyKey, attempts: job.attempts, lastError: job.lastError } }),
     onLoopError: (err) => log('queue worker', err),
   });

@@ -17,12 +17,19 @@ interface ServeCliOptions {
   threads?: number;
   anonymous?: Scope[];
   metricsPublic?: boolean;
+  queueLeaseMs?: number;
   log: boolean;
 }
 
 function port(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`Expected a port 0–65535 but received ${JSON.stringify(value)}`);
+  return n;
+}
+
+function positiveInteger(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError(`Expected a positive whole number but received ${JSON.stringify(value)}`);
   return n;
 }
 
@@ -38,6 +45,7 @@ export function registerServe(program: Command): void {
     .option('-j, --threads <n>', 'hashing threads (default: one per core)', (v) => Math.max(1, Number(v)))
     .option('--anonymous <scopes>', 'scopes granted without an API key, e.g. "lookup" for HMA clients on a trusted network', parseScopes)
     .option('--metrics-public', 'serve /metrics without an API key')
+    .option('--queue-lease-ms <ms>', 'lease of a running job (webhook delivery): after a crash its job is delivered again once this has passed (default 60000)', positiveInteger)
     .option('--no-log', 'no request log on stdout')
     .action(async (opts: ServeCliOptions, cmd: Command) => {
       const service = await startService({
@@ -51,6 +59,7 @@ export function registerServe(program: Command): void {
         ...(opts.threads ? { hashThreads: opts.threads } : {}),
         ...(opts.anonymous ? { anonymousScopes: opts.anonymous } : {}),
         ...(opts.metricsPublic ? { metricsPublic: true } : {}),
+        ...(opts.queueLeaseMs !== undefined ? { queueLeaseMs: opts.queueLeaseMs } : {}),
         logger: opts.log ? { level: 'info' } : false,
       });
       const out = (line = '') => process.stderr.write(line + '\n');
