@@ -40,6 +40,8 @@ export async function buildApp(ctx: ServiceContext, options: { logger?: FastifyS
       info: { title: 'Vigil API', version: API_VERSION, description: 'Known-material detection by hash matching: submit content or hashes, get a decision; manage banks, rules, jobs and the audit log. HMA 2.0-compatible endpoints are tagged "hma".' },
       components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'An API key (`vigil key create`), as "Authorization: Bearer <key>" or "X-Api-Key: <key>".' } } },
     },
+    // Shared schemas become components named after their $id (ContentResult, BankMatch…), not def-0, def-1…
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
     // Routes with a scope need a key: the spec says so per operation.
     transform: ({ schema, url, route }) => {
       const scope = (route.config as { scope?: string } | undefined)?.scope;
