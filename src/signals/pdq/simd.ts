@@ -8,7 +8,7 @@
  *
  *   luma R×C ─T→ C×R ─rows→ C×R ─T→ R×C ─cols→ R×C ─T→ C×R ─rows, sampled c→ 64×R ─T→ R×64 ─cols, sampled r→ 64×64
  *
- * Padded sides (multiples of 16) hold stale floats in lanes and rows no real output reads.
+ * Sides are padded to multiples of 16; padding lanes and rows are filtered too, but no real output reads them.
  */
 import { DCT_MATRIX } from './dct.js';
 import { jaroszWindowSize } from './jarosz.js';
@@ -142,7 +142,10 @@ class SimdPdq {
     const end = bufB + bufBytes;
     this.layout = undefined;
     if (!this.reserve(end)) return undefined;
+    // Zero the zero row, and the image buffers: their padding is never cleared by the kernels, and bytes
+    // or integers left there by an earlier layout could read as subnormal floats (slow on x86).
     this.f32.fill(0, zero / 4, desc / 4);
+    this.f32.fill(0, input / 4, end / 4);
 
     const sweeps: [number, number][] = [];
     let at = desc;
