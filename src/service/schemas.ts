@@ -197,10 +197,91 @@ const error = {
   properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' } } } },
 } as const;
 
+const nullable = (type: string) => ({ type: [type, 'null'] }) as const;
+
+const decision = {
+  $id: 'Decision',
+  type: 'object',
+  description: 'A recorded decision (matched content only).',
+  required: ['id', 'contentId', 'fingerprint', 'accountId', 'verdict', 'late', 'matches', 'fired', 'actions', 'rulesVersion', 'createdAt'],
+  properties: {
+    id: { type: 'integer' },
+    contentId: { type: 'string' },
+    fingerprint: { type: 'string' },
+    accountId: nullable('string'),
+    verdict: { type: 'string', enum: ['allow', 'review', 'block'] },
+    late: { type: 'boolean' },
+    md5: nullable('string'),
+    sha1: nullable('string'),
+    sha256: nullable('string'),
+    matches: { type: 'array', items: { $ref: 'BankMatch#' } },
+    fired: { type: 'array', items: { $ref: 'FiredRule#' } },
+    actions: { type: 'array', items: { $ref: 'ActionOutcome#' } },
+    context: { type: 'object', additionalProperties: true },
+    rulesVersion: { type: 'string' },
+    evidenceId: nullable('string'),
+    actor: { type: 'string' },
+    createdAt: { type: 'string', format: 'date-time' },
+  },
+} as const;
+
+const job = {
+  $id: 'Job',
+  type: 'object',
+  description: 'A job of the durable queue (times in epoch milliseconds).',
+  required: ['id', 'queue', 'idempotencyKey', 'priority', 'state', 'attempts', 'maxAttempts', 'runAt', 'createdAt', 'updatedAt'],
+  properties: {
+    id: { type: 'integer' },
+    queue: { type: 'string' },
+    idempotencyKey: { type: 'string' },
+    payload: {},
+    priority: { type: 'integer' },
+    state: { type: 'string', enum: ['pending', 'running', 'done', 'dead'] },
+    attempts: { type: 'integer' },
+    maxAttempts: { type: 'integer' },
+    runAt: { type: 'integer' },
+    leaseUntil: nullable('integer'),
+    lastError: nullable('string'),
+    createdAt: { type: 'integer' },
+    updatedAt: { type: 'integer' },
+    finishedAt: nullable('integer'),
+  },
+} as const;
+
+const auditEntry = {
+  $id: 'AuditEntry',
+  type: 'object',
+  required: ['seq', 'at', 'actor', 'action', 'subject', 'details', 'prevHash', 'hash'],
+  properties: {
+    seq: { type: 'integer' },
+    at: { type: 'string', format: 'date-time' },
+    actor: { type: 'string' },
+    action: { type: 'string' },
+    subject: nullable('string'),
+    details: { type: 'object', additionalProperties: true },
+    prevHash: { type: 'string' },
+    hash: { type: 'string' },
+  },
+} as const;
+
+const opinion = {
+  $id: 'Opinion',
+  type: 'object',
+  required: ['id', 'signalId', 'kind', 'actor', 'reason', 'createdAt'],
+  properties: {
+    id: { type: 'integer' },
+    signalId: { type: 'integer' },
+    kind: { type: 'string', enum: ['confirmed', 'false_positive', 'disputed'] },
+    actor: { type: 'string' },
+    reason: { type: 'string' },
+    createdAt: { type: 'string' },
+  },
+} as const;
+
 export const SCOPE_SCHEMA = { type: 'string', enum: [...SCOPES] } as const;
 
 export function registerSchemas(app: FastifyInstance): void {
-  for (const s of [labels, bankMatch, firedRule, actionOutcome, contentResult, clientHashes, bank, signal, error]) app.addSchema(s);
+  for (const s of [labels, bankMatch, firedRule, actionOutcome, contentResult, clientHashes, bank, signal, decision, job, auditEntry, opinion, error]) app.addSchema(s);
 }
 
 /** The error responses every authenticated route may give. */

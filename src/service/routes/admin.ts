@@ -12,13 +12,36 @@ import { ERROR_RESPONSES } from '../schemas.js';
 
 const page = { afterId: { type: 'integer', minimum: 0 }, limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } } as const;
 
+const verdict = { type: 'string', enum: ['allow', 'review', 'block'] } as const;
+const plannedAction = {
+  type: 'object',
+  required: ['type', 'ruleId'],
+  properties: { type: { type: 'string' }, ruleId: { type: 'string' }, priority: { type: 'integer' }, webhook: { type: 'string' } },
+} as const;
+
 export function adminRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   const audit = (request: FastifyRequest, action: string, subject: string, details: Record<string, unknown> = {}) =>
     ctx.audit.append({ actor: actorOf(request), action, subject, details });
 
   app.get('/v1/rules', {
     config: { scope: 'admin' },
-    schema: { tags: ['rules'], summary: 'The rules in force, their version and where they came from' },
+    schema: {
+      tags: ['rules'],
+      summary: 'The rules in force, their version and where they came from',
+      response: {
+        200: {
+          type: 'object',
+          required: ['version', 'source', 'config', 'missingWebhookSecrets'],
+          properties: {
+            version: { type: 'string' },
+            source: { type: 'string', enum: ['default', 'file', 'api'] },
+            config: { type: 'object', additionalProperties: true, description: 'The rules config in force (docs/rules.md), with defaults filled in.' },
+            missingWebhookSecrets: { type: 'array', items: { type: 'string' }, description: 'Webhooks whose secret variable is not set: their deliveries would dead-letter.' },
+          },
+        },
+        ...ERROR_RESPONSES,
+      },
+    },
   }, async () => ({ version: ctx.rules.engine.version, source: ctx.rules.source, config: ctx.rules.engine.config, missingWebhookSecrets: ctx.rules.missingSecrets() }));
 
   app.put('/v1/rules', {
@@ -27,7 +50,7 @@ export function adminRoutes(app: FastifyInstance, ctx: ServiceContext): void {
       tags: ['rules'],
       summary: 'Replace the rules (validated; every problem listed; the old rules stay on error). Audited.',
       body: { type: 'object', additionalProperties: true, description: 'A rules config (docs/rules.md).' },
-      response: { 200: { type: 'object', properties: { version: { type: 'string' }, previous: { type: 'string' } } }, ...ERROR_RESPONSES },
+      response: { 200: { type: 'object', required: ['version', 'previous'], properties: { version: { type: 'string' }, previous: { type: 'string' } } }, ...ERROR_RESPONSES },
     },
   }, async (request) => {
     const previous = ctx.rules.engine.version;
@@ -35,7 +58,7 @@ export function adminRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     return { version: engine.version, previous };
   });
 
-  app.get('/v1/rules/schema', { config: { scope: 'admin' }, schema: { tags: ['rules'], summary: 'JSON Schema of the rules config' } }, async () => rulesConfigJsonSchema());
+  app.get('/v1/rules/schema', { config: { scope: 'admin' }, schema: { tags: ['rules'], summary: 'JSON Schema of the rules config', response: { 200: { type: 'object', additionalProperties: true }, ...ERROR_RESPONSES } } }, async () => rulesConfigJsonSchema());
 
   app.post('/v1/rules/test', {
     config: { scope: 'admin' },
@@ -52,6 +75,21 @@ export function adminRoutes(app: FastifyInstance, ctx: ServiceContext): void {
           context: { type: 'object', additionalProperties: true },
           rules: { type: 'object', additionalProperties: true },
         },
+      },
+      response: {
+        200: {
+          type: 'object',
+          required: ['matches', 'decision'],
+          properties: {
+            matches: { type: 'array', items: { $ref: 'BankMatch#' } },
+            decision: {
+              type: 'object',
+              required: ['verdict', 'actions', 'fired', 'rulesVersion'],
+              properties: { verdict, actions: { type: 'array', items: plannedAction }, fired: { type: 'array', items: { $ref: 'FiredRule#' } }, rulesVersion: { type: 'string' } },
+            },
+          },
+        },
+        ...ERROR_RESPONSES,
       },
     },
   }, async (request) => {
@@ -71,6 +109,17 @@ export function adminRoutes(app: FastifyInstance, ctx: ServiceContext): void {
       tags: ['jobs'],
       summary: 'Jobs of the durable queue (state=dead: the dead letters)',
       querystring: { type: 'object', properties: { queue: { type: 'string' }, state: { type: 'string', enum: ['pending', 'running', 'done', 'dead'] }, ...page } },
+      response: {
+        200: {
+          type: 'object',
+          required: ['jobs', 'stats'],
+          properties: {
+            jobs: { type: 'array', items: { $ref: 'Job#' } },
+            stats: { type: 'object', description: 'Jobs per queue and state.', additionalProperties: { type: 'object', additionalProperties: { type: 'integer' } } },
+          },
+        },
+        ...ERROR_RESPONSES,
+      },
     },
   }, async (request) => {
     const q = request.query as { queue?: string; state?: JobState; afterId?: number; limit: number };
@@ -79,7 +128,12 @@ export function adminRoutes(app: FastifyInstance, ctx: ServiceContext): void {
 
   app.post('/v1/jobs/:id/retry', {
     config: { scope: 'admin' },
-    schema: { tags: ['jobs'], summary: 'Re-queue a dead job (attempts reset). Audited.', params: { type: 'object', properties: { id: { type: 'integer', minimum: 1 } } } },
+    schema: {
+      tags: ['jobs'],
+      summary: 'Re-queue a dead job (attempts reset). Audited.',
+      params: { type: 'object', properties: { id: { type: 'integer', minimum: 1 } } },
+      response: { 200: { $ref: 'Job#' }, ...ERROR_RESPONSES, 404: { $ref: 'Error#' }, 409: { $ref: 'Error#' } },
+    },
   }, async (request) => {
     const { id } = request.params as { id: number };
     const job = await ctx.queue.retry(id);
@@ -94,6 +148,7 @@ export function adminRoutes(app: FastifyInstance, ctx: ServiceContext): void {
       tags: ['audit'],
       summary: 'Audit log entries (reading them is itself audited)',
       querystring: { type: 'object', properties: { afterSeq: { type: 'integer', minimum: 0 }, limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 }, action: { type: 'string' }, subject: { type: 'string' } } },
+      response: { 200: { type: 'object', required: ['entries'], properties: { entries: { type: 'array', items: { $ref: 'AuditEntry#' } } } }, ...ERROR_RESPONSES },
     },
   }, async (request) => {
     const q = request.query as { afterSeq?: number; limit: number; action?: string; subject?: string };
@@ -104,7 +159,26 @@ export function adminRoutes(app: FastifyInstance, ctx: ServiceContext): void {
 
   app.get('/v1/audit/verify', {
     config: { scope: 'admin' },
-    schema: { tags: ['audit'], summary: 'Verify the hash chain; returns the head to keep as the next anchor', querystring: { type: 'object', properties: { anchor: { type: 'string', pattern: '^[0-9]+:[0-9a-f]{64}$' } } } },
+    schema: {
+      tags: ['audit'],
+      summary: 'Verify the hash chain; returns the head to keep as the next anchor',
+      querystring: { type: 'object', properties: { anchor: { type: 'string', pattern: '^[0-9]+:[0-9a-f]{64}$' } } },
+      response: {
+        200: {
+          type: 'object',
+          required: ['ok', 'entries', 'headSeq', 'headHash'],
+          properties: {
+            ok: { type: 'boolean' },
+            entries: { type: 'integer', description: 'Entries checked and found sound.' },
+            headSeq: { type: 'integer' },
+            headHash: { type: 'string', description: 'With headSeq, the anchor to pass to the next verify ("<seq>:<hash>").' },
+            firstBadSeq: { type: 'integer' },
+            problem: { type: 'string' },
+          },
+        },
+        ...ERROR_RESPONSES,
+      },
+    },
   }, async (request) => {
     const { anchor } = request.query as { anchor?: string };
     const { parseAuditAnchor } = await import('../../audit/log.js');
@@ -118,6 +192,7 @@ export function adminRoutes(app: FastifyInstance, ctx: ServiceContext): void {
       tags: ['content'],
       summary: 'Recorded decisions (matched content only), oldest first',
       querystring: { type: 'object', properties: { verdict: { type: 'string', enum: ['allow', 'review', 'block'] }, accountId: { type: 'string' }, ...page } },
+      response: { 200: { type: 'object', required: ['decisions'], properties: { decisions: { type: 'array', items: { $ref: 'Decision#' } } } }, ...ERROR_RESPONSES },
     },
   }, async (request) => {
     const q = request.query as { verdict?: string; accountId?: string; afterId?: number; limit: number };
@@ -128,7 +203,35 @@ export function adminRoutes(app: FastifyInstance, ctx: ServiceContext): void {
 
   app.get('/v1/review', {
     config: { scope: 'review' },
-    schema: { tags: ['content'], summary: 'Open review items, most urgent first', querystring: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } } } },
+    schema: {
+      tags: ['content'],
+      summary: 'Open review items, most urgent first',
+      querystring: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } } },
+      response: {
+        200: {
+          type: 'object',
+          required: ['items'],
+          properties: {
+            items: {
+              type: 'array',
+              items: {
+                type: 'object',
+                required: ['id', 'decisionId', 'priority', 'state', 'createdAt'],
+                properties: {
+                  id: { type: 'integer' },
+                  decisionId: { type: 'integer' },
+                  priority: { type: 'integer' },
+                  state: { type: 'string', enum: ['open', 'claimed', 'closed'] },
+                  createdAt: { type: 'string' },
+                  decision: { $ref: 'Decision#' },
+                },
+              },
+            },
+          },
+        },
+        ...ERROR_RESPONSES,
+      },
+    },
   }, async (request) => {
     const { limit } = request.query as { limit: number };
     const items = ctx.records.listReviewItems({ limit });
@@ -137,7 +240,22 @@ export function adminRoutes(app: FastifyInstance, ctx: ServiceContext): void {
 
   app.post('/v1/retro/run', {
     config: { scope: 'admin' },
-    schema: { tags: ['content'], summary: 'Run retroactive matching now (it also runs after each import and periodically)' },
+    schema: {
+      tags: ['content'],
+      summary: 'Run retroactive matching now (it also runs after each import and periodically)',
+      response: {
+        200: {
+          type: 'object',
+          required: ['checked', 'purged', 'late'],
+          properties: {
+            checked: { type: 'integer' },
+            purged: { type: 'integer' },
+            late: { type: 'array', items: { type: 'object', required: ['contentId', 'decisionId', 'verdict'], properties: { contentId: { type: 'string' }, decisionId: { type: 'integer' }, verdict } } },
+          },
+        },
+        ...ERROR_RESPONSES,
+      },
+    },
   }, async () => {
     if (!ctx.retro) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', 'Retroactive matching is off (start the service with --retain-days N)');
     const result = await ctx.retro.run();

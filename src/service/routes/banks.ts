@@ -200,7 +200,7 @@ export function bankRoutes(app: FastifyInstance, ctx: ServiceContext): void {
 
   app.get('/v1/signals/:id/opinions', {
     config: { scope: 'lookup' },
-    schema: { tags: ['signals'], summary: 'Opinions on a signal (hash reputation)', params: ID },
+    schema: { tags: ['signals'], summary: 'Opinions on a signal (hash reputation)', params: ID, response: { 200: { type: 'object', required: ['opinions'], properties: { opinions: { type: 'array', items: { $ref: 'Opinion#' } } } }, ...ERROR_RESPONSES } },
   }, async (request) => ({ opinions: await ctx.store.listOpinions((request.params as { id: number }).id) }));
 
   app.post('/v1/signals/:id/opinions', {
