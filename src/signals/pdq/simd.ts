@@ -93,6 +93,9 @@ interface Layout {
   sweeps: [number, number][];
   rp: number;
   cp: number;
+  /** Row strides in bytes of the R-wide and C-wide matrices. */
+  rs: number;
+  cs: number;
   end: number;
 }
 
@@ -137,7 +140,11 @@ class SimdPdq {
     const input = (desc + descBytes + 63) & ~63;
     // Transposing the unpadded input reads up to rp rows of `cols` floats plus one partial block.
     const bufA = (input + (rp * cols + 16) * 4 + 63) & ~63;
-    const bufBytes = rp * Math.max(cp, 64) * 4;
+    // Row strides one cache line past the padded width: power-of-two strides (512 px) would map the 16
+    // rows a transpose touches at once onto the same few cache sets.
+    const rs = (rp + 16) * 4;
+    const cs = (cp + 16) * 4;
+    const bufBytes = Math.max(cp, 64) * rs + rp * cs;
     const bufB = bufA + bufBytes;
     const end = bufB + bufBytes;
     this.layout = undefined;
@@ -186,11 +193,11 @@ class SimdPdq {
     };
     const rowWindow = jaroszWindowSize(cols, 64);
     const colWindow = jaroszWindowSize(rows, 64);
-    write(cols, rowWindow, bufA, rp * 4, bufB, rp * 4); // rows, on C×R
-    write(rows, colWindow, bufA, cp * 4, bufB, cp * 4); // columns, on R×C
-    write(cols, rowWindow, bufA, rp * 4, bufB, rp * 4, sampleIndices(cols)); // rows again, sampled columns only
+    write(cols, rowWindow, bufA, rs, bufB, rs); // rows, on C×R
+    write(rows, colWindow, bufA, cs, bufB, cs); // columns, on R×C
+    write(cols, rowWindow, bufA, rs, bufB, rs, sampleIndices(cols)); // rows again, sampled columns only
     write(rows, colWindow, bufA, 256, GRID, 256, sampleIndices(rows)); // columns, sampled: the 64×64 grid
-    this.layout = { rows, cols, sums, input, bufA, bufB, sweeps, rp, cp, end };
+    this.layout = { rows, cols, sums, input, bufA, bufB, sweeps, rp, cp, rs, cs, end };
     return this.layout;
   }
 
@@ -264,13 +271,14 @@ class SimdPdq {
       this.f32.copyWithin(GRID / 4, l.input / 4, l.input / 4 + 64 * 64);
     } else {
       const { rp, cp, bufA, bufB, sums, sweeps } = l;
-      k.transpose(l.input, cols * 4, bufA, rp * 4, rp / 16, cp / 4);
+      const { rs, cs } = l;
+      k.transpose(l.input, cols * 4, bufA, rs, rp / 16, cp / 4);
       k.sweep(sweeps[0][0], sweeps[0][1], sums, rp / 16);
-      k.transpose(bufB, rp * 4, bufA, cp * 4, cp / 16, rp / 4);
+      k.transpose(bufB, rs, bufA, cs, cp / 16, rp / 4);
       k.sweep(sweeps[1][0], sweeps[1][1], sums, cp / 16);
-      k.transpose(bufB, cp * 4, bufA, rp * 4, rp / 16, cp / 4);
+      k.transpose(bufB, cs, bufA, rs, rp / 16, cp / 4);
       k.sweep(sweeps[2][0], sweeps[2][1], sums, rp / 16);
-      k.transpose(bufB, rp * 4, bufA, 256, 4, rp / 4);
+      k.transpose(bufB, rs, bufA, 256, 4, rp / 4);
       k.sweep(sweeps[3][0], sweeps[3][1], sums, 4);
     }
     const quality = Math.min(100, Math.trunc(k.quality(GRID) / 90));
