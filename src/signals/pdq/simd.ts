@@ -1,14 +1,16 @@
 /**
- * PDQ's blur, decimation, quality and DCT on the WebAssembly SIMD kernels of simd-module.ts
- * (internal). Bit-identical to jarosz.ts + dct.ts + qualityOf; pdq.ts falls back to those where
- * WebAssembly SIMD is missing, and tests compare the two.
+ * PDQ's luma, blur, decimation, quality and DCT on the WebAssembly SIMD kernels of simd-module.ts
+ * (internal). Bit-identical to luma.ts + jarosz.ts + dct.ts + qualityOf; pdq.ts falls back to those
+ * where WebAssembly SIMD is missing, and tests compare the two.
  *
  * The row filters need lanes across rows, the column filters lanes across columns, so the image is
  * transposed between passes and every filter is one kernel (`sweep`) running down columns:
  *
- *   luma R×C ─T→ C×R ─rows→ C×R ─T→ R×C ─cols→ R×C ─T→ C×R ─rows, sampled c→ 64×R ─T→ R×64 ─cols, sampled r→ 64×64
+ *   luma R×C ─T→ C×R ─rows→ C×R ─T→ R×C ─cols→ R×C ─T→ C×R ─rows, at sampled c→ 64×R
+ *            ─T→ R×64 ─cols, at sampled r→ 64×64 grid
  *
- * Sides are padded to multiples of 16; padding lanes and rows are filtered too, but no real output reads them.
+ * Sides are padded to multiples of 16; padding lanes and rows are filtered too, but no real output
+ * reads them. One instance per thread, its memory grown to the largest image seen.
  */
 import { DCT_MATRIX } from './dct.js';
 import { jaroszWindowSize } from './jarosz.js';
@@ -45,6 +47,8 @@ const FIXED_END = GRID + 64 * 64 * 4;
 const PAGE = 65536;
 
 const ceil16 = (n: number) => (n + 15) & ~15;
+/** Byte offsets may pass 2^31: no 32-bit bitwise arithmetic on them. */
+const align64 = (n: number) => Math.ceil(n / 64) * 64;
 /** Source rows are copied into WebAssembly memory in chunks of about this many bytes. */
 const STAGING_BYTES = 1 << 19;
 
@@ -70,7 +74,7 @@ export function pdqSimdAvailable(): boolean {
   return compile() !== null;
 }
 
-/** The 1-based sample positions of the 64-cell decimation grid ("target centres"), as jarosz.ts. */
+/** Indices the 64-cell decimation samples ("target centres"), as jarosz.ts. */
 function sampleIndices(inDim: number): Int32Array {
   const idx = new Int32Array(64);
   for (let o = 0; o < 64; o++) idx[o] = Math.trunc(((o + 0.5) * inDim) / 64);
@@ -137,14 +141,15 @@ class SimdPdq {
     const zero = sums + wide * 4;
     const desc = zero + wide * 4;
     const descBytes = (2 * rows + 2 * cols + 2 * 64) * 16;
-    const input = (desc + descBytes + 63) & ~63;
+    const input = align64(desc + descBytes);
     // Transposing the unpadded input reads up to rp rows of `cols` floats plus one partial block.
-    const bufA = (input + (rp * cols + 16) * 4 + 63) & ~63;
+    const bufA = align64(input + (rp * cols + 16) * 4);
     // Row strides one cache line past the padded width: power-of-two strides (512 px) would map the 16
     // rows a transpose touches at once onto the same few cache sets.
     const rs = (rp + 16) * 4;
     const cs = (cp + 16) * 4;
-    const bufBytes = Math.max(cp, 64) * rs + rp * cs;
+    // Each buffer holds in turn a C×R, an R×C, a 64×R and an R×64 matrix.
+    const bufBytes = Math.max(Math.max(cp, 64) * rs, rp * cs, rp * 256);
     const bufB = bufA + bufBytes;
     const end = bufB + bufBytes;
     this.layout = undefined;
@@ -228,7 +233,7 @@ class SimdPdq {
     const resize = rows !== height || cols !== width;
     const chunk = Math.max(1, Math.min(rows, Math.floor(STAGING_BYTES / rowBytes)));
     const staging = l.end;
-    const colTab = (staging + chunk * rowBytes + 16 + 15) & ~15;
+    const colTab = align64(staging + chunk * rowBytes + 16);
     const n4 = (cols + 3) >> 2;
     if (!this.reserve(colTab + n4 * 16)) return false;
     for (let x = 0; x < n4 * 4; x++) this.i32[colTab / 4 + x] = x < cols ? Math.floor((x * width) / cols) * channels : 0;
@@ -270,8 +275,7 @@ class SimdPdq {
     if (asGrid) {
       this.f32.copyWithin(GRID / 4, l.input / 4, l.input / 4 + 64 * 64);
     } else {
-      const { rp, cp, bufA, bufB, sums, sweeps } = l;
-      const { rs, cs } = l;
+      const { rp, cp, rs, cs, bufA, bufB, sums, sweeps } = l;
       k.transpose(l.input, cols * 4, bufA, rs, rp / 16, cp / 4);
       k.sweep(sweeps[0][0], sweeps[0][1], sums, rp / 16);
       k.transpose(bufB, rs, bufA, cs, cp / 16, rp / 4);
