@@ -4,7 +4,6 @@
  * §5.3). Differences, documented in docs/service.md: an API key is required unless the operator grants the
  * scope anonymously; `bank_content_id` is the Vigil signal id; DELETE of a bank disables it.
  */
-import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { MultipartFile } from '@fastify/multipart';
 import type { BankMatch } from '../../banks/matcher.js';
@@ -16,7 +15,7 @@ import type { Bank } from '../../store/types.js';
 import { actorOf } from '../auth.js';
 import type { ServiceContext } from '../context.js';
 import { fetchRemote } from '../remote-fetch.js';
-import { withUpload } from '../uploads.js';
+import { saveUpload, withUpload, type SavedUpload } from '../uploads.js';
 import { lookupQuery } from './lookup.js';
 import { putSignal } from './banks.js';
 
@@ -54,6 +53,11 @@ function byBank(matches: BankMatch[], banks?: Set<string>) {
   return out;
 }
 
+/** A bank name clash: HMA's status (403), in Vigil's one error shape. */
+function sendHmaForbidden(reply: FastifyReply, message: string) {
+  return reply.code(403).type('application/json').send({ error: { code: 'VIGIL_ERR_CONFLICT', message } });
+}
+
 function csvSet(value: string | undefined): Set<string> | undefined {
   return value ? new Set(value.split(',').map((s) => s.trim()).filter(Boolean)) : undefined;
 }
@@ -61,18 +65,28 @@ function csvSet(value: string | undefined): Set<string> | undefined {
 export function hmaRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   const tags = ['hma'];
 
-  /** The file of an HMA request: multipart (field `photo`/`video`/`file`, exactly one) or `?url=`. */
+  /** The file of an HMA request: multipart (field `photo`/`video`/`file`, exactly one, as HMA requires) or `?url=`. */
   async function hashRequest(request: FastifyRequest): Promise<FileHashRecord> {
     const { url } = request.query as { url?: string };
-    let source: Readable | undefined;
-    if (url) source = await fetchRemote(url, { maxBytes: ctx.limits.maxUploadBytes });
-    else if (request.isMultipart()) {
-      const part = (await request.file()) as MultipartFile | undefined;
-      if (!part) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', 'Expected exactly one file (form field photo or video)');
-      source = part.file;
-    }
-    if (!source) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', 'Expected ?url= or a multipart file (field photo or video)');
-    const record = await withUpload(ctx.tempDir, source, ctx.limits.maxUploadBytes, (path) => ctx.hashFile(path));
+    let record: FileHashRecord;
+    if (url) {
+      const source = await fetchRemote(url, { maxBytes: ctx.limits.maxUploadBytes });
+      record = await withUpload(ctx.tempDir, source, ctx.limits.maxUploadBytes, (path) => ctx.hashFile(path));
+    } else if (request.isMultipart()) {
+      let upload: SavedUpload | undefined;
+      try {
+        // Every part is read, so a second file is refused rather than silently ignored.
+        for await (const part of request.parts()) {
+          if (part.type !== 'file') continue;
+          if (upload) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', 'Only one file allowed per request');
+          upload = await saveUpload(ctx.tempDir, (part as MultipartFile).file, ctx.limits.maxUploadBytes);
+        }
+        if (!upload) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', 'Expected exactly one file (form field photo or video)');
+        record = await ctx.hashFile(upload.path);
+      } finally {
+        await upload?.remove();
+      }
+    } else throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', 'Expected ?url= or a multipart file (field photo or video)');
     if (record.error && !record.md5) throw new VigilError(record.error.code, record.error.message);
     return record;
   }
@@ -157,7 +171,12 @@ export function hmaRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     schema: { tags, summary: 'HMA: create a bank', body: { type: 'object', required: ['name'], properties: { name: { type: 'string' }, enabled: { type: 'boolean' }, enabled_ratio: { type: 'number' } } } },
   }, async (request, reply) => {
     const body = request.body as { name: string; enabled?: boolean; enabled_ratio?: number };
-    const bank = await ctx.store.createBank({ name: body.name, enabled: body.enabled ?? (body.enabled_ratio ?? 1) > 0, source: 'HMA API' });
+    const bank = await ctx.store.createBank({ name: body.name, enabled: body.enabled ?? (body.enabled_ratio ?? 1) > 0, source: 'HMA API' }).catch((err: unknown) => {
+      if (err instanceof VigilError && err.code === 'VIGIL_ERR_CONFLICT') return undefined;
+      throw err;
+    });
+    // HMA answers a duplicate name with 403 "Bank already exists" (Vigil's own API: 409).
+    if (!bank) return sendHmaForbidden(reply, `bank '${body.name}' already exists`);
     ctx.audit.append({ actor: actorOf(request), action: 'bank.created', subject: `bank:${bank.name}`, details: { via: 'hma' } });
     return reply.code(201).send(bankJson(bank));
   });
@@ -178,7 +197,7 @@ export function hmaRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     const { name } = request.params as { name: string };
     const body = request.body as { name?: string; enabled?: boolean; enabled_ratio?: number };
     await getBank(name);
-    if (body.name && body.name !== name && (await ctx.store.getBank(body.name))) return reply.code(403).send({ message: `bank '${body.name}' already exists` });
+    if (body.name && body.name !== name && (await ctx.store.getBank(body.name))) return sendHmaForbidden(reply, `bank '${body.name}' already exists`);
     const enabled = body.enabled ?? (body.enabled_ratio !== undefined ? body.enabled_ratio > 0 : undefined);
     const bank = await ctx.store.updateBank(name, { ...(body.name ? { name: body.name } : {}), ...(enabled !== undefined ? { enabled } : {}) });
     ctx.audit.append({ actor: actorOf(request), action: 'bank.changed', subject: `bank:${name}`, details: { via: 'hma', ...body } });
@@ -247,11 +266,15 @@ export function hmaRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     const hmaName = s.type === 'md5' ? 'video_md5' : s.type;
     return { id: s.id, bank: s.bankName, enabled: s.status === 'active', original_media_uri: null, signals: { [hmaName]: s.value }, metadata: s.metadata };
   });
-  app.delete('/c/bank/:name/content/:id', { config: { scope: 'curate' }, schema: { tags, summary: 'HMA: remove a bank content', params: contentParams } }, async (request) => {
-    const s = await getContent(request);
+  app.delete('/c/bank/:name/content/:id', { config: { scope: 'curate' }, schema: { tags, summary: 'HMA: remove a bank content; {"deleted": <count removed>}', params: contentParams } }, async (request) => {
+    const { name, id } = request.params as { name: string; id: number };
+    await getBank(name);
+    // Like HMA: a count (0 when the bank holds no such content), not an error.
+    const s = await ctx.store.getSignal(id);
+    if (!s || s.bankName !== name || s.deletedAt) return { deleted: 0 };
     await putSignal(ctx, s.bankName, { type: s.type, value: s.value }, true);
     ctx.audit.append({ actor: actorOf(request), action: 'signal.deleted', subject: `signal:${s.id}`, details: { via: 'hma', bank: s.bankName } });
     await ctx.matcher.sync();
-    return { deleted: s.id };
+    return { deleted: 1 };
   });
 }
