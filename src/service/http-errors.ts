@@ -40,10 +40,12 @@ function fromFastify(err: FastifyError): VigilError | undefined {
   switch (err.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
     case 'FST_REQ_FILE_TOO_LARGE':
-    case 'FST_FILES_LIMIT':
     case 'FST_PARTS_LIMIT':
     case 'FST_FIELDS_LIMIT':
       return new VigilError('VIGIL_ERR_PAYLOAD_TOO_LARGE', err.message);
+    // Uploads take exactly one file: a second one is a malformed request, not an oversized one.
+    case 'FST_FILES_LIMIT':
+      return new VigilError('VIGIL_ERR_INVALID_ARGUMENT', 'Expected exactly one file per request');
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return new VigilError('VIGIL_ERR_UNSUPPORTED_MEDIA', err.message);
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
