@@ -1,10 +1,12 @@
 // The WebAssembly SIMD path must be bit-identical to the TypeScript path: hash, quality, every DCT
 // coefficient and every dihedral, on random and real luma of many shapes.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { decodeImage } from '../../media/image-decode.js';
 import { PDQ_DIR } from '../../../test/helpers/shared.js';
 import { hash256ToHex } from './hash256.js';
@@ -138,4 +140,22 @@ test('SIMD luma is bit-identical to lumaFromPixels for 1–4 channels, with and 
     }
   }
   assert.deepEqual(failures, []);
+});
+
+test('without WebAssembly (node --jitless) the TypeScript path hashes the same', () => {
+  const data = Uint8Array.from({ length: 40 * 30 * 3 }, (_, i) => (i * 37) % 256);
+  const want = pdqFromPixels({ data, width: 40, height: 30, channels: 3 }, simd);
+  const script = `
+    const { pdqSimdAvailable } = await import(${JSON.stringify(fileURLToPath(new URL('./simd.ts', import.meta.url)))});
+    const { pdqFromPixels } = await import(${JSON.stringify(fileURLToPath(new URL('./pdq.ts', import.meta.url)))});
+    const { hash256ToHex } = await import(${JSON.stringify(fileURLToPath(new URL('./hash256.ts', import.meta.url)))});
+    const data = Uint8Array.from({ length: 40 * 30 * 3 }, (_, i) => (i * 37) % 256);
+    const r = pdqFromPixels({ data, width: 40, height: 30, channels: 3 });
+    console.log(JSON.stringify({ simd: pdqSimdAvailable(), hash: hash256ToHex(r.hash), quality: r.quality }));`;
+  const out = execFileSync(process.execPath, ['--jitless', '--import', 'tsx', '--input-type=module', '-e', script], {
+    cwd: fileURLToPath(new URL('../../../', import.meta.url)), // where tsx resolves
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  assert.deepEqual(JSON.parse(out.trim().split('\n').pop()!), { simd: false, hash: hash256ToHex(want.hash), quality: want.quality });
 });
