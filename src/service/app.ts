@@ -12,7 +12,7 @@ import { VigilError } from '../core/errors.js';
 import { registerAuth } from './auth.js';
 import type { ServiceContext } from './context.js';
 import { sendError } from './http-errors.js';
-import { registerSchemas } from './schemas.js';
+import { jsonDeeperThan, MAX_JSON_DEPTH, registerSchemas } from './schemas.js';
 import { adminRoutes } from './routes/admin.js';
 import { bankRoutes } from './routes/banks.js';
 import { contentRoutes } from './routes/content.js';
@@ -73,6 +73,11 @@ export async function buildApp(ctx: ServiceContext, options: { logger?: FastifyS
     const route = request.routeOptions.url ?? 'unmatched';
     ctx.metrics.requests.inc({ method: request.method, route, status: String(reply.statusCode) });
     ctx.metrics.latency.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+  });
+
+  // A JSON bomb (thousands of nested levels) parses fine but would overflow the stack when stored or audited.
+  app.addHook('preValidation', async (request) => {
+    if (jsonDeeperThan(request.body, MAX_JSON_DEPTH)) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', `The JSON body is nested deeper than ${MAX_JSON_DEPTH} levels`);
   });
 
   opsRoutes(app, ctx);

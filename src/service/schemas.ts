@@ -278,6 +278,24 @@ const opinion = {
   },
 } as const;
 
+/** Deepest nesting accepted in a JSON body: free-form fields (context, metadata) are serialised recursively later. */
+export const MAX_JSON_DEPTH = 64;
+
+/** Iterative (a deep body must not overflow the stack here either); only plain parsed JSON is walked. */
+export function jsonDeeperThan(body: unknown, max: number): boolean {
+  const proto = body !== null && typeof body === 'object' ? Object.getPrototypeOf(body) : undefined;
+  if (!Array.isArray(body) && proto !== Object.prototype && proto !== null) return false;
+  const stack: [unknown, number][] = [[body, 1]];
+  while (stack.length > 0) {
+    const [value, depth] = stack.pop()!;
+    if (depth > max) return true;
+    for (const child of Array.isArray(value) ? value : Object.values(value as object)) {
+      if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+    }
+  }
+  return false;
+}
+
 export const SCOPE_SCHEMA = { type: 'string', enum: [...SCOPES] } as const;
 
 export function registerSchemas(app: FastifyInstance): void {

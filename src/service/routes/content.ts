@@ -10,7 +10,7 @@ import type { SubmissionMeta } from '../../pipeline/pipeline.js';
 import type { ClientHashes } from '../../pipeline/query.js';
 import { actorOf } from '../auth.js';
 import type { ServiceContext } from '../context.js';
-import { ERROR_RESPONSES } from '../schemas.js';
+import { ERROR_RESPONSES, jsonDeeperThan, MAX_JSON_DEPTH } from '../schemas.js';
 import { saveUpload, type SavedUpload } from '../uploads.js';
 
 const ID = { type: 'string', minLength: 1, maxLength: 256 } as const;
@@ -41,6 +41,7 @@ function metaFrom(fields: Record<string, unknown>, request: FastifyRequest): Sub
     }
   }
   if (context !== undefined && (context === null || typeof context !== 'object' || Array.isArray(context))) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', 'Expected the context field to be a JSON object');
+  if (jsonDeeperThan(context, MAX_JSON_DEPTH)) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', `The context field is nested deeper than ${MAX_JSON_DEPTH} levels`);
   return { contentId, ...(typeof accountId === 'string' ? { accountId } : {}), ...(context ? { context: context as Record<string, unknown> } : {}), actor: actorOf(request) };
 }
 
