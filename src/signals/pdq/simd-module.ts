@@ -1,8 +1,8 @@
 /**
  * The PDQ hot stages as a WebAssembly SIMD module, assembled here byte by byte (internal; no toolchain,
  * as src/matching/_wasm-scan.ts). Every kernel is vectorised ACROSS independent rows or columns: each
- * f32x4 lane runs exactly the scalar sequence of float32 operations of the JS path (jarosz.ts, dct.ts,
- * pdq.ts qualityOf), so results are bit-identical. WebAssembly has no fused multiply-add, and f32x4
+ * f32x4 lane runs exactly the scalar sequence of float32 operations of the JS path (luma.ts, jarosz.ts,
+ * dct.ts, pdq.ts qualityOf), so results are bit-identical. WebAssembly has no fused multiply-add, and f32x4
  * add/sub/mul/div round like Math.fround of the double result (double holds 2·24+2 bits).
  *
  *   transpose(src, srcStride, dst, dstStride, groups, cols4)
@@ -13,10 +13,12 @@
  *       of 16 columns), driven by 16-byte step descriptors {add row, subtract row, output row, m}:
  *       sums = (sums + add) − sub; if output: out = sums / m (m > 0) or sums · −m (m < 0, an exact
  *       power-of-two reciprocal). The JS side encodes the reference's four phases as steps; a phase that
- *       only adds or only subtracts points the other operand at a zero row (x + 0 and x − 0 are exact).
+ *       only adds or only subtracts points the other operand at a zero row (x + 0 and x − 0 are exact:
+ *       the sums start at +0 and can never become −0).
  *   dct(grid, d, dt, t, out)   out = D·grid·Dᵀ (16×16) with T = D·grid in `t`; k summed in order.
  *   quality(grid) → i32        the reference's gradient sum (each |term| capped at 9000, which cannot
- *                              change min(100, sum / 90) and keeps the sum in i32).
+ *                              change min(100, sum / 90) and keeps the sum in i32; a NaN term counts 0
+ *                              where the JS path's quality would be NaN — only for non-finite luma).
  *   luma(src, srcStride, rows, colTab, n4, dst, dstStride, grey)
  *       8-bit pixels → float32 luma, 4 pixels per step, each read as the 4 bytes at its column's byte
  *       offset in `colTab` (so one kernel serves 1–4 channels and the nearest-neighbour pre-resize).
