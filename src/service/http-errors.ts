@@ -58,6 +58,15 @@ function fromFastify(err: FastifyError): VigilError | undefined {
   return undefined;
 }
 
+/**
+ * Errors while reading a multipart body: the parser's own (a truncated or malformed body) carry no code and
+ * are the client's fault (400); Vigil's and Fastify's errors, and system errors (ENOSPC…), pass unchanged.
+ */
+export function multipartError(err: unknown): unknown {
+  if (err instanceof VigilError || !(err instanceof Error) || (err as { code?: unknown }).code !== undefined || (err as { statusCode?: unknown }).statusCode !== undefined) return err;
+  return new VigilError('VIGIL_ERR_INVALID_ARGUMENT', `Malformed multipart body: ${err.message}`);
+}
+
 export function sendError(err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const vigil = err instanceof VigilError ? err : (fromFastify(err as FastifyError) ?? toVigilError(err));
   const status = statusOf(vigil.code);

@@ -10,6 +10,7 @@ import type { SubmissionMeta } from '../../pipeline/pipeline.js';
 import type { ClientHashes } from '../../pipeline/query.js';
 import { actorOf } from '../auth.js';
 import type { ServiceContext } from '../context.js';
+import { multipartError } from '../http-errors.js';
 import { ERROR_RESPONSES, jsonDeeperThan, MAX_JSON_DEPTH } from '../schemas.js';
 import { saveUpload, type SavedUpload } from '../uploads.js';
 
@@ -72,6 +73,11 @@ export function contentRoutes(app: FastifyInstance, ctx: ServiceContext): void {
           fields[part.fieldname] = part.value;
         }
       }
+    } catch (err) {
+      await upload?.remove();
+      throw multipartError(err);
+    }
+    try {
       if (!upload) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', 'Expected a file part (or send JSON hashes)');
       return await ctx.pipeline.submitFile(metaFrom(fields, request), upload.path);
     } finally {

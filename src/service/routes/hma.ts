@@ -13,6 +13,7 @@ import { hammingDistance256, hash256FromHex, isHash256Hex } from '../../signals/
 import { SIGNAL_TYPE_INFO } from '../../signals/registry.js';
 import type { Bank } from '../../store/types.js';
 import { actorOf } from '../auth.js';
+import { multipartError } from '../http-errors.js';
 import type { ServiceContext } from '../context.js';
 import { fetchRemote } from '../remote-fetch.js';
 import { saveUpload, withUpload, type SavedUpload } from '../uploads.js';
@@ -75,11 +76,15 @@ export function hmaRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     } else if (request.isMultipart()) {
       let upload: SavedUpload | undefined;
       try {
-        // Every part is read, so a second file is refused rather than silently ignored.
-        for await (const part of request.parts()) {
-          if (part.type !== 'file') continue;
-          if (upload) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', 'Only one file allowed per request');
-          upload = await saveUpload(ctx.tempDir, (part as MultipartFile).file, ctx.limits.maxUploadBytes);
+        try {
+          // Every part is read, so a second file is refused rather than silently ignored.
+          for await (const part of request.parts()) {
+            if (part.type !== 'file') continue;
+            if (upload) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', 'Only one file allowed per request');
+            upload = await saveUpload(ctx.tempDir, (part as MultipartFile).file, ctx.limits.maxUploadBytes);
+          }
+        } catch (err) {
+          throw multipartError(err);
         }
         if (!upload) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', 'Expected exactly one file (form field photo or video)');
         record = await ctx.hashFile(upload.path);
