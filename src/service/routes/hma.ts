@@ -269,7 +269,16 @@ export function hmaRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   app.get('/c/bank/:name/content/:id', { config: { scope: 'lookup' }, schema: { tags, summary: 'HMA: one bank content', params: contentParams } }, async (request) => {
     const s = await getContent(request);
     const hmaName = s.type === 'md5' ? 'video_md5' : s.type;
-    return { id: s.id, bank: s.bankName, enabled: s.status === 'active', original_media_uri: null, signals: { [hmaName]: s.value }, metadata: s.metadata };
+    const bank = await getBank(s.bankName);
+    // HMA 2.0's BankContentConfig: disable_until_ts 0 = enabled, -1 = disabled; the bank as an object.
+    return {
+      id: s.id,
+      disable_until_ts: s.status === 'active' ? 0 : -1,
+      collab_metadata: {},
+      original_media_uri: null,
+      bank: bankJson(bank),
+      signals: { [hmaName]: s.value },
+    };
   });
   app.delete('/c/bank/:name/content/:id', { config: { scope: 'curate' }, schema: { tags, summary: 'HMA: remove a bank content; {"deleted": <count removed>}', params: contentParams } }, async (request) => {
     const { name, id } = request.params as { name: string; id: number };
