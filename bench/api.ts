@@ -12,6 +12,8 @@
  *   hma       GET /m/lookup?signal_type=pdq&signal=… (the HMA 2.0 route);
  *   upload    POST /v1/content, multipart, ~1 MP synthetic JPEGs end to end (hash → match → decide), against
  *             hashing the same files with the hash pool directly in this process (the baseline).
+ *   match     baseline for lookups, after the service stopped: BankMatcher.match over the same bank and queries
+ *             in this process, one thread, no HTTP (what one event loop can match at most).
  * Targets: ≥ 10,000 lookups/s on 2 cores with p99 < 20 ms; HMA: 4,000/s across several instances.
  * --cpu-prof writes a V8 profile of the service (node --cpu-prof) and prints where its time went.
  */
@@ -24,6 +26,10 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import sharp from 'sharp';
 import { ApiKeyStore } from '../src/auth/keys.js';
+import { createDigestIndex } from '../src/banks/digest-index.js';
+import { BankMatcher } from '../src/banks/matcher.js';
+import { lookupQuery } from '../src/service/routes/lookup.js';
+import { openStore } from '../src/store/store.js';
 import { HashPool } from '../src/hashing/pool.js';
 import { openStateDb } from '../src/state/sqlite.js';
 import { ensureBenchBank, nearPdq } from './_api-bank.js';
@@ -31,7 +37,7 @@ import { summariseProfile } from './_api-profile.js';
 import { CACHE_DIR, environment, fmt } from './_common.js';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
-const SCENARIOS = ['healthz', 'lookup1', 'paced', 'lookup100', 'hma', 'upload'] as const;
+const SCENARIOS = ['healthz', 'lookup1', 'paced', 'lookup100', 'hma', 'upload', 'match'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const { values: opts } = parseArgs({
@@ -151,8 +157,8 @@ async function measure(name: string, url: string, o: Parameters<typeof load>[1])
   return r;
 }
 
-function line(name: string, r: Run, extra = ''): void {
-  log(`${name.padEnd(34)} ${fmt(r.rps, 0).padStart(9)} req/s   p50 ${ms(r.p50).padStart(9)}   p99 ${ms(r.p99).padStart(9)}${extra}`);
+function line(name: string, r: Run, extra = '', unit = 'req/s'): void {
+  log(`${name.padEnd(34)} ${fmt(r.rps, 0).padStart(9)} ${unit}   p50 ${ms(r.p50).padStart(9)}   p99 ${ms(r.p99).padStart(9)}${extra}`);
 }
 
 /** ~1 MP benign synthetic JPEGs (gradients, noise, shapes), made once into the bench cache. */
@@ -282,6 +288,11 @@ async function main(): Promise<void> {
     const code = await serve.closed;
     if (code !== 0) log(`vigil serve exited with ${code}:\n${serve.stderr()}`);
   }
+  let matchOnly: Run | undefined;
+  if (ONLY.has('match')) {
+    matchOnly = await matchBaseline(bank.dbPath, singles.map((b) => (JSON.parse(b) as { hashes: [{ value: string }] }).hashes[0].value));
+    line('BankMatcher.match alone, 1 thread', matchOnly, `   lookups reach ${results.lookup1 ? fmt((100 * results.lookup1.rps) / matchOnly.rps, 0) : '–'} % of it`, 'queries/s');
+  }
   log(`machine after: ${machineLoad()}`);
 
   log();
@@ -293,6 +304,7 @@ async function main(): Promise<void> {
   }
   if (lookup100) log(`  batched: ${fmt(lookup100.rps * 100, 0)} hashes/s with 100 per request (${lookup100.rps * 100 >= 10_000 ? 'meets' : 'misses'} 10,000 hashes/s)`);
   if (hma) log(`  HMA /m/lookup: ${fmt(hma.rps, 0)}/s from one instance against HMA's 4,000/s across several (${fmt(hma.rps / 4000, 2)}×)`);
+  if (matchOnly) log(`  matching alone: ${fmt(matchOnly.rps, 0)} PDQ queries/s on one thread (p50 ${ms(matchOnly.p50)}, p99 ${ms(matchOnly.p99)} per query): the ceiling of a service that matches on its event loop`);
   if (healthz && lookup1) log(`  lookup / healthz: ${fmt(lookup1.rps / healthz.rps, 2)} (the rest of the floor is matching, auth, validation, serialisation)`);
   if (upload && direct) log(`  uploads: ${fmt(upload.rps, 1)} images/s = ${fmt(upload.rps / direct, 2)}× hashing alone (${fmt(direct, 1)} images/s)`);
 
@@ -313,6 +325,33 @@ async function main(): Promise<void> {
     }
   }
   if (!profileDir) rmSync(runDir, { recursive: true, force: true });
+}
+
+/** The matcher alone over the same store, in this process (index loaded, compacted as the service's is). */
+async function matchBaseline(dbPath: string, values: string[]): Promise<Run> {
+  const store = await openStore(dbPath);
+  try {
+    const matcher = new BankMatcher(store, { digestIndex: createDigestIndex });
+    await matcher.sync();
+    // The service compacts its PDQ index on its first poll after start; BankMatcher has no public call for it.
+    await (matcher as unknown as { pdq: { compactAsync(): Promise<void> } }).pdq.compactAsync();
+    const queries = values.map((value) => lookupQuery({ type: 'pdq', value }));
+    for (const q of queries.slice(0, 500)) await matcher.match(q);
+    const times: number[] = [];
+    const until = performance.now() + DURATION * 1000;
+    const t0 = performance.now();
+    for (let i = 0; performance.now() < until; i++) {
+      const t = performance.now();
+      await matcher.match(queries[i % queries.length]);
+      times.push(performance.now() - t);
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    times.sort((a, b) => a - b);
+    const at = (p: number) => times[Math.min(times.length - 1, Math.floor(p * times.length))];
+    return { rps: times.length / seconds, p50: at(0.5), p99: at(0.99), total: times.length, errors: 0, non2xx: 0 };
+  } finally {
+    await store.close();
+  }
 }
 
 function randomHex(bytes: number): string {
