@@ -53,7 +53,8 @@ export interface ServeOptions {
   queueConcurrency?: number;
   /**
    * How long a claimed job is leased before another worker may take it over (default 60 s). A job that was
-   * running in a process that died is re-delivered once its lease ends; tests shorten it.
+   * running in a process that died is re-delivered once its lease ends; tests shorten it. Keep it above the
+   * webhook timeout (10 s): a delivery still running when its lease ends counts as a lost attempt.
    */
   queueLeaseMs?: number;
 }

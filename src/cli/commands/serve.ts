@@ -45,7 +45,7 @@ export function registerServe(program: Command): void {
     .option('-j, --threads <n>', 'hashing threads (default: one per core)', (v) => Math.max(1, Number(v)))
     .option('--anonymous <scopes>', 'scopes granted without an API key, e.g. "lookup" for HMA clients on a trusted network', parseScopes)
     .option('--metrics-public', 'serve /metrics without an API key')
-    .option('--queue-lease-ms <ms>', 'lease of a running job (webhook delivery): after a crash its job is delivered again once this has passed (default 60000)', positiveInteger)
+    .option('--queue-lease-ms <ms>', 'lease of a running job (webhook delivery): after a crash its job is delivered again once this has passed (default 60000; keep it above the 10 s webhook timeout, or a slow delivery is counted as a lost attempt)', positiveInteger)
     .option('--no-log', 'no request log on stdout')
     .action(async (opts: ServeCliOptions, cmd: Command) => {
       const service = await startService({
