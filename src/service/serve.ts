@@ -128,7 +128,7 @@ export async function startService(options: ServeOptions): Promise<RunningServic
     demo = { bank: DEMO_BANK, dir, created, ...(apiKey ? { apiKey } : {}) };
   }
 
-  await matcher.sync();
+  await matcher.warm();
   ready = true;
   matcher.start();
   worker.start();
