@@ -250,6 +250,11 @@ export class PipelineRecords {
     return (this.db.prepare('SELECT COUNT(*) AS n FROM retained_hashes').get() as { n: number }).n;
   }
 
+  /** When a setting last changed (another process may have changed it). */
+  settingUpdatedAt(key: string): string | undefined {
+    return (this.db.prepare('SELECT updated_at FROM settings WHERE key = ?').get(key) as { updated_at: string } | undefined)?.updated_at;
+  }
+
   getSetting(key: string): string | undefined {
     return (this.db.prepare('SELECT value FROM settings WHERE key = ?').get(key) as { value: string } | undefined)?.value;
   }

@@ -15,7 +15,10 @@ export class RulesState {
   private current: RuleEngine;
   source: 'default' | 'file' | 'api';
 
+  private loadedAt: string | undefined;
+
   constructor(private readonly records: PipelineRecords, private readonly audit: AuditLog, fromFile?: RulesConfig, private readonly env: NodeJS.ProcessEnv = process.env) {
+    this.loadedAt = records.settingUpdatedAt(SETTING);
     const stored = records.getSetting(SETTING);
     if (stored !== undefined) {
       this.current = new RuleEngine(parseRulesConfig(JSON.parse(stored)));
@@ -26,7 +29,17 @@ export class RulesState {
     }
   }
 
+  /** The rules in force; picks up a change another process (a cluster worker) persisted. */
   get engine(): RuleEngine {
+    const updatedAt = this.records.settingUpdatedAt(SETTING);
+    if (updatedAt !== this.loadedAt) {
+      const stored = this.records.getSetting(SETTING);
+      if (stored !== undefined) {
+        this.current = new RuleEngine(parseRulesConfig(JSON.parse(stored)));
+        this.source = 'api';
+      }
+      this.loadedAt = updatedAt;
+    }
     return this.current;
   }
 
@@ -34,10 +47,11 @@ export class RulesState {
   replace(input: unknown, actor: string): RuleEngine {
     const config = parseRulesConfig(input);
     const next = new RuleEngine(config);
-    const previous = this.current.version;
+    const previous = this.engine.version;
     const at = new Date().toISOString();
     this.records.db.transaction(() => {
       this.records.setSetting(SETTING, JSON.stringify(config), at);
+      this.loadedAt = at;
       this.audit.append({ actor, action: 'rules.changed', subject: 'rules', details: { from: previous, to: next.version, rules: config.rules.map((r) => r.id) } });
     }).immediate();
     this.current = next;
@@ -47,17 +61,17 @@ export class RulesState {
 
   /** Webhook endpoints of the rules in force, with secrets from the environment. */
   endpoint(name: string): WebhookEndpoint | undefined {
-    const hook = this.current.config.webhooks[name];
+    const hook = this.engine.config.webhooks[name];
     const secret = hook ? this.env[hook.secretEnv] : undefined;
     return hook && secret ? { name, url: hook.url, secret } : undefined;
   }
 
   webhookNames(): string[] {
-    return Object.keys(this.current.config.webhooks);
+    return Object.keys(this.engine.config.webhooks);
   }
 
   /** Webhooks whose secret variable is not set: their deliveries would dead-letter. */
   missingSecrets(): string[] {
-    return Object.entries(this.current.config.webhooks).filter(([, h]) => !this.env[h.secretEnv]).map(([name, h]) => `${name} (${h.secretEnv})`);
+    return Object.entries(this.engine.config.webhooks).filter(([, h]) => !this.env[h.secretEnv]).map(([name, h]) => `${name} (${h.secretEnv})`);
   }
 }

@@ -21,6 +21,8 @@ import { QueueWorker } from '../queue/worker.js';
 import { loadRulesFile } from '../rules/load.js';
 import { openStateDb, stateDbPathFor } from '../state/sqlite.js';
 import { openStore } from '../store/store.js';
+import type { Store } from '../store/types.js';
+import type { FileHashRecord } from '../hashing/hash-file.js';
 import { WEBHOOK_QUEUE, webhookHandler } from '../webhooks/deliver.js';
 import { buildApp } from './app.js';
 import { KeyUsage } from './auth.js';
@@ -52,6 +54,11 @@ export interface ServeOptions {
   pollMs?: number;
   queueConcurrency?: number;
   /**
+   * Run the background work (queue worker, retroactive matching) in this process (default true). In a
+   * cluster (`vigil serve --workers N`) one process does; all of them serve requests.
+   */
+  background?: boolean;
+  /**
    * How long a claimed job is leased before another worker may take it over (default 60 s). A job that was
    * running in a process that died is re-delivered once its lease ends; tests shorten it. Keep it above the
    * webhook timeout (10 s): a delivery still running when its lease ends counts as a lost attempt.
@@ -65,6 +72,41 @@ export interface RunningService {
   url: string;
   demo?: { bank: string; dir: string; apiKey?: string; created: boolean };
   close(): Promise<void>;
+}
+
+type Demo = NonNullable<RunningService['demo']>;
+
+/** Demo files sit beside the state DB (./vigil-demo for the default ./vigil.db). */
+function demoDirOf(options: ServeOptions): string {
+  return resolve(options.demoDir ?? join(dirname(resolve(stateDbPathFor(options.storeUrl, options.statePath))), 'vigil-demo'));
+}
+
+async function setUpDemo(store: Store, keys: ApiKeyStore, hashFile: (path: string) => Promise<FileHashRecord>, dir: string): Promise<Demo> {
+  const created = await ensureDemoBank(store, await writeDemoPictures(dir), hashFile);
+  const apiKey = ensureDemoKey(keys, dir);
+  return { bank: DEMO_BANK, dir, created, ...(apiKey ? { apiKey } : {}) };
+}
+
+/**
+ * One-time set-up before a cluster forks: migrations of every state component, the rules file checked, the
+ * demo bank and key. Workers then start on a ready database and never race each other to create them.
+ */
+export async function prepareService(options: ServeOptions): Promise<Demo | undefined> {
+  const store = await openStore(options.storeUrl);
+  const db = openStateDb(stateDbPathFor(options.storeUrl, options.statePath));
+  const pool = new HashPool({ threads: 1 });
+  try {
+    const records = new PipelineRecords(db);
+    const audit = new AuditLog(db);
+    const keys = new ApiKeyStore(db);
+    new SqliteJobQueue(db);
+    new RulesState(records, audit, options.rulesFile ? await loadRulesFile(options.rulesFile) : undefined);
+    return options.demo ?? true ? await setUpDemo(store, keys, (path) => pool.hash(path), demoDirOf(options)) : undefined;
+  } finally {
+    await pool.close();
+    db.close();
+    await store.close();
+  }
 }
 
 export async function startService(options: ServeOptions): Promise<RunningService> {
@@ -120,20 +162,16 @@ export async function startService(options: ServeOptions): Promise<RunningServic
     ...(options.metricsPublic ? { metricsPublic: true } : {}),
   };
 
-  let demo: RunningService['demo'];
-  if (options.demo ?? true) {
-    const dir = resolve(options.demoDir ?? 'vigil-demo');
-    const created = await ensureDemoBank(store, await writeDemoPictures(dir), hashFile);
-    const apiKey = ensureDemoKey(keys, dir);
-    demo = { bank: DEMO_BANK, dir, created, ...(apiKey ? { apiKey } : {}) };
-  }
+  const demo = options.demo ?? true ? await setUpDemo(store, keys, hashFile, demoDirOf(options)) : undefined;
 
   await matcher.warm();
   ready = true;
   matcher.start();
-  worker.start();
   usage.start();
-  retro?.start(options.retroIntervalMs);
+  if (options.background ?? true) {
+    worker.start();
+    retro?.start(options.retroIntervalMs);
+  }
   audit.append({ actor: 'system', action: 'service.started', subject: 'service', details: { rulesVersion: rules.engine.version, rulesSource: rules.source, signals: matcher.sizes } });
 
   const app = await buildApp(ctx, { ...(options.logger !== undefined ? { logger: options.logger } : {}) });

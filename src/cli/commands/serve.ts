@@ -4,7 +4,9 @@
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { parseScopes, type Scope } from '../../auth/keys.js';
-import { startService } from '../../service/serve.js';
+import cluster from 'node:cluster';
+import { runClusterWorker, startClusterPrimary } from '../../service/cluster.js';
+import { startService, type RunningService, type ServeOptions } from '../../service/serve.js';
 import { storeUrl } from '../context.js';
 import { nonNegativeNumber } from './hash.js';
 
@@ -19,6 +21,7 @@ interface ServeCliOptions {
   metricsPublic?: boolean;
   queueLeaseMs?: number;
   log: boolean;
+  workers: number;
 }
 
 function port(value: string): number {
@@ -46,9 +49,10 @@ export function registerServe(program: Command): void {
     .option('--anonymous <scopes>', 'scopes granted without an API key, e.g. "lookup" for HMA clients on a trusted network', parseScopes)
     .option('--metrics-public', 'serve /metrics without an API key')
     .option('--queue-lease-ms <ms>', 'lease of a running job (webhook delivery): after a crash its job is delivered again once this has passed (default 60000; keep it above the 10 s webhook timeout, or a slow delivery is counted as a lost attempt)', positiveInteger)
+    .option('-w, --workers <n>', 'serving processes on the same port (default 1; e.g. one per core for lookup throughput)', positiveInteger, 1)
     .option('--no-log', 'no request log on stdout')
     .action(async (opts: ServeCliOptions, cmd: Command) => {
-      const service = await startService({
+      const options: ServeOptions = {
         storeUrl: storeUrl(cmd),
         ...((cmd.optsWithGlobals() as { state?: string }).state ? { statePath: (cmd.optsWithGlobals() as { state: string }).state } : {}),
         host: opts.host,
@@ -61,21 +65,22 @@ export function registerServe(program: Command): void {
         ...(opts.metricsPublic ? { metricsPublic: true } : {}),
         ...(opts.queueLeaseMs !== undefined ? { queueLeaseMs: opts.queueLeaseMs } : {}),
         logger: opts.log ? { level: 'info' } : false,
-      });
+      };
       const out = (line = '') => process.stderr.write(line + '\n');
+      if (opts.workers > 1) {
+        if (cluster.isWorker) return runClusterWorker(options);
+        const running = await startClusterPrimary(options, opts.workers, out);
+        out(`Vigil is listening on ${running.url} with ${running.workers} worker processes  (API docs: ${running.url}/docs)`);
+        printDemo(out, running.demo, running.url);
+        out('Ctrl-C stops the service.');
+        return running.stopped;
+      }
+      const service = await startService(options);
       out(`Vigil is listening on ${service.url}  (API docs: ${service.url}/docs, OpenAPI: ${service.url}/openapi.json)`);
       out(`Signals loaded: ${Object.entries(service.ctx.matcher.sizes).map(([t, n]) => `${t} ${n}`).join(', ')}; rules: ${service.ctx.rules.source} (${service.ctx.rules.engine.version.slice(0, 12)})`);
       const missing = service.ctx.rules.missingSecrets();
       if (missing.length > 0) out(`Warning: webhook secrets not set, their deliveries will dead-letter: ${missing.join(', ')}`);
-      if (service.demo) {
-        out(`Demo bank ${service.demo.bank}: hashes of the benign pictures in ${service.demo.dir}${service.demo.created ? ' (created now)' : ''}`);
-        if (service.demo.apiKey) {
-          out(`Demo API key (admin; kept in ${service.demo.dir}/demo-api-key):`);
-          out(`  ${service.demo.apiKey}`);
-          out('Try:');
-          out(`  curl -s -H "Authorization: Bearer ${service.demo.apiKey}" -F contentId=demo-1 -F file=@${service.demo.dir}/sunset.png ${service.url}/v1/content`);
-        }
-      }
+      printDemo(out, service.demo, service.url);
       out('Ctrl-C stops the service.');
       await new Promise<void>((resolveStop) => {
         const stop = () => {
@@ -88,4 +93,14 @@ export function registerServe(program: Command): void {
         process.on('SIGTERM', stop);
       });
     });
+}
+
+function printDemo(out: (line: string) => void, demo: RunningService['demo'], url: string): void {
+  if (!demo) return;
+  out(`Demo bank ${demo.bank}: hashes of the benign pictures in ${demo.dir}${demo.created ? ' (created now)' : ''}`);
+  if (!demo.apiKey) return;
+  out(`Demo API key (admin; kept in ${demo.dir}/demo-api-key):`);
+  out(`  ${demo.apiKey}`);
+  out('Try:');
+  out(`  curl -s -H "Authorization: Bearer ${demo.apiKey}" -F contentId=demo-1 -F file=@${demo.dir}/sunset.png ${url}/v1/content`);
 }
