@@ -1,5 +1,5 @@
 /**
- * npm run bench:api [-- --signals 1000000 --md5 100000 --duration 10 --warmup 2 --connections 32
+ * npm run bench:api [-- --workers 2 --signals 1000000 --md5 100000 --duration 10 --warmup 2 --connections 32
  *                      --only lookup1,hma --cpu-prof --threads 2 --rate auto|N|0 --images 16]
  *
  * The HTTP API under load from a second process: `vigil serve` runs as a child process over a bank of random
@@ -53,6 +53,7 @@ const { values: opts } = parseArgs({
     only: { type: 'string' },
     'cpu-prof': { type: 'boolean', default: false },
     images: { type: 'string', default: '16' },
+    workers: { type: 'string', default: '1' },
   },
 });
 const num = (name: string, v: string | undefined, min = 0): number => {
@@ -68,7 +69,9 @@ const CONNECTIONS = num('connections', opts.connections, 1);
 const UPLOAD_CONNECTIONS = num('upload-connections', opts['upload-connections'], 1);
 /** Offered rate of the paced run; 'auto': half the saturated lookup1 rate (4,000/s when lookup1 is not run). */
 const RATE = opts.rate === 'auto' ? undefined : num('rate', opts.rate);
-const HASH_THREADS = opts.threads !== undefined ? num('threads', opts.threads, 1) : availableParallelism();
+const WORKERS = num('workers', opts.workers, 1);
+// Hashing threads per serving process: the cores are shared between the workers.
+const HASH_THREADS = opts.threads !== undefined ? num('threads', opts.threads, 1) : Math.max(1, Math.floor(availableParallelism() / WORKERS));
 const IMAGES = num('images', opts.images, 1);
 const ONLY = new Set<Scenario>(opts.only ? (opts.only.split(',').map((s) => s.trim()) as Scenario[]) : SCENARIOS);
 for (const s of ONLY) if (!SCENARIOS.includes(s)) throw new Error(`--only: unknown scenario ${s} (${SCENARIOS.join(', ')})`);
@@ -102,7 +105,7 @@ async function startServe(dbPath: string, statePath: string, profileDir?: string
   const child = spawn(process.execPath, [
     ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
     '--import', 'tsx', 'src/cli/main.ts', '--db', dbPath, '--state', statePath,
-    'serve', '--port', '0', '--no-demo', '--no-log', '--threads', String(HASH_THREADS),
+    'serve', '--port', '0', '--no-demo', '--no-log', '--threads', String(HASH_THREADS), '--workers', String(WORKERS),
   ], { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   const closed = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
@@ -204,7 +207,7 @@ async function main(): Promise<void> {
   stateDb.close();
   const profileDir = opts['cpu-prof'] ? join(runDir, 'profile') : undefined;
   const serve = await startServe(bank.dbPath, statePath, profileDir);
-  log(`service: ${serve.url}, listening ${fmt(serve.startSeconds, 1)} s after spawn (signals loaded into the indexes); ${HASH_THREADS} hashing threads`);
+  log(`service: ${serve.url}, ${WORKERS} serving process${WORKERS > 1 ? "es" : ""}, listening ${fmt(serve.startSeconds, 1)} s after spawn (signals loaded into the indexes); ${HASH_THREADS} hashing threads each`);
   const auth = { authorization: `Bearer ${secret}` };
   const json = { ...auth, 'content-type': 'application/json' };
 
