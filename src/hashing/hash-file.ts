@@ -4,12 +4,13 @@
  */
 import { open, stat } from 'node:fs/promises';
 import { VigilError, toVigilError, type VigilErrorCode } from '../core/errors.js';
-import { decodeImage, DEFAULT_MAX_PIXELS, type SixteenBitMode } from '../media/image-decode.js';
+import { decodeImage, DEFAULT_MAX_PIXELS, type DecodedImage, type SixteenBitMode } from '../media/image-decode.js';
 import { digestsOf, digestsOfFile, type FileDigests } from '../media/digests.js';
 import { hash256ToHex } from '../signals/pdq/hash256.js';
-import { DIHEDRAL_NAMES, pdqDihedralFromPixels, pdqFromPixels, PdqScratch, type DihedralName } from '../signals/pdq/pdq.js';
+import { DIHEDRAL_NAMES, pdqDihedralFromLuma, pdqDihedralFromPixels, pdqFromPixels, PdqScratch, PDQ_REFERENCE_MAX_DIMENSION, type DihedralName } from '../signals/pdq/pdq.js';
 import type { PixelBuffer } from '../signals/pdq/luma.js';
-import { cropPixels, findContentBoxes, orientPixels, padReplicate, type Box } from '../media/views.js';
+import { cropPixels, extendLuma, findContentFrames, orientPixels, resampleLuma, type Box } from '../media/views.js';
+import { lumaFromPixels } from '../signals/pdq/luma.js';
 import { sniffMedia, type MediaKind } from '../media/sniff.js';
 import { openMediaFrames } from '../media/video-hash.js';
 import { detectLetterbox, unletterboxFrame } from '../signals/vpdq/unletterbox.js';
@@ -31,21 +32,35 @@ export interface HashOptions {
   /** Video and animation frames: one every this many seconds (0 = every frame; default 1, as HMA). */
   secondsPerHash?: number;
   /**
-   * Also hash derived views for matching: the content inside uniform/transparent borders (letterbox,
-   * frame, sticker padding), the EXIF-oriented picture, and the picture with its edges extended to undo a
-   * mild crop, each with its 8 dihedral hashes.
+   * Also hash derived views for matching (docs/banks.md, "Views and robustness"): the content inside
+   * uniform/transparent borders (letterbox, frame, sticker padding), the EXIF-oriented picture, the picture
+   * with its edges extended to undo a mild crop, and the content resampled with a proper low-pass to sizes
+   * the list hash may have been taken at; each with its 8 dihedral hashes.
    */
   views?: boolean;
 }
 
-export type ViewName = 'trimmed' | 'trimmed-outer' | 'oriented' | 'uncropped';
+/**
+ * Names are reported to users with each match; keep them stable.
+ * - trimmed / trimmed-outer: inside every uniform or transparent frame peeled, innermost first.
+ * - trimmed-rows / trimmed-columns: only the top/bottom, or only the left/right bars of the innermost peel taken
+ *   off (bars added to a picture that had its own bars of the same colour).
+ * - oriented: EXIF orientation applied.
+ * - uncropped: the content extended by 5.6 % a side (undoes a 5 %-per-side crop); uncropped-framed: the same
+ *   for the picture with its frame, when one was trimmed (a crop of a picture that has its own bars).
+ * - rescaled-256: the content resampled to 256×256 (lists hash thumbnails at their own size, where the
+ *   reference barely low-passes, so a rescaled copy only matches when brought back to that size).
+ * - rescaled-64: the content resampled to the 64×64 grid PDQ takes its DCT of, with a proper low-pass
+ *   (unlike the reference's nearest-neighbour resize and short box blur, symmetric under rotation and flips).
+ */
+export type ViewName = 'trimmed' | 'trimmed-outer' | 'trimmed-rows' | 'trimmed-columns' | 'oriented' | 'uncropped' | 'uncropped-framed' | 'rescaled-256' | 'rescaled-64';
 
 export interface ViewHashes {
   view: ViewName;
   pdq: string;
   quality: number;
   dihedral?: Partial<Record<DihedralName, string>>;
-  /** For 'trimmed': the kept region in the decoded picture. */
+  /** For the trimmed views: the kept region in the decoded picture. */
   box?: Box;
 }
 
@@ -160,19 +175,7 @@ export async function hashImageBytes(bytes: Uint8Array, record: FileHashRecord, 
     record.pdq = main.pdq;
     record.quality = main.quality;
     if (main.dihedral) record.dihedral = main.dihedral;
-    if (options.views) {
-      const views: ViewHashes[] = [];
-      const boxes = findContentBoxes(image, image.alpha);
-      const box = boxes[boxes.length - 1];
-      // Innermost content first; outer frames (e.g. a sticker canvas around letterbox bars) too.
-      for (const [i, b] of [...boxes].reverse().entries()) views.push({ view: i === 0 ? 'trimmed' : 'trimmed-outer', box: b, ...pdqOf(cropPixels(image, b), true, resize) });
-      if (image.orientation !== undefined && image.orientation > 1 && image.orientation <= 8 && !options.applyExifOrientation) {
-        views.push({ view: 'oriented', ...pdqOf(orientPixels(image, image.orientation), true, resize) });
-      }
-      // 1/0.9 − 1 ≈ 5.6 % per side undoes a 5 %-per-side crop (a common automatic re-framing).
-      views.push({ view: 'uncropped', ...pdqOf(padReplicate(box ? cropPixels(image, box) : image, 0.0556), true, resize) });
-      record.views = views;
-    }
+    if (options.views) record.views = hashViews(image, resize, !options.applyExifOrientation);
     return record;
   } catch (err) {
     return withError(record, err);
@@ -223,6 +226,60 @@ async function hashFrames(path: string, record: FileHashRecord, options: HashOpt
   } catch (err) {
     return withError(record, err);
   }
+}
+
+/** Views are derived from a copy of at most this many pixels a side (nearest-neighbour, as the reference resize). */
+const VIEW_WORKING_SIZE = 1024;
+/** 1/0.9 − 1: undoes a 5 %-per-side crop (a common automatic re-framing). */
+const UNCROP_SHARE = 0.0556;
+/** rescaled-256 is only hashed for content up to this size: a copy of a thumbnail is rarely larger. */
+const RESCALE_MAX_SOURCE = 1024;
+
+function hashViews(image: DecodedImage, referenceResize: boolean, orient: boolean): ViewHashes[] {
+  const views: ViewHashes[] = [];
+  const sample = referenceResize ? PDQ_REFERENCE_MAX_DIMENSION : undefined;
+  const { boxes, partial } = findContentFrames(image, image.alpha);
+  const box = boxes.at(-1);
+  // Innermost content first; outer frames (e.g. a sticker canvas around letterbox bars) too.
+  for (const [i, b] of [...boxes].reverse().entries()) views.push({ view: i === 0 ? 'trimmed' : 'trimmed-outer', box: b, ...pdqOf(cropPixels(image, b, sample), true, referenceResize) });
+  if (partial.length === 2) {
+    views.push({ view: 'trimmed-rows', box: partial[0], ...pdqOf(cropPixels(image, partial[0], sample), true, referenceResize) });
+    views.push({ view: 'trimmed-columns', box: partial[1], ...pdqOf(cropPixels(image, partial[1], sample), true, referenceResize) });
+  }
+  if (orient && image.orientation !== undefined && image.orientation > 1 && image.orientation <= 8) {
+    views.push({ view: 'oriented', ...pdqOf(orientPixels(image, image.orientation), true, referenceResize) });
+  }
+  const whole = { x: 0, y: 0, width: image.width, height: image.height };
+  const content = box ?? whole;
+  const luma = workingLuma(image, content);
+  views.push({ view: 'uncropped', ...uncroppedHash(luma) });
+  if (box) views.push({ view: 'uncropped-framed', ...uncroppedHash(workingLuma(image, whole)) });
+  if (Math.max(content.width, content.height) <= RESCALE_MAX_SOURCE && !(content.width === 256 && content.height === 256)) {
+    views.push({ view: 'rescaled-256', ...pdqOfLuma(resampleLuma(luma.luma, luma.width, luma.height, 256, 256), 256, 256) });
+  }
+  views.push({ view: 'rescaled-64', ...pdqOfLuma(resampleLuma(luma.luma, luma.width, luma.height, 64, 64), 64, 64) });
+  return views;
+}
+
+/** Luma of a region, sampled down to VIEW_WORKING_SIZE square when larger (views then end square anyway). */
+function workingLuma(image: DecodedImage, box: Box): { luma: Float32Array; width: number; height: number } {
+  const pixels = box.width === image.width && box.height === image.height && box.width <= VIEW_WORKING_SIZE && box.height <= VIEW_WORKING_SIZE ? image : cropPixels(image, box, VIEW_WORKING_SIZE);
+  return { luma: lumaFromPixels(pixels), width: pixels.width, height: pixels.height };
+}
+
+/** Extended to undo a crop; hashed at its own size up to 512, else resampled to 512×512 as lists hash large pictures. */
+function uncroppedHash(source: { luma: Float32Array; width: number; height: number }) {
+  const { luma, width, height } = extendLuma(source.luma, source.width, source.height, UNCROP_SHARE);
+  const max = PDQ_REFERENCE_MAX_DIMENSION;
+  if (width <= max && height <= max) return pdqOfLuma(luma, width, height);
+  return pdqOfLuma(resampleLuma(luma, width, height, max, max), max, max);
+}
+
+function pdqOfLuma(luma: Float32Array, width: number, height: number): { pdq: string; quality: number; dihedral: Partial<Record<DihedralName, string>> } {
+  const result = pdqDihedralFromLuma(luma, width, height, scratch);
+  const others: Partial<Record<DihedralName, string>> = {};
+  for (let i = 1; i < DIHEDRAL_NAMES.length; i++) others[DIHEDRAL_NAMES[i]] = hash256ToHex(result.hashes[i]);
+  return { pdq: hash256ToHex(result.hashes[0]), quality: result.quality, dihedral: others };
 }
 
 /** PDQ (and optionally the 7 other dihedral hashes) of prepared pixels. */

@@ -46,48 +46,72 @@ export function findContentBox(pixels: PixelBuffer, alpha?: Uint8Array, options:
  * had letterbox bars must be matched both with and without those bars (the list may hold either).
  */
 export function findContentBoxes(pixels: PixelBuffer, alpha?: Uint8Array, options: TrimOptions = {}): Box[] {
+  return findContentFrames(pixels, alpha, options).boxes;
+}
+
+export interface ContentFrames {
+  /** Every frame peeled, outermost first; the last is the content. */
+  boxes: Box[];
+  /**
+   * When the innermost peel took bars off both axes: the box with only the top/bottom bars taken off, then
+   * with only the left/right ones. Bars added to a picture that had its own bars of the same colour merge
+   * with them (letterboxing a pillarboxed video still); one of these is then the picture as listed.
+   */
+  partial: Box[];
+}
+
+export function findContentFrames(pixels: PixelBuffer, alpha?: Uint8Array, options: TrimOptions = {}): ContentFrames {
   const found: Box[] = [];
+  let partial: Box[] = [];
   const tolerance = options.tolerance ?? 24;
   const outlierShare = options.outlierShare ?? 0.02;
   const alphaThreshold = options.alphaThreshold ?? 8;
   const minKeep = options.minKeepShare ?? 0.2;
   const { width, height, channels, data } = pixels;
-  let box: Box = { x: 0, y: 0, width, height };
-  for (let pass = 0; pass < (options.maxPasses ?? 3); pass++) {
-    if (box.width < 8 || box.height < 8) break;
-    const corners = [
+  const peel = (box: Box) => {
+    const cornerPoints = [
       [box.x, box.y],
       [box.x + box.width - 1, box.y],
       [box.x, box.y + box.height - 1],
       [box.x + box.width - 1, box.y + box.height - 1],
-    ].map(([x, y]) => colourAt(pixels, x, y));
+    ];
+    const corners = cornerPoints.map(([x, y]) => colourAt(pixels, x, y));
     const close = (a: number[], b: number[]) => a.every((v, i) => Math.abs(v - b[i]) <= tolerance);
     const reference = corners.reduce((best, c) => (corners.filter((o) => close(o, c)).length > corners.filter((o) => close(o, best)).length ? c : best), corners[0]);
-    const isBorder = (x: number, y: number): boolean => {
+    // Transparent padding is peeled on alpha alone: the colour stored under it is arbitrary (often black),
+    // and must not eat the picture's own dark bars, which the next pass peels as a frame of their own.
+    const transparentCorner = alpha !== undefined && cornerPoints.some(([x, y]) => alpha[y * width + x] <= alphaThreshold);
+    // How far a pixel is from the border colour (largest channel difference); 0 for transparent padding.
+    const deviation = (x: number, y: number): number => {
       const p = y * width + x;
-      if (alpha && alpha[p] <= alphaThreshold) return true;
+      if (alpha && alpha[p] <= alphaThreshold) return 0;
+      if (transparentCorner) return 255;
       const i = p * channels;
-      for (let c = 0; c < reference.length; c++) if (Math.abs(data[i + c] - reference[c]) > tolerance) return false;
-      return true;
+      let worst = 0;
+      for (let c = 0; c < reference.length; c++) worst = Math.max(worst, Math.abs(data[i + c] - reference[c]));
+      return worst;
     };
-    const rowIsBorder = (y: number, x0: number, x1: number) => {
+    // A line is border when all but a few specks are the border colour. The last two lines of a bar may
+    // also be merely near it: JPEG rings into a bar next to busy content, and a line of the bar kept with
+    // the picture shifts the whole hash grid (it matters most for small, textured pictures).
+    const lineIsBorder = (n: number, at: (k: number) => number, fringe: boolean) => {
       let off = 0;
-      const allowed = Math.floor((x1 - x0) * outlierShare);
-      for (let x = x0; x < x1; x++) if (!isBorder(x, y) && ++off > allowed) return false;
-      return true;
+      let far = 0;
+      let sum = 0;
+      const allowed = Math.floor(n * outlierShare);
+      for (let k = 0; k < n; k++) {
+        const d = at(k);
+        if (d > tolerance && ++off > allowed && !fringe) return false;
+        if (d > 2 * tolerance && ++far > allowed) return false;
+        sum += d;
+      }
+      return off <= allowed || sum <= n * tolerance;
     };
-    const colIsBorder = (x: number, y0: number, y1: number) => {
-      let off = 0;
-      const allowed = Math.floor((y1 - y0) * outlierShare);
-      for (let y = y0; y < y1; y++) if (!isBorder(x, y) && ++off > allowed) return false;
-      return true;
-    };
+    const rowIsBorder = (y: number, x0: number, x1: number, fringe = false) => lineIsBorder(x1 - x0, (k) => deviation(x0 + k, y), fringe);
+    const colIsBorder = (x: number, y0: number, y1: number, fringe = false) => lineIsBorder(y1 - y0, (k) => deviation(x, y0 + k), fringe);
     // Rows and columns are peeled independently over the whole box, and a side is only accepted with
     // its opposite (letterbox bars, pillarbox bars, a frame): a flat area of the picture that touches one
     // edge is content, not a border. Transparent padding (stickers) may be one-sided.
-    const transparentCorner = alpha !== undefined && corners.length > 0 && [
-      [box.x, box.y], [box.x + box.width - 1, box.y], [box.x, box.y + box.height - 1], [box.x + box.width - 1, box.y + box.height - 1],
-    ].some(([x, y]) => alpha[y * width + x] <= alphaThreshold);
     const x0 = box.x;
     const x1 = box.x + box.width;
     const y0 = box.y;
@@ -100,6 +124,10 @@ export function findContentBoxes(pixels: PixelBuffer, alpha?: Uint8Array, option
     while (bottom > top && rowIsBorder(bottom - 1, x0, x1)) bottom--;
     while (left < right && colIsBorder(left, y0, y1)) left++;
     while (right > left && colIsBorder(right - 1, y0, y1)) right--;
+    if (top > y0) for (let i = 0; i < 2 && top < bottom && rowIsBorder(top, x0, x1, true); i++) top++;
+    if (bottom < y1) for (let i = 0; i < 2 && bottom > top && rowIsBorder(bottom - 1, x0, x1, true); i++) bottom--;
+    if (left > x0) for (let i = 0; i < 2 && left < right && colIsBorder(left, y0, y1, true); i++) left++;
+    if (right < x1) for (let i = 0; i < 2 && right > left && colIsBorder(right - 1, y0, y1, true); i++) right--;
     const balanced = (a: number, b: number) => a >= 2 && b >= 2 && Math.max(a, b) <= 3 * Math.min(a, b) + 2;
     if (!transparentCorner && !balanced(top - y0, y1 - bottom)) {
       top = y0;
@@ -109,24 +137,107 @@ export function findContentBoxes(pixels: PixelBuffer, alpha?: Uint8Array, option
       left = x0;
       right = x1;
     }
-    const next = { x: left, y: top, width: right - left, height: bottom - top };
+    const both = !transparentCorner && top > y0 && left > x0;
+    return {
+      next: { x: left, y: top, width: right - left, height: bottom - top },
+      partial: both ? [{ x: x0, y: top, width: x1 - x0, height: bottom - top }, { x: left, y: y0, width: right - left, height: y1 - y0 }] : [],
+    };
+  };
+  let box: Box = { x: 0, y: 0, width, height };
+  for (let pass = 0; pass < (options.maxPasses ?? 3); pass++) {
+    if (box.width < 8 || box.height < 8) break;
+    const result = peel(box);
+    const { next } = result;
     if (next.width < width * minKeep || next.height < height * minKeep) break;
     if (next.width === box.width && next.height === box.height) break;
     box = next;
     // A couple of pixels is resampling fringe, not a frame.
-    if (width - box.width + (height - box.height) >= 4) found.push(box);
+    if (width - box.width + (height - box.height) >= 4) {
+      found.push(box);
+      partial = result.partial;
+    }
   }
-  return found;
+  return { boxes: found, partial };
 }
 
-export function cropPixels(pixels: PixelBuffer, box: Box): PixelBuffer {
+/**
+ * The pixels inside `box`. With `sampleTo`, a box with a side over it comes out sampled to exactly
+ * sampleTo × sampleTo by the reference tool's nearest-neighbour rule: the same pixels the hasher would
+ * take from a full-size crop (so the same hash), without copying a 12-megapixel region per view.
+ */
+export function cropPixels(pixels: PixelBuffer, box: Box, sampleTo?: number): PixelBuffer {
   const { channels } = pixels;
+  if (sampleTo !== undefined && (box.width > sampleTo || box.height > sampleTo)) {
+    const out = new Uint8Array(sampleTo * sampleTo * channels);
+    const cols = new Int32Array(sampleTo);
+    for (let x = 0; x < sampleTo; x++) cols[x] = (box.x + Math.floor((x * box.width) / sampleTo)) * channels;
+    for (let y = 0, d = 0; y < sampleTo; y++) {
+      const row = (box.y + Math.floor((y * box.height) / sampleTo)) * pixels.width * channels;
+      for (let x = 0; x < sampleTo; x++) for (let k = 0; k < channels; k++) out[d++] = pixels.data[row + cols[x] + k];
+    }
+    return { data: out, width: sampleTo, height: sampleTo, channels };
+  }
   const out = new Uint8Array(box.width * box.height * channels);
   for (let y = 0; y < box.height; y++) {
     const src = ((box.y + y) * pixels.width + box.x) * channels;
     out.set(pixels.data.subarray(src, src + box.width * channels), y * box.width * channels);
   }
   return { data: out, width: box.width, height: box.height, channels };
+}
+
+/** Per output sample: the first input index and the normalised weights of a tent filter. */
+function tentWeights(inSize: number, outSize: number): { start: Int32Array; weights: Float32Array[] } {
+  const scale = inSize / outSize;
+  // Widened by the scale when shrinking (area-like low-pass, no aliasing); plain linear interpolation when growing.
+  const radius = Math.max(1, scale);
+  const start = new Int32Array(outSize);
+  const weights: Float32Array[] = [];
+  for (let o = 0; o < outSize; o++) {
+    const centre = (o + 0.5) * scale - 0.5;
+    const first = Math.max(0, Math.ceil(centre - radius));
+    const last = Math.min(inSize - 1, Math.floor(centre + radius));
+    const w = new Float32Array(Math.max(1, last - first + 1));
+    let sum = 0;
+    for (let i = first; i <= last; i++) sum += w[i - first] = Math.max(0, 1 - Math.abs(i - centre) / radius);
+    if (sum === 0) w[0] = sum = 1;
+    for (let i = 0; i < w.length; i++) w[i] /= sum;
+    start[o] = Math.min(first, inSize - 1);
+    weights.push(w);
+  }
+  return { start, weights };
+}
+
+/**
+ * Resamples a float luma plane with a tent filter (separable; a proper low-pass when shrinking, unlike the
+ * reference tool's nearest-neighbour resize). Used to hash a picture at the size its list hash was
+ * probably taken at.
+ */
+export function resampleLuma(luma: Float32Array, width: number, height: number, outWidth: number, outHeight: number): Float32Array {
+  const h = tentWeights(width, outWidth);
+  const v = tentWeights(height, outHeight);
+  const rows = new Float32Array(outWidth * height);
+  for (let y = 0; y < height; y++) {
+    const base = y * width;
+    for (let x = 0; x < outWidth; x++) {
+      const w = h.weights[x];
+      const s0 = base + h.start[x];
+      let sum = 0;
+      for (let i = 0; i < w.length; i++) sum += w[i] * luma[s0 + i];
+      rows[y * outWidth + x] = sum;
+    }
+  }
+  const out = new Float32Array(outWidth * outHeight);
+  for (let y = 0; y < outHeight; y++) {
+    const w = v.weights[y];
+    const s0 = v.start[y];
+    const o = y * outWidth;
+    for (let i = 0; i < w.length; i++) {
+      const wi = w[i];
+      const r = (s0 + i) * outWidth;
+      for (let x = 0; x < outWidth; x++) out[o + x] += wi * rows[r + x];
+    }
+  }
+  return out;
 }
 
 /** Applies an EXIF orientation (1..8) so the picture stands as it is meant to be shown. */
@@ -158,26 +269,49 @@ export function orientPixels(pixels: PixelBuffer, orientation: number): PixelBuf
   return { data: out, width: ow, height: oh, channels: c };
 }
 
+/** Separable box blur of a luma plane, edges clamped; running sums, so the cost does not grow with the radius. */
+function boxBlurLuma(luma: Float32Array, width: number, height: number, radius: number): Float32Array {
+  const pass = (src: Float32Array, dst: Float32Array, n: number, lines: number, step: number, stride: number) => {
+    const norm = 1 / (2 * radius + 1);
+    for (let line = 0; line < lines; line++) {
+      const base = line * stride;
+      const at = (k: number) => src[base + Math.min(n - 1, Math.max(0, k)) * step];
+      let sum = 0;
+      for (let k = -radius; k <= radius; k++) sum += at(k);
+      for (let k = 0; k < n; k++) {
+        dst[base + k * step] = sum * norm;
+        sum += at(k + radius + 1) - at(k - radius);
+      }
+    }
+  };
+  const rows = new Float32Array(width * height);
+  const out = new Float32Array(width * height);
+  pass(luma, rows, width, height, 1, width);
+  pass(rows, out, height, width, width, 1);
+  return out;
+}
+
 /**
- * Extends the picture by `share` of its size on every side, repeating the edge pixels. A copy cropped
- * by ~5 % per side then lines up with the original's frame again, so most of its DCT energy sits where
- * the original's did: a heuristic view that recovers mild crops, reported as 'uncropped'.
+ * Extends a luma plane by `share` of its size on every side, undoing a crop of share / (1 + 2·share) per
+ * side, so the picture lines up with the original's frame again ('uncropped' views). What was cut off is
+ * unknown; it is predicted by the local mean of the picture near each edge (a box blur as deep as the
+ * missing band), not by repeating the edge's detail in streaks, which misled more DCT coefficients.
  */
-export function padReplicate(pixels: PixelBuffer, share: number): PixelBuffer {
-  const { width: w, height: h, channels: c, data } = pixels;
-  const px = Math.max(1, Math.round(w * share));
-  const py = Math.max(1, Math.round(h * share));
-  const ow = w + 2 * px;
-  const oh = h + 2 * py;
-  const out = new Uint8Array(ow * oh * c);
+export function extendLuma(luma: Float32Array, width: number, height: number, share: number): { luma: Float32Array; width: number; height: number } {
+  const px = Math.max(1, Math.round(width * share));
+  const py = Math.max(1, Math.round(height * share));
+  const ow = width + 2 * px;
+  const oh = height + 2 * py;
+  const blurred = boxBlurLuma(luma, width, height, Math.max(px, py));
+  const out = new Float32Array(ow * oh);
   for (let y = 0; y < oh; y++) {
-    const sy = Math.min(h - 1, Math.max(0, y - py));
+    const sy = y - py;
+    const inside = sy >= 0 && sy < height;
+    const cy = Math.min(height - 1, Math.max(0, sy));
     for (let x = 0; x < ow; x++) {
-      const sx = Math.min(w - 1, Math.max(0, x - px));
-      const s = (sy * w + sx) * c;
-      const d = (y * ow + x) * c;
-      for (let k = 0; k < c; k++) out[d + k] = data[s + k];
+      const sx = x - px;
+      out[y * ow + x] = inside && sx >= 0 && sx < width ? luma[sy * width + sx] : blurred[cy * width + Math.min(width - 1, Math.max(0, sx))];
     }
   }
-  return { data: out, width: ow, height: oh, channels: c };
+  return { luma: out, width: ow, height: oh };
 }
