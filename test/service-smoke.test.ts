@@ -29,3 +29,8 @@ test('demo: an upload of a demo picture is blocked, with matches, fired rule and
   assert.equal(replay.replayed, true);
   assert.equal(replay.decisionId, body.decisionId);
 });
+
+test('a port in use is a clear usage error, and nothing is left running', async () => {
+  const port = Number(new URL(t.url).port);
+  await assert.rejects(startTestService({ port }), (err: Error & { code?: string }) => err.code === 'VIGIL_ERR_INVALID_ARGUMENT' && /EADDRINUSE/.test(err.message));
+});

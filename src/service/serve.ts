@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import { AuditLog } from '../audit/log.js';
+import { VigilError } from '../core/errors.js';
 import { ApiKeyStore, type Scope } from '../auth/keys.js';
 import { createDigestIndex } from '../banks/digest-index.js';
 import { BankMatcher } from '../banks/matcher.js';
@@ -176,11 +177,6 @@ export async function startService(options: ServeOptions): Promise<RunningServic
 
   const app = await buildApp(ctx, { ...(options.logger !== undefined ? { logger: options.logger } : {}) });
   const host = options.host ?? '127.0.0.1';
-  await app.listen({ host, port: options.port ?? 8080 });
-  const address = app.server.address();
-  const port = typeof address === 'object' && address ? address.port : options.port;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
@@ -195,5 +191,18 @@ export async function startService(options: ServeOptions): Promise<RunningServic
       db.close();
       rmSync(tempDir, { recursive: true, force: true });
     })());
+  try {
+    await app.listen({ host, port: options.port ?? 8080 });
+  } catch (err) {
+    await close();
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+      throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', `Cannot listen on ${host}:${options.port ?? 8080} (${code}); pick another with --port (0 = any free port)`);
+    }
+    throw err;
+  }
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : options.port;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   return { app, ctx, url, ...(demo ? { demo } : {}), close };
 }
