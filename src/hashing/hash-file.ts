@@ -228,10 +228,20 @@ async function hashFrames(path: string, record: FileHashRecord, options: HashOpt
   }
 }
 
-/** Views are derived from a copy of at most this many pixels a side (nearest-neighbour, as the reference resize). */
-const VIEW_WORKING_SIZE = 1024;
+/**
+ * The rescaled views start from the content sampled to at most this many pixels a side by nearest
+ * neighbour, as the reference resize does (its list hashes carry the same aliasing); bounds their cost.
+ */
+const VIEW_WORKING_SIZE = PDQ_REFERENCE_MAX_DIMENSION;
 /** 1/0.9 − 1: undoes a 5 %-per-side crop (a common automatic re-framing). */
 const UNCROP_SHARE = 0.0556;
+const extended = (n: number) => n + 2 * Math.max(1, Math.round(n * UNCROP_SHARE));
+/** A large picture is sampled to this side before being extended, so that it comes out at the reference size. */
+const UNCROP_SOURCE = (() => {
+  let side = PDQ_REFERENCE_MAX_DIMENSION;
+  while (extended(side) > PDQ_REFERENCE_MAX_DIMENSION) side--;
+  return side;
+})();
 /** rescaled-256 is only hashed for content up to this size: a copy of a thumbnail is rarely larger. */
 const RESCALE_MAX_SOURCE = 1024;
 
@@ -247,32 +257,34 @@ function hashViews(image: DecodedImage, referenceResize: boolean, orient: boolea
     views.push({ view: 'trimmed-columns', box: partial[1], ...pdqOf(cropPixels(image, partial[1], sample), true, referenceResize) });
   }
   if (orient && image.orientation !== undefined && image.orientation > 1 && image.orientation <= 8) {
-    views.push({ view: 'oriented', ...pdqOf(orientPixels(image, image.orientation), true, referenceResize) });
+    views.push({ view: 'oriented', ...pdqOf(orientPixels(image, image.orientation, sample), true, referenceResize) });
   }
   const whole = { x: 0, y: 0, width: image.width, height: image.height };
   const content = box ?? whole;
-  const luma = workingLuma(image, content);
-  views.push({ view: 'uncropped', ...uncroppedHash(luma) });
-  if (box) views.push({ view: 'uncropped-framed', ...uncroppedHash(workingLuma(image, whole)) });
-  if (Math.max(content.width, content.height) <= RESCALE_MAX_SOURCE && !(content.width === 256 && content.height === 256)) {
-    views.push({ view: 'rescaled-256', ...pdqOfLuma(resampleLuma(luma.luma, luma.width, luma.height, 256, 256), 256, 256) });
+  views.push({ view: 'uncropped', ...uncroppedHash(image, content, referenceResize) });
+  if (box) views.push({ view: 'uncropped-framed', ...uncroppedHash(image, whole, referenceResize) });
+  let grid = lumaOf(image, content, VIEW_WORKING_SIZE);
+  // At 256×256 already, it is the picture as stored.
+  if (Math.max(content.width, content.height) <= RESCALE_MAX_SOURCE && !(grid.width === 256 && grid.height === 256)) {
+    grid = { luma: resampleLuma(grid.luma, grid.width, grid.height, 256, 256), width: 256, height: 256 };
+    views.push({ view: 'rescaled-256', ...pdqOfLuma(grid.luma, 256, 256) });
   }
-  views.push({ view: 'rescaled-64', ...pdqOfLuma(resampleLuma(luma.luma, luma.width, luma.height, 64, 64), 64, 64) });
+  views.push({ view: 'rescaled-64', ...pdqOfLuma(resampleLuma(grid.luma, grid.width, grid.height, 64, 64), 64, 64) });
   return views;
 }
 
-/** Luma of a region, sampled down to VIEW_WORKING_SIZE square when larger (views then end square anyway). */
-function workingLuma(image: DecodedImage, box: Box): { luma: Float32Array; width: number; height: number } {
-  const pixels = box.width === image.width && box.height === image.height && box.width <= VIEW_WORKING_SIZE && box.height <= VIEW_WORKING_SIZE ? image : cropPixels(image, box, VIEW_WORKING_SIZE);
+/** Luma of a region, sampled by nearest neighbour to `sampleTo` square when a side is larger. */
+function lumaOf(image: DecodedImage, box: Box, sampleTo?: number): { luma: Float32Array; width: number; height: number } {
+  const pixels = box.width === image.width && box.height === image.height && (sampleTo === undefined || (box.width <= sampleTo && box.height <= sampleTo)) ? image : cropPixels(image, box, sampleTo);
   return { luma: lumaFromPixels(pixels), width: pixels.width, height: pixels.height };
 }
 
-/** Extended to undo a crop; hashed at its own size up to 512, else resampled to 512×512 as lists hash large pictures. */
-function uncroppedHash(source: { luma: Float32Array; width: number; height: number }) {
+/** Extended to undo a crop and hashed at its own size: up to 512 (larger pictures are sampled so that they end there). */
+function uncroppedHash(image: DecodedImage, box: Box, referenceResize: boolean) {
+  const fits = !referenceResize || (extended(box.width) <= PDQ_REFERENCE_MAX_DIMENSION && extended(box.height) <= PDQ_REFERENCE_MAX_DIMENSION);
+  const source = lumaOf(image, box, fits ? undefined : UNCROP_SOURCE);
   const { luma, width, height } = extendLuma(source.luma, source.width, source.height, UNCROP_SHARE);
-  const max = PDQ_REFERENCE_MAX_DIMENSION;
-  if (width <= max && height <= max) return pdqOfLuma(luma, width, height);
-  return pdqOfLuma(resampleLuma(luma, width, height, max, max), max, max);
+  return pdqOfLuma(luma, width, height);
 }
 
 function pdqOfLuma(luma: Float32Array, width: number, height: number): { pdq: string; quality: number; dihedral: Partial<Record<DihedralName, string>> } {

@@ -76,6 +76,16 @@ test('EXIF orientations 2..8 match what sharp shows for them', async () => {
   }
 });
 
+test('orientation sampled to the reference size equals orienting in full, then the reference resize', () => {
+  const big = { data: Uint8Array.from({ length: 700 * 530 * 3 }, (_, i) => (i * 7919) % 251), width: 700, height: 530, channels: 3 as const };
+  for (let orientation = 2; orientation <= 8; orientation++) {
+    const sampled = orientPixels(big, orientation, 512);
+    assert.deepEqual([sampled.width, sampled.height], [512, 512]);
+    const full = lumaFromPixels(orientPixels(big, orientation), undefined, 512);
+    assert.ok(Buffer.from(lumaFromPixels(sampled).buffer).equals(Buffer.from(full.buffer)), `orientation ${orientation}`);
+  }
+});
+
 test('crop, and crop sampled to the reference size equals the reference resize of the full crop', () => {
   const p = { data: Uint8Array.from({ length: 4 * 3 }, (_, i) => i), width: 4, height: 3, channels: 1 as const };
   assert.deepEqual(Array.from(cropPixels(p, { x: 1, y: 1, width: 2, height: 2 }).data), [5, 6, 9, 10]);

@@ -81,34 +81,32 @@ export function findContentFrames(pixels: PixelBuffer, alpha?: Uint8Array, optio
     // Transparent padding is peeled on alpha alone: the colour stored under it is arbitrary (often black),
     // and must not eat the picture's own dark bars, which the next pass peels as a frame of their own.
     const transparentCorner = alpha !== undefined && cornerPoints.some(([x, y]) => alpha[y * width + x] <= alphaThreshold);
-    // How far a pixel is from the border colour (largest channel difference); 0 for transparent padding.
-    const deviation = (x: number, y: number): number => {
-      const p = y * width + x;
-      if (alpha && alpha[p] <= alphaThreshold) return 0;
-      if (transparentCorner) return 255;
-      const i = p * channels;
-      let worst = 0;
-      for (let c = 0; c < reference.length; c++) worst = Math.max(worst, Math.abs(data[i + c] - reference[c]));
-      return worst;
-    };
+    const [r0, g0, b0] = reference;
     // A line is border when all but a few specks are the border colour. The last two lines of a bar may
     // also be merely near it: JPEG rings into a bar next to busy content, and a line of the bar kept with
     // the picture shifts the whole hash grid (it matters most for small, textured pictures).
-    const lineIsBorder = (n: number, at: (k: number) => number, fringe: boolean) => {
+    // Pixel p = first + k·step for k < n; a pixel's deviation is its largest channel difference.
+    const lineIsBorder = (first: number, step: number, n: number, fringe: boolean) => {
       let off = 0;
       let far = 0;
       let sum = 0;
       const allowed = Math.floor(n * outlierShare);
-      for (let k = 0; k < n; k++) {
-        const d = at(k);
+      for (let k = 0, p = first; k < n; k++, p += step) {
+        if (alpha && alpha[p] <= alphaThreshold) continue;
+        let d = 255;
+        if (!transparentCorner) {
+          const i = p * channels;
+          d = Math.abs(data[i] - r0);
+          if (channels >= 3) d = Math.max(d, Math.abs(data[i + 1] - g0), Math.abs(data[i + 2] - b0));
+        }
         if (d > tolerance && ++off > allowed && !fringe) return false;
         if (d > 2 * tolerance && ++far > allowed) return false;
         sum += d;
       }
       return off <= allowed || sum <= n * tolerance;
     };
-    const rowIsBorder = (y: number, x0: number, x1: number, fringe = false) => lineIsBorder(x1 - x0, (k) => deviation(x0 + k, y), fringe);
-    const colIsBorder = (x: number, y0: number, y1: number, fringe = false) => lineIsBorder(y1 - y0, (k) => deviation(x, y0 + k), fringe);
+    const rowIsBorder = (y: number, x0: number, x1: number, fringe = false) => lineIsBorder(y * width + x0, 1, x1 - x0, fringe);
+    const colIsBorder = (x: number, y0: number, y1: number, fringe = false) => lineIsBorder(y0 * width + x, width, y1 - y0, fringe);
     // Rows and columns are peeled independently over the whole box, and a side is only accepted with
     // its opposite (letterbox bars, pillarbox bars, a frame): a flat area of the picture that touches one
     // edge is content, not a border. Transparent padding (stickers) may be one-sided.
@@ -171,9 +169,19 @@ export function cropPixels(pixels: PixelBuffer, box: Box, sampleTo?: number): Pi
     const out = new Uint8Array(sampleTo * sampleTo * channels);
     const cols = new Int32Array(sampleTo);
     for (let x = 0; x < sampleTo; x++) cols[x] = (box.x + Math.floor((x * box.width) / sampleTo)) * channels;
+    const data = pixels.data;
     for (let y = 0, d = 0; y < sampleTo; y++) {
       const row = (box.y + Math.floor((y * box.height) / sampleTo)) * pixels.width * channels;
-      for (let x = 0; x < sampleTo; x++) for (let k = 0; k < channels; k++) out[d++] = pixels.data[row + cols[x] + k];
+      if (channels === 3) {
+        for (let x = 0; x < sampleTo; x++, d += 3) {
+          const s = row + cols[x];
+          out[d] = data[s];
+          out[d + 1] = data[s + 1];
+          out[d + 2] = data[s + 2];
+        }
+      } else {
+        for (let x = 0; x < sampleTo; x++) for (let k = 0; k < channels; k++) out[d++] = data[row + cols[x] + k];
+      }
     }
     return { data: out, width: sampleTo, height: sampleTo, channels };
   }
@@ -185,26 +193,26 @@ export function cropPixels(pixels: PixelBuffer, box: Box, sampleTo?: number): Pi
   return { data: out, width: box.width, height: box.height, channels };
 }
 
-/** Per output sample: the first input index and the normalised weights of a tent filter. */
-function tentWeights(inSize: number, outSize: number): { start: Int32Array; weights: Float32Array[] } {
+/** Per output sample: the first input index, and `taps` normalised tent weights from there (zero-padded). */
+function tentWeights(inSize: number, outSize: number): { start: Int32Array; weights: Float32Array; taps: number } {
   const scale = inSize / outSize;
   // Widened by the scale when shrinking (area-like low-pass, no aliasing); plain linear interpolation when growing.
   const radius = Math.max(1, scale);
+  const taps = Math.min(inSize, Math.ceil(2 * radius) + 1);
   const start = new Int32Array(outSize);
-  const weights: Float32Array[] = [];
+  const weights = new Float32Array(outSize * taps);
   for (let o = 0; o < outSize; o++) {
     const centre = (o + 0.5) * scale - 0.5;
-    const first = Math.max(0, Math.ceil(centre - radius));
-    const last = Math.min(inSize - 1, Math.floor(centre + radius));
-    const w = new Float32Array(Math.max(1, last - first + 1));
+    const first = Math.min(inSize - taps, Math.max(0, Math.ceil(centre - radius)));
     let sum = 0;
-    for (let i = first; i <= last; i++) sum += w[i - first] = Math.max(0, 1 - Math.abs(i - centre) / radius);
-    if (sum === 0) w[0] = sum = 1;
-    for (let i = 0; i < w.length; i++) w[i] /= sum;
-    start[o] = Math.min(first, inSize - 1);
-    weights.push(w);
+    for (let t = 0; t < taps; t++) sum += weights[o * taps + t] = Math.max(0, 1 - Math.abs(first + t - centre) / radius);
+    if (sum === 0) {
+      weights[o * taps + Math.min(taps - 1, Math.max(0, Math.round(centre) - first))] = sum = 1;
+    }
+    for (let t = 0; t < taps; t++) weights[o * taps + t] /= sum;
+    start[o] = first;
   }
-  return { start, weights };
+  return { start, weights, taps };
 }
 
 /**
@@ -213,81 +221,99 @@ function tentWeights(inSize: number, outSize: number): { start: Int32Array; weig
  * probably taken at.
  */
 export function resampleLuma(luma: Float32Array, width: number, height: number, outWidth: number, outHeight: number): Float32Array {
-  const h = tentWeights(width, outWidth);
-  const v = tentWeights(height, outHeight);
+  const { start: hStart, weights: hWeights, taps: hTaps } = tentWeights(width, outWidth);
+  const { start: vStart, weights: vWeights, taps: vTaps } = tentWeights(height, outHeight);
   const rows = new Float32Array(outWidth * height);
   for (let y = 0; y < height; y++) {
     const base = y * width;
+    const o = y * outWidth;
     for (let x = 0; x < outWidth; x++) {
-      const w = h.weights[x];
-      const s0 = base + h.start[x];
+      const s0 = base + hStart[x];
+      const w0 = x * hTaps;
       let sum = 0;
-      for (let i = 0; i < w.length; i++) sum += w[i] * luma[s0 + i];
-      rows[y * outWidth + x] = sum;
+      for (let t = 0; t < hTaps; t++) sum += hWeights[w0 + t] * luma[s0 + t];
+      rows[o + x] = sum;
     }
   }
   const out = new Float32Array(outWidth * outHeight);
   for (let y = 0; y < outHeight; y++) {
-    const w = v.weights[y];
-    const s0 = v.start[y];
     const o = y * outWidth;
-    for (let i = 0; i < w.length; i++) {
-      const wi = w[i];
-      const r = (s0 + i) * outWidth;
-      for (let x = 0; x < outWidth; x++) out[o + x] += wi * rows[r + x];
+    for (let t = 0; t < vTaps; t++) {
+      const wt = vWeights[y * vTaps + t];
+      if (wt === 0) continue;
+      const r = (vStart[y] + t) * outWidth;
+      for (let x = 0; x < outWidth; x++) out[o + x] += wt * rows[r + x];
     }
   }
   return out;
 }
 
-/** Applies an EXIF orientation (1..8) so the picture stands as it is meant to be shown. */
-export function orientPixels(pixels: PixelBuffer, orientation: number): PixelBuffer {
+/**
+ * Applies an EXIF orientation (1..8) so the picture stands as it is meant to be shown. With `sampleTo`, a
+ * result with a side over it comes out sampled to sampleTo × sampleTo by the reference's nearest-neighbour
+ * rule, the same pixels as orienting in full and then resizing, without a full-size copy.
+ */
+export function orientPixels(pixels: PixelBuffer, orientation: number, sampleTo?: number): PixelBuffer {
   if (orientation <= 1 || orientation > 8) return pixels;
   const { width: w, height: h, channels: c, data } = pixels;
   const swap = orientation >= 5;
   const ow = swap ? h : w;
   const oh = swap ? w : h;
-  const out = new Uint8Array(data.length);
-  for (let y = 0; y < oh; y++) {
-    for (let x = 0; x < ow; x++) {
-      let sx: number;
-      let sy: number;
-      switch (orientation) {
-        case 2: sx = w - 1 - x; sy = y; break; // mirrored
-        case 3: sx = w - 1 - x; sy = h - 1 - y; break; // upside down
-        case 4: sx = x; sy = h - 1 - y; break;
-        case 5: sx = y; sy = x; break; // transpose
-        case 6: sx = y; sy = h - 1 - x; break; // stored rotated: turn 90° clockwise to show
-        case 7: sx = w - 1 - y; sy = h - 1 - x; break;
-        default: sx = w - 1 - y; sy = x; break; // 8: turn 90° counter-clockwise to show
+  const sample = sampleTo !== undefined && (ow > sampleTo || oh > sampleTo);
+  const outW = sample ? sampleTo : ow;
+  const outH = sample ? sampleTo : oh;
+  // Source offset = col[x] + row[y]: each output axis moves along one source axis, maybe reversed.
+  // 2 mirrored, 3 upside down, 4 flipped; 5 transposed, 6 stored rotated (turn 90° clockwise to show),
+  // 7 transverse, 8 turn 90° counter-clockwise to show.
+  const reverseX = swap ? orientation === 6 || orientation === 7 : orientation === 2 || orientation === 3;
+  const reverseY = swap ? orientation === 7 || orientation === 8 : orientation === 3 || orientation === 4;
+  const col = new Int32Array(outW);
+  const row = new Int32Array(outH);
+  for (let x = 0; x < outW; x++) {
+    const X = sample ? Math.floor((x * ow) / outW) : x;
+    const v = reverseX ? ow - 1 - X : X;
+    col[x] = swap ? v * w * c : v * c;
+  }
+  for (let y = 0; y < outH; y++) {
+    const Y = sample ? Math.floor((y * oh) / outH) : y;
+    const v = reverseY ? oh - 1 - Y : Y;
+    row[y] = swap ? v * c : v * w * c;
+  }
+  const out = new Uint8Array(outW * outH * c);
+  for (let y = 0, d = 0; y < outH; y++) {
+    const r = row[y];
+    if (c === 3) {
+      for (let x = 0; x < outW; x++, d += 3) {
+        const s = r + col[x];
+        out[d] = data[s];
+        out[d + 1] = data[s + 1];
+        out[d + 2] = data[s + 2];
       }
-      const d = (y * ow + x) * c;
-      const s = (sy * w + sx) * c;
-      for (let k = 0; k < c; k++) out[d + k] = data[s + k];
+    } else {
+      for (let x = 0; x < outW; x++) for (let k = 0, s = r + col[x]; k < c; k++) out[d++] = data[s + k];
     }
   }
-  return { data: out, width: ow, height: oh, channels: c };
+  return { data: out, width: outW, height: outH, channels: c };
 }
 
-/** Separable box blur of a luma plane, edges clamped; running sums, so the cost does not grow with the radius. */
-function boxBlurLuma(luma: Float32Array, width: number, height: number, radius: number): Float32Array {
-  const pass = (src: Float32Array, dst: Float32Array, n: number, lines: number, step: number, stride: number) => {
-    const norm = 1 / (2 * radius + 1);
-    for (let line = 0; line < lines; line++) {
-      const base = line * stride;
-      const at = (k: number) => src[base + Math.min(n - 1, Math.max(0, k)) * step];
-      let sum = 0;
-      for (let k = -radius; k <= radius; k++) sum += at(k);
-      for (let k = 0; k < n; k++) {
-        dst[base + k * step] = sum * norm;
-        sum += at(k + radius + 1) - at(k - radius);
-      }
-    }
-  };
-  const rows = new Float32Array(width * height);
-  const out = new Float32Array(width * height);
-  pass(luma, rows, width, height, 1, width);
-  pass(rows, out, height, width, width, 1);
+/**
+ * The (2r+1)² box mean, edges clamped, at every pixel of one edge of a luma plane: `along` pixels on the
+ * edge, `depth` lines into the plane, `at(i, d)` the value i along the edge, d lines in.
+ */
+function edgeMeans(along: number, depth: number, radius: number, at: (i: number, d: number) => number): Float32Array {
+  const lines = new Float64Array(along);
+  for (let d = -radius; d <= radius; d++) {
+    const dd = Math.min(depth - 1, Math.max(0, d));
+    for (let i = 0; i < along; i++) lines[i] += at(i, dd);
+  }
+  const out = new Float32Array(along);
+  const norm = 1 / (2 * radius + 1) ** 2;
+  let sum = 0;
+  for (let k = -radius; k <= radius; k++) sum += lines[Math.min(along - 1, Math.max(0, k))];
+  for (let i = 0; i < along; i++) {
+    out[i] = sum * norm;
+    sum += lines[Math.min(along - 1, i + radius + 1)] - lines[Math.max(0, i - radius)];
+  }
   return out;
 }
 
@@ -302,16 +328,24 @@ export function extendLuma(luma: Float32Array, width: number, height: number, sh
   const py = Math.max(1, Math.round(height * share));
   const ow = width + 2 * px;
   const oh = height + 2 * py;
-  const blurred = boxBlurLuma(luma, width, height, Math.max(px, py));
+  // Only the edge pixels' means are needed: every filled pixel takes the value of the nearest edge pixel.
+  const r = Math.max(px, py);
+  const top = edgeMeans(width, height, r, (i, d) => luma[d * width + i]);
+  const bottom = edgeMeans(width, height, r, (i, d) => luma[(height - 1 - d) * width + i]);
+  const left = edgeMeans(height, width, r, (i, d) => luma[i * width + d]);
+  const right = edgeMeans(height, width, r, (i, d) => luma[i * width + width - 1 - d]);
   const out = new Float32Array(ow * oh);
   for (let y = 0; y < oh; y++) {
     const sy = y - py;
-    const inside = sy >= 0 && sy < height;
-    const cy = Math.min(height - 1, Math.max(0, sy));
-    for (let x = 0; x < ow; x++) {
-      const sx = x - px;
-      out[y * ow + x] = inside && sx >= 0 && sx < width ? luma[sy * width + sx] : blurred[cy * width + Math.min(width - 1, Math.max(0, sx))];
+    const o = y * ow;
+    if (sy < 0 || sy >= height) {
+      const edge = sy < 0 ? top : bottom;
+      for (let x = 0; x < ow; x++) out[o + x] = edge[Math.min(width - 1, Math.max(0, x - px))];
+      continue;
     }
+    out.fill(left[sy], o, o + px);
+    out.set(luma.subarray(sy * width, sy * width + width), o + px);
+    out.fill(right[sy], o + px + width, o + ow);
   }
   return { luma: out, width: ow, height: oh };
 }
