@@ -128,3 +128,27 @@ test('readJpegHeader on the conformance JPEGs: same answers as sharp', async (t)
   for (const e of files) if (await agrees(e.name, readFileSync(join(e.parentPath, e.name)))) answered++;
   assert.ok(answered >= files.length / 2, `answered ${answered} of ${files.length}`);
 });
+
+test('grey detection: R = G = B everywhere gives the grey plane; one differing sample anywhere keeps RGB', async () => {
+  let seed = 7;
+  const random = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 24);
+  for (const [width, height] of [[1, 1], [3, 1], [5, 1], [7, 5], [13, 11], [65, 3], [301, 7]]) {
+    const pixels = width * height;
+    const rgb = new Uint8Array(pixels * 3);
+    for (let i = 0; i < pixels; i++) rgb.fill(random(), i * 3, i * 3 + 3);
+    const png = (data: Uint8Array) => sharp(data, { raw: { width, height, channels: 3 } }).png().toBuffer();
+    const grey = await decodeImage(await png(rgb));
+    assert.equal(grey.channels, 1, `${width}×${height}`);
+    assert.deepEqual([...grey.data], Array.from({ length: pixels }, (_, i) => rgb[i * 3]));
+    // First pixel, last pixel, the last full group of four, just past the first 64, and each channel.
+    for (const at of new Set([0, pixels - 1, Math.max(0, (pixels & ~3) - 1), Math.min(pixels - 1, 64), pixels >> 1])) {
+      for (let channel = 0; channel < 3; channel++) {
+        const changed = rgb.slice();
+        changed[at * 3 + channel] ^= 0x80;
+        const image = await decodeImage(await png(changed));
+        assert.equal(image.channels, 3, `${width}×${height}, pixel ${at}, channel ${channel}`);
+        assert.deepEqual(image.data, changed);
+      }
+    }
+  }
+});

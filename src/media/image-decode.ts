@@ -61,6 +61,43 @@ function isGreyRgb(samples: Uint8Array | Uint16Array, pixels: number): boolean {
   return true;
 }
 
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/**
+ * The grey plane of 8-bit RGB samples when every pixel has R = G = B, else undefined: one pass, four
+ * pixels (three 32-bit words in, one out) per step. A colour picture is usually told apart within its
+ * first pixels, before anything is allocated; a grey one (a black-and-white photo saved as a colour
+ * JPEG) costs ~1 ms per megapixel instead of ~6 with a byte-wise check and copy.
+ */
+function greyPlane(samples: Uint8Array, pixels: number): Uint8Array | undefined {
+  const head = Math.min(pixels, 64);
+  if (!isGreyRgb(samples, head)) return undefined;
+  const grey = new Uint8Array(pixels);
+  let i = 0;
+  if (LITTLE_ENDIAN && (samples.byteOffset & 3) === 0) {
+    const quads = pixels >> 2;
+    const rgb = new Uint32Array(samples.buffer, samples.byteOffset, quads * 3);
+    const out = new Uint32Array(grey.buffer, 0, quads);
+    for (let q = 0, k = 0; q < quads; q++, k += 3) {
+      // Bytes r0 g0 b0 r1 | g1 b1 r2 g2 | b2 r3 g3 b3, little-endian: equal neighbours within each pixel.
+      const a = rgb[k];
+      const b = rgb[k + 1];
+      const c = rgb[k + 2];
+      if (((a ^ (a >>> 8)) & 0xffff) !== 0 || a >>> 24 !== (b & 0xff) || ((b ^ (b >>> 8)) & 0xff00ff) !== 0 || b >>> 24 !== (c & 0xff) || ((c ^ (c >>> 8)) & 0xffff00) !== 0) {
+        return undefined;
+      }
+      out[q] = (a & 0xff) | ((a >>> 24) << 8) | (b & 0xff0000) | ((c >>> 8) << 24);
+    }
+    i = quads << 2;
+  }
+  for (let p = i * 3; i < pixels; i++, p += 3) {
+    const r = samples[p];
+    if (samples[p + 1] !== r || samples[p + 2] !== r) return undefined;
+    grey[i] = r;
+  }
+  return grey;
+}
+
 /** Samples (1 or 3 channels, 8 or 16 bit) → 8-bit pixels, grey when every pixel is grey. */
 function toPixels(
   samples: Uint8Array | Uint16Array,
@@ -70,20 +107,21 @@ function toPixels(
   sixteenBit: SixteenBitMode,
 ): PixelBuffer {
   const pixels = width * height;
+  if (samples instanceof Uint8Array) {
+    if (channels !== 3) return { data: samples, width, height, channels: channels as 1 | 3 };
+    const grey = greyPlane(samples, pixels);
+    return grey ? { data: grey, width, height, channels: 1 } : { data: samples, width, height, channels: 3 };
+  }
   const grey = channels === 3 && isGreyRgb(samples, pixels);
   const outChannels = grey ? 1 : channels;
   const step = grey ? 3 : 1;
-  const outChannelsTyped = (grey ? 1 : channels) as 1 | 3;
-  if (samples instanceof Uint8Array && !grey) return { data: samples, width, height, channels: outChannelsTyped };
   const data = new Uint8Array(pixels * outChannels);
   const convert =
-    samples instanceof Uint8Array
-      ? (v: number) => v
-      : sixteenBit === 'reference'
-        ? (v: number) => v & 0xff
-        : (v: number) => ((v + 128 - ((v + 128) >> 8)) >> 8) & 0xff; // ImageMagick ScaleQuantumToChar
+    sixteenBit === 'reference'
+      ? (v: number) => v & 0xff
+      : (v: number) => ((v + 128 - ((v + 128) >> 8)) >> 8) & 0xff; // ImageMagick ScaleQuantumToChar
   for (let i = 0, p = 0; i < data.length; i++, p += step) data[i] = convert(samples[p]);
-  return { data, width, height, channels: outChannelsTyped };
+  return { data, width, height, channels: outChannels as 1 | 3 };
 }
 
 /**
