@@ -105,6 +105,89 @@ export class RowCollector {
   }
 }
 
+/** A row with nothing but its hash: staged through the narrow insert (most rows of most lists). */
+export function isPlainRow(r: SignalRow): boolean {
+  return r.value !== null && !r.deleted && r.labels === '{}' && r.metadata === '{}' && r.sourceId === null && r.fileName === null && r.fileSize === null;
+}
+
+const FILTER_LEVEL_BITS = [20, 23, 26, 29];
+const FILTER_PROBES = 8;
+const FILTER_BITS_PER_KEY = 128;
+
+/**
+ * The keys an import has staged, approximately (a Bloom filter): "not seen" is certain, so a row it lets
+ * through needs no duplicate check; "maybe seen" (a hash listed twice, or a rare false positive) marks the
+ * row for an exact check in SQL. That replaces sorting every staged row to find the few duplicates. A key's
+ * bits share one 64-byte block (one cache miss per level, not one per bit). Levels are added as it fills
+ * (128 KiB first, ≈ 73 MiB at most: no false positive in 5M keys); past ≈ 5M keys the false-positive rate
+ * rises, which costs time, never correctness.
+ */
+export class KeyFilter {
+  private readonly levels: Int32Array[] = [];
+  private room = 0;
+
+  /** True when (type, value) may have been passed before; records it either way. */
+  seen(type: string, value: string): boolean {
+    let h1 = 0x811c9dc5;
+    let h2 = 0x9747b28c;
+    for (let i = 0; i < type.length; i++) {
+      h1 = Math.imul(h1 ^ type.charCodeAt(i), 0x01000193);
+      h2 = Math.imul(h2 ^ type.charCodeAt(i), 0x5bd1e995);
+    }
+    // Four characters a round (hash lists are mostly hex digits).
+    let i = 0;
+    for (; i + 4 <= value.length; i += 4) {
+      const k = value.charCodeAt(i) ^ (value.charCodeAt(i + 1) << 8) ^ (value.charCodeAt(i + 2) << 16) ^ (value.charCodeAt(i + 3) << 24) ^ (value.charCodeAt(i + 1) >>> 8);
+      h1 = Math.imul(h1 ^ k, 0xcc9e2d51);
+      h1 = (h1 << 13) | (h1 >>> 19);
+      h2 = Math.imul(h2 + k, 0x1b873593);
+      h2 ^= h2 >>> 15;
+    }
+    for (; i < value.length; i++) {
+      h1 = Math.imul(h1 ^ value.charCodeAt(i), 0x01000193);
+      h2 = Math.imul(h2 ^ value.charCodeAt(i), 0x5bd1e995);
+    }
+    h1 = fmix32(h1 ^ value.length);
+    h2 = fmix32(h2);
+    for (let l = 0; l < this.levels.length; l++) {
+      const bits = this.levels[l];
+      const block = (h1 >>> (32 - FILTER_LEVEL_BITS[l] + 9)) << 4;
+      let all = true;
+      let x = h2;
+      for (let k = 0; k < FILTER_PROBES && all; k++) {
+        x = Math.imul(x ^ (x >>> 15), 0x2c1b3c6d) + 0x9e3779b9;
+        const bit = x >>> 23;
+        all = (bits[block + (bit >>> 5)] & (1 << (bit & 31))) !== 0;
+      }
+      if (all) return true;
+    }
+    if (this.room <= 0 && this.levels.length < FILTER_LEVEL_BITS.length) {
+      const b = FILTER_LEVEL_BITS[this.levels.length];
+      this.levels.push(new Int32Array(1 << (b - 5)));
+      this.room = this.levels.length === FILTER_LEVEL_BITS.length ? Infinity : Math.floor(2 ** b / FILTER_BITS_PER_KEY);
+    }
+    const l = this.levels.length - 1;
+    const bits = this.levels[l];
+    const block = (h1 >>> (32 - FILTER_LEVEL_BITS[l] + 9)) << 4;
+    let x = h2;
+    for (let k = 0; k < FILTER_PROBES; k++) {
+      x = Math.imul(x ^ (x >>> 15), 0x2c1b3c6d) + 0x9e3779b9;
+      const bit = x >>> 23;
+      bits[block + (bit >>> 5)] |= 1 << (bit & 31);
+    }
+    this.room--;
+    return false;
+  }
+}
+
+function fmix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
 function isEmptyObject(o: object | undefined): boolean {
   if (o === undefined) return true;
   for (const key in o) if ((o as Record<string, unknown>)[key] !== undefined) return false;

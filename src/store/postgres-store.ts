@@ -13,7 +13,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { VigilError } from '../core/errors.js';
 import type { ListItem } from '../lists/types.js';
 import type { SignalTypeName } from '../signals/registry.js';
-import { bankFromRow, canonicalJson, currentHourBucket, RowCollector, SIGNAL_SELECT, signalFromRow, validateBankInput, validateBankName, type SignalRow } from './_shared.js';
+import { bankFromRow, canonicalJson, currentHourBucket, isPlainRow, KeyFilter, RowCollector, SIGNAL_SELECT, signalFromRow, validateBankInput, validateBankName, type SignalRow } from './_shared.js';
 import { POSTGRES_MIGRATIONS } from './migrations.js';
 import type {
   Bank,
@@ -38,18 +38,21 @@ pg.types.setTypeParser(20, (v) => Number(v));
 const iso = (v: unknown): string => (v instanceof Date ? v.toISOString() : String(v));
 const isoOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : iso(v));
 
+const COPY_SPECIAL = /[\\\t\n\r]/;
 
+/** COPY text format: backslash, tab, newline and carriage return escaped. */
+function copyText(v: string): string {
+  return COPY_SPECIAL.test(v) ? v.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r') : v;
+}
 
-/** COPY text format: backslash, tab, newline and carriage return escaped; \N is NULL. */
-function copyField(v: string | number | boolean | null): string {
+/** A COPY field; \N is NULL. */
+function copyField(v: string | number | null): string {
   if (v === null) return '\\N';
-  if (typeof v !== 'string') return String(v);
-  return v.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r');
+  return typeof v === 'string' ? copyText(v) : String(v);
 }
 
-function copyLine(r: SignalRow): string {
-  return [r.line, r.type, r.value, r.labels, r.sourceId, r.fileName, r.fileSize, r.metadata, r.deleted].map(copyField).join('\t') + '\n';
-}
+/** Past this many new rows an import refreshes the planner's statistics of signals. */
+const ANALYZE_MIN_ROWS = 100_000;
 
 function uniqueViolation(err: unknown): boolean {
   return (err as { code?: string }).code === '23505';
@@ -187,28 +190,45 @@ export class PostgresStore implements Store {
     }
   }
 
+  /**
+   * Rows stream through COPY into a temporary table while the file is read (no lock held); then, under the
+   * feed lock, they merge in file order (ids and change-feed numbers follow the file; the hashes of one
+   * record get consecutive ids), the last line winning for a hash listed twice. One transaction throughout.
+   */
   async importList(bankName: string, items: AsyncIterable<ListItem> | Iterable<ListItem>, options: ImportOptions = {}): Promise<ImportResult> {
     const bank = await this.requireBank(bankName);
     const collector = new RowCollector(options.keepErrors ?? 1000);
+    const filter = new KeyFilter();
+    const st = { rows: 0, keyed: 0, deletions: 0, withdrawals: 0, flagged: 0 };
     return this.transaction(async (client) => {
       const importId = Number((await client.query('INSERT INTO imports (bank_id, file_name, format) VALUES ($1, $2, $3) RETURNING id', [bank.id, options.fileName ?? null, options.format ?? null])).rows[0].id);
+      // pos: the row's place in the file. flagged: its hash may have come before (see KeyFilter).
       await client.query(
-        `CREATE TEMP TABLE staging (line BIGINT, type TEXT, value TEXT, labels TEXT, source_id TEXT, file_name TEXT,
-           file_size BIGINT, metadata TEXT, deleted BOOLEAN) ON COMMIT DROP`,
+        `CREATE TEMP TABLE import_staging (pos BIGINT, type TEXT COLLATE "C", value TEXT COLLATE "C", labels TEXT, source_id TEXT,
+           file_name TEXT, file_size BIGINT, metadata TEXT, deleted BOOLEAN, flagged BOOLEAN) ON COMMIT DROP`,
       );
-      let signals = 0;
-      let deletions = 0;
       const batchEvery = options.batchSize ?? 5000;
       async function* lines(): AsyncGenerator<string> {
         let chunk = '';
         const rows: SignalRow[] = [];
         for await (const item of items) {
           collector.collect(item, rows);
-          for (const row of rows) {
-            chunk += copyLine(row);
-            if (row.deleted) deletions++;
+          for (const r of rows) {
+            const pos = ++st.rows;
+            let flag = 'f';
+            if (r.value === null) st.withdrawals++;
+            else {
+              st.keyed++;
+              if (r.deleted) st.deletions++;
+              if (filter.seen(r.type!, r.value)) {
+                st.flagged++;
+                flag = 't';
+              }
+            }
+            chunk += isPlainRow(r)
+              ? `${pos}\t${r.type}\t${copyText(r.value!)}\t\\N\t\\N\t\\N\t\\N\t\\N\tf\t${flag}\n`
+              : `${pos}\t${copyField(r.type)}\t${copyField(r.value)}\t${copyField(r.labels)}\t${copyField(r.sourceId)}\t${copyField(r.fileName)}\t${copyField(r.fileSize)}\t${copyField(r.metadata)}\t${r.deleted ? 't' : 'f'}\t${flag}\n`;
           }
-          signals += rows.length;
           rows.length = 0;
           if (collector.rows % batchEvery === 0) {
             options.onProgress?.(collector.rows);
@@ -221,55 +241,100 @@ export class PostgresStore implements Store {
         if (chunk.length > 0) yield chunk;
         options.onProgress?.(collector.rows);
       }
-      await pipeline(Readable.from(lines()), client.query(copyFrom('COPY staging FROM STDIN (FORMAT text)')));
+      await pipeline(Readable.from(lines()), client.query(copyFrom('COPY import_staging FROM STDIN (FORMAT text)')));
+      if (st.flagged > 0) {
+        await client.query(`CREATE TEMP TABLE import_dups ON COMMIT DROP AS
+          SELECT type, value, max(pos) AS keep FROM import_staging WHERE flagged AND value IS NOT NULL GROUP BY type, value`);
+        await client.query('ANALYZE import_dups');
+      }
+      // Of a hash staged twice, only its last row counts.
+      const latest = st.flagged > 0 ? 'AND NOT EXISTS (SELECT 1 FROM import_dups d WHERE d.type = s.type AND d.value = s.value AND d.keep <> s.pos)' : '';
       // Only the merge holds the feed lock: reading the file does not block the match path's writes.
       await client.query('SELECT pg_advisory_xact_lock(7351002)');
-      // Counted in the database: returning one row per signal to Node would cost more than the insert.
-      const upserted = await client.query(
-        `WITH src AS (
-           SELECT DISTINCT ON (type, value) * FROM staging WHERE value IS NOT NULL ORDER BY type, value, line DESC
-         ), changed AS (
-           -- Unchanged rows never reach the INSERT: no sequence number, no id is spent on them.
-           SELECT src.* FROM src LEFT JOIN signals t ON t.bank_id = $1 AND t.type = src.type AND t.value = src.value
-           WHERE NOT src.deleted AND (t.id IS NULL OR t.deleted_at IS NOT NULL OR t.labels IS DISTINCT FROM src.labels
-             OR t.source_id IS DISTINCT FROM src.source_id OR t.file_name IS DISTINCT FROM src.file_name
-             OR t.file_size IS DISTINCT FROM src.file_size OR t.metadata IS DISTINCT FROM src.metadata)
-         ), numbered AS (
-           -- In file order, so the hashes of one source row get consecutive ids (export regroups them).
-           SELECT c.*, nextval('signal_seq') AS s FROM (SELECT * FROM changed ORDER BY line, type) c
-         ), up AS (
-           INSERT INTO signals AS t (bank_id, type, value, labels, source_id, file_name, file_size, metadata, status, import_id, seq, added_seq)
-           SELECT $1, type, value, labels, source_id, file_name, file_size, metadata, 'active', $2, s, s FROM numbered ORDER BY s
-           ON CONFLICT (bank_id, type, value) DO UPDATE SET labels = EXCLUDED.labels, source_id = EXCLUDED.source_id,
-             file_name = EXCLUDED.file_name, file_size = EXCLUDED.file_size, metadata = EXCLUDED.metadata,
-             import_id = EXCLUDED.import_id, seq = EXCLUDED.seq, updated_at = now(), deleted_at = NULL
-           RETURNING (xmax = 0) AS inserted
-         )
-         SELECT count(*) FILTER (WHERE inserted) AS inserted, count(*) FILTER (WHERE NOT inserted) AS updated FROM up`,
-        [bank.id, importId],
-      );
-      const inserted = Number(upserted.rows[0].inserted);
-      const updated = Number(upserted.rows[0].updated);
+      await client.query("SET LOCAL work_mem = '64MB'");
+      const bankEmpty = (await client.query('SELECT 1 FROM signals WHERE bank_id = $1 LIMIT 1', [bank.id])).rowCount === 0;
+      let inserted: number;
+      let updated = 0;
+      if (bankEmpty) {
+        inserted = await this.insertNew(client, bank.id, importId, st, latest);
+      } else {
+        await client.query('ANALYZE import_staging');
+        // Counted in the database: returning one row per signal to Node would cost more than the insert.
+        const upserted = await client.query(
+          `WITH changed AS (
+             -- Unchanged rows never reach the INSERT: no sequence number, no id is spent on them.
+             SELECT s.* FROM import_staging s LEFT JOIN signals t ON t.bank_id = $1 AND t.type = s.type AND t.value = s.value
+             WHERE s.value IS NOT NULL AND NOT s.deleted ${latest}
+               AND (t.id IS NULL OR t.deleted_at IS NOT NULL OR t.labels IS DISTINCT FROM coalesce(s.labels, '{}')
+                 OR t.source_id IS DISTINCT FROM s.source_id OR t.file_name IS DISTINCT FROM s.file_name
+                 OR t.file_size IS DISTINCT FROM s.file_size OR t.metadata IS DISTINCT FROM coalesce(s.metadata, '{}'))
+           ), numbered AS (
+             SELECT c.*, nextval('signal_seq') AS sq FROM (SELECT * FROM changed ORDER BY pos) c
+           ), up AS (
+             INSERT INTO signals AS t (bank_id, type, value, labels, source_id, file_name, file_size, metadata, status, import_id, seq, added_seq)
+             SELECT $1, type, value, coalesce(labels, '{}'), source_id, file_name, file_size, coalesce(metadata, '{}'), 'active', $2, sq, sq FROM numbered ORDER BY sq
+             ON CONFLICT (bank_id, type, value) DO UPDATE SET labels = EXCLUDED.labels, source_id = EXCLUDED.source_id,
+               file_name = EXCLUDED.file_name, file_size = EXCLUDED.file_size, metadata = EXCLUDED.metadata,
+               import_id = EXCLUDED.import_id, seq = EXCLUDED.seq, updated_at = now(), deleted_at = NULL
+             RETURNING (xmax = 0) AS inserted
+           )
+           SELECT count(*) FILTER (WHERE inserted) AS inserted, count(*) FILTER (WHERE NOT inserted) AS updated FROM up`,
+          [bank.id, importId],
+        );
+        inserted = Number(upserted.rows[0].inserted);
+        updated = Number(upserted.rows[0].updated);
+      }
       const noDeletions = { rowCount: 0 };
-      const deletedByValue = deletions === 0 ? noDeletions : await client.query(
+      const deletedByValue = st.deletions === 0 ? noDeletions : await client.query(
         `UPDATE signals t SET deleted_at = now(), updated_at = now(), seq = nextval('signal_seq')
-         FROM (SELECT DISTINCT ON (type, value) type, value, deleted FROM staging WHERE value IS NOT NULL ORDER BY type, value, line DESC) d
-         WHERE d.deleted AND t.bank_id = $1 AND t.type = d.type AND t.value = d.value AND t.deleted_at IS NULL`,
+         FROM import_staging s
+         WHERE s.deleted AND s.value IS NOT NULL ${latest} AND t.bank_id = $1 AND t.type = s.type AND t.value = s.value AND t.deleted_at IS NULL`,
         [bank.id],
       );
-      const deletedBySource = deletions === 0 ? noDeletions : await client.query(
+      const deletedBySource = st.withdrawals === 0 ? noDeletions : await client.query(
         `UPDATE signals t SET deleted_at = now(), updated_at = now(), seq = nextval('signal_seq')
-         FROM (SELECT source_id, max(line) AS line FROM staging WHERE value IS NULL AND deleted GROUP BY source_id) d
-         WHERE t.bank_id = $1 AND t.deleted_at IS NULL AND t.source_id = d.source_id
+         FROM (SELECT source_id, max(pos) AS pos FROM import_staging WHERE value IS NULL AND deleted GROUP BY source_id) w
+         WHERE t.bank_id = $1 AND t.deleted_at IS NULL AND t.source_id = w.source_id
            -- a hash listed again after its source was withdrawn stays
-           AND NOT EXISTS (SELECT 1 FROM staging l WHERE l.type = t.type AND l.value = t.value AND NOT l.deleted AND l.line > d.line)`,
+           AND NOT EXISTS (SELECT 1 FROM import_staging s WHERE s.type = t.type AND s.value = t.value AND NOT s.deleted AND s.pos > w.pos ${latest})`,
         [bank.id],
       );
       const deleted = (deletedByValue.rowCount ?? 0) + (deletedBySource.rowCount ?? 0);
+      // Without statistics (autovacuum may be off, or not yet round) the planner reads the change feed of a
+      // table it believes empty with a full scan per page.
+      const { rows: [stats] } = await client.query("SELECT reltuples FROM pg_class WHERE oid = 'signals'::regclass");
+      if (inserted >= ANALYZE_MIN_ROWS && inserted >= Number(stats.reltuples) / 10) await client.query('ANALYZE signals');
+      const signals = st.rows;
       const unchanged = Math.max(0, signals - inserted - updated - deleted);
       await client.query('UPDATE imports SET finished_at = now(), rows = $1, inserted = $2, updated = $3, unchanged = $4, deleted = $5, errors = $6 WHERE id = $7', [collector.rows, inserted, updated, unchanged, deleted, collector.errorCount, importId]);
       return { importId, bank: bank.name, rows: collector.rows, signals, inserted, updated, unchanged, deleted, errorCount: collector.errorCount, errors: collector.errors };
     }, false);
+  }
+
+  /**
+   * Into an empty bank (nothing to conflict with): a plain INSERT, ids and change-feed numbers taken as one
+   * block each (numbers for a few million rows one nextval at a time cost seconds). Only imports insert
+   * signals and they do it under the feed lock, so moving the sequences here is safe.
+   */
+  private async insertNew(client: pg.PoolClient, bankId: number, importId: number, st: { keyed: number; deletions: number; withdrawals: number; flagged: number }, latest: string): Promise<number> {
+    const most = st.keyed - st.deletions;
+    if (most === 0) return 0;
+    const { rows: [base] } = await client.query("SELECT nextval('signals_id_seq') AS id, nextval('signal_seq') AS seq");
+    const [id, seq] = [Number(base.id), Number(base.seq)];
+    await client.query("SELECT setval('signals_id_seq', $1), setval('signal_seq', $2)", [id + most - 1, seq + most - 1]);
+    // Every staged row goes in when none repeats or deletes: its number is its position.
+    const gapless = st.flagged === 0 && st.deletions === 0 && st.withdrawals === 0;
+    const k = gapless ? 'pos - 1' : 'row_number() OVER (ORDER BY pos) - 1';
+    const { rowCount } = await client.query(
+      `INSERT INTO signals (id, bank_id, type, value, labels, source_id, file_name, file_size, metadata, status, import_id, seq, added_seq)
+       SELECT $1::bigint + k, $3, type, value, coalesce(labels, '{}'), source_id, file_name, file_size, coalesce(metadata, '{}'), 'active', $4, $2::bigint + k, $2::bigint + k
+       FROM (SELECT s.*, ${k} AS k FROM import_staging s WHERE s.value IS NOT NULL AND NOT s.deleted ${latest}) s`,
+      [id, seq, bankId, importId],
+    );
+    const inserted = rowCount ?? 0;
+    // Hand back what repeats and deletions left unused.
+    if (inserted < most) await client.query("SELECT setval('signals_id_seq', $1, false), setval('signal_seq', $2, false)", [id + inserted, seq + inserted]);
+    return inserted;
   }
 
   async getSignal(id: number): Promise<Signal | undefined> {
@@ -302,8 +367,16 @@ export class PostgresStore implements Store {
   }
 
   async changesSince(afterSeq: number, limit: number): Promise<SignalChange[]> {
-    const { rows } = await this.pool.query('SELECT seq, id, bank_id, type, value, status, deleted_at FROM signals WHERE seq > $1 ORDER BY seq LIMIT $2', [afterSeq, limit]);
-    return rows.map((r: Row) => ({ seq: Number(r.seq), id: Number(r.id), bankId: Number(r.bank_id), type: r.type as SignalTypeName, value: String(r.value), status: r.status as SignalStatus, deleted: r.deleted_at !== null }));
+    // A cold matcher reads millions of changes: one JSON text per page parses far faster than pg's per-row,
+    // per-column decoding.
+    const { rows } = await this.pool.query(
+      `SELECT json_agg(json_build_array(seq, id, bank_id, type, value, status, deleted_at IS NOT NULL) ORDER BY seq)::text AS page
+       FROM (SELECT seq, id, bank_id, type, value, status, deleted_at FROM signals WHERE seq > $1 ORDER BY seq LIMIT $2) c`,
+      [afterSeq, limit],
+    );
+    if (rows[0].page === null) return [];
+    const page = JSON.parse(rows[0].page as string) as [number, number, number, SignalTypeName, string, SignalStatus, boolean][];
+    return page.map((r) => ({ seq: r[0], id: r[1], bankId: r[2], type: r[3], value: r[4], status: r[5], deleted: r[6] }));
   }
 
   async latestSeq(): Promise<number> {

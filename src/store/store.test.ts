@@ -147,6 +147,57 @@ function storeSuite(name: string, open: () => Promise<{ store: Store; cleanup: (
       assert.equal(ids[5] - ids[0], 5, `ids ${ids.join(',')}`);
     });
 
+    test('into an empty bank: repeats, deletions and withdrawals in one file resolve as the last line says', async () => {
+      await store.createBank({ name: 'fresh-mixed' });
+      const pdq = (n: number) => ({ type: 'pdq' as const, value: fakeHex(n) });
+      const r = await store.importList('fresh-mixed', [
+        { kind: 'record', line: 1, record: { signals: [pdq(800)], labels: { tags: ['first'] } } },
+        { kind: 'record', line: 2, record: { signals: [pdq(801)], labels: {}, sourceId: 'src-801' } },
+        { kind: 'record', line: 3, record: { signals: [pdq(802)], labels: {} } },
+        { kind: 'record', line: 4, record: { signals: [pdq(800)], labels: { tags: ['second'] } } },
+        { kind: 'record', line: 5, record: { signals: [], labels: {}, sourceId: 'src-801', deleted: true } },
+        { kind: 'record', line: 6, record: { signals: [pdq(802)], labels: {}, deleted: true } },
+        { kind: 'record', line: 7, record: { signals: [pdq(803)], labels: {}, deleted: true } },
+        { kind: 'record', line: 8, record: { signals: [pdq(803)], labels: {} } },
+      ]);
+      assert.equal(r.signals, 8);
+      assert.equal(r.deleted, 1, 'the withdrawn source was inserted by this file, then withdrawn');
+      assert.deepEqual((await store.findSignals('pdq', fakeHex(800))).map((s) => s.labels.tags), [['second']]);
+      assert.equal((await store.findSignals('pdq', fakeHex(801))).length, 0);
+      assert.equal((await store.findSignals('pdq', fakeHex(802))).length, 0);
+      assert.equal((await store.findSignals('pdq', fakeHex(803))).length, 1);
+      const stats = await store.bankStats('fresh-mixed');
+      assert.equal(stats.active, 2);
+      const again = await store.importList('fresh-mixed', [rec(804), rec(804)]);
+      assert.equal(again.inserted, 2);
+      assert.equal(again.unchanged, 2);
+    });
+
+    test('a large import into an empty bank lands whole, then re-imports as unchanged', async () => {
+      await store.createBank({ name: 'fresh-large' });
+      const n = 26_000;
+      // Two hashes per record, 52,000 rows: past the size where SQLite rebuilds the key index afterwards.
+      const items = (): ListItem[] => [...Array.from({ length: n }, (_, i) => rec(100_000 + i)), rec(100_000), rec(100_001)];
+      const seq = await store.latestSeq();
+      const first = await store.importList('fresh-large', items(), { batchSize: 7_000 });
+      assert.equal(first.inserted, 2 * n);
+      assert.equal(first.unchanged, 4, 'the two records listed twice');
+      assert.equal(await store.latestSeq(), seq + 2 * n);
+      assert.equal((await store.findSignals('md5', fakeHex(100_000 + n - 1, 32)))[0]?.bankName, 'fresh-large');
+      const changes = await store.changesSince(seq, 3 * n);
+      assert.equal(changes.length, 2 * n);
+      // File order, a record listed again counting where it was last listed.
+      assert.deepEqual(changes.slice(0, 2).map((c) => c.value), [fakeHex(100_002), fakeHex(100_002, 32)]);
+      assert.deepEqual(changes.slice(-2).map((c) => c.value), [fakeHex(100_001), fakeHex(100_001, 32)]);
+      const again = await store.importList('fresh-large', items());
+      assert.deepEqual([again.inserted, again.updated, again.unchanged], [0, 0, 2 * n + 4]);
+      assert.equal(await store.latestSeq(), seq + 2 * n);
+      // The same hashes in another bank are separate signals.
+      await store.createBank({ name: 'fresh-large-2' });
+      assert.equal((await store.importList('fresh-large-2', items().slice(0, 10))).inserted, 20);
+      assert.equal((await store.findSignals('pdq', fakeHex(100_005))).length, 2);
+    });
+
     test('a threshold patch for one type keeps the others', async () => {
       await store.createBank({ name: 'thresholds', thresholds: { pdq: 20, vpdq: 5 } });
       const updated = await store.updateBank('thresholds', { thresholds: { pdq: 25 } });
