@@ -10,7 +10,7 @@ import { hash256ToHex } from '../signals/pdq/hash256.js';
 import { DIHEDRAL_NAMES, pdqDihedralFromLuma, pdqDihedralFromPixels, pdqFromPixels, PdqScratch, PDQ_REFERENCE_MAX_DIMENSION, type DihedralName } from '../signals/pdq/pdq.js';
 import type { PixelBuffer } from '../signals/pdq/luma.js';
 import { cropPixels, extendLuma, findContentFrames, orientPixels, resampleLuma, type Box } from '../media/views.js';
-import { lumaFromPixels } from '../signals/pdq/luma.js';
+import { lumaDimensions, lumaFromPixels } from '../signals/pdq/luma.js';
 import { sniffMedia, type MediaKind } from '../media/sniff.js';
 import { openMediaFrames } from '../media/video-hash.js';
 import { detectLetterbox, unletterboxFrame } from '../signals/vpdq/unletterbox.js';
@@ -46,14 +46,15 @@ export interface HashOptions {
  * - trimmed-rows / trimmed-columns: only the top/bottom, or only the left/right bars of the innermost peel taken
  *   off (bars added to a picture that had its own bars of the same colour).
  * - oriented: EXIF orientation applied.
- * - uncropped: the content extended by 5.6 % a side (undoes a 5 %-per-side crop); uncropped-framed: the same
- *   for the picture with its frame, when one was trimmed (a crop of a picture that has its own bars).
+ * - uncropped, uncropped-2.5, uncropped-7.5: the content extended to undo a crop of 5, 2.5 or 7.5 % per side;
+ *   uncropped-framed: the picture with its frame, when one was trimmed, for a 5 % crop (a crop of a picture that
+ *   has its own bars).
  * - rescaled-256: the content resampled to 256×256 (lists hash thumbnails at their own size, where the
  *   reference barely low-passes, so a rescaled copy only matches when brought back to that size).
  * - rescaled-64: the content resampled to the 64×64 grid PDQ takes its DCT of, with a proper low-pass
  *   (unlike the reference's nearest-neighbour resize and short box blur, symmetric under rotation and flips).
  */
-export type ViewName = 'trimmed' | 'trimmed-outer' | 'trimmed-rows' | 'trimmed-columns' | 'oriented' | 'uncropped' | 'uncropped-framed' | 'rescaled-256' | 'rescaled-64';
+export type ViewName = 'trimmed' | 'trimmed-outer' | 'trimmed-rows' | 'trimmed-columns' | 'oriented' | 'uncropped' | 'uncropped-2.5' | 'uncropped-7.5' | 'uncropped-framed' | 'rescaled-256' | 'rescaled-64';
 
 export interface ViewHashes {
   view: ViewName;
@@ -233,15 +234,23 @@ async function hashFrames(path: string, record: FileHashRecord, options: HashOpt
  * neighbour, as the reference resize does (its list hashes carry the same aliasing); bounds their cost.
  */
 const VIEW_WORKING_SIZE = PDQ_REFERENCE_MAX_DIMENSION;
-/** 1/0.9 − 1: undoes a 5 %-per-side crop (a common automatic re-framing). */
-const UNCROP_SHARE = 0.0556;
-const extended = (n: number) => n + 2 * Math.max(1, Math.round(n * UNCROP_SHARE));
-/** A large picture is sampled to this side before being extended, so that it comes out at the reference size. */
-const UNCROP_SOURCE = (() => {
+/**
+ * Crops undone by the uncropped views, per side: 5 % (a common automatic re-framing) and either side of
+ * it, since one extension only recovers crops within about ±1.5 % of the one it assumes.
+ */
+const UNCROPS = [
+  { view: 'uncropped', crop: 0.05 },
+  { view: 'uncropped-2.5', crop: 0.025 },
+  { view: 'uncropped-7.5', crop: 0.075 },
+] as const;
+const shareOf = (crop: number) => crop / (1 - 2 * crop);
+const extended = (n: number, share: number) => n + 2 * Math.max(1, Math.round(n * share));
+/** The side a large picture is sampled to before being extended by `share`, so that it comes out at the reference size. */
+function uncropSource(share: number): number {
   let side = PDQ_REFERENCE_MAX_DIMENSION;
-  while (extended(side) > PDQ_REFERENCE_MAX_DIMENSION) side--;
+  while (extended(side, share) > PDQ_REFERENCE_MAX_DIMENSION) side--;
   return side;
-})();
+}
 /** rescaled-256 is only hashed for content up to this size: a copy of a thumbnail is rarely larger. */
 const RESCALE_MAX_SOURCE = 1024;
 
@@ -261,8 +270,8 @@ function hashViews(image: DecodedImage, referenceResize: boolean, orient: boolea
   }
   const whole = { x: 0, y: 0, width: image.width, height: image.height };
   const content = box ?? whole;
-  views.push({ view: 'uncropped', ...uncroppedHash(image, content, referenceResize) });
-  if (box) views.push({ view: 'uncropped-framed', ...uncroppedHash(image, whole, referenceResize) });
+  for (const { view, crop } of UNCROPS) views.push({ view, ...uncroppedHash(image, content, shareOf(crop), referenceResize) });
+  if (box) views.push({ view: 'uncropped-framed', ...uncroppedHash(image, whole, shareOf(0.05), referenceResize) });
   let grid = lumaOf(image, content, VIEW_WORKING_SIZE);
   // At 256×256 already, it is the picture as stored.
   if (Math.max(content.width, content.height) <= RESCALE_MAX_SOURCE && !(grid.width === 256 && grid.height === 256)) {
@@ -275,15 +284,18 @@ function hashViews(image: DecodedImage, referenceResize: boolean, orient: boolea
 
 /** Luma of a region, sampled by nearest neighbour to `sampleTo` square when a side is larger. */
 function lumaOf(image: DecodedImage, box: Box, sampleTo?: number): { luma: Float32Array; width: number; height: number } {
-  const pixels = box.width === image.width && box.height === image.height && (sampleTo === undefined || (box.width <= sampleTo && box.height <= sampleTo)) ? image : cropPixels(image, box, sampleTo);
-  return { luma: lumaFromPixels(pixels), width: pixels.width, height: pixels.height };
+  // The whole picture is sampled on the way to luma, without an RGB copy.
+  const pixels = box.width === image.width && box.height === image.height ? image : cropPixels(image, box, sampleTo);
+  const size = lumaDimensions(pixels, sampleTo);
+  return { luma: lumaFromPixels(pixels, undefined, sampleTo), ...size };
 }
 
 /** Extended to undo a crop and hashed at its own size: up to 512 (larger pictures are sampled so that they end there). */
-function uncroppedHash(image: DecodedImage, box: Box, referenceResize: boolean) {
-  const fits = !referenceResize || (extended(box.width) <= PDQ_REFERENCE_MAX_DIMENSION && extended(box.height) <= PDQ_REFERENCE_MAX_DIMENSION);
-  const source = lumaOf(image, box, fits ? undefined : UNCROP_SOURCE);
-  const { luma, width, height } = extendLuma(source.luma, source.width, source.height, UNCROP_SHARE);
+function uncroppedHash(image: DecodedImage, box: Box, share: number, referenceResize: boolean) {
+  const max = PDQ_REFERENCE_MAX_DIMENSION;
+  const fits = !referenceResize || (extended(box.width, share) <= max && extended(box.height, share) <= max);
+  const source = lumaOf(image, box, fits ? undefined : uncropSource(share));
+  const { luma, width, height } = extendLuma(source.luma, source.width, source.height, share);
   return pdqOfLuma(luma, width, height);
 }
 
