@@ -5,8 +5,8 @@
  * pictures and how close they came (margin), which views matched, and what the views cost to hash.
  * Target: ≥ 90 % recall over the suite with zero false matches.
  *
- * `--held-out` also runs edits and originals that the views were not developed against (other crop
- * ratios, other sizes, other thumbnails), reported apart from the target. `--verbose` lists misses.
+ * `--held-out` also runs edits and originals added to check that the views generalise (other crop ratios,
+ * scales and codecs; originals of other sizes), reported apart from the target. `--verbose` lists misses.
  */
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -75,7 +75,7 @@ const TRANSFORMS: [string, Transform][] = [
 ];
 
 
-// Not used while choosing the views: other crop ratios, other scales and codecs, another sticker size.
+// Held out: other crop ratios, other scales and codecs, another sticker size.
 const crop = (share: number): Transform => (b, m) => sharp(b).extract({ left: Math.round(m.width * share), top: Math.round(m.height * share), width: Math.round(m.width * (1 - 2 * share)), height: Math.round(m.height * (1 - 2 * share)) }).jpeg({ quality: 90 }).toBuffer();
 const HELD_OUT_TRANSFORMS: [string, Transform][] = [
   ['crop 3 % per side', crop(0.03)],
@@ -252,7 +252,7 @@ async function main(): Promise<void> {
   summary(t, UNRELATED.length);
   if (!process.argv.includes('--held-out')) return;
 
-  console.log('\nheld out (not used to choose the views; not part of the target)');
+  console.log('\nheld out (not part of the target; docs/banks.md says what was looked at while choosing the views)');
   const a = await evaluate('held-out edit, same pictures', pictures, HELD_OUT_TRANSFORMS, []);
   const b = await evaluate('every edit, held-out originals', new Map(HELD_OUT_ORIGINALS.map((f) => [f, readFileSync(join(PDQ, f))] as const)), [...TRANSFORMS, ...HELD_OUT_TRANSFORMS], UNRELATED.filter((f) => !f.includes('wee')));
   for (const [what, h] of [['held-out edits', a], ['held-out originals', b]] as const) {
