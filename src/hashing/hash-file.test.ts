@@ -26,6 +26,8 @@ test('views: only those that differ from the picture as stored', async () => {
   // Larger than a thumbnail's copy plausibly is.
   assert.ok(!(await names(1100, 700)).includes('rescaled-256'));
   assert.equal((await hashOf(await raw(300, 200).png().toBuffer(), false)).views, undefined);
+  // A 6-px picture's three uncrops are the same extension: one is kept.
+  assert.deepEqual(await names(6, 6), ['uncropped', 'rescaled-256', 'rescaled-64']);
 });
 
 test('a picture with its own bars, letterboxed again: trimmed-rows is the picture as listed', async () => {

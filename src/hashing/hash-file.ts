@@ -176,7 +176,7 @@ export async function hashImageBytes(bytes: Uint8Array, record: FileHashRecord, 
     record.pdq = main.pdq;
     record.quality = main.quality;
     if (main.dihedral) record.dihedral = main.dihedral;
-    if (options.views) record.views = hashViews(image, resize, !options.applyExifOrientation);
+    if (options.views) record.views = distinctViews(main, hashViews(image, resize, !options.applyExifOrientation));
     return record;
   } catch (err) {
     return withError(record, err);
@@ -280,6 +280,18 @@ function hashViews(image: DecodedImage, referenceResize: boolean, orient: boolea
   }
   views.push({ view: 'rescaled-64', ...pdqOfLuma(resampleLuma(grid.luma, grid.width, grid.height, 64, 64), 64, 64) });
   return views;
+}
+
+/** Views whose hashes repeat the picture's or an earlier view's (a tiny picture's three uncrops) query nothing new. */
+function distinctViews(main: { pdq: string; dihedral?: Partial<Record<DihedralName, string>> }, views: ViewHashes[]): ViewHashes[] {
+  const key = (v: { pdq: string; dihedral?: Partial<Record<DihedralName, string>> }) => [v.pdq, ...DIHEDRAL_NAMES.slice(1).map((n) => v.dihedral?.[n])].join();
+  const seen = new Set([key(main)]);
+  return views.filter((v) => {
+    const k = key(v);
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
 }
 
 /** Luma of a region, sampled by nearest neighbour to `sampleTo` square when a side is larger. */
