@@ -1,8 +1,10 @@
 /**
  * Derived views of a picture for matching. Lists hold the reference hash of the original; real copies
- * are re-framed: letterboxed, given a border, padded onto a transparent sticker canvas, or stored
- * sideways with an EXIF orientation. Hashing what is inside the frame recovers those matches (the
- * reference pipeline alone misses all of them). Pure pixel code: no decoding here.
+ * are re-framed: letterboxed, given a border, padded onto a transparent sticker canvas, stored sideways
+ * with an EXIF orientation, cropped a little, or rescaled. Hashing what is inside the frame, the picture
+ * extended back to its original frame, or resampled to the size it was probably listed at recovers many
+ * of those matches (the reference pipeline alone misses them). Pure pixel code: no decoding here; the
+ * views themselves are assembled in hashing/hash-file.ts (docs/banks.md, "Views and robustness").
  */
 import type { PixelBuffer } from '../signals/pdq/luma.js';
 
