@@ -53,6 +53,9 @@ function copyField(v: string | number | null): string {
 
 /** Past this many new rows an import refreshes the planner's statistics of signals. */
 const ANALYZE_MIN_ROWS = 100_000;
+/** From this many rows, the first import into an empty store builds the key index afterwards (insertNew). */
+const REBUILD_MIN_ROWS = 50_000;
+const SIGNALS_KEY_INDEX = 'CREATE UNIQUE INDEX signals_key ON signals (value, type, bank_id)';
 
 function uniqueViolation(err: unknown): boolean {
   return (err as { code?: string }).code === '23505';
@@ -315,10 +318,34 @@ export class PostgresStore implements Store {
    * Into an empty bank (nothing to conflict with): a plain INSERT, ids and change-feed numbers taken as one
    * block each (numbers for a few million rows one nextval at a time cost seconds). Only imports insert
    * signals and they do it under the feed lock, so moving the sequences here is safe.
+   *
+   * The first large import into an empty store (the initial load of a list) builds the key index after the
+   * rows, in one sort: random keys inserted one by one cost several times more, mostly in full-page WAL
+   * images as checkpoints come round. Dropping the index locks the table until commit, so this is only
+   * done while it is empty and nobody is reading it (NOWAIT); readers arriving meanwhile wait for the load.
    */
   private async insertNew(client: pg.PoolClient, bankId: number, importId: number, st: { keyed: number; deletions: number; withdrawals: number; flagged: number }, latest: string): Promise<number> {
     const most = st.keyed - st.deletions;
     if (most === 0) return 0;
+    let rebuild = false;
+    if (most >= REBUILD_MIN_ROWS && (await client.query('SELECT 1 FROM signals LIMIT 1')).rowCount === 0) {
+      await client.query('SAVEPOINT rebuild_key');
+      try {
+        // banks and imports too, for re-adding the foreign keys: taken now or not at all, so an import
+        // that already holds imports (and waits for the feed lock) cannot deadlock with this one.
+        await client.query('LOCK TABLE signals IN ACCESS EXCLUSIVE MODE NOWAIT');
+        await client.query('LOCK TABLE banks, imports IN SHARE ROW EXCLUSIVE MODE NOWAIT');
+        await client.query('DROP INDEX signals_key');
+        // Checked per row, the two foreign keys cost more than the rows; checked once afterwards, little.
+        await client.query('ALTER TABLE signals DROP CONSTRAINT signals_bank_id_fkey, DROP CONSTRAINT signals_import_id_fkey');
+        await client.query('RELEASE SAVEPOINT rebuild_key');
+        rebuild = true;
+      } catch (err) {
+        // Busy (lock_not_available) or a schema not as expected (undefined_object): the ordinary path.
+        if (!['55P03', '42704'].includes((err as { code?: string }).code ?? '')) throw err;
+        await client.query('ROLLBACK TO SAVEPOINT rebuild_key');
+      }
+    }
     const { rows: [base] } = await client.query("SELECT nextval('signals_id_seq') AS id, nextval('signal_seq') AS seq");
     const [id, seq] = [Number(base.id), Number(base.seq)];
     await client.query("SELECT setval('signals_id_seq', $1), setval('signal_seq', $2)", [id + most - 1, seq + most - 1]);
@@ -332,6 +359,12 @@ export class PostgresStore implements Store {
       [id, seq, bankId, importId],
     );
     const inserted = rowCount ?? 0;
+    if (rebuild) {
+      await client.query("SET LOCAL maintenance_work_mem = '256MB'");
+      await client.query(SIGNALS_KEY_INDEX);
+      await client.query(`ALTER TABLE signals ADD CONSTRAINT signals_bank_id_fkey FOREIGN KEY (bank_id) REFERENCES banks (id),
+        ADD CONSTRAINT signals_import_id_fkey FOREIGN KEY (import_id) REFERENCES imports (id)`);
+    }
     // Hand back what repeats and deletions left unused.
     if (inserted < most) await client.query("SELECT setval('signals_id_seq', $1, false), setval('signal_seq', $2, false)", [id + inserted, seq + inserted]);
     return inserted;

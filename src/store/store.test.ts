@@ -4,6 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
 import type { ListItem, ListRecord } from '../lists/types.js';
 import { PostgresStore } from './postgres-store.js';
 import { openStore } from './store.js';
@@ -198,6 +199,26 @@ function storeSuite(name: string, open: () => Promise<{ store: Store; cleanup: (
       assert.equal((await store.findSignals('pdq', fakeHex(100_005))).length, 2);
     });
 
+    test('the first large import into an empty store lands whole and keeps the store consistent', async () => {
+      // SQLite and PostgreSQL both build the key index after the rows on this path.
+      const fresh = await open();
+      try {
+        const s = fresh.store;
+        await s.createBank({ name: 'initial-load' });
+        const items = Array.from({ length: 30_000 }, (_, i) => rec(200_000 + i));
+        const r = await s.importList('initial-load', items);
+        assert.equal(r.inserted, 60_000);
+        assert.equal(await s.latestSeq(), 60_000);
+        assert.equal((await s.findSignals('pdq', fakeHex(229_999)))[0]?.sourceId, 'src-229999');
+        const again = await s.importList('initial-load', [...items.slice(0, 5), rec(300_000)]);
+        assert.deepEqual([again.inserted, again.unchanged], [2, 10]);
+        await s.createBank({ name: 'second' });
+        assert.equal((await s.importList('second', items.slice(0, 3))).inserted, 6);
+      } finally {
+        await fresh.cleanup();
+      }
+    });
+
     test('a threshold patch for one type keeps the others', async () => {
       await store.createBank({ name: 'thresholds', thresholds: { pdq: 20, vpdq: 5 } });
       const updated = await store.updateBank('thresholds', { thresholds: { pdq: 25 } });
@@ -276,4 +297,25 @@ storeSuite('PostgreSQL store', async () => {
       await store.close();
     },
   };
+});
+
+test('PostgreSQL: the initial load neither waits for nor disturbs a reader already in the table', async () => {
+  const schema = `vigil_test_${process.pid}_${Date.now() % 1e8}_r`;
+  const store = (await openStore(TEST_POSTGRES_URL, { schema })) as PostgresStore;
+  const reader = new pg.Client({ connectionString: TEST_POSTGRES_URL, options: `-c search_path=${schema}` });
+  await reader.connect();
+  try {
+    await store.createBank({ name: 'initial-load' });
+    await reader.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+    assert.equal(Number((await reader.query('SELECT count(*) AS n FROM signals')).rows[0].n), 0);
+    const r = await store.importList('initial-load', Array.from({ length: 30_000 }, (_, i) => rec(400_000 + i)));
+    assert.equal(r.inserted, 60_000);
+    assert.equal(Number((await reader.query('SELECT count(*) AS n FROM signals')).rows[0].n), 0, 'its snapshot still holds');
+    assert.equal((await store.findSignals('md5', fakeHex(400_001, 32))).length, 1);
+  } finally {
+    await reader.query('ROLLBACK');
+    await reader.end();
+    await store.dropSchema(schema);
+    await store.close();
+  }
 });
