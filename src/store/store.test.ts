@@ -4,8 +4,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import Database from 'better-sqlite3';
 import pg from 'pg';
 import type { ListItem, ListRecord } from '../lists/types.js';
+import { POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS } from './migrations.js';
 import { PostgresStore } from './postgres-store.js';
 import { openStore } from './store.js';
 import type { Store } from './types.js';
@@ -317,5 +319,60 @@ test('PostgreSQL: the initial load neither waits for nor disturbs a reader alrea
     await reader.end();
     await store.dropSchema(schema);
     await store.close();
+  }
+});
+
+/** A store as version 1 of the schema left it, with a signal, an opinion and match statistics. */
+const V1_ROWS = `
+  INSERT INTO banks (id, name, kind, created_at, updated_at) VALUES (1, 'old-bank', 'block', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z');
+  INSERT INTO imports (id, bank_id, started_at) VALUES (1, 1, '2026-01-01T00:00:00Z');
+  INSERT INTO signals (id, bank_id, type, value, labels, source_id, import_id, seq, added_seq, added_at, updated_at)
+    VALUES (7, 1, 'md5', '${fakeHex(900, 32)}', '{"tags":["benign-test"]}', 'src-900', 1, 3, 3, '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z');
+  INSERT INTO opinions (signal_id, kind, actor, created_at) VALUES (7, 'confirmed', 'reviewer', '2026-01-01T00:00:00Z');
+  INSERT INTO signal_stats (signal_id, match_count) VALUES (7, 2);`;
+
+async function checkMigratedStore(store: Store): Promise<void> {
+  const [s] = await store.findSignals('md5', fakeHex(900, 32));
+  assert.deepEqual([s.id, s.bankName, s.sourceId, s.matchCount], [7, 'old-bank', 'src-900', 2]);
+  assert.equal((await store.listOpinions(7)).length, 1);
+  const r = await store.importList('old-bank', [{ kind: 'record', line: 1, record: { signals: [{ type: 'md5', value: fakeHex(900, 32) }], labels: { tags: ['benign-test'] }, sourceId: 'src-900' } }, rec(901)]);
+  assert.deepEqual([r.inserted, r.unchanged], [2, 1]);
+}
+
+test('SQLite: a version 1 store migrates with its signals, opinions and statistics', async () => {
+  const path = join(mkdtempSync(join(tmpdir(), 'vigil-store-')), 'v1.db');
+  const db = new Database(path);
+  db.exec(SQLITE_MIGRATIONS[0].sql);
+  db.exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL);
+    INSERT INTO schema_migrations VALUES (1, '2026-01-01T00:00:00Z'); ${V1_ROWS}`);
+  db.close();
+  const store = await openStore(path);
+  try {
+    await checkMigratedStore(store);
+    const check = new Database(path, { readonly: true });
+    assert.equal((check.prepare("SELECT count(*) AS n FROM sqlite_schema WHERE name = 'signals_key'").get() as { n: number }).n, 1);
+    assert.deepEqual((check.prepare('PRAGMA foreign_key_list(opinions)').all() as { table: string }[]).map((f) => f.table), ['signals']);
+    check.close();
+  } finally {
+    await store.close();
+  }
+});
+
+test('PostgreSQL: a version 1 store migrates with its signals, opinions and statistics', async () => {
+  const schema = `vigil_test_${process.pid}_${Date.now() % 1e8}_m`;
+  const admin = new pg.Client({ connectionString: TEST_POSTGRES_URL });
+  await admin.connect();
+  let store: PostgresStore | undefined;
+  try {
+    await admin.query(`CREATE SCHEMA ${schema}; SET search_path = ${schema}`);
+    await admin.query(POSTGRES_MIGRATIONS[0].sql);
+    await admin.query(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now());
+      INSERT INTO schema_migrations (version) VALUES (1); ${V1_ROWS}; SELECT setval('signals_id_seq', 7), setval('signal_seq', 3), setval('imports_id_seq', 1), setval('banks_id_seq', 1)`);
+    store = (await openStore(TEST_POSTGRES_URL, { schema })) as PostgresStore;
+    await checkMigratedStore(store);
+  } finally {
+    await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await admin.end();
+    await store?.close();
   }
 });
