@@ -110,7 +110,7 @@ export function isPlainRow(r: SignalRow): boolean {
   return r.value !== null && !r.deleted && r.labels === '{}' && r.metadata === '{}' && r.sourceId === null && r.fileName === null && r.fileSize === null;
 }
 
-const FILTER_LEVEL_BITS = [20, 23, 26, 29];
+const FILTER_LEVEL_BITS = [20, 29];
 const FILTER_PROBES = 8;
 const FILTER_BITS_PER_KEY = 128;
 
@@ -118,9 +118,9 @@ const FILTER_BITS_PER_KEY = 128;
  * The keys an import has staged, approximately (a Bloom filter): "not seen" is certain, so a row it lets
  * through needs no duplicate check; "maybe seen" (a hash listed twice, or a rare false positive) marks the
  * row for an exact check in SQL. That replaces sorting every staged row to find the few duplicates. A key's
- * bits share one 64-byte block (one cache miss per level, not one per bit). Levels are added as it fills
- * (128 KiB first, ≈ 73 MiB at most: no false positive in 5M keys); past ≈ 5M keys the false-positive rate
- * rises, which costs time, never correctness.
+ * bits share one 64-byte block (one cache miss, not one per bit). 128 KiB serve the first 8,192 keys, then
+ * 64 MiB (allocated untouched: only the pages written take memory): no false positive in 5M keys; past
+ * that the false-positive rate rises, which costs time, never correctness.
  */
 export class KeyFilter {
   private readonly levels: Int32Array[] = [];

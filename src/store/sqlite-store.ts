@@ -442,11 +442,11 @@ export class SqliteStore implements Store {
   }
 
   async changesSince(afterSeq: number, limit: number): Promise<SignalChange[]> {
-    // A cold matcher reads millions of changes: as one JSON text per chunk they cost about half what
-    // better-sqlite3's per-row objects do (JSON.parse builds the arrays natively).
+    // A cold matcher reads millions of changes: as one JSON text per chunk they cost about a third of
+    // better-sqlite3's per-row objects (JSON.parse builds the arrays natively).
     const chunk = this.db
       .prepare(
-        `SELECT json_group_array(json_array(seq, id, bank_id, type, value, status, deleted_at IS NOT NULL) ORDER BY seq)
+        `SELECT json_group_array(json_array(seq, id, bank_id, type, value, status, deleted_at IS NOT NULL))
          FROM (SELECT seq, id, bank_id, type, value, status, deleted_at FROM signals WHERE seq > ? ORDER BY seq LIMIT ?)`,
       )
       .pluck();
@@ -455,6 +455,14 @@ export class SqliteStore implements Store {
     while (out.length < limit) {
       const n = Math.min(FEED_CHUNK, limit - out.length);
       const rows = JSON.parse(chunk.get(after, n) as string) as [number, number, number, SignalTypeName, string, SignalStatus, number][];
+      // The aggregate takes the rows in the subquery's order; an ORDER BY inside it would sort them again (a
+      // third of the cost). Checked, not assumed.
+      for (let i = 1; i < rows.length; i++) {
+        if (rows[i][0] < rows[i - 1][0]) {
+          rows.sort((a, b) => a[0] - b[0]);
+          break;
+        }
+      }
       for (const r of rows) out.push({ seq: r[0], id: r[1], bankId: r[2], type: r[3], value: r[4], status: r[5], deleted: r[6] === 1 });
       if (rows.length < n) break;
       after = rows[rows.length - 1][0];

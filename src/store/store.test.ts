@@ -208,9 +208,12 @@ function storeSuite(name: string, open: () => Promise<{ store: Store; cleanup: (
         const s = fresh.store;
         await s.createBank({ name: 'initial-load' });
         const items = Array.from({ length: 30_000 }, (_, i) => rec(200_000 + i));
-        const r = await s.importList('initial-load', items);
-        assert.equal(r.inserted, 60_000);
+        const r = await s.importList('initial-load', [...items, items[0]]);
+        assert.deepEqual([r.inserted, r.unchanged], [60_000, 2]);
         assert.equal(await s.latestSeq(), 60_000);
+        const changes = await s.changesSince(0, 100_000);
+        assert.deepEqual([changes[0].value, changes[59_999].value], [fakeHex(200_001), fakeHex(200_000, 32)], 'file order, the repeat last');
+        assert.deepEqual([changes[0].id, changes[59_999].id], [1, 60_000]);
         assert.equal((await s.findSignals('pdq', fakeHex(229_999)))[0]?.sourceId, 'src-229999');
         const again = await s.importList('initial-load', [...items.slice(0, 5), rec(300_000)]);
         assert.deepEqual([again.inserted, again.unchanged], [2, 10]);
