@@ -125,6 +125,9 @@ class SqliteStager {
 
   /** Prepares what the merge looks up, outside the write lock. */
   finish(): StagedCounts {
+    // Positions counted here and rowids must agree (the merge numbers rows by rowid).
+    const last = Number(this.db.prepare('SELECT coalesce(max(rowid), 0) FROM import_staging').pluck().get());
+    if (last !== this.counts.rows) throw new VigilError('VIGIL_ERR_INTERNAL', `Staged ${this.counts.rows} rows but the last rowid is ${last}`);
     if (this.counts.flagged > 0) {
       this.db.exec(`INSERT INTO import_dups (type, value, keep)
         SELECT s.type, s.value, max(s.rowid) FROM import_flagged f JOIN import_staging s ON s.rowid = f.pos GROUP BY s.type, s.value`);
