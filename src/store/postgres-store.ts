@@ -64,8 +64,6 @@ function uniqueViolation(err: unknown): boolean {
 export class PostgresStore implements Store {
   readonly dialect = 'postgres' as const;
 
-  private feedAhead: { after: number; limit: number; page: Promise<SignalChange[]> } | undefined;
-
   private constructor(private readonly pool: pg.Pool) {}
 
   /** Connects, creates `schema` if given (tests use a fresh one), and applies pending migrations. */
@@ -401,41 +399,11 @@ export class PostgresStore implements Store {
     }
   }
 
-  /**
-   * After a full page the next one is fetched at once, so the server builds it while the caller applies
-   * this one (a cold matcher reads millions of changes). Served only to the call that asks for exactly it;
-   * being a page of the feed as it stood a moment earlier, it can be short but never skips a change.
-   */
   async changesSince(afterSeq: number, limit: number): Promise<SignalChange[]> {
-    const ahead = this.feedAhead;
-    this.feedAhead = undefined;
-    const page = ahead?.after === afterSeq && ahead.limit === limit ? await ahead.page.catch(() => this.feedPage(afterSeq, limit)) : await this.feedPage(afterSeq, limit);
-    if (page.length === limit && limit > 0) {
-      const after = page[page.length - 1].seq;
-      const next = this.feedPage(after, limit);
-      next.catch(() => undefined);
-      this.feedAhead = { after, limit, page: next };
-    }
-    return page;
-  }
-
-  private async feedPage(afterSeq: number, limit: number): Promise<SignalChange[]> {
-    // One JSON text per page parses far faster than pg's per-row, per-column decoding.
-    const { rows } = await this.pool.query(
-      `SELECT json_agg(json_build_array(seq, id, bank_id, type, value, status, deleted_at IS NOT NULL))::text AS page
-       FROM (SELECT seq, id, bank_id, type, value, status, deleted_at FROM signals WHERE seq > $1 ORDER BY seq LIMIT $2) c`,
-      [afterSeq, limit],
-    );
-    if (rows[0].page === null) return [];
-    const page = JSON.parse(rows[0].page as string) as [number, number, number, SignalTypeName, string, SignalStatus, boolean][];
-    // The aggregate takes the rows in the subquery's order (an ORDER BY inside it would sort them again). Checked, not assumed.
-    for (let i = 1; i < page.length; i++) {
-      if (page[i][0] < page[i - 1][0]) {
-        page.sort((a, b) => a[0] - b[0]);
-        break;
-      }
-    }
-    return page.map((r) => ({ seq: r[0], id: r[1], bankId: r[2], type: r[3], value: r[4], status: r[5], deleted: r[6] }));
+    // Arrays and a boolean: no per-row objects or timestamps to decode (a cold matcher reads millions).
+    type Change = [number, number, number, SignalTypeName, string, SignalStatus, boolean];
+    const { rows } = await this.pool.query<Change>({ text: 'SELECT seq, id, bank_id, type, value, status, deleted_at IS NOT NULL FROM signals WHERE seq > $1 ORDER BY seq LIMIT $2', values: [afterSeq, limit], rowMode: 'array' });
+    return rows.map((r) => ({ seq: r[0], id: r[1], bankId: r[2], type: r[3], value: r[4], status: r[5], deleted: r[6] }));
   }
 
   async latestSeq(): Promise<number> {
