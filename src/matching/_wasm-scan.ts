@@ -15,6 +15,7 @@
  *   scan8(start, end, r, 8 × q0..q7)   → first row whose distance to any of the 8 queries is ≤ r
  *                                       (early exit per query after 128 bits: ~4× cheaper than 8 scans)
  */
+import { I32, I64, name, section, uleb, vec } from '../core/wasm-encoding.js';
 
 /** The slice of the WebAssembly JS API used here (the project's `lib` is ES2022 only, without DOM types). */
 export interface HashMemory {
@@ -26,33 +27,6 @@ interface WasmApi {
   Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
 }
 const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
-
-const I32 = 0x7f;
-const I64 = 0x7e;
-
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) b |= 0x80;
-    out.push(b);
-  } while (n !== 0);
-  return out;
-}
-
-function section(id: number, bytes: number[]): number[] {
-  return [id, ...uleb(bytes.length), ...bytes];
-}
-
-function vec(items: number[][]): number[] {
-  return [...uleb(items.length), ...items.flat()];
-}
-
-function name(s: string): number[] {
-  const b = Array.from(new TextEncoder().encode(s));
-  return [...uleb(b.length), ...b];
-}
 
 const get = (i: number): number[] => [0x20, ...uleb(i)];
 const set = (i: number): number[] => [0x21, ...uleb(i)];
