@@ -7,6 +7,7 @@
  * views themselves are assembled in hashing/hash-file.ts (docs/banks.md, "Views and robustness").
  */
 import type { PixelBuffer } from '../signals/pdq/luma.js';
+import { gatherPixels } from '../signals/pdq/reference-resize.js';
 
 export interface Box {
   x: number;
@@ -168,24 +169,11 @@ export function findContentFrames(pixels: PixelBuffer, alpha?: Uint8Array, optio
 export function cropPixels(pixels: PixelBuffer, box: Box, sampleTo?: number): PixelBuffer {
   const { channels } = pixels;
   if (sampleTo !== undefined && (box.width > sampleTo || box.height > sampleTo)) {
-    const out = new Uint8Array(sampleTo * sampleTo * channels);
     const cols = new Int32Array(sampleTo);
+    const rows = new Int32Array(sampleTo);
     for (let x = 0; x < sampleTo; x++) cols[x] = (box.x + Math.floor((x * box.width) / sampleTo)) * channels;
-    const data = pixels.data;
-    for (let y = 0, d = 0; y < sampleTo; y++) {
-      const row = (box.y + Math.floor((y * box.height) / sampleTo)) * pixels.width * channels;
-      if (channels === 3) {
-        for (let x = 0; x < sampleTo; x++, d += 3) {
-          const s = row + cols[x];
-          out[d] = data[s];
-          out[d + 1] = data[s + 1];
-          out[d + 2] = data[s + 2];
-        }
-      } else {
-        for (let x = 0; x < sampleTo; x++) for (let k = 0; k < channels; k++) out[d++] = data[row + cols[x] + k];
-      }
-    }
-    return { data: out, width: sampleTo, height: sampleTo, channels };
+    for (let y = 0; y < sampleTo; y++) rows[y] = (box.y + Math.floor((y * box.height) / sampleTo)) * pixels.width * channels;
+    return gatherPixels(pixels, rows, cols);
   }
   const out = new Uint8Array(box.width * box.height * channels);
   for (let y = 0; y < box.height; y++) {
@@ -257,7 +245,7 @@ export function resampleLuma(luma: Float32Array, width: number, height: number, 
  */
 export function orientPixels(pixels: PixelBuffer, orientation: number, sampleTo?: number): PixelBuffer {
   if (orientation <= 1 || orientation > 8) return pixels;
-  const { width: w, height: h, channels: c, data } = pixels;
+  const { width: w, height: h, channels: c } = pixels;
   const swap = orientation >= 5;
   const ow = swap ? h : w;
   const oh = swap ? w : h;
@@ -281,21 +269,7 @@ export function orientPixels(pixels: PixelBuffer, orientation: number, sampleTo?
     const v = reverseY ? oh - 1 - Y : Y;
     row[y] = swap ? v * c : v * w * c;
   }
-  const out = new Uint8Array(outW * outH * c);
-  for (let y = 0, d = 0; y < outH; y++) {
-    const r = row[y];
-    if (c === 3) {
-      for (let x = 0; x < outW; x++, d += 3) {
-        const s = r + col[x];
-        out[d] = data[s];
-        out[d + 1] = data[s + 1];
-        out[d + 2] = data[s + 2];
-      }
-    } else {
-      for (let x = 0; x < outW; x++) for (let k = 0, s = r + col[x]; k < c; k++) out[d++] = data[s + k];
-    }
-  }
-  return { data: out, width: outW, height: outH, channels: c };
+  return gatherPixels(pixels, row, col);
 }
 
 /**

@@ -14,30 +14,39 @@ export function needsReferenceResize(width: number, height: number, max = PDQ_RE
 }
 
 export function referenceResize(pixels: PixelBuffer, size = PDQ_REFERENCE_MAX_DIMENSION): PixelBuffer {
-  const { data, width, height, channels } = pixels;
+  const { width, height, channels } = pixels;
   if (!needsReferenceResize(width, height, size)) return pixels;
-  const out = new Uint8Array(size * size * channels);
-  const srcCols = new Int32Array(size);
-  for (let x = 0; x < size; x++) srcCols[x] = Math.floor((x * width) / size) * channels;
-  for (let y = 0; y < size; y++) {
-    const srcRow = Math.floor((y * height) / size) * width * channels;
-    let d = y * size * channels;
+  const cols = new Int32Array(size);
+  const rows = new Int32Array(size);
+  for (let x = 0; x < size; x++) cols[x] = Math.floor((x * width) / size) * channels;
+  for (let y = 0; y < size; y++) rows[y] = Math.floor((y * height) / size) * width * channels;
+  return gatherPixels(pixels, rows, cols);
+}
+
+/**
+ * out[y][x] = the pixel at byte offset rows[y] + cols[x] of the source: the one loop behind the reference
+ * resize, sampled crops and orientations (any nearest-neighbour remap separable into row and column tables).
+ */
+export function gatherPixels(pixels: PixelBuffer, rows: Int32Array, cols: Int32Array): PixelBuffer {
+  const { data, channels } = pixels;
+  const outW = cols.length;
+  const outH = rows.length;
+  const out = new Uint8Array(outW * outH * channels);
+  for (let y = 0, d = 0; y < outH; y++) {
+    const r = rows[y];
     // Specialised per channel count: this runs on every large image, on the hot path.
     if (channels === 3) {
-      for (let x = 0; x < size; x++, d += 3) {
-        const s = srcRow + srcCols[x];
+      for (let x = 0; x < outW; x++, d += 3) {
+        const s = r + cols[x];
         out[d] = data[s];
         out[d + 1] = data[s + 1];
         out[d + 2] = data[s + 2];
       }
     } else if (channels === 1) {
-      for (let x = 0; x < size; x++) out[d++] = data[srcRow + srcCols[x]];
+      for (let x = 0; x < outW; x++) out[d++] = data[r + cols[x]];
     } else {
-      for (let x = 0; x < size; x++) {
-        const s = srcRow + srcCols[x];
-        for (let c = 0; c < channels; c++) out[d++] = data[s + c];
-      }
+      for (let x = 0; x < outW; x++) for (let k = 0, s = r + cols[x]; k < channels; k++) out[d++] = data[s + k];
     }
   }
-  return { data: out, width: size, height: size, channels };
+  return { data: out, width: outW, height: outH, channels };
 }
