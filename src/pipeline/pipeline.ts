@@ -115,7 +115,8 @@ export class ContentPipeline {
 
     const matches = await this.o.matcher.match(query);
     const engine = this.o.rules();
-    const account = meta.accountId ? records.accountHistory(meta.accountId) : undefined;
+    // Rules fire only on matches: the account's history is read only when there are some.
+    const account = meta.accountId && matches.length > 0 ? records.accountHistory(meta.accountId) : undefined;
     const decision = engine.evaluate({ matches, ...(account ? { account } : {}), context: meta.context ?? {} });
     const createdAt = (this.o.now?.() ?? new Date()).toISOString();
     const late = from.retainedId !== undefined;

@@ -4,7 +4,10 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { VigilError } from '../../core/errors.js';
-import { rulesConfigJsonSchema } from '../../rules/config.js';
+import { parseAuditAnchor } from '../../audit/log.js';
+import { matchQueryOfClientHashes } from '../../pipeline/query.js';
+import { parseRulesConfig, rulesConfigJsonSchema } from '../../rules/config.js';
+import { RuleEngine } from '../../rules/engine.js';
 import type { JobState } from '../../queue/types.js';
 import { actorOf } from '../auth.js';
 import type { ServiceContext } from '../context.js';
@@ -94,9 +97,6 @@ export function adminRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     },
   }, async (request) => {
     const body = request.body as { hashes: Parameters<typeof ctx.pipeline.submitHashes>[1]; account?: { priorMatchedDecisions?: number; priorBlocks?: number }; context?: Record<string, unknown>; rules?: unknown };
-    const { matchQueryOfClientHashes } = await import('../../pipeline/query.js');
-    const { RuleEngine } = await import('../../rules/engine.js');
-    const { parseRulesConfig } = await import('../../rules/config.js');
     const engine = body.rules ? new RuleEngine(parseRulesConfig(body.rules)) : ctx.rules.engine;
     const matches = await ctx.matcher.match(matchQueryOfClientHashes(body.hashes));
     const account = body.account ? { priorMatchedDecisions: body.account.priorMatchedDecisions ?? 0, priorBlocks: body.account.priorBlocks ?? 0 } : undefined;
@@ -181,7 +181,6 @@ export function adminRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     },
   }, async (request) => {
     const { anchor } = request.query as { anchor?: string };
-    const { parseAuditAnchor } = await import('../../audit/log.js');
     // Paged and yielding: a long chain must not stall every other request.
     return ctx.audit.verifyAsync(anchor ? { anchor: parseAuditAnchor(anchor) } : {});
   });

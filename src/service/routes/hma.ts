@@ -17,6 +17,7 @@ import { multipartError } from '../http-errors.js';
 import type { ServiceContext } from '../context.js';
 import { fetchRemote } from '../remote-fetch.js';
 import { saveUpload, withUpload, type SavedUpload } from '../uploads.js';
+import { matchQueryOfRecord } from '../../pipeline/query.js';
 import { lookupQuery } from './lookup.js';
 import { putSignal } from './banks.js';
 
@@ -127,7 +128,6 @@ export function hmaRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     if (q.signal) return byBank(await ctx.matcher.match(lookupQuery({ type: hmaType(q.signal_type), value: q.signal })), banks);
     const record = await hashRequest(request);
     const out: Record<string, ReturnType<typeof byBank>> = {};
-    const { matchQueryOfRecord } = await import('../../pipeline/query.js');
     const matches = await ctx.matcher.match(matchQueryOfRecord(record));
     for (const name of Object.keys(hmaSignals(record))) {
       const type = SIGNAL_TYPES[name];
