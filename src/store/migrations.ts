@@ -2,13 +2,15 @@
  * Versioned schema migrations, one list per dialect. Append only: a released migration is never edited.
  * Both dialects hold the same model (see types.ts).
  */
-export interface Migration {
+import type { Component } from '../state/migrate.js';
+
+interface Migration {
   version: number;
   description: string;
   sql: string;
 }
 
-export const SQLITE_MIGRATIONS: Migration[] = [
+const SQLITE_MIGRATIONS: Migration[] = [
   {
     version: 1,
     description: 'banks, signals, opinions, match statistics, imports, change-feed counter',
@@ -105,7 +107,7 @@ export const SQLITE_MIGRATIONS: Migration[] = [
   },
 ];
 
-export const POSTGRES_MIGRATIONS: Migration[] = [
+const POSTGRES_MIGRATIONS: Migration[] = [
   {
     version: 1,
     description: 'banks, signals, opinions, match statistics, imports, change-feed sequence',
@@ -181,3 +183,14 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
     `,
   },
 ];
+
+/** The store as one component of the database's single migration system (state/migrate.ts). */
+export const STORE_COMPONENT: Component = {
+  name: 'store',
+  migrations: SQLITE_MIGRATIONS.map((m) => {
+    const pgm = POSTGRES_MIGRATIONS.find((p) => p.version === m.version);
+    if (!pgm) throw new Error(`Store migration ${m.version} has no PostgreSQL version`);
+    // Version 2 rebuilds the signals table on SQLite (foreign keys off during the rebuild, checked before commit).
+    return { version: m.version, description: m.description, sqlite: m.sql, postgres: pgm.sql, rebuildsTables: m.version === 2 };
+  }),
+};

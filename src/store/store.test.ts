@@ -1,15 +1,16 @@
 // One behaviour, two stores: the same suite runs against SQLite and PostgreSQL (127.0.0.1:5432, started by CI).
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import type { ListItem, ListRecord } from '../lists/types.js';
-import { POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS } from './migrations.js';
+import { STORE_COMPONENT } from './migrations.js';
 import { PostgresStore } from './postgres-store.js';
-import { openStore } from './store.js';
+import { openStore, storeOver } from './store.js';
+import { openDatabase, type VigilDatabase } from '../state/database.js';
 import type { Store } from './types.js';
 
 export const TEST_POSTGRES_URL = process.env.VIGIL_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -36,11 +37,12 @@ async function* slowly(items: ListItem[], failAt?: number): AsyncGenerator<ListI
   }
 }
 
-function storeSuite(name: string, open: () => Promise<{ store: Store; cleanup: () => Promise<void> }>): void {
+function storeSuite(name: string, open: () => Promise<{ store: Store; db: VigilDatabase; cleanup: () => Promise<void> }>): void {
   describe(name, () => {
     let store: Store;
+    let db: VigilDatabase;
     let cleanup: () => Promise<void>;
-    before(async () => ({ store, cleanup } = await open()));
+    before(async () => ({ store, db, cleanup } = await open()));
     after(async () => cleanup());
 
     test('banks: create, get, list, update; duplicate and invalid names refused', async () => {
@@ -283,23 +285,47 @@ function storeSuite(name: string, open: () => Promise<{ store: Store; cleanup: (
         for await (const _ of store.listSignals('missing')) void _;
       }, { code: 'VIGIL_ERR_NOT_FOUND' });
     });
+
+    test('a unit of work: bank, import and opinion commit or roll back with the caller', async () => {
+      const latest = await store.latestSeq();
+      await assert.rejects(db.transaction(async (tx) => {
+        const s = store.in(tx);
+        await s.createBank({ name: 'uow-rolled-back' });
+        await s.importList('uow-rolled-back', [rec(700), rec(701)]);
+        const [signal] = await s.findSignals('md5', fakeHex(700, 32));
+        await s.addOpinion(signal!.id, { kind: 'false_positive', actor: 'test' });
+        throw new Error('abandon');
+      }), /abandon/);
+      assert.equal(await store.getBank('uow-rolled-back'), undefined);
+      assert.equal((await store.findSignals('md5', fakeHex(700, 32))).length, 0);
+      assert.equal(await store.latestSeq(), latest);
+      await db.transaction(async (tx) => {
+        const s = store.in(tx);
+        await s.createBank({ name: 'uow-committed' });
+        await s.importList('uow-committed', [rec(702)]);
+      });
+      assert.equal((await store.findSignals('md5', fakeHex(702, 32)))[0]?.bankName, 'uow-committed');
+    });
   });
 }
 
 storeSuite('SQLite store', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-store-'));
-  const store = await openStore(join(dir, 'test.db'));
-  return { store, cleanup: () => store.close() };
+  const db = await openDatabase(join(dir, 'test.db'));
+  const store = await storeOver(db);
+  return { store, db, cleanup: async () => { await db.close(); rmSync(dir, { recursive: true, force: true }); } };
 });
 
 storeSuite('PostgreSQL store', async () => {
   const schema = `vigil_test_${process.pid}_${Date.now() % 1e8}`;
-  const store = (await openStore(TEST_POSTGRES_URL, { schema })) as PostgresStore;
+  const db = await openDatabase(TEST_POSTGRES_URL, { schema });
+  const store = (await storeOver(db)) as PostgresStore;
   return {
     store,
+    db,
     cleanup: async () => {
       await store.dropSchema(schema);
-      await store.close();
+      await db.close();
     },
   };
 });
@@ -345,7 +371,7 @@ async function checkMigratedStore(store: Store): Promise<void> {
 test('SQLite: a version 1 store migrates with its signals, opinions and statistics', async () => {
   const path = join(mkdtempSync(join(tmpdir(), 'vigil-store-')), 'v1.db');
   const db = new Database(path);
-  db.exec(SQLITE_MIGRATIONS[0].sql);
+  db.exec(STORE_COMPONENT.migrations[0]!.sqlite);
   db.exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL);
     INSERT INTO schema_migrations VALUES (1, '2026-01-01T00:00:00Z'); ${V1_ROWS}`);
   db.close();
@@ -368,7 +394,7 @@ test('PostgreSQL: a version 1 store migrates with its signals, opinions and stat
   let store: PostgresStore | undefined;
   try {
     await admin.query(`CREATE SCHEMA ${schema}; SET search_path = ${schema}`);
-    await admin.query(POSTGRES_MIGRATIONS[0].sql);
+    await admin.query(STORE_COMPONENT.migrations[0]!.postgres);
     await admin.query(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now());
       INSERT INTO schema_migrations (version) VALUES (1); ${V1_ROWS}; SELECT setval('signals_id_seq', 7), setval('signal_seq', 3), setval('imports_id_seq', 1), setval('banks_id_seq', 1)`);
     store = (await openStore(TEST_POSTGRES_URL, { schema })) as PostgresStore;

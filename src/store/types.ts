@@ -5,6 +5,7 @@
  */
 import type { Labels, ListItem } from '../lists/types.js';
 import type { SignalTypeName } from '../signals/registry.js';
+import type { Tx } from '../state/database.js';
 
 /** A block list holds known material; an allow list holds known-good files (NSRL) to drop in triage. */
 export type BankKind = 'block' | 'allow';
@@ -138,6 +139,8 @@ export interface BankStats {
 export interface Store {
   readonly dialect: 'sqlite' | 'postgres';
   close(): Promise<void>;
+  /** This store inside a unit of work (state/database.ts): its writes commit or roll back with the caller's. */
+  in(tx: Tx): Store;
 
   createBank(input: NewBank): Promise<Bank>;
   getBank(name: string): Promise<Bank | undefined>;
