@@ -291,20 +291,20 @@ function storeSuite(name: string, open: () => Promise<{ store: Store; db: VigilD
       await assert.rejects(db.transaction(async (tx) => {
         const s = store.in(tx);
         await s.createBank({ name: 'uow-rolled-back' });
-        await s.importList('uow-rolled-back', [rec(970_700), rec(970_701)]);
-        const [signal] = await s.findSignals('md5', fakeHex(970_700, 32));
+        await s.importList('uow-rolled-back', [rec(980_700), rec(980_701)]);
+        const [signal] = await s.findSignals('md5', fakeHex(980_700, 32));
         await s.addOpinion(signal!.id, { kind: 'false_positive', actor: 'test' });
         throw new Error('abandon');
       }), /abandon/);
       assert.equal(await store.getBank('uow-rolled-back'), undefined);
-      assert.equal((await store.findSignals('md5', fakeHex(970_700, 32))).length, 0);
+      assert.equal((await store.findSignals('md5', fakeHex(980_700, 32))).length, 0);
       assert.equal(await store.latestSeq(), latest);
       await db.transaction(async (tx) => {
         const s = store.in(tx);
         await s.createBank({ name: 'uow-committed' });
-        await s.importList('uow-committed', [rec(970_702)]);
+        await s.importList('uow-committed', [rec(980_702)]);
       });
-      assert.equal((await store.findSignals('md5', fakeHex(970_702, 32)))[0]?.bankName, 'uow-committed');
+      assert.equal((await store.findSignals('md5', fakeHex(980_702, 32)))[0]?.bankName, 'uow-committed');
     });
   });
 }
