@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import type { BankMatch, BankMatcher, MatchQuery } from '../banks/matcher.js';
 import { VigilError } from '../core/errors.js';
 import type { FileHashRecord } from '../hashing/hash-file.js';
-import type { AuditLog } from '../audit/log.js';
+import type { SyncAuditLog as AuditLog } from '../audit/legacy-sync.js'; // TEMPORARY until wired to AuditLog
 import type { RuleEngine } from '../rules/engine.js';
 import type { Decision, PlannedAction } from '../rules/types.js';
 import type { SqliteJobQueue } from '../queue/sqlite-queue.js';

@@ -3,7 +3,7 @@
  * the defaults, so a restart never silently reverts a change an admin made. Every change is audited with
  * the old and new versions.
  */
-import type { AuditLog } from '../audit/log.js';
+import type { SyncAuditLog as AuditLog } from '../audit/legacy-sync.js'; // TEMPORARY until wired to AuditLog
 import { RuleEngine } from '../rules/engine.js';
 import { DEFAULT_RULES, parseRulesConfig, type RulesConfig } from '../rules/config.js';
 import type { PipelineRecords } from '../pipeline/records.js';
