@@ -29,7 +29,8 @@ export class SyncAuditLog {
     const checked = inputs.map(checkAuditInput);
     const run = () => checked.map((c) => {
       const head = this.head();
-      const fields = { seq: head.seq + 1, at: this.now().toISOString(), actor: c.actor, action: c.action, subject: c.subject, requestId: c.requestId, prevHash: head.hash };
+      // No request ids here: a database of the first release has no column for them.
+      const fields = { seq: head.seq + 1, at: this.now().toISOString(), actor: c.actor, action: c.action, subject: c.subject, requestId: null, prevHash: head.hash };
       const hash = createHash('sha256').update(auditHashInput(fields, c.detailsJson), 'utf8').digest('hex');
       this.db.prepare('INSERT INTO audit_log (seq, at, actor, action, subject, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
         .run(fields.seq, fields.at, fields.actor, fields.action, fields.subject, c.detailsJson, fields.prevHash, hash);

@@ -141,6 +141,29 @@ for (const engine of ENGINES) {
       }
     });
 
+    test('revisionTtlMs: another process\'s revocation is seen once the revision is read again; this process\'s at once', async () => {
+      const { t, audit, clock } = await setup();
+      const server = new ApiKeyStore(t.db, audit, { now: () => new Date(clock.ms), revisionTtlMs: 1000 });
+      const cliDb = await openDatabase(t.url, t.schema ? { schema: t.schema } : {});
+      try {
+        const cli = new ApiKeyStore(cliDb, new AuditLog(cliDb));
+        const a = await cli.createNow({ name: 'a', scopes: ['lookup'] }, BY);
+        const b = await cli.createNow({ name: 'b', scopes: ['lookup'] }, BY);
+        assert.ok(await server.authenticate(a.secret));
+        await cli.revokeNow(a.key.id, BY);
+        clock.ms += 999;
+        assert.ok(await server.authenticate(a.secret), 'within the TTL: the cached row');
+        clock.ms += 1;
+        assert.equal(await server.authenticate(a.secret), undefined, 'after it: revoked');
+        assert.ok(await server.authenticate(b.secret));
+        await server.revokeNow(b.key.id, BY);
+        assert.equal(await server.authenticate(b.secret), undefined, 'revoked here: at once');
+        assert.throws(() => new ApiKeyStore(t.db, audit, { revisionTtlMs: -1 }), isCode('VIGIL_ERR_INVALID_ARGUMENT'));
+      } finally {
+        await cliDb.close();
+      }
+    });
+
     test('rolled-back creates and revocations leave no trace, in the database, the audit log or the cache', async () => {
       const { db, keys, audit } = await setup();
       const { key, secret } = await keys.createNow({ name: 'a', scopes: ['submit'] }, BY);

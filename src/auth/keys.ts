@@ -9,7 +9,9 @@
  *
  * Each process caches key rows; a revision number that triggers change on any write to `api_keys`
  * (schema.ts) is read on every authentication, so a revocation by another process — `vigil key revoke`,
- * another server of a fleet — takes effect on the next request.
+ * another server of a fleet — takes effect on the next request. That read is a local B-tree lookup on
+ * SQLite but a round trip on PostgreSQL: `revisionTtlMs` lets a fleet trade that round trip for a bounded
+ * delay before another process's revocation is seen (revocations in this process are seen at once).
  *
  * Creating and revoking a key write its audit entry ('key.created', 'key.revoked') in the same transaction.
  */
@@ -161,10 +163,14 @@ export class ApiKeyStore {
   private readonly now: () => Date;
   private readonly cache = new Map<string, Cached>();
   private cacheRevision: number | undefined;
+  private revisionReadAt = -Infinity;
+  private readonly revisionTtlMs: number;
   private readonly lastMarked = new Map<string, number>();
 
-  constructor(private readonly db: VigilDatabase, private readonly audit: AuditLog, options: { now?: () => Date } = {}) {
+  constructor(private readonly db: VigilDatabase, private readonly audit: AuditLog, options: { now?: () => Date; revisionTtlMs?: number } = {}) {
     this.now = options.now ?? (() => new Date());
+    this.revisionTtlMs = options.revisionTtlMs ?? 0;
+    if (!Number.isSafeInteger(this.revisionTtlMs) || this.revisionTtlMs < 0) throw invalidArgument('a non-negative integer of milliseconds', 'revisionTtlMs', options.revisionTtlMs);
   }
 
   /** Creates a key inside `tx`, audited as `by`; returns its secret, which is not recoverable afterwards. */
@@ -246,11 +252,16 @@ export class ApiKeyStore {
   }
 
   private async cached(id: string): Promise<Cached | undefined> {
-    // One indexed single-row read per call: a revocation from another process takes effect on the next request.
-    const { revision } = await this.db.k.selectFrom('api_key_revision').select('revision').where('id', '=', 1).executeTakeFirstOrThrow();
-    if (revision !== this.cacheRevision) {
-      this.cache.clear();
-      this.cacheRevision = revision;
+    // One indexed single-row read per call (or per revisionTtlMs): another process's revocation takes effect on the next request.
+    const nowMs = this.now().getTime();
+    let revision = this.cacheRevision;
+    if (!(nowMs - this.revisionReadAt < this.revisionTtlMs && nowMs >= this.revisionReadAt)) {
+      revision = (await this.db.k.selectFrom('api_key_revision').select('revision').where('id', '=', 1).executeTakeFirstOrThrow()).revision;
+      this.revisionReadAt = nowMs;
+      if (revision !== this.cacheRevision) {
+        this.cache.clear();
+        this.cacheRevision = revision;
+      }
     }
     let entry = this.cache.get(id);
     if (!entry) {
