@@ -6,7 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { before, test } from 'node:test';
+import { AuditLog } from '../src/audit/log.js';
 import { ApiKeyStore } from '../src/auth/keys.js';
+import { openDatabase } from '../src/state/database.js';
 import { openStateDb } from '../src/state/sqlite.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -51,6 +53,16 @@ function vigil(...args: string[]) {
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** Authenticates as the service would, in this process, against the CLI's database. */
+async function authenticate(secret: string): Promise<string | undefined> {
+  const state = await openDatabase(db);
+  try {
+    return (await new ApiKeyStore(state, new AuditLog(state)).authenticate(secret))?.id;
+  } finally {
+    await state.close();
+  }
+}
+
 before(() => {
   dir = mkdtempSync(join(tmpdir(), 'vigil-audit-key-'));
   db = join(dir, 'vigil.db');
@@ -60,7 +72,7 @@ before(() => {
 let secret = '';
 let keyId = '';
 
-test('key create prints the secret once with a warning; it authenticates; list never shows secrets', () => {
+test('key create prints the secret once with a warning; it authenticates; list never shows secrets', async () => {
   const made = vigil('key', 'create', '--name', 'ingest worker', '--scope', 'submit,lookup', '--rate-limit', '120', '--json');
   assert.equal(made.status, 0, made.stderr);
   assert.match(made.stderr, /shown only once/);
@@ -75,12 +87,7 @@ test('key create prints the secret once with a warning; it authenticates; list n
   assert.equal(human.status, 0, human.stderr);
   assert.match(human.stdout, /^Created API key k_[a-z2-7]{12} \(reviewer\): scopes review, 6000 requests\/minute, expires 2999-01-01T00:00:00.000Z\nvigil_k_/);
 
-  const state = openStateDb(db);
-  try {
-    assert.equal(new ApiKeyStore(state).authenticate(secret)?.id, keyId);
-  } finally {
-    state.close();
-  }
+  assert.equal(await authenticate(secret), keyId);
 
   const listed = vigil('key', 'list', '--json');
   assert.equal(listed.status, 0, listed.stderr);
@@ -99,16 +106,11 @@ test('key create rejects bad input with the usage exit status', () => {
   assert.equal(vigil('key', 'create', '--scope', 'submit').status, 2, '--name is required');
 });
 
-test('key revoke: stops authentication, idempotent, unknown id exits 1', () => {
+test('key revoke: stops authentication, idempotent, unknown id exits 1', async () => {
   const r = vigil('key', 'revoke', keyId);
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout, `Revoked ${keyId} (ingest worker)\n`);
-  const state = openStateDb(db);
-  try {
-    assert.equal(new ApiKeyStore(state).authenticate(secret), undefined);
-  } finally {
-    state.close();
-  }
+  assert.equal(await authenticate(secret), undefined);
   const again = vigil('key', 'revoke', keyId);
   assert.equal(again.status, 0);
   assert.match(again.stdout, /already revoked at/);

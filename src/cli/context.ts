@@ -3,6 +3,8 @@ import type { Command } from 'commander';
 import { openStore, DEFAULT_STORE_URL } from '../store/store.js';
 import type { Store } from '../store/types.js';
 import { openStateDb, stateDbPathFor, type StateDb } from '../state/sqlite.js';
+import { openDatabase, type VigilDatabase } from '../state/database.js';
+import { migrate, type Component } from '../state/migrate.js';
 
 export function storeUrl(command: Command): string {
   const opts = command.optsWithGlobals() as { db?: string };
@@ -25,6 +27,21 @@ export function withStateDb<T>(command: Command, fn: (db: StateDb) => T | Promis
   return Promise.resolve()
     .then(() => fn(db))
     .finally(() => db.close());
+}
+
+/**
+ * The same state database as withStateDb, opened as a VigilDatabase with the given components migrated.
+ * (Where it lives follows withStateDb until the composition root decides it from configuration.)
+ */
+export async function withStateDatabase<T>(command: Command, components: readonly Component[], fn: (db: VigilDatabase) => Promise<T>): Promise<T> {
+  const opts = command.optsWithGlobals() as { state?: string };
+  const db = await openDatabase(stateDbPathFor(storeUrl(command), opts.state ?? process.env.VIGIL_STATE_DB));
+  try {
+    await migrate(db, components);
+    return await fn(db);
+  } finally {
+    await db.close();
+  }
 }
 
 export function printJson(value: unknown): void {

@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { AuditLog } from '../audit/log.js';
+import { SyncAuditLog as AuditLog } from '../audit/legacy-sync.js'; // TEMPORARY until wired to AuditLog
 import { MapDigestIndex } from '../banks/_map-digest-index.js';
 import { BankMatcher } from '../banks/matcher.js';
 import { SqliteJobQueue } from '../queue/sqlite-queue.js';

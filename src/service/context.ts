@@ -1,6 +1,7 @@
 /** Everything a route may use, built once by serve.ts (or by a test). */
-import type { AuditLog } from '../audit/log.js';
-import type { ApiKeyStore, Scope } from '../auth/keys.js';
+import type { SyncAuditLog as AuditLog } from '../audit/legacy-sync.js'; // TEMPORARY until wired to AuditLog
+import type { Scope } from '../auth/keys.js';
+import type { SyncApiKeyStore as ApiKeyStore, SyncKeyUsage as KeyUsage } from '../auth/legacy-sync.js'; // TEMPORARY until wired to ApiKeyStore/KeyUsage
 import type { BankMatcher } from '../banks/matcher.js';
 import type { FileHashRecord } from '../hashing/hash-file.js';
 import type { ContentPipeline } from '../pipeline/pipeline.js';
@@ -8,7 +9,6 @@ import type { PipelineRecords } from '../pipeline/records.js';
 import type { RetroMatcher } from '../pipeline/retro.js';
 import type { SqliteJobQueue } from '../queue/sqlite-queue.js';
 import type { Store } from '../store/types.js';
-import type { KeyUsage } from './auth.js';
 import type { ServiceMetrics } from './metrics.js';
 import type { RulesState } from './rules-state.js';
 

@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import type { ApiKeyStore } from '../auth/keys.js';
+import type { SyncApiKeyStore as ApiKeyStore } from '../auth/legacy-sync.js'; // TEMPORARY until wired to ApiKeyStore/KeyUsage
 import type { FileHashRecord } from '../hashing/hash-file.js';
 import type { ListItem } from '../lists/types.js';
 import type { Store } from '../store/types.js';

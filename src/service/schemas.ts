@@ -259,6 +259,7 @@ const auditEntry = {
     action: { type: 'string' },
     subject: nullable('string'),
     details: { type: 'object', additionalProperties: true },
+    requestId: nullable('string'),
     prevHash: { type: 'string' },
     hash: { type: 'string' },
   },

@@ -7,9 +7,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
-import { AuditLog } from '../audit/log.js';
+import { SyncAuditLog as AuditLog } from '../audit/legacy-sync.js'; // TEMPORARY until wired to AuditLog
 import { VigilError } from '../core/errors.js';
-import { ApiKeyStore, type Scope } from '../auth/keys.js';
+import type { Scope } from '../auth/keys.js';
+import { SyncApiKeyStore as ApiKeyStore, SyncKeyUsage as KeyUsage } from '../auth/legacy-sync.js'; // TEMPORARY until wired to ApiKeyStore/KeyUsage
 import { createDigestIndex } from '../banks/digest-index.js';
 import { BankMatcher } from '../banks/matcher.js';
 import { HashPool } from '../hashing/pool.js';
@@ -26,7 +27,6 @@ import type { Store } from '../store/types.js';
 import type { FileHashRecord } from '../hashing/hash-file.js';
 import { WEBHOOK_QUEUE, webhookHandler } from '../webhooks/deliver.js';
 import { buildApp } from './app.js';
-import { KeyUsage } from './auth.js';
 import { DEFAULT_LIMITS, type ServiceContext, type ServiceLimits } from './context.js';
 import { ensureDemoBank, ensureDemoKey, writeDemoPictures, DEMO_BANK } from './demo.js';
 import { ServiceMetrics } from './metrics.js';

@@ -5,7 +5,8 @@
  * Conventions on both engines: timestamps are ISO 8601 UTC text (sortable, one format everywhere), booleans
  * are 0/1 integers, free-form JSON is text, ids are integers.
  */
+import type { AuditTables } from '../audit/schema.js';
+import type { AuthTables } from '../auth/schema.js';
 import type { RecordTables } from '../records/schema.js';
 
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type
-export interface StateSchema extends RecordTables {}
+export interface StateSchema extends RecordTables, AuditTables, AuthTables {}
