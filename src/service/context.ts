@@ -55,4 +55,13 @@ export interface ServiceContext {
   anonymousScopes?: readonly Scope[];
   /** /metrics without a key (for a scraper on a private network); off by default. */
   metricsPublic?: boolean;
+  /** The HMA-compatible surface's options (routes/hma.ts). */
+  hma?: HmaOptions;
+}
+
+export interface HmaOptions {
+  /** `?url=` may fetch from private, loopback and link-local addresses (off: public hosts only). */
+  allowPrivateNetworks?: boolean;
+  /** Signal types HMA answers with beyond its defaults (pdq for photos, video_md5 for videos): vpdq, md5, sha256, sha1. */
+  extraSignalTypes?: readonly string[];
 }

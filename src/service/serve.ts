@@ -27,7 +27,7 @@ import type { FileHashRecord } from '../hashing/hash-file.js';
 import { WEBHOOK_QUEUE, webhookHandler } from '../webhooks/deliver.js';
 import { buildApp } from './app.js';
 import { KeyUsage } from './auth.js';
-import { DEFAULT_LIMITS, type ServiceContext, type ServiceLimits } from './context.js';
+import { DEFAULT_LIMITS, type HmaOptions, type ServiceContext, type ServiceLimits } from './context.js';
 import { ensureDemoBank, ensureDemoKey, writeDemoPictures, DEMO_BANK } from './demo.js';
 import { ServiceMetrics } from './metrics.js';
 import { RulesState } from './rules-state.js';
@@ -50,6 +50,8 @@ export interface ServeOptions {
   limits?: Partial<ServiceLimits>;
   anonymousScopes?: Scope[];
   metricsPublic?: boolean;
+  /** The HMA-compatible surface: private-network URL fetches, extra signal types. */
+  hma?: HmaOptions;
   logger?: FastifyServerOptions['logger'];
   /** Matcher poll interval (ms). */
   pollMs?: number;
@@ -161,6 +163,7 @@ export async function startService(options: ServeOptions): Promise<RunningServic
     limits: { ...DEFAULT_LIMITS, ...options.limits },
     ...(options.anonymousScopes ? { anonymousScopes: options.anonymousScopes } : {}),
     ...(options.metricsPublic ? { metricsPublic: true } : {}),
+    ...(options.hma ? { hma: options.hma } : {}),
   };
 
   const demo = options.demo ?? true ? await setUpDemo(store, keys, hashFile, demoDirOf(options)) : undefined;

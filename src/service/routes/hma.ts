@@ -72,7 +72,7 @@ export function hmaRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     const { url } = request.query as { url?: string };
     let record: FileHashRecord;
     if (url) {
-      const source = await fetchRemote(url, { maxBytes: ctx.limits.maxUploadBytes });
+      const source = await fetchRemote(url, { maxBytes: ctx.limits.maxUploadBytes, ...(ctx.hma?.allowPrivateNetworks ? { allowPrivateNetworks: true } : {}) });
       record = await withUpload(ctx.tempDir, source, ctx.limits.maxUploadBytes, (path) => ctx.hashFile(path));
     } else if (request.isMultipart()) {
       let upload: SavedUpload | undefined;
