@@ -1,5 +1,7 @@
 /** Everything a route may use, built once by serve.ts (or by a test). */
+import type { BankService } from '../app/banks.js';
 import type { AuditLog } from '../audit/log.js';
+import type { ExchangeConfigs } from '../exchanges/config.js';
 import type { ApiKeyStore, Scope } from '../auth/keys.js';
 import type { BankMatcher } from '../banks/matcher.js';
 import type { FileHashRecord } from '../hashing/hash-file.js';
@@ -32,6 +34,10 @@ export const DEFAULT_LIMITS: ServiceLimits = {
 
 export interface ServiceContext {
   store: Store;
+  /** Bank and signal changes (audited, matched at once), shared by the /v1 and HMA routes. */
+  banks: BankService;
+  /** Exchange APIs, credentials and exchanges (HMA's /c/exchange* routes). */
+  exchanges: ExchangeConfigs;
   matcher: BankMatcher;
   records: PipelineRecords;
   pipeline: ContentPipeline;

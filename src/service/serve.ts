@@ -7,7 +7,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
+import { BankService } from '../app/banks.js';
 import { AuditLog } from '../audit/log.js';
+import { ExchangeConfigs, migrateExchanges } from '../exchanges/config.js';
 import { VigilError } from '../core/errors.js';
 import { ApiKeyStore, type Scope } from '../auth/keys.js';
 import { createDigestIndex } from '../banks/digest-index.js';
@@ -103,6 +105,7 @@ export async function prepareService(options: ServeOptions): Promise<Demo | unde
     const audit = new AuditLog(db);
     const keys = new ApiKeyStore(db);
     new SqliteJobQueue(db);
+    migrateExchanges(db);
     new RulesState(records, audit, options.rulesFile ? await loadRulesFile(options.rulesFile) : undefined);
     return options.demo ?? true ? await setUpDemo(store, keys, (path) => pool.hash(path), demoDirOf(options)) : undefined;
   } finally {
@@ -127,7 +130,9 @@ export async function startService(options: ServeOptions): Promise<RunningServic
   const hashFile = (path: string) => pool.hash(path);
   const tempDir = mkdtempSync(join(tmpdir(), 'vigil-uploads-'));
   const evidenceDir = options.evidenceDir ?? join(stateDir, 'vigil-evidence');
-  const evidence = new EvidenceVault(evidenceDir, EvidenceVault.masterKeyFrom(process.env.VIGIL_EVIDENCE_KEY, `${evidenceDir}.key`).key);
+  // One master key: evidence, and (derived from it) exchange credentials.
+  const masterKey = EvidenceVault.masterKeyFrom(process.env.VIGIL_EVIDENCE_KEY, `${evidenceDir}.key`).key;
+  const evidence = new EvidenceVault(evidenceDir, masterKey);
   const usage = new KeyUsage(audit, keys);
   // Declared before the pipeline (which wakes it) and created after it.
   // eslint-disable-next-line prefer-const
@@ -156,7 +161,9 @@ export async function startService(options: ServeOptions): Promise<RunningServic
   });
 
   const ctx: ServiceContext = {
-    store, matcher, records, pipeline, queue, audit, keys, rules, metrics, usage, hashFile, tempDir,
+    store, matcher,
+    banks: new BankService(store, audit, () => matcher.sync()),
+    exchanges: new ExchangeConfigs(db, masterKey, audit), records, pipeline, queue, audit, keys, rules, metrics, usage, hashFile, tempDir,
     ...(retro ? { retro } : {}),
     isReady: () => ready,
     notifyWorker: () => worker?.notify(),
