@@ -35,6 +35,8 @@ export interface ServiceContext {
   keys: Vigil['keys'];
   rules: Vigil['rules'];
   banks: Vigil['banks'];
+  /** Exchange APIs, credentials and exchanges (HMA's /c/exchange* routes). */
+  exchanges: Vigil['exchanges'];
   metrics: ServiceMetrics;
   usage: KeyUsage;
   /** Hashes a file with digests, PDQ (+ views, dihedrals) and vPDQ, off the event loop. */
@@ -50,6 +52,15 @@ export interface ServiceContext {
   anonymousScopes?: readonly Scope[];
   /** /metrics without a key (for a scraper on a private network); off by default. */
   metricsPublic?: boolean;
+  /** The HMA-compatible surface's options (routes/hma.ts). */
+  hma?: HmaOptions;
+}
+
+export interface HmaOptions {
+  /** `?url=` may fetch from private, loopback and link-local addresses (off: public hosts only). */
+  allowPrivateNetworks?: boolean;
+  /** Signal types HMA answers with beyond its defaults (pdq for photos, video_md5 for videos): vpdq, md5, sha256, sha1. */
+  extraSignalTypes?: readonly string[];
 }
 
 type FileHashRecordLike = Awaited<ReturnType<Vigil['hashFile']>>;

@@ -13,7 +13,7 @@ import { VigilError } from '../core/errors.js';
 import type { Scope } from '../auth/keys.js';
 import { buildApp } from './app.js';
 import { KeyUsage } from './auth.js';
-import { DEFAULT_LIMITS, type ServiceContext, type ServiceLimits } from './context.js';
+import { DEFAULT_LIMITS, type HmaOptions, type ServiceContext, type ServiceLimits } from './context.js';
 import { ensureDemoBank, ensureDemoKey, writeDemoPictures, DEMO_BANK } from './demo.js';
 import { ServiceMetrics } from './metrics.js';
 
@@ -25,6 +25,8 @@ export interface ServeOptions {
   schema?: string;
   /** Evidence master keys ("id:base64,…"). */
   evidenceKeys?: string;
+  /** The HMA-compatible surface's options. */
+  hma?: HmaOptions;
   /** Webhook secrets (default: the process environment). */
   secrets?: Record<string, string | undefined>;
   host?: string;
@@ -128,7 +130,7 @@ export async function startService(options: ServeOptions): Promise<RunningServic
 
   const ctx: ServiceContext = {
     vigil,
-    store: vigil.store, matcher, records: vigil.records, pipeline: vigil.pipeline, queue, audit: vigil.audit, keys: vigil.keys, rules: vigil.rules, banks: vigil.banks,
+    store: vigil.store, matcher, records: vigil.records, pipeline: vigil.pipeline, queue, audit: vigil.audit, keys: vigil.keys, rules: vigil.rules, banks: vigil.banks, exchanges: vigil.exchanges,
     metrics, usage, hashFile: (path) => vigil.hashFile(path), tempDir,
     ...(vigil.retro ? { retro: vigil.retro } : {}),
     isReady: () => vigil.isReady(),
@@ -136,6 +138,7 @@ export async function startService(options: ServeOptions): Promise<RunningServic
     limits: { ...DEFAULT_LIMITS, ...options.limits },
     ...(config.server.anonymousScopes.length > 0 ? { anonymousScopes: config.server.anonymousScopes } : {}),
     ...(config.server.metricsPublic ? { metricsPublic: true } : {}),
+    ...(options.hma ? { hma: options.hma } : {}),
   };
 
   let app: FastifyInstance | undefined;

@@ -127,9 +127,9 @@ export class PostgresStore implements Store {
     validateBankName(input.name);
     try {
       const { rows } = await this.runner.query(
-        `INSERT INTO banks (name, description, kind, enabled, source, provenance, thresholds, fp_policy, spike_threshold)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *`,
-        [input.name, input.description ?? '', input.kind ?? 'block', input.enabled !== false, input.source ?? '', canonicalJson(input.provenance ?? {}), canonicalJson(input.thresholds ?? {}), input.falsePositivePolicy ?? 'suppress', input.spikeThreshold ?? 0],
+        `INSERT INTO banks (name, description, kind, enabled, source, provenance, thresholds, fp_policy, spike_threshold, enabled_ratio)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING *`,
+        [input.name, input.description ?? '', input.kind ?? 'block', input.enabled !== false, input.source ?? '', canonicalJson(input.provenance ?? {}), canonicalJson(input.thresholds ?? {}), input.falsePositivePolicy ?? 'suppress', input.spikeThreshold ?? 0, input.enabledRatio ?? 1],
       );
       return bankFromRow(rows[0]);
     } catch (err) {
@@ -139,7 +139,7 @@ export class PostgresStore implements Store {
   }
 
   async getBank(name: string): Promise<Bank | undefined> {
-    const { rows } = await this.runner.query('SELECT * FROM banks WHERE name = $1', [name]);
+    const { rows } = await this.runner.query('SELECT * FROM banks WHERE name = $1 AND deleted_at IS NULL', [name]);
     return rows[0] ? bankFromRow(rows[0]) : undefined;
   }
 
@@ -149,7 +149,7 @@ export class PostgresStore implements Store {
   }
 
   async listBanks(): Promise<Bank[]> {
-    const { rows } = await this.runner.query('SELECT * FROM banks ORDER BY name');
+    const { rows } = await this.runner.query('SELECT * FROM banks WHERE deleted_at IS NULL ORDER BY name');
     return rows.map(bankFromRow);
   }
 
@@ -168,14 +168,26 @@ export class PostgresStore implements Store {
     try {
       const { rows } = await this.runner.query(
         `UPDATE banks SET name = $1, description = $2, kind = $3, enabled = $4, source = $5, provenance = $6, thresholds = $7,
-           fp_policy = $8, spike_threshold = $9, updated_at = now() WHERE id = $10 RETURNING *`,
-        [next.name, next.description, next.kind, next.enabled, next.source, canonicalJson(next.provenance), canonicalJson(next.thresholds), next.falsePositivePolicy, next.spikeThreshold, bank.id],
+           fp_policy = $8, spike_threshold = $9, enabled_ratio = $10, updated_at = now() WHERE id = $11 RETURNING *`,
+        [next.name, next.description, next.kind, next.enabled, next.source, canonicalJson(next.provenance), canonicalJson(next.thresholds), next.falsePositivePolicy, next.spikeThreshold, next.enabledRatio, bank.id],
       );
       return bankFromRow(rows[0]);
     } catch (err) {
       if (uniqueViolation(err)) throw new VigilError('VIGIL_ERR_CONFLICT', `A bank named ${patch.name} already exists`);
       throw err;
     }
+  }
+
+  async deleteBank(name: string): Promise<Bank> {
+    const bank = await this.requireBank(name);
+    const { rows } = await this.runner.query('UPDATE banks SET enabled = FALSE, deleted_at = now(), updated_at = now() WHERE id = $1 RETURNING *', [bank.id]);
+    return bankFromRow(rows[0]);
+  }
+
+  async setSignalDisabledUntil(signalId: number, disableUntilTs: number | null): Promise<Signal> {
+    const { rowCount } = await this.runner.query('UPDATE signals SET disable_until_ts = $1, updated_at = now() WHERE id = $2', [disableUntilTs, signalId]);
+    if (!rowCount) throw new VigilError('VIGIL_ERR_NOT_FOUND', `No signal ${signalId}`);
+    return (await this.getSignal(signalId))!;
   }
 
   /**
@@ -368,7 +380,7 @@ export class PostgresStore implements Store {
 
   async findSignals(type: SignalTypeName, value: string): Promise<Signal[]> {
     // Per bank through the (bank_id, type, value) key: no second index on (type, value) to maintain on import.
-    const { rows } = await this.runner.query(`${SIGNAL_SELECT} WHERE s.bank_id = ANY(SELECT id FROM banks) AND s.type = $1 AND s.value = $2 AND s.deleted_at IS NULL ORDER BY s.id`, [type, value]);
+    const { rows } = await this.runner.query(`${SIGNAL_SELECT} WHERE s.bank_id = ANY(SELECT id FROM banks WHERE deleted_at IS NULL) AND s.type = $1 AND s.value = $2 AND s.deleted_at IS NULL ORDER BY s.id`, [type, value]);
     return rows.map(signalFromRow);
   }
 

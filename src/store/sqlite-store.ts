@@ -211,8 +211,8 @@ export class SqliteStore implements Store {
       try {
         const row = this.db
           .prepare(
-            `INSERT INTO banks (name, description, kind, enabled, source, provenance, thresholds, fp_policy, spike_threshold, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+            `INSERT INTO banks (name, description, kind, enabled, source, provenance, thresholds, fp_policy, spike_threshold, enabled_ratio, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
           )
           .get(
             input.name,
@@ -224,6 +224,7 @@ export class SqliteStore implements Store {
             canonicalJson(input.thresholds ?? {}),
             input.falsePositivePolicy ?? 'suppress',
             input.spikeThreshold ?? 0,
+            input.enabledRatio ?? 1,
             now,
             now,
           ) as Row;
@@ -239,7 +240,7 @@ export class SqliteStore implements Store {
 
   async getBank(name: string): Promise<Bank | undefined> {
     return this.x(() => {
-      const row = this.db.prepare('SELECT * FROM banks WHERE name = ?').get(name) as Row | undefined;
+      const row = this.db.prepare('SELECT * FROM banks WHERE name = ? AND deleted_at IS NULL').get(name) as Row | undefined;
       return row ? bankFromRow(row) : undefined;
     });
   }
@@ -253,12 +254,12 @@ export class SqliteStore implements Store {
 
   async listBanks(): Promise<Bank[]> {
     return this.x(() => {
-      return (this.db.prepare('SELECT * FROM banks ORDER BY name').all() as Row[]).map(bankFromRow);
+      return (this.db.prepare('SELECT * FROM banks WHERE deleted_at IS NULL ORDER BY name').all() as Row[]).map(bankFromRow);
     });
   }
 
   private requireBank(name: string): Bank {
-    const row = this.db.prepare('SELECT * FROM banks WHERE name = ?').get(name) as Row | undefined;
+    const row = this.db.prepare('SELECT * FROM banks WHERE name = ? AND deleted_at IS NULL').get(name) as Row | undefined;
     if (!row) throw new VigilError('VIGIL_ERR_NOT_FOUND', `No bank named ${name}`);
     return bankFromRow(row);
   }
@@ -274,15 +275,29 @@ export class SqliteStore implements Store {
         const row = this.db
           .prepare(
             `UPDATE banks SET name = ?, description = ?, kind = ?, enabled = ?, source = ?, provenance = ?, thresholds = ?,
-               fp_policy = ?, spike_threshold = ?, updated_at = ? WHERE id = ? RETURNING *`,
+               fp_policy = ?, spike_threshold = ?, enabled_ratio = ?, updated_at = ? WHERE id = ? RETURNING *`,
           )
-          .get(next.name, next.description, next.kind, next.enabled ? 1 : 0, next.source, canonicalJson(next.provenance), canonicalJson(next.thresholds), next.falsePositivePolicy, next.spikeThreshold, nowIso(), bank.id) as Row;
+          .get(next.name, next.description, next.kind, next.enabled ? 1 : 0, next.source, canonicalJson(next.provenance), canonicalJson(next.thresholds), next.falsePositivePolicy, next.spikeThreshold, next.enabledRatio, nowIso(), bank.id) as Row;
         return bankFromRow(row);
       } catch (err) {
         if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') throw new VigilError('VIGIL_ERR_CONFLICT', `A bank named ${patch.name} already exists`);
         throw err;
       }
     });
+  }
+
+  async deleteBank(name: string): Promise<Bank> {
+    return this.x(() => {
+      const bank = this.requireBank(name);
+      const now = nowIso();
+      return bankFromRow(this.db.prepare('UPDATE banks SET enabled = 0, deleted_at = ?, updated_at = ? WHERE id = ? RETURNING *').get(now, now, bank.id) as Row);
+    });
+  }
+
+  async setSignalDisabledUntil(signalId: number, disableUntilTs: number | null): Promise<Signal> {
+    const changed = await this.x(() => this.db.prepare('UPDATE signals SET disable_until_ts = ?, updated_at = ? WHERE id = ?').run(disableUntilTs, nowIso(), signalId));
+    if (changed.changes === 0) throw new VigilError('VIGIL_ERR_NOT_FOUND', `No signal ${signalId}`);
+    return (await this.getSignal(signalId))!;
   }
 
   /**
@@ -443,7 +458,7 @@ export class SqliteStore implements Store {
   async findSignals(type: SignalTypeName, value: string): Promise<Signal[]> {
     return this.x(() => {
       // Per bank through the (bank_id, type, value) key: no second index on (type, value) to maintain on import.
-      const rows = this.db.prepare(`${SIGNAL_SELECT} WHERE s.bank_id IN (SELECT id FROM banks) AND s.type = ? AND s.value = ? AND s.deleted_at IS NULL ORDER BY s.id`).all(type, value) as Row[];
+      const rows = this.db.prepare(`${SIGNAL_SELECT} WHERE s.bank_id IN (SELECT id FROM banks WHERE deleted_at IS NULL) AND s.type = ? AND s.value = ? AND s.deleted_at IS NULL ORDER BY s.id`).all(type, value) as Row[];
       return rows.map(signalFromRow);
     });
   }

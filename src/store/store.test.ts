@@ -276,6 +276,35 @@ function storeSuite(name: string, open: () => Promise<{ store: Store; db: VigilD
       await store.updateBank('benign-block', { spikeThreshold: 0 });
     });
 
+    test('HMA semantics: enabledRatio, a deleted bank frees its name and keeps its history, content disabled until a time', async () => {
+      const first = await store.createBank({ name: 'hma-bank', enabledRatio: 0.25 });
+      assert.deepEqual([first.enabledRatio, first.deletedAt], [0.25, null]);
+      assert.equal((await store.updateBank('hma-bank', { enabledRatio: 0.5 })).enabledRatio, 0.5);
+      await assert.rejects(store.updateBank('hma-bank', { enabledRatio: 2 }), { code: 'VIGIL_ERR_INVALID_ARGUMENT' });
+      await store.importList('hma-bank', [rec(700)]);
+      const [signal] = (await store.findSignals('pdq', fakeHex(700))).filter((x) => x.bankId === first.id);
+      assert.equal(signal.disableUntilTs, null);
+      assert.equal((await store.setSignalDisabledUntil(signal.id, 0)).disableUntilTs, 0);
+      assert.equal((await store.setSignalDisabledUntil(signal.id, null)).disableUntilTs, null);
+      await assert.rejects(store.setSignalDisabledUntil(99_999_999, 1), { code: 'VIGIL_ERR_NOT_FOUND' });
+
+      const deleted = await store.deleteBank('hma-bank');
+      assert.equal(deleted.enabled, false);
+      assert.ok(deleted.deletedAt);
+      assert.equal(await store.getBank('hma-bank'), undefined);
+      assert.ok(!(await store.listBanks()).some((b) => b.name === 'hma-bank'));
+      assert.deepEqual((await store.findSignals('pdq', fakeHex(700))).filter((x) => x.bankId === first.id), [], 'a deleted bank\'s signals are not found');
+      assert.equal((await store.getBankById(first.id))?.deletedAt, deleted.deletedAt, 'kept under its id');
+      assert.equal((await store.getSignal(signal.id))?.bankId, first.id, 'its signals kept too');
+      await assert.rejects(store.deleteBank('hma-bank'), { code: 'VIGIL_ERR_NOT_FOUND' });
+
+      const again = await store.createBank({ name: 'hma-bank' });
+      assert.notEqual(again.id, first.id);
+      assert.equal(again.enabledRatio, 1);
+      await assert.rejects(store.createBank({ name: 'hma-bank' }), { code: 'VIGIL_ERR_CONFLICT' }, 'unique among live banks');
+      await store.deleteBank('hma-bank');
+    });
+
     test('listSignals pages through a bank in id order', async () => {
       const seen = [];
       for await (const s of store.listSignals('benign-block', { pageSize: 7 })) seen.push(s.id);
@@ -366,6 +395,8 @@ async function checkMigratedStore(store: Store): Promise<void> {
   assert.equal((await store.listOpinions(7)).length, 1);
   const r = await store.importList('old-bank', [{ kind: 'record', line: 1, record: { signals: [{ type: 'md5', value: fakeHex(900, 32) }], labels: { tags: ['benign-test'] }, sourceId: 'src-900' } }, rec(901)]);
   assert.deepEqual([r.inserted, r.unchanged], [2, 1]);
+  const bank = (await store.getBank('old-bank'))!;
+  assert.deepEqual([bank.id, bank.enabledRatio, bank.deletedAt, s.disableUntilTs], [1, 1, null, null]);
 }
 
 test('SQLite: a version 1 store migrates with its signals, opinions and statistics', async () => {
@@ -381,6 +412,8 @@ test('SQLite: a version 1 store migrates with its signals, opinions and statisti
     const check = new Database(path, { readonly: true });
     assert.equal((check.prepare("SELECT count(*) AS n FROM sqlite_schema WHERE name = 'signals_key'").get() as { n: number }).n, 1);
     assert.deepEqual((check.prepare('PRAGMA foreign_key_list(opinions)').all() as { table: string }[]).map((f) => f.table), ['signals']);
+    assert.deepEqual((check.prepare('PRAGMA foreign_key_list(signals)').all() as { table: string }[]).map((f) => f.table).sort(), ['banks', 'imports']);
+    assert.deepEqual(check.prepare('PRAGMA foreign_key_check').all(), []);
     check.close();
   } finally {
     await store.close();

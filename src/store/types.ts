@@ -26,8 +26,12 @@ export interface Bank {
   falsePositivePolicy: FalsePositivePolicy;
   /** Hourly matches above which a signal is quarantined as a suspected false positive (0 = off). */
   spikeThreshold: number;
+  /** The share of the bank's contents that match (HMA's enabled_ratio), chosen per content; 1 = all. */
+  enabledRatio: number;
   createdAt: string;
   updatedAt: string;
+  /** Set when the bank was deleted: it no longer matches and its name is free; its id keeps the history. */
+  deletedAt: string | null;
 }
 
 export interface NewBank {
@@ -40,6 +44,7 @@ export interface NewBank {
   thresholds?: Partial<Record<SignalTypeName, number>>;
   falsePositivePolicy?: FalsePositivePolicy;
   spikeThreshold?: number;
+  enabledRatio?: number;
 }
 
 export type BankPatch = Partial<Omit<NewBank, 'name'>> & { name?: string };
@@ -63,6 +68,8 @@ export interface Signal {
   addedAt: string;
   updatedAt: string;
   deletedAt: string | null;
+  /** HMA's content switch: null = enabled; a unix time (seconds) = disabled until then (0: for good). */
+  disableUntilTs: number | null;
   matchCount: number;
   lastMatchAt: string | null;
 }
@@ -143,10 +150,17 @@ export interface Store {
   in(tx: Tx): Store;
 
   createBank(input: NewBank): Promise<Bank>;
+  /** A live (not deleted) bank by name. */
   getBank(name: string): Promise<Bank | undefined>;
+  /** Any bank by id, deleted ones included. */
   getBankById(id: number): Promise<Bank | undefined>;
+  /** The live banks. */
   listBanks(): Promise<Bank[]>;
   updateBank(name: string, patch: BankPatch): Promise<Bank>;
+  /** Deletes a live bank: it stops matching and frees its name; its row stays under its id (history). */
+  deleteBank(name: string): Promise<Bank>;
+  /** Sets a signal's HMA content switch (null: enabled). */
+  setSignalDisabledUntil(signalId: number, disableUntilTs: number | null): Promise<Signal>;
 
   /** Streams list items into a bank, idempotently (upsert on bank, type and value). */
   importList(bankName: string, items: AsyncIterable<ListItem> | Iterable<ListItem>, options?: ImportOptions): Promise<ImportResult>;
