@@ -33,6 +33,7 @@ import { WEBHOOK_QUEUE, webhookHandler } from '../webhooks/deliver.js';
 import { openEvidenceStore } from '../evidence/open.js';
 import type { EvidenceStore } from '../evidence/store.js';
 import { BankService } from './banks.js';
+import { EXCHANGES_COMPONENT, ExchangeConfigs } from '../exchanges/config.js';
 import type { VigilConfig } from './config.js';
 
 export interface Vigil {
@@ -48,6 +49,7 @@ export interface Vigil {
   readonly rules: RulesState;
   readonly matcher: BankMatcher;
   readonly banks: BankService;
+  readonly exchanges: ExchangeConfigs;
   /** The evidence store (opened on first use: only a process that preserves or reads evidence needs keys). */
   evidence(): Promise<EvidenceStore>;
   /** Hashes a file with digests, PDQ (+ views, dihedrals) and vPDQ in worker threads (pool started on first use). */
@@ -74,7 +76,7 @@ export interface VigilOptions {
 }
 
 /** Every component of the database, store first: one migration run creates or updates them all. */
-export const COMPONENTS = [AUDIT_COMPONENT, AUTH_COMPONENT, USERS_COMPONENT, QUEUE_COMPONENT, RECORDS_COMPONENT];
+export const COMPONENTS = [AUDIT_COMPONENT, AUTH_COMPONENT, USERS_COMPONENT, QUEUE_COMPONENT, RECORDS_COMPONENT, EXCHANGES_COMPONENT];
 
 /** The folder an embedded store's files sit beside (evidence, demo pictures). */
 export function stateDirOf(config: VigilConfig): string {
@@ -118,7 +120,7 @@ async function assemble(db: VigilDatabase, config: VigilConfig, options: VigilOp
     },
   });
   void syncErrors;
-  const banks = new BankService({ db, store, audit });
+  const banks = new BankService({ db, store, audit, onChange: () => matcher.sync() });
 
   let pool: HashPool | undefined;
   const hashFile = async (path: string) => {

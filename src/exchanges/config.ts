@@ -7,7 +7,9 @@
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import type { AuditLog } from '../audit/log.js';
 import { VigilError } from '../core/errors.js';
-import { migrateComponent, type StateDb } from '../state/sqlite.js';
+import { sql } from 'kysely';
+import type { VigilDatabase } from '../state/database.js';
+import type { Component } from '../state/migrate.js';
 
 export interface ExchangeField {
   name: string;
@@ -74,11 +76,8 @@ export interface FetchStatus {
   fetched_items: number;
 }
 
-const MIGRATIONS = [{
-  version: 1,
-  description: 'exchange credentials (encrypted) and exchanges with their fetch status',
-  sql: `
-    CREATE TABLE exchange_credentials (api TEXT PRIMARY KEY, sealed BLOB NOT NULL, updated_at TEXT NOT NULL);
+const tables = (blob: string) => `
+    CREATE TABLE exchange_credentials (api TEXT PRIMARY KEY, sealed ${blob} NOT NULL, updated_at TEXT NOT NULL);
     CREATE TABLE exchanges (
       name TEXT PRIMARY KEY,
       api TEXT NOT NULL,
@@ -88,10 +87,14 @@ const MIGRATIONS = [{
       created_at TEXT NOT NULL,
       updated_at TEXT NOT NULL,
       -- Written by the fetcher; NULL until a fetch has run.
-      checkpoint_ts INTEGER, running_fetch_start_ts INTEGER, last_fetch_complete_ts INTEGER, last_fetch_succeeded INTEGER,
+      checkpoint_ts BIGINT, running_fetch_start_ts BIGINT, last_fetch_complete_ts BIGINT, last_fetch_succeeded INTEGER,
       fetched_items INTEGER NOT NULL DEFAULT 0
-    );`,
-}];
+    );`;
+
+export const EXCHANGES_COMPONENT: Component = {
+  name: 'exchanges',
+  migrations: [{ version: 1, description: 'exchange credentials (encrypted) and exchanges with their fetch status', sqlite: tables('BLOB'), postgres: tables('BYTEA') }],
+};
 
 type Row = Record<string, unknown>;
 
@@ -124,29 +127,29 @@ export function exchangeApi(name: string): ExchangeApi {
   return api;
 }
 
-/** Creates or updates the tables (prepareService runs it once before a cluster forks). */
-export function migrateExchanges(db: StateDb): void {
-  migrateComponent(db, 'exchanges', MIGRATIONS);
-}
-
 export class ExchangeConfigs {
   private readonly key: Buffer;
 
-  constructor(private readonly db: StateDb, masterKey: Buffer, private readonly audit: AuditLog) {
-    migrateExchanges(db);
+  constructor(private readonly db: VigilDatabase, masterKey: Buffer, private readonly audit: AuditLog) {
     this.key = Buffer.from(hkdfSync('sha256', masterKey, Buffer.alloc(0), 'vigil exchange credentials', 32));
   }
 
-  hasCredentials(api: string): boolean {
-    return this.db.prepare('SELECT 1 FROM exchange_credentials WHERE api = ?').get(api) !== undefined;
+  private async rows(query: ReturnType<typeof sql>): Promise<Row[]> {
+    return (await query.execute(this.db.k)).rows as Row[];
+  }
+
+  async hasCredentials(api: string): Promise<boolean> {
+    return (await this.rows(sql`SELECT 1 FROM exchange_credentials WHERE api = ${api}`)).length > 0;
   }
 
   /** Sets (or, with null or {}, clears) an API's credentials. The audit entry names the fields, never values. */
-  setCredentials(actor: string, api: string, credentials: Record<string, unknown> | null): void {
+  async setCredentials(actor: string, api: string, credentials: Record<string, unknown> | null): Promise<void> {
     const spec = exchangeApi(api);
     if (!credentials || Object.keys(credentials).length === 0) {
-      this.db.prepare('DELETE FROM exchange_credentials WHERE api = ?').run(api);
-      this.audit.append({ actor, action: 'exchange.credentials_cleared', subject: `exchange-api:${api}`, details: {} });
+      await this.db.transaction(async (tx) => {
+        await sql`DELETE FROM exchange_credentials WHERE api = ${api}`.execute(tx.k);
+        await this.audit.append(tx, { actor, action: 'exchange.credentials_cleared', subject: `exchange-api:${api}`, details: {} });
+      });
       return;
     }
     if (!spec.credentials) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', `${api} takes no credentials`);
@@ -154,14 +157,16 @@ export class ExchangeConfigs {
     const iv = randomBytes(12);
     const cipher = createCipheriv('aes-256-gcm', this.key, iv).setAAD(Buffer.from(api));
     const sealed = Buffer.concat([iv, cipher.update(JSON.stringify(clean)), cipher.final(), cipher.getAuthTag()]);
-    this.db.prepare(`INSERT INTO exchange_credentials (api, sealed, updated_at) VALUES (?, ?, ?)
-      ON CONFLICT (api) DO UPDATE SET sealed = excluded.sealed, updated_at = excluded.updated_at`).run(api, sealed, new Date().toISOString());
-    this.audit.append({ actor, action: 'exchange.credentials_set', subject: `exchange-api:${api}`, details: { fields: Object.keys(clean).sort() } });
+    await this.db.transaction(async (tx) => {
+      await sql`INSERT INTO exchange_credentials (api, sealed, updated_at) VALUES (${api}, ${sealed}, ${new Date().toISOString()})
+        ON CONFLICT (api) DO UPDATE SET sealed = excluded.sealed, updated_at = excluded.updated_at`.execute(tx.k);
+      await this.audit.append(tx, { actor, action: 'exchange.credentials_set', subject: `exchange-api:${api}`, details: { fields: Object.keys(clean).sort() } });
+    });
   }
 
   /** The decrypted credentials, for the fetcher only (never for an API answer). */
-  credentials(api: string): Record<string, unknown> | undefined {
-    const row = this.db.prepare('SELECT sealed FROM exchange_credentials WHERE api = ?').get(api) as { sealed: Buffer } | undefined;
+  async credentials(api: string): Promise<Record<string, unknown> | undefined> {
+    const row = (await this.rows(sql`SELECT sealed FROM exchange_credentials WHERE api = ${api}`))[0] as { sealed: Buffer } | undefined;
     if (!row) return undefined;
     const iv = row.sealed.subarray(0, 12);
     const tag = row.sealed.subarray(row.sealed.length - 16);
@@ -174,52 +179,54 @@ export class ExchangeConfigs {
     return checkFields(api, exchangeApi(api).config, json, ['name', 'api', 'enabled']);
   }
 
-  create(actor: string, exchange: Exchange): Exchange {
+  async create(actor: string, exchange: Exchange): Promise<Exchange> {
     const config = ExchangeConfigs.checkConfig(exchange.api, exchange.config);
     const now = new Date().toISOString();
-    try {
-      this.db.prepare('INSERT INTO exchanges (name, api, bank_id, config, enabled, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-        .run(exchange.name, exchange.api, exchange.bankId, JSON.stringify(config), exchange.enabled ? 1 : 0, now, now);
-    } catch (err) {
-      if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw new VigilError('VIGIL_ERR_CONFLICT', `An exchange named ${exchange.name} already exists`);
-      throw err;
-    }
-    this.audit.append({ actor, action: 'exchange.created', subject: `exchange:${exchange.name}`, details: { api: exchange.api, bankId: exchange.bankId, config, enabled: exchange.enabled } });
+    await this.db.transaction(async (tx) => {
+      const inserted = await sql`INSERT INTO exchanges (name, api, bank_id, config, enabled, created_at, updated_at)
+        VALUES (${exchange.name}, ${exchange.api}, ${exchange.bankId}, ${JSON.stringify(config)}, ${exchange.enabled ? 1 : 0}, ${now}, ${now})
+        ON CONFLICT (name) DO NOTHING`.execute(tx.k);
+      if (Number(inserted.numAffectedRows ?? 0) === 0) throw new VigilError('VIGIL_ERR_CONFLICT', `An exchange named ${exchange.name} already exists`);
+      await this.audit.append(tx, { actor, action: 'exchange.created', subject: `exchange:${exchange.name}`, details: { api: exchange.api, bankId: exchange.bankId, config, enabled: exchange.enabled } });
+    });
     return { ...exchange, config };
   }
 
-  get(name: string): Exchange | undefined {
-    const r = this.db.prepare('SELECT * FROM exchanges WHERE name = ?').get(name) as Row | undefined;
-    return r ? { name: String(r.name), api: String(r.api), bankId: Number(r.bank_id), enabled: r.enabled === 1, config: JSON.parse(String(r.config)) as Record<string, unknown> } : undefined;
+  async get(name: string): Promise<Exchange | undefined> {
+    const r = (await this.rows(sql`SELECT * FROM exchanges WHERE name = ${name}`))[0];
+    return r ? { name: String(r.name), api: String(r.api), bankId: Number(r.bank_id), enabled: Number(r.enabled) === 1, config: JSON.parse(String(r.config)) as Record<string, unknown> } : undefined;
   }
 
-  list(): string[] {
-    return (this.db.prepare('SELECT name FROM exchanges ORDER BY name').all() as Row[]).map((r) => String(r.name));
+  async list(): Promise<string[]> {
+    return (await this.rows(sql`SELECT name FROM exchanges ORDER BY name`)).map((r) => String(r.name));
   }
 
-  setEnabled(actor: string, name: string, enabled: boolean): Exchange {
-    if (this.db.prepare('UPDATE exchanges SET enabled = ?, updated_at = ? WHERE name = ?').run(enabled ? 1 : 0, new Date().toISOString(), name).changes === 0) {
-      throw new VigilError('VIGIL_ERR_NOT_FOUND', `Exchange '${name}' not found`);
-    }
-    this.audit.append({ actor, action: 'exchange.changed', subject: `exchange:${name}`, details: { enabled } });
-    return this.get(name)!;
+  async setEnabled(actor: string, name: string, enabled: boolean): Promise<Exchange> {
+    await this.db.transaction(async (tx) => {
+      const changed = await sql`UPDATE exchanges SET enabled = ${enabled ? 1 : 0}, updated_at = ${new Date().toISOString()} WHERE name = ${name}`.execute(tx.k);
+      if (Number(changed.numAffectedRows ?? 0) === 0) throw new VigilError('VIGIL_ERR_NOT_FOUND', `Exchange '${name}' not found`);
+      await this.audit.append(tx, { actor, action: 'exchange.changed', subject: `exchange:${name}`, details: { enabled } });
+    });
+    return (await this.get(name))!;
   }
 
-  delete(actor: string, name: string): boolean {
-    const gone = this.db.prepare('DELETE FROM exchanges WHERE name = ?').run(name).changes > 0;
-    if (gone) this.audit.append({ actor, action: 'exchange.deleted', subject: `exchange:${name}`, details: {} });
-    return gone;
+  async delete(actor: string, name: string): Promise<boolean> {
+    return this.db.transaction(async (tx) => {
+      const gone = Number((await sql`DELETE FROM exchanges WHERE name = ${name}`.execute(tx.k)).numAffectedRows ?? 0) > 0;
+      if (gone) await this.audit.append(tx, { actor, action: 'exchange.deleted', subject: `exchange:${name}`, details: {} });
+      return gone;
+    });
   }
 
-  fetchStatus(name: string): FetchStatus | undefined {
-    const r = this.db.prepare('SELECT * FROM exchanges WHERE name = ?').get(name) as Row | undefined;
+  async fetchStatus(name: string): Promise<FetchStatus | undefined> {
+    const r = (await this.rows(sql`SELECT * FROM exchanges WHERE name = ${name}`))[0];
     if (!r) return undefined;
     const n = (v: unknown) => (v === null || v === undefined ? null : Number(v));
     return {
       checkpoint_ts: n(r.checkpoint_ts),
       running_fetch_start_ts: n(r.running_fetch_start_ts),
       last_fetch_complete_ts: n(r.last_fetch_complete_ts),
-      last_fetch_succeeded: r.last_fetch_succeeded === null ? null : r.last_fetch_succeeded === 1,
+      last_fetch_succeeded: r.last_fetch_succeeded === null ? null : Number(r.last_fetch_succeeded) === 1,
       up_to_date: false,
       fetched_items: Number(r.fetched_items),
     };

@@ -4,7 +4,7 @@
  * drafts; evidence records; hashes retained for retroactive matching; persisted settings.
  * Enum values are persisted: add, never rename.
  */
-import type { Migration } from '../state/migrate.js';
+import type { Component, Migration } from '../state/migrate.js';
 
 export const REVIEW_STATES = ['open', 'claimed', 'decided'] as const;
 export type ReviewState = (typeof REVIEW_STATES)[number];
@@ -291,3 +291,5 @@ export const RECORD_MIGRATIONS: readonly Migration[] = [
   { version: 1, description: 'decisions, review items, report drafts, retained hashes, settings', sqlite: SQLITE_V1, postgres: POSTGRES_V1 },
   { version: 2, description: 'normalised decisions: match, rule and action rows; incidents; review claims; evidence records', sqlite: SQLITE_V2, postgres: 'SELECT 1', rebuildsTables: true },
 ];
+
+export const RECORDS_COMPONENT: Component = { name: 'pipeline', migrations: RECORD_MIGRATIONS };
