@@ -3,9 +3,9 @@
  * added here; the store's tables (banks, signals, …) are not listed: the store reaches them with its own SQL.
  *
  * Conventions on both engines: timestamps are ISO 8601 UTC text (sortable, one format everywhere), booleans
- * are 0/1 integers, free-form JSON is text, ids are integers.
+ * are 0/1 integers, free-form JSON is text, ids are integers. (The queue keeps the epoch-ms integers it shipped with.)
  */
+import type { QueueTables } from '../queue/schema.js';
 import type { RecordTables } from '../records/schema.js';
 
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type
-export interface StateSchema extends RecordTables {}
+export interface StateSchema extends RecordTables, QueueTables {}
