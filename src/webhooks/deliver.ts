@@ -1,5 +1,5 @@
 /**
- * Webhook delivery as queue jobs: `webhookJob` builds the job (enqueue it in the same transaction as the
+ * Webhook delivery as queue jobs: `webhookJob` builds the job (`queue.enqueue(tx, …)` it in the same transaction as the
  * decision that caused it), `webhookHandler` is the worker's handler for {@link WEBHOOK_QUEUE}.
  *
  * One POST per attempt, JSON body = the event, signed (see sign.ts). 2xx is delivered. Redirects are not
