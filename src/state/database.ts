@@ -196,6 +196,9 @@ class PostgresDatabase implements VigilDatabase {
 
   async transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
+    // A connection that dies between two statements (no query to reject) emits 'error' on the checked-out
+    // client; unheard, that would crash the process. The next statement fails instead, and the pool drops it.
+    client.on('error', noop);
     try {
       await client.query('BEGIN');
       const conn = new PgConnection(client);
@@ -207,6 +210,7 @@ class PostgresDatabase implements VigilDatabase {
       await client.query('ROLLBACK').catch(noop);
       throw err;
     } finally {
+      client.removeListener('error', noop);
       client.release();
     }
   }
