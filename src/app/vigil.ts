@@ -19,7 +19,8 @@ import type { FileHashRecord } from '../hashing/hash-file.js';
 import type { HashPool } from '../hashing/pool.js';
 import { ContentPipeline, type EvidenceSink } from '../pipeline/pipeline.js';
 import { RetroMatcher } from '../pipeline/retro.js';
-import { QUEUE_COMPONENT, SqlJobQueue } from '../queue/sql-queue.js';
+import { SqlJobQueue } from '../queue/sql-queue.js';
+import { QUEUE_COMPONENT } from '../queue/schema.js';
 import { QueueWorker } from '../queue/worker.js';
 import { DecisionRecords } from '../records/decisions.js';
 import { RECORDS_COMPONENT } from '../records/schema.js';
@@ -132,6 +133,8 @@ async function assemble(db: VigilDatabase, config: VigilConfig, options: VigilOp
   };
 
   let evidence: Promise<EvidenceStore> | undefined;
+  // Exchange credentials are sealed with a key derived from the evidence master key (one secret to manage).
+  const exchangesKey = async () => (await openEvidence()).keys.active.key;
   const openEvidence = () =>
     (evidence ??= (async () => {
       const pg = isPostgresUrl(config.database.url);
@@ -173,11 +176,12 @@ async function assemble(db: VigilDatabase, config: VigilConfig, options: VigilOp
     onLoopError: (err) => log.error({ err }, 'queue worker'),
   });
 
+  const exchanges = new ExchangeConfigs(db, await exchangesKey(), audit);
   let warmed = false;
   let background = false;
   let closing: Promise<void> | undefined;
   const vigil: Vigil = {
-    config, log, db, store, records, audit, keys, users, queue, rules, matcher, banks, pipeline, retro, worker,
+    config, log, db, store, records, audit, keys, users, queue, rules, matcher, banks, exchanges, pipeline, retro, worker,
     evidence: openEvidence,
     hashFile,
     async warm() {

@@ -99,6 +99,11 @@ const WEBHOOK_EVENT_TYPE: Partial<Record<PlannedAction['type'], string>> = { dis
 export class ContentPipeline {
   constructor(private readonly o: PipelineOptions) {}
 
+  /** After each decision (metrics); set by the adapter that counts them. */
+  set onDecision(fn: ((result: ContentResult) => void) | undefined) {
+    this.o.onDecision = fn;
+  }
+
   /** An uploaded file (already on disk, in a private temp folder the caller removes). */
   async submitFile(meta: SubmissionMeta, path: string): Promise<ContentResult> {
     const record = await this.o.hashFile(path);
@@ -183,7 +188,7 @@ export class ContentPipeline {
         outcomes.push(await this.act(tx, action, { id, incidentId, createdAt, evidenceId: evidence?.id, hasBytes: from.path !== undefined, meta, event: (type) => event(type, index), queued: () => jobsQueued++ }));
       }
       for (const [k, name] of lateWebhooks.entries()) {
-        await this.o.queue.enqueue([webhookJob(name, event('decision.late', decision.actions.length + k))], tx);
+        await this.o.queue.enqueue(tx, [webhookJob(name, event('decision.late', decision.actions.length + k))]);
         jobsQueued++;
       }
       await records.setActions(tx, id, outcomes);
@@ -235,7 +240,7 @@ export class ContentPipeline {
       case 'notify': {
         if (!action.webhook) return { ...action, status: 'skipped', note: 'no webhook named' };
         if (action.type === 'disable_account' && !d.meta.accountId) return { ...action, status: 'skipped', note: 'no account id in the submission' };
-        const [{ job }] = await this.o.queue.enqueue([webhookJob(action.webhook, d.event(WEBHOOK_EVENT_TYPE[action.type]!))], tx);
+        const [{ job }] = await this.o.queue.enqueue(tx, [webhookJob(action.webhook, d.event(WEBHOOK_EVENT_TYPE[action.type]!))]);
         d.queued();
         return { ...action, status: 'queued', jobId: job.id };
       }
