@@ -91,7 +91,6 @@ export class EvidenceStore {
   /** Reads the whole item, discarding the plaintext: throws when anything fails its check. */
   async verify(id: string, expectedSha256?: string): Promise<EvidenceMeta> {
     const meta = await this.stat(id);
-    // eslint-disable-next-line @typescript-eslint/no-unused-vars
     for await (const _ of await this.open(id, expectedSha256)) { /* drain */ }
     return meta;
   }
