@@ -45,6 +45,11 @@ export function evidenceConfigFromEnv(env: NodeJS.ProcessEnv, defaultLocation: s
   };
 }
 
+/** The key file in use, or undefined when the keys come from configuration. */
+export function keyFileOf(config: EvidenceConfig): string | undefined {
+  return config.keys ? undefined : (config.keyFile ?? `${config.location}.key`);
+}
+
 export function keyRingOf(config: EvidenceConfig): { ring: KeyRing; keySource: string; warnings: string[] } {
   if (config.keys) return { ring: new KeyRing(KeyRing.parse(config.keys, 'VIGIL_EVIDENCE_KEYS'), config.activeKey), keySource: 'config', warnings: [] };
   if (!config.keyFile && isPostgresUrl(config.location)) {

@@ -5,7 +5,7 @@
  * jobs are durable and the worker delivers them. Idempotent on (content id, SHA-256 or hash fingerprint):
  * a retry returns the recorded decision and repeats no action.
  */
-import { readFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
 import type { BankMatch, BankMatcher, MatchQuery } from '../banks/matcher.js';
 import { VigilError } from '../core/errors.js';
 import type { FileHashRecord } from '../hashing/hash-file.js';
@@ -15,7 +15,7 @@ import type { Decision, PlannedAction } from '../rules/types.js';
 import type { SqliteJobQueue } from '../queue/sqlite-queue.js';
 import type { Store } from '../store/types.js';
 import { webhookJob, type WebhookEvent } from '../webhooks/deliver.js';
-import type { EvidenceVault } from './evidence.js';
+import type { EvidenceStore } from '../evidence/store.js';
 import { fingerprintOf, matchQueryOfClientHashes, matchQueryOfRecord, serializeQuery, type ClientHashes } from './query.js';
 import type { ActionOutcome, DecisionRecord, PipelineRecords, RetainedHashes } from './records.js';
 
@@ -70,7 +70,7 @@ export interface PipelineOptions {
   audit: AuditLog;
   rules: () => RuleEngine;
   hashFile: (path: string) => Promise<FileHashRecord>;
-  evidence?: EvidenceVault;
+  evidence?: EvidenceStore;
   /** Webhook endpoints told about late matches (content already allowed, now matched). */
   lateMatchWebhooks?: () => string[];
   /** Keep hashes of unmatched content this many days for retroactive matching (0: never keep them). */
@@ -139,10 +139,16 @@ export class ContentPipeline {
       return result;
     }
 
-    // Evidence is sealed before the transaction (file I/O is async); a twin that loses the race discards it.
+    // Evidence is streamed in before the transaction (I/O is async); a twin that loses the race deletes it.
     let evidenceId: string | null = null;
     if (decision.actions.some((a) => a.type === 'preserve_evidence') && from.path && this.o.evidence) {
-      evidenceId = (await this.o.evidence.seal(await readFile(from.path))).id;
+      const preserved = await this.o.evidence.put(createReadStream(from.path));
+      evidenceId = preserved.id;
+      // What was preserved must be what was hashed and matched.
+      if (query.sha256 && preserved.sha256 !== query.sha256) {
+        await this.o.evidence.delete(preserved.id);
+        throw new VigilError('VIGIL_ERR_INTERNAL', 'The preserved evidence differs from the content that was hashed');
+      }
     }
     const lateWebhooks = late ? (this.o.lateMatchWebhooks?.() ?? []) : [];
     let jobsQueued = 0;
@@ -199,7 +205,7 @@ export class ContentPipeline {
 
     if (decisionId === undefined) {
       // A concurrent identical submission committed first: answer with its decision.
-      if (evidenceId) await this.o.evidence?.discard(evidenceId);
+      if (evidenceId) await this.o.evidence?.delete(evidenceId);
       const twin = records.findDecision(meta.contentId, fingerprint);
       if (!twin) throw new VigilError('VIGIL_ERR_INTERNAL', 'A decision conflicted but could not be read back');
       return resultOf(twin, true);

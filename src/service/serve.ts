@@ -3,8 +3,7 @@
  * worker (webhooks), retroactive matching, the HTTP API. `close()` stops in the reverse order, letting
  * in-flight requests and jobs finish.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import { AuditLog } from '../audit/log.js';
@@ -13,7 +12,7 @@ import { ApiKeyStore, type Scope } from '../auth/keys.js';
 import { createDigestIndex } from '../banks/digest-index.js';
 import { BankMatcher } from '../banks/matcher.js';
 import { HashPool } from '../hashing/pool.js';
-import { EvidenceVault } from '../pipeline/evidence.js';
+import { evidenceConfigFromEnv, openEvidenceStore, type EvidenceConfig } from '../evidence/open.js';
 import { ContentPipeline } from '../pipeline/pipeline.js';
 import { PipelineRecords } from '../pipeline/records.js';
 import { RetroMatcher } from '../pipeline/retro.js';
@@ -26,6 +25,7 @@ import type { Store } from '../store/types.js';
 import type { FileHashRecord } from '../hashing/hash-file.js';
 import { WEBHOOK_QUEUE, webhookHandler } from '../webhooks/deliver.js';
 import { buildApp } from './app.js';
+import { defaultUploadBase, openUploadDir } from './uploads.js';
 import { KeyUsage } from './auth.js';
 import { DEFAULT_LIMITS, type ServiceContext, type ServiceLimits } from './context.js';
 import { ensureDemoBank, ensureDemoKey, writeDemoPictures, DEMO_BANK } from './demo.js';
@@ -45,7 +45,12 @@ export interface ServeOptions {
   /** Keep hashes of unmatched content this many days and re-match them when banks change (0: off). */
   retainDays?: number;
   retroIntervalMs?: number;
+  /** The evidence folder (default `vigil-evidence` beside the state DB); `evidence` overrides it. */
   evidenceDir?: string;
+  /** Where evidence goes and its master keys (default: from VIGIL_EVIDENCE_* and `evidenceDir`). */
+  evidence?: EvidenceConfig;
+  /** Base folder for in-flight uploads (default the OS temp folder); each process uses its own sub-folder. */
+  uploadDir?: string;
   hashThreads?: number;
   limits?: Partial<ServiceLimits>;
   anonymousScopes?: Scope[];
@@ -88,15 +93,22 @@ async function setUpDemo(store: Store, keys: ApiKeyStore, hashFile: (path: strin
   return { bank: DEMO_BANK, dir, created, ...(apiKey ? { apiKey } : {}) };
 }
 
+function evidenceConfigOf(options: ServeOptions, statePath: string): EvidenceConfig {
+  return options.evidence ?? evidenceConfigFromEnv(process.env, options.evidenceDir ?? join(dirname(resolve(statePath)), 'vigil-evidence'));
+}
+
 /**
  * One-time set-up before a cluster forks: migrations of every state component, the rules file checked, the
  * demo bank and key. Workers then start on a ready database and never race each other to create them.
  */
 export async function prepareService(options: ServeOptions): Promise<Demo | undefined> {
   const store = await openStore(options.storeUrl);
-  const db = openStateDb(stateDbPathFor(options.storeUrl, options.statePath));
+  const statePath = stateDbPathFor(options.storeUrl, options.statePath);
+  const db = openStateDb(statePath);
   const pool = new HashPool({ threads: 1 });
   try {
+    // Evidence configuration checked, and a demo key file generated, once before the workers start.
+    await (await openEvidenceStore(evidenceConfigOf(options, statePath))).store.close();
     const records = new PipelineRecords(db);
     const audit = new AuditLog(db);
     const keys = new ApiKeyStore(db);
@@ -114,7 +126,6 @@ export async function startService(options: ServeOptions): Promise<RunningServic
   const store = await openStore(options.storeUrl);
   const statePath = stateDbPathFor(options.storeUrl, options.statePath);
   const db = openStateDb(statePath);
-  const stateDir = dirname(resolve(statePath));
   const records = new PipelineRecords(db);
   const audit = new AuditLog(db);
   const keys = new ApiKeyStore(db);
@@ -123,15 +134,15 @@ export async function startService(options: ServeOptions): Promise<RunningServic
   const matcher = new BankMatcher(store, { digestIndex: createDigestIndex, ...(options.pollMs ? { pollMs: options.pollMs } : {}) });
   const pool = new HashPool({ dihedral: true, views: true, ...(options.hashThreads ? { threads: options.hashThreads } : {}) });
   const hashFile = (path: string) => pool.hash(path);
-  const tempDir = mkdtempSync(join(tmpdir(), 'vigil-uploads-'));
-  const evidenceDir = options.evidenceDir ?? join(stateDir, 'vigil-evidence');
-  const evidence = new EvidenceVault(evidenceDir, EvidenceVault.masterKeyFrom(process.env.VIGIL_EVIDENCE_KEY, `${evidenceDir}.key`).key);
+  const tempDir = await openUploadDir(options.uploadDir ?? defaultUploadBase());
+  const { store: evidence, warnings } = await openEvidenceStore(evidenceConfigOf(options, statePath));
   const usage = new KeyUsage(audit, keys);
   // Declared before the pipeline (which wakes it) and created after it.
   // eslint-disable-next-line prefer-const
   let worker: QueueWorker | undefined;
   let ready = false;
   const log = (msg: string, err?: unknown) => process.stderr.write(`vigil: ${msg}${err ? `: ${(err as Error)?.message ?? String(err)}` : ''}\n`);
+  for (const warning of warnings) log(`warning: ${warning}`);
 
   const metrics = new ServiceMetrics({ queue, indexSize: () => matcher.sizes, retained: () => records.countRetained() });
   const pipeline = new ContentPipeline({
@@ -188,6 +199,7 @@ export async function startService(options: ServeOptions): Promise<RunningServic
       audit.append({ actor: 'system', action: 'service.stopped', subject: 'service', details: {} });
       await pool.close();
       await store.close();
+      await evidence.close();
       db.close();
       rmSync(tempDir, { recursive: true, force: true });
     })());
