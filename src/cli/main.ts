@@ -3,6 +3,7 @@
 import { Command, CommanderError } from 'commander';
 import { VigilError } from '../core/errors.js';
 import { registerAudit } from './commands/audit.js';
+import { registerEvidence } from './commands/evidence.js';
 import { registerBank } from './commands/bank.js';
 import { registerHash } from './commands/hash.js';
 import { registerKey } from './commands/key.js';
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerServe(program);
   registerKey(program);
   registerAudit(program);
+  registerEvidence(program);
   return program;
 }
 

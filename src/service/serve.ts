@@ -3,8 +3,7 @@
  * key-usage counter, metrics, the demo for a fresh clone, and listening. `close()` stops in the reverse order,
  * letting in-flight requests and jobs finish.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import { parseConfig, type ConfigInput, type VigilConfig } from '../app/config.js';
@@ -12,6 +11,7 @@ import { createVigil, stateDirOf, type Vigil } from '../app/vigil.js';
 import { VigilError } from '../core/errors.js';
 import type { Scope } from '../auth/keys.js';
 import { buildApp } from './app.js';
+import { defaultUploadBase, openUploadDir } from './uploads.js';
 import { KeyUsage } from './auth.js';
 import { DEFAULT_LIMITS, type HmaOptions, type ServiceContext, type ServiceLimits } from './context.js';
 import { ensureDemoBank, ensureDemoKey, writeDemoPictures, DEMO_BANK } from './demo.js';
@@ -25,6 +25,8 @@ export interface ServeOptions {
   schema?: string;
   /** Evidence master keys ("id:base64,…"). */
   evidenceKeys?: string;
+  /** Base folder for in-flight uploads (default the OS temp folder); each process uses its own sub-folder. */
+  uploadDir?: string;
   /** The HMA-compatible surface's options. */
   hma?: HmaOptions;
   /** Webhook secrets (default: the process environment). */
@@ -112,6 +114,8 @@ export async function prepareService(options: ServeOptions): Promise<Demo | unde
   const config = configOf(options);
   const vigil = await createVigil(config, { secrets: options.secrets ?? process.env, hashing: { views: false, dihedral: false } });
   try {
+    // Evidence configuration checked, and a demo key file generated, once before the workers start.
+    await vigil.evidence();
     return config.demo.enabled ? await setUpDemo(vigil) : undefined;
   } finally {
     await vigil.close();
@@ -122,7 +126,7 @@ export async function startService(options: ServeOptions): Promise<RunningServic
   const config = configOf(options);
   const vigil = await createVigil(config, { secrets: options.secrets ?? process.env });
   const { matcher, queue, records, worker } = vigil;
-  const tempDir = mkdtempSync(join(tmpdir(), 'vigil-uploads-'));
+  const tempDir = await openUploadDir(options.uploadDir ?? defaultUploadBase());
   const usage = new KeyUsage(vigil.db, vigil.audit, vigil.keys, { onError: (err) => vigil.log.error({ err }, 'key usage flush failed') });
   const metrics = new ServiceMetrics({ queue, indexSize: () => matcher.sizes, retained: () => 0, lagSeconds: () => matcher.lagMs() / 1000, syncErrors: () => matcher.health.syncErrors });
   vigil.pipeline.onDecision = (r) => metrics.decided(r);
