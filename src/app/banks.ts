@@ -131,11 +131,10 @@ export class BankService {
 
   /** A list file into a bank, audited with the import in one unit of work. */
   async importList(actor: Actor, bankName: string, items: AsyncIterable<ListItem> | Iterable<ListItem>, options: ImportOptions = {}, details: Details = {}): Promise<ImportResult> {
-    return this.change(async (store, tx) => {
-      const result = await store.importList(bankName, items, options);
-      await this.audit.append(tx, { ...by(actor), action: 'bank.imported', subject: `bank:${bankName}`, details: { importId: result.importId, rows: result.rows, inserted: result.inserted, updated: result.updated, deleted: result.deleted, errors: result.errorCount, ...(options.fileName ? { fileName: options.fileName } : {}), ...(options.format ? { format: options.format } : {}), ...details } });
-      return result;
-    });
+    // Parsing runs outside any transaction; the audit entry commits with the merge (ImportOptions.withinCommit).
+    const result = await this.store.importList(bankName, items, { ...options, withinCommit: (tx, r) => this.audit.append(tx, importAudit(actor, bankName, r, options, details)).then(() => undefined) });
+    await this.onChange();
+    return result;
   }
 
   /** One signal through the store's idempotent import path (upsert on bank, type and value). */
@@ -159,4 +158,12 @@ export class BankService {
     if (!stored && !deleted) throw new VigilError('VIGIL_ERR_INTERNAL', 'The signal was not stored');
     return stored!;
   }
+}
+
+/** The audit entry of an import: counts and provenance, never the hashes. */
+export function importAudit(actor: Actor, bankName: string, r: ImportResult, options: ImportOptions, details: Details = {}) {
+  return {
+    ...by(actor), action: 'bank.imported', subject: `bank:${bankName}`,
+    details: { importId: r.importId, rows: r.rows, inserted: r.inserted, updated: r.updated, deleted: r.deleted, errors: r.errorCount, ...(options.fileName ? { fileName: options.fileName } : {}), ...(options.format ? { format: options.format } : {}), ...details },
+  };
 }

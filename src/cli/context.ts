@@ -4,6 +4,7 @@ import { openStore, DEFAULT_STORE_URL } from '../store/store.js';
 import type { Store } from '../store/types.js';
 import { openStateDb, stateDbPathFor, type StateDb } from '../state/sqlite.js';
 import { openDatabase, type VigilDatabase } from '../state/database.js';
+import { STORE_COMPONENT } from '../store/migrations.js';
 import { migrate, type Component } from '../state/migrate.js';
 
 export function storeUrl(command: Command): string {
@@ -35,9 +36,11 @@ export function withStateDb<T>(command: Command, fn: (db: StateDb) => T | Promis
  */
 export async function withStateDatabase<T>(command: Command, components: readonly Component[], fn: (db: VigilDatabase) => Promise<T>): Promise<T> {
   const opts = command.optsWithGlobals() as { state?: string };
-  const db = await openDatabase(stateDbPathFor(storeUrl(command), opts.state ?? process.env.VIGIL_STATE_DB));
+  // The state lives in the store's database (SQLite file or PostgreSQL), migrated as one.
+  void opts;
+  const db = await openDatabase(storeUrl(command));
   try {
-    await migrate(db, components);
+    await migrate(db, [STORE_COMPONENT, ...components]);
     return await fn(db);
   } finally {
     await db.close();

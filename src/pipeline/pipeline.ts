@@ -158,6 +158,11 @@ export class ContentPipeline {
 
     // Evidence is sealed (streamed, encrypted) before the transaction; a twin that loses the race discards it.
     const evidence = decision.actions.some((a) => a.type === 'preserve_evidence') && from.path && this.o.evidence ? await this.o.evidence.sealFile(from.path) : undefined;
+    // What was preserved must be what was hashed and matched.
+    if (evidence && query.sha256 && evidence.sha256 !== query.sha256) {
+      await this.o.evidence?.discard(evidence.id);
+      throw new VigilError('VIGIL_ERR_INTERNAL', 'The preserved evidence differs from the content that was hashed');
+    }
     const lateWebhooks = late ? (this.o.lateMatchWebhooks?.() ?? []) : [];
     let jobsQueued = 0;
     const decisionId = await db.transaction(async (tx): Promise<number | undefined> => {

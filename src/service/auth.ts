@@ -31,6 +31,11 @@ export function actorOf(request: FastifyRequest): string {
   return request.apiKey ? `key:${request.apiKey.id}` : 'anonymous';
 }
 
+/** Who made the request and which request it was: what every audit entry written for it names. */
+export function auditActorOf(request: FastifyRequest): { actor: string; requestId: string } {
+  return { actor: actorOf(request), requestId: String(request.id) };
+}
+
 interface KeyUse {
   requests: number;
   denied: number;

@@ -185,6 +185,12 @@ class SqliteDatabase implements VigilDatabase {
   }
 }
 
+/** A unit of work over a PostgreSQL client that already holds a transaction (the store's own). */
+export function postgresTx(client: pg.PoolClient): Tx {
+  const conn = new PgConnection(client);
+  return { engine: 'postgres', k: kyselyOver('postgres', new BorrowedDriver(async () => ({ conn, release: noop }))), pg: client };
+}
+
 class PostgresDatabase implements VigilDatabase {
   readonly engine = 'postgres' as const;
   readonly k: Kysely<StateSchema>;
@@ -201,9 +207,7 @@ class PostgresDatabase implements VigilDatabase {
     client.on('error', noop);
     try {
       await client.query('BEGIN');
-      const conn = new PgConnection(client);
-      const k = kyselyOver('postgres', new BorrowedDriver(async () => ({ conn, release: noop })));
-      const result = await fn({ engine: 'postgres', k, pg: client });
+      const result = await fn(postgresTx(client));
       await client.query('COMMIT');
       return result;
     } catch (err) {

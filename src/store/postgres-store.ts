@@ -14,7 +14,7 @@ import { VigilError } from '../core/errors.js';
 import type { ListItem } from '../lists/types.js';
 import type { SignalTypeName } from '../signals/registry.js';
 import { bankFromRow, canonicalJson, currentHourBucket, isPlainRow, KeyFilter, RowCollector, SIGNAL_SELECT, signalFromRow, validateBankInput, validateBankName, type SignalRow } from './_shared.js';
-import type { Tx, VigilDatabase } from '../state/database.js';
+import { postgresTx, type Tx, type VigilDatabase } from '../state/database.js';
 import { migrate } from '../state/migrate.js';
 import { STORE_COMPONENT } from './migrations.js';
 import type {
@@ -307,7 +307,9 @@ export class PostgresStore implements Store {
       const signals = st.rows;
       const unchanged = Math.max(0, signals - inserted - updated - deleted);
       await client.query('UPDATE imports SET finished_at = now(), rows = $1, inserted = $2, updated = $3, unchanged = $4, deleted = $5, errors = $6 WHERE id = $7', [collector.rows, inserted, updated, unchanged, deleted, collector.errorCount, importId]);
-      return { importId, bank: bank.name, rows: collector.rows, signals, inserted, updated, unchanged, deleted, errorCount: collector.errorCount, errors: collector.errors };
+      const result = { importId, bank: bank.name, rows: collector.rows, signals, inserted, updated, unchanged, deleted, errorCount: collector.errorCount, errors: collector.errors };
+      if (options.withinCommit) await options.withinCommit(this.tx ?? postgresTx(client), result);
+      return result;
     }, false);
   }
 

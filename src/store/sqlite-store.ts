@@ -341,7 +341,15 @@ export class SqliteStore implements Store {
       const rows = batch;
       await this.x(() => stager.add(rows));
       options.onProgress?.(collector.rows);
-      return await this.x(() => this.mergeStaged(bank, collector, stager.finish(), options));
+      const within = options.withinCommit;
+      if (!within) return await this.x(() => this.mergeStaged(bank, collector, stager.finish(), options));
+      // The merge and the caller's writes in one transaction (the merge's own becomes a savepoint).
+      const merge = async (tx: Tx) => {
+        const result = this.mergeStaged(bank, collector, stager.finish(), options);
+        await within(tx, result);
+        return result;
+      };
+      return this.tx ? await merge(this.tx) : await this.vdb.transaction(merge);
     } finally {
       await this.x(() => stager.clear());
     }
@@ -350,8 +358,8 @@ export class SqliteStore implements Store {
   private mergeStaged(bank: Bank, collector: RowCollector, st: StagedCounts, options: ImportOptions): ImportResult {
     // The merge writes only the bank checked above and the import row it creates: foreign-key checks, a
     // lookup per row, would only slow it. (Synchronous code: nothing else runs on the connection meanwhile.)
-    // (The pragma cannot change inside a caller's transaction; there the checks simply stay on.)
-    if (this.tx) return this.mergeTransaction(bank, collector, st, options);
+    // (The pragma cannot change inside a transaction; there the checks simply stay on.)
+    if (this.db.inTransaction) return this.mergeTransaction(bank, collector, st, options);
     this.db.pragma('foreign_keys = OFF');
     try {
       return this.mergeTransaction(bank, collector, st, options);

@@ -106,6 +106,11 @@ export interface ImportOptions {
   onProgress?: (rows: number) => void;
   /** Rows per write batch. */
   batchSize?: number;
+  /**
+   * Runs inside the import's own write transaction, after the merge (the audit entry of the import): the
+   * import and what `withinCommit` writes commit together. Not for long work: the write lock is held.
+   */
+  withinCommit?: (tx: Tx, result: ImportResult) => Promise<void>;
 }
 
 export interface ImportRowError {

@@ -5,12 +5,13 @@
 import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { AuditLog } from '../../audit/log.js';
+import { AUDIT_COMPONENT } from '../../audit/schema.js';
 import { VigilError } from '../../core/errors.js';
 import { evidenceConfigFromEnv, keyFileOf, openEvidenceStore, type EvidenceConfig } from '../../evidence/open.js';
 import { appendKeyToFile } from '../../evidence/keyring.js';
 import type { EvidenceStore } from '../../evidence/store.js';
 import { stateDbPathFor } from '../../state/sqlite.js';
-import { printJson, storeUrl, withStateDb } from '../context.js';
+import { printJson, storeUrl, withStateDatabase } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { cliOperator } from './audit.js';
 
@@ -51,8 +52,8 @@ export function registerEvidence(program: Command): void {
         generated = appendKeyToFile(keyFile);
       }
       const result = await withEvidence(config, (store) => store.rotate());
-      await withStateDb(cmd, (db) => {
-        new AuditLog(db).append({ actor: 'cli', action: 'evidence.key_rotated', subject: `evidence-key:${result.keyId}`, details: { ...cliOperator(), generated: generated ?? null, rewrapped: result.rewrapped, unchanged: result.unchanged, failed: result.failed.map((f) => f.id) } });
+      await withStateDatabase(cmd, [AUDIT_COMPONENT], async (db) => {
+        await new AuditLog(db).appendNow({ actor: 'cli', action: 'evidence.key_rotated', subject: `evidence-key:${result.keyId}`, details: { ...cliOperator(), generated: generated ?? null, rewrapped: result.rewrapped, unchanged: result.unchanged, failed: result.failed.map((f) => f.id) } });
       });
       if (opts.json) printJson({ ...result, ...(generated ? { generated } : {}) });
       else {
@@ -81,8 +82,8 @@ export function registerEvidence(program: Command): void {
         }
         return out;
       });
-      await withStateDb(cmd, (db) => {
-        new AuditLog(db).append({ actor: 'cli', action: 'evidence.verified', subject: 'evidence', details: { ...cliOperator(), items: results.length, failed: results.filter((r) => !r.ok).map((r) => r.id) } });
+      await withStateDatabase(cmd, [AUDIT_COMPONENT], async (db) => {
+        await new AuditLog(db).appendNow({ actor: 'cli', action: 'evidence.verified', subject: 'evidence', details: { ...cliOperator(), items: results.length, failed: results.filter((r) => !r.ok).map((r) => r.id) } });
       });
       if (opts.json) printJson(results);
       else for (const r of results) process.stdout.write(r.ok ? `ok      ${r.id}  ${r.size} bytes  key ${r.keyId}  sha256 ${r.sha256}\n` : `FAILED  ${r.id}  ${r.code}: ${r.message}\n`);

@@ -10,7 +10,8 @@ import { VigilError } from '../../core/errors.js';
 import { LIST_FORMAT_NAMES, type ListFormatName } from '../../lists/registry.js';
 import { SIGNAL_TYPES } from '../../signals/registry.js';
 import type { BankPatch, NewBank, OpinionKind } from '../../store/types.js';
-import { actorOf } from '../auth.js';
+import { actorOf, auditActorOf } from '../auth.js';
+import { importAudit } from '../../app/banks.js';
 import type { ServiceContext } from '../context.js';
 import { ERROR_RESPONSES } from '../schemas.js';
 import { withUpload } from '../uploads.js';
@@ -39,7 +40,7 @@ async function requireBank(ctx: ServiceContext, name: string) {
 
 export function bankRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   const audit = (request: FastifyRequest, action: string, subject: string, details: Record<string, unknown> = {}) =>
-    ctx.audit.append({ actor: actorOf(request), action, subject, details });
+    ctx.audit.appendNow({ ...auditActorOf(request), action, subject, details });
 
   app.get('/v1/banks', {
     config: { scope: 'lookup' },
@@ -106,9 +107,11 @@ export function bankRoutes(app: FastifyInstance, ctx: ServiceContext): void {
       const body = request.body as Readable | undefined;
       if (!body) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', 'Expected the list as the request body');
       const result = await withUpload(ctx.tempDir, body, ctx.limits.maxImportBytes, (path) =>
-        importListFile(ctx.store, name, path, { ...(query.format ? { format: query.format } : {}), ...(query.create ? { create: true } : {}) }),
+        importListFile(ctx.store, name, path, {
+          ...(query.format ? { format: query.format } : {}), ...(query.create ? { create: true } : {}), fileName: query.fileName ?? 'the uploaded list',
+          withinCommit: async (tx, r) => void (await ctx.audit.append(tx, importAudit(auditActorOf(request), name, r, { fileName: query.fileName ?? 'the uploaded list' }))),
+        }),
       );
-      audit(request, 'bank.imported', `bank:${name}`, { fileName: query.fileName ?? null, format: result.format, importId: result.importId, inserted: result.inserted, updated: result.updated, deleted: result.deleted, errors: result.errorCount });
       await ctx.matcher.sync();
       void ctx.retro?.run().catch((err: unknown) => request.log.error({ err }, 'retroactive matching failed'));
       return result;
@@ -123,7 +126,7 @@ export function bankRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     const { format } = request.query as { format: ListFormatName };
     await requireBank(ctx, name);
     const write = listWriter(format);
-    audit(request, 'data.accessed', `bank:${name}`, { route: 'export', format });
+    await audit(request, 'data.accessed', `bank:${name}`, { route: 'export', format });
     reply.type(format === 'vics' ? 'application/json' : 'text/plain; charset=utf-8');
     return reply.send(Readable.from(write(bankRecords(ctx.store, name))));
   });
@@ -183,9 +186,6 @@ export function bankRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   }, async (request) => {
     const { id } = request.params as { id: number };
     const { kind, reason } = request.body as { kind: OpinionKind; reason?: string };
-    const signal = await ctx.store.addOpinion(id, { kind, actor: actorOf(request), ...(reason ? { reason } : {}) });
-    audit(request, 'signal.opinion', `signal:${id}`, { kind, reason: reason ?? '' });
-    await ctx.matcher.sync();
-    return signal;
+    return ctx.banks.addOpinion(auditActorOf(request), id, { kind, ...(reason ? { reason } : {}) });
   });
 }

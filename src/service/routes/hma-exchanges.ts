@@ -14,10 +14,10 @@ export function hmaExchangeRoutes(app: FastifyInstance, ctx: ServiceContext): vo
   const tags = ['hma'];
   const apiParams = { type: 'object', properties: { api: { type: 'string' } } } as const;
   const nameParams = { type: 'object', properties: { name: { type: 'string' } } } as const;
-  const apiInfo = (api: string) => ({ supports_authentification: exchangeApi(api).credentials !== null, has_set_authentification: ctx.exchanges.hasCredentials(api) });
+  const apiInfo = async (api: string) => ({ supports_authentification: exchangeApi(api).credentials !== null, has_set_authentification: await ctx.exchanges.hasCredentials(api) });
   const exchangeJson = (e: Exchange) => ({ ...e.config, name: e.name, api: e.api, enabled: e.enabled });
-  const requireExchange = (name: string) => {
-    const e = ctx.exchanges.get(name);
+  const requireExchange = async (name: string) => {
+    const e = await ctx.exchanges.get(name);
     if (!e) throw new VigilError('VIGIL_ERR_NOT_FOUND', `Exchange '${name}' not found`);
     return e;
   };
@@ -34,7 +34,7 @@ export function hmaExchangeRoutes(app: FastifyInstance, ctx: ServiceContext): vo
     const { api } = request.params as { api: string };
     const { credential_json } = request.body as { credential_json?: Record<string, unknown> | null };
     exchangeApi(api);
-    if (credential_json !== undefined) ctx.exchanges.setCredentials(actorOf(request), api, credential_json);
+    if (credential_json !== undefined) await ctx.exchanges.setCredentials(actorOf(request), api, credential_json);
     return apiInfo(api);
   });
 
@@ -53,31 +53,31 @@ export function hmaExchangeRoutes(app: FastifyInstance, ctx: ServiceContext): vo
     if (!/^[A-Z0-9_]+$/.test(body.bank)) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', 'Field `bank` must match /^[A-Z0-9_]+$/');
     if (!body.api) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', 'Field `api` is required');
     const config = ExchangeConfigs.checkConfig(body.api, body.api_json ?? {});
-    if (ctx.exchanges.get(body.bank) || (await ctx.store.getBank(body.bank))) return sendHmaForbidden(reply, `bank '${body.bank}' already exists`);
+    if ((await ctx.exchanges.get(body.bank)) || (await ctx.store.getBank(body.bank))) return sendHmaForbidden(reply, `bank '${body.bank}' already exists`);
     const actor = actorOf(request);
     const bank = await ctx.banks.createBank(actor, { name: body.bank, source: `exchange:${body.api}` }, { via: 'hma', exchange: body.api });
-    ctx.exchanges.create(actor, { name: body.bank, api: body.api, bankId: bank.id, enabled: body.api_json?.enabled !== false, config });
+    await ctx.exchanges.create(actor, { name: body.bank, api: body.api, bankId: bank.id, enabled: body.api_json?.enabled !== false, config });
     return reply.code(201).send({ message: 'Created successfully' });
   });
 
   app.get('/c/exchange/:name', { config: { scope: 'lookup' }, schema: { tags, summary: 'HMA: an exchange\'s configuration (credentials never included)', params: nameParams } }, async (request) =>
-    exchangeJson(requireExchange((request.params as { name: string }).name)));
+    exchangeJson(await requireExchange((request.params as { name: string }).name)));
 
   app.put('/c/exchange/:name', { config: { scope: 'curate' }, schema: { tags, summary: 'HMA: enable or disable an exchange', params: nameParams, body: { type: 'object', properties: { enabled: { type: 'boolean' } } } } }, async (request) => {
     const { name } = request.params as { name: string };
     const { enabled } = request.body as { enabled?: boolean };
-    const e = requireExchange(name);
-    return exchangeJson(enabled === undefined ? e : ctx.exchanges.setEnabled(actorOf(request), name, enabled));
+    const e = await requireExchange(name);
+    return exchangeJson(enabled === undefined ? e : await ctx.exchanges.setEnabled(actorOf(request), name, enabled));
   });
 
   app.delete('/c/exchange/:name', { config: { scope: 'curate' }, schema: { tags, summary: 'HMA: delete an exchange (its bank stays)', params: nameParams } }, async (request) => {
-    ctx.exchanges.delete(actorOf(request), (request.params as { name: string }).name);
+    await ctx.exchanges.delete(actorOf(request), (request.params as { name: string }).name);
     return { message: 'Exchange deleted' };
   });
 
   app.get('/c/exchange/:name/status', { config: { scope: 'lookup' }, schema: { tags, summary: 'HMA: the exchange\'s fetch status (never fetched until the fetcher runs)', params: nameParams } }, async (request) => {
     const { name } = request.params as { name: string };
-    requireExchange(name);
+    await requireExchange(name);
     return ctx.exchanges.fetchStatus(name);
   });
 }
