@@ -35,7 +35,7 @@ async function submitDemo(url: string, dir: string, contentId: string): Promise<
   return { body, evidenceId: preserved!.evidenceId! };
 }
 
-test('a matched upload is preserved in the evidence folder, readable with its SHA-256; uploads leave nothing', async () => {
+test('a matched upload is preserved in the evidence folder, readable with its SHA-256; uploads leave nothing; files 0600, folders 0700', async () => {
   const uploads = join(base, 'uploads-1');
   const t = await startTestService({ demo: true, uploadDir: uploads });
   try {
@@ -45,7 +45,8 @@ test('a matched upload is preserved in the evidence folder, readable with its SH
     await store.close();
     assert.equal(statSync(uploads).mode & 0o777, 0o700);
     assert.deepEqual(readdirSync(join(uploads, String(process.pid))), [], 'the upload is gone');
-    assert.equal(statSync(join(t.dir, 'evidence.key')).mode & 0o777, 0o600);
+    for (const file of ['evidence.key', 'vigil.db', 'vigil.db-wal', 'vigil.db-shm']) assert.equal(statSync(join(t.dir, file)).mode & 0o777, 0o600, file);
+    for (const folder of ['evidence', 'demo']) assert.equal(statSync(join(t.dir, folder)).mode & 0o777, 0o700, folder);
   } finally {
     await t.close();
   }

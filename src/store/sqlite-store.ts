@@ -4,6 +4,7 @@
  */
 import { availableParallelism } from 'node:os';
 import Database from 'better-sqlite3';
+import { createPrivateFile } from '../core/private-file.js';
 import { VigilError } from '../core/errors.js';
 import type { ListItem } from '../lists/types.js';
 import type { SignalTypeName } from '../signals/registry.js';
@@ -148,6 +149,7 @@ export class SqliteStore implements Store {
   private importQueue: Promise<void> = Promise.resolve();
 
   constructor(path: string) {
+    createPrivateFile(path);
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
