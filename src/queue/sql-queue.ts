@@ -98,6 +98,16 @@ function chunks<T>(items: readonly T[]): T[][] {
 }
 
 const LOST_CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH']);
+/** Reads are retried this many times on a lost connection: right after an outage the pool may still hand out dead idle clients. */
+const READ_RETRIES = 2;
+
+function isLostConnection(err: unknown): boolean {
+  if (err instanceof VigilError) return false;
+  const code = (err as { code?: unknown } | null)?.code;
+  const message = err instanceof Error ? err.message : String(err);
+  return (typeof code === 'string' && (code.startsWith('08') || code.startsWith('57P') || LOST_CONNECTION_CODES.has(code)))
+    || /connection terminated|connection error|not queryable|server closed the connection/i.test(message);
+}
 
 /**
  * A database that went away (server restart, pg_terminate_backend, network) becomes one clear error,
@@ -105,12 +115,8 @@ const LOST_CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'E
  * call. Anything else passes through unchanged.
  */
 function explain(op: string, err: unknown): unknown {
-  if (err instanceof VigilError) return err;
-  const code = (err as { code?: unknown } | null)?.code;
+  if (!isLostConnection(err)) return err;
   const message = err instanceof Error ? err.message : String(err);
-  const lost = (typeof code === 'string' && (code.startsWith('08') || code.startsWith('57P') || LOST_CONNECTION_CODES.has(code)))
-    || /connection terminated|connection error|not queryable|server closed the connection/i.test(message);
-  if (!lost) return err;
   return new VigilError('VIGIL_ERR_UNAVAILABLE', `Job queue ${op} failed: the database connection was lost (${message}); an unacknowledged change was not kept, retry`, { cause: err });
 }
 
@@ -142,6 +148,17 @@ export class SqlJobQueue implements JobQueue {
       return await fn();
     } catch (err) {
       throw explain(op, err);
+    }
+  }
+
+  /** A read changes nothing, so a lost connection is retried at once (the pool reconnects) before it is reported. */
+  private async read<T>(op: string, fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (attempt >= READ_RETRIES || !isLostConnection(err)) throw explain(op, err);
+      }
     }
   }
 
@@ -290,12 +307,12 @@ export class SqlJobQueue implements JobQueue {
   }
 
   async get(id: number): Promise<Job | undefined> {
-    const row = await this.guard('read', () => this.row(id));
+    const row = await this.read('read', () => this.row(id));
     return row && toJob(row);
   }
 
   async getByKey(idempotencyKey: string): Promise<Job | undefined> {
-    const row = await this.guard('read', () => this.db.k.selectFrom('queue_jobs').selectAll().where('idempotency_key', '=', idempotencyKey).executeTakeFirst());
+    const row = await this.read('read', () => this.db.k.selectFrom('queue_jobs').selectAll().where('idempotency_key', '=', idempotencyKey).executeTakeFirst());
     return row && toJob(row);
   }
 
@@ -305,7 +322,7 @@ export class SqlJobQueue implements JobQueue {
     if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_LIST_LIMIT) throw invalidArgument(`an integer in 1..${MAX_LIST_LIMIT}`, 'limit', limit);
     const afterId = filter.afterId ?? 0;
     if (!Number.isSafeInteger(afterId)) throw invalidArgument('an integer', 'afterId', afterId);
-    const rows = await this.guard('list', () => this.db.k.selectFrom('queue_jobs').selectAll()
+    const rows = await this.read('list', () => this.db.k.selectFrom('queue_jobs').selectAll()
       .where('id', '>', afterId)
       .$if(filter.state !== undefined, (qb) => qb.where('state', '=', filter.state!))
       .$if(filter.queue !== undefined, (qb) => qb.where('queue', '=', filter.queue!))
@@ -327,7 +344,7 @@ export class SqlJobQueue implements JobQueue {
   }
 
   async stats(): Promise<QueueStats> {
-    const rows = await this.guard('stats', () => this.db.k.selectFrom('queue_jobs')
+    const rows = await this.read('stats', () => this.db.k.selectFrom('queue_jobs')
       .select(['queue', 'state', (eb) => eb.fn.countAll<number>().as('n')]).groupBy(['queue', 'state']).execute());
     const out: QueueStats = {};
     for (const r of rows) {
@@ -340,7 +357,7 @@ export class SqlJobQueue implements JobQueue {
   /** Per queue: the due backlog and its oldest wait, retries waiting, running and dead jobs (done jobs are not read). */
   async health(): Promise<Record<string, QueueHealth>> {
     const now = this.now();
-    const { rows } = await this.guard('health', () => sql<{ queue: string; due: number; oldest: number | null; retrying: number; running: number; dead: number }>`
+    const { rows } = await this.read('health', () => sql<{ queue: string; due: number; oldest: number | null; retrying: number; running: number; dead: number }>`
       SELECT queue,
         SUM(CASE WHEN state = 'pending' AND run_at <= ${now} THEN 1 ELSE 0 END) AS due,
         MIN(CASE WHEN state = 'pending' AND run_at <= ${now} THEN run_at END) AS oldest,
@@ -360,7 +377,7 @@ export class SqlJobQueue implements JobQueue {
 
   async nextDueAt(queues: readonly string[]): Promise<number | null> {
     checkQueues(queues);
-    return this.guard('nextDueAt', async () => {
+    return this.read('nextDueAt', async () => {
       let next: number | null = null;
       for (const q of new Set(queues)) {
         const { rows } = await sql<{ t: number | null }>`SELECT MIN(t) AS t FROM (
