@@ -6,7 +6,7 @@ import type { FileHashRecord } from '../hashing/hash-file.js';
 import type { ContentPipeline } from '../pipeline/pipeline.js';
 import type { PipelineRecords } from '../pipeline/records.js';
 import type { RetroMatcher } from '../pipeline/retro.js';
-import type { SqliteJobQueue } from '../queue/sqlite-queue.js';
+import type { SqlJobQueue } from '../queue/sql-queue.js';
 import type { Store } from '../store/types.js';
 import type { KeyUsage } from './auth.js';
 import type { ServiceMetrics } from './metrics.js';
@@ -36,7 +36,7 @@ export interface ServiceContext {
   records: PipelineRecords;
   pipeline: ContentPipeline;
   retro?: RetroMatcher;
-  queue: SqliteJobQueue;
+  queue: SqlJobQueue;
   audit: AuditLog;
   keys: ApiKeyStore;
   rules: RulesState;
