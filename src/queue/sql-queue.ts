@@ -5,6 +5,9 @@
  * `FOR UPDATE SKIP LOCKED` (concurrent claimers pass over each other's rows instead of waiting), on SQLite the
  * claim holds the write lock (`BEGIN IMMEDIATE`). A lease that expires (the worker died or hung) makes the job
  * claimable again and counts as a failed attempt, so a job that kills its worker every time still ends dead.
+ *
+ * The per-job statements (enqueue, claim, complete) are `sql` templates: building and compiling a Kysely query
+ * costs ~0.2 ms here, more than the statement itself on SQLite (bench/queue.ts). Cold paths use the builder.
  */
 import { sql, type Selectable } from 'kysely';
 import { invalidArgument, VigilError } from '../core/errors.js';
@@ -170,20 +173,26 @@ export class SqlJobQueue implements JobQueue {
       const now = this.now();
       const seen = new Set<string>();
       const unique = valid.filter((v) => !seen.has(v.key) && seen.add(v.key));
+      // New rows are known from what was inserted; only keys that existed already are read back.
+      const byKey = new Map<string, Job>();
       const created = new Set<string>();
       for (const part of chunks(unique)) {
-        const rows = await tx.k.insertInto('queue_jobs')
-          .values(part.map((v) => ({
-            queue: v.queue, idempotency_key: v.key, payload: v.payload, priority: v.priority, state: 'pending' as const,
-            attempts: 0, max_attempts: v.maxAttempts, run_at: v.runAt ?? now, created_at: now, updated_at: now,
-          })))
-          .onConflict((oc) => oc.column('idempotency_key').doNothing())
-          .returning('idempotency_key')
-          .execute();
-        for (const r of rows) created.add(r.idempotency_key);
+        const values = sql.join(part.map((v) => sql`(${v.queue}, ${v.key}, ${v.payload}, ${v.priority}, 'pending', 0, ${v.maxAttempts}, ${v.runAt ?? now}, ${now}, ${now})`));
+        const { rows } = await sql<{ id: number; idempotency_key: string }>`INSERT INTO queue_jobs (queue, idempotency_key, payload,
+            priority, state, attempts, max_attempts, run_at, created_at, updated_at) VALUES ${values}
+          ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, idempotency_key`.execute(tx.k);
+        const ids = new Map(rows.map((r) => [r.idempotency_key, r.id]));
+        for (const v of part) {
+          const id = ids.get(v.key);
+          if (id === undefined) continue;
+          created.add(v.key);
+          byKey.set(v.key, {
+            id, queue: v.queue, idempotencyKey: v.key, payload: JSON.parse(v.payload) as unknown, priority: v.priority, state: 'pending',
+            attempts: 0, maxAttempts: v.maxAttempts, runAt: v.runAt ?? now, leaseUntil: null, lastError: null, createdAt: now, updatedAt: now, finishedAt: null,
+          });
+        }
       }
-      const byKey = new Map<string, Job>();
-      for (const part of chunks(unique.map((v) => v.key))) {
+      for (const part of chunks(unique.filter((v) => !created.has(v.key)).map((v) => v.key))) {
         for (const r of await tx.k.selectFrom('queue_jobs').selectAll().where('idempotency_key', 'in', part).execute()) byKey.set(r.idempotency_key, toJob(r));
       }
       // A key repeated within the batch is created once: later repeats report created=false.
@@ -222,11 +231,11 @@ export class SqlJobQueue implements JobQueue {
             attempts += 1;
             lastError = `lease expired (worker ${r.lease_owner ?? '?'} lost or too slow)`;
             const dead = attempts >= r.max_attempts;
-            await tx.k.updateTable('queue_jobs').where('id', '=', r.id)
-              .set(dead
-                ? { state: 'dead', attempts, last_error: lastError, lease_owner: null, lease_until: null, updated_at: now, finished_at: now }
-                : { state: 'running', attempts, last_error: lastError, lease_owner: workerId, lease_until: leaseUntil, updated_at: now })
-              .execute();
+            await (dead
+              ? sql`UPDATE queue_jobs SET state = 'dead', attempts = ${attempts}, last_error = ${lastError}, lease_owner = NULL,
+                  lease_until = NULL, updated_at = ${now}, finished_at = ${now} WHERE id = ${r.id}`
+              : sql`UPDATE queue_jobs SET state = 'running', attempts = ${attempts}, last_error = ${lastError}, lease_owner = ${workerId},
+                  lease_until = ${leaseUntil}, updated_at = ${now} WHERE id = ${r.id}`).execute(tx.k);
             if (dead) {
               expiredToDead++;
               continue;
@@ -237,8 +246,8 @@ export class SqlJobQueue implements JobQueue {
           claimed.push(toJob({ ...r, state: 'running', lease_owner: workerId, lease_until: leaseUntil, attempts, last_error: lastError, updated_at: now }));
         }
         for (const part of chunks(fresh)) {
-          await tx.k.updateTable('queue_jobs').where('id', 'in', part)
-            .set({ state: 'running', lease_owner: workerId, lease_until: leaseUntil, updated_at: now }).execute();
+          await sql`UPDATE queue_jobs SET state = 'running', lease_owner = ${workerId}, lease_until = ${leaseUntil}, updated_at = ${now}
+            WHERE id IN (${sql.join(part)})`.execute(tx.k);
         }
         // Jobs that died on an expired lease took candidate places: look again for what else is due.
         if (expiredToDead === 0 || candidates.length < want || claimed.length === limit) return claimed;
@@ -269,11 +278,9 @@ export class SqlJobQueue implements JobQueue {
   async complete(id: number, workerId: string): Promise<void> {
     return this.guard('complete', async () => {
       const now = this.now();
-      const done = await this.db.k.updateTable('queue_jobs')
-        .set({ state: 'done', lease_owner: null, lease_until: null, updated_at: now, finished_at: now })
-        .where('id', '=', id).where('state', '=', 'running').where('lease_owner', '=', workerId)
-        .executeTakeFirst();
-      if (Number(done.numUpdatedRows) === 1) return;
+      const done = await sql`UPDATE queue_jobs SET state = 'done', lease_owner = NULL, lease_until = NULL, updated_at = ${now},
+        finished_at = ${now} WHERE id = ${id} AND state = 'running' AND lease_owner = ${workerId}`.execute(this.db.k);
+      if (Number(done.numAffectedRows) === 1) return;
       const row = await this.row(id);
       if (!row) throw notFound(id);
       throw new VigilError('VIGIL_ERR_CONFLICT', `Job ${id} is not leased by ${workerId} (state ${row.state}${row.lease_owner ? `, leased by ${row.lease_owner}` : ''}); completion ignored`);
