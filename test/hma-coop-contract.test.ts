@@ -220,8 +220,8 @@ describe('Coop exchanges (getExchangeApis, getExchangeApiSchema, setExchangeCred
     assert.equal((await coop('POST', '/c/exchanges/api/nope', { credential_json: { a: 'b' } })).status, 400);
     const db = readFileSync(join(t.dir, 'vigil.db'));
     assert.ok(!db.includes('not-a-real-secret-42'), 'not in the database in clear');
-    assert.deepEqual(t.service.ctx.exchanges.credentials('ncmec'), { user: 'benign-user', password: 'not-a-real-secret-42' });
-    const audit = t.service.ctx.audit.list({ action: 'exchange.credentials_set' });
+    assert.deepEqual(await t.service.ctx.exchanges.credentials('ncmec'), { user: 'benign-user', password: 'not-a-real-secret-42' });
+    const audit = await t.service.ctx.audit.list({ action: 'exchange.credentials_set' });
     assert.ok(!JSON.stringify(audit).includes('not-a-real-secret-42'), 'the audit names fields, not values');
   });
 

@@ -419,9 +419,9 @@ test('POST /v1/content: unmatched content leaves no decision row and, without re
   assert.equal(json.body.verdict, 'allow');
   assert.equal(json.body.decisionId, null);
 
-  assert.deepEqual(t.service.ctx.records.decisionsForContent('api-unmatched-1'), []);
-  assert.deepEqual(t.service.ctx.records.decisionsForContent('api-unmatched-2'), []);
-  assert.equal(t.service.ctx.records.countRetained(), 0);
+  assert.deepEqual(await t.service.ctx.records.decisionsForContent('api-unmatched-1'), []);
+  assert.deepEqual(await t.service.ctx.records.decisionsForContent('api-unmatched-2'), []);
+  assert.equal(await t.service.ctx.records.countRetained(), 0);
   const shown = await api<{ decisions: unknown[] }>('get', '/v1/content/{contentId}', { params: { contentId: 'api-unmatched-1' } });
   assert.deepEqual(shown.body.decisions, []);
   const decisions = await api<{ decisions: { contentId: string }[] }>('get', '/v1/decisions', { query: { limit: 1000 } });
@@ -585,7 +585,7 @@ test('rules: GET, schema, PUT refuses an invalid config listing every problem (o
   });
   assert.equal(dryOther.body.decision.verdict, 'allow');
   assert.deepEqual(dryOther.body.decision.fired.map((f) => f.ruleId), ['explain']);
-  assert.deepEqual(t.service.ctx.records.decisionsForContent(''), []);
+  assert.deepEqual(await t.service.ctx.records.decisionsForContent(''), []);
 });
 
 describe('notify webhook', () => {
@@ -725,8 +725,8 @@ describe('retroactive matching (retainDays: 7)', () => {
     const first = await api<ContentResult>('post', '/v1/content', { ...opts, form: upload('retro-1', bytes, 'later.png', { accountId: 'acct-r' }) });
     assert.equal(first.body.verdict, 'allow');
     assert.equal(first.body.decisionId, null);
-    assert.equal(r.service.ctx.records.countRetained(), 1, 'the hashes (not the content) are retained');
-    assert.deepEqual(r.service.ctx.records.decisionsForContent('retro-1'), []);
+    assert.equal(await r.service.ctx.records.countRetained(), 1, 'the hashes (not the content) are retained');
+    assert.deepEqual(await r.service.ctx.records.decisionsForContent('retro-1'), []);
 
     const nothingYet = await api<{ checked: number; late: unknown[] }>('post', '/v1/retro/run', opts);
     assert.equal(nothingYet.status, 200);
@@ -739,7 +739,7 @@ describe('retroactive matching (retainDays: 7)', () => {
     assert.equal(run.body.late.length, 1);
     assert.equal(run.body.late[0].contentId, 'retro-1');
     assert.equal(run.body.late[0].verdict, 'block');
-    assert.equal(r.service.ctx.records.countRetained(), 0, 'a late match drops the retained row');
+    assert.equal(await r.service.ctx.records.countRetained(), 0, 'a late match drops the retained row');
 
     const shown = await api<{ decisions: ContentResult[] }>('get', '/v1/content/{contentId}', { ...opts, params: { contentId: 'retro-1' } });
     assert.equal(shown.body.decisions.length, 1);

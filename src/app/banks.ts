@@ -124,7 +124,7 @@ export class BankService {
   async addOpinion(actor: Actor, signalId: number, opinion: { kind: OpinionKind; reason?: string }, details: Details = {}): Promise<Signal> {
     return this.change(async (store, tx) => {
       const signal = await store.addOpinion(signalId, { kind: opinion.kind, actor: by(actor).actor, ...(opinion.reason ? { reason: opinion.reason } : {}) });
-      await this.audit.append(tx, { ...by(actor), action: `signal.${opinion.kind === 'false_positive' ? 'marked_false_positive' : opinion.kind}`, subject: `signal:${signalId}`, details: { bank: signal.bankName, status: signal.status, ...(opinion.reason ? { reason: opinion.reason } : {}), ...details } });
+      await this.audit.append(tx, { ...by(actor), action: 'signal.opinion', subject: `signal:${signalId}`, details: { kind: opinion.kind, reason: opinion.reason ?? '', bank: signal.bankName, status: signal.status, ...details } });
       return signal;
     });
   }
