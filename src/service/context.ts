@@ -1,4 +1,5 @@
 /** Everything a route may use, built once by serve.ts (or by a test). */
+import type { BudgetLimits, ItemBudget } from '../core/budget.js';
 import type { AuditLog } from '../audit/log.js';
 import type { ApiKeyStore, Scope } from '../auth/keys.js';
 import type { BankMatcher } from '../banks/matcher.js';
@@ -21,6 +22,8 @@ export interface ServiceLimits {
   maxJsonBytes: number;
   /** Hashes per /v1/lookup request. */
   maxLookupBatch: number;
+  /** Per-item hashing budget of uploads (pixels across frames, frames, wall time); default DEFAULT_BUDGET. */
+  budget?: Partial<BudgetLimits>;
 }
 
 export const DEFAULT_LIMITS: ServiceLimits = {
@@ -43,7 +46,7 @@ export interface ServiceContext {
   metrics: ServiceMetrics;
   usage: KeyUsage;
   /** Hashes a file with digests, PDQ (+ views, dihedrals) and vPDQ, off the event loop. */
-  hashFile: (path: string) => Promise<FileHashRecord>;
+  hashFile: (path: string, budget?: ItemBudget) => Promise<FileHashRecord>;
   /** True once the indexes hold the store's signals. */
   isReady: () => boolean;
   /** Wakes the queue worker after jobs were queued outside the pipeline. */

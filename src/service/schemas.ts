@@ -110,6 +110,8 @@ const contentResult = {
         quality: { type: 'integer' },
         frames: { type: 'integer' },
         warning: { type: 'string' },
+        truncated: { type: 'boolean', description: 'The file was truncated or damaged: the hashes are of the part that decoded.' },
+        reduced: { type: 'boolean', description: 'Too large to decode whole: hashed from a 512×512 decode (shrink-on-load), not a full one.' },
         error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } },
       },
     },

@@ -13,6 +13,7 @@ import { ApiKeyStore, type Scope } from '../auth/keys.js';
 import { createDigestIndex } from '../banks/digest-index.js';
 import { BankMatcher } from '../banks/matcher.js';
 import { HashPool } from '../hashing/pool.js';
+import type { ItemBudget } from '../core/budget.js';
 import { EvidenceVault } from '../pipeline/evidence.js';
 import { ContentPipeline } from '../pipeline/pipeline.js';
 import { PipelineRecords } from '../pipeline/records.js';
@@ -122,7 +123,7 @@ export async function startService(options: ServeOptions): Promise<RunningServic
   const rules = new RulesState(records, audit, options.rulesFile ? await loadRulesFile(options.rulesFile) : undefined);
   const matcher = new BankMatcher(store, { digestIndex: createDigestIndex, ...(options.pollMs ? { pollMs: options.pollMs } : {}) });
   const pool = new HashPool({ dihedral: true, views: true, ...(options.hashThreads ? { threads: options.hashThreads } : {}) });
-  const hashFile = (path: string) => pool.hash(path);
+  const hashFile = (path: string, budget?: ItemBudget) => pool.hash(path, budget);
   const tempDir = mkdtempSync(join(tmpdir(), 'vigil-uploads-'));
   const evidenceDir = options.evidenceDir ?? join(stateDir, 'vigil-evidence');
   const evidence = new EvidenceVault(evidenceDir, EvidenceVault.masterKeyFrom(process.env.VIGIL_EVIDENCE_KEY, `${evidenceDir}.key`).key);

@@ -16,6 +16,7 @@ import { actorOf } from '../auth.js';
 import { multipartError } from '../http-errors.js';
 import type { ServiceContext } from '../context.js';
 import { fetchRemote } from '../remote-fetch.js';
+import { requestBudget } from '../request-budget.js';
 import { saveUpload, withUpload, type SavedUpload } from '../uploads.js';
 import { matchQueryOfRecord } from '../../pipeline/query.js';
 import { lookupQuery } from './lookup.js';
@@ -68,12 +69,13 @@ export function hmaRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   const tags = ['hma'];
 
   /** The file of an HMA request: multipart (field `photo`/`video`/`file`, exactly one, as HMA requires) or `?url=`. */
-  async function hashRequest(request: FastifyRequest): Promise<FileHashRecord> {
+  async function hashRequest(request: FastifyRequest, reply: FastifyReply): Promise<FileHashRecord> {
     const { url } = request.query as { url?: string };
+    const budget = requestBudget(reply, ctx.limits.budget);
     let record: FileHashRecord;
     if (url) {
       const source = await fetchRemote(url, { maxBytes: ctx.limits.maxUploadBytes });
-      record = await withUpload(ctx.tempDir, source, ctx.limits.maxUploadBytes, (path) => ctx.hashFile(path));
+      record = await withUpload(ctx.tempDir, source, ctx.limits.maxUploadBytes, (path) => ctx.hashFile(path, budget));
     } else if (request.isMultipart()) {
       let upload: SavedUpload | undefined;
       try {
@@ -88,7 +90,7 @@ export function hmaRoutes(app: FastifyInstance, ctx: ServiceContext): void {
           throw multipartError(err);
         }
         if (!upload) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', 'Expected exactly one file (form field photo or video)');
-        record = await ctx.hashFile(upload.path);
+        record = await ctx.hashFile(upload.path, budget);
       } finally {
         await upload?.remove();
       }
@@ -103,9 +105,9 @@ export function hmaRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   app.get('/site-map', { schema: { tags, summary: 'HMA: the routes of this server' } }, async () =>
     Object.keys((app.swagger() as { paths?: Record<string, unknown> }).paths ?? {}).sort());
 
-  const hashHandler = async (request: FastifyRequest) => {
+  const hashHandler = async (request: FastifyRequest, reply: FastifyReply) => {
     const { types } = request.query as { types?: string };
-    return hmaSignals(await hashRequest(request), csvSet(types));
+    return hmaSignals(await hashRequest(request, reply), csvSet(types));
   };
   const hashSchema = { tags, summary: 'HMA: hash a file (multipart photo/video or ?url=)', querystring: { type: 'object', properties: { url: { type: 'string' }, content_type: { type: 'string' }, types: { type: 'string' } } } };
   app.get('/h/hash', { config: { scope: 'lookup' }, schema: hashSchema }, hashHandler);
@@ -122,11 +124,11 @@ export function hmaRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     return { matches: q.include_distance ? matches.map((m) => ({ bank_content_id: m.signalId, distance: String(m.distance) })) : matches.map((m) => m.signalId) };
   });
 
-  const mLookup = async (request: FastifyRequest) => {
+  const mLookup = async (request: FastifyRequest, reply: FastifyReply) => {
     const q = request.query as { signal_type?: string; signal?: string; url?: string; banks?: string };
     const banks = csvSet(q.banks);
     if (q.signal) return byBank(await ctx.matcher.match(lookupQuery({ type: hmaType(q.signal_type), value: q.signal })), banks);
-    const record = await hashRequest(request);
+    const record = await hashRequest(request, reply);
     const out: Record<string, ReturnType<typeof byBank>> = {};
     const matches = await ctx.matcher.match(matchQueryOfRecord(record));
     for (const name of Object.keys(hmaSignals(record))) {
@@ -219,10 +221,10 @@ export function hmaRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     return { message: 'Done' };
   });
 
-  app.post('/c/bank/:name/content', { config: { scope: 'curate' }, schema: { tags, summary: 'HMA: add a file (multipart or ?url=) to a bank', params: bankParams } }, async (request) => {
+  app.post('/c/bank/:name/content', { config: { scope: 'curate' }, schema: { tags, summary: 'HMA: add a file (multipart or ?url=) to a bank', params: bankParams } }, async (request, reply) => {
     const { name } = request.params as { name: string };
     await getBank(name);
-    const record = await hashRequest(request);
+    const record = await hashRequest(request, reply);
     const signals = hmaSignals(record);
     let id: number | undefined;
     for (const [hmaName, value] of Object.entries(signals)) {
