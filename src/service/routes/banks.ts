@@ -12,11 +12,11 @@ import { normalizeHexSignal, SIGNAL_TYPES, type SignalTypeName } from '../../sig
 import type { BankPatch, NewBank, OpinionKind } from '../../store/types.js';
 import { actorOf } from '../auth.js';
 import type { ServiceContext } from '../context.js';
-import { ERROR_RESPONSES } from '../schemas.js';
+import { ERROR_RESPONSES, finiteInteger } from '../schemas.js';
 import { withUpload } from '../uploads.js';
 
 const NAME = { type: 'object', required: ['name'], properties: { name: { type: 'string', maxLength: 64 } } } as const;
-const ID = { type: 'object', required: ['id'], properties: { id: { type: 'integer', minimum: 1 } } } as const;
+const ID = { type: 'object', required: ['id'], properties: { id: finiteInteger(1, Number.MAX_SAFE_INTEGER) } } as const;
 
 const bankFields = {
   description: { type: 'string', maxLength: 2000 },

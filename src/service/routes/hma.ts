@@ -19,6 +19,7 @@ import { fetchRemote } from '../remote-fetch.js';
 import { requestBudget } from '../request-budget.js';
 import { saveUpload, withUpload, type SavedUpload } from '../uploads.js';
 import { matchQueryOfRecord } from '../../pipeline/query.js';
+import { finiteInteger } from '../schemas.js';
 import { lookupQuery } from './lookup.js';
 import { putSignal } from './banks.js';
 
@@ -261,7 +262,7 @@ export function hmaRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     return { id, signals };
   });
 
-  const contentParams = { type: 'object', properties: { name: { type: 'string' }, id: { type: 'integer' } } } as const;
+  const contentParams = { type: 'object', properties: { name: { type: 'string' }, id: finiteInteger(1, Number.MAX_SAFE_INTEGER) } } as const;
   const getContent = async (request: FastifyRequest) => {
     const { name, id } = request.params as { name: string; id: number };
     const signal = await ctx.store.getSignal(id);
