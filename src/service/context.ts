@@ -1,5 +1,6 @@
 /** Everything a route may use, built once by serve.ts (or by a test). */
 import type { BudgetLimits, ItemBudget } from '../core/budget.js';
+import type { ImportJobs } from '../banks/import-jobs.js';
 import type { AuditLog } from '../audit/log.js';
 import type { ApiKeyStore, Scope } from '../auth/keys.js';
 import type { BankMatcher } from '../banks/matcher.js';
@@ -54,6 +55,8 @@ export interface ServiceContext {
   /** Private folder for uploads in flight (removed after hashing). */
   tempDir: string;
   limits: ServiceLimits;
+  /** List imports running or recently finished (in memory; created by the bank routes when absent). */
+  imports?: ImportJobs;
   /** Scopes granted without a key (e.g. HMA-style lookups from a trusted network); none by default. */
   anonymousScopes?: readonly Scope[];
   /** /metrics without a key (for a scraper on a private network); off by default. */
