@@ -22,13 +22,17 @@ type Message =
   | { type: 'done' }
   | { type: 'error'; code: VigilErrorCode; message: string };
 
-// Under tsx (tests) the sources are .ts; compiled, .js. Workers inherit tsx via execArgv.
+// Under tsx (tests) the sources are .ts; compiled, .js.
 const workerFile = new URL(import.meta.url.endsWith('.ts') ? './list-worker.ts' : './list-worker.js', import.meta.url);
 
 /** The list's items, parsed on a worker thread; `onProgress` after each batch. */
 export async function* readListInWorker(path: string, format: ListFormatName, readOptions: AnyListReadOptions, onProgress?: (p: { bytesRead: number; rows: number }) => void): AsyncGenerator<ListItem> {
   const { onProgress: _ignored, ...plain } = readOptions;
-  const worker = new Worker(workerFile, { workerData: { path, format, readOptions: plain } satisfies Task });
+  const workerData = { path, format, readOptions: plain } satisfies Task;
+  // Under tsx the worker registers tsx's loader itself: Node does not carry `--import tsx` into workers.
+  const worker = workerFile.pathname.endsWith('.ts')
+    ? new Worker(`import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((m) => { m.register(); return import(${JSON.stringify(workerFile.href)}); });`, { eval: true, workerData })
+    : new Worker(workerFile, { workerData });
   const inbox: Message[] = [];
   let wake: (() => void) | undefined;
   let failure: Error | undefined;
