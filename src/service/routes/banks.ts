@@ -14,7 +14,7 @@ import type { BankPatch, NewBank, OpinionKind } from '../../store/types.js';
 import { actorOf } from '../auth.js';
 import type { ServiceContext } from '../context.js';
 import { ERROR_RESPONSES, finiteInteger } from '../schemas.js';
-import { saveUpload, withUpload } from '../uploads.js';
+import { saveUpload } from '../uploads.js';
 
 const NAME = { type: 'object', required: ['name'], properties: { name: { type: 'string', maxLength: 64 } } } as const;
 const ID = { type: 'object', required: ['id'], properties: { id: finiteInteger(1, Number.MAX_SAFE_INTEGER) } } as const;
