@@ -238,6 +238,7 @@ const OPERATIONS: Record<string, string | null> = {
   'GET /v1/banks/{name}': 'lookup',
   'PATCH /v1/banks/{name}': 'curate',
   'POST /v1/banks/{name}/import': 'curate',
+  'GET /v1/banks/{name}/imports/{id}': 'curate',
   'GET /v1/banks/{name}/export': 'curate',
   'POST /v1/banks/{name}/signals': 'curate',
   'GET /v1/signals/{id}': 'lookup',
@@ -465,16 +466,20 @@ test('banks: create, get, list, patch, import a plain list (raw body), export, a
   assert.equal(dup.status, 409);
 
   const hashes = [md5Hex('benign-1'), md5Hex('benign-2'), md5Hex('benign-3')];
-  const imported = await api<{ inserted: number; format: string; errorCount: number }>('post', '/v1/banks/{name}/import', {
+  const started = await api<{ id: string; state: string }>('post', '/v1/banks/{name}/import', {
     key: curator,
     params: { name: 'API_TEST_BANK' },
     query: { format: 'plain', fileName: 'benign.txt' },
     raw: { body: `${hashes.join('\n')}\n`, type: 'text/plain' },
   });
+  assert.equal(started.status, 202);
+  await t.service.ctx.imports!.whenDone(started.body.id);
+  const imported = await api<{ state: string; result: { inserted: number; format: string; errorCount: number } }>('get', '/v1/banks/{name}/imports/{id}', { key: curator, params: { name: 'API_TEST_BANK', id: started.body.id } });
   assert.equal(imported.status, 200);
-  assert.equal(imported.body.inserted, 3);
-  assert.equal(imported.body.format, 'plain');
-  assert.equal(imported.body.errorCount, 0);
+  assert.equal(imported.body.state, 'done');
+  assert.equal(imported.body.result.inserted, 3);
+  assert.equal(imported.body.result.format, 'plain');
+  assert.equal(imported.body.result.errorCount, 0);
 
   const got = await api<{ bank: { name: string }; stats: Record<string, unknown> }>('get', '/v1/banks/{name}', { key: curator, params: { name: 'API_TEST_BANK' } });
   assert.equal(got.body.bank.name, 'API_TEST_BANK');

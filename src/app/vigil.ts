@@ -15,6 +15,7 @@ import { AUTH_COMPONENT, USERS_COMPONENT } from '../auth/schema.js';
 import { UserStore } from '../auth/users.js';
 import { createDigestIndex } from '../banks/digest-index.js';
 import { BankMatcher } from '../banks/matcher.js';
+import type { ItemBudget } from '../core/budget.js';
 import type { FileHashRecord } from '../hashing/hash-file.js';
 import type { HashPool } from '../hashing/pool.js';
 import { ContentPipeline, type EvidenceSink } from '../pipeline/pipeline.js';
@@ -54,7 +55,7 @@ export interface Vigil {
   /** The evidence store (opened on first use: only a process that preserves or reads evidence needs keys). */
   evidence(): Promise<EvidenceStore>;
   /** Hashes a file with digests, PDQ (+ views, dihedrals) and vPDQ in worker threads (pool started on first use). */
-  hashFile(path: string): Promise<FileHashRecord>;
+  hashFile(path: string, budget?: ItemBudget): Promise<FileHashRecord>;
   readonly pipeline: ContentPipeline;
   readonly retro: RetroMatcher | undefined;
   readonly worker: QueueWorker;
@@ -124,12 +125,12 @@ async function assemble(db: VigilDatabase, config: VigilConfig, options: VigilOp
   const banks = new BankService({ db, store, audit, onChange: () => matcher.sync() });
 
   let pool: HashPool | undefined;
-  const hashFile = async (path: string) => {
+  const hashFile = async (path: string, budget?: ItemBudget) => {
     if (!pool) {
       const { HashPool: Pool } = await import('../hashing/pool.js');
       pool = new Pool({ dihedral: options.hashing?.dihedral ?? true, views: options.hashing?.views ?? true, ...(config.hashing.threads ? { threads: config.hashing.threads } : {}) });
     }
-    return pool.hash(path);
+    return pool.hash(path, budget);
   };
 
   let evidence: Promise<EvidenceStore> | undefined;

@@ -7,6 +7,7 @@ import { open, stat } from 'node:fs/promises';
 import { VigilError } from '../core/errors.js';
 import { DETECT_BYTES, detectListFormat, getListFormat, type AnyListReadOptions, type AnyListWriteOptions, type ListFormat, type ListFormatName } from '../lists/registry.js';
 import type { ListItem, ListRecord } from '../lists/types.js';
+import { readListInWorker } from './list-worker.js';
 import type { SignalTypeName } from '../signals/registry.js';
 import type { ImportOptions, ImportResult, Signal, Store } from '../store/types.js';
 
@@ -20,16 +21,25 @@ export interface ImportFileOptions {
   /** Create the bank (with the format's kind) when it does not exist. */
   create?: boolean;
   onProgress?: (progress: { bytesRead: number; totalBytes: number; rows: number }) => void;
+  /**
+   * How the list is named in errors and in the import record, instead of its path: an upload's temp path
+   * is the server's business (the API passes the client's file name, or "the uploaded list").
+   */
+  displayName?: string;
+  /** How to ask for a format in the "could not tell" error (default "pass --format"). */
+  formatHint?: string;
+  /** Parse on a worker thread (the service: parsing must not hold the event loop). */
+  offThread?: boolean;
 }
 
-export async function resolveFormat(path: string, format: ListFormatName | 'auto' | undefined): Promise<ListFormat> {
+export async function resolveFormat(path: string, format: ListFormatName | 'auto' | undefined, displayName = path, formatHint = 'pass --format'): Promise<ListFormat> {
   if (format && format !== 'auto') return getListFormat(format);
   const handle = await open(path, 'r');
   try {
     const head = new Uint8Array(DETECT_BYTES);
     const { bytesRead } = await handle.read(head, 0, DETECT_BYTES, 0);
     const name = detectListFormat(head.subarray(0, bytesRead), path);
-    if (!name) throw new VigilError('VIGIL_ERR_LIST_FORMAT', `Could not tell the list format of ${path}; pass --format (one of plain, md5sum, csv, tsv, vics, nsrl, nsrl-v3, hashdeep, threatexchange, ncmec-xml)`);
+    if (!name) throw new VigilError('VIGIL_ERR_LIST_FORMAT', `Could not tell the list format of ${displayName}; ${formatHint} (one of plain, md5sum, csv, tsv, vics, nsrl, nsrl-v3, hashdeep, threatexchange, ncmec-xml)`);
     return getListFormat(name);
   } finally {
     await handle.close();
@@ -38,11 +48,12 @@ export async function resolveFormat(path: string, format: ListFormatName | 'auto
 
 /** Imports a list file into a bank in one transaction; row errors are in the result. */
 export async function importListFile(store: Store, bankName: string, path: string, options: ImportFileOptions = {}): Promise<ImportResult & { format: ListFormatName }> {
+  const name = options.fileName ?? options.displayName ?? path;
   const info = await stat(path).catch((err: unknown) => {
-    throw new VigilError('VIGIL_ERR_UNREADABLE', `Cannot read ${path}: ${(err as Error).message}`);
+    throw new VigilError('VIGIL_ERR_UNREADABLE', `Cannot read ${name}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
   });
-  if (!info.isFile()) throw new VigilError('VIGIL_ERR_UNREADABLE', `Not a regular file: ${path}`);
-  const format = await resolveFormat(path, options.format);
+  if (!info.isFile()) throw new VigilError('VIGIL_ERR_UNREADABLE', `Not a regular file: ${name}`);
+  const format = await resolveFormat(path, options.format, name, options.formatHint);
   let bank = await store.getBank(bankName);
   if (!bank) {
     if (!options.create) throw new VigilError('VIGIL_ERR_NOT_FOUND', `No bank named ${bankName} (create it first, or pass --create)`);
@@ -57,9 +68,12 @@ export async function importListFile(store: Store, bankName: string, path: strin
       options.onProgress?.({ bytesRead, totalBytes, rows: p.rowsRead });
     },
   };
-  const items: AsyncIterable<ListItem> =
-    format.input === 'file' ? format.readFile(path, readOptions) : format.read(createReadStream(path, { highWaterMark: 1 << 20 }), readOptions);
-  const result = await store.importList(bank.name, items, { fileName: options.fileName ?? path, format: format.name, ...(options.withinCommit ? { withinCommit: options.withinCommit } : {}) });
+  const items: AsyncIterable<ListItem> = options.offThread
+    ? readListInWorker(path, format.name, readOptions, (p) => options.onProgress?.({ bytesRead: p.bytesRead, totalBytes, rows: p.rows }))
+    : format.input === 'file'
+      ? format.readFile(path, readOptions)
+      : format.read(createReadStream(path, { highWaterMark: 1 << 20 }), readOptions);
+  const result = await store.importList(bank.name, items, { fileName: name, format: format.name, ...(options.withinCommit ? { withinCommit: options.withinCommit } : {}) });
   return { ...result, format: format.name };
 }
 

@@ -13,6 +13,8 @@ export const ERROR_CODES = {
   VIGIL_ERR_UNREADABLE: 'The file could not be read (permissions, vanished, not a regular file).',
   VIGIL_ERR_SYMLINK_LOOP: 'A directory walk met a symbolic-link cycle; the cycle was not followed.',
   VIGIL_ERR_TIMEOUT: 'An operation took longer than its limit and was stopped.',
+  VIGIL_ERR_BUDGET: 'One item needed more decoding work (pixels, frames) than its budget; it was stopped, with what was hashed so far.',
+  VIGIL_ERR_CANCELLED: 'The work was cancelled (the client went away, or the service is stopping).',
   VIGIL_ERR_INDEX_CORRUPT: 'An index file is truncated, corrupt or of an unknown version; rebuild it from the store.',
   VIGIL_ERR_LIST_FORMAT: 'A hash-list file is not in the expected format as a whole.',
   VIGIL_ERR_LIST_ROW: 'One row of a hash-list file is invalid; the rest of the file is still read.',

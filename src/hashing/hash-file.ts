@@ -3,6 +3,7 @@
  * Never throws for a bad file: the result carries a per-file error so a batch always goes on.
  */
 import { open, stat } from 'node:fs/promises';
+import { ItemBudget } from '../core/budget.js';
 import { VigilError, toVigilError, type VigilErrorCode } from '../core/errors.js';
 import { decodeImage, DEFAULT_MAX_PIXELS, type DecodedImage, type SixteenBitMode } from '../media/image-decode.js';
 import { digestsOf, digestsOfFile, type FileDigests } from '../media/digests.js';
@@ -97,16 +98,25 @@ export interface FileHashRecord extends Partial<FileDigests> {
   frames?: number;
   /** Set when the file was damaged and only partly decoded. */
   warning?: string;
+  /** The file was truncated or damaged: the hashes are of the part that decoded (see `warning`). */
+  truncated?: true;
+  /** Too large to decode whole: hashed from a 512×512 decode (shrink-on-load), not the reference's full decode. */
+  reduced?: true;
   error?: { code: VigilErrorCode; message: string };
 }
 
 const scratch = new PdqScratch();
 
-export async function hashFile(path: string, options: HashOptions = {}): Promise<FileHashRecord> {
+/**
+ * `budget` bounds the decoding work (pixels across frames, frames, time) and carries cancellation; an
+ * item over it stops with VIGIL_ERR_BUDGET (or _TIMEOUT, _CANCELLED) and keeps the hashes made so far.
+ */
+export async function hashFile(path: string, options: HashOptions = {}, budget: ItemBudget = new ItemBudget()): Promise<FileHashRecord> {
   const record: FileHashRecord = { path };
   let bytes: Uint8Array;
   let kind: MediaKind;
   try {
+    budget.check();
     // stat before open: opening a FIFO or device would block a libuv thread indefinitely.
     if (!(await stat(path)).isFile()) throw new VigilError('VIGIL_ERR_UNREADABLE', 'Not a regular file');
     const handle = await open(path, 'r');
@@ -121,7 +131,7 @@ export async function hashFile(path: string, options: HashOptions = {}): Promise
         // Videos are streamed (digests in one pass, frames through ffmpeg), never held in memory.
         Object.assign(record, await digestsOfFile(path));
         record.media = 'video';
-        return await hashFrames(path, record, options);
+        return await hashFrames(path, record, options, budget);
       }
       if (info.size > (options.maxImageBytes ?? DEFAULT_MAX_IMAGE_BYTES)) {
         Object.assign(record, await digestsOfFile(path));
@@ -137,7 +147,7 @@ export async function hashFile(path: string, options: HashOptions = {}): Promise
     }
     Object.assign(record, digestsOf(bytes));
     record.bytes = bytes.length;
-    await hashImageBytes(bytes, record, options);
+    await hashImageBytes(bytes, record, options, budget);
     // A document, archive or list that does not claim to be media is not a failure: it gets its digests
     // (what exact-match lists and NSRL need). A file whose name claims media but whose bytes are not is one.
     if (record.error?.code === 'VIGIL_ERR_UNSUPPORTED_MEDIA' && kind === 'unknown' && !MEDIA_EXTENSION.test(path)) {
@@ -147,7 +157,7 @@ export async function hashFile(path: string, options: HashOptions = {}): Promise
     // Animated GIF/WebP/PNG (stickers): the first frame as a picture, and every sampled frame as a video.
     if (!record.error && ((record.frames ?? 1) > 1 || kind === 'animation')) {
       record.media = 'animation';
-      await hashFrames(path, record, options);
+      await hashFrames(path, record, options, budget);
     }
     return record;
   } catch (err) {
@@ -156,9 +166,10 @@ export async function hashFile(path: string, options: HashOptions = {}): Promise
 }
 
 /** PDQ part, for callers that already hold the bytes (uploads). `record` receives the results. */
-export async function hashImageBytes(bytes: Uint8Array, record: FileHashRecord, options: HashOptions = {}): Promise<FileHashRecord> {
+export async function hashImageBytes(bytes: Uint8Array, record: FileHashRecord, options: HashOptions = {}, budget?: ItemBudget): Promise<FileHashRecord> {
   try {
     const image = await decodeImage(bytes, {
+      ...(budget ? { budget } : {}),
       maxPixels: options.maxPixels ?? DEFAULT_MAX_PIXELS,
       applyExifOrientation: options.applyExifOrientation ?? false,
       sixteenBit: options.sixteenBit ?? 'reference',
@@ -169,7 +180,11 @@ export async function hashImageBytes(bytes: Uint8Array, record: FileHashRecord, 
     record.width = image.width;
     record.height = image.height;
     if (image.frames > 1) record.frames = image.frames;
-    if (image.partial) record.warning = `Damaged file, hashed what decoded: ${image.partial}`;
+    if (image.partial) {
+      record.warning = `Damaged file, hashed what decoded: ${image.partial}`;
+      record.truncated = true;
+    }
+    if (image.reduced) record.reduced = true;
     // The reference tool's 512×512 pre-resize is fused into the luma pass (no intermediate copy).
     const resize = options.referenceResize !== false;
     const main = pdqOf(image, options.dihedral === true || options.views === true, resize);
@@ -188,16 +203,21 @@ export async function hashImageBytes(bytes: Uint8Array, record: FileHashRecord, 
  * frame is also hashed with its black letterbox bars cropped (one decode, two hashes), so an SD copy with
  * bars can match its HD original; those features go to `vpdqViews` when any frame had bars.
  */
-async function hashFrames(path: string, record: FileHashRecord, options: HashOptions): Promise<FileHashRecord> {
+async function hashFrames(path: string, record: FileHashRecord, options: HashOptions, budget: ItemBudget): Promise<FileHashRecord> {
+  const features: VpdqFeature[] = [];
+  const unboxed: VpdqFeature[] = [];
+  let bars = false;
+  // Over budget, cancelled or timed out: the error, with the features hashed until then.
+  const keepPartial = () => {
+    if (features.length > 0) record.vpdq = features.map(formatVpdqCompactFeature);
+  };
   try {
     const source = await openMediaFrames(path, {
       secondsPerHash: options.secondsPerHash ?? VPDQ_DEFAULT_SECONDS_PER_HASH,
       ...(options.maxPixels !== undefined ? { maxPixels: options.maxPixels } : {}),
       reuseBuffer: true,
+      budget,
     });
-    const features: VpdqFeature[] = [];
-    const unboxed: VpdqFeature[] = [];
-    let bars = false;
     for await (const frame of source.frames()) {
       const feature = vpdqFeatureFromFrame(frame, scratch);
       features.push(feature);
@@ -222,9 +242,13 @@ async function hashFrames(path: string, record: FileHashRecord, options: HashOpt
     };
     record.vpdq = features.map(formatVpdqCompactFeature);
     if (bars) record.vpdqViews = { unletterboxed: unboxed.map(formatVpdqCompactFeature) };
-    if (source.partial) record.warning = `Damaged file, hashed what decoded: ${source.partial}`;
+    if (source.partial) {
+      record.warning = `Damaged file, hashed what decoded: ${source.partial}`;
+      record.truncated = true;
+    }
     return record;
   } catch (err) {
+    keepPartial();
     return withError(record, err);
   }
 }

@@ -4,12 +4,15 @@
  */
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
+import { ItemBudget, type BudgetLimits } from '../core/budget.js';
 import type { WalkEntry } from '../media/walk.js';
 import type { FileHashRecord, HashOptions } from './hash-file.js';
 
 export interface HashPoolOptions extends HashOptions {
   /** Worker threads; default: one per core. */
   threads?: number;
+  /** Per-item limits (pixels across frames, frames, wall time) for items hashed without their own budget. */
+  budget?: Partial<BudgetLimits>;
 }
 
 // Under tsx (tests, benchmarks) the sources are .ts; compiled, .js. Workers inherit tsx via execArgv.
@@ -24,10 +27,14 @@ export class HashPool {
     this.pool = new Piscina({ filename: workerFile.href, minThreads: this.threads, maxThreads: this.threads, idleTimeout: 1000 });
   }
 
-  /** Never rejects: a crashed worker becomes a per-file VIGIL_ERR_INTERNAL record. */
-  hash(path: string): Promise<FileHashRecord> {
-    const { threads: _threads, ...hashOptions } = this.options;
-    return (this.pool.run({ path, options: hashOptions }) as Promise<FileHashRecord>).catch((err: unknown) => ({
+  /**
+   * Never rejects: a crashed worker becomes a per-file VIGIL_ERR_INTERNAL record. `budget` (default: one
+   * from the pool's limits, started now) bounds the item; cancelling it stops the worker's decoding at
+   * its next step, or before it starts when the item is still queued.
+   */
+  hash(path: string, budget: ItemBudget = new ItemBudget(this.options.budget)): Promise<FileHashRecord> {
+    const { threads: _threads, budget: _limits, ...hashOptions } = this.options;
+    return (this.pool.run({ path, options: hashOptions, budget: budget.toInit() }) as Promise<FileHashRecord>).catch((err: unknown) => ({
       path,
       error: { code: 'VIGIL_ERR_INTERNAL' as const, message: `Hashing worker failed: ${(err as Error)?.message ?? String(err)}` },
     }));

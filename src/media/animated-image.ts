@@ -12,7 +12,9 @@
  */
 import { open } from 'node:fs/promises';
 import sharp, { type Metadata } from 'sharp';
+import type { ItemBudget } from '../core/budget.js';
 import { VigilError } from '../core/errors.js';
+import { MAX_ANIMATION_CANVAS } from './image-decode.js';
 import { VPDQ_DEFAULT_SECONDS_PER_HASH, type RgbFrame } from '../signals/vpdq/hasher.js';
 
 export interface AnimatedImageOptions {
@@ -26,7 +28,10 @@ export interface AnimatedImageOptions {
   signal?: AbortSignal;
   /** Stop with VIGIL_ERR_TIMEOUT once this many milliseconds have passed (checked between frame batches). */
   timeoutMs?: number;
+  /** Charged canvas pixels and frames for every page libvips composes; stops the item when spent. */
+  budget?: ItemBudget;
 }
+
 
 export interface AnimatedImageInfo {
   format: 'gif' | 'webp';
@@ -117,6 +122,9 @@ export async function openAnimatedImage(input: string | Uint8Array, options: Ani
   if (width * height > maxPixels) {
     throw new VigilError('VIGIL_ERR_PIXEL_LIMIT', `Image declares ${width}×${height} frames, over the limit of ${maxPixels} pixels`);
   }
+  if (width * height > MAX_ANIMATION_CANVAS) {
+    throw new VigilError('VIGIL_ERR_BUDGET', `Animation frames are composed on a ${width}×${height} canvas, over the ${MAX_ANIMATION_CANVAS}-pixel limit for animations`);
+  }
   if (frameCount > (options.maxFrames ?? 100_000)) {
     throw new VigilError('VIGIL_ERR_PIXEL_LIMIT', `Image declares ${frameCount} frames, over the limit of ${options.maxFrames ?? 100_000}`);
   }
@@ -142,16 +150,26 @@ export async function openAnimatedImage(input: string | Uint8Array, options: Ani
   const deadline = options.timeoutMs ? Date.now() + options.timeoutMs : Infinity;
 
   async function* frames(): AsyncGenerator<RgbFrame> {
-    // Decode in batches of consecutive pages (about 64 MB of RGB each): memory stays bounded and a
+    // Decode in batches of consecutive pages (about 32 MB of RGB each): memory stays bounded and a
     // GIF, whose pages decode sequentially, is not re-decoded from the start for every frame.
-    const perBatch = Math.max(1, Math.min(256, Math.floor((64 * 1024 * 1024) / (width * height * 3))));
+    const perBatch = Math.max(1, Math.min(256, Math.floor((32 * 1024 * 1024) / (width * height * 3))));
     const frameBytes = outWidth * outHeight * 3;
+    const budget = options.budget;
+    const canvas = width * height;
     for (let s = 0; s < selected.length; ) {
       options.signal?.throwIfAborted();
       if (Date.now() > deadline) throw new VigilError('VIGIL_ERR_TIMEOUT', `Decoding was stopped after ${options.timeoutMs} ms (timeout)`);
       const first = selected[s];
-      const last = Math.min(frameCount - 1, first + perBatch - 1);
+      // Up to the last selected frame within the batch (pages between selected ones cost as much as they).
+      // A page costs its canvas to compose, a selected one as much again to hash.
+      let pages = Math.min(frameCount - first, perBatch);
+      if (budget) pages = Math.max(1, Math.min(pages, Math.floor(budget.pixelsLeft / (2 * canvas)), budget.framesLeft));
+      let end = s;
+      while (end + 1 < selected.length && selected[end + 1] < first + pages) end++;
+      const last = selected[end];
+      budget?.charge(canvas * (last - first + 2 + end - s), last - first + 1, `composing and hashing frames ${first}–${last} on a ${width}×${height} canvas`);
       let pipeline = sharp(bytes, { page: first, pages: last - first + 1, limitInputPixels: false });
+      if (budget) pipeline = pipeline.timeout({ seconds: budget.remainingSeconds() });
       pipeline = pipeline.removeAlpha().toColourspace('srgb');
       let data: Buffer;
       try {

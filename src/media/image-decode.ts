@@ -10,11 +10,22 @@
  * Decoding uses sharp (libvips), the only place in the project that touches image codecs.
  */
 import sharp from 'sharp';
+import type { ItemBudget } from '../core/budget.js';
 import { VigilError } from '../core/errors.js';
 import type { PixelBuffer } from '../signals/pdq/luma.js';
+import { implausiblePicture } from './plausible.js';
 
 // A 50,000×50,000 PNG must be refused from its header, never decoded.
 export const DEFAULT_MAX_PIXELS = 200_000_000;
+/**
+ * Pictures declaring more pixels than this are decoded at reduced size (libvips shrink-on-load where the
+ * format has it, a sequential resize otherwise) straight to the reference's 512×512, and marked `reduced`:
+ * a full decode would cost over 100 MB of RGB for a hash taken on 512×512 anyway.
+ */
+export const DEFAULT_FULL_DECODE_PIXELS = 32_000_000;
+const REDUCED_SIDE = 512;
+/** Frames of an animation are composed on its canvas: 0.4 s and 144 MB per frame at 6001×6001. */
+export const MAX_ANIMATION_CANVAS = 4096 * 4096;
 
 export interface DecodeOptions {
   /** Refuse images that declare more pixels than this (checked from the header, before decoding). */
@@ -27,6 +38,10 @@ export interface DecodeOptions {
   lenient?: boolean;
   /** Also return the alpha plane (for trimming transparent padding); pixels are unchanged. */
   keepAlpha?: boolean;
+  /** Charged with the pixels decoded; its deadline bounds libvips' work. */
+  budget?: ItemBudget;
+  /** Over this many declared pixels, decode at reduced size (default DEFAULT_FULL_DECODE_PIXELS). */
+  fullDecodePixels?: number;
 }
 
 export interface DecodedImage extends PixelBuffer {
@@ -43,6 +58,8 @@ export interface DecodedImage extends PixelBuffer {
   partial?: string;
   /** The alpha plane (one byte per pixel), when asked for and the image has one. */
   alpha?: Uint8Array;
+  /** Decoded at reduced size (512×512) because the picture is larger than a full decode is allowed to be. */
+  reduced?: boolean;
 }
 
 /**
@@ -159,6 +176,9 @@ function classifySharpError(err: unknown): VigilError {
  */
 export async function decodeImage(input: Uint8Array, options: DecodeOptions = {}): Promise<DecodedImage> {
   if (input.length === 0) throw new VigilError('VIGIL_ERR_EMPTY_FILE', 'The file is empty (0 bytes)');
+  // A header that promises far more than the bytes hold: nothing worth hashing, and costly to decode.
+  const shortfall = implausiblePicture(input);
+  if (shortfall) throw new VigilError('VIGIL_ERR_UNREADABLE', shortfall);
   try {
     return await decodeWith(input, options, 'truncated');
   } catch (err) {
@@ -166,12 +186,14 @@ export async function decodeImage(input: Uint8Array, options: DecodeOptions = {}
     if (error.code !== 'VIGIL_ERR_CORRUPT_MEDIA' || options.lenient === false) throw error;
     // Like ImageMagick, keep what decodes from a damaged file (carved or cut-off uploads still match),
     // but say so: the caller gets `partial` and the decoder's message.
+    let image: DecodedImage;
     try {
-      const image = await decodeWith(input, options, 'none');
-      return { ...image, partial: error.message };
+      image = await decodeWith(input, options, 'none');
     } catch {
       throw error;
     }
+    if (isUniform(image)) throw new VigilError('VIGIL_ERR_UNREADABLE', `No real pixel data: the damaged file decodes to a single flat colour (${error.message})`);
+    return { ...image, partial: error.message };
   }
 }
 
@@ -197,10 +219,21 @@ async function decodeWith(input: Uint8Array, options: DecodeOptions, failOn: 'tr
   const meta: ImageHeader = readJpegHeader(input) ?? (await sharp(input, { limitInputPixels: false, failOn, page: 0, pages: 1 }).metadata());
   const width = meta.width ?? 0;
   const height = meta.height ?? 0;
-  if (width * height > maxPixels) {
+  const declared = width * height;
+  // JPEG shrinks by 8 while decoding, so even a picture over the pixel limit costs 1/64 of it.
+  const shrinks = meta.format === 'jpeg';
+  if (declared > maxPixels && !shrinks) {
     throw new VigilError('VIGIL_ERR_PIXEL_LIMIT', `Image declares ${width}×${height} pixels, over the limit of ${maxPixels}`);
   }
-  let pipeline = open();
+  // libvips composes an animation's first frame on its whole canvas, shrink-on-load or not.
+  if ((meta.pages ?? 1) > 1 && declared > MAX_ANIMATION_CANVAS) {
+    throw new VigilError('VIGIL_ERR_BUDGET', `An animation whose frames are composed on a ${width}×${height} canvas, over the ${MAX_ANIMATION_CANVAS}-pixel limit for animations: not decoded`);
+  }
+  if (declared > (options.fullDecodePixels ?? DEFAULT_FULL_DECODE_PIXELS)) {
+    return decodeReduced(input, meta, failOn, options, shrinks ? Math.ceil(declared / 64) : declared);
+  }
+  options.budget?.charge(declared, 0, `decoding a ${width}×${height} picture`);
+  let pipeline = options.budget ? open().timeout({ seconds: options.budget.remainingSeconds() }) : open();
   if (options.applyExifOrientation) pipeline = pipeline.autoOrient();
   // The reference hashes stored values: no ICC colour management.
   pipeline = pipeline.keepIccProfile();
@@ -245,6 +278,42 @@ async function decodeWith(input: Uint8Array, options: DecodeOptions, failOn: 'tr
     ...(meta.orientation !== undefined ? { orientation: meta.orientation } : {}),
     ...(alpha ? { alpha } : {}),
   };
+}
+
+/**
+ * A picture too large to decode whole, decoded straight to 512×512 (the reference's own pre-resize size,
+ * so the hash is taken on the same grid): streamed, with shrink-on-load for JPEG and WebP. The result
+ * is a view of the picture, not the reference's bytes, and is marked `reduced`.
+ */
+async function decodeReduced(input: Uint8Array, meta: ImageHeader, failOn: 'truncated' | 'none', options: DecodeOptions, cost: number): Promise<DecodedImage> {
+  const width = meta.width ?? 0;
+  const height = meta.height ?? 0;
+  options.budget?.charge(cost, 0, `decoding a ${width}×${height} picture at reduced size`);
+  let pipeline = sharp(input, { limitInputPixels: false, sequentialRead: true, failOn, page: 0, pages: 1 }).keepIccProfile();
+  if (options.budget) pipeline = pipeline.timeout({ seconds: options.budget.remainingSeconds() });
+  if (options.applyExifOrientation) pipeline = pipeline.autoOrient();
+  const grey = (meta.channels ?? 3) <= 2 && meta.space !== 'cmyk';
+  pipeline = pipeline.removeAlpha().resize(REDUCED_SIDE, REDUCED_SIDE, { fit: 'fill' }).toColourspace(grey ? 'b-w' : 'srgb');
+  const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true });
+  const pixels = toPixels(new Uint8Array(data.buffer, data.byteOffset, data.length), info.width, info.height, info.channels, 'reference');
+  return {
+    ...pixels,
+    format: meta.format ?? 'unknown',
+    sourceWidth: width,
+    sourceHeight: height,
+    frames: meta.pages ?? 1,
+    reduced: true,
+    ...(meta.orientation !== undefined ? { orientation: meta.orientation } : {}),
+  };
+}
+
+/** Every pixel the same: what a decoder leaves where a file had no data. */
+function isUniform(image: PixelBuffer): boolean {
+  const { data, channels } = image;
+  for (let i = channels; i < data.length; i += channels) {
+    for (let c = 0; c < channels; c++) if (data[i + c] !== data[c]) return false;
+  }
+  return true;
 }
 
 /** Separates the last (alpha) channel; 16-bit alpha keeps its high byte (only used as a mask). */

@@ -17,6 +17,7 @@
 import { stat } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
 import type { Readable } from 'node:stream';
+import type { ItemBudget } from '../core/budget.js';
 import { VigilError } from '../core/errors.js';
 import { vpdqFrameInterval, vpdqTimestamp, VPDQ_DEFAULT_SECONDS_PER_HASH, type RgbFrame } from '../signals/vpdq/hasher.js';
 import { FfmpegProcess, locateFfmpeg, runFfmpeg, type FfmpegLocateOptions, type FfmpegRunOptions } from './ffmpeg.js';
@@ -61,6 +62,8 @@ export interface VideoFrameOptions extends VideoProbeOptions {
   lenient?: boolean;
   /** Yield the same pixel buffer for every frame (valid until the next one is requested). Default false. */
   reuseBuffer?: boolean;
+  /** Charged one frame and its pixels per frame yielded; its deadline and cancellation stop ffmpeg. */
+  budget?: ItemBudget;
 }
 
 /** A video opened for frame extraction; `frames()` starts ffmpeg and may be iterated once. */
@@ -308,15 +311,20 @@ export async function openVideoFrames(path: string, options: VideoFrameOptions =
     frames: async function* () {
       if (started) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', 'frames() of a video source can be iterated once');
       started = true;
+      const budget = options.budget;
+      const signals = [options.signal, budget?.signal].filter((s): s is AbortSignal => s !== undefined);
       const proc = new FfmpegProcess(ffmpeg.path, args, {
-        timeoutMs: options.timeoutMs ?? DEFAULT_VIDEO_TIMEOUT_MS,
-        ...(options.signal ? { signal: options.signal } : {}),
+        timeoutMs: Math.min(options.timeoutMs ?? DEFAULT_VIDEO_TIMEOUT_MS, budget ? Math.max(1, budget.remainingMs()) : Infinity),
+        ...(signals.length > 0 ? { signal: AbortSignal.any(signals) } : {}),
       });
       let count = 0;
       try {
         for await (const data of readFrames(proc.child.stdout!, width * height * 3, options.reuseBuffer === true)) {
           const frameNumber = count * frameInterval;
           count++;
+          // Videos are bounded by frames and time, not pixels: an honest ten-minute 1080p video decodes
+          // billions of them, and its container cannot lie about a canvas the way a picture's header can.
+          budget?.charge(0, 1, 'decoding video frames');
           yield { data, width, height, frameNumber, timestamp: vpdqTimestamp(frameNumber, info.fps) };
         }
         const exit = await proc.exited;

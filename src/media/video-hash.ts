@@ -76,6 +76,7 @@ export async function openMediaFrames(path: string, options: VideoHashOptions = 
       ...(options.size !== undefined ? { size: options.size } : {}),
       ...(options.maxPixels !== undefined ? { maxPixels: options.maxPixels } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.budget ? { budget: options.budget } : {}),
       timeoutMs: options.timeoutMs ?? DEFAULT_VIDEO_TIMEOUT_MS,
     });
     const { info } = source;

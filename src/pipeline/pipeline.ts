@@ -8,6 +8,7 @@
  */
 import type { BankMatch, BankMatcher, MatchQuery } from '../banks/matcher.js';
 import { VigilError } from '../core/errors.js';
+import type { ItemBudget } from '../core/budget.js';
 import type { FileHashRecord } from '../hashing/hash-file.js';
 import type { AuditLog } from '../audit/log.js';
 import type { SqlJobQueue } from '../queue/sql-queue.js';
@@ -47,6 +48,10 @@ export interface MediaSummary {
   quality?: number;
   frames?: number;
   warning?: string;
+  /** Truncated or damaged: the hashes are of the part that decoded. */
+  truncated?: true;
+  /** Too large to decode whole: hashed from a reduced-size decode. */
+  reduced?: true;
   /** The picture could not be decoded: only its digests were matched. */
   error?: FileHashRecord['error'];
 }
@@ -78,7 +83,7 @@ export interface PipelineOptions {
   queue: SqlJobQueue;
   audit: AuditLog;
   rules: () => RuleEngine | Promise<RuleEngine>;
-  hashFile: (path: string) => Promise<FileHashRecord>;
+  hashFile: (path: string, budget?: ItemBudget) => Promise<FileHashRecord>;
   evidence?: EvidenceSink;
   /** Days preserved evidence is kept (null: until a report's retention applies). */
   evidenceRetainDays?: number;
@@ -105,11 +110,15 @@ export class ContentPipeline {
   }
 
   /** An uploaded file (already on disk, in a private temp folder the caller removes). */
-  async submitFile(meta: SubmissionMeta, path: string): Promise<ContentResult> {
-    const record = await this.o.hashFile(path);
+  async submitFile(meta: SubmissionMeta, path: string, budget?: ItemBudget): Promise<ContentResult> {
+    const record = await this.o.hashFile(path, budget);
+    // The client went away: nothing to answer, nothing to record.
+    if (budget?.cancelled) budget.check();
     if (!record.sha256) throw new VigilError(record.error?.code ?? 'VIGIL_ERR_UNREADABLE', record.error?.message ?? 'The upload could not be read');
     const media = summarise(record);
-    return this.decide(meta, matchQueryOfRecord(record), { media, path });
+    // What could not be hashed is not silently allowed: the rules see it (default: review).
+    const unhashed = record.error ? { code: record.error.code, message: record.error.message } : undefined;
+    return this.decide(meta, matchQueryOfRecord(record), { media, path, ...(unhashed ? { unhashed } : {}) });
   }
 
   /** Hashes computed on the client (end-to-end-encrypted apps): no content ever reaches the server. */
@@ -123,7 +132,7 @@ export class ContentPipeline {
     return result.decisionId !== null ? result : undefined;
   }
 
-  private async decide(meta: SubmissionMeta, query: MatchQuery, from: { media?: MediaSummary; path?: string; retainedId?: number }): Promise<ContentResult> {
+  private async decide(meta: SubmissionMeta, query: MatchQuery, from: { media?: MediaSummary; path?: string; retainedId?: number; unhashed?: { code: string; message: string } }): Promise<ContentResult> {
     const { records, db } = this.o;
     const fingerprint = fingerprintOf(query);
     const prior = await records.findDecision(meta.contentId, fingerprint);
@@ -133,7 +142,7 @@ export class ContentPipeline {
     const engine = await this.o.rules();
     // Rules fire only on matches: the account's history is read only when there are some.
     const account = meta.accountId && matches.length > 0 ? await records.accountHistory(meta.accountId) : undefined;
-    const decision = engine.evaluate({ matches, ...(account ? { account } : {}), context: meta.context ?? {} });
+    const decision = engine.evaluate({ matches, ...(account ? { account } : {}), ...(from.unhashed ? { unhashed: from.unhashed } : {}), context: meta.context ?? {} });
     const createdAt = (this.o.now?.() ?? new Date()).toISOString();
     const late = from.retainedId !== undefined;
     const actor = { actor: meta.actor, ...(meta.requestId ? { requestId: meta.requestId } : {}) };
@@ -254,8 +263,8 @@ export class ContentPipeline {
 }
 
 function summarise(record: FileHashRecord): MediaSummary {
-  const { media, format, width, height, bytes, pdq, quality, frames, warning, error } = record;
-  return Object.fromEntries(Object.entries({ media, format, width, height, bytes, pdq, quality, frames, warning, error }).filter(([, v]) => v !== undefined)) as MediaSummary;
+  const { media, format, width, height, bytes, pdq, quality, frames, warning, truncated, reduced, error } = record;
+  return Object.fromEntries(Object.entries({ media, format, width, height, bytes, pdq, quality, frames, warning, truncated, reduced, error }).filter(([, v]) => v !== undefined)) as MediaSummary;
 }
 
 function resultOf(d: DecisionRecord, replayed: boolean): ContentResult {

@@ -91,11 +91,21 @@ const ConditionSchema = z.strictObject({
   minMatches: z.number('must be a number').int('must be a whole number').min(1, 'must be 1..1000').max(1000, 'must be 1..1000').default(1),
   account: AccountConditionSchema.optional(),
   surface: anyOf(z.string().min(1, 'must not be empty').max(64, 'must be at most 64 characters'), 'surface').optional(),
+  /**
+   * true: the rule is about content that could not be hashed (a picture refused or over its budget, an
+   * unreadable or undecodable upload), which no match can be found for; it fires without matches.
+   */
+  unhashed: z.literal(true, 'must be true (or left out)').optional(),
 }).refine(
+  (w) => w.unhashed === undefined || PER_MATCH_KEYS.every((k) => w[k] === undefined),
+  { message: 'unhashed content has no matches: per-match conditions (bankKind, banks, signalTypes, maxDistance, labels, status, downranked, video) cannot be combined with it', path: ['unhashed'] },
+).refine(
   // Quarantined signals are never actionable: such a rule could never fire.
   (w) => w.includeNonActionable || w.status === undefined || w.status.some((s) => s !== 'quarantined'),
   { message: 'selects only quarantined matches, which are not actionable: set includeNonActionable to true', path: ['includeNonActionable'] },
 );
+
+const PER_MATCH_KEYS = ['bankKind', 'banks', 'signalTypes', 'maxDistance', 'labels', 'status', 'downranked', 'video'] as const;
 
 const webhookRef = z.string('must name a webhook').regex(WEBHOOK_NAME_RE, 'must be a webhook name');
 
@@ -349,6 +359,12 @@ const DEFAULT_RULES_INPUT: RulesConfigInput = {
       description: 'A match on a suppressed false positive or a quarantined signal: no action, recorded so reviewers can see why.',
       when: { includeNonActionable: true, status: ['false_positive', 'quarantined'], downranked: false },
       then: [],
+    },
+    {
+      id: 'review-unhashable',
+      description: 'Content that could not be hashed (refused, over its decoding budget, unreadable): no match could be looked for, so a person looks instead of allowing it.',
+      when: { unhashed: true },
+      then: [{ type: 'hold_for_review', priority: 30 }],
     },
     {
       id: 'explain-allow-bank',

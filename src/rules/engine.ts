@@ -173,9 +173,33 @@ export class RuleEngine {
     const fired: FiredRule[] = [];
     const actions: PlannedAction[] = [];
     const actionAt = new Map<string, number>();
-    if (matches.length > 0) {
+    const planAll = (rule: Rule) => {
+      for (const action of rule.then) {
+        const next = planned(action, rule.id);
+        const key = `${next.type}\u0000${next.webhook ?? ''}`;
+        const at = actionAt.get(key);
+        if (at === undefined) {
+          actionAt.set(key, actions.length);
+          actions.push(next);
+        } else if (next.priority !== undefined && next.priority > (actions[at].priority ?? -1)) {
+          // The first rule keeps the action (and its place); a later rule may only make it more urgent.
+          actions[at] = { ...actions[at], priority: next.priority };
+        }
+      }
+    };
+    if (matches.length > 0 || input.unhashed !== undefined) {
       for (const rule of this.config.rules) {
         if (!rule.enabled) continue;
+        if (rule.when.unhashed) {
+          if (input.unhashed === undefined) continue;
+          const clauses = contentClauses(rule.when, input);
+          if (clauses === undefined) continue;
+          const reason = [`could not be hashed: ${input.unhashed.code}: ${input.unhashed.message}`, ...clauses].join('; ');
+          fired.push({ ruleId: rule.id, description: rule.description, reason, matches: [] });
+          planAll(rule);
+          if (rule.stop) break;
+          continue;
+        }
         const selected: BankMatch[] = [];
         const ids = new Set<number>();
         for (const m of matches) {
@@ -188,18 +212,7 @@ export class RuleEngine {
         const clauses = contentClauses(rule.when, input);
         if (clauses === undefined) continue;
         fired.push({ ruleId: rule.id, description: rule.description, reason: reasonOf(rule, selected, clauses), matches: [...ids] });
-        for (const action of rule.then) {
-          const next = planned(action, rule.id);
-          const key = `${next.type}\u0000${next.webhook ?? ''}`;
-          const at = actionAt.get(key);
-          if (at === undefined) {
-            actionAt.set(key, actions.length);
-            actions.push(next);
-          } else if (next.priority !== undefined && next.priority > (actions[at].priority ?? -1)) {
-            // The first rule keeps the action (and its place); a later rule may only make it more urgent.
-            actions[at] = { ...actions[at], priority: next.priority };
-          }
-        }
+        planAll(rule);
         if (rule.stop) break;
       }
     }

@@ -47,6 +47,8 @@ export interface AccountHistory {
 
 export interface EvaluationInput {
   matches: readonly BankMatch[];
+  /** Set when the content could not be hashed perceptually (refused, over budget, unreadable): why. */
+  unhashed?: { code: string; message: string };
   account?: AccountHistory;
   context?: { surface?: string; [k: string]: unknown };
 }

@@ -82,6 +82,17 @@ export async function buildApp(ctx: ServiceContext, options: { logger?: FastifyS
     if (jsonDeeperThan(request.body, MAX_JSON_DEPTH)) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', `The JSON body is nested deeper than ${MAX_JSON_DEPTH} levels`);
   });
 
+  // Ajv coerces "-1e309" or "Infinity" to ±Infinity and lets it through `integer` and even `minimum`
+  // (the schemas also say multipleOf: 1, see finiteInteger); no route may see a non-finite number.
+  app.addHook('preHandler', async (request) => {
+    for (const [where, values] of [['querystring', request.query], ['params', request.params]] as const) {
+      if (values === null || typeof values !== 'object') continue;
+      for (const [name, value] of Object.entries(values)) {
+        if (typeof value === 'number' && !Number.isFinite(value)) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', `Invalid request: ${where}/${name} must be a finite number`);
+      }
+    }
+  });
+
   opsRoutes(app, ctx);
   contentRoutes(app, ctx);
   lookupRoutes(app, ctx);

@@ -1,6 +1,8 @@
 /** Everything a route may use: the application core (`vigil`) and the HTTP adapter's own parts. */
 import type { Vigil } from '../app/vigil.js';
 import type { Scope } from '../auth/keys.js';
+import type { BudgetLimits, ItemBudget } from '../core/budget.js';
+import type { ImportJobs } from '../banks/import-jobs.js';
 import type { KeyUsage } from './auth.js';
 import type { ServiceMetrics } from './metrics.js';
 
@@ -13,6 +15,8 @@ export interface ServiceLimits {
   maxJsonBytes: number;
   /** Hashes per /v1/lookup request. */
   maxLookupBatch: number;
+  /** Per-item hashing budget of uploads (pixels across frames, frames, wall time); default DEFAULT_BUDGET. */
+  budget?: Partial<BudgetLimits>;
 }
 
 export const DEFAULT_LIMITS: ServiceLimits = {
@@ -40,7 +44,7 @@ export interface ServiceContext {
   metrics: ServiceMetrics;
   usage: KeyUsage;
   /** Hashes a file with digests, PDQ (+ views, dihedrals) and vPDQ, off the event loop. */
-  hashFile: (path: string) => Promise<FileHashRecordLike>;
+  hashFile: (path: string, budget?: ItemBudget) => Promise<FileHashRecordLike>;
   /** True once the indexes hold the store's signals and while they keep up with the change feed. */
   isReady: () => boolean;
   /** Wakes the queue worker after jobs were queued outside the pipeline. */
@@ -48,6 +52,8 @@ export interface ServiceContext {
   /** Private folder for uploads in flight (removed after hashing). */
   tempDir: string;
   limits: ServiceLimits;
+  /** List imports running or recently finished (in memory; created by the bank routes when absent). */
+  imports?: ImportJobs;
   /** Scopes granted without a key (e.g. HMA-style lookups from a trusted network); none by default. */
   anonymousScopes?: readonly Scope[];
   /** /metrics without a key (for a scraper on a private network); off by default. */

@@ -110,6 +110,8 @@ const contentResult = {
         quality: { type: 'integer' },
         frames: { type: 'integer' },
         warning: { type: 'string' },
+        truncated: { type: 'boolean', description: 'The file was truncated or damaged: the hashes are of the part that decoded.' },
+        reduced: { type: 'boolean', description: 'Too large to decode whole: hashed from a 512×512 decode (shrink-on-load), not a full one.' },
         error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } },
       },
     },
@@ -311,4 +313,19 @@ export const ERROR_RESPONSES = {
   401: { $ref: 'Error#' },
   403: { $ref: 'Error#' },
   429: { $ref: 'Error#' },
+} as const;
+
+/**
+ * A whole number in [minimum, maximum]. Ajv's `integer` lets ±Infinity through (`-1e309` in a query string
+ * coerces to -Infinity, whose `% 1` is NaN), and its `minimum` does not stop it either; `multipleOf: 1`
+ * does. Every numeric route parameter goes through this.
+ */
+export function finiteInteger(minimum: number, maximum: number, extra: { default?: number; description?: string } = {}) {
+  return { type: 'integer', minimum, maximum, multipleOf: 1, ...extra } as const;
+}
+
+/** The one pagination schema of every listing route: ids after a cursor, at most 1000 a page. */
+export const PAGINATION = {
+  afterId: finiteInteger(0, Number.MAX_SAFE_INTEGER, { description: 'Return items with an id above this (the last id of the previous page).' }),
+  limit: finiteInteger(1, 1000, { default: 100, description: 'Items per page, 1..1000.' }),
 } as const;

@@ -139,7 +139,7 @@ export async function startService(options: ServeOptions): Promise<RunningServic
   const ctx: ServiceContext = {
     vigil,
     store: vigil.store, matcher, records: vigil.records, pipeline: vigil.pipeline, queue, audit: vigil.audit, keys: vigil.keys, rules: vigil.rules, banks: vigil.banks, exchanges: vigil.exchanges,
-    metrics, usage, hashFile: (path) => vigil.hashFile(path), tempDir,
+    metrics, usage, hashFile: (path, budget) => vigil.hashFile(path, budget), tempDir,
     ...(vigil.retro ? { retro: vigil.retro } : {}),
     isReady: () => vigil.isReady(),
     notifyWorker: () => worker.notify(),

@@ -11,9 +11,9 @@ import { RuleEngine } from '../../rules/engine.js';
 import type { JobState } from '../../queue/types.js';
 import { actorOf, auditActorOf } from '../auth.js';
 import type { ServiceContext } from '../context.js';
-import { ERROR_RESPONSES } from '../schemas.js';
+import { ERROR_RESPONSES, finiteInteger, PAGINATION } from '../schemas.js';
 
-const page = { afterId: { type: 'integer', minimum: 0 }, limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } } as const;
+const page = PAGINATION;
 
 const verdict = { type: 'string', enum: ['allow', 'review', 'block'] } as const;
 const plannedAction = {
@@ -134,7 +134,7 @@ export function adminRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     schema: {
       tags: ['jobs'],
       summary: 'Re-queue a dead job (attempts reset). Audited.',
-      params: { type: 'object', properties: { id: { type: 'integer', minimum: 1 } } },
+      params: { type: 'object', properties: { id: finiteInteger(1, Number.MAX_SAFE_INTEGER) } },
       response: { 200: { $ref: 'Job#' }, ...ERROR_RESPONSES, 404: { $ref: 'Error#' }, 409: { $ref: 'Error#' } },
     },
   }, async (request) => {
@@ -150,7 +150,7 @@ export function adminRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     schema: {
       tags: ['audit'],
       summary: 'Audit log entries (reading them is itself audited)',
-      querystring: { type: 'object', properties: { afterSeq: { type: 'integer', minimum: 0 }, limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 }, action: { type: 'string' }, subject: { type: 'string' } } },
+      querystring: { type: 'object', properties: { afterSeq: finiteInteger(0, Number.MAX_SAFE_INTEGER), limit: PAGINATION.limit, action: { type: 'string' }, subject: { type: 'string' } } },
       response: { 200: { type: 'object', required: ['entries'], properties: { entries: { type: 'array', items: { $ref: 'AuditEntry#' } } } }, ...ERROR_RESPONSES },
     },
   }, async (request) => {
@@ -208,7 +208,7 @@ export function adminRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     schema: {
       tags: ['content'],
       summary: 'Open review items, most urgent first',
-      querystring: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } } },
+      querystring: { type: 'object', properties: { limit: PAGINATION.limit } },
       response: {
         200: {
           type: 'object',

@@ -4,7 +4,8 @@
  */
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { bankRecords, importListFile, listWriter } from '../../banks/list-io.js';
+import { ImportJobs } from '../../banks/import-jobs.js';
+import { bankRecords, importListFile, listWriter, resolveFormat } from '../../banks/list-io.js';
 import type { NewSignal } from '../../app/banks.js';
 import { VigilError } from '../../core/errors.js';
 import { LIST_FORMAT_NAMES, type ListFormatName } from '../../lists/registry.js';
@@ -13,11 +14,11 @@ import type { BankPatch, NewBank, OpinionKind } from '../../store/types.js';
 import { actorOf, auditActorOf } from '../auth.js';
 import { importAudit } from '../../app/banks.js';
 import type { ServiceContext } from '../context.js';
-import { ERROR_RESPONSES } from '../schemas.js';
-import { withUpload } from '../uploads.js';
+import { ERROR_RESPONSES, finiteInteger } from '../schemas.js';
+import { saveUpload } from '../uploads.js';
 
 const NAME = { type: 'object', required: ['name'], properties: { name: { type: 'string', maxLength: 64 } } } as const;
-const ID = { type: 'object', required: ['id'], properties: { id: { type: 'integer', minimum: 1 } } } as const;
+const ID = { type: 'object', required: ['id'], properties: { id: finiteInteger(1, Number.MAX_SAFE_INTEGER) } } as const;
 
 const bankFields = {
   description: { type: 'string', maxLength: 2000 },
@@ -38,7 +39,24 @@ async function requireBank(ctx: ServiceContext, name: string) {
   return bank;
 }
 
+const IMPORT_JOB = {
+  type: 'object',
+  description: 'An import job. Kept in memory: a restart forgets it (the import itself is one transaction, and its record stays with the bank).',
+  properties: {
+    id: { type: 'string' },
+    bank: { type: 'string' },
+    state: { type: 'string', enum: ['running', 'done', 'failed'] },
+    fileName: { type: ['string', 'null'] },
+    progress: { type: 'object', properties: { bytesRead: { type: 'integer' }, totalBytes: { type: 'integer' }, rows: { type: 'integer' } } },
+    result: { type: 'object', additionalProperties: true },
+    error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } },
+    createdAt: { type: 'string' },
+    finishedAt: { type: 'string' },
+  },
+} as const;
+
 export function bankRoutes(app: FastifyInstance, ctx: ServiceContext): void {
+  const imports = (ctx.imports ??= new ImportJobs());
   const audit = (request: FastifyRequest, action: string, subject: string, details: Record<string, unknown> = {}) =>
     ctx.audit.appendNow({ ...auditActorOf(request), action, subject, details });
 
@@ -99,23 +117,56 @@ export function bankRoutes(app: FastifyInstance, ctx: ServiceContext): void {
         summary: 'Import a hash list (raw body: plain, md5sum, CSV/TSV, VICS, NSRL, hashdeep, ThreatExchange, NCMEC XML)',
         params: NAME,
         querystring: { type: 'object', properties: { format: { type: 'string', enum: ['auto', ...LIST_FORMAT_NAMES] }, create: { type: 'boolean' }, fileName: { type: 'string', maxLength: 500 } } },
-        response: { 200: { type: 'object', additionalProperties: true }, ...ERROR_RESPONSES, 404: { $ref: 'Error#' }, 413: { $ref: 'Error#' } },
+        response: { 202: IMPORT_JOB, ...ERROR_RESPONSES, 404: { $ref: 'Error#' }, 413: { $ref: 'Error#' } },
       },
-    }, async (request) => {
+    }, async (request, reply) => {
       const { name } = request.params as { name: string };
       const query = request.query as { format?: ListFormatName | 'auto'; create?: boolean; fileName?: string };
       const body = request.body as Readable | undefined;
       if (!body) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', 'Expected the list as the request body');
-      const result = await withUpload(ctx.tempDir, body, ctx.limits.maxImportBytes, (path) =>
-        importListFile(ctx.store, name, path, {
-          ...(query.format ? { format: query.format } : {}), ...(query.create ? { create: true } : {}), fileName: query.fileName ?? 'the uploaded list',
-          withinCommit: async (tx, r) => void (await ctx.audit.append(tx, importAudit(auditActorOf(request), name, r, { fileName: query.fileName ?? 'the uploaded list' }))),
-        }),
-      );
-      await ctx.matcher.sync();
-      void ctx.retro?.run().catch((err: unknown) => request.log.error({ err }, 'retroactive matching failed'));
-      return result;
+      const upload = await saveUpload(ctx.tempDir, body, ctx.limits.maxImportBytes);
+      // Errors name what the client sent, never the server's temp path.
+      const displayName = query.fileName ? JSON.stringify(query.fileName) : 'the uploaded list';
+      let format: ListFormatName;
+      try {
+        format = (await resolveFormat(upload.path, query.format, displayName, 'pass ?format=')).name;
+        if (!query.create && !(await ctx.store.getBank(name))) throw new VigilError('VIGIL_ERR_NOT_FOUND', `No bank named ${name} (create it first, or pass ?create=true)`);
+      } catch (err) {
+        await upload.remove();
+        throw err;
+      }
+      const actor = auditActorOf(request);
+      const job = imports.start(name, query.fileName ?? null, upload.bytes, async (onProgress) => {
+        try {
+          // The audit entry commits with the import's merge.
+          const result = await importListFile(ctx.store, name, upload.path, {
+            format, displayName, offThread: true, onProgress, ...(query.create ? { create: true } : {}),
+            withinCommit: async (tx, r) => void (await ctx.audit.append(tx, importAudit(actor, name, r, { fileName: query.fileName ?? displayName, format }))),
+          });
+          await ctx.matcher.sync();
+          void ctx.retro?.run().catch((err: unknown) => request.log.error({ err }, 'retroactive matching failed'));
+          return result;
+        } finally {
+          await upload.remove();
+        }
+      });
+      return reply.code(202).header('location', `/v1/banks/${encodeURIComponent(name)}/imports/${job.id}`).send(job);
     });
+  });
+
+  app.get('/v1/banks/:name/imports/:id', {
+    config: { scope: 'curate' },
+    schema: {
+      tags: ['banks'],
+      summary: 'An import job: its state, progress and, once done, its result',
+      params: { type: 'object', required: ['name', 'id'], properties: { name: NAME.properties.name, id: { type: 'string', maxLength: 64 } } },
+      response: { 200: IMPORT_JOB, ...ERROR_RESPONSES, 404: { $ref: 'Error#' } },
+    },
+  }, async (request) => {
+    const { name, id } = request.params as { name: string; id: string };
+    const job = imports.get(id);
+    if (!job || job.bank !== name) throw new VigilError('VIGIL_ERR_NOT_FOUND', `No import job ${id} for bank ${name} (jobs are kept in memory: a restart forgets them; the bank's import records remain)`);
+    return job;
   });
 
   app.get('/v1/banks/:name/export', {

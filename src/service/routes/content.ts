@@ -12,6 +12,7 @@ import { actorOf, auditActorOf } from '../auth.js';
 import type { ServiceContext } from '../context.js';
 import { multipartError } from '../http-errors.js';
 import { ERROR_RESPONSES, jsonDeeperThan, MAX_JSON_DEPTH } from '../schemas.js';
+import { requestBudget } from '../request-budget.js';
 import { saveUpload, type SavedUpload } from '../uploads.js';
 
 const ID = { type: 'string', minLength: 1, maxLength: 256 } as const;
@@ -57,7 +58,7 @@ export function contentRoutes(app: FastifyInstance, ctx: ServiceContext): void {
       body: { content: { 'application/json': { schema: jsonBody }, 'multipart/form-data': { schema: { description: 'Fields contentId, accountId, context (JSON), and one file.' } } } },
       response: { 200: { $ref: 'ContentResult#' }, ...ERROR_RESPONSES, 413: { $ref: 'Error#' }, 422: { $ref: 'Error#' } },
     },
-  }, async (request) => {
+  }, async (request, reply) => {
     if (!request.isMultipart()) {
       const body = request.body as { hashes: ClientHashes } & Record<string, unknown>;
       return ctx.pipeline.submitHashes(metaFrom(body, request), body.hashes);
@@ -79,7 +80,7 @@ export function contentRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     }
     try {
       if (!upload) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', 'Expected a file part (or send JSON hashes)');
-      return await ctx.pipeline.submitFile(metaFrom(fields, request), upload.path);
+      return await ctx.pipeline.submitFile(metaFrom(fields, request), upload.path, requestBudget(reply, ctx.limits.budget));
     } finally {
       await upload?.remove();
     }

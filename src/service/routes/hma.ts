@@ -21,6 +21,7 @@ import {
 } from '../hma-signals.js';
 import { multipartError } from '../http-errors.js';
 import { fetchRemote } from '../remote-fetch.js';
+import { requestBudget } from '../request-budget.js';
 import { saveUpload, withUpload, type SavedUpload } from '../uploads.js';
 import { hmaExchangeRoutes } from './hma-exchanges.js';
 import { lookupQuery } from './lookup.js';
@@ -57,7 +58,9 @@ export function hmaRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   const enabled = enabledSignalTypes(ctx.hma?.extraSignalTypes);
 
   /** The file of an HMA request: multipart (field photo/video, exactly one file) or `?url=`. */
-  async function hashRequest(request: FastifyRequest): Promise<HashedRequest> {
+  async function hashRequest(request: FastifyRequest, reply: FastifyReply): Promise<HashedRequest> {
+    // One budget per item; a client that goes away cancels it.
+    const budget = requestBudget(reply, ctx.limits.budget);
     const query = request.query as Record<string, string | undefined>;
     const fields: Record<string, string> = {};
     for (const k of ['content_id', 'content_uri', 'metadata', 'note']) if (typeof query[k] === 'string') fields[k] = query[k];
@@ -67,7 +70,7 @@ export function hmaRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     if (query.url) {
       const source = await fetchRemote(query.url, { maxBytes: ctx.limits.maxUploadBytes, ...(ctx.hma?.allowPrivateNetworks ? { allowPrivateNetworks: true } : {}) });
       mime = source.headers['content-type'];
-      record = await withUpload(ctx.tempDir, source, ctx.limits.maxUploadBytes, (path) => ctx.hashFile(path));
+      record = await withUpload(ctx.tempDir, source, ctx.limits.maxUploadBytes, (path) => ctx.hashFile(path, budget));
     } else if (request.isMultipart()) {
       let upload: SavedUpload | undefined;
       try {
@@ -87,7 +90,7 @@ export function hmaRoutes(app: FastifyInstance, ctx: ServiceContext): void {
           throw multipartError(err);
         }
         if (!upload) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', 'Expected exactly one file (form field photo or video)');
-        record = await ctx.hashFile(upload.path);
+        record = await ctx.hashFile(upload.path, budget);
       } finally {
         await upload?.remove();
       }
@@ -129,8 +132,8 @@ export function hmaRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   app.get('/site-map', { schema: { tags, summary: 'HMA: the routes of this server' } }, async () =>
     Object.keys((app.swagger() as { paths?: Record<string, unknown> }).paths ?? {}).sort());
 
-  const hashHandler = async (request: FastifyRequest) => {
-    const { record, contentType } = await hashRequest(request);
+  const hashHandler = async (request: FastifyRequest, reply: FastifyReply) => {
+    const { record, contentType } = await hashRequest(request, reply);
     return hmaSignals(record, contentType, enabled, csvSet((request.query as { types?: string }).types));
   };
   const hashSchema = { tags, summary: 'HMA: hash a file (multipart photo/video or ?url=) → {signal_type: "<signal>"}', querystring: { type: 'object', properties: { url: { type: 'string' }, content_type: { type: 'string' }, types: { type: 'string' } } } };
@@ -149,11 +152,11 @@ export function hmaRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     return { matches: q.include_distance ? matches.map((m) => ({ bank_content_id: m.signalId, distance: String(m.distance) })) : matches.map((m) => m.signalId) };
   });
 
-  const mLookup = async (request: FastifyRequest) => {
+  const mLookup = async (request: FastifyRequest, reply: FastifyReply) => {
     const q = request.query as LookupQs;
     const banks = csvSet(q.banks);
     if (q.signal) return byBank(await hmaMatches(await ctx.matcher.match(signalQuery(q.signal_type, q.signal)), q), banks);
-    const { record, contentType } = await hashRequest(request);
+    const { record, contentType } = await hashRequest(request, reply);
     const matches = await hmaMatches(await ctx.matcher.match(matchQueryOfRecord(record)), q);
     const out: Record<string, ReturnType<typeof byBank>> = {};
     for (const name of Object.keys(hmaSignals(record, contentType, enabled))) out[name] = byBank(matches.filter((m) => m.signalType === HMA_SIGNAL_TYPES[name]), banks);
@@ -258,10 +261,10 @@ export function hmaRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     return { id: stored[0]!.id, signals: Object.fromEntries(entries.map(([name], i) => [name, stored[i]!.value])) };
   }
 
-  app.post('/c/bank/:name/content', { config: { scope: 'curate' }, schema: { tags, summary: 'HMA: add a file (multipart photo/video, or ?url=) to a bank → {id, signals}', params: bankParams } }, async (request) => {
+  app.post('/c/bank/:name/content', { config: { scope: 'curate' }, schema: { tags, summary: 'HMA: add a file (multipart photo/video, or ?url=) to a bank → {id, signals}', params: bankParams } }, async (request, reply) => {
     const { name } = request.params as { name: string };
     await liveBank(name);
-    const { record, contentType, fields } = await hashRequest(request);
+    const { record, contentType, fields } = await hashRequest(request, reply);
     return addContent(request, name, hmaSignals(record, contentType, enabled), contentMetadata(fields));
   });
 
