@@ -1,16 +1,29 @@
-/** Shared CLI plumbing: which store to open (--db, VIGIL_DB, or ./vigil.db) and JSON/table printing. */
+/** Shared CLI plumbing: the streams a command writes to, which store to open (--db, VIGIL_DB, or ./vigil.db), printing. */
+import type { Writable } from 'node:stream';
 import type { Command } from 'commander';
 import { openStore, DEFAULT_STORE_URL } from '../store/store.js';
 import type { Store } from '../store/types.js';
 import { openStateDb, stateDbPathFor, type StateDb } from '../state/sqlite.js';
 
-export function storeUrl(command: Command): string {
-  const opts = command.optsWithGlobals() as { db?: string };
-  return opts.db ?? process.env.VIGIL_DB ?? DEFAULT_STORE_URL;
+/** What a command line runs against: the process's streams and environment, or a test's. */
+export interface CliIo {
+  stdout: Writable;
+  stderr: Writable;
+  env: Record<string, string | undefined>;
 }
 
-export async function withStore<T>(command: Command, fn: (store: Store) => Promise<T>): Promise<T> {
-  const store = await openStore(storeUrl(command));
+/** One run of the command line: its streams, and the exit status its command chose. */
+export interface Cli extends CliIo {
+  exitCode: number;
+}
+
+export function storeUrl(command: Command, cli: Cli): string {
+  const opts = command.optsWithGlobals() as { db?: string };
+  return opts.db ?? cli.env.VIGIL_DB ?? DEFAULT_STORE_URL;
+}
+
+export async function withStore<T>(command: Command, cli: Cli, fn: (store: Store) => Promise<T>): Promise<T> {
+  const store = await openStore(storeUrl(command, cli));
   try {
     return await fn(store);
   } finally {
@@ -19,21 +32,21 @@ export async function withStore<T>(command: Command, fn: (store: Store) => Promi
 }
 
 /** The service state (keys, audit log, queue) for the chosen store: same SQLite file, or --state beside PostgreSQL. */
-export function withStateDb<T>(command: Command, fn: (db: StateDb) => T | Promise<T>): Promise<T> {
+export function withStateDb<T>(command: Command, cli: Cli, fn: (db: StateDb) => T | Promise<T>): Promise<T> {
   const opts = command.optsWithGlobals() as { state?: string };
-  const db = openStateDb(stateDbPathFor(storeUrl(command), opts.state ?? process.env.VIGIL_STATE_DB));
+  const db = openStateDb(stateDbPathFor(storeUrl(command, cli), opts.state ?? cli.env.VIGIL_STATE_DB));
   return Promise.resolve()
     .then(() => fn(db))
     .finally(() => db.close());
 }
 
-export function printJson(value: unknown): void {
-  process.stdout.write(JSON.stringify(value, null, 2) + '\n');
+export function printJson(out: Writable, value: unknown): void {
+  out.write(JSON.stringify(value, null, 2) + '\n');
 }
 
 /** A plain aligned table for humans; scripts use --json. */
-export function printTable(rows: Record<string, unknown>[], columns: string[]): void {
+export function printTable(out: Writable, rows: Record<string, unknown>[], columns: string[]): void {
   const cells = [columns, ...rows.map((r) => columns.map((c) => String(r[c] ?? '')))];
   const widths = columns.map((_, i) => Math.max(...cells.map((row) => row[i].length)));
-  for (const row of cells) process.stdout.write(row.map((v, i) => v.padEnd(widths[i])).join('  ').trimEnd() + '\n');
+  for (const row of cells) out.write(row.map((v, i) => v.padEnd(widths[i])).join('  ').trimEnd() + '\n');
 }

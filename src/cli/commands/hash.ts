@@ -5,8 +5,9 @@ import { HashPool } from '../../hashing/pool.js';
 import type { FileHashRecord } from '../../hashing/hash-file.js';
 import { walkFiles } from '../../media/walk.js';
 import { DIHEDRAL_NAMES } from '../../signals/pdq/pdq.js';
+import type { Cli } from '../context.js';
 import { EXIT } from '../exit-codes.js';
-import { Progress, writeLine } from '../output.js';
+import { isTerminal, Progress, writeLine } from '../output.js';
 
 export function nonNegativeNumber(value: string): number {
   const n = Number(value);
@@ -56,7 +57,7 @@ export function referenceLines(record: FileHashRecord, dihedral: boolean): strin
   return hashes.map((h) => `${h},${record.quality},${record.path}`);
 }
 
-export function registerHash(program: Command): void {
+export function registerHash(program: Command, cli: Cli): void {
   program
     .command('hash')
     .description('Hash files and folders (recursively): MD5, SHA-1, SHA-256 and PDQ, one result per file')
@@ -81,23 +82,23 @@ export function registerHash(program: Command): void {
         ...(opts.maxPixels !== undefined ? { maxPixels: opts.maxPixels } : {}),
         ...(opts.every !== undefined ? { secondsPerHash: opts.every } : {}),
       });
-      const progress = new Progress(opts.progress ?? process.stderr.isTTY === true, 'files');
+      const progress = new Progress(opts.progress ?? isTerminal(cli.stderr), 'files', cli.stderr);
       let failed = 0;
       try {
         for await (const record of pool.hashAll(walkFiles(paths))) {
           if (record.error) failed++;
           progress.tick(record.error !== undefined);
           if (opts.format === 'ndjson') {
-            await writeLine(process.stdout, JSON.stringify(record));
+            await writeLine(cli.stdout, JSON.stringify(record));
           } else {
-            for (const line of referenceLines(record, opts.dihedral === true)) await writeLine(process.stdout, line);
-            if (record.error) process.stderr.write(`${record.path}: ${record.error.code}: ${record.error.message}\n`);
+            for (const line of referenceLines(record, opts.dihedral === true)) await writeLine(cli.stdout, line);
+            if (record.error) cli.stderr.write(`${record.path}: ${record.error.code}: ${record.error.message}\n`);
           }
         }
       } finally {
         progress.done();
         await pool.close();
       }
-      process.exitCode = failed > 0 ? EXIT.SOME_FAILED : EXIT.OK;
+      cli.exitCode = failed > 0 ? EXIT.SOME_FAILED : EXIT.OK;
     });
 }

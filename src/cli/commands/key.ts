@@ -2,7 +2,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { AuditLog } from '../../audit/log.js';
 import { ApiKeyStore, parseScopes, type ApiKey, type Scope } from '../../auth/keys.js';
-import { printJson, printTable, withStateDb } from '../context.js';
+import { printJson, printTable, withStateDb, type Cli } from '../context.js';
 import { cliOperator } from './audit.js';
 
 function intOption(value: string): number {
@@ -25,7 +25,7 @@ function status(key: ApiKey, now: number): string {
   return 'active';
 }
 
-export function registerKey(program: Command): void {
+export function registerKey(program: Command, cli: Cli): void {
   const key = program.command('key').description('Create, list and revoke API keys (stored hashed; the secret is shown once)');
 
   key
@@ -37,7 +37,7 @@ export function registerKey(program: Command): void {
     .option('--expires <iso>', 'expiry, ISO 8601 (default never)')
     .option('--json', 'JSON output: {key, secret}')
     .action(async (opts: { name: string; scope: Scope[]; rateLimit?: number; expires?: string; json?: boolean }, cmd: Command) => {
-      await withStateDb(cmd, (db) => {
+      await withStateDb(cmd, cli, (db) => {
         const keys = new ApiKeyStore(db);
         const audit = new AuditLog(db);
         const created = db.transaction(() => {
@@ -52,10 +52,10 @@ export function registerKey(program: Command): void {
           audit.append({ actor: 'cli', action: 'key.created', subject: id, details: { ...cliOperator(), name, scopes, rateLimitPerMinute, expiresAt } });
           return made;
         }).immediate();
-        process.stderr.write('Store this secret now: it is shown only once (Vigil keeps only its SHA-256). Revoke the key if it leaks.\n');
-        if (opts.json) return printJson(created);
+        cli.stderr.write('Store this secret now: it is shown only once (Vigil keeps only its SHA-256). Revoke the key if it leaks.\n');
+        if (opts.json) return printJson(cli.stdout, created);
         const k = created.key;
-        process.stdout.write(
+        cli.stdout.write(
           `Created API key ${k.id} (${k.name}): scopes ${k.scopes.join(',')}, ` +
             `${k.rateLimitPerMinute === 0 ? 'no rate limit' : `${k.rateLimitPerMinute} requests/minute`}, expires ${k.expiresAt ?? 'never'}\n` +
             `${created.secret}\n`,
@@ -68,11 +68,12 @@ export function registerKey(program: Command): void {
     .description('List API keys (never their secrets)')
     .option('--json', 'JSON output')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
-      await withStateDb(cmd, (db) => {
+      await withStateDb(cmd, cli, (db) => {
         const keys = new ApiKeyStore(db).list();
-        if (opts.json) return printJson(keys);
+        if (opts.json) return printJson(cli.stdout, keys);
         const now = Date.now();
         printTable(
+          cli.stdout,
           keys.map((k) => ({
             id: k.id, name: k.name, scopes: k.scopes.join(','), 'rate/min': k.rateLimitPerMinute || 'unlimited', status: status(k, now),
             created: k.createdAt, expires: k.expiresAt ?? '', 'last used': k.lastUsedAt ?? '',
@@ -88,7 +89,7 @@ export function registerKey(program: Command): void {
     .argument('<id>', "the key's id (k_…)")
     .option('--json', 'JSON output')
     .action(async (id: string, opts: { json?: boolean }, cmd: Command) => {
-      await withStateDb(cmd, (db) => {
+      await withStateDb(cmd, cli, (db) => {
         const keys = new ApiKeyStore(db);
         const audit = new AuditLog(db);
         const { revoked, already } = db.transaction(() => {
@@ -98,8 +99,8 @@ export function registerKey(program: Command): void {
           if (!was) audit.append({ actor: 'cli', action: 'key.revoked', subject: id, details: { ...cliOperator(), name: after.name } });
           return { revoked: after, already: was };
         }).immediate();
-        if (opts.json) return printJson(revoked);
-        process.stdout.write(already ? `${id} was already revoked at ${revoked.revokedAt}\n` : `Revoked ${id} (${revoked.name})\n`);
+        if (opts.json) return printJson(cli.stdout, revoked);
+        cli.stdout.write(already ? `${id} was already revoked at ${revoked.revokedAt}\n` : `Revoked ${id} (${revoked.name})\n`);
       });
     });
 }
