@@ -49,13 +49,16 @@ function commandWord(program: Command, argv: string[]): string | undefined {
 }
 
 /**
- * The program with the command that `argv` names registered, or every command when it names none we know
- * (help, `vigil help x`, a misspelt command: commander then lists them all or suggests one).
+ * The program with the command that `argv` names registered; none for `--version`; every command when it
+ * names none we know (help, `vigil help x`, a misspelt command: commander then lists them all or suggests one).
  */
 export async function buildProgram(cli: Cli, argv: string[] = []): Promise<Command> {
   const program = baseProgram(cli);
   const word = commandWord(program, argv);
-  const names = word !== undefined && Object.hasOwn(COMMANDS, word) ? [word] : Object.keys(COMMANDS);
+  const names =
+    word !== undefined && Object.hasOwn(COMMANDS, word) ? [word]
+    : word === undefined && argv.some((a) => a === '-V' || a === '--version') ? []
+    : Object.keys(COMMANDS);
   for (const register of await Promise.all(names.map((n) => COMMANDS[n]()))) register(program, cli);
   return program;
 }

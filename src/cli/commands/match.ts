@@ -12,7 +12,7 @@ import { walkFiles } from '../../media/walk.js';
 import { EXIT } from '../exit-codes.js';
 import { withStore, type Cli } from '../context.js';
 import { isTerminal, Progress, writeLine } from '../output.js';
-import { nonNegativeNumber, positiveInt } from './hash.js';
+import { nonNegativeNumber, positiveInt, threadsFor } from './hash.js';
 
 interface MatchOptions {
   format: 'ndjson' | 'text';
@@ -51,7 +51,7 @@ export function registerMatch(program: Command, cli: Cli): void {
       await withStore(cmd, cli, async (store) => {
         const matcher = new BankMatcher(store, { digestIndex: createDigestIndex });
         await matcher.sync();
-        const pool = new HashPool({ ...(opts.threads !== undefined ? { threads: opts.threads } : {}), dihedral: true, views: opts.views, ...(opts.every !== undefined ? { secondsPerHash: opts.every } : {}) });
+        const pool = new HashPool({ threads: await threadsFor(paths, opts.threads), dihedral: true, views: opts.views, ...(opts.every !== undefined ? { secondsPerHash: opts.every } : {}) });
         const progress = new Progress(opts.progress ?? isTerminal(cli.stderr), 'files', cli.stderr);
         let matched = false;
         let failed = 0;
