@@ -1,16 +1,15 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { VigilError } from '../core/errors.js';
 import { openStateDb, type StateDb } from '../state/sqlite.js';
 import { canonicalJson } from './canonical.js';
 import { AuditLog, auditHashInput, formatAuditAnchor, GENESIS_HASH, parseAuditAnchor, type AuditEntry, type AuditVerifyResult } from './log.js';
+import { tempDir } from '../../test/helpers/temp.js';
 
 function tempDbPath(): string {
-  return join(mkdtempSync(join(tmpdir(), 'vigil-audit-')), 'state.db');
+  return join(tempDir('audit'), 'state.db');
 }
 
 /** A clock that advances one second per call, so entries have distinct, predictable times. */

@@ -1,17 +1,17 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { VigilError, type VigilErrorCode } from '../core/errors.js';
 import { openStateDb, type StateDb } from '../state/sqlite.js';
 import { ApiKeyStore, DEFAULT_RATE_LIMIT_PER_MINUTE, hasScope, parseScopes, ROLE_SCOPES, SCOPES } from './keys.js';
+import { tempDir } from '../../test/helpers/temp.js';
 
 const T0 = Date.parse('2025-06-01T12:00:00Z');
 
 function tempDbPath(): string {
-  return join(mkdtempSync(join(tmpdir(), 'vigil-keys-')), 'state.db');
+  return join(tempDir('keys'), 'state.db');
 }
 
 function setup(): { db: StateDb; keys: ApiKeyStore; clock: { ms: number } } {

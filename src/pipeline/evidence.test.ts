@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { EvidenceVault } from './evidence.js';
+import { tempDir } from '../../test/helpers/temp.js';
 
-const dir = () => mkdtempSync(join(tmpdir(), 'vigil-evidence-'));
+const dir = () => tempDir('evidence');
 
 test('sealed evidence round-trips, is not stored in clear, and is private to its owner', async () => {
   const vault = new EvidenceVault(join(dir(), 'ev'), randomBytes(32));

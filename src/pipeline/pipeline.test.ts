@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { afterEach, beforeEach, test } from 'node:test';
 import { AuditLog } from '../audit/log.js';
 import { MapDigestIndex } from '../banks/_map-digest-index.js';
 import { BankMatcher } from '../banks/matcher.js';
@@ -15,6 +13,7 @@ import type { Store } from '../store/types.js';
 import { ContentPipeline } from './pipeline.js';
 import { PipelineRecords } from './records.js';
 import { RetroMatcher } from './retro.js';
+import { tempDir } from '../../test/helpers/temp.js';
 
 // Benign stand-ins: the conformance bridge photo's PDQ, and arbitrary digests.
 const BRIDGE = 'd8f8f0cee0f4a84f0637022a078f67f0b36e2ed596621e1d33e6339c4e9c9b22';
@@ -38,8 +37,9 @@ const rules = new RuleEngine(parseRulesConfig({
   ],
 }));
 
-before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'vigil-pipeline-'));
+// A fresh store and state for every test, so none depends on what an earlier one left.
+beforeEach(async () => {
+  dir = tempDir('pipeline');
   store = await openStore(join(dir, 'store.db'));
   await store.createBank({ name: 'list', source: 'test exchange' });
   await store.importList('list', [{ kind: 'record', line: 1, record: { signals: [{ type: 'pdq', value: BRIDGE }, { type: 'md5', value: KNOWN_MD5 }], labels: { industryCategory: 'A1' } } }]);
@@ -52,7 +52,7 @@ before(async () => {
   pipeline = new ContentPipeline({ store, matcher, records, queue, audit, rules: () => rules, hashFile: () => Promise.reject(new Error('not used')), retainDays: 30 });
 });
 
-after(async () => {
+afterEach(async () => {
   db.close();
   await store.close();
 });
@@ -74,6 +74,7 @@ test('a match is decided, recorded with its actions and audited in one go; a con
 });
 
 test('a different content id with the same hashes is a new decision; account history counts it', async () => {
+  await pipeline.submitHashes({ contentId: 'post-1', accountId: 'acct-1', actor: 'key:test' }, { md5: KNOWN_MD5 });
   const r = await pipeline.submitHashes({ contentId: 'post-2', accountId: 'acct-1', actor: 'key:test' }, { pdq: [BRIDGE] });
   assert.equal(r.replayed, false);
   assert.equal(r.matches[0].signalType, 'pdq');

@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { VigilError } from '../core/errors.js';
 import { openStateDb } from '../state/sqlite.js';
 import { defaultBackoff, SqliteJobQueue } from './sqlite-queue.js';
 import type { NewJob } from './types.js';
+import { tempDir } from '../../test/helpers/temp.js';
 
 const T0 = 1_700_000_000_000;
 
@@ -250,7 +249,7 @@ describe('SqliteJobQueue', () => {
   });
 
   it('never reuses the id of a purged job, and keeps jobs across a reopen', async () => {
-    const path = join(mkdtempSync(join(tmpdir(), 'vigil-queue-')), 'state.db');
+    const path = join(tempDir('queue'), 'state.db');
     let db = openStateDb(path);
     let queue = new SqliteJobQueue(db, { now: () => T0 });
     const [{ job: a }] = await queue.enqueue([job('a')]);

@@ -1,7 +1,5 @@
 // One behaviour, two stores: the same suite runs against SQLite and PostgreSQL (127.0.0.1:5432, started by CI).
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
@@ -11,6 +9,7 @@ import { POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS } from './migrations.js';
 import { PostgresStore } from './postgres-store.js';
 import { openStore } from './store.js';
 import type { Store } from './types.js';
+import { tempDir } from '../../test/helpers/temp.js';
 
 export const TEST_POSTGRES_URL = process.env.VIGIL_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -287,7 +286,7 @@ function storeSuite(name: string, open: () => Promise<{ store: Store; cleanup: (
 }
 
 storeSuite('SQLite store', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'vigil-store-'));
+  const dir = tempDir('store');
   const store = await openStore(join(dir, 'test.db'));
   return { store, cleanup: () => store.close() };
 });
@@ -343,7 +342,7 @@ async function checkMigratedStore(store: Store): Promise<void> {
 }
 
 test('SQLite: a version 1 store migrates with its signals, opinions and statistics', async () => {
-  const path = join(mkdtempSync(join(tmpdir(), 'vigil-store-')), 'v1.db');
+  const path = join(tempDir('store'), 'v1.db');
   const db = new Database(path);
   db.exec(SQLITE_MIGRATIONS[0].sql);
   db.exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL);
