@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { runVigil } from './helpers/cli.js';
 import { tempDir } from './helpers/temp.js';
 
 const REPO = join(import.meta.dirname, '..');
@@ -47,6 +48,5 @@ test('serve --workers 2: both processes decide on one state DB; a rules change i
     child.kill('SIGTERM');
   }
   assert.equal(await exited, 0);
-  const verify = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'src/cli/main.ts'), '--db', join(dir, 'vigil.db'), 'audit', 'verify'], { cwd: REPO, stdio: 'ignore' });
-  assert.equal(await new Promise((resolve) => verify.on('exit', resolve)), 0);
+  assert.equal((await runVigil(['--db', join(dir, 'vigil.db'), 'audit', 'verify'])).status, 0);
 });
