@@ -25,7 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import sharp from 'sharp';
-import { ApiKeyStore } from '../src/auth/keys.js';
+import { SyncApiKeyStore as ApiKeyStore } from '../src/auth/legacy-sync.js'; // TEMPORARY until wired to ApiKeyStore/KeyUsage
 import { createDigestIndex } from '../src/banks/digest-index.js';
 import { BankMatcher } from '../src/banks/matcher.js';
 import { lookupQuery } from '../src/service/routes/lookup.js';

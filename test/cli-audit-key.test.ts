@@ -2,7 +2,9 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
+import { AuditLog } from '../src/audit/log.js';
 import { ApiKeyStore } from '../src/auth/keys.js';
+import { openDatabase } from '../src/state/database.js';
 import { openStateDb } from '../src/state/sqlite.js';
 import { runVigil } from './helpers/cli.js';
 import { tempDir } from './helpers/temp.js';
@@ -11,6 +13,16 @@ let dir: string;
 let db: string;
 
 const vigil = (...args: string[]) => runVigil(['--db', db, ...args]);
+
+/** Authenticates as the service would, in this process, against the CLI's database. */
+async function authenticate(secret: string): Promise<string | undefined> {
+  const state = await openDatabase(db);
+  try {
+    return (await new ApiKeyStore(state, new AuditLog(state)).authenticate(secret))?.id;
+  } finally {
+    await state.close();
+  }
+}
 
 before(() => {
   dir = tempDir('audit-key');
@@ -35,12 +47,7 @@ test('key create prints the secret once with a warning; it authenticates; list n
   assert.equal(human.status, 0, human.stderr);
   assert.match(human.stdout, /^Created API key k_[a-z2-7]{12} \(reviewer\): scopes review, 6000 requests\/minute, expires 2999-01-01T00:00:00.000Z\nvigil_k_/);
 
-  const state = openStateDb(db);
-  try {
-    assert.equal(new ApiKeyStore(state).authenticate(secret)?.id, keyId);
-  } finally {
-    state.close();
-  }
+  assert.equal(await authenticate(secret), keyId);
 
   const listed = await vigil('key', 'list', '--json');
   assert.equal(listed.status, 0, listed.stderr);
@@ -63,12 +70,7 @@ test('key revoke: stops authentication, idempotent, unknown id exits 1', async (
   const r = await vigil('key', 'revoke', keyId);
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout, `Revoked ${keyId} (ingest worker)\n`);
-  const state = openStateDb(db);
-  try {
-    assert.equal(new ApiKeyStore(state).authenticate(secret), undefined);
-  } finally {
-    state.close();
-  }
+  assert.equal(await authenticate(secret), undefined);
   const again = await vigil('key', 'revoke', keyId);
   assert.equal(again.status, 0);
   assert.match(again.stdout, /already revoked at/);

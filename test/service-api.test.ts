@@ -273,6 +273,18 @@ const OPERATIONS: Record<string, string | null> = {
   'POST /c/bank/{name}/signal': 'curate',
   'GET /c/bank/{name}/content/{id}': 'lookup',
   'DELETE /c/bank/{name}/content/{id}': 'curate',
+  'PUT /c/bank/{name}/content/{id}': 'curate',
+  'GET /status/live': null,
+  'GET /c/exchanges/apis': 'lookup',
+  'GET /c/exchanges/api/{api}': 'lookup',
+  'POST /c/exchanges/api/{api}': 'curate',
+  'GET /c/exchanges/api/{api}/schema': 'lookup',
+  'GET /c/exchanges': 'lookup',
+  'POST /c/exchanges': 'curate',
+  'GET /c/exchange/{name}': 'lookup',
+  'PUT /c/exchange/{name}': 'curate',
+  'DELETE /c/exchange/{name}': 'curate',
+  'GET /c/exchange/{name}/status': 'lookup',
 };
 
 /** The app's own routing table (Fastify's printRoutes tree), without HEAD, the docs page and the spec itself. */

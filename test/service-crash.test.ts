@@ -27,7 +27,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { ApiKeyStore } from '../src/auth/keys.js';
+import { SyncApiKeyStore as ApiKeyStore } from '../src/auth/legacy-sync.js'; // TEMPORARY until wired to ApiKeyStore/KeyUsage
 import type { ListItem } from '../src/lists/types.js';
 import { openStateDb } from '../src/state/sqlite.js';
 import { openStore } from '../src/store/store.js';

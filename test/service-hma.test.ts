@@ -3,7 +3,7 @@
  * replayed against Vigil, and the responses checked in exactly the shapes HMA returns
  * (../shared/reference/threatexchange.md §5.3), so an HMA integration can point at Vigil unchanged. Vigil's
  * documented differences: an API key is needed (unless lookups are granted anonymously), bank_content_id is the
- * signal id, DELETE of a bank disables it. Benign data only: the demo's synthetic pictures.
+ * signal id. Benign data only: the demo's synthetic pictures.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -218,8 +218,8 @@ test('GET /m/index/status → {"pdq": {"present": true, "built_to": <unix ts>, "
 test('GET /c/bank/NAME/content/ID → the content with its signals; DELETE → {"deleted": 1}, then it no longer matches', async () => {
   const got = await call<{ id: number; disable_until_ts: number; collab_metadata: object; bank: { name: string; matching_enabled_ratio: number }; original_media_uri: string | null; signals: Record<string, string> }>('GET', `/c/bank/${BANK}/content/${sunsetId}`, { key: looker });
   assert.equal(got.status, 200);
-  // HMA 2.0's shape: {id, disable_until_ts (0 = enabled), collab_metadata, original_media_uri, bank: {name, matching_enabled_ratio}, signals}.
-  assert.deepEqual([got.body.id, got.body.disable_until_ts, got.body.collab_metadata, got.body.original_media_uri], [sunsetId, 0, {}, null]);
+  // HMA 2.0's shape: {id, disable_until_ts (1 = enabled), collab_metadata, original_media_uri, bank: {name, matching_enabled_ratio}, signals}.
+  assert.deepEqual([got.body.id, got.body.disable_until_ts, got.body.collab_metadata, got.body.original_media_uri], [sunsetId, 1, {}, null]);
   assert.deepEqual(got.body.bank, { name: BANK, matching_enabled_ratio: 1 });
   assert.deepEqual(got.body.signals, { pdq: pdqOf['sunset.png'] });
   assert.equal((await call('GET', `/c/bank/${OTHER}/content/${sunsetId}`, { key: looker })).status, 404, 'content of another bank');

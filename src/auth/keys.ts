@@ -2,29 +2,29 @@
  * API keys: a public id, a name, scopes and a per-key rate limit; the secret itself is never stored.
  *
  * Secret: 'vigil_' + id + '_' + 32 random bytes in base64url, shown once at creation. The database holds
- * SHA-256(secret). A slow password hash (bcrypt, scrypt) is for low-entropy human passwords; a 256-bit
+ * SHA-256(secret). A slow password hash (scrypt, see users.ts) is for low-entropy human passwords; a 256-bit
  * random secret cannot be brute-forced from its SHA-256, and `authenticate` runs on every request and must
- * stay well under a millisecond. The id inside the secret selects the row, so the check is one
+ * stay well under a millisecond. The id inside the secret selects the cached row, so the check is one
  * constant-time comparison of two 32-byte digests, not a scan.
  *
- * Roles for people (roadmap: review UI) map onto scopes: see ROLE_SCOPES.
+ * Each process caches key rows; a revision number that triggers change on any write to `api_keys`
+ * (schema.ts) is read on every authentication, so a revocation by another process — `vigil key revoke`,
+ * another server of a fleet — takes effect on the next request. That read is a local B-tree lookup on
+ * SQLite but a round trip on PostgreSQL: `revisionTtlMs` lets a fleet trade that round trip for a bounded
+ * delay before another process's revocation is seen (revocations in this process are seen at once).
  *
- * Key changes are not audited here: callers append 'key.created' / 'key.revoked' to the AuditLog in the
- * same transaction (the CLI does), with their own actor.
+ * Creating and revoking a key write its audit entry ('key.created', 'key.revoked') in the same transaction.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { invalidArgument, VigilError } from '../core/errors.js';
-import { migrateComponent, type ComponentMigration, type StateDb } from '../state/sqlite.js';
+import { auditBy, type AuditActor, type AuditLog } from '../audit/log.js';
+import type { Tx, VigilDatabase } from '../state/database.js';
+import type { ApiKeysTable } from './schema.js';
+
+export { AUTH_COMPONENT, AUTH_MIGRATIONS } from './schema.js';
 
 export const SCOPES = ['submit', 'lookup', 'curate', 'review', 'admin'] as const;
 export type Scope = (typeof SCOPES)[number];
-
-/** What each role may do, for people signing in to the review UI (roadmap). */
-export const ROLE_SCOPES = {
-  reviewer: ['review', 'lookup'],
-  investigator: ['lookup', 'curate'],
-  admin: ['admin'],
-} as const satisfies Record<string, readonly Scope[]>;
 
 export interface ApiKey {
   /** Public: 'k_' + 12 base32 characters. Safe to log. */
@@ -39,6 +39,15 @@ export interface ApiKey {
   lastUsedAt: string | null;
 }
 
+export interface CreateKeyInput {
+  name: string;
+  scopes: readonly Scope[];
+  rateLimitPerMinute?: number;
+  expiresAt?: string | null;
+  /** A given secret (format as generated, id included) makes a deterministic key: demos and tests only. */
+  secret?: string;
+}
+
 export const DEFAULT_RATE_LIMIT_PER_MINUTE = 6000;
 const MARK_USED_INTERVAL_MS = 60_000;
 const ID_CHARS = 12;
@@ -48,48 +57,7 @@ const SECRET = /^vigil_(k_[a-z2-7]{12})_[A-Za-z0-9_-]{32,128}$/;
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
-export const AUTH_MIGRATIONS: readonly ComponentMigration[] = [
-  {
-    version: 1,
-    description: 'API keys (hashed secrets, scopes, rate limits), cache revision',
-    sql: `
-      CREATE TABLE api_keys (
-        id TEXT PRIMARY KEY,
-        name TEXT NOT NULL,
-        scopes TEXT NOT NULL,
-        rate_limit_per_minute INTEGER NOT NULL CHECK (rate_limit_per_minute >= 0),
-        secret_sha256 BLOB NOT NULL CHECK (length(secret_sha256) = 32),
-        created_at TEXT NOT NULL,
-        expires_at TEXT,
-        revoked_at TEXT,
-        last_used_at TEXT
-      );
-      -- Bumped by any change that can affect authentication, so each process drops its cached rows when
-      -- another process (vigil key revoke) changes a key. random(), not +1: a rolled-back bump must not
-      -- let a later, different change reproduce a revision a process already cached under.
-      CREATE TABLE api_key_revision (id INTEGER PRIMARY KEY CHECK (id = 1), revision INTEGER NOT NULL);
-      INSERT INTO api_key_revision (id, revision) VALUES (1, 0);
-      CREATE TRIGGER api_keys_revision_update AFTER UPDATE OF id, name, scopes, rate_limit_per_minute, secret_sha256, expires_at, revoked_at ON api_keys
-        BEGIN UPDATE api_key_revision SET revision = random() WHERE id = 1; END;
-      CREATE TRIGGER api_keys_revision_delete AFTER DELETE ON api_keys
-        BEGIN UPDATE api_key_revision SET revision = random() WHERE id = 1; END;
-      CREATE TRIGGER api_keys_revision_insert AFTER INSERT ON api_keys
-        BEGIN UPDATE api_key_revision SET revision = random() WHERE id = 1; END;
-    `,
-  },
-];
-
-interface Row {
-  id: string;
-  name: string;
-  scopes: string;
-  rate_limit_per_minute: number;
-  secret_sha256: Buffer;
-  created_at: string;
-  expires_at: string | null;
-  revoked_at: string | null;
-  last_used_at: string | null;
-}
+type Row = ApiKeysTable;
 
 interface Cached {
   key: ApiKey;
@@ -112,7 +80,7 @@ export function parseScopes(csv: string): Scope[] {
   return normaliseScopes(names);
 }
 
-function normaliseScopes(names: readonly string[]): Scope[] {
+export function normaliseScopes(names: readonly string[]): Scope[] {
   for (const name of names) {
     if (!isScope(name)) throw invalidArgument(`a scope (${SCOPES.join(', ')})`, 'scope', name);
   }
@@ -120,7 +88,7 @@ function normaliseScopes(names: readonly string[]): Scope[] {
   return SCOPES.filter((s) => names.includes(s));
 }
 
-function sha256(text: string): Buffer {
+export function secretSha256(text: string): Buffer {
   return createHash('sha256').update(text, 'utf8').digest();
 }
 
@@ -131,7 +99,47 @@ function newId(): string {
   return id;
 }
 
-function toKey(row: Row): ApiKey {
+/** The key id a well-formed secret names, else undefined. */
+export function keyIdOfSecret(secret: unknown): string | undefined {
+  if (typeof secret !== 'string' || secret.length > 200) return undefined;
+  return SECRET.exec(secret)?.[1];
+}
+
+/** Validates a creation request and draws the id and secret: the new row and the secret to show once. */
+export function newKey(input: CreateKeyInput, now: Date): { row: Row; secret: string } {
+  if (typeof input !== 'object' || input === null) throw invalidArgument('a key description', 'input', input);
+  const { name } = input;
+  if (typeof name !== 'string' || name.trim() === '' || name.length > 200 || CONTROL.test(name)) throw invalidArgument('a key name (1–200 printable characters)', 'name', name);
+  if (!Array.isArray(input.scopes)) throw invalidArgument('an array of scopes', 'scopes', input.scopes);
+  const scopes = normaliseScopes(input.scopes);
+  const rate = input.rateLimitPerMinute ?? DEFAULT_RATE_LIMIT_PER_MINUTE;
+  if (!Number.isSafeInteger(rate) || rate < 0) throw invalidArgument('a non-negative integer (0 = unlimited)', 'rateLimitPerMinute', rate);
+  let expiresAt: string | null = null;
+  if (input.expiresAt !== undefined && input.expiresAt !== null) {
+    const ms = typeof input.expiresAt === 'string' ? Date.parse(input.expiresAt) : NaN;
+    if (Number.isNaN(ms)) throw invalidArgument('an ISO 8601 date-time', 'expiresAt', input.expiresAt);
+    if (ms <= now.getTime()) throw invalidArgument('an expiry in the future', 'expiresAt', input.expiresAt);
+    expiresAt = new Date(ms).toISOString();
+  }
+  let id: string;
+  let secret: string;
+  if (input.secret !== undefined) {
+    const given = keyIdOfSecret(input.secret);
+    if (!given) throw invalidArgument("a secret 'vigil_k_<12 of a-z2-7>_<32–128 base64url characters>'", 'secret', '(hidden)');
+    id = given;
+    secret = input.secret;
+  } else {
+    id = newId();
+    secret = `vigil_${id}_${randomBytes(32).toString('base64url')}`;
+  }
+  const row: Row = {
+    id, name, scopes: scopes.join(','), rate_limit_per_minute: rate, secret_sha256: secretSha256(secret),
+    created_at: now.toISOString(), expires_at: expiresAt, revoked_at: null, last_used_at: null,
+  };
+  return { row, secret };
+}
+
+export function toKey(row: Omit<Row, 'secret_sha256'>): ApiKey {
   return {
     id: row.id,
     name: row.name,
@@ -144,100 +152,85 @@ function toKey(row: Row): ApiKey {
   };
 }
 
-function copy(key: ApiKey): ApiKey {
+export function copyKey(key: ApiKey): ApiKey {
   return { ...key, scopes: [...key.scopes] };
 }
 
+const PUBLIC_COLUMNS = ['id', 'name', 'scopes', 'rate_limit_per_minute', 'created_at', 'expires_at', 'revoked_at', 'last_used_at'] as const;
+
+/** The tables must exist: run `migrate(db, [AUTH_COMPONENT, AUDIT_COMPONENT, …])` first. */
 export class ApiKeyStore {
   private readonly now: () => Date;
   private readonly cache = new Map<string, Cached>();
   private cacheRevision: number | undefined;
+  private revisionReadAt = -Infinity;
+  private readonly revisionTtlMs: number;
   private readonly lastMarked = new Map<string, number>();
-  private readonly getStmt;
-  private readonly revisionStmt;
-  private readonly markUsedStmt;
 
-  constructor(private readonly db: StateDb, options: { now?: () => Date } = {}) {
+  constructor(private readonly db: VigilDatabase, private readonly audit: AuditLog, options: { now?: () => Date; revisionTtlMs?: number } = {}) {
     this.now = options.now ?? (() => new Date());
-    migrateComponent(db, 'auth', AUTH_MIGRATIONS);
-    this.getStmt = db.prepare<[string], Row>('SELECT * FROM api_keys WHERE id = ?');
-    this.revisionStmt = db.prepare<[], number>('SELECT revision FROM api_key_revision WHERE id = 1').pluck();
-    this.markUsedStmt = db.prepare('UPDATE api_keys SET last_used_at = ? WHERE id = ?');
+    this.revisionTtlMs = options.revisionTtlMs ?? 0;
+    if (!Number.isSafeInteger(this.revisionTtlMs) || this.revisionTtlMs < 0) throw invalidArgument('a non-negative integer of milliseconds', 'revisionTtlMs', options.revisionTtlMs);
+  }
+
+  /** Creates a key inside `tx`, audited as `by`; returns its secret, which is not recoverable afterwards. */
+  async create(tx: Tx, input: CreateKeyInput, by: AuditActor): Promise<{ key: ApiKey; secret: string }> {
+    const { row, secret } = newKey(input, this.now());
+    // DO NOTHING rather than catching the violation: on PostgreSQL a failed statement would poison the caller's transaction.
+    const inserted = await tx.k.insertInto('api_keys').values(row).onConflict((oc) => oc.column('id').doNothing()).executeTakeFirst();
+    if (Number(inserted.numInsertedOrUpdatedRows ?? 0) !== 1) throw new VigilError('VIGIL_ERR_CONFLICT', `An API key with id ${row.id} already exists`);
+    const key = toKey(row);
+    // Never the secret or its hash.
+    await this.audit.append(tx, auditBy(by, 'key.created', key.id, { name: key.name, scopes: key.scopes, rateLimitPerMinute: key.rateLimitPerMinute, expiresAt: key.expiresAt }));
+    return { key, secret };
+  }
+
+  /** create in a transaction of its own. */
+  createNow(input: CreateKeyInput, by: AuditActor): Promise<{ key: ApiKey; secret: string }> {
+    return this.db.transaction((tx) => this.create(tx, input, by));
   }
 
   /**
-   * Creates a key and returns its secret, which is not recoverable afterwards. `secret` (format as
-   * generated, id included) makes a deterministic key for demos and tests only: such a secret is public.
+   * Revokes inside `tx`, audited as `by`. Idempotent: revoking a revoked key returns it unchanged and writes
+   * no entry (compare revokedAt to tell). NOT_FOUND for an unknown id.
    */
-  create(input: { name: string; scopes: readonly Scope[]; rateLimitPerMinute?: number; expiresAt?: string | null; secret?: string }): { key: ApiKey; secret: string } {
-    const { name } = input;
-    if (typeof name !== 'string' || name.trim() === '' || name.length > 200 || CONTROL.test(name)) throw invalidArgument('a key name (1–200 printable characters)', 'name', name);
-    if (!Array.isArray(input.scopes)) throw invalidArgument('an array of scopes', 'scopes', input.scopes);
-    const scopes = normaliseScopes(input.scopes);
-    const rate = input.rateLimitPerMinute ?? DEFAULT_RATE_LIMIT_PER_MINUTE;
-    if (!Number.isSafeInteger(rate) || rate < 0) throw invalidArgument('a non-negative integer (0 = unlimited)', 'rateLimitPerMinute', rate);
-    const now = this.now();
-    let expiresAt: string | null = null;
-    if (input.expiresAt !== undefined && input.expiresAt !== null) {
-      const ms = typeof input.expiresAt === 'string' ? Date.parse(input.expiresAt) : NaN;
-      if (Number.isNaN(ms)) throw invalidArgument('an ISO 8601 date-time', 'expiresAt', input.expiresAt);
-      if (ms <= now.getTime()) throw invalidArgument('an expiry in the future', 'expiresAt', input.expiresAt);
-      expiresAt = new Date(ms).toISOString();
-    }
-    let id: string;
-    let secret: string;
-    if (input.secret !== undefined) {
-      const m = typeof input.secret === 'string' ? SECRET.exec(input.secret) : null;
-      if (!m) throw invalidArgument("a secret 'vigil_k_<12 of a-z2-7>_<32–128 base64url characters>'", 'secret', '(hidden)');
-      id = m[1];
-      secret = input.secret;
-    } else {
-      id = newId();
-      secret = `vigil_${id}_${randomBytes(32).toString('base64url')}`;
-    }
-    const key: ApiKey = { id, name, scopes, rateLimitPerMinute: rate, createdAt: now.toISOString(), expiresAt, revokedAt: null, lastUsedAt: null };
-    try {
-      this.db
-        .prepare('INSERT INTO api_keys (id, name, scopes, rate_limit_per_minute, secret_sha256, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-        .run(id, name, scopes.join(','), rate, sha256(secret), key.createdAt, expiresAt);
-    } catch (err) {
-      if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw new VigilError('VIGIL_ERR_CONFLICT', `An API key with id ${id} already exists`, { cause: err });
-      throw err;
-    }
-    return { key: copy(key), secret };
+  async revoke(tx: Tx, id: string, by: AuditActor): Promise<ApiKey> {
+    const before = await this.get(id, tx);
+    if (!before) throw new VigilError('VIGIL_ERR_NOT_FOUND', `No API key with id ${JSON.stringify(id)}`);
+    if (before.revokedAt !== null) return before;
+    const revokedAt = this.now().toISOString();
+    const updated = await tx.k.updateTable('api_keys').set({ revoked_at: revokedAt }).where('id', '=', id).where('revoked_at', 'is', null).executeTakeFirst();
+    this.cache.delete(id);
+    // 0 rows: another process revoked it meanwhile (PostgreSQL); report its time, not ours, and leave its entry alone.
+    if (Number(updated.numUpdatedRows) === 0) return (await this.get(id, tx)) ?? before;
+    await this.audit.append(tx, auditBy(by, 'key.revoked', id, { name: before.name }));
+    return { ...before, revokedAt };
+  }
+
+  revokeNow(id: string, by: AuditActor): Promise<ApiKey> {
+    return this.db.transaction((tx) => this.revoke(tx, id, by));
   }
 
   /** The key for a presented secret; undefined when malformed, unknown, wrong, revoked or expired. */
-  authenticate(secret: string): ApiKey | undefined {
-    if (typeof secret !== 'string' || secret.length > 200) return undefined;
-    const m = SECRET.exec(secret);
-    if (!m) return undefined;
-    const cached = this.cached(m[1]);
+  async authenticate(secret: string): Promise<ApiKey | undefined> {
+    const id = keyIdOfSecret(secret);
+    if (!id) return undefined;
+    const cached = await this.cached(id);
     // Ids are public, so returning early for an unknown id leaks nothing; the secret part is compared in constant time.
-    if (!cached || cached.secretSha256.length !== 32 || !timingSafeEqual(sha256(secret), cached.secretSha256)) return undefined;
+    if (!cached || cached.secretSha256.length !== 32 || !timingSafeEqual(secretSha256(secret), cached.secretSha256)) return undefined;
     if (cached.key.revokedAt !== null || cached.expiresAtMs <= this.now().getTime()) return undefined;
-    return copy(cached.key);
+    return copyKey(cached.key);
   }
 
-  list(): ApiKey[] {
-    return this.db.prepare<[], Row>('SELECT * FROM api_keys ORDER BY created_at, id').all().map(toKey);
+  async list(tx?: Tx): Promise<ApiKey[]> {
+    const rows = await (tx?.k ?? this.db.k).selectFrom('api_keys').select(PUBLIC_COLUMNS).orderBy('created_at').orderBy('id').execute();
+    return rows.map(toKey);
   }
 
-  get(id: string): ApiKey | undefined {
-    const row = this.getStmt.get(id);
+  async get(id: string, tx?: Tx): Promise<ApiKey | undefined> {
+    if (typeof id !== 'string') return undefined;
+    const row = await (tx?.k ?? this.db.k).selectFrom('api_keys').select(PUBLIC_COLUMNS).where('id', '=', id).executeTakeFirst();
     return row ? toKey(row) : undefined;
-  }
-
-  /** Idempotent: revoking a revoked key returns it unchanged (compare revokedAt to tell). */
-  revoke(id: string): ApiKey {
-    const row = this.getStmt.get(id);
-    if (!row) throw new VigilError('VIGIL_ERR_NOT_FOUND', `No API key with id ${JSON.stringify(id)}`);
-    if (row.revoked_at !== null) return toKey(row);
-    const revokedAt = this.now().toISOString();
-    const changed = this.db.prepare('UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(revokedAt, id).changes;
-    this.cache.delete(id);
-    // 0 changes: another process revoked it meanwhile; report its time, not ours.
-    return changed ? toKey({ ...row, revoked_at: revokedAt }) : toKey(this.getStmt.get(id) ?? row);
   }
 
   /**
@@ -245,31 +238,38 @@ export class ApiKeyStore {
    * on every request costs a map lookup. Returns whether it wrote: callers that audit 'key.used' can do
    * so at the same cadence.
    */
-  markUsed(id: string): boolean {
+  async markUsed(id: string, tx?: Tx): Promise<boolean> {
     const nowMs = this.now().getTime();
     const last = this.lastMarked.get(id);
     if (last !== undefined && nowMs - last < MARK_USED_INTERVAL_MS && nowMs >= last) return false;
     const at = new Date(nowMs).toISOString();
-    if (this.markUsedStmt.run(at, id).changes === 0) return false;
+    const updated = await (tx?.k ?? this.db.k).updateTable('api_keys').set({ last_used_at: at }).where('id', '=', id).executeTakeFirst();
+    if (Number(updated.numUpdatedRows) === 0) return false;
     this.lastMarked.set(id, nowMs);
     const cached = this.cache.get(id);
     if (cached) cached.key.lastUsedAt = at;
     return true;
   }
 
-  private cached(id: string): Cached | undefined {
-    // One indexed single-row read per call: a revocation from another process takes effect on the next request.
-    const revision = this.revisionStmt.get();
-    if (revision !== this.cacheRevision) {
-      this.cache.clear();
-      this.cacheRevision = revision;
+  private async cached(id: string): Promise<Cached | undefined> {
+    // One indexed single-row read per call (or per revisionTtlMs): another process's revocation takes effect on the next request.
+    const nowMs = this.now().getTime();
+    let revision = this.cacheRevision;
+    if (!(nowMs - this.revisionReadAt < this.revisionTtlMs && nowMs >= this.revisionReadAt)) {
+      revision = (await this.db.k.selectFrom('api_key_revision').select('revision').where('id', '=', 1).executeTakeFirstOrThrow()).revision;
+      this.revisionReadAt = nowMs;
+      if (revision !== this.cacheRevision) {
+        this.cache.clear();
+        this.cacheRevision = revision;
+      }
     }
     let entry = this.cache.get(id);
     if (!entry) {
-      const row = this.getStmt.get(id);
+      const row = await this.db.k.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirst();
       if (!row) return undefined; // misses are not cached: random ids must not grow memory
-      entry = { key: toKey(row), secretSha256: row.secret_sha256, expiresAtMs: row.expires_at === null ? Infinity : Date.parse(row.expires_at) };
-      this.cache.set(id, entry);
+      entry = { key: toKey(row), secretSha256: Buffer.from(row.secret_sha256), expiresAtMs: row.expires_at === null ? Infinity : Date.parse(row.expires_at) };
+      // A read that raced a change may be stale: keep it only if the revision it was read under still holds.
+      if (this.cacheRevision === revision) this.cache.set(id, entry);
     }
     return entry;
   }

@@ -8,9 +8,13 @@ import { VigilError } from '../core/errors.js';
 import { DETECT_BYTES, detectListFormat, getListFormat, type AnyListReadOptions, type AnyListWriteOptions, type ListFormat, type ListFormatName } from '../lists/registry.js';
 import type { ListItem, ListRecord } from '../lists/types.js';
 import type { SignalTypeName } from '../signals/registry.js';
-import type { ImportResult, Signal, Store } from '../store/types.js';
+import type { ImportOptions, ImportResult, Signal, Store } from '../store/types.js';
 
 export interface ImportFileOptions {
+  /** The name to record (a client's file name; never a server path in an answer). */
+  fileName?: string;
+  /** Writes that commit with the import (its audit entry): see ImportOptions.withinCommit. */
+  withinCommit?: ImportOptions['withinCommit'];
   format?: ListFormatName | 'auto';
   readOptions?: AnyListReadOptions;
   /** Create the bank (with the format's kind) when it does not exist. */
@@ -55,7 +59,7 @@ export async function importListFile(store: Store, bankName: string, path: strin
   };
   const items: AsyncIterable<ListItem> =
     format.input === 'file' ? format.readFile(path, readOptions) : format.read(createReadStream(path, { highWaterMark: 1 << 20 }), readOptions);
-  const result = await store.importList(bank.name, items, { fileName: path, format: format.name });
+  const result = await store.importList(bank.name, items, { fileName: options.fileName ?? path, format: format.name, ...(options.withinCommit ? { withinCommit: options.withinCommit } : {}) });
   return { ...result, format: format.name };
 }
 

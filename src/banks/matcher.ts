@@ -93,6 +93,20 @@ export interface MatcherOptions {
   pollMs?: number;
   /** Builds a digest index for md5/sha1/sha256 (injected so the index implementation can change). */
   digestIndex: (byteLength: number) => DigestIndex;
+  /** A background sync or compaction failed (logged and counted by the caller; the matcher keeps trying). */
+  onError?: (what: 'sync' | 'compaction', err: unknown) => void;
+  now?: () => number;
+}
+
+/** How current the indexes are: what readiness checks and the lag metric read. */
+export interface MatcherHealth {
+  /** Seq of the last change applied. */
+  position: number;
+  /** When a sync last reached the head of the change feed (epoch ms; 0 before the first). */
+  caughtUpAt: number;
+  /** Background sync failures since start. */
+  syncErrors: number;
+  lastError: string | null;
 }
 
 const STATUS_CODE: Record<SignalStatus, number> = { active: 1, false_positive: 2, quarantined: 3 };
@@ -123,6 +137,9 @@ export class BankMatcher {
   private compacting: Promise<void> | undefined;
   private readonly qualityThreshold: number;
   private readonly pageSize: number;
+  private caughtUpAt = 0;
+  private syncErrors = 0;
+  private lastError: string | null = null;
 
   constructor(private readonly store: Store, private readonly options: MatcherOptions) {
     this.qualityThreshold = options.pdqQualityThreshold ?? PDQ_QUALITY_THRESHOLD;
@@ -133,6 +150,15 @@ export class BankMatcher {
   /** Seq of the last change applied. */
   get position(): number {
     return this.cursor;
+  }
+
+  get health(): MatcherHealth {
+    return { position: this.cursor, caughtUpAt: this.caughtUpAt, syncErrors: this.syncErrors, lastError: this.lastError };
+  }
+
+  /** Milliseconds since the indexes last held everything in the change feed. */
+  lagMs(now = this.options.now?.() ?? Date.now()): number {
+    return this.caughtUpAt === 0 ? Number.POSITIVE_INFINITY : Math.max(0, now - this.caughtUpAt);
   }
 
   get sizes(): Record<'pdq' | 'vpdq' | DigestType, number> {
@@ -148,6 +174,7 @@ export class BankMatcher {
   }
 
   private async runSync(): Promise<number> {
+    const startedAt = this.options.now?.() ?? Date.now();
     this.banks = new Map((await this.store.listBanks()).map((b) => [b.id, b]));
     let applied = 0;
     for (;;) {
@@ -156,6 +183,8 @@ export class BankMatcher {
       applied += changes.length;
       if (changes.length > 0) this.cursor = changes[changes.length - 1].seq;
       if (changes.length < this.pageSize) {
+        // Everything committed before this sync started is now applied.
+        this.caughtUpAt = startedAt;
         this.maybeCompact();
         return applied;
       }
@@ -221,7 +250,7 @@ export class BankMatcher {
    */
   private maybeCompact(): void {
     if (!this.timer || this.compacting || !this.pdq.needsCompaction) return;
-    this.compacting = this.pdq.compactAsync().catch(() => undefined).finally(() => {
+    this.compacting = this.pdq.compactAsync().catch((err: unknown) => this.options.onError?.('compaction', err)).finally(() => {
       this.compacting = undefined;
     });
   }
@@ -238,7 +267,11 @@ export class BankMatcher {
   /** Polls the change feed every `pollMs` (default 1 s) until stop(). */
   start(): void {
     if (this.timer) return;
-    this.timer = setInterval(() => void this.sync().catch(() => undefined), this.options.pollMs ?? 1000);
+    this.timer = setInterval(() => void this.sync().catch((err: unknown) => {
+      this.syncErrors++;
+      this.lastError = err instanceof Error ? err.message : String(err);
+      this.options.onError?.('sync', err);
+    }), this.options.pollMs ?? 1000);
     this.timer.unref();
   }
 

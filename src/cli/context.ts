@@ -4,6 +4,9 @@ import type { Command } from 'commander';
 import { openStore, DEFAULT_STORE_URL } from '../store/store.js';
 import type { Store } from '../store/types.js';
 import { openStateDb, stateDbPathFor, type StateDb } from '../state/sqlite.js';
+import { openDatabase, type VigilDatabase } from '../state/database.js';
+import { STORE_COMPONENT } from '../store/migrations.js';
+import { migrate, type Component } from '../state/migrate.js';
 
 /** What a command line runs against: the process's streams and environment, or a test's. */
 export interface CliIo {
@@ -38,6 +41,23 @@ export function withStateDb<T>(command: Command, cli: Cli, fn: (db: StateDb) => 
   return Promise.resolve()
     .then(() => fn(db))
     .finally(() => db.close());
+}
+
+/**
+ * The same state database as withStateDb, opened as a VigilDatabase with the given components migrated.
+ * (Where it lives follows withStateDb until the composition root decides it from configuration.)
+ */
+export async function withStateDatabase<T>(command: Command, cli: Cli, components: readonly Component[], fn: (db: VigilDatabase) => Promise<T>): Promise<T> {
+  const opts = command.optsWithGlobals() as { state?: string };
+  // The state lives in the store's database (SQLite file or PostgreSQL), migrated as one.
+  void opts;
+  const db = await openDatabase(storeUrl(command, cli));
+  try {
+    await migrate(db, [STORE_COMPONENT, ...components]);
+    return await fn(db);
+  } finally {
+    await db.close();
+  }
 }
 
 export function printJson(out: Writable, value: unknown): void {

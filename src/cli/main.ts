@@ -23,6 +23,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   serve: async () => (await import('./commands/serve.js')).registerServe,
   key: async () => (await import('./commands/key.js')).registerKey,
   audit: async () => (await import('./commands/audit.js')).registerAudit,
+  evidence: async () => (await import('./commands/evidence.js')).registerEvidence,
 };
 
 function baseProgram(cli: Cli): Command {

@@ -28,6 +28,10 @@ export const ERROR_CODES = {
   VIGIL_ERR_WEBHOOK_FAILED: 'A webhook endpoint did not accept a delivery (non-2xx, timeout, network).',
   VIGIL_ERR_AUDIT_TAMPERED: 'The audit log chain is broken: an entry was edited, inserted or deleted.',
   VIGIL_ERR_NOT_READY: 'The service is starting (index not loaded yet); retry shortly.',
+  VIGIL_ERR_UNAVAILABLE: 'A backing service (PostgreSQL, Redis, a remote API) cannot be reached; retry later.',
+  VIGIL_ERR_INVALID_CONFIG: 'A configuration value (file, environment or flag) is invalid; the message names the key.',
+  VIGIL_ERR_EVIDENCE_INTEGRITY: 'Stored evidence failed authentication or its SHA-256 check (altered, truncated, swapped, or a different master key).',
+  VIGIL_ERR_EVIDENCE_KEY_UNKNOWN: 'Stored evidence is wrapped by a master key id that is not configured.',
   VIGIL_ERR_INTERNAL: 'An unexpected internal failure.',
 } as const;
 

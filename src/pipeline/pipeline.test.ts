@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { afterEach, beforeEach, test } from 'node:test';
-import { AuditLog } from '../audit/log.js';
+import { SyncAuditLog as AuditLog } from '../audit/legacy-sync.js'; // TEMPORARY until wired to AuditLog
 import { MapDigestIndex } from '../banks/_map-digest-index.js';
 import { BankMatcher } from '../banks/matcher.js';
 import { SqliteJobQueue } from '../queue/sqlite-queue.js';

@@ -1,23 +1,29 @@
 /**
- * hash → match → decide → act, for one piece of content. The decision row, the review item, the report
- * draft, the action jobs (webhooks) and the audit entry commit in ONE state-DB transaction (a transactional
- * outbox): a crash before the commit leaves nothing and the caller's retry decides again; after it, the
- * jobs are durable and the worker delivers them. Idempotent on (content id, SHA-256 or hash fingerprint):
- * a retry returns the recorded decision and repeats no action.
+ * hash → match → decide → act, for one piece of content. The decision with its match, rule and action rows,
+ * the incident, the review item, the report draft, the evidence record, the action jobs (webhooks) and the
+ * audit entry commit in ONE unit of work (state/database.ts) on either engine — a transactional outbox: a
+ * crash before the commit leaves nothing and the caller's retry decides again; after it, the jobs are durable
+ * and the worker delivers them. Idempotent on (content id, SHA-256 or hash fingerprint): a retry returns the
+ * recorded decision and repeats no action.
  */
-import { readFile } from 'node:fs/promises';
 import type { BankMatch, BankMatcher, MatchQuery } from '../banks/matcher.js';
 import { VigilError } from '../core/errors.js';
 import type { FileHashRecord } from '../hashing/hash-file.js';
 import type { AuditLog } from '../audit/log.js';
+import type { SqlJobQueue } from '../queue/sql-queue.js';
+import type { ActionOutcome, DecisionRecord, DecisionRecords, RetainedHashes } from '../records/decisions.js';
 import type { RuleEngine } from '../rules/engine.js';
 import type { Decision, PlannedAction } from '../rules/types.js';
-import type { SqliteJobQueue } from '../queue/sqlite-queue.js';
+import type { VigilDatabase } from '../state/database.js';
 import type { Store } from '../store/types.js';
 import { webhookJob, type WebhookEvent } from '../webhooks/deliver.js';
-import type { EvidenceVault } from './evidence.js';
 import { fingerprintOf, matchQueryOfClientHashes, matchQueryOfRecord, serializeQuery, type ClientHashes } from './query.js';
-import type { ActionOutcome, DecisionRecord, PipelineRecords, RetainedHashes } from './records.js';
+
+/** Where preserved content goes: sealed as a stream (never whole in memory), discarded if the decision loses a race. */
+export interface EvidenceSink {
+  sealFile(path: string): Promise<{ id: string; keyId: string; sha256: string; size: number }>;
+  discard(id: string): Promise<void>;
+}
 
 export interface SubmissionMeta {
   /** The platform's id for the content. */
@@ -27,6 +33,8 @@ export interface SubmissionMeta {
   context?: Record<string, unknown>;
   /** Who submitted: 'key:<id>' for API keys. */
   actor: string;
+  /** The request that carried it (audit entries name it). */
+  requestId?: string;
 }
 
 export interface MediaSummary {
@@ -63,14 +71,17 @@ export interface ContentResult {
 }
 
 export interface PipelineOptions {
+  db: VigilDatabase;
   store: Store;
   matcher: BankMatcher;
-  records: PipelineRecords;
-  queue: SqliteJobQueue;
+  records: DecisionRecords;
+  queue: SqlJobQueue;
   audit: AuditLog;
-  rules: () => RuleEngine;
+  rules: () => RuleEngine | Promise<RuleEngine>;
   hashFile: (path: string) => Promise<FileHashRecord>;
-  evidence?: EvidenceVault;
+  evidence?: EvidenceSink;
+  /** Days preserved evidence is kept (null: until a report's retention applies). */
+  evidenceRetainDays?: number;
   /** Webhook endpoints told about late matches (content already allowed, now matched). */
   lateMatchWebhooks?: () => string[];
   /** Keep hashes of unmatched content this many days for retroactive matching (0: never keep them). */
@@ -87,6 +98,11 @@ const WEBHOOK_EVENT_TYPE: Partial<Record<PlannedAction['type'], string>> = { dis
 
 export class ContentPipeline {
   constructor(private readonly o: PipelineOptions) {}
+
+  /** After each decision (metrics); set by the adapter that counts them. */
+  set onDecision(fn: ((result: ContentResult) => void) | undefined) {
+    this.o.onDecision = fn;
+  }
 
   /** An uploaded file (already on disk, in a private temp folder the caller removes). */
   async submitFile(meta: SubmissionMeta, path: string): Promise<ContentResult> {
@@ -108,18 +124,19 @@ export class ContentPipeline {
   }
 
   private async decide(meta: SubmissionMeta, query: MatchQuery, from: { media?: MediaSummary; path?: string; retainedId?: number }): Promise<ContentResult> {
-    const { records } = this.o;
+    const { records, db } = this.o;
     const fingerprint = fingerprintOf(query);
-    const prior = records.findDecision(meta.contentId, fingerprint);
+    const prior = await records.findDecision(meta.contentId, fingerprint);
     if (prior) return { ...resultOf(prior, true), ...(from.media ? { media: from.media } : {}) };
 
     const matches = await this.o.matcher.match(query);
-    const engine = this.o.rules();
+    const engine = await this.o.rules();
     // Rules fire only on matches: the account's history is read only when there are some.
-    const account = meta.accountId && matches.length > 0 ? records.accountHistory(meta.accountId) : undefined;
+    const account = meta.accountId && matches.length > 0 ? await records.accountHistory(meta.accountId) : undefined;
     const decision = engine.evaluate({ matches, ...(account ? { account } : {}), context: meta.context ?? {} });
     const createdAt = (this.o.now?.() ?? new Date()).toISOString();
     const late = from.retainedId !== undefined;
+    const actor = { actor: meta.actor, ...(meta.requestId ? { requestId: meta.requestId } : {}) };
 
     // Only content with a block-bank match (or that a rule acted on) is recorded; the rest leaves no trace
     // but an audit line, and its hashes only when retroactive matching is on.
@@ -127,80 +144,73 @@ export class ContentPipeline {
     if (!recorded) {
       if (late) return { ...unrecorded(meta, fingerprint, decision, matches, createdAt), late };
       const retainDays = this.o.retainDays ?? 0;
-      records.db.transaction(() => {
+      await db.transaction(async (tx) => {
         if (retainDays > 0) {
           const expiresAt = new Date(Date.parse(createdAt) + retainDays * 86_400_000).toISOString();
-          records.retain({ contentId: meta.contentId, fingerprint, accountId: meta.accountId ?? null, context: meta.context ?? {}, query: serializeQuery(query), createdAt, expiresAt }, 0);
+          await records.retain(tx, { contentId: meta.contentId, fingerprint, accountId: meta.accountId ?? null, context: meta.context ?? {}, query: serializeQuery(query), createdAt, expiresAt }, 0);
         }
-        this.o.audit.append({ actor: meta.actor, action: 'decision.created', subject: `content:${meta.contentId}`, details: { verdict: decision.verdict, matches: matches.length, recorded: false } });
-      }).immediate();
+        await this.o.audit.append(tx, { ...actor, action: 'decision.created', subject: `content:${meta.contentId}`, details: { verdict: decision.verdict, matches: matches.length, recorded: false } });
+      });
       const result = { ...unrecorded(meta, fingerprint, decision, matches, createdAt), ...(from.media ? { media: from.media } : {}) };
       this.o.onDecision?.(result);
       return result;
     }
 
-    // Evidence is sealed before the transaction (file I/O is async); a twin that loses the race discards it.
-    let evidenceId: string | null = null;
-    if (decision.actions.some((a) => a.type === 'preserve_evidence') && from.path && this.o.evidence) {
-      evidenceId = (await this.o.evidence.seal(await readFile(from.path))).id;
+    // Evidence is sealed (streamed, encrypted) before the transaction; a twin that loses the race discards it.
+    const evidence = decision.actions.some((a) => a.type === 'preserve_evidence') && from.path && this.o.evidence ? await this.o.evidence.sealFile(from.path) : undefined;
+    // What was preserved must be what was hashed and matched.
+    if (evidence && query.sha256 && evidence.sha256 !== query.sha256) {
+      await this.o.evidence?.discard(evidence.id);
+      throw new VigilError('VIGIL_ERR_INTERNAL', 'The preserved evidence differs from the content that was hashed');
     }
     const lateWebhooks = late ? (this.o.lateMatchWebhooks?.() ?? []) : [];
     let jobsQueued = 0;
-    const decisionId = records.db.transaction((): number | undefined => {
-      const id = records.insertDecision({
+    const decisionId = await db.transaction(async (tx): Promise<number | undefined> => {
+      const id = await records.insertDecision(tx, {
         contentId: meta.contentId, fingerprint, accountId: meta.accountId ?? null, verdict: decision.verdict, late,
         md5: query.md5 ?? null, sha1: query.sha1 ?? null, sha256: query.sha256 ?? null,
-        matches, fired: decision.fired, context: meta.context ?? {}, rulesVersion: decision.rulesVersion, evidenceId, actor: meta.actor, createdAt,
+        matches, fired: decision.fired, context: meta.context ?? {}, rulesVersion: decision.rulesVersion, evidenceId: evidence?.id ?? null,
+        actor: meta.actor, requestId: meta.requestId ?? null, createdAt,
       });
       if (id === undefined) return undefined;
+      const ctx = meta.context ?? {};
+      const incidentId = await records.openIncident(tx, {
+        decisionId: id, contentId: meta.contentId, accountId: meta.accountId ?? null,
+        ip: typeof ctx.ip === 'string' ? ctx.ip : null, occurredAt: typeof ctx.uploadedAt === 'string' ? ctx.uploadedAt : createdAt, at: createdAt,
+      });
+      if (evidence) {
+        const retainUntil = this.o.evidenceRetainDays ? new Date(Date.parse(createdAt) + this.o.evidenceRetainDays * 86_400_000).toISOString() : null;
+        await records.recordEvidence(tx, { id: evidence.id, decisionId: id, keyId: evidence.keyId, sha256: evidence.sha256, size: evidence.size, mediaType: from.media?.format ?? null, at: createdAt, retainUntil });
+      }
       const event = (type: string, index: number): WebhookEvent => ({
         id: `decision-${id}-${index}`,
         type,
         createdAt,
         data: eventData(id, meta, decision, matches, late),
       });
-      const outcomes: ActionOutcome[] = decision.actions.map((action, index): ActionOutcome => {
-        switch (action.type) {
-          case 'block':
-            return { ...action, status: 'done' };
-          case 'hold_for_review':
-            return { ...action, status: 'done', reviewItemId: records.openReviewItem(id, action.priority ?? DEFAULT_REVIEW_PRIORITY, createdAt) };
-          case 'report_draft':
-            return { ...action, status: 'done', reportDraftId: records.openReportDraft(id, createdAt) };
-          case 'preserve_evidence':
-            return evidenceId
-              ? { ...action, status: 'done', evidenceId }
-              : { ...action, status: 'skipped', note: from.path ? 'no evidence vault configured' : 'hash-only submission: no content to preserve' };
-          case 'disable_account':
-          case 'notify': {
-            if (!action.webhook) return { ...action, status: 'skipped', note: 'no webhook named' };
-            if (action.type === 'disable_account' && !meta.accountId) return { ...action, status: 'skipped', note: 'no account id in the submission' };
-            const [{ job }] = this.o.queue.enqueueSync([webhookJob(action.webhook, event(WEBHOOK_EVENT_TYPE[action.type]!, index))]);
-            jobsQueued++;
-            return { ...action, status: 'queued', jobId: job.id };
-          }
-        }
-      });
-      lateWebhooks.forEach((name, k) => {
-        this.o.queue.enqueueSync([webhookJob(name, event('decision.late', decision.actions.length + k))]);
+      const outcomes: ActionOutcome[] = [];
+      for (const [index, action] of decision.actions.entries()) {
+        outcomes.push(await this.act(tx, action, { id, incidentId, createdAt, evidenceId: evidence?.id, hasBytes: from.path !== undefined, meta, event: (type) => event(type, index), queued: () => jobsQueued++ }));
+      }
+      for (const [k, name] of lateWebhooks.entries()) {
+        await this.o.queue.enqueue(tx, [webhookJob(name, event('decision.late', decision.actions.length + k))]);
         jobsQueued++;
-      });
-      records.setActions(id, outcomes);
-      if (from.retainedId !== undefined) records.dropRetained(from.retainedId);
-      this.o.audit.append({
-        actor: meta.actor,
+      }
+      await records.setActions(tx, id, outcomes);
+      if (from.retainedId !== undefined) await records.dropRetained(tx, from.retainedId);
+      await this.o.audit.append(tx, {
+        ...actor,
         action: 'decision.created',
         subject: `content:${meta.contentId}`,
-        details: { decisionId: id, verdict: decision.verdict, late, rulesVersion: decision.rulesVersion, rules: decision.fired.map((f) => f.ruleId), signals: matches.map((m) => m.signalId), actions: outcomes.map((a) => a.type) },
+        details: { decisionId: id, incidentId, verdict: decision.verdict, late, rulesVersion: decision.rulesVersion, rules: decision.fired.map((f) => f.ruleId), signals: matches.map((m) => m.signalId), actions: outcomes.map((a) => a.type), ...(evidence ? { evidenceId: evidence.id } : {}) },
       });
       return id;
-      // IMMEDIATE: the write lock up front, so reading then appending never fails on another process's commit.
-    }).immediate();
+    });
 
     if (decisionId === undefined) {
       // A concurrent identical submission committed first: answer with its decision.
-      if (evidenceId) await this.o.evidence?.discard(evidenceId);
-      const twin = records.findDecision(meta.contentId, fingerprint);
+      if (evidence) await this.o.evidence?.discard(evidence.id);
+      const twin = await records.findDecision(meta.contentId, fingerprint);
       if (!twin) throw new VigilError('VIGIL_ERR_INTERNAL', 'A decision conflicted but could not be read back');
       return resultOf(twin, true);
     }
@@ -208,9 +218,38 @@ export class ContentPipeline {
     // Match statistics feed spike quarantine; they must not fail a decision that is already committed.
     const counted = matches.filter((m) => m.actionable).map((m) => m.signalId);
     if (counted.length > 0) await this.o.store.recordMatches(counted).catch((err: unknown) => this.o.log?.('recording match statistics failed', err));
-    const result = { ...resultOf(records.getDecision(decisionId)!, false), ...(from.media ? { media: from.media } : {}) };
+    const result = { ...resultOf((await records.getDecision(decisionId))!, false), ...(from.media ? { media: from.media } : {}) };
     this.o.onDecision?.(result);
     return result;
+  }
+
+  /** One planned action inside the decision's unit of work. */
+  private async act(
+    tx: Parameters<Parameters<VigilDatabase['transaction']>[0]>[0],
+    action: PlannedAction,
+    d: { id: number; incidentId: number; createdAt: string; evidenceId: string | undefined; hasBytes: boolean; meta: SubmissionMeta; event: (type: string) => WebhookEvent; queued: () => void },
+  ): Promise<ActionOutcome> {
+    const { records } = this.o;
+    switch (action.type) {
+      case 'block':
+        return { ...action, status: 'done' };
+      case 'hold_for_review':
+        return { ...action, status: 'done', reviewItemId: await records.openReviewItem(tx, { decisionId: d.id, incidentId: d.incidentId, priority: action.priority ?? DEFAULT_REVIEW_PRIORITY, at: d.createdAt }) };
+      case 'report_draft':
+        return { ...action, status: 'done', reportDraftId: await records.openReportDraft(tx, { decisionId: d.id, incidentId: d.incidentId, at: d.createdAt }) };
+      case 'preserve_evidence':
+        return d.evidenceId
+          ? { ...action, status: 'done', evidenceId: d.evidenceId }
+          : { ...action, status: 'skipped', note: d.hasBytes ? 'no evidence store configured' : 'hash-only submission: no content to preserve' };
+      case 'disable_account':
+      case 'notify': {
+        if (!action.webhook) return { ...action, status: 'skipped', note: 'no webhook named' };
+        if (action.type === 'disable_account' && !d.meta.accountId) return { ...action, status: 'skipped', note: 'no account id in the submission' };
+        const [{ job }] = await this.o.queue.enqueue(tx, [webhookJob(action.webhook, d.event(WEBHOOK_EVENT_TYPE[action.type]!))]);
+        d.queued();
+        return { ...action, status: 'queued', jobId: job.id };
+      }
+    }
   }
 }
 

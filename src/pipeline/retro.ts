@@ -8,7 +8,7 @@ import type { BankMatcher } from '../banks/matcher.js';
 import type { Store } from '../store/types.js';
 import type { ContentPipeline, ContentResult } from './pipeline.js';
 import { deserializeQuery } from './query.js';
-import type { PipelineRecords } from './records.js';
+import type { DecisionRecords } from '../records/decisions.js';
 
 export interface RetroRunResult {
   checked: number;
@@ -20,7 +20,7 @@ export class RetroMatcher {
   private running: Promise<RetroRunResult> | undefined;
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly o: { store: Store; matcher: BankMatcher; records: PipelineRecords; pipeline: ContentPipeline; pageSize?: number; now?: () => Date; log?: (msg: string, err?: unknown) => void }) {}
+  constructor(private readonly o: { store: Store; matcher: BankMatcher; records: DecisionRecords; pipeline: ContentPipeline; pageSize?: number; now?: () => Date; log?: (msg: string, err?: unknown) => void }) {}
 
   /** One pass; concurrent calls share it. */
   run(): Promise<RetroRunResult> {
@@ -30,7 +30,7 @@ export class RetroMatcher {
 
   private async pass(): Promise<RetroRunResult> {
     const { records, store, matcher } = this.o;
-    const purged = records.purgeExpired((this.o.now?.() ?? new Date()).toISOString());
+    const purged = await records.purgeExpired((this.o.now?.() ?? new Date()).toISOString());
     // The matcher must hold every change up to `seq` before a row can be marked checked at `seq`.
     const seq = await store.latestSeq();
     await matcher.sync();
@@ -38,7 +38,7 @@ export class RetroMatcher {
     let checked = 0;
     let afterId = 0;
     for (;;) {
-      const page = records.retainedBefore(seq, afterId, this.o.pageSize ?? 500);
+      const page = await records.retainedBefore(seq, afterId, this.o.pageSize ?? 500);
       if (page.length === 0) break;
       const unmatched: number[] = [];
       for (const row of page) {
@@ -47,7 +47,7 @@ export class RetroMatcher {
         else unmatched.push(row.id);
         checked++;
       }
-      records.markRetainedChecked(unmatched, seq);
+      await records.markRetainedChecked(unmatched, seq);
       afterId = page[page.length - 1].id;
     }
     return { checked, late, purged };

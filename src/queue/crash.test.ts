@@ -1,6 +1,6 @@
 /**
- * Crash safety, end to end: a child process (this same file, in child mode) enqueues jobs and works them; the
- * parent kill -9s it while jobs are in flight, restarts a worker on the same DB with a clock past the leases, and
+ * Crash safety, end to end, on each engine: a child process (this same file, in child mode) enqueues jobs and
+ * works them; the parent kill -9s it while jobs are in flight, restarts a worker on the same DB with a clock past the leases, and
  * checks the at-least-once contract: every acknowledged job ends done, a job runs at most twice, and only jobs
  * that were in flight at the kill run twice. The kill point is deterministic: jobs from HANG_FROM on never return
  * in the child, so once the child reports CONCURRENCY of them running, exactly those are in flight, and every job
@@ -13,8 +13,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { openStateDb } from '../state/sqlite.js';
-import { SqliteJobQueue } from './sqlite-queue.js';
+import { openDatabase } from '../state/database.js';
+import { ENGINES } from '../state/test-engines.js';
+import { SqlJobQueue } from './sql-queue.js';
 import { QueueWorker } from './worker.js';
 
 const N = 200;
@@ -25,8 +26,8 @@ const CONCURRENCY = 4;
 const CHILD_LEASE_MS = 60_000;
 const QUEUE = 'crash';
 
-async function runChild(dbPath: string, outFile: string): Promise<void> {
-  const queue = new SqliteJobQueue(openStateDb(dbPath));
+async function runChild(url: string, schema: string | undefined, outFile: string): Promise<void> {
+  const queue = new SqlJobQueue(await openDatabase(url, schema ? { schema } : {}));
   const worker = new QueueWorker({
     queue, concurrency: CONCURRENCY, leaseMs: CHILD_LEASE_MS, workerId: 'child',
     handlers: {
@@ -40,7 +41,7 @@ async function runChild(dbPath: string, outFile: string): Promise<void> {
   });
   worker.start();
   for (let i = 0; i < N; i++) {
-    const [{ job }] = await queue.enqueue([{ queue: QUEUE, idempotencyKey: `crash-${i}`, payload: { i } }]);
+    const [{ job }] = await queue.enqueueAlone([{ queue: QUEUE, idempotencyKey: `crash-${i}`, payload: { i } }]);
     // Written only after the enqueue committed: an acknowledged job must survive the kill.
     process.stdout.write(`ack ${job.idempotencyKey} ${job.id}\n`);
     worker.notify();
@@ -52,16 +53,19 @@ async function runChild(dbPath: string, outFile: string): Promise<void> {
 }
 
 if (process.env.VIGIL_QUEUE_CRASH_CHILD) {
-  await runChild(process.env.VIGIL_QUEUE_CRASH_DB as string, process.env.VIGIL_QUEUE_CRASH_OUT as string);
+  await runChild(process.env.VIGIL_QUEUE_CRASH_DB as string, process.env.VIGIL_QUEUE_CRASH_SCHEMA || undefined, process.env.VIGIL_QUEUE_CRASH_OUT as string);
 } else {
-  describe('queue crash safety', () => {
+  for (const engine of ENGINES) describe(`queue crash safety (${engine.name})`, () => {
     it('kill -9 mid-way: acknowledged jobs complete exactly once; only in-flight jobs run twice', { timeout: 120_000 }, async (t) => {
+      const test = await engine.open();
+      t.after(() => test.drop());
+      const { db } = test;
+      await SqlJobQueue.open(db);
       const dir = mkdtempSync(join(tmpdir(), 'vigil-queue-crash-'));
-      const dbPath = join(dir, 'state.db');
       const outFile = join(dir, 'ran.txt');
       appendFileSync(outFile, '');
       const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url)], {
-        env: { ...process.env, VIGIL_QUEUE_CRASH_CHILD: '1', VIGIL_QUEUE_CRASH_DB: dbPath, VIGIL_QUEUE_CRASH_OUT: outFile },
+        env: { ...process.env, VIGIL_QUEUE_CRASH_CHILD: '1', VIGIL_QUEUE_CRASH_DB: test.url, VIGIL_QUEUE_CRASH_SCHEMA: test.schema ?? '', VIGIL_QUEUE_CRASH_OUT: outFile },
         stdio: ['pipe', 'pipe', 'pipe'],
       });
       const acked = new Map<string, number>();
@@ -91,15 +95,14 @@ if (process.env.VIGIL_QUEUE_CRASH_CHILD) {
       assert.equal(signal, 'SIGKILL', `child ended on its own (code ${code}): ${stderr}`);
       assert.ok(acked.size >= KILL_AFTER_ACKS, `acknowledged ${acked.size}`);
 
-      const db = openStateDb(dbPath);
-      const inFlight = new Set((db.prepare(`SELECT id FROM queue_jobs WHERE state = 'running'`).all() as { id: number }[]).map((r) => r.id));
+      const inFlight = new Set((await db.k.selectFrom('queue_jobs').select('id').where('state', '=', 'running').execute()).map((r) => r.id));
       assert.deepEqual([...inFlight].sort((x, y) => x - y), [...hung].sort((x, y) => x - y));
-      const pendingAtKill = (db.prepare(`SELECT COUNT(*) AS n FROM queue_jobs WHERE state = 'pending'`).get() as { n: number }).n;
+      const pendingAtKill = (await db.k.selectFrom('queue_jobs').select('id').where('state', '=', 'pending').execute()).length;
       assert.ok(pendingAtKill >= KILL_AFTER_ACKS - HANG_FROM - CONCURRENCY, `pending at the kill: ${pendingAtKill}`);
 
       // A new process: its clock is past every lease the dead child held.
       const later = Date.now() + 2 * CHILD_LEASE_MS;
-      const queue = new SqliteJobQueue(db, { now: () => later });
+      const queue = new SqlJobQueue(db, { now: () => later });
       const worker = new QueueWorker({
         queue, now: () => later, concurrency: CONCURRENCY, leaseMs: 1000, workerId: 'restarted',
         handlers: { [QUEUE]: async (job) => { appendFileSync(outFile, `${job.id}\n`); } },
@@ -121,7 +124,6 @@ if (process.env.VIGIL_QUEUE_CRASH_CHILD) {
         assert.equal(job.attempts, inFlight.has(job.id) ? 1 : 0, 'a lapsed lease counts as an attempt');
       }
       assert.equal(runs.size, all.length);
-      db.close();
     });
   });
 }

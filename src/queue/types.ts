@@ -4,6 +4,8 @@
  * stay idempotent by keying side effects on stable identifiers (the job id, the idempotency key, or an id in
  * the payload such as a webhook event id), never on "this is the first call".
  */
+import type { Tx } from '../state/database.js';
+
 export type JobState = 'pending' | 'running' | 'done' | 'dead';
 
 export const JOB_STATES: readonly JobState[] = ['pending', 'running', 'done', 'dead'];
@@ -44,14 +46,29 @@ export interface QueueStats {
   [queue: string]: Record<JobState, number>;
 }
 
+/** Per queue, for metrics and alerts. */
+export interface QueueHealth {
+  /** Pending jobs whose runAt has come (the backlog a worker could take now). */
+  due: number;
+  /** How long the oldest due job has waited past its runAt, in ms (0 when nothing is due). */
+  oldestDueAgeMs: number;
+  /** Pending jobs that failed at least once and wait for their retry. */
+  retrying: number;
+  running: number;
+  dead: number;
+}
+
 /**
  * Durable queue. At-least-once: a job whose worker died is re-claimed after its lease; handlers get stable
- * ids to stay idempotent. The interface stays async so a Redis/BullMQ implementation (roadmap scale-out) can
- * implement it.
+ * ids to stay idempotent. Enqueueing writes to the database inside the caller's unit of work (the outbox);
+ * a Redis/BullMQ queue (issue #16) is fed from those committed rows, so the interface stays async.
  */
 export interface JobQueue {
-  /** Idempotent on idempotencyKey: a second enqueue returns the existing job, created=false. */
-  enqueue(jobs: readonly NewJob[]): Promise<{ job: Job; created: boolean }[]>;
+  /**
+   * Inside the caller's transaction: the jobs commit or roll back with whatever else it writes. Idempotent on
+   * idempotencyKey: a second enqueue returns the existing job, created=false.
+   */
+  enqueue(tx: Tx, jobs: readonly NewJob[]): Promise<{ job: Job; created: boolean }[]>;
   /** Due pending jobs (runAt<=now) and running jobs with expired leases; priority desc, runAt, id. */
   claim(queues: readonly string[], options: { limit: number; leaseMs: number; workerId: string }): Promise<Job[]>;
   /** Only while still leased by workerId: a stale worker's late completion is refused (VIGIL_ERR_CONFLICT). */
@@ -65,6 +82,7 @@ export interface JobQueue {
   /** An operator re-queues a dead job (attempts reset). */
   retry(id: number): Promise<Job>;
   stats(): Promise<QueueStats>;
+  health(): Promise<Record<string, QueueHealth>>;
   /** The earliest time a job of these queues becomes claimable (a pending runAt or a running lease end). */
   nextDueAt(queues: readonly string[]): Promise<number | null>;
 }

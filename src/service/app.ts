@@ -29,6 +29,8 @@ export async function buildApp(ctx: ServiceContext, options: { logger?: FastifyS
     // JSON bombs: a deep or huge body is refused before it reaches a route.
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
+    // HMA clients (Coop) join a base URL ending in "/" with paths starting with one: "//c/bank/NAME".
+    routerOptions: { ignoreDuplicateSlashes: true },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   });
   app.setErrorHandler((err, request, reply) => sendError(err, request, reply));

@@ -8,6 +8,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { VigilError } from '../core/errors.js';
 import type { AuditLog } from '../audit/log.js';
 import { hasScope, type ApiKey, type ApiKeyStore, type Scope } from '../auth/keys.js';
+import type { VigilDatabase } from '../state/database.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -30,12 +31,29 @@ export function actorOf(request: FastifyRequest): string {
   return request.apiKey ? `key:${request.apiKey.id}` : 'anonymous';
 }
 
-/** Counts requests per key and route; flushes 'key.used' audit entries. */
-export class KeyUsage {
-  private counts = new Map<string, { requests: number; denied: number; routes: Record<string, number> }>();
-  private timer: NodeJS.Timeout | undefined;
+/** Who made the request and which request it was: what every audit entry written for it names. */
+export function auditActorOf(request: FastifyRequest): { actor: string; requestId: string } {
+  return { actor: actorOf(request), requestId: String(request.id) };
+}
 
-  constructor(private readonly audit: AuditLog, private readonly keys: ApiKeyStore) {}
+interface KeyUse {
+  requests: number;
+  denied: number;
+  routes: Record<string, number>;
+}
+
+/** Counts requests per key and route; flushes 'key.used' audit entries and last-used times in one transaction. */
+export class KeyUsage {
+  private counts = new Map<string, KeyUse>();
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly db: VigilDatabase,
+    private readonly audit: AuditLog,
+    private readonly keys: ApiKeyStore,
+    private readonly options: { onError?: (err: unknown) => void } = {},
+  ) {}
 
   count(keyId: string, route: string, denied: boolean): void {
     let c = this.counts.get(keyId);
@@ -45,33 +63,69 @@ export class KeyUsage {
     c.routes[route] = (c.routes[route] ?? 0) + 1;
   }
 
-  flush(): void {
-    if (this.counts.size === 0) return;
-    const batch = this.counts;
-    this.counts = new Map();
-    this.audit.appendMany([...batch].map(([keyId, c]) => ({ actor: `key:${keyId}`, action: 'key.used', subject: `key:${keyId}`, details: c })));
-    for (const keyId of batch.keys()) this.keys.markUsed(keyId);
+  /** Writes the counts so far. A failed write keeps them for the next flush, and rejects. */
+  flush(): Promise<void> {
+    const run = async () => {
+      if (this.counts.size === 0) return;
+      const batch = this.counts;
+      this.counts = new Map();
+      try {
+        await this.db.transaction(async (tx) => {
+          await this.audit.appendMany(tx, [...batch].map(([keyId, c]) => ({ actor: `key:${keyId}`, action: 'key.used', subject: `key:${keyId}`, details: { ...c } })));
+          for (const keyId of batch.keys()) await this.keys.markUsed(keyId, tx);
+        });
+      } catch (err) {
+        for (const [keyId, c] of batch) this.merge(keyId, c);
+        throw err;
+      }
+    };
+    // One flush at a time: a timer tick during a slow flush must not write the same counts twice.
+    const result = this.flushing.then(run);
+    this.flushing = result.catch(() => undefined);
+    return result;
   }
 
   start(intervalMs = 60_000): void {
-    this.timer ??= setInterval(() => this.flush(), intervalMs);
+    this.timer ??= setInterval(() => {
+      this.flush().catch((err: unknown) => (this.options.onError ?? defaultOnError)(err));
+    }, intervalMs);
     this.timer.unref();
   }
 
-  stop(): void {
+  async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    this.flush();
+    await this.flush();
+  }
+
+  private merge(keyId: string, c: KeyUse): void {
+    const into = this.counts.get(keyId);
+    if (!into) {
+      this.counts.set(keyId, c);
+      return;
+    }
+    into.requests += c.requests;
+    into.denied += c.denied;
+    for (const [route, n] of Object.entries(c.routes)) into.routes[route] = (into.routes[route] ?? 0) + n;
   }
 }
 
-export function registerAuth(app: FastifyInstance, keys: ApiKeyStore, usage: KeyUsage, options: { anonymousScopes?: readonly Scope[] } = {}): void {
+function defaultOnError(err: unknown): void {
+  process.stderr.write(`vigil: key-use audit flush failed (kept for the next one): ${(err as Error)?.message ?? String(err)}\n`);
+}
+
+/** What authentication needs of a key store (sync or async). */
+export interface KeyAuthenticator {
+  authenticate(secret: string): ApiKey | undefined | Promise<ApiKey | undefined>;
+}
+
+export function registerAuth(app: FastifyInstance, keys: KeyAuthenticator, usage: Pick<KeyUsage, 'count'>, options: { anonymousScopes?: readonly Scope[] } = {}): void {
   const anonymous = new Set(options.anonymousScopes ?? []);
   app.addHook('onRequest', async (request) => {
     const scope = request.routeOptions.config?.scope;
     if (!scope) return;
     const secret = secretOf(request);
-    const key = secret ? keys.authenticate(secret) : undefined;
+    const key = secret ? await keys.authenticate(secret) : undefined;
     if (key) request.apiKey = key;
     if (!key) {
       // Operators may open read-only HMA-style lookups to a trusted network (HMA itself has no auth).

@@ -8,6 +8,7 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
+import { VigilError } from '../core/errors.js';
 import { prepareService, startService, type RunningService, type ServeOptions } from './serve.js';
 
 export interface ClusterReady {
@@ -39,15 +40,24 @@ export async function startClusterPrimary(options: ServeOptions, workers: number
     return worker;
   };
   const started = Array.from({ length: workers }, (_, i) => fork(i === 0));
-  const url = await Promise.all(
-    started.map(
-      (worker) =>
-        new Promise<string>((resolveReady, reject) => {
-          worker.on('message', (m: Message) => (m.type === 'ready' ? resolveReady(m.url) : reject(new Error(m.message))));
-          worker.once('exit', (code) => reject(new Error(`worker exited with ${code} before listening`)));
-        }),
-    ),
-  ).then((urls) => urls[0]);
+  let url: string;
+  try {
+    url = await Promise.all(
+      started.map(
+        (worker) =>
+          new Promise<string>((resolveReady, reject) => {
+            worker.on('message', (m: Message) => (m.type === 'ready' ? resolveReady(m.url) : reject(new VigilError('VIGIL_ERR_INTERNAL', `A worker failed to start: ${m.message}`))));
+            worker.once('exit', (code, signal) => reject(new VigilError('VIGIL_ERR_INTERNAL', `A worker exited (${signal ?? code}) before listening`)));
+          }),
+      ),
+    ).then((urls) => urls[0]);
+  } catch (err) {
+    // One worker that cannot start stops the whole service, with its reason: never half a cluster.
+    stopping = true;
+    const all = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
+    await Promise.all(all.map((w) => (w.isDead() ? undefined : new Promise<void>((done) => { w.once('exit', () => done()); w.process.kill('SIGKILL'); }))));
+    throw err;
+  }
   const stopped = new Promise<void>((resolveStopped) => {
     const stop = () => {
       stopping = true;

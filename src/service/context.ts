@@ -1,16 +1,8 @@
-/** Everything a route may use, built once by serve.ts (or by a test). */
-import type { AuditLog } from '../audit/log.js';
-import type { ApiKeyStore, Scope } from '../auth/keys.js';
-import type { BankMatcher } from '../banks/matcher.js';
-import type { FileHashRecord } from '../hashing/hash-file.js';
-import type { ContentPipeline } from '../pipeline/pipeline.js';
-import type { PipelineRecords } from '../pipeline/records.js';
-import type { RetroMatcher } from '../pipeline/retro.js';
-import type { SqliteJobQueue } from '../queue/sqlite-queue.js';
-import type { Store } from '../store/types.js';
+/** Everything a route may use: the application core (`vigil`) and the HTTP adapter's own parts. */
+import type { Vigil } from '../app/vigil.js';
+import type { Scope } from '../auth/keys.js';
 import type { KeyUsage } from './auth.js';
 import type { ServiceMetrics } from './metrics.js';
-import type { RulesState } from './rules-state.js';
 
 export interface ServiceLimits {
   /** Largest upload (POST /v1/content, HMA hashing), bytes. */
@@ -31,20 +23,25 @@ export const DEFAULT_LIMITS: ServiceLimits = {
 };
 
 export interface ServiceContext {
-  store: Store;
-  matcher: BankMatcher;
-  records: PipelineRecords;
-  pipeline: ContentPipeline;
-  retro?: RetroMatcher;
-  queue: SqliteJobQueue;
-  audit: AuditLog;
-  keys: ApiKeyStore;
-  rules: RulesState;
+  vigil: Vigil;
+  /** Shorthands for the core's parts the routes use most. */
+  store: Vigil['store'];
+  matcher: Vigil['matcher'];
+  records: Vigil['records'];
+  pipeline: Vigil['pipeline'];
+  retro?: NonNullable<Vigil['retro']>;
+  queue: Vigil['queue'];
+  audit: Vigil['audit'];
+  keys: Vigil['keys'];
+  rules: Vigil['rules'];
+  banks: Vigil['banks'];
+  /** Exchange APIs, credentials and exchanges (HMA's /c/exchange* routes). */
+  exchanges: Vigil['exchanges'];
   metrics: ServiceMetrics;
   usage: KeyUsage;
   /** Hashes a file with digests, PDQ (+ views, dihedrals) and vPDQ, off the event loop. */
-  hashFile: (path: string) => Promise<FileHashRecord>;
-  /** True once the indexes hold the store's signals. */
+  hashFile: (path: string) => Promise<FileHashRecordLike>;
+  /** True once the indexes hold the store's signals and while they keep up with the change feed. */
   isReady: () => boolean;
   /** Wakes the queue worker after jobs were queued outside the pipeline. */
   notifyWorker: () => void;
@@ -55,4 +52,15 @@ export interface ServiceContext {
   anonymousScopes?: readonly Scope[];
   /** /metrics without a key (for a scraper on a private network); off by default. */
   metricsPublic?: boolean;
+  /** The HMA-compatible surface's options (routes/hma.ts). */
+  hma?: HmaOptions;
 }
+
+export interface HmaOptions {
+  /** `?url=` may fetch from private, loopback and link-local addresses (off: public hosts only). */
+  allowPrivateNetworks?: boolean;
+  /** Signal types HMA answers with beyond its defaults (pdq for photos, video_md5 for videos): vpdq, md5, sha256, sha1. */
+  extraSignalTypes?: readonly string[];
+}
+
+type FileHashRecordLike = Awaited<ReturnType<Vigil['hashFile']>>;

@@ -50,14 +50,14 @@ export async function ensureDemoBank(store: Store, paths: string[], hashFile: (p
  * The demo admin key: created once, its secret kept in `<dir>/demo-api-key` (0600) so later starts can
  * print it again. Only when no other key exists: a deployment with real keys gets no demo key.
  */
-export function ensureDemoKey(keys: ApiKeyStore, dir: string): string | undefined {
+export async function ensureDemoKey(keys: ApiKeyStore, dir: string): Promise<string | undefined> {
   const file = join(dir, 'demo-api-key');
   if (existsSync(file)) {
     const secret = readFileSync(file, 'utf8').trim();
-    if (keys.authenticate(secret)) return secret;
+    if (await keys.authenticate(secret)) return secret;
   }
-  if (keys.list().length > 0) return undefined;
-  const { secret } = keys.create({ name: 'demo', scopes: ['admin'] });
+  if ((await keys.list()).length > 0) return undefined;
+  const { secret } = await keys.createNow({ name: 'demo', scopes: ['admin'] }, { actor: 'system:demo' });
   mkdirSync(dir, { recursive: true });
   writeFileSync(file, secret + '\n', { mode: 0o600 });
   return secret;

@@ -11,7 +11,7 @@ export class ServiceMetrics {
   readonly matches: Counter<'bank' | 'signal_type'>;
   readonly lookups: Counter<'signal_type'>;
 
-  constructor(sources: { queue: JobQueue; indexSize: () => Record<string, number>; retained?: () => number }) {
+  constructor(sources: { queue: JobQueue; indexSize: () => Record<string, number>; retained?: () => number; lagSeconds?: () => number; syncErrors?: () => number }) {
     collectDefaultMetrics({ register: this.registry, prefix: 'vigil_process_' });
     this.requests = new Counter({ name: 'vigil_http_requests_total', help: 'HTTP requests by route and status', labelNames: ['method', 'route', 'status'], registers: [this.registry] });
     this.latency = new Histogram({
@@ -44,6 +44,13 @@ export class ServiceMetrics {
         for (const [type, n] of Object.entries(sources.indexSize())) this.set({ signal_type: type }, n);
       },
     });
+    const { lagSeconds, syncErrors } = sources;
+    if (lagSeconds) {
+      new Gauge({ name: 'vigil_index_lag_seconds', help: 'Seconds since the match indexes last held the whole change feed', registers: [this.registry], collect() { const v = lagSeconds(); this.set(Number.isFinite(v) ? v : -1); } });
+    }
+    if (syncErrors) {
+      new Gauge({ name: 'vigil_index_sync_errors', help: 'Failed background syncs of the match indexes since start', registers: [this.registry], collect() { this.set(syncErrors()); } });
+    }
     if (sources.retained) {
       const retained = sources.retained;
       new Gauge({ name: 'vigil_retained_submissions', help: 'Unmatched submissions whose hashes are kept for retroactive matching', registers: [this.registry], collect() { this.set(retained()); } });

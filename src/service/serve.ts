@@ -1,40 +1,36 @@
 /**
- * Starts the service: store + state DB, match indexes following the change feed, rules, the durable queue
- * worker (webhooks), retroactive matching, the HTTP API. `close()` stops in the reverse order, letting
- * in-flight requests and jobs finish.
+ * `vigil serve`'s adapter: the application core from `createVigil(config)`, then the HTTP API over it, the
+ * key-usage counter, metrics, the demo for a fresh clone, and listening. `close()` stops in the reverse order,
+ * letting in-flight requests and jobs finish.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
-import { AuditLog } from '../audit/log.js';
+import { parseConfig, type ConfigInput, type VigilConfig } from '../app/config.js';
+import { createVigil, stateDirOf, type Vigil } from '../app/vigil.js';
 import { VigilError } from '../core/errors.js';
-import { ApiKeyStore, type Scope } from '../auth/keys.js';
-import { createDigestIndex } from '../banks/digest-index.js';
-import { BankMatcher } from '../banks/matcher.js';
-import { HashPool } from '../hashing/pool.js';
-import { EvidenceVault } from '../pipeline/evidence.js';
-import { ContentPipeline } from '../pipeline/pipeline.js';
-import { PipelineRecords } from '../pipeline/records.js';
-import { RetroMatcher } from '../pipeline/retro.js';
-import { SqliteJobQueue } from '../queue/sqlite-queue.js';
-import { QueueWorker } from '../queue/worker.js';
-import { loadRulesFile } from '../rules/load.js';
-import { openStateDb, stateDbPathFor } from '../state/sqlite.js';
-import { openStore } from '../store/store.js';
-import type { Store } from '../store/types.js';
-import type { FileHashRecord } from '../hashing/hash-file.js';
-import { WEBHOOK_QUEUE, webhookHandler } from '../webhooks/deliver.js';
+import type { Scope } from '../auth/keys.js';
 import { buildApp } from './app.js';
+import { defaultUploadBase, openUploadDir } from './uploads.js';
 import { KeyUsage } from './auth.js';
-import { DEFAULT_LIMITS, type ServiceContext, type ServiceLimits } from './context.js';
+import { DEFAULT_LIMITS, type HmaOptions, type ServiceContext, type ServiceLimits } from './context.js';
 import { ensureDemoBank, ensureDemoKey, writeDemoPictures, DEMO_BANK } from './demo.js';
 import { ServiceMetrics } from './metrics.js';
-import { RulesState } from './rules-state.js';
 
 export interface ServeOptions {
+  /** The whole configuration (the CLI's); the options below are shorthands for tests and embedders. */
+  config?: VigilConfig;
   storeUrl: string;
-  statePath?: string;
+  /** PostgreSQL: a schema to create and use. */
+  schema?: string;
+  /** Evidence master keys ("id:base64,…"). */
+  evidenceKeys?: string;
+  /** Base folder for in-flight uploads (default the OS temp folder); each process uses its own sub-folder. */
+  uploadDir?: string;
+  /** The HMA-compatible surface's options. */
+  hma?: HmaOptions;
+  /** Webhook secrets (default: the process environment). */
+  secrets?: Record<string, string | undefined>;
   host?: string;
   /** 0 picks a free port. */
   port?: number;
@@ -77,132 +73,109 @@ export interface RunningService {
 
 type Demo = NonNullable<RunningService['demo']>;
 
-/** Demo files sit beside the state DB (./vigil-demo for the default ./vigil.db). */
-function demoDirOf(options: ServeOptions): string {
-  return resolve(options.demoDir ?? join(dirname(resolve(stateDbPathFor(options.storeUrl, options.statePath))), 'vigil-demo'));
+/** The core's configuration for these options (a full `config` wins; the options fill what it leaves out). */
+export function configOf(options: ServeOptions): VigilConfig {
+  if (options.config) return options.config;
+  const input: ConfigInput = {
+    database: { url: options.storeUrl, ...(options.schema ? { schema: options.schema } : {}) },
+    server: {
+      host: options.host ?? '127.0.0.1', port: options.port ?? 8080, anonymousScopes: [...(options.anonymousScopes ?? [])],
+      metricsPublic: options.metricsPublic ?? false,
+    },
+    hashing: options.hashThreads ? { threads: options.hashThreads } : {},
+    matching: { pollMs: options.pollMs ?? 1000, maxLagMs: 30_000 },
+    retention: { retainDays: options.retainDays ?? 0, ...(options.retroIntervalMs ? { retroIntervalMs: options.retroIntervalMs } : {}) },
+    queue: { concurrency: options.queueConcurrency ?? 4, leaseMs: options.queueLeaseMs ?? 60_000 },
+    rules: options.rulesFile ? { file: options.rulesFile } : {},
+    demo: { enabled: options.demo ?? true, ...(options.demoDir ? { dir: options.demoDir } : {}) },
+    evidence: { ...(options.evidenceDir ? { dir: options.evidenceDir } : {}), ...(options.evidenceKeys ? { keys: options.evidenceKeys } : {}) },
+    log: { level: 'warn' },
+  };
+  return parseConfig(input);
 }
 
-async function setUpDemo(store: Store, keys: ApiKeyStore, hashFile: (path: string) => Promise<FileHashRecord>, dir: string): Promise<Demo> {
-  const created = await ensureDemoBank(store, await writeDemoPictures(dir), hashFile);
-  const apiKey = ensureDemoKey(keys, dir);
+/** Demo files sit beside the state DB (./vigil-demo for the default ./vigil.db). */
+function demoDirOf(config: VigilConfig): string {
+  return resolve(config.demo.dir ?? join(stateDirOf(config), 'vigil-demo'));
+}
+
+async function setUpDemo(vigil: Vigil): Promise<Demo> {
+  const dir = demoDirOf(vigil.config);
+  const created = await ensureDemoBank(vigil.store, await writeDemoPictures(dir), (path) => vigil.hashFile(path));
+  const apiKey = await ensureDemoKey(vigil.keys, dir);
   return { bank: DEMO_BANK, dir, created, ...(apiKey ? { apiKey } : {}) };
 }
 
 /**
- * One-time set-up before a cluster forks: migrations of every state component, the rules file checked, the
- * demo bank and key. Workers then start on a ready database and never race each other to create them.
+ * One-time set-up before a cluster forks: every migration, the rules file checked, the demo bank and key.
+ * Workers then start on a ready database and never race each other to create them.
  */
 export async function prepareService(options: ServeOptions): Promise<Demo | undefined> {
-  const store = await openStore(options.storeUrl);
-  const db = openStateDb(stateDbPathFor(options.storeUrl, options.statePath));
-  const pool = new HashPool({ threads: 1 });
+  const config = configOf(options);
+  const vigil = await createVigil(config, { secrets: options.secrets ?? process.env, hashing: { views: false, dihedral: false } });
   try {
-    const records = new PipelineRecords(db);
-    const audit = new AuditLog(db);
-    const keys = new ApiKeyStore(db);
-    new SqliteJobQueue(db);
-    new RulesState(records, audit, options.rulesFile ? await loadRulesFile(options.rulesFile) : undefined);
-    return options.demo ?? true ? await setUpDemo(store, keys, (path) => pool.hash(path), demoDirOf(options)) : undefined;
+    // Evidence configuration checked, and a demo key file generated, once before the workers start.
+    await vigil.evidence();
+    return config.demo.enabled ? await setUpDemo(vigil) : undefined;
   } finally {
-    await pool.close();
-    db.close();
-    await store.close();
+    await vigil.close();
   }
 }
 
 export async function startService(options: ServeOptions): Promise<RunningService> {
-  const store = await openStore(options.storeUrl);
-  const statePath = stateDbPathFor(options.storeUrl, options.statePath);
-  const db = openStateDb(statePath);
-  const stateDir = dirname(resolve(statePath));
-  const records = new PipelineRecords(db);
-  const audit = new AuditLog(db);
-  const keys = new ApiKeyStore(db);
-  const queue = new SqliteJobQueue(db);
-  const rules = new RulesState(records, audit, options.rulesFile ? await loadRulesFile(options.rulesFile) : undefined);
-  const matcher = new BankMatcher(store, { digestIndex: createDigestIndex, ...(options.pollMs ? { pollMs: options.pollMs } : {}) });
-  const pool = new HashPool({ dihedral: true, views: true, ...(options.hashThreads ? { threads: options.hashThreads } : {}) });
-  const hashFile = (path: string) => pool.hash(path);
-  const tempDir = mkdtempSync(join(tmpdir(), 'vigil-uploads-'));
-  const evidenceDir = options.evidenceDir ?? join(stateDir, 'vigil-evidence');
-  const evidence = new EvidenceVault(evidenceDir, EvidenceVault.masterKeyFrom(process.env.VIGIL_EVIDENCE_KEY, `${evidenceDir}.key`).key);
-  const usage = new KeyUsage(audit, keys);
-  // Declared before the pipeline (which wakes it) and created after it.
-  // eslint-disable-next-line prefer-const
-  let worker: QueueWorker | undefined;
-  let ready = false;
-  const log = (msg: string, err?: unknown) => process.stderr.write(`vigil: ${msg}${err ? `: ${(err as Error)?.message ?? String(err)}` : ''}\n`);
-
-  const metrics = new ServiceMetrics({ queue, indexSize: () => matcher.sizes, retained: () => records.countRetained() });
-  const pipeline = new ContentPipeline({
-    store, matcher, records, queue, audit, evidence, hashFile,
-    rules: () => rules.engine,
-    lateMatchWebhooks: () => rules.webhookNames(),
-    retainDays: options.retainDays ?? 0,
-    onDecision: (r) => metrics.decided(r),
-    onJobsQueued: () => worker?.notify(),
-    log,
-  });
-  const retro = (options.retainDays ?? 0) > 0 ? new RetroMatcher({ store, matcher, records, pipeline, log }) : undefined;
-  worker = new QueueWorker({
-    queue,
-    handlers: { [WEBHOOK_QUEUE]: webhookHandler((name) => rules.endpoint(name)) },
-    concurrency: options.queueConcurrency ?? 4,
-    ...(options.queueLeaseMs !== undefined ? { leaseMs: options.queueLeaseMs } : {}),
-    onDead: (job) => audit.append({ actor: 'system', action: 'job.dead', subject: `job:${job.id}`, details: { queue: job.queue, idempotencyKey: job.idempotencyKey, attempts: job.attempts, lastError: job.lastError } }),
-    onLoopError: (err) => log('queue worker', err),
-  });
+  const config = configOf(options);
+  const vigil = await createVigil(config, { secrets: options.secrets ?? process.env });
+  const { matcher, queue, records, worker } = vigil;
+  const tempDir = await openUploadDir(options.uploadDir ?? defaultUploadBase());
+  const usage = new KeyUsage(vigil.db, vigil.audit, vigil.keys, { onError: (err) => vigil.log.error({ err }, 'key usage flush failed') });
+  const metrics = new ServiceMetrics({ queue, indexSize: () => matcher.sizes, retained: () => 0, lagSeconds: () => matcher.lagMs() / 1000, syncErrors: () => matcher.health.syncErrors });
+  vigil.pipeline.onDecision = (r) => metrics.decided(r);
+  void records;
 
   const ctx: ServiceContext = {
-    store, matcher, records, pipeline, queue, audit, keys, rules, metrics, usage, hashFile, tempDir,
-    ...(retro ? { retro } : {}),
-    isReady: () => ready,
-    notifyWorker: () => worker?.notify(),
+    vigil,
+    store: vigil.store, matcher, records: vigil.records, pipeline: vigil.pipeline, queue, audit: vigil.audit, keys: vigil.keys, rules: vigil.rules, banks: vigil.banks, exchanges: vigil.exchanges,
+    metrics, usage, hashFile: (path) => vigil.hashFile(path), tempDir,
+    ...(vigil.retro ? { retro: vigil.retro } : {}),
+    isReady: () => vigil.isReady(),
+    notifyWorker: () => worker.notify(),
     limits: { ...DEFAULT_LIMITS, ...options.limits },
-    ...(options.anonymousScopes ? { anonymousScopes: options.anonymousScopes } : {}),
-    ...(options.metricsPublic ? { metricsPublic: true } : {}),
+    ...(config.server.anonymousScopes.length > 0 ? { anonymousScopes: config.server.anonymousScopes } : {}),
+    ...(config.server.metricsPublic ? { metricsPublic: true } : {}),
+    ...(options.hma ? { hma: options.hma } : {}),
   };
 
-  const demo = options.demo ?? true ? await setUpDemo(store, keys, hashFile, demoDirOf(options)) : undefined;
-
-  await matcher.warm();
-  ready = true;
-  matcher.start();
-  usage.start();
-  if (options.background ?? true) {
-    worker.start();
-    retro?.start(options.retroIntervalMs);
-  }
-  audit.append({ actor: 'system', action: 'service.started', subject: 'service', details: { rulesVersion: rules.engine.version, rulesSource: rules.source, signals: matcher.sizes } });
-
-  const app = await buildApp(ctx, { ...(options.logger !== undefined ? { logger: options.logger } : {}) });
-  const host = options.host ?? '127.0.0.1';
+  let app: FastifyInstance | undefined;
+  const host = config.server.host;
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
-      await app.close();
-      await retro?.stop();
-      await worker?.stop();
-      usage.stop();
-      matcher.stop();
-      audit.append({ actor: 'system', action: 'service.stopped', subject: 'service', details: {} });
-      await pool.close();
-      await store.close();
-      db.close();
+      await app?.close();
+      await usage.stop().catch((err: unknown) => vigil.log.error({ err }, 'key usage flush failed'));
+      await vigil.audit.appendNow({ actor: 'system', action: 'service.stopped', subject: 'service', details: {} }).catch(() => undefined);
+      await vigil.close();
       rmSync(tempDir, { recursive: true, force: true });
     })());
+  let demo: Demo | undefined;
   try {
-    await app.listen({ host, port: options.port ?? 8080 });
+    demo = config.demo.enabled ? await setUpDemo(vigil) : undefined;
+    await vigil.warm();
+    usage.start();
+    if (options.background ?? true) vigil.startBackground();
+    const rules = await vigil.rules.fresh();
+    await vigil.audit.appendNow({ actor: 'system', action: 'service.started', subject: 'service', details: { rulesVersion: rules.version, rulesSource: vigil.rules.source, signals: matcher.sizes } });
+    app = await buildApp(ctx, { ...(options.logger !== undefined ? { logger: options.logger } : {}) });
+    await app.listen({ host, port: config.server.port });
   } catch (err) {
     await close();
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
-      throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', `Cannot listen on ${host}:${options.port ?? 8080} (${code}); pick another with --port (0 = any free port)`);
+      throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', `Cannot listen on ${host}:${config.server.port} (${code}); pick another with --port (0 = any free port)`);
     }
     throw err;
   }
   const address = app.server.address();
-  const port = typeof address === 'object' && address ? address.port : options.port;
+  const port = typeof address === 'object' && address ? address.port : config.server.port;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   return { app, ctx, url, ...(demo ? { demo } : {}), close };
 }

@@ -15,6 +15,9 @@ export function validateBankName(name: unknown): string {
 
 export function validateBankInput(input: NewBank | BankPatch): void {
   if (input.name !== undefined) validateBankName(input.name);
+  if (input.enabledRatio !== undefined && !(typeof input.enabledRatio === 'number' && input.enabledRatio >= 0 && input.enabledRatio <= 1)) {
+    throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', `Expected an enabledRatio from 0 to 1 but received ${JSON.stringify(input.enabledRatio)}`);
+  }
   if (input.kind !== undefined && input.kind !== 'block' && input.kind !== 'allow') {
     throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', `Expected "block" or "allow" for kind but received ${JSON.stringify(input.kind)}`);
   }
@@ -224,8 +227,10 @@ export function bankFromRow(r: Row): Bank {
     thresholds: json(r.thresholds),
     falsePositivePolicy: r.fp_policy as Bank['falsePositivePolicy'],
     spikeThreshold: Number(r.spike_threshold),
+    enabledRatio: Number(r.enabled_ratio ?? 1),
     createdAt: iso(r.created_at),
     updatedAt: iso(r.updated_at),
+    deletedAt: isoOrNull(r.deleted_at),
   };
 }
 
@@ -246,6 +251,7 @@ export function signalFromRow(r: Row): Signal {
     addedAt: iso(r.added_at),
     updatedAt: iso(r.updated_at),
     deletedAt: isoOrNull(r.deleted_at),
+    disableUntilTs: numberOrNull(r.disable_until_ts),
     matchCount: Number(r.match_count ?? 0),
     lastMatchAt: isoOrNull(r.last_match_at),
   };

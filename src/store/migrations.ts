@@ -2,13 +2,15 @@
  * Versioned schema migrations, one list per dialect. Append only: a released migration is never edited.
  * Both dialects hold the same model (see types.ts).
  */
-export interface Migration {
+import type { Component } from '../state/migrate.js';
+
+interface Migration {
   version: number;
   description: string;
   sql: string;
 }
 
-export const SQLITE_MIGRATIONS: Migration[] = [
+const SQLITE_MIGRATIONS: Migration[] = [
   {
     version: 1,
     description: 'banks, signals, opinions, match statistics, imports, change-feed counter',
@@ -103,9 +105,39 @@ export const SQLITE_MIGRATIONS: Migration[] = [
       CREATE INDEX signals_source ON signals (bank_id, source_id);
     `,
   },
+  {
+    version: 3,
+    // HMA semantics: a deleted bank keeps its id (signals, imports, audit refer to it) and frees its name;
+    // a bank matches a share of its contents (enabled_ratio); content can be disabled until a time.
+    description: 'banks: enabled_ratio, deleted_at, name unique among live banks; signals: disable_until_ts',
+    sql: `
+      CREATE TABLE banks_v3 (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        description TEXT NOT NULL DEFAULT '',
+        kind TEXT NOT NULL CHECK (kind IN ('block', 'allow')),
+        enabled INTEGER NOT NULL DEFAULT 1,
+        source TEXT NOT NULL DEFAULT '',
+        provenance TEXT NOT NULL DEFAULT '{}',
+        thresholds TEXT NOT NULL DEFAULT '{}',
+        fp_policy TEXT NOT NULL DEFAULT 'suppress' CHECK (fp_policy IN ('suppress', 'downrank')),
+        spike_threshold INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        enabled_ratio REAL NOT NULL DEFAULT 1 CHECK (enabled_ratio >= 0 AND enabled_ratio <= 1),
+        deleted_at TEXT
+      );
+      INSERT INTO banks_v3 SELECT id, name, description, kind, enabled, source, provenance, thresholds, fp_policy, spike_threshold,
+        created_at, updated_at, 1, NULL FROM banks ORDER BY id;
+      DROP TABLE banks;
+      ALTER TABLE banks_v3 RENAME TO banks;
+      CREATE UNIQUE INDEX banks_live_name ON banks (name) WHERE deleted_at IS NULL;
+      ALTER TABLE signals ADD COLUMN disable_until_ts INTEGER;
+    `,
+  },
 ];
 
-export const POSTGRES_MIGRATIONS: Migration[] = [
+const POSTGRES_MIGRATIONS: Migration[] = [
   {
     version: 1,
     description: 'banks, signals, opinions, match statistics, imports, change-feed sequence',
@@ -180,4 +212,26 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
       CREATE UNIQUE INDEX signals_key ON signals (value, type, bank_id);
     `,
   },
+  {
+    version: 3,
+    description: 'banks: enabled_ratio, deleted_at, name unique among live banks; signals: disable_until_ts',
+    sql: `
+      ALTER TABLE banks DROP CONSTRAINT banks_name_key;
+      ALTER TABLE banks ADD COLUMN enabled_ratio DOUBLE PRECISION NOT NULL DEFAULT 1 CHECK (enabled_ratio >= 0 AND enabled_ratio <= 1),
+        ADD COLUMN deleted_at TIMESTAMPTZ;
+      CREATE UNIQUE INDEX banks_live_name ON banks (name) WHERE deleted_at IS NULL;
+      ALTER TABLE signals ADD COLUMN disable_until_ts BIGINT;
+    `,
+  },
 ];
+
+/** The store as one component of the database's single migration system (state/migrate.ts). */
+export const STORE_COMPONENT: Component = {
+  name: 'store',
+  migrations: SQLITE_MIGRATIONS.map((m) => {
+    const pgm = POSTGRES_MIGRATIONS.find((p) => p.version === m.version);
+    if (!pgm) throw new Error(`Store migration ${m.version} has no PostgreSQL version`);
+    // Versions 2 and 3 rebuild the signals and banks tables on SQLite (foreign keys off during the rebuild, checked before commit).
+    return { version: m.version, description: m.description, sqlite: m.sql, postgres: pgm.sql, rebuildsTables: m.version === 2 || m.version === 3 };
+  }),
+};

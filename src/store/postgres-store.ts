@@ -14,7 +14,9 @@ import { VigilError } from '../core/errors.js';
 import type { ListItem } from '../lists/types.js';
 import type { SignalTypeName } from '../signals/registry.js';
 import { bankFromRow, canonicalJson, currentHourBucket, isPlainRow, KeyFilter, RowCollector, SIGNAL_SELECT, signalFromRow, validateBankInput, validateBankName, type SignalRow } from './_shared.js';
-import { POSTGRES_MIGRATIONS } from './migrations.js';
+import { postgresTx, type Tx, type VigilDatabase } from '../state/database.js';
+import { migrate } from '../state/migrate.js';
+import { STORE_COMPONENT } from './migrations.js';
 import type {
   Bank,
   BankPatch,
@@ -64,48 +66,25 @@ function uniqueViolation(err: unknown): boolean {
 export class PostgresStore implements Store {
   readonly dialect = 'postgres' as const;
 
-  private constructor(private readonly pool: pg.Pool) {}
+  private readonly pool: pg.Pool;
+  /** Statements outside a transaction go to the pool; a store bound to a unit of work uses its client. */
+  private readonly runner: pg.Pool | pg.PoolClient;
 
-  /** Connects, creates `schema` if given (tests use a fresh one), and applies pending migrations. */
-  static async open(url: string, schema?: string): Promise<PostgresStore> {
-    if (schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
-      throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', `Expected a lower-case SQL identifier for the schema but received ${JSON.stringify(schema)}`);
-    }
-    if (schema) {
-      const admin = new pg.Client({ connectionString: url });
-      await admin.connect();
-      try {
-        await admin.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
-      } finally {
-        await admin.end();
-      }
-    }
-    const pool = new pg.Pool({ connectionString: url, max: 8, ...(schema ? { options: `-c search_path=${schema}` } : {}) });
-    const store = new PostgresStore(pool);
-    await store.migrate();
-    return store;
+  private constructor(private readonly vdb: VigilDatabase, private readonly tx?: Tx, private readonly ownsDatabase = false) {
+    this.pool = vdb.pool!;
+    this.runner = tx?.pg ?? this.pool;
   }
 
-  private async migrate(): Promise<void> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
-      // One migrator at a time across processes.
-      await client.query('SELECT pg_advisory_xact_lock(7351001)');
-      await client.query('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())');
-      const done = new Set((await client.query('SELECT version FROM schema_migrations')).rows.map((r: Row) => Number(r.version)));
-      for (const m of POSTGRES_MIGRATIONS) {
-        if (done.has(m.version)) continue;
-        await client.query(m.sql);
-        await client.query('INSERT INTO schema_migrations (version) VALUES ($1)', [m.version]);
-      }
-      await client.query('COMMIT');
-    } catch (err) {
-      await client.query('ROLLBACK');
-      throw err;
-    } finally {
-      client.release();
-    }
+  /** The store over an open PostgreSQL database, migrated. */
+  static async over(db: VigilDatabase, options: { ownsDatabase?: boolean } = {}): Promise<PostgresStore> {
+    if (db.engine !== 'postgres') throw new VigilError('VIGIL_ERR_INTERNAL', 'PostgresStore needs a PostgreSQL database');
+    await migrate(db, [STORE_COMPONENT]);
+    return new PostgresStore(db, undefined, options.ownsDatabase);
+  }
+
+  /** The same store inside a unit of work: its writes commit with the caller's. */
+  in(tx: Tx): PostgresStore {
+    return new PostgresStore(this.vdb, tx);
   }
 
   /**
@@ -113,6 +92,11 @@ export class PostgresStore implements Store {
    * so numbers become visible in the order they were taken and a reader's cursor never skips a change.
    */
   private async transaction<T>(fn: (client: pg.PoolClient) => Promise<T>, feedWriter = true): Promise<T> {
+    if (this.tx?.pg) {
+      // Inside the caller's unit of work: its transaction, its commit.
+      if (feedWriter) await this.tx.pg.query('SELECT pg_advisory_xact_lock(7351002)');
+      return fn(this.tx.pg);
+    }
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
@@ -128,8 +112,9 @@ export class PostgresStore implements Store {
     }
   }
 
+  /** Closes the database only when this store opened it (openStore); under createVigil the core owns it. */
   async close(): Promise<void> {
-    await this.pool.end();
+    if (this.ownsDatabase) await this.vdb.close();
   }
 
   /** Drops everything this store created in its schema (tests). */
@@ -141,10 +126,10 @@ export class PostgresStore implements Store {
     validateBankInput(input);
     validateBankName(input.name);
     try {
-      const { rows } = await this.pool.query(
-        `INSERT INTO banks (name, description, kind, enabled, source, provenance, thresholds, fp_policy, spike_threshold)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *`,
-        [input.name, input.description ?? '', input.kind ?? 'block', input.enabled !== false, input.source ?? '', canonicalJson(input.provenance ?? {}), canonicalJson(input.thresholds ?? {}), input.falsePositivePolicy ?? 'suppress', input.spikeThreshold ?? 0],
+      const { rows } = await this.runner.query(
+        `INSERT INTO banks (name, description, kind, enabled, source, provenance, thresholds, fp_policy, spike_threshold, enabled_ratio)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING *`,
+        [input.name, input.description ?? '', input.kind ?? 'block', input.enabled !== false, input.source ?? '', canonicalJson(input.provenance ?? {}), canonicalJson(input.thresholds ?? {}), input.falsePositivePolicy ?? 'suppress', input.spikeThreshold ?? 0, input.enabledRatio ?? 1],
       );
       return bankFromRow(rows[0]);
     } catch (err) {
@@ -154,17 +139,17 @@ export class PostgresStore implements Store {
   }
 
   async getBank(name: string): Promise<Bank | undefined> {
-    const { rows } = await this.pool.query('SELECT * FROM banks WHERE name = $1', [name]);
+    const { rows } = await this.runner.query('SELECT * FROM banks WHERE name = $1 AND deleted_at IS NULL', [name]);
     return rows[0] ? bankFromRow(rows[0]) : undefined;
   }
 
   async getBankById(id: number): Promise<Bank | undefined> {
-    const { rows } = await this.pool.query('SELECT * FROM banks WHERE id = $1', [id]);
+    const { rows } = await this.runner.query('SELECT * FROM banks WHERE id = $1', [id]);
     return rows[0] ? bankFromRow(rows[0]) : undefined;
   }
 
   async listBanks(): Promise<Bank[]> {
-    const { rows } = await this.pool.query('SELECT * FROM banks ORDER BY name');
+    const { rows } = await this.runner.query('SELECT * FROM banks WHERE deleted_at IS NULL ORDER BY name');
     return rows.map(bankFromRow);
   }
 
@@ -181,16 +166,28 @@ export class PostgresStore implements Store {
     // Thresholds are per signal type: a patch for one type keeps the others.
     next.thresholds = { ...bank.thresholds, ...patch.thresholds };
     try {
-      const { rows } = await this.pool.query(
+      const { rows } = await this.runner.query(
         `UPDATE banks SET name = $1, description = $2, kind = $3, enabled = $4, source = $5, provenance = $6, thresholds = $7,
-           fp_policy = $8, spike_threshold = $9, updated_at = now() WHERE id = $10 RETURNING *`,
-        [next.name, next.description, next.kind, next.enabled, next.source, canonicalJson(next.provenance), canonicalJson(next.thresholds), next.falsePositivePolicy, next.spikeThreshold, bank.id],
+           fp_policy = $8, spike_threshold = $9, enabled_ratio = $10, updated_at = now() WHERE id = $11 RETURNING *`,
+        [next.name, next.description, next.kind, next.enabled, next.source, canonicalJson(next.provenance), canonicalJson(next.thresholds), next.falsePositivePolicy, next.spikeThreshold, next.enabledRatio, bank.id],
       );
       return bankFromRow(rows[0]);
     } catch (err) {
       if (uniqueViolation(err)) throw new VigilError('VIGIL_ERR_CONFLICT', `A bank named ${patch.name} already exists`);
       throw err;
     }
+  }
+
+  async deleteBank(name: string): Promise<Bank> {
+    const bank = await this.requireBank(name);
+    const { rows } = await this.runner.query('UPDATE banks SET enabled = FALSE, deleted_at = now(), updated_at = now() WHERE id = $1 RETURNING *', [bank.id]);
+    return bankFromRow(rows[0]);
+  }
+
+  async setSignalDisabledUntil(signalId: number, disableUntilTs: number | null): Promise<Signal> {
+    const { rowCount } = await this.runner.query('UPDATE signals SET disable_until_ts = $1, updated_at = now() WHERE id = $2', [disableUntilTs, signalId]);
+    if (!rowCount) throw new VigilError('VIGIL_ERR_NOT_FOUND', `No signal ${signalId}`);
+    return (await this.getSignal(signalId))!;
   }
 
   /**
@@ -310,7 +307,9 @@ export class PostgresStore implements Store {
       const signals = st.rows;
       const unchanged = Math.max(0, signals - inserted - updated - deleted);
       await client.query('UPDATE imports SET finished_at = now(), rows = $1, inserted = $2, updated = $3, unchanged = $4, deleted = $5, errors = $6 WHERE id = $7', [collector.rows, inserted, updated, unchanged, deleted, collector.errorCount, importId]);
-      return { importId, bank: bank.name, rows: collector.rows, signals, inserted, updated, unchanged, deleted, errorCount: collector.errorCount, errors: collector.errors };
+      const result = { importId, bank: bank.name, rows: collector.rows, signals, inserted, updated, unchanged, deleted, errorCount: collector.errorCount, errors: collector.errors };
+      if (options.withinCommit) await options.withinCommit(this.tx ?? postgresTx(client), result);
+      return result;
     }, false);
   }
 
@@ -371,19 +370,19 @@ export class PostgresStore implements Store {
   }
 
   async getSignal(id: number): Promise<Signal | undefined> {
-    const { rows } = await this.pool.query(`${SIGNAL_SELECT} WHERE s.id = $1`, [id]);
+    const { rows } = await this.runner.query(`${SIGNAL_SELECT} WHERE s.id = $1`, [id]);
     return rows[0] ? signalFromRow(rows[0]) : undefined;
   }
 
   async getSignals(ids: readonly number[]): Promise<Signal[]> {
     if (ids.length === 0) return [];
-    const { rows } = await this.pool.query(`${SIGNAL_SELECT} WHERE s.id = ANY($1::bigint[]) ORDER BY s.id`, [ids]);
+    const { rows } = await this.runner.query(`${SIGNAL_SELECT} WHERE s.id = ANY($1::bigint[]) ORDER BY s.id`, [ids]);
     return rows.map(signalFromRow);
   }
 
   async findSignals(type: SignalTypeName, value: string): Promise<Signal[]> {
     // Per bank through the (bank_id, type, value) key: no second index on (type, value) to maintain on import.
-    const { rows } = await this.pool.query(`${SIGNAL_SELECT} WHERE s.bank_id = ANY(SELECT id FROM banks) AND s.type = $1 AND s.value = $2 AND s.deleted_at IS NULL ORDER BY s.id`, [type, value]);
+    const { rows } = await this.runner.query(`${SIGNAL_SELECT} WHERE s.bank_id = ANY(SELECT id FROM banks WHERE deleted_at IS NULL) AND s.type = $1 AND s.value = $2 AND s.deleted_at IS NULL ORDER BY s.id`, [type, value]);
     return rows.map(signalFromRow);
   }
 
@@ -392,7 +391,7 @@ export class PostgresStore implements Store {
     const page = options.pageSize ?? 10_000;
     let after = 0;
     for (;;) {
-      const { rows } = await this.pool.query(`${SIGNAL_SELECT} WHERE s.bank_id = $1 AND s.id > $2 ${options.includeDeleted ? '' : 'AND s.deleted_at IS NULL'} ORDER BY s.id LIMIT $3`, [bank.id, after, page]);
+      const { rows } = await this.runner.query(`${SIGNAL_SELECT} WHERE s.bank_id = $1 AND s.id > $2 ${options.includeDeleted ? '' : 'AND s.deleted_at IS NULL'} ORDER BY s.id LIMIT $3`, [bank.id, after, page]);
       if (rows.length === 0) return;
       for (const row of rows) yield signalFromRow(row);
       after = Number(rows[rows.length - 1].id);
@@ -402,12 +401,12 @@ export class PostgresStore implements Store {
   async changesSince(afterSeq: number, limit: number): Promise<SignalChange[]> {
     // Arrays and a boolean: no per-row objects or timestamps to decode (a cold matcher reads millions).
     type Change = [number, number, number, SignalTypeName, string, SignalStatus, boolean];
-    const { rows } = await this.pool.query<Change>({ text: 'SELECT seq, id, bank_id, type, value, status, deleted_at IS NOT NULL FROM signals WHERE seq > $1 ORDER BY seq LIMIT $2', values: [afterSeq, limit], rowMode: 'array' });
+    const { rows } = await this.runner.query<Change>({ text: 'SELECT seq, id, bank_id, type, value, status, deleted_at IS NOT NULL FROM signals WHERE seq > $1 ORDER BY seq LIMIT $2', values: [afterSeq, limit], rowMode: 'array' });
     return rows.map((r) => ({ seq: r[0], id: r[1], bankId: r[2], type: r[3], value: r[4], status: r[5], deleted: r[6] }));
   }
 
   async latestSeq(): Promise<number> {
-    const { rows } = await this.pool.query('SELECT coalesce(max(seq), 0) AS seq FROM signals');
+    const { rows } = await this.runner.query('SELECT coalesce(max(seq), 0) AS seq FROM signals');
     return Number(rows[0].seq);
   }
 
@@ -429,7 +428,7 @@ export class PostgresStore implements Store {
   }
 
   async listOpinions(signalId: number): Promise<Opinion[]> {
-    const { rows } = await this.pool.query('SELECT * FROM opinions WHERE signal_id = $1 ORDER BY id', [signalId]);
+    const { rows } = await this.runner.query('SELECT * FROM opinions WHERE signal_id = $1 ORDER BY id', [signalId]);
     return rows.map((r: Row) => ({ id: Number(r.id), signalId: Number(r.signal_id), kind: r.kind as OpinionKind, actor: String(r.actor), reason: String(r.reason), createdAt: iso(r.created_at) }));
   }
 
@@ -460,9 +459,9 @@ export class PostgresStore implements Store {
 
   async bankStats(bankName: string): Promise<BankStats> {
     const bank = await this.requireBank(bankName);
-    const byType = (await this.pool.query('SELECT type, count(*) AS n FROM signals WHERE bank_id = $1 AND deleted_at IS NULL GROUP BY type', [bank.id])).rows;
+    const byType = (await this.runner.query('SELECT type, count(*) AS n FROM signals WHERE bank_id = $1 AND deleted_at IS NULL GROUP BY type', [bank.id])).rows;
     const status = (
-      await this.pool.query(
+      await this.runner.query(
         `SELECT count(*) FILTER (WHERE deleted_at IS NULL AND status = 'active') AS active,
                 count(*) FILTER (WHERE deleted_at IS NULL AND status = 'false_positive') AS fp,
                 count(*) FILTER (WHERE deleted_at IS NULL AND status = 'quarantined') AS quarantined,
@@ -471,8 +470,8 @@ export class PostgresStore implements Store {
         [bank.id],
       )
     ).rows[0];
-    const matches = (await this.pool.query('SELECT coalesce(sum(st.match_count), 0) AS n FROM signal_stats st JOIN signals s ON s.id = st.signal_id WHERE s.bank_id = $1', [bank.id])).rows[0];
-    const imports = (await this.pool.query('SELECT count(*) AS n, max(finished_at) AS last FROM imports WHERE bank_id = $1 AND finished_at IS NOT NULL', [bank.id])).rows[0];
+    const matches = (await this.runner.query('SELECT coalesce(sum(st.match_count), 0) AS n FROM signal_stats st JOIN signals s ON s.id = st.signal_id WHERE s.bank_id = $1', [bank.id])).rows[0];
+    const imports = (await this.runner.query('SELECT count(*) AS n, max(finished_at) AS last FROM imports WHERE bank_id = $1 AND finished_at IS NOT NULL', [bank.id])).rows[0];
     return {
       bank: bank.name,
       byType: Object.fromEntries(byType.map((r: Row) => [r.type, Number(r.n)])),

@@ -8,7 +8,9 @@ import { VigilError } from '../core/errors.js';
 import type { ListItem } from '../lists/types.js';
 import type { SignalTypeName } from '../signals/registry.js';
 import { bankFromRow, canonicalJson, currentHourBucket, isPlainRow, KeyFilter, nowIso, RowCollector, SIGNAL_SELECT, signalFromRow, validateBankInput, validateBankName, type SignalRow } from './_shared.js';
-import { SQLITE_MIGRATIONS } from './migrations.js';
+import type { Tx, VigilDatabase } from '../state/database.js';
+import { migrate } from '../state/migrate.js';
+import { STORE_COMPONENT } from './migrations.js';
 import type {
   Bank,
   BankPatch,
@@ -142,45 +144,36 @@ class SqliteStager {
   }
 }
 
+/** Imports share the connection's staging tables: one at a time per connection, bound or not. */
+const importQueues = new WeakMap<Database.Database, { tail: Promise<void> }>();
+
 export class SqliteStore implements Store {
   readonly dialect = 'sqlite' as const;
   private readonly db: Database.Database;
-  private importQueue: Promise<void> = Promise.resolve();
 
-  constructor(path: string) {
-    this.db = new Database(path);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('foreign_keys = ON');
-    this.db.pragma('busy_timeout = 10000');
-    // Imports insert random hash keys into B-trees: a larger page cache keeps them off the disk.
-    this.db.pragma('cache_size = -262144');
-    // Import staging and its sort spill to temporary files: memory stays bounded for any list size.
-    this.db.pragma('temp_store = FILE');
-    this.migrate();
+  private constructor(private readonly vdb: VigilDatabase, private readonly tx?: Tx, private readonly ownsDatabase = false) {
+    this.db = vdb.sqlite!;
   }
 
-  private migrate(): void {
-    this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)');
-    const done = new Set((this.db.prepare('SELECT version FROM schema_migrations').all() as Row[]).map((r) => Number(r.version)));
-    const pending = SQLITE_MIGRATIONS.filter((m) => !done.has(m.version));
-    if (pending.length === 0) return;
-    // Rebuilding a table that others reference needs foreign keys off (SQLite's documented procedure);
-    // the check before each commit keeps them honest. The setting only changes outside a transaction.
-    this.db.pragma('foreign_keys = OFF');
-    try {
-      for (const m of pending) {
-        this.db.transaction(() => {
-          if ((this.db.prepare('SELECT 1 FROM schema_migrations WHERE version = ?').get(m.version)) !== undefined) return;
-          this.db.exec(m.sql);
-          const violations = this.db.pragma('foreign_key_check') as Row[];
-          if (violations.length > 0) throw new VigilError('VIGIL_ERR_INTERNAL', `Migration ${m.version} would break ${violations.length} foreign keys`);
-          this.db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)').run(m.version, nowIso());
-        }).immediate();
-      }
-    } finally {
-      this.db.pragma('foreign_keys = ON');
-    }
+  /** The store over an open SQLite database, migrated. */
+  static async over(db: VigilDatabase, options: { ownsDatabase?: boolean } = {}): Promise<SqliteStore> {
+    if (db.engine !== 'sqlite') throw new VigilError('VIGIL_ERR_INTERNAL', 'SqliteStore needs a SQLite database');
+    await migrate(db, [STORE_COMPONENT]);
+    return new SqliteStore(db, undefined, options.ownsDatabase);
+  }
+
+  /** The same store inside a unit of work: its writes commit with the caller's. */
+  in(tx: Tx): SqliteStore {
+    return new SqliteStore(this.vdb, tx);
+  }
+
+  /**
+   * Synchronous work on the shared connection. Outside a unit of work it waits for the connection's gate, so
+   * it never runs inside someone else's open transaction; inside one the gate is already held.
+   */
+  private x<T>(fn: () => T): Promise<T> {
+    if (this.tx) return Promise.resolve().then(fn);
+    return this.vdb.runExclusive(fn);
   }
 
   /**
@@ -205,80 +198,106 @@ export class SqliteStore implements Store {
     return Number(row.value) - n + 1;
   }
 
+  /** Closes the database only when this store opened it (openStore); under createVigil the core owns it. */
   async close(): Promise<void> {
-    this.db.close();
+    if (this.ownsDatabase) await this.vdb.close();
   }
 
   async createBank(input: NewBank): Promise<Bank> {
-    validateBankInput(input);
-    validateBankName(input.name);
-    const now = nowIso();
-    try {
-      const row = this.db
-        .prepare(
-          `INSERT INTO banks (name, description, kind, enabled, source, provenance, thresholds, fp_policy, spike_threshold, created_at, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
-        )
-        .get(
-          input.name,
-          input.description ?? '',
-          input.kind ?? 'block',
-          input.enabled === false ? 0 : 1,
-          input.source ?? '',
-          canonicalJson(input.provenance ?? {}),
-          canonicalJson(input.thresholds ?? {}),
-          input.falsePositivePolicy ?? 'suppress',
-          input.spikeThreshold ?? 0,
-          now,
-          now,
-        ) as Row;
-      return bankFromRow(row);
-    } catch (err) {
-      if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
-        throw new VigilError('VIGIL_ERR_CONFLICT', `A bank named ${input.name} already exists`);
+    return this.x(() => {
+      validateBankInput(input);
+      validateBankName(input.name);
+      const now = nowIso();
+      try {
+        const row = this.db
+          .prepare(
+            `INSERT INTO banks (name, description, kind, enabled, source, provenance, thresholds, fp_policy, spike_threshold, enabled_ratio, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+          )
+          .get(
+            input.name,
+            input.description ?? '',
+            input.kind ?? 'block',
+            input.enabled === false ? 0 : 1,
+            input.source ?? '',
+            canonicalJson(input.provenance ?? {}),
+            canonicalJson(input.thresholds ?? {}),
+            input.falsePositivePolicy ?? 'suppress',
+            input.spikeThreshold ?? 0,
+            input.enabledRatio ?? 1,
+            now,
+            now,
+          ) as Row;
+        return bankFromRow(row);
+      } catch (err) {
+        if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
+          throw new VigilError('VIGIL_ERR_CONFLICT', `A bank named ${input.name} already exists`);
+        }
+        throw err;
       }
-      throw err;
-    }
+    });
   }
 
   async getBank(name: string): Promise<Bank | undefined> {
-    const row = this.db.prepare('SELECT * FROM banks WHERE name = ?').get(name) as Row | undefined;
-    return row ? bankFromRow(row) : undefined;
+    return this.x(() => {
+      const row = this.db.prepare('SELECT * FROM banks WHERE name = ? AND deleted_at IS NULL').get(name) as Row | undefined;
+      return row ? bankFromRow(row) : undefined;
+    });
   }
 
   async getBankById(id: number): Promise<Bank | undefined> {
-    const row = this.db.prepare('SELECT * FROM banks WHERE id = ?').get(id) as Row | undefined;
-    return row ? bankFromRow(row) : undefined;
+    return this.x(() => {
+      const row = this.db.prepare('SELECT * FROM banks WHERE id = ?').get(id) as Row | undefined;
+      return row ? bankFromRow(row) : undefined;
+    });
   }
 
   async listBanks(): Promise<Bank[]> {
-    return (this.db.prepare('SELECT * FROM banks ORDER BY name').all() as Row[]).map(bankFromRow);
+    return this.x(() => {
+      return (this.db.prepare('SELECT * FROM banks WHERE deleted_at IS NULL ORDER BY name').all() as Row[]).map(bankFromRow);
+    });
   }
 
   private requireBank(name: string): Bank {
-    const row = this.db.prepare('SELECT * FROM banks WHERE name = ?').get(name) as Row | undefined;
+    const row = this.db.prepare('SELECT * FROM banks WHERE name = ? AND deleted_at IS NULL').get(name) as Row | undefined;
     if (!row) throw new VigilError('VIGIL_ERR_NOT_FOUND', `No bank named ${name}`);
     return bankFromRow(row);
   }
 
   async updateBank(name: string, patch: BankPatch): Promise<Bank> {
-    validateBankInput(patch);
-    const bank = this.requireBank(name);
-    const next = { ...bank, ...Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) } as Bank;
-    // Thresholds are per signal type: a patch for one type keeps the others.
-    next.thresholds = { ...bank.thresholds, ...patch.thresholds };
-    try {
-      const row = this.db
-        .prepare(
-          `UPDATE banks SET name = ?, description = ?, kind = ?, enabled = ?, source = ?, provenance = ?, thresholds = ?,
-             fp_policy = ?, spike_threshold = ?, updated_at = ? WHERE id = ? RETURNING *`,
-        )
-        .get(next.name, next.description, next.kind, next.enabled ? 1 : 0, next.source, canonicalJson(next.provenance), canonicalJson(next.thresholds), next.falsePositivePolicy, next.spikeThreshold, nowIso(), bank.id) as Row;
-      return bankFromRow(row);
-    } catch (err) {
-      if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') throw new VigilError('VIGIL_ERR_CONFLICT', `A bank named ${patch.name} already exists`);
-      throw err;
-    }
+    return this.x(() => {
+      validateBankInput(patch);
+      const bank = this.requireBank(name);
+      const next = { ...bank, ...Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) } as Bank;
+      // Thresholds are per signal type: a patch for one type keeps the others.
+      next.thresholds = { ...bank.thresholds, ...patch.thresholds };
+      try {
+        const row = this.db
+          .prepare(
+            `UPDATE banks SET name = ?, description = ?, kind = ?, enabled = ?, source = ?, provenance = ?, thresholds = ?,
+               fp_policy = ?, spike_threshold = ?, enabled_ratio = ?, updated_at = ? WHERE id = ? RETURNING *`,
+          )
+          .get(next.name, next.description, next.kind, next.enabled ? 1 : 0, next.source, canonicalJson(next.provenance), canonicalJson(next.thresholds), next.falsePositivePolicy, next.spikeThreshold, next.enabledRatio, nowIso(), bank.id) as Row;
+        return bankFromRow(row);
+      } catch (err) {
+        if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') throw new VigilError('VIGIL_ERR_CONFLICT', `A bank named ${patch.name} already exists`);
+        throw err;
+      }
+    });
+  }
+
+  async deleteBank(name: string): Promise<Bank> {
+    return this.x(() => {
+      const bank = this.requireBank(name);
+      const now = nowIso();
+      return bankFromRow(this.db.prepare('UPDATE banks SET enabled = 0, deleted_at = ?, updated_at = ? WHERE id = ? RETURNING *').get(now, now, bank.id) as Row);
+    });
+  }
+
+  async setSignalDisabledUntil(signalId: number, disableUntilTs: number | null): Promise<Signal> {
+    const changed = await this.x(() => this.db.prepare('UPDATE signals SET disable_until_ts = ?, updated_at = ? WHERE id = ?').run(disableUntilTs, nowIso(), signalId));
+    if (changed.changes === 0) throw new VigilError('VIGIL_ERR_NOT_FOUND', `No signal ${signalId}`);
+    return (await this.getSignal(signalId))!;
   }
 
   /**
@@ -288,10 +307,12 @@ export class SqliteStore implements Store {
    * twice. A crash before the merge leaves nothing; during it, SQLite's transaction does.
    */
   async importList(bankName: string, items: AsyncIterable<ListItem> | Iterable<ListItem>, options: ImportOptions = {}): Promise<ImportResult> {
-    // One staging table per connection: imports through this store run one after another.
-    const previous = this.importQueue;
+    // One set of staging tables per connection: imports run one after another.
+    let queue = importQueues.get(this.db);
+    if (!queue) importQueues.set(this.db, (queue = { tail: Promise.resolve() }));
+    const previous = queue.tail;
     let release!: () => void;
-    this.importQueue = new Promise<void>((resolve) => (release = resolve));
+    queue.tail = new Promise<void>((resolve) => (release = resolve));
     await previous;
     try {
       return await this.importOne(bankName, items, options);
@@ -300,32 +321,45 @@ export class SqliteStore implements Store {
     }
   }
 
+  /** Parsing awaits the source; each staging batch and the merge hold the connection only while they write. */
   private async importOne(bankName: string, items: AsyncIterable<ListItem> | Iterable<ListItem>, options: ImportOptions): Promise<ImportResult> {
-    const bank = this.requireBank(bankName);
+    const bank = await this.x(() => this.requireBank(bankName));
     const collector = new RowCollector(options.keepErrors ?? 1000);
     const batchSize = options.batchSize ?? 5000;
-    const stager = new SqliteStager(this.db);
+    const stager = await this.x(() => new SqliteStager(this.db));
     try {
       let batch: SignalRow[] = [];
       for await (const item of items) {
         collector.collect(item, batch);
         if (batch.length >= batchSize) {
-          stager.add(batch);
+          const rows = batch;
+          await this.x(() => stager.add(rows));
           batch = [];
           options.onProgress?.(collector.rows);
         }
       }
-      stager.add(batch);
+      const rows = batch;
+      await this.x(() => stager.add(rows));
       options.onProgress?.(collector.rows);
-      return this.mergeStaged(bank, collector, stager.finish(), options);
+      const within = options.withinCommit;
+      if (!within) return await this.x(() => this.mergeStaged(bank, collector, stager.finish(), options));
+      // The merge and the caller's writes in one transaction (the merge's own becomes a savepoint).
+      const merge = async (tx: Tx) => {
+        const result = this.mergeStaged(bank, collector, stager.finish(), options);
+        await within(tx, result);
+        return result;
+      };
+      return this.tx ? await merge(this.tx) : await this.vdb.transaction(merge);
     } finally {
-      stager.clear();
+      await this.x(() => stager.clear());
     }
   }
 
   private mergeStaged(bank: Bank, collector: RowCollector, st: StagedCounts, options: ImportOptions): ImportResult {
     // The merge writes only the bank checked above and the import row it creates: foreign-key checks, a
     // lookup per row, would only slow it. (Synchronous code: nothing else runs on the connection meanwhile.)
+    // (The pragma cannot change inside a transaction; there the checks simply stay on.)
+    if (this.db.inTransaction) return this.mergeTransaction(bank, collector, st, options);
     this.db.pragma('foreign_keys = OFF');
     try {
       return this.mergeTransaction(bank, collector, st, options);
@@ -415,29 +449,36 @@ export class SqliteStore implements Store {
   }
 
   async getSignal(id: number): Promise<Signal | undefined> {
-    const row = this.db.prepare(`${SIGNAL_SELECT} WHERE s.id = ?`).get(id) as Row | undefined;
-    return row ? signalFromRow(row) : undefined;
+    return this.x(() => {
+      const row = this.db.prepare(`${SIGNAL_SELECT} WHERE s.id = ?`).get(id) as Row | undefined;
+      return row ? signalFromRow(row) : undefined;
+    });
   }
 
   async getSignals(ids: readonly number[]): Promise<Signal[]> {
-    if (ids.length === 0) return [];
-    const rows = this.db.prepare(`${SIGNAL_SELECT} WHERE s.id IN (SELECT value FROM json_each(?)) ORDER BY s.id`).all(JSON.stringify(ids)) as Row[];
-    return rows.map(signalFromRow);
+    return this.x(() => {
+      if (ids.length === 0) return [];
+      const rows = this.db.prepare(`${SIGNAL_SELECT} WHERE s.id IN (SELECT value FROM json_each(?)) ORDER BY s.id`).all(JSON.stringify(ids)) as Row[];
+      return rows.map(signalFromRow);
+    });
   }
 
   async findSignals(type: SignalTypeName, value: string): Promise<Signal[]> {
-    // Per bank through the (bank_id, type, value) key: no second index on (type, value) to maintain on import.
-    const rows = this.db.prepare(`${SIGNAL_SELECT} WHERE s.bank_id IN (SELECT id FROM banks) AND s.type = ? AND s.value = ? AND s.deleted_at IS NULL ORDER BY s.id`).all(type, value) as Row[];
-    return rows.map(signalFromRow);
+    return this.x(() => {
+      // Per bank through the (bank_id, type, value) key: no second index on (type, value) to maintain on import.
+      const rows = this.db.prepare(`${SIGNAL_SELECT} WHERE s.bank_id IN (SELECT id FROM banks WHERE deleted_at IS NULL) AND s.type = ? AND s.value = ? AND s.deleted_at IS NULL ORDER BY s.id`).all(type, value) as Row[];
+      return rows.map(signalFromRow);
+    });
   }
 
   async *listSignals(bankName: string, options: { includeDeleted?: boolean; pageSize?: number } = {}): AsyncGenerator<Signal> {
-    const bank = this.requireBank(bankName);
+    const bank = await this.x(() => this.requireBank(bankName));
     const page = options.pageSize ?? 10_000;
     const stmt = this.db.prepare(`${SIGNAL_SELECT} WHERE s.bank_id = ? AND s.id > ? ${options.includeDeleted ? '' : 'AND s.deleted_at IS NULL'} ORDER BY s.id LIMIT ?`);
     let after = 0;
     for (;;) {
-      const rows = stmt.all(bank.id, after, page) as Row[];
+      const from = after;
+      const rows = await this.x(() => stmt.all(bank.id, from, page) as Row[]);
       if (rows.length === 0) return;
       for (const row of rows) yield signalFromRow(row);
       after = Number(rows[rows.length - 1].id);
@@ -445,36 +486,40 @@ export class SqliteStore implements Store {
   }
 
   async changesSince(afterSeq: number, limit: number): Promise<SignalChange[]> {
-    // A cold matcher reads millions of changes: as one JSON text per chunk they cost about a third of
-    // better-sqlite3's per-row objects (JSON.parse builds the arrays natively).
-    const chunk = this.db
-      .prepare(
-        `SELECT json_group_array(json_array(seq, id, bank_id, type, value, status, deleted_at IS NOT NULL))
-         FROM (SELECT seq, id, bank_id, type, value, status, deleted_at FROM signals WHERE seq > ? ORDER BY seq LIMIT ?)`,
-      )
-      .pluck();
-    const out: SignalChange[] = [];
-    let after = afterSeq;
-    while (out.length < limit) {
-      const n = Math.min(FEED_CHUNK, limit - out.length);
-      const rows = JSON.parse(chunk.get(after, n) as string) as [number, number, number, SignalTypeName, string, SignalStatus, number][];
-      // The aggregate takes the rows in the subquery's order; an ORDER BY inside it would sort them again (a
-      // third of the cost). Checked, not assumed.
-      for (let i = 1; i < rows.length; i++) {
-        if (rows[i][0] < rows[i - 1][0]) {
-          rows.sort((a, b) => a[0] - b[0]);
-          break;
+    return this.x(() => {
+      // A cold matcher reads millions of changes: as one JSON text per chunk they cost about a third of
+      // better-sqlite3's per-row objects (JSON.parse builds the arrays natively).
+      const chunk = this.db
+        .prepare(
+          `SELECT json_group_array(json_array(seq, id, bank_id, type, value, status, deleted_at IS NOT NULL))
+           FROM (SELECT seq, id, bank_id, type, value, status, deleted_at FROM signals WHERE seq > ? ORDER BY seq LIMIT ?)`,
+        )
+        .pluck();
+      const out: SignalChange[] = [];
+      let after = afterSeq;
+      while (out.length < limit) {
+        const n = Math.min(FEED_CHUNK, limit - out.length);
+        const rows = JSON.parse(chunk.get(after, n) as string) as [number, number, number, SignalTypeName, string, SignalStatus, number][];
+        // The aggregate takes the rows in the subquery's order; an ORDER BY inside it would sort them again (a
+        // third of the cost). Checked, not assumed.
+        for (let i = 1; i < rows.length; i++) {
+          if (rows[i][0] < rows[i - 1][0]) {
+            rows.sort((a, b) => a[0] - b[0]);
+            break;
+          }
         }
+        for (const r of rows) out.push({ seq: r[0], id: r[1], bankId: r[2], type: r[3], value: r[4], status: r[5], deleted: r[6] === 1 });
+        if (rows.length < n) break;
+        after = rows[rows.length - 1][0];
       }
-      for (const r of rows) out.push({ seq: r[0], id: r[1], bankId: r[2], type: r[3], value: r[4], status: r[5], deleted: r[6] === 1 });
-      if (rows.length < n) break;
-      after = rows[rows.length - 1][0];
-    }
-    return out;
+      return out;
+    });
   }
 
   async latestSeq(): Promise<number> {
-    return Number((this.db.prepare("SELECT value FROM meta WHERE key = 'seq'").get() as Row).value);
+    return this.x(() => {
+      return Number((this.db.prepare("SELECT value FROM meta WHERE key = 'seq'").get() as Row).value);
+    });
   }
 
   async addOpinion(signalId: number, opinion: { kind: OpinionKind; actor: string; reason?: string }): Promise<Signal> {
@@ -482,7 +527,7 @@ export class SqliteStore implements Store {
       throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', `Expected confirmed, false_positive or disputed for opinion but received ${JSON.stringify(opinion.kind)}`);
     }
     if (!opinion.actor) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', 'Expected a non-empty actor for an opinion');
-    this.db.transaction(() => {
+    await this.x(() => this.db.transaction(() => {
       const exists = this.db.prepare('SELECT status FROM signals WHERE id = ?').get(signalId) as Row | undefined;
       if (!exists) throw new VigilError('VIGIL_ERR_NOT_FOUND', `No signal with id ${signalId}`);
       const now = nowIso();
@@ -491,64 +536,70 @@ export class SqliteStore implements Store {
       if (status && status !== exists.status) {
         this.db.prepare('UPDATE signals SET status = ?, seq = ?, updated_at = ? WHERE id = ?').run(status, this.allocateSeq(1), now, signalId);
       }
-    }).immediate();
+    }).immediate());
     return (await this.getSignal(signalId))!;
   }
 
   async listOpinions(signalId: number): Promise<Opinion[]> {
-    const rows = this.db.prepare('SELECT * FROM opinions WHERE signal_id = ? ORDER BY id').all(signalId) as Row[];
-    return rows.map((r) => ({ id: Number(r.id), signalId: Number(r.signal_id), kind: r.kind as OpinionKind, actor: String(r.actor), reason: String(r.reason), createdAt: String(r.created_at) }));
+    return this.x(() => {
+      const rows = this.db.prepare('SELECT * FROM opinions WHERE signal_id = ? ORDER BY id').all(signalId) as Row[];
+      return rows.map((r) => ({ id: Number(r.id), signalId: Number(r.signal_id), kind: r.kind as OpinionKind, actor: String(r.actor), reason: String(r.reason), createdAt: String(r.created_at) }));
+    });
   }
 
   async recordMatches(signalIds: readonly number[], at = new Date()): Promise<number[]> {
-    const bucket = currentHourBucket(at);
-    const iso = at.toISOString();
-    const quarantined: number[] = [];
-    this.db.transaction(() => {
-      const bump = this.db.prepare(
-        `INSERT INTO signal_stats (signal_id, match_count, last_match_at, hour_bucket, hour_count) VALUES (?, 1, ?, ?, 1)
-         ON CONFLICT (signal_id) DO UPDATE SET match_count = match_count + 1, last_match_at = excluded.last_match_at,
-           hour_count = CASE WHEN hour_bucket = excluded.hour_bucket THEN hour_count + 1 ELSE 1 END, hour_bucket = excluded.hour_bucket
-         RETURNING hour_count`,
-      );
-      const check = this.db.prepare('SELECT s.status, b.spike_threshold FROM signals s JOIN banks b ON b.id = s.bank_id WHERE s.id = ?');
-      const quarantine = this.db.prepare("UPDATE signals SET status = 'quarantined', seq = ?, updated_at = ? WHERE id = ?");
-      for (const id of signalIds) {
-        const info = check.get(id) as Row | undefined;
-        if (!info) continue;
-        const hourCount = Number((bump.get(id, iso, bucket) as Row).hour_count);
-        const threshold = Number(info.spike_threshold);
-        if (threshold > 0 && hourCount > threshold && info.status === 'active') {
-          quarantine.run(this.allocateSeq(1), iso, id);
-          quarantined.push(id);
+    return this.x(() => {
+      const bucket = currentHourBucket(at);
+      const iso = at.toISOString();
+      const quarantined: number[] = [];
+      this.db.transaction(() => {
+        const bump = this.db.prepare(
+          `INSERT INTO signal_stats (signal_id, match_count, last_match_at, hour_bucket, hour_count) VALUES (?, 1, ?, ?, 1)
+           ON CONFLICT (signal_id) DO UPDATE SET match_count = match_count + 1, last_match_at = excluded.last_match_at,
+             hour_count = CASE WHEN hour_bucket = excluded.hour_bucket THEN hour_count + 1 ELSE 1 END, hour_bucket = excluded.hour_bucket
+           RETURNING hour_count`,
+        );
+        const check = this.db.prepare('SELECT s.status, b.spike_threshold FROM signals s JOIN banks b ON b.id = s.bank_id WHERE s.id = ?');
+        const quarantine = this.db.prepare("UPDATE signals SET status = 'quarantined', seq = ?, updated_at = ? WHERE id = ?");
+        for (const id of signalIds) {
+          const info = check.get(id) as Row | undefined;
+          if (!info) continue;
+          const hourCount = Number((bump.get(id, iso, bucket) as Row).hour_count);
+          const threshold = Number(info.spike_threshold);
+          if (threshold > 0 && hourCount > threshold && info.status === 'active') {
+            quarantine.run(this.allocateSeq(1), iso, id);
+            quarantined.push(id);
+          }
         }
-      }
-    }).immediate();
-    return quarantined;
+      }).immediate();
+      return quarantined;
+    });
   }
 
   async bankStats(bankName: string): Promise<BankStats> {
-    const bank = this.requireBank(bankName);
-    const byTypeRows = this.db.prepare('SELECT type, count(*) AS n FROM signals WHERE bank_id = ? AND deleted_at IS NULL GROUP BY type').all(bank.id) as Row[];
-    const status = this.db.prepare(
-      `SELECT sum(CASE WHEN deleted_at IS NULL AND status = 'active' THEN 1 ELSE 0 END) AS active,
-              sum(CASE WHEN deleted_at IS NULL AND status = 'false_positive' THEN 1 ELSE 0 END) AS fp,
-              sum(CASE WHEN deleted_at IS NULL AND status = 'quarantined' THEN 1 ELSE 0 END) AS quarantined,
-              sum(CASE WHEN deleted_at IS NOT NULL THEN 1 ELSE 0 END) AS deleted
-       FROM signals WHERE bank_id = ?`,
-    ).get(bank.id) as Row;
-    const matches = this.db.prepare('SELECT coalesce(sum(st.match_count), 0) AS n FROM signal_stats st JOIN signals s ON s.id = st.signal_id WHERE s.bank_id = ?').get(bank.id) as Row;
-    const imports = this.db.prepare('SELECT count(*) AS n, max(finished_at) AS last FROM imports WHERE bank_id = ? AND finished_at IS NOT NULL').get(bank.id) as Row;
-    return {
-      bank: bank.name,
-      byType: Object.fromEntries(byTypeRows.map((r) => [r.type, Number(r.n)])),
-      active: Number(status.active ?? 0),
-      falsePositive: Number(status.fp ?? 0),
-      quarantined: Number(status.quarantined ?? 0),
-      deleted: Number(status.deleted ?? 0),
-      matches: Number(matches.n),
-      imports: Number(imports.n),
-      lastImportAt: (imports.last as string | null) ?? null,
-    };
+    return this.x(() => {
+      const bank = this.requireBank(bankName);
+      const byTypeRows = this.db.prepare('SELECT type, count(*) AS n FROM signals WHERE bank_id = ? AND deleted_at IS NULL GROUP BY type').all(bank.id) as Row[];
+      const status = this.db.prepare(
+        `SELECT sum(CASE WHEN deleted_at IS NULL AND status = 'active' THEN 1 ELSE 0 END) AS active,
+                sum(CASE WHEN deleted_at IS NULL AND status = 'false_positive' THEN 1 ELSE 0 END) AS fp,
+                sum(CASE WHEN deleted_at IS NULL AND status = 'quarantined' THEN 1 ELSE 0 END) AS quarantined,
+                sum(CASE WHEN deleted_at IS NOT NULL THEN 1 ELSE 0 END) AS deleted
+         FROM signals WHERE bank_id = ?`,
+      ).get(bank.id) as Row;
+      const matches = this.db.prepare('SELECT coalesce(sum(st.match_count), 0) AS n FROM signal_stats st JOIN signals s ON s.id = st.signal_id WHERE s.bank_id = ?').get(bank.id) as Row;
+      const imports = this.db.prepare('SELECT count(*) AS n, max(finished_at) AS last FROM imports WHERE bank_id = ? AND finished_at IS NOT NULL').get(bank.id) as Row;
+      return {
+        bank: bank.name,
+        byType: Object.fromEntries(byTypeRows.map((r) => [r.type, Number(r.n)])),
+        active: Number(status.active ?? 0),
+        falsePositive: Number(status.fp ?? 0),
+        quarantined: Number(status.quarantined ?? 0),
+        deleted: Number(status.deleted ?? 0),
+        matches: Number(matches.n),
+        imports: Number(imports.n),
+        lastImportAt: (imports.last as string | null) ?? null,
+      };
+    });
   }
 }

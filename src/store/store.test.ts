@@ -1,13 +1,15 @@
 // One behaviour, two stores: the same suite runs against SQLite and PostgreSQL (127.0.0.1:5432, started by CI).
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import type { ListItem, ListRecord } from '../lists/types.js';
-import { POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS } from './migrations.js';
+import { STORE_COMPONENT } from './migrations.js';
 import { PostgresStore } from './postgres-store.js';
-import { openStore } from './store.js';
+import { openStore, storeOver } from './store.js';
+import { openDatabase, type VigilDatabase } from '../state/database.js';
 import type { Store } from './types.js';
 import { tempDir } from '../../test/helpers/temp.js';
 
@@ -35,11 +37,12 @@ async function* slowly(items: ListItem[], failAt?: number): AsyncGenerator<ListI
   }
 }
 
-function storeSuite(name: string, open: () => Promise<{ store: Store; cleanup: () => Promise<void> }>): void {
+function storeSuite(name: string, open: () => Promise<{ store: Store; db: VigilDatabase; cleanup: () => Promise<void> }>): void {
   describe(name, () => {
     let store: Store;
+    let db: VigilDatabase;
     let cleanup: () => Promise<void>;
-    before(async () => ({ store, cleanup } = await open()));
+    before(async () => ({ store, db, cleanup } = await open()));
     after(async () => cleanup());
 
     test('banks: create, get, list, update; duplicate and invalid names refused', async () => {
@@ -140,9 +143,9 @@ function storeSuite(name: string, open: () => Promise<{ store: Store; cleanup: (
 
     test('unchanged re-imports spend no ids; the hashes of one record get consecutive ids', async () => {
       await store.createBank({ name: 'ids' });
-      await store.importList('ids', [rec(700), rec(701)]);
-      await store.importList('ids', [rec(700), rec(701)]);
-      await store.importList('ids', [rec(702)]);
+      await store.importList('ids', [rec(970_700), rec(970_701)]);
+      await store.importList('ids', [rec(970_700), rec(970_701)]);
+      await store.importList('ids', [rec(970_702)]);
       const ids = [];
       for await (const s of store.listSignals('ids')) ids.push(s.id);
       assert.equal(ids.length, 6);
@@ -273,6 +276,35 @@ function storeSuite(name: string, open: () => Promise<{ store: Store; cleanup: (
       await store.updateBank('benign-block', { spikeThreshold: 0 });
     });
 
+    test('HMA semantics: enabledRatio, a deleted bank frees its name and keeps its history, content disabled until a time', async () => {
+      const first = await store.createBank({ name: 'hma-bank', enabledRatio: 0.25 });
+      assert.deepEqual([first.enabledRatio, first.deletedAt], [0.25, null]);
+      assert.equal((await store.updateBank('hma-bank', { enabledRatio: 0.5 })).enabledRatio, 0.5);
+      await assert.rejects(store.updateBank('hma-bank', { enabledRatio: 2 }), { code: 'VIGIL_ERR_INVALID_ARGUMENT' });
+      await store.importList('hma-bank', [rec(700)]);
+      const [signal] = (await store.findSignals('pdq', fakeHex(700))).filter((x) => x.bankId === first.id);
+      assert.equal(signal.disableUntilTs, null);
+      assert.equal((await store.setSignalDisabledUntil(signal.id, 0)).disableUntilTs, 0);
+      assert.equal((await store.setSignalDisabledUntil(signal.id, null)).disableUntilTs, null);
+      await assert.rejects(store.setSignalDisabledUntil(99_999_999, 1), { code: 'VIGIL_ERR_NOT_FOUND' });
+
+      const deleted = await store.deleteBank('hma-bank');
+      assert.equal(deleted.enabled, false);
+      assert.ok(deleted.deletedAt);
+      assert.equal(await store.getBank('hma-bank'), undefined);
+      assert.ok(!(await store.listBanks()).some((b) => b.name === 'hma-bank'));
+      assert.deepEqual((await store.findSignals('pdq', fakeHex(700))).filter((x) => x.bankId === first.id), [], 'a deleted bank\'s signals are not found');
+      assert.equal((await store.getBankById(first.id))?.deletedAt, deleted.deletedAt, 'kept under its id');
+      assert.equal((await store.getSignal(signal.id))?.bankId, first.id, 'its signals kept too');
+      await assert.rejects(store.deleteBank('hma-bank'), { code: 'VIGIL_ERR_NOT_FOUND' });
+
+      const again = await store.createBank({ name: 'hma-bank' });
+      assert.notEqual(again.id, first.id);
+      assert.equal(again.enabledRatio, 1);
+      await assert.rejects(store.createBank({ name: 'hma-bank' }), { code: 'VIGIL_ERR_CONFLICT' }, 'unique among live banks');
+      await store.deleteBank('hma-bank');
+    });
+
     test('listSignals pages through a bank in id order', async () => {
       const seen = [];
       for await (const s of store.listSignals('benign-block', { pageSize: 7 })) seen.push(s.id);
@@ -282,23 +314,47 @@ function storeSuite(name: string, open: () => Promise<{ store: Store; cleanup: (
         for await (const _ of store.listSignals('missing')) void _;
       }, { code: 'VIGIL_ERR_NOT_FOUND' });
     });
+
+    test('a unit of work: bank, import and opinion commit or roll back with the caller', async () => {
+      const latest = await store.latestSeq();
+      await assert.rejects(db.transaction(async (tx) => {
+        const s = store.in(tx);
+        await s.createBank({ name: 'uow-rolled-back' });
+        await s.importList('uow-rolled-back', [rec(980_700), rec(980_701)]);
+        const [signal] = await s.findSignals('md5', fakeHex(980_700, 32));
+        await s.addOpinion(signal!.id, { kind: 'false_positive', actor: 'test' });
+        throw new Error('abandon');
+      }), /abandon/);
+      assert.equal(await store.getBank('uow-rolled-back'), undefined);
+      assert.equal((await store.findSignals('md5', fakeHex(980_700, 32))).length, 0);
+      assert.equal(await store.latestSeq(), latest);
+      await db.transaction(async (tx) => {
+        const s = store.in(tx);
+        await s.createBank({ name: 'uow-committed' });
+        await s.importList('uow-committed', [rec(980_702)]);
+      });
+      assert.equal((await store.findSignals('md5', fakeHex(980_702, 32)))[0]?.bankName, 'uow-committed');
+    });
   });
 }
 
 storeSuite('SQLite store', async () => {
   const dir = tempDir('store');
-  const store = await openStore(join(dir, 'test.db'));
-  return { store, cleanup: () => store.close() };
+  const db = await openDatabase(join(dir, 'test.db'));
+  const store = await storeOver(db);
+  return { store, db, cleanup: async () => { await db.close(); rmSync(dir, { recursive: true, force: true }); } };
 });
 
 storeSuite('PostgreSQL store', async () => {
   const schema = `vigil_test_${process.pid}_${Date.now() % 1e8}`;
-  const store = (await openStore(TEST_POSTGRES_URL, { schema })) as PostgresStore;
+  const db = await openDatabase(TEST_POSTGRES_URL, { schema });
+  const store = (await storeOver(db)) as PostgresStore;
   return {
     store,
+    db,
     cleanup: async () => {
       await store.dropSchema(schema);
-      await store.close();
+      await db.close();
     },
   };
 });
@@ -339,12 +395,14 @@ async function checkMigratedStore(store: Store): Promise<void> {
   assert.equal((await store.listOpinions(7)).length, 1);
   const r = await store.importList('old-bank', [{ kind: 'record', line: 1, record: { signals: [{ type: 'md5', value: fakeHex(900, 32) }], labels: { tags: ['benign-test'] }, sourceId: 'src-900' } }, rec(901)]);
   assert.deepEqual([r.inserted, r.unchanged], [2, 1]);
+  const bank = (await store.getBank('old-bank'))!;
+  assert.deepEqual([bank.id, bank.enabledRatio, bank.deletedAt, s.disableUntilTs], [1, 1, null, null]);
 }
 
 test('SQLite: a version 1 store migrates with its signals, opinions and statistics', async () => {
   const path = join(tempDir('store'), 'v1.db');
   const db = new Database(path);
-  db.exec(SQLITE_MIGRATIONS[0].sql);
+  db.exec(STORE_COMPONENT.migrations[0]!.sqlite);
   db.exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL);
     INSERT INTO schema_migrations VALUES (1, '2026-01-01T00:00:00Z'); ${V1_ROWS}`);
   db.close();
@@ -354,6 +412,8 @@ test('SQLite: a version 1 store migrates with its signals, opinions and statisti
     const check = new Database(path, { readonly: true });
     assert.equal((check.prepare("SELECT count(*) AS n FROM sqlite_schema WHERE name = 'signals_key'").get() as { n: number }).n, 1);
     assert.deepEqual((check.prepare('PRAGMA foreign_key_list(opinions)').all() as { table: string }[]).map((f) => f.table), ['signals']);
+    assert.deepEqual((check.prepare('PRAGMA foreign_key_list(signals)').all() as { table: string }[]).map((f) => f.table).sort(), ['banks', 'imports']);
+    assert.deepEqual(check.prepare('PRAGMA foreign_key_check').all(), []);
     check.close();
   } finally {
     await store.close();
@@ -367,7 +427,7 @@ test('PostgreSQL: a version 1 store migrates with its signals, opinions and stat
   let store: PostgresStore | undefined;
   try {
     await admin.query(`CREATE SCHEMA ${schema}; SET search_path = ${schema}`);
-    await admin.query(POSTGRES_MIGRATIONS[0].sql);
+    await admin.query(STORE_COMPONENT.migrations[0]!.postgres);
     await admin.query(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now());
       INSERT INTO schema_migrations (version) VALUES (1); ${V1_ROWS}; SELECT setval('signals_id_seq', 7), setval('signal_seq', 3), setval('imports_id_seq', 1), setval('banks_id_seq', 1)`);
     store = (await openStore(TEST_POSTGRES_URL, { schema })) as PostgresStore;

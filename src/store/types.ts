@@ -5,6 +5,7 @@
  */
 import type { Labels, ListItem } from '../lists/types.js';
 import type { SignalTypeName } from '../signals/registry.js';
+import type { Tx } from '../state/database.js';
 
 /** A block list holds known material; an allow list holds known-good files (NSRL) to drop in triage. */
 export type BankKind = 'block' | 'allow';
@@ -25,8 +26,12 @@ export interface Bank {
   falsePositivePolicy: FalsePositivePolicy;
   /** Hourly matches above which a signal is quarantined as a suspected false positive (0 = off). */
   spikeThreshold: number;
+  /** The share of the bank's contents that match (HMA's enabled_ratio), chosen per content; 1 = all. */
+  enabledRatio: number;
   createdAt: string;
   updatedAt: string;
+  /** Set when the bank was deleted: it no longer matches and its name is free; its id keeps the history. */
+  deletedAt: string | null;
 }
 
 export interface NewBank {
@@ -39,6 +44,7 @@ export interface NewBank {
   thresholds?: Partial<Record<SignalTypeName, number>>;
   falsePositivePolicy?: FalsePositivePolicy;
   spikeThreshold?: number;
+  enabledRatio?: number;
 }
 
 export type BankPatch = Partial<Omit<NewBank, 'name'>> & { name?: string };
@@ -62,6 +68,8 @@ export interface Signal {
   addedAt: string;
   updatedAt: string;
   deletedAt: string | null;
+  /** HMA's content switch: null = enabled; a unix time (seconds) = disabled until then (0: for good). */
+  disableUntilTs: number | null;
   matchCount: number;
   lastMatchAt: string | null;
 }
@@ -98,6 +106,11 @@ export interface ImportOptions {
   onProgress?: (rows: number) => void;
   /** Rows per write batch. */
   batchSize?: number;
+  /**
+   * Runs inside the import's own write transaction, after the merge (the audit entry of the import): the
+   * import and what `withinCommit` writes commit together. Not for long work: the write lock is held.
+   */
+  withinCommit?: (tx: Tx, result: ImportResult) => Promise<void>;
 }
 
 export interface ImportRowError {
@@ -138,12 +151,21 @@ export interface BankStats {
 export interface Store {
   readonly dialect: 'sqlite' | 'postgres';
   close(): Promise<void>;
+  /** This store inside a unit of work (state/database.ts): its writes commit or roll back with the caller's. */
+  in(tx: Tx): Store;
 
   createBank(input: NewBank): Promise<Bank>;
+  /** A live (not deleted) bank by name. */
   getBank(name: string): Promise<Bank | undefined>;
+  /** Any bank by id, deleted ones included. */
   getBankById(id: number): Promise<Bank | undefined>;
+  /** The live banks. */
   listBanks(): Promise<Bank[]>;
   updateBank(name: string, patch: BankPatch): Promise<Bank>;
+  /** Deletes a live bank: it stops matching and frees its name; its row stays under its id (history). */
+  deleteBank(name: string): Promise<Bank>;
+  /** Sets a signal's HMA content switch (null: enabled). */
+  setSignalDisabledUntil(signalId: number, disableUntilTs: number | null): Promise<Signal>;
 
   /** Streams list items into a bank, idempotently (upsert on bank, type and value). */
   importList(bankName: string, items: AsyncIterable<ListItem> | Iterable<ListItem>, options?: ImportOptions): Promise<ImportResult>;

@@ -1,6 +1,6 @@
 /**
- * Webhook delivery as queue jobs: `webhookJob` builds the job (enqueue it in the same transaction as the
- * decision that caused it), `webhookHandler` is the worker's handler for {@link WEBHOOK_QUEUE}.
+ * Webhook delivery as queue jobs: `webhookJob` builds the job (pass it to `queue.enqueue(tx, …)` in the same
+ * transaction as the decision that caused it), `webhookHandler` is the worker's handler for {@link WEBHOOK_QUEUE}.
  *
  * One POST per attempt, JSON body = the event, signed (see sign.ts). 2xx is delivered. Redirects are not
  * followed (the endpoint is pinned to its configured URL, so a compromised or misconfigured receiver cannot

@@ -2,8 +2,8 @@
 import { userInfo } from 'node:os';
 import { Command, InvalidArgumentError } from 'commander';
 import { VigilError } from '../../core/errors.js';
-import { AuditLog, formatAuditAnchor, parseAuditAnchor, type AuditAnchor } from '../../audit/log.js';
-import { printJson, printTable, withStateDb, type Cli } from '../context.js';
+import { AUDIT_COMPONENT, AuditLog, formatAuditAnchor, parseAuditAnchor, type AuditAnchor } from '../../audit/log.js';
+import { printJson, printTable, withStateDatabase, type Cli } from '../context.js';
 
 function intOption(value: string): number {
   const n = Number(value);
@@ -37,11 +37,11 @@ export function registerAudit(program: Command, cli: Cli): void {
     .option('--anchor <seq:hash>', 'a head printed by an earlier verify, kept outside the database: also detects truncation and rewrites up to it', anchorOption)
     .option('--json', 'JSON output')
     .action(async (opts: { anchor?: AuditAnchor; json?: boolean }, cmd: Command) => {
-      await withStateDb(cmd, cli, (db) => {
+      await withStateDatabase(cmd, cli, [AUDIT_COMPONENT], async (db) => {
         const log = new AuditLog(db);
-        const result = log.verify(opts.anchor ? { anchor: opts.anchor } : {});
+        const result = await log.verify(opts.anchor ? { anchor: opts.anchor } : {});
         // The verification is itself recorded; its entry extends the verified head and becomes the next anchor.
-        const recorded = log.append({
+        const recorded = await log.appendNow({
           actor: 'cli',
           action: 'audit.verified',
           details: { ...cliOperator(), ...result, ...(opts.anchor ? { anchor: formatAuditAnchor(opts.anchor) } : {}) },
@@ -73,8 +73,8 @@ export function registerAudit(program: Command, cli: Cli): void {
     .option('--subject <subject>', 'only entries about this subject (key id, bank, decision …)')
     .option('--json', 'JSON output')
     .action(async (opts: { after?: number; limit?: number; action?: string; subject?: string; json?: boolean }, cmd: Command) => {
-      await withStateDb(cmd, cli, (db) => {
-        const entries = new AuditLog(db).list({
+      await withStateDatabase(cmd, cli, [AUDIT_COMPONENT], async (db) => {
+        const entries = await new AuditLog(db).list({
           ...(opts.after !== undefined ? { afterSeq: opts.after } : {}),
           ...(opts.limit !== undefined ? { limit: opts.limit } : {}),
           ...(opts.action !== undefined ? { action: opts.action } : {}),

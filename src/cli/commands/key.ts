@@ -1,8 +1,9 @@
 /** `vigil key …`: API keys for the service. Creation and revocation are audited (actor 'cli'). */
 import { Command, InvalidArgumentError } from 'commander';
-import { AuditLog } from '../../audit/log.js';
-import { ApiKeyStore, parseScopes, type ApiKey, type Scope } from '../../auth/keys.js';
-import { printJson, printTable, withStateDb, type Cli } from '../context.js';
+import { AUDIT_COMPONENT, AuditLog, type AuditActor } from '../../audit/log.js';
+import { ApiKeyStore, AUTH_COMPONENT, parseScopes, type ApiKey, type Scope } from '../../auth/keys.js';
+import type { VigilDatabase } from '../../state/database.js';
+import { printJson, printTable, withStateDatabase, type Cli } from '../context.js';
 import { cliOperator } from './audit.js';
 
 function intOption(value: string): number {
@@ -17,6 +18,16 @@ function scopesOption(value: string): Scope[] {
   } catch (err) {
     throw new InvalidArgumentError((err as Error).message);
   }
+}
+
+const COMPONENTS = [AUDIT_COMPONENT, AUTH_COMPONENT];
+
+function keyStore(db: VigilDatabase): ApiKeyStore {
+  return new ApiKeyStore(db, new AuditLog(db));
+}
+
+function cliActor(): AuditActor {
+  return { actor: 'cli', details: cliOperator() };
 }
 
 function status(key: ApiKey, now: number): string {
@@ -37,21 +48,13 @@ export function registerKey(program: Command, cli: Cli): void {
     .option('--expires <iso>', 'expiry, ISO 8601 (default never)')
     .option('--json', 'JSON output: {key, secret}')
     .action(async (opts: { name: string; scope: Scope[]; rateLimit?: number; expires?: string; json?: boolean }, cmd: Command) => {
-      await withStateDb(cmd, cli, (db) => {
-        const keys = new ApiKeyStore(db);
-        const audit = new AuditLog(db);
-        const created = db.transaction(() => {
-          const made = keys.create({
-            name: opts.name,
-            scopes: opts.scope,
-            ...(opts.rateLimit !== undefined ? { rateLimitPerMinute: opts.rateLimit } : {}),
-            ...(opts.expires !== undefined ? { expiresAt: opts.expires } : {}),
-          });
-          const { id, name, scopes, rateLimitPerMinute, expiresAt } = made.key;
-          // Never the secret or its hash.
-          audit.append({ actor: 'cli', action: 'key.created', subject: id, details: { ...cliOperator(), name, scopes, rateLimitPerMinute, expiresAt } });
-          return made;
-        }).immediate();
+      await withStateDatabase(cmd, cli, COMPONENTS, async (db) => {
+        const created = await keyStore(db).createNow({
+          name: opts.name,
+          scopes: opts.scope,
+          ...(opts.rateLimit !== undefined ? { rateLimitPerMinute: opts.rateLimit } : {}),
+          ...(opts.expires !== undefined ? { expiresAt: opts.expires } : {}),
+        }, cliActor());
         cli.stderr.write('Store this secret now: it is shown only once (Vigil keeps only its SHA-256). Revoke the key if it leaks.\n');
         if (opts.json) return printJson(cli.stdout, created);
         const k = created.key;
@@ -68,8 +71,8 @@ export function registerKey(program: Command, cli: Cli): void {
     .description('List API keys (never their secrets)')
     .option('--json', 'JSON output')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
-      await withStateDb(cmd, cli, (db) => {
-        const keys = new ApiKeyStore(db).list();
+      await withStateDatabase(cmd, cli, COMPONENTS, async (db) => {
+        const keys = await keyStore(db).list();
         if (opts.json) return printJson(cli.stdout, keys);
         const now = Date.now();
         printTable(
@@ -89,16 +92,13 @@ export function registerKey(program: Command, cli: Cli): void {
     .argument('<id>', "the key's id (k_…)")
     .option('--json', 'JSON output')
     .action(async (id: string, opts: { json?: boolean }, cmd: Command) => {
-      await withStateDb(cmd, cli, (db) => {
-        const keys = new ApiKeyStore(db);
-        const audit = new AuditLog(db);
-        const { revoked, already } = db.transaction(() => {
-          const before = keys.get(id);
-          const after = keys.revoke(id); // NOT_FOUND for an unknown id
-          const was = before?.revokedAt != null;
-          if (!was) audit.append({ actor: 'cli', action: 'key.revoked', subject: id, details: { ...cliOperator(), name: after.name } });
-          return { revoked: after, already: was };
-        }).immediate();
+      await withStateDatabase(cmd, cli, COMPONENTS, async (db) => {
+        const keys = keyStore(db);
+        const { revoked, already } = await db.transaction(async (tx) => {
+          const before = await keys.get(id, tx);
+          const after = await keys.revoke(tx, id, cliActor()); // NOT_FOUND for an unknown id; audited when it changes
+          return { revoked: after, already: before?.revokedAt != null };
+        });
         if (opts.json) return printJson(cli.stdout, revoked);
         cli.stdout.write(already ? `${id} was already revoked at ${revoked.revokedAt}\n` : `Revoked ${id} (${revoked.name})\n`);
       });

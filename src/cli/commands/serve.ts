@@ -19,6 +19,8 @@ interface ServeCliOptions {
   threads?: number;
   anonymous?: Scope[];
   metricsPublic?: boolean;
+  allowPrivateFetch?: boolean;
+  hmaSignalTypes?: string[];
   queueLeaseMs?: number;
   log: boolean;
   workers: number;
@@ -36,6 +38,15 @@ function positiveInteger(value: string): number {
   return n;
 }
 
+const HMA_EXTRA_TYPES = ['vpdq', 'md5', 'sha256', 'sha1'];
+
+function hmaSignalTypes(value: string): string[] {
+  const types = value.split(',').map((t) => t.trim()).filter(Boolean);
+  const unknown = types.filter((t) => !HMA_EXTRA_TYPES.includes(t));
+  if (unknown.length) throw new InvalidArgumentError(`Unknown signal type ${unknown.join(', ')} (expected some of ${HMA_EXTRA_TYPES.join(', ')})`);
+  return types;
+}
+
 export function registerServe(program: Command, cli: Cli): void {
   program
     .command('serve')
@@ -48,6 +59,8 @@ export function registerServe(program: Command, cli: Cli): void {
     .option('-j, --threads <n>', 'hashing threads (default: one per core)', (v) => Math.max(1, Number(v)))
     .option('--anonymous <scopes>', 'scopes granted without an API key, e.g. "lookup" for HMA clients on a trusted network', parseScopes)
     .option('--metrics-public', 'serve /metrics without an API key')
+    .option('--allow-private-fetch', 'HMA ?url= may fetch from private, loopback and link-local addresses (default: public hosts only)')
+    .option('--hma-signal-types <types>', 'signal types the HMA endpoints answer with besides pdq (photos) and video_md5 (videos), e.g. "vpdq,md5"', hmaSignalTypes)
     .option('--queue-lease-ms <ms>', 'lease of a running job (webhook delivery): after a crash its job is delivered again once this has passed (default 60000; keep it above the 10 s webhook timeout, or a slow delivery is counted as a lost attempt)', positiveInteger)
     .option('-w, --workers <n>', 'serving processes on the same port (default 1; e.g. one per core for lookup throughput)', positiveInteger, 1)
     .option('--no-log', 'no request log on stdout')
@@ -63,6 +76,7 @@ export function registerServe(program: Command, cli: Cli): void {
         ...(opts.threads ? { hashThreads: opts.threads } : {}),
         ...(opts.anonymous ? { anonymousScopes: opts.anonymous } : {}),
         ...(opts.metricsPublic ? { metricsPublic: true } : {}),
+        ...(opts.allowPrivateFetch || opts.hmaSignalTypes ? { hma: { ...(opts.allowPrivateFetch ? { allowPrivateNetworks: true } : {}), ...(opts.hmaSignalTypes ? { extraSignalTypes: opts.hmaSignalTypes } : {}) } } : {}),
         ...(opts.queueLeaseMs !== undefined ? { queueLeaseMs: opts.queueLeaseMs } : {}),
         logger: opts.log ? { level: 'info' } : false,
       };

@@ -9,7 +9,7 @@ import { matchQueryOfClientHashes } from '../../pipeline/query.js';
 import { parseRulesConfig, rulesConfigJsonSchema } from '../../rules/config.js';
 import { RuleEngine } from '../../rules/engine.js';
 import type { JobState } from '../../queue/types.js';
-import { actorOf } from '../auth.js';
+import { actorOf, auditActorOf } from '../auth.js';
 import type { ServiceContext } from '../context.js';
 import { ERROR_RESPONSES } from '../schemas.js';
 
@@ -24,7 +24,7 @@ const plannedAction = {
 
 export function adminRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   const audit = (request: FastifyRequest, action: string, subject: string, details: Record<string, unknown> = {}) =>
-    ctx.audit.append({ actor: actorOf(request), action, subject, details });
+    ctx.audit.appendNow({ ...auditActorOf(request), action, subject, details });
 
   app.get('/v1/rules', {
     config: { scope: 'admin' },
@@ -45,7 +45,10 @@ export function adminRoutes(app: FastifyInstance, ctx: ServiceContext): void {
         ...ERROR_RESPONSES,
       },
     },
-  }, async () => ({ version: ctx.rules.engine.version, source: ctx.rules.source, config: ctx.rules.engine.config, missingWebhookSecrets: ctx.rules.missingSecrets() }));
+  }, async () => {
+    const engine = await ctx.rules.fresh();
+    return { version: engine.version, source: ctx.rules.source, config: engine.config, missingWebhookSecrets: ctx.rules.missingSecrets() };
+  });
 
   app.put('/v1/rules', {
     config: { scope: 'admin' },
@@ -56,8 +59,8 @@ export function adminRoutes(app: FastifyInstance, ctx: ServiceContext): void {
       response: { 200: { type: 'object', required: ['version', 'previous'], properties: { version: { type: 'string' }, previous: { type: 'string' } } }, ...ERROR_RESPONSES },
     },
   }, async (request) => {
-    const previous = ctx.rules.engine.version;
-    const engine = ctx.rules.replace(request.body, actorOf(request));
+    const previous = (await ctx.rules.fresh()).version;
+    const engine = await ctx.rules.replace(request.body, auditActorOf(request));
     return { version: engine.version, previous };
   });
 
@@ -137,7 +140,7 @@ export function adminRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   }, async (request) => {
     const { id } = request.params as { id: number };
     const job = await ctx.queue.retry(id);
-    audit(request, 'job.retried', `job:${id}`, { queue: job.queue, idempotencyKey: job.idempotencyKey });
+    await audit(request, 'job.retried', `job:${id}`, { queue: job.queue, idempotencyKey: job.idempotencyKey });
     ctx.notifyWorker();
     return job;
   });
@@ -152,8 +155,8 @@ export function adminRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     },
   }, async (request) => {
     const q = request.query as { afterSeq?: number; limit: number; action?: string; subject?: string };
-    const entries = ctx.audit.list(q);
-    audit(request, 'data.accessed', 'audit', { route: 'GET /v1/audit', afterSeq: q.afterSeq ?? 0, count: entries.length });
+    const entries = await ctx.audit.list(q);
+    await audit(request, 'data.accessed', 'audit', { route: 'GET /v1/audit', afterSeq: q.afterSeq ?? 0, count: entries.length });
     return { entries };
   });
 
@@ -182,7 +185,7 @@ export function adminRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   }, async (request) => {
     const { anchor } = request.query as { anchor?: string };
     // Paged and yielding: a long chain must not stall every other request.
-    return ctx.audit.verifyAsync(anchor ? { anchor: parseAuditAnchor(anchor) } : {});
+    return ctx.audit.verify(anchor ? { anchor: parseAuditAnchor(anchor) } : {});
   });
 
   app.get('/v1/decisions', {
@@ -195,8 +198,8 @@ export function adminRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     },
   }, async (request) => {
     const q = request.query as { verdict?: string; accountId?: string; afterId?: number; limit: number };
-    const decisions = ctx.records.listDecisions(q);
-    audit(request, 'data.accessed', 'decisions', { route: 'GET /v1/decisions', ids: decisions.map((d) => d.id) });
+    const decisions = await ctx.records.listDecisions(q);
+    await audit(request, 'data.accessed', 'decisions', { route: 'GET /v1/decisions', ids: decisions.map((d) => d.id) });
     return { decisions };
   });
 
@@ -233,8 +236,8 @@ export function adminRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     },
   }, async (request) => {
     const { limit } = request.query as { limit: number };
-    const items = ctx.records.listReviewItems({ limit });
-    return { items: items.map((item) => ({ ...item, decision: ctx.records.getDecision(item.decisionId) })) };
+    const items = await ctx.records.listReviewItems({ limit });
+    return { items: await Promise.all(items.map(async (item) => ({ ...item, decision: await ctx.records.getDecision(item.decisionId) }))) };
   });
 
   app.post('/v1/retro/run', {

@@ -5,12 +5,13 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { bankRecords, importListFile, listWriter } from '../../banks/list-io.js';
+import type { NewSignal } from '../../app/banks.js';
 import { VigilError } from '../../core/errors.js';
 import { LIST_FORMAT_NAMES, type ListFormatName } from '../../lists/registry.js';
-import type { ListItem, Labels } from '../../lists/types.js';
-import { normalizeHexSignal, SIGNAL_TYPES, type SignalTypeName } from '../../signals/registry.js';
+import { SIGNAL_TYPES } from '../../signals/registry.js';
 import type { BankPatch, NewBank, OpinionKind } from '../../store/types.js';
-import { actorOf } from '../auth.js';
+import { actorOf, auditActorOf } from '../auth.js';
+import { importAudit } from '../../app/banks.js';
 import type { ServiceContext } from '../context.js';
 import { ERROR_RESPONSES } from '../schemas.js';
 import { withUpload } from '../uploads.js';
@@ -37,30 +38,9 @@ async function requireBank(ctx: ServiceContext, name: string) {
   return bank;
 }
 
-/** Adds (or, with deleted, withdraws) one signal through the store's idempotent import path. */
-export async function putSignal(ctx: ServiceContext, bank: string, signal: { type: SignalTypeName; value: string; labels?: Labels; sourceId?: string; fileName?: string; metadata?: Record<string, unknown> }, deleted = false) {
-  const value = signal.type === 'vpdq' || signal.type === 'photodna' ? signal.value : normalizeHexSignal(signal.type, signal.value);
-  const item: ListItem = {
-    kind: 'record',
-    line: 1,
-    record: {
-      signals: [{ type: signal.type, value }],
-      labels: signal.labels ?? {},
-      ...(signal.sourceId ? { sourceId: signal.sourceId } : {}),
-      ...(signal.fileName ? { fileName: signal.fileName } : {}),
-      ...(signal.metadata ? { metadata: signal.metadata } : {}),
-      ...(deleted ? { deleted: true } : {}),
-    },
-  };
-  const result = await ctx.store.importList(bank, [item], { format: 'api' });
-  if (result.errorCount > 0) throw new VigilError('VIGIL_ERR_INVALID_HASH', result.errors[0]?.message ?? 'Invalid signal');
-  const [stored] = (await ctx.store.findSignals(signal.type, value)).filter((s) => s.bankName === bank);
-  return { result, signal: stored };
-}
-
 export function bankRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   const audit = (request: FastifyRequest, action: string, subject: string, details: Record<string, unknown> = {}) =>
-    ctx.audit.append({ actor: actorOf(request), action, subject, details });
+    ctx.audit.appendNow({ ...auditActorOf(request), action, subject, details });
 
   app.get('/v1/banks', {
     config: { scope: 'lookup' },
@@ -76,9 +56,7 @@ export function bankRoutes(app: FastifyInstance, ctx: ServiceContext): void {
       response: { 201: { $ref: 'Bank#' }, ...ERROR_RESPONSES, 409: { $ref: 'Error#' } },
     },
   }, async (request, reply) => {
-    const bank = await ctx.store.createBank(request.body as NewBank);
-    audit(request, 'bank.created', `bank:${bank.name}`, { bank });
-    return reply.code(201).send(bank);
+    return reply.code(201).send(await ctx.banks.createBank(actorOf(request), request.body as NewBank));
   });
 
   app.get('/v1/banks/:name', {
@@ -106,10 +84,7 @@ export function bankRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     },
   }, async (request) => {
     const { name } = request.params as { name: string };
-    const bank = await ctx.store.updateBank(name, request.body as BankPatch);
-    audit(request, 'bank.changed', `bank:${name}`, { patch: request.body as Record<string, unknown> });
-    await ctx.matcher.sync();
-    return bank;
+    return ctx.banks.updateBank(actorOf(request), name, request.body as BankPatch);
   });
 
   app.register(async (raw) => {
@@ -132,9 +107,11 @@ export function bankRoutes(app: FastifyInstance, ctx: ServiceContext): void {
       const body = request.body as Readable | undefined;
       if (!body) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', 'Expected the list as the request body');
       const result = await withUpload(ctx.tempDir, body, ctx.limits.maxImportBytes, (path) =>
-        importListFile(ctx.store, name, path, { ...(query.format ? { format: query.format } : {}), ...(query.create ? { create: true } : {}) }),
+        importListFile(ctx.store, name, path, {
+          ...(query.format ? { format: query.format } : {}), ...(query.create ? { create: true } : {}), fileName: query.fileName ?? 'the uploaded list',
+          withinCommit: async (tx, r) => void (await ctx.audit.append(tx, importAudit(auditActorOf(request), name, r, { fileName: query.fileName ?? 'the uploaded list' }))),
+        }),
       );
-      audit(request, 'bank.imported', `bank:${name}`, { fileName: query.fileName ?? null, format: result.format, importId: result.importId, inserted: result.inserted, updated: result.updated, deleted: result.deleted, errors: result.errorCount });
       await ctx.matcher.sync();
       void ctx.retro?.run().catch((err: unknown) => request.log.error({ err }, 'retroactive matching failed'));
       return result;
@@ -149,7 +126,7 @@ export function bankRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     const { format } = request.query as { format: ListFormatName };
     await requireBank(ctx, name);
     const write = listWriter(format);
-    audit(request, 'data.accessed', `bank:${name}`, { route: 'export', format });
+    await audit(request, 'data.accessed', `bank:${name}`, { route: 'export', format });
     reply.type(format === 'vics' ? 'application/json' : 'text/plain; charset=utf-8');
     return reply.send(Readable.from(write(bankRecords(ctx.store, name))));
   });
@@ -170,11 +147,7 @@ export function bankRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     },
   }, async (request, reply) => {
     const { name } = request.params as { name: string };
-    await requireBank(ctx, name);
-    const { signal } = await putSignal(ctx, name, request.body as Parameters<typeof putSignal>[2]);
-    audit(request, 'signal.added', `signal:${signal?.id}`, { bank: name });
-    await ctx.matcher.sync();
-    return reply.code(201).send(signal);
+    return reply.code(201).send(await ctx.banks.addSignal(actorOf(request), name, request.body as NewSignal));
   });
 
   app.get('/v1/signals/:id', {
@@ -192,10 +165,7 @@ export function bankRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   }, async (request) => {
     const signal = await ctx.store.getSignal((request.params as { id: number }).id);
     if (!signal || signal.deletedAt) throw new VigilError('VIGIL_ERR_NOT_FOUND', 'No such signal');
-    await putSignal(ctx, signal.bankName, { type: signal.type, value: signal.value }, true);
-    audit(request, 'signal.deleted', `signal:${signal.id}`, { bank: signal.bankName });
-    await ctx.matcher.sync();
-    return (await ctx.store.getSignal(signal.id))!;
+    return ctx.banks.withdrawSignal(actorOf(request), signal);
   });
 
   app.get('/v1/signals/:id/opinions', {
@@ -216,9 +186,6 @@ export function bankRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   }, async (request) => {
     const { id } = request.params as { id: number };
     const { kind, reason } = request.body as { kind: OpinionKind; reason?: string };
-    const signal = await ctx.store.addOpinion(id, { kind, actor: actorOf(request), ...(reason ? { reason } : {}) });
-    audit(request, 'signal.opinion', `signal:${id}`, { kind, reason: reason ?? '' });
-    await ctx.matcher.sync();
-    return signal;
+    return ctx.banks.addOpinion(auditActorOf(request), id, { kind, ...(reason ? { reason } : {}) });
   });
 }

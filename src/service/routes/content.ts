@@ -8,7 +8,7 @@ import type { MultipartFile } from '@fastify/multipart';
 import { VigilError } from '../../core/errors.js';
 import type { SubmissionMeta } from '../../pipeline/pipeline.js';
 import type { ClientHashes } from '../../pipeline/query.js';
-import { actorOf } from '../auth.js';
+import { actorOf, auditActorOf } from '../auth.js';
 import type { ServiceContext } from '../context.js';
 import { multipartError } from '../http-errors.js';
 import { ERROR_RESPONSES, jsonDeeperThan, MAX_JSON_DEPTH } from '../schemas.js';
@@ -95,8 +95,8 @@ export function contentRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     },
   }, async (request) => {
     const { contentId } = request.params as { contentId: string };
-    const decisions = ctx.records.decisionsForContent(contentId);
-    ctx.audit.append({ actor: actorOf(request), action: 'data.accessed', subject: `content:${contentId}`, details: { route: 'GET /v1/content/:contentId', decisions: decisions.map((d) => d.id) } });
+    const decisions = await ctx.records.decisionsForContent(contentId);
+    await ctx.audit.appendNow({ ...auditActorOf(request), action: 'data.accessed', subject: `content:${contentId}`, details: { route: 'GET /v1/content/:contentId', decisions: decisions.map((d) => d.id) } });
     return { decisions: decisions.map((d) => ({ ...d, decisionId: d.id, replayed: false })) };
   });
 }

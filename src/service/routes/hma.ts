@@ -1,78 +1,72 @@
 /**
- * Hasher-Matcher-Actioner (HMA 2.0) compatible endpoints, with HMA's paths and response shapes, so an
- * existing HMA integration can point at Vigil unchanged (reference: ../shared/reference/threatexchange.md
- * §5.3). Differences, documented in docs/service.md: an API key is required unless the operator grants the
- * scope anonymously; `bank_content_id` is the Vigil signal id; DELETE of a bank disables it.
+ * Hasher-Matcher-Actioner (HMA 2.0) compatible endpoints, with HMA's paths, parameters and response shapes,
+ * so an HMA client (ROOST Coop among them) can point at Vigil unchanged (docs/coop.md). A thin adapter:
+ * changes go through the application services (audited like the /v1 API), matching through the matcher.
+ * Differences, in docs/coop.md: an API key unless the operator grants a scope anonymously; bank_content_id
+ * is a Vigil signal id (one per signal of a file).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { MultipartFile } from '@fastify/multipart';
 import type { BankMatch } from '../../banks/matcher.js';
 import { VigilError } from '../../core/errors.js';
 import type { FileHashRecord } from '../../hashing/hash-file.js';
+import { matchQueryOfRecord } from '../../pipeline/query.js';
 import { hammingDistance256, hash256FromHex, isHash256Hex } from '../../signals/pdq/hash256.js';
 import { SIGNAL_TYPE_INFO } from '../../signals/registry.js';
-import type { Bank } from '../../store/types.js';
+import type { Bank, Signal } from '../../store/types.js';
 import { actorOf } from '../auth.js';
-import { multipartError } from '../http-errors.js';
 import type { ServiceContext } from '../context.js';
+import {
+  coinflipPasses, contentEnabled, contentTypeOf, disableUntilTsOf, enabledSignalTypes, HMA_SIGNAL_TYPES, hmaSignals, matchingRatio, storedValue, vigilType, vpdqFeatures, type HmaContentType,
+} from '../hma-signals.js';
+import { multipartError } from '../http-errors.js';
 import { fetchRemote } from '../remote-fetch.js';
 import { saveUpload, withUpload, type SavedUpload } from '../uploads.js';
-import { matchQueryOfRecord } from '../../pipeline/query.js';
+import { hmaExchangeRoutes } from './hma-exchanges.js';
 import { lookupQuery } from './lookup.js';
-import { putSignal } from './banks.js';
 
-/** HMA signal type names → Vigil's. HMA calls an MD5 of a video file `video_md5`. */
-const SIGNAL_TYPES: Record<string, 'pdq' | 'md5' | 'vpdq' | 'sha256' | 'sha1'> = { pdq: 'pdq', video_md5: 'md5', md5: 'md5', vpdq: 'vpdq', sha256: 'sha256', sha1: 'sha1' };
+const VIA = { via: 'hma' } as const;
+const bankJson = (bank: Bank) => ({ name: bank.name, matching_enabled_ratio: matchingRatio(bank) });
 
-function hmaType(name: string | undefined) {
-  const type = name ? SIGNAL_TYPES[name] : undefined;
-  if (!type) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', `Unknown signal_type ${JSON.stringify(name ?? '')} (pdq, video_md5, md5, vpdq)`);
-  return type;
-}
-
-function bankJson(bank: Bank) {
-  return { name: bank.name, matching_enabled_ratio: bank.enabled ? 1 : 0 };
-}
-
-/** HMA's signals of a hashed file: PDQ for photos, video_md5 (+ vpdq) for videos. */
-function hmaSignals(record: FileHashRecord, types?: Set<string>): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  const want = (t: string) => !types || types.has(t);
-  if (record.media === 'video' || record.media === 'animation') {
-    if (want('video_md5') && record.md5) out.video_md5 = record.md5;
-    if (want('vpdq') && record.vpdq) out.vpdq = record.vpdq;
-  } else if (want('pdq') && record.pdq) out.pdq = record.pdq;
-  if (types?.has('md5') && record.md5) out.md5 = record.md5;
-  return out;
-}
-
-function byBank(matches: BankMatch[], banks?: Set<string>) {
-  const out: Record<string, { bank_content_id: number; distance: string }[]> = {};
-  for (const m of matches) {
-    if (!m.actionable || (banks && !banks.has(m.bank))) continue;
-    (out[m.bank] ??= []).push({ bank_content_id: m.signalId, distance: String(m.distance) });
-  }
-  return out;
-}
-
-/** A bank name clash: HMA's status (403), in Vigil's one error shape. */
-function sendHmaForbidden(reply: FastifyReply, message: string) {
+/** HMA answers a name clash with 403 (Vigil's own API: 409), in Vigil's one error shape. */
+export function sendHmaForbidden(reply: FastifyReply, message: string) {
   return reply.code(403).type('application/json').send({ error: { code: 'VIGIL_ERR_CONFLICT', message } });
 }
 
-function csvSet(value: string | undefined): Set<string> | undefined {
-  return value ? new Set(value.split(',').map((s) => s.trim()).filter(Boolean)) : undefined;
+const csvSet = (value: string | undefined) => (value ? new Set(value.split(',').map((s) => s.trim()).filter(Boolean)) : undefined);
+
+/** HMA's enabled_ratio (or enabled) → Vigil's bank fields: 0 disables; more enables and samples. */
+function ratioPatch(body: { enabled?: boolean; enabled_ratio?: number }) {
+  if (body.enabled_ratio !== undefined) {
+    if (!(body.enabled_ratio >= 0 && body.enabled_ratio <= 1)) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', 'enabled_ratio must be between 0 and 1');
+    return body.enabled_ratio > 0 ? { enabled: true, enabledRatio: body.enabled_ratio } : { enabled: false };
+  }
+  if (body.enabled !== undefined) return body.enabled ? { enabled: true, enabledRatio: 1 } : { enabled: false };
+  return {};
+}
+
+interface HashedRequest {
+  record: FileHashRecord;
+  contentType: HmaContentType;
+  /** Form fields (multipart) or query parameters besides the file: content_id, content_uri, metadata, note. */
+  fields: Record<string, string>;
 }
 
 export function hmaRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   const tags = ['hma'];
+  const enabled = enabledSignalTypes(ctx.hma?.extraSignalTypes);
 
-  /** The file of an HMA request: multipart (field `photo`/`video`/`file`, exactly one, as HMA requires) or `?url=`. */
-  async function hashRequest(request: FastifyRequest): Promise<FileHashRecord> {
-    const { url } = request.query as { url?: string };
+  /** The file of an HMA request: multipart (field photo/video, exactly one file) or `?url=`. */
+  async function hashRequest(request: FastifyRequest): Promise<HashedRequest> {
+    const query = request.query as Record<string, string | undefined>;
+    const fields: Record<string, string> = {};
+    for (const k of ['content_id', 'content_uri', 'metadata', 'note']) if (typeof query[k] === 'string') fields[k] = query[k];
     let record: FileHashRecord;
-    if (url) {
-      const source = await fetchRemote(url, { maxBytes: ctx.limits.maxUploadBytes });
+    let hint = query.content_type;
+    let mime: string | undefined;
+    if (query.url) {
+      const source = await fetchRemote(query.url, { maxBytes: ctx.limits.maxUploadBytes, ...(ctx.hma?.allowPrivateNetworks ? { allowPrivateNetworks: true } : {}) });
+      mime = source.headers['content-type'];
       record = await withUpload(ctx.tempDir, source, ctx.limits.maxUploadBytes, (path) => ctx.hashFile(path));
     } else if (request.isMultipart()) {
       let upload: SavedUpload | undefined;
@@ -80,8 +74,13 @@ export function hmaRoutes(app: FastifyInstance, ctx: ServiceContext): void {
         try {
           // Every part is read, so a second file is refused rather than silently ignored.
           for await (const part of request.parts()) {
-            if (part.type !== 'file') continue;
+            if (part.type !== 'file') {
+              if (typeof part.value === 'string') fields[part.fieldname] = part.value;
+              continue;
+            }
             if (upload) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', 'Only one file allowed per request');
+            if (part.fieldname === 'photo' || part.fieldname === 'video') hint ??= part.fieldname;
+            mime = part.mimetype;
             upload = await saveUpload(ctx.tempDir, (part as MultipartFile).file, ctx.limits.maxUploadBytes);
           }
         } catch (err) {
@@ -94,45 +93,70 @@ export function hmaRoutes(app: FastifyInstance, ctx: ServiceContext): void {
       }
     } else throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', 'Expected ?url= or a multipart file (field photo or video)');
     if (record.error && !record.md5) throw new VigilError(record.error.code, record.error.message);
-    return record;
+    return { record, contentType: contentTypeOf(hint, mime, record), fields };
+  }
+
+  /** HMA's lookup filter: enabled content only, and each bank's enabled_ratio drawn per content. */
+  async function hmaMatches(matches: BankMatch[], q: { seed?: string; bypass_coinflip?: boolean }): Promise<BankMatch[]> {
+    const actionable = matches.filter((m) => m.actionable);
+    if (actionable.length === 0) return [];
+    const signals = new Map((await ctx.store.getSignals([...new Set(actionable.map((m) => m.signalId))])).map((s) => [s.id, s]));
+    const banks = new Map((await ctx.store.listBanks()).map((b) => [b.name, b]));
+    const now = Date.now() / 1000;
+    return actionable.filter((m) => {
+      const signal = signals.get(m.signalId);
+      const bank = banks.get(m.bank);
+      return !!signal && !!bank && contentEnabled(signal.disableUntilTs, now) && (q.bypass_coinflip || coinflipPasses(bank, signal.id, q.seed));
+    });
+  }
+
+  function byBank(matches: BankMatch[], banks?: Set<string>) {
+    const out: Record<string, { bank_content_id: number; distance: string }[]> = {};
+    for (const m of matches) if (!banks || banks.has(m.bank)) (out[m.bank] ??= []).push({ bank_content_id: m.signalId, distance: String(m.distance) });
+    return out;
+  }
+
+  /** One HMA signal (type name and string) → the matcher's query. */
+  function signalQuery(signalType: string | undefined, signal: string) {
+    const type = vigilType(signalType, enabled);
+    return lookupQuery({ type, value: type === 'vpdq' ? vpdqFeatures(signal) : signal });
   }
 
   app.get('/status', { schema: { tags, summary: 'HMA: 200 when the index is loaded, else 503 INDEX-NOT-LOADED' } }, async (_request, reply) =>
     ctx.isReady() ? reply.type('text/plain').send('I-AM-ALIVE') : reply.code(503).type('text/plain').send('INDEX-NOT-LOADED'));
+  app.get('/status/live', { schema: { tags, summary: 'HMA: liveness (200 while the process serves, whatever the index state)' } }, async (_request, reply) => reply.type('text/plain').send('I-AM-ALIVE'));
 
   app.get('/site-map', { schema: { tags, summary: 'HMA: the routes of this server' } }, async () =>
     Object.keys((app.swagger() as { paths?: Record<string, unknown> }).paths ?? {}).sort());
 
   const hashHandler = async (request: FastifyRequest) => {
-    const { types } = request.query as { types?: string };
-    return hmaSignals(await hashRequest(request), csvSet(types));
+    const { record, contentType } = await hashRequest(request);
+    return hmaSignals(record, contentType, enabled, csvSet((request.query as { types?: string }).types));
   };
-  const hashSchema = { tags, summary: 'HMA: hash a file (multipart photo/video or ?url=)', querystring: { type: 'object', properties: { url: { type: 'string' }, content_type: { type: 'string' }, types: { type: 'string' } } } };
+  const hashSchema = { tags, summary: 'HMA: hash a file (multipart photo/video or ?url=) → {signal_type: "<signal>"}', querystring: { type: 'object', properties: { url: { type: 'string' }, content_type: { type: 'string' }, types: { type: 'string' } } } };
   app.get('/h/hash', { config: { scope: 'lookup' }, schema: hashSchema }, hashHandler);
   app.post('/h/hash', { config: { scope: 'lookup' }, schema: hashSchema }, hashHandler);
 
-  const lookupQs = { type: 'object', properties: { signal_type: { type: 'string' }, signal: { type: 'string' }, url: { type: 'string' }, banks: { type: 'string' }, include_distance: { type: 'boolean' }, seed: { type: 'string' }, bypass_coinflip: { type: 'boolean' } } } as const;
+  const lookupQs = { type: 'object', properties: { signal_type: { type: 'string' }, signal: { type: 'string' }, url: { type: 'string' }, content_type: { type: 'string' }, banks: { type: 'string' }, include_distance: { type: 'boolean' }, seed: { type: 'string' }, bypass_coinflip: { type: 'boolean' } } } as const;
+  type LookupQs = { signal_type?: string; signal?: string; banks?: string; include_distance?: boolean; seed?: string; bypass_coinflip?: boolean };
 
-  app.get('/m/raw_lookup', { config: { scope: 'lookup' }, schema: { tags, summary: 'HMA: bank_content_ids matching one signal', querystring: lookupQs } }, async (request) => {
-    const q = request.query as { signal_type?: string; signal?: string; banks?: string; include_distance?: boolean };
+  app.get('/m/raw_lookup', { config: { scope: 'lookup' }, schema: { tags, summary: 'HMA: bank_content_ids matching one signal (content switches and sampling not applied, as HMA)', querystring: lookupQs } }, async (request) => {
+    const q = request.query as LookupQs;
     if (!q.signal) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', 'Expected signal=<hash>');
     if (!ctx.isReady()) throw new VigilError('VIGIL_ERR_NOT_READY', 'index not yet ready');
     const banks = csvSet(q.banks);
-    const matches = (await ctx.matcher.match(lookupQuery({ type: hmaType(q.signal_type), value: q.signal }))).filter((m) => !banks || banks.has(m.bank));
+    const matches = (await ctx.matcher.match(signalQuery(q.signal_type, q.signal))).filter((m) => !banks || banks.has(m.bank));
     return { matches: q.include_distance ? matches.map((m) => ({ bank_content_id: m.signalId, distance: String(m.distance) })) : matches.map((m) => m.signalId) };
   });
 
   const mLookup = async (request: FastifyRequest) => {
-    const q = request.query as { signal_type?: string; signal?: string; url?: string; banks?: string };
+    const q = request.query as LookupQs;
     const banks = csvSet(q.banks);
-    if (q.signal) return byBank(await ctx.matcher.match(lookupQuery({ type: hmaType(q.signal_type), value: q.signal })), banks);
-    const record = await hashRequest(request);
+    if (q.signal) return byBank(await hmaMatches(await ctx.matcher.match(signalQuery(q.signal_type, q.signal)), q), banks);
+    const { record, contentType } = await hashRequest(request);
+    const matches = await hmaMatches(await ctx.matcher.match(matchQueryOfRecord(record)), q);
     const out: Record<string, ReturnType<typeof byBank>> = {};
-    const matches = await ctx.matcher.match(matchQueryOfRecord(record));
-    for (const name of Object.keys(hmaSignals(record))) {
-      const type = SIGNAL_TYPES[name];
-      out[name] = byBank(matches.filter((m) => m.signalType === type), banks);
-    }
+    for (const name of Object.keys(hmaSignals(record, contentType, enabled))) out[name] = byBank(matches.filter((m) => m.signalType === HMA_SIGNAL_TYPES[name]), banks);
     return out;
   };
   app.get('/m/lookup', { config: { scope: 'lookup' }, schema: { tags, summary: 'HMA: matches by bank for a signal (or ?url=)', querystring: lookupQs } }, mLookup);
@@ -144,7 +168,7 @@ export function hmaRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   }, async (request) => {
     const out: Record<string, [boolean, { distance: number }]> = {};
     for (const [name, pair] of Object.entries(request.body as Record<string, [string, string]>)) {
-      const type = hmaType(name);
+      const type = vigilType(name, enabled);
       if (type === 'pdq') {
         if (!pair.every((h) => isHash256Hex(h))) throw new VigilError('VIGIL_ERR_INVALID_HASH', 'Expected two 64-digit PDQ hashes');
         const distance = hammingDistance256(hash256FromHex(pair[0]), hash256FromHex(pair[1]));
@@ -157,138 +181,149 @@ export function hmaRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     return out;
   });
 
-  app.get('/m/index/status', { config: { scope: 'lookup' }, schema: { tags, summary: 'HMA: index presence and size per signal type', querystring: { type: 'object', properties: { signal_type: { type: 'string' } } } } }, async (request) => {
+  app.get('/m/index/status', { config: { scope: 'lookup' }, schema: { tags, summary: 'HMA: index presence and size per signal type (400 for an unknown type)', querystring: { type: 'object', properties: { signal_type: { type: 'string' } } } } }, async (request) => {
     const { signal_type } = request.query as { signal_type?: string };
-    const sizes = ctx.matcher.sizes;
+    if (signal_type !== undefined) vigilType(signal_type, enabled);
+    const sizes = ctx.matcher.sizes as Record<string, number>;
     const builtTo = Math.floor(Date.now() / 1000);
-    const all: Record<string, { present: boolean; built_to: number; size: number }> = {
-      pdq: { present: ctx.isReady(), built_to: builtTo, size: sizes.pdq },
-      video_md5: { present: ctx.isReady(), built_to: builtTo, size: sizes.md5 },
-      vpdq: { present: ctx.isReady(), built_to: builtTo, size: sizes.vpdq },
-    };
-    return signal_type ? { [signal_type]: all[signal_type] ?? { present: false, built_to: -1, size: 0 } } : all;
+    const out: Record<string, { present: boolean; built_to: number; size: number }> = {};
+    for (const name of signal_type ? [signal_type] : enabled) out[name] = { present: ctx.isReady(), built_to: builtTo, size: sizes[HMA_SIGNAL_TYPES[name]!] ?? 0 };
+    return out;
   });
+
+  // ---- Curation: banks ----
+  const bankBody = { name: { type: 'string' }, enabled: { type: 'boolean' }, enabled_ratio: { type: 'number' } } as const;
+  const bankParams = { type: 'object', properties: { name: { type: 'string' } } } as const;
+  const liveBank = (name: string) => ctx.banks.requireBank(name).catch(() => {
+    throw new VigilError('VIGIL_ERR_NOT_FOUND', `bank '${name}' not found`);
+  });
+  const conflict = (err: unknown) => err instanceof VigilError && err.code === 'VIGIL_ERR_CONFLICT';
 
   app.get('/c/banks', { config: { scope: 'lookup' }, schema: { tags, summary: 'HMA: list banks' } }, async () => (await ctx.store.listBanks()).map(bankJson));
 
-  app.post('/c/banks', {
-    config: { scope: 'curate' },
-    schema: { tags, summary: 'HMA: create a bank', body: { type: 'object', required: ['name'], properties: { name: { type: 'string' }, enabled: { type: 'boolean' }, enabled_ratio: { type: 'number' } } } },
-  }, async (request, reply) => {
+  app.post('/c/banks', { config: { scope: 'curate' }, schema: { tags, summary: 'HMA: create a bank', body: { type: 'object', required: ['name'], properties: bankBody } } }, async (request, reply) => {
     const body = request.body as { name: string; enabled?: boolean; enabled_ratio?: number };
-    const bank = await ctx.store.createBank({ name: body.name, enabled: body.enabled ?? (body.enabled_ratio ?? 1) > 0, source: 'HMA API' }).catch((err: unknown) => {
-      if (err instanceof VigilError && err.code === 'VIGIL_ERR_CONFLICT') return undefined;
+    try {
+      const bank = await ctx.banks.createBank(actorOf(request), { name: body.name, source: 'HMA API', ...ratioPatch(body) }, VIA);
+      return reply.code(201).send(bankJson(bank));
+    } catch (err) {
+      if (conflict(err)) return sendHmaForbidden(reply, 'Bank already exists');
       throw err;
-    });
-    // HMA answers a duplicate name with 403 "Bank already exists" (Vigil's own API: 409).
-    if (!bank) return sendHmaForbidden(reply, `bank '${body.name}' already exists`);
-    ctx.audit.append({ actor: actorOf(request), action: 'bank.created', subject: `bank:${bank.name}`, details: { via: 'hma' } });
-    return reply.code(201).send(bankJson(bank));
+    }
   });
 
-  const bankParams = { type: 'object', properties: { name: { type: 'string' } } } as const;
-  const getBank = async (name: string) => {
-    const bank = await ctx.store.getBank(name);
-    if (!bank) throw new VigilError('VIGIL_ERR_NOT_FOUND', `bank '${name}' not found`);
-    return bank;
-  };
+  app.get('/c/bank/:name', { config: { scope: 'lookup' }, schema: { tags, summary: 'HMA: a bank', params: bankParams } }, async (request) => bankJson(await liveBank((request.params as { name: string }).name)));
 
-  app.get('/c/bank/:name', { config: { scope: 'lookup' }, schema: { tags, summary: 'HMA: a bank', params: bankParams } }, async (request) => bankJson(await getBank((request.params as { name: string }).name)));
-
-  app.put('/c/bank/:name', {
-    config: { scope: 'curate' },
-    schema: { tags, summary: 'HMA: rename / enable a bank', params: bankParams, body: { type: 'object', properties: { name: { type: 'string' }, enabled: { type: 'boolean' }, enabled_ratio: { type: 'number' } } } },
-  }, async (request, reply: FastifyReply) => {
+  app.put('/c/bank/:name', { config: { scope: 'curate' }, schema: { tags, summary: 'HMA: rename / enable a bank / set its enabled_ratio', params: bankParams, body: { type: 'object', properties: bankBody } } }, async (request, reply) => {
     const { name } = request.params as { name: string };
     const body = request.body as { name?: string; enabled?: boolean; enabled_ratio?: number };
-    await getBank(name);
-    if (body.name && body.name !== name && (await ctx.store.getBank(body.name))) return sendHmaForbidden(reply, `bank '${body.name}' already exists`);
-    const enabled = body.enabled ?? (body.enabled_ratio !== undefined ? body.enabled_ratio > 0 : undefined);
-    const bank = await ctx.store.updateBank(name, { ...(body.name ? { name: body.name } : {}), ...(enabled !== undefined ? { enabled } : {}) });
-    ctx.audit.append({ actor: actorOf(request), action: 'bank.changed', subject: `bank:${name}`, details: { via: 'hma', ...body } });
-    await ctx.matcher.sync();
-    return bankJson(bank);
+    await liveBank(name);
+    try {
+      return bankJson(await ctx.banks.updateBank(actorOf(request), name, { ...(body.name ? { name: body.name } : {}), ...ratioPatch(body) }, VIA));
+    } catch (err) {
+      if (conflict(err)) return sendHmaForbidden(reply, `bank '${body.name}' already exists`);
+      throw err;
+    }
   });
 
-  app.delete('/c/bank/:name', { config: { scope: 'curate' }, schema: { tags, summary: 'HMA: delete a bank (Vigil disables it: banks are kept for provenance)', params: bankParams } }, async (request) => {
+  // HMA answers "Done" whether or not the bank existed.
+  app.delete('/c/bank/:name', { config: { scope: 'curate' }, schema: { tags, summary: 'HMA: delete a bank (its name is free again; Vigil keeps its history under its id)', params: bankParams } }, async (request) => {
     const { name } = request.params as { name: string };
-    await getBank(name);
-    await ctx.store.updateBank(name, { enabled: false });
-    ctx.audit.append({ actor: actorOf(request), action: 'bank.changed', subject: `bank:${name}`, details: { via: 'hma', enabled: false, requested: 'delete' } });
-    await ctx.matcher.sync();
+    if (await ctx.store.getBank(name)) await ctx.banks.deleteBank(actorOf(request), name, VIA);
     return { message: 'Done' };
   });
 
-  app.post('/c/bank/:name/content', { config: { scope: 'curate' }, schema: { tags, summary: 'HMA: add a file (multipart or ?url=) to a bank', params: bankParams } }, async (request) => {
-    const { name } = request.params as { name: string };
-    await getBank(name);
-    const record = await hashRequest(request);
-    const signals = hmaSignals(record);
-    let id: number | undefined;
-    for (const [hmaName, value] of Object.entries(signals)) {
-      const type = SIGNAL_TYPES[hmaName];
-      const { signal } = await putSignal(ctx, name, { type, value: Array.isArray(value) ? JSON.stringify(value) : value });
-      id ??= signal?.id;
+  // ---- Curation: content ----
+  /** HMA's optional content metadata {content_id, content_uri, json}, from the request's fields. */
+  function contentMetadata(fields: Record<string, string>): Record<string, unknown> | undefined {
+    const meta: Record<string, unknown> = {};
+    if (fields.content_id) meta.content_id = fields.content_id;
+    if (fields.content_uri) meta.content_uri = fields.content_uri;
+    if (fields.metadata) {
+      try {
+        meta.json = JSON.parse(fields.metadata) as unknown;
+      } catch {
+        throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', 'metadata should be a JSON object');
+      }
     }
-    if (id === undefined) throw new VigilError('VIGIL_ERR_UNSUPPORTED_MEDIA', 'No signal could be computed from this file');
-    ctx.audit.append({ actor: actorOf(request), action: 'signal.added', subject: `signal:${id}`, details: { via: 'hma', bank: name } });
-    await ctx.matcher.sync();
-    return { id, signals };
+    if (fields.note) meta.note = fields.note;
+    return Object.keys(meta).length ? meta : undefined;
+  }
+
+  async function addContent(request: FastifyRequest, bankName: string, signals: Record<string, unknown>, metadata?: Record<string, unknown>) {
+    const entries = Object.entries(signals);
+    if (entries.length === 0) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', 'No signals given');
+    const typed = entries.map(([name, value]) => ({ type: vigilType(name, enabled), value: storedValue(vigilType(name, enabled), value), ...(metadata ? { metadata } : {}) }));
+    const stored = await ctx.banks.addSignals(actorOf(request), bankName, typed, VIA);
+    return { id: stored[0]!.id, signals: Object.fromEntries(entries.map(([name], i) => [name, stored[i]!.value])) };
+  }
+
+  app.post('/c/bank/:name/content', { config: { scope: 'curate' }, schema: { tags, summary: 'HMA: add a file (multipart photo/video, or ?url=) to a bank → {id, signals}', params: bankParams } }, async (request) => {
+    const { name } = request.params as { name: string };
+    await liveBank(name);
+    const { record, contentType, fields } = await hashRequest(request);
+    return addContent(request, name, hmaSignals(record, contentType, enabled), contentMetadata(fields));
   });
 
-  app.post('/c/bank/:name/signal', {
-    config: { scope: 'curate' },
-    schema: { tags, summary: 'HMA: add signals ({"pdq": "<hex>"}) to a bank', params: bankParams, body: { type: 'object', additionalProperties: true } },
-  }, async (request) => {
+  app.post('/c/bank/:name/signal', { config: { scope: 'curate' }, schema: { tags, summary: 'HMA: add signals ({"pdq": "<hex>"}) to a bank', params: bankParams, body: { type: 'object', additionalProperties: true } } }, async (request) => {
     const { name } = request.params as { name: string };
-    await getBank(name);
-    const body = request.body as Record<string, unknown>;
-    const signals: Record<string, string> = {};
-    let id: number | undefined;
-    for (const [hmaName, value] of Object.entries(body)) {
-      if (hmaName === 'note' || hmaName === 'metadata') continue;
-      const type = hmaType(hmaName);
-      const text = Array.isArray(value) ? JSON.stringify(value) : String(value);
-      const { signal } = await putSignal(ctx, name, { type, value: text, ...(typeof body.note === 'string' ? { metadata: { note: body.note } } : {}) });
-      signals[hmaName] = signal?.value ?? text;
-      id ??= signal?.id;
-    }
-    if (id === undefined) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', 'Expected at least one signal, e.g. {"pdq": "<64 hex>"}');
-    ctx.audit.append({ actor: actorOf(request), action: 'signal.added', subject: `signal:${id}`, details: { via: 'hma', bank: name } });
-    await ctx.matcher.sync();
-    return { id, signals };
+    await liveBank(name);
+    const { note, metadata, ...signals } = request.body as Record<string, unknown>;
+    void metadata;
+    return addContent(request, name, signals, typeof note === 'string' ? { note } : undefined);
   });
 
   const contentParams = { type: 'object', properties: { name: { type: 'string' }, id: { type: 'integer' } } } as const;
-  const getContent = async (request: FastifyRequest) => {
+  async function bankContent(request: FastifyRequest): Promise<{ bank: Bank; signal: Signal | undefined }> {
     const { name, id } = request.params as { name: string; id: number };
+    const bank = await liveBank(name);
     const signal = await ctx.store.getSignal(id);
-    if (!signal || signal.bankName !== name || signal.deletedAt) throw new VigilError('VIGIL_ERR_NOT_FOUND', 'content not found');
-    return signal;
-  };
-  app.get('/c/bank/:name/content/:id', { config: { scope: 'lookup' }, schema: { tags, summary: 'HMA: one bank content', params: contentParams } }, async (request) => {
-    const s = await getContent(request);
-    const hmaName = s.type === 'md5' ? 'video_md5' : s.type;
-    const bank = await getBank(s.bankName);
-    // HMA 2.0's BankContentConfig: disable_until_ts 0 = enabled, -1 = disabled; the bank as an object.
-    return {
-      id: s.id,
-      disable_until_ts: s.status === 'active' ? 0 : -1,
-      collab_metadata: {},
-      original_media_uri: null,
-      bank: bankJson(bank),
-      signals: { [hmaName]: s.value },
-    };
+    return { bank, signal: signal && signal.bankId === bank.id && !signal.deletedAt ? signal : undefined };
+  }
+  // HMA's BankContentConfig: disable_until_ts 1 = enabled, 0 = disabled, a later time = disabled until then.
+  const contentJson = (bank: Bank, s: Signal) => ({
+    id: s.id,
+    disable_until_ts: disableUntilTsOf(s.disableUntilTs),
+    collab_metadata: {},
+    original_media_uri: null,
+    bank: bankJson(bank),
+    signals: { [s.type === 'md5' ? 'video_md5' : s.type]: s.value },
   });
+  const notFound = () => new VigilError('VIGIL_ERR_NOT_FOUND', 'content not found');
+
+  app.get('/c/bank/:name/content/:id', { config: { scope: 'lookup' }, schema: { tags, summary: 'HMA: one bank content', params: contentParams } }, async (request) => {
+    const { bank, signal } = await bankContent(request);
+    if (!signal) throw notFound();
+    return contentJson(bank, signal);
+  });
+
+  app.put('/c/bank/:name/content/:id', {
+    config: { scope: 'curate' },
+    schema: { tags, summary: 'HMA: enable / disable a bank content (disable_until_ts: 1 enabled, 0 disabled, a unix time: disabled until then)', params: contentParams, body: { type: 'object', properties: { disable_until_ts: { type: 'integer' }, note: { type: 'string', maxLength: 255 } } } },
+  }, async (request) => {
+    const body = request.body as { disable_until_ts?: number; note?: string };
+    const found = await bankContent(request);
+    const bank = found.bank;
+    let signal = found.signal;
+    if (!signal) throw notFound();
+    const actor = actorOf(request);
+    if (body.disable_until_ts !== undefined) {
+      const ts = body.disable_until_ts;
+      if (ts < 0) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', 'disable_until_ts must be a non-negative integer');
+      if (ts > Date.now() / 1000 + 5 * 365.25 * 86400) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', 'disable_until_ts must be less than 5 years in the future');
+      signal = await ctx.banks.setSignalDisabledUntil(actor, signal, ts === 1 ? null : ts, VIA);
+    }
+    if (body.note !== undefined) [signal] = await ctx.banks.addSignals(actor, bank.name, [{ type: signal.type, value: signal.value, metadata: { ...signal.metadata, note: body.note } }], VIA);
+    return contentJson(bank, signal!);
+  });
+
   app.delete('/c/bank/:name/content/:id', { config: { scope: 'curate' }, schema: { tags, summary: 'HMA: remove a bank content; {"deleted": <count removed>}', params: contentParams } }, async (request) => {
-    const { name, id } = request.params as { name: string; id: number };
-    await getBank(name);
     // Like HMA: a count (0 when the bank holds no such content), not an error.
-    const s = await ctx.store.getSignal(id);
-    if (!s || s.bankName !== name || s.deletedAt) return { deleted: 0 };
-    await putSignal(ctx, s.bankName, { type: s.type, value: s.value }, true);
-    ctx.audit.append({ actor: actorOf(request), action: 'signal.deleted', subject: `signal:${s.id}`, details: { via: 'hma', bank: s.bankName } });
-    await ctx.matcher.sync();
+    const { signal } = await bankContent(request);
+    if (!signal) return { deleted: 0 };
+    await ctx.banks.withdrawSignal(actorOf(request), signal, VIA);
     return { deleted: 1 };
   });
+
+  hmaExchangeRoutes(app, ctx);
 }

@@ -1,0 +1,42 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { loadConfig } from './config.js';
+
+describe('configuration', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-config-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('defaults to the embedded store with nothing configured', () => {
+    const c = loadConfig();
+    assert.equal(c.database.url, 'vigil.db');
+    assert.equal(c.server.port, 8080);
+    assert.deepEqual(c.server.anonymousScopes, []);
+  });
+
+  it('merges file < environment < flags', () => {
+    const file = join(dir, 'vigil.json');
+    writeFileSync(file, JSON.stringify({ database: { url: 'from-file.db' }, server: { port: 1000, host: '0.0.0.0' } }));
+    const c = loadConfig({ file, env: { PORT: '2000', VIGIL_DATABASE_URL: 'postgres://db/vigil' }, flags: { server: { port: 3000 } } });
+    assert.equal(c.server.port, 3000);
+    assert.equal(c.server.host, '0.0.0.0');
+    assert.equal(c.database.url, 'postgres://db/vigil');
+  });
+
+  it('names every bad key and the reason', () => {
+    assert.throws(() => loadConfig({ env: { PORT: 'eighty' }, flags: { queue: { concurrency: 0 } } }), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'VIGIL_ERR_INVALID_CONFIG');
+      assert.match(err.message, /server\.port/);
+      assert.match(err.message, /queue\.concurrency/);
+      return true;
+    });
+    const file = join(dir, 'unknown.json');
+    writeFileSync(file, JSON.stringify({ server: { prot: 80 } }));
+    assert.throws(() => loadConfig({ file }), /server.*prot/);
+    writeFileSync(file, '{ not json');
+    assert.throws(() => loadConfig({ file }), /not valid JSON/);
+    assert.throws(() => loadConfig({ file: join(dir, 'missing.json') }), /cannot be read/);
+  });
+});

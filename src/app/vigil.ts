@@ -1,0 +1,212 @@
+/**
+ * The composition root: `createVigil(config)` builds, once, everything every entry point shares — the database
+ * (SQLite or PostgreSQL) with its one migration system, the store, the state repositories, the matcher, the
+ * pipeline, the application services and the background workers. HTTP (service/), the CLI (cli/) and
+ * worker processes are thin adapters over the `Vigil` it returns; nothing below it reads `process.env`.
+ */
+import { mkdirSync } from 'node:fs';
+import { createReadStream } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import pino, { type Logger } from 'pino';
+import { AuditLog } from '../audit/log.js';
+import { AUDIT_COMPONENT } from '../audit/schema.js';
+import { ApiKeyStore } from '../auth/keys.js';
+import { AUTH_COMPONENT, USERS_COMPONENT } from '../auth/schema.js';
+import { UserStore } from '../auth/users.js';
+import { createDigestIndex } from '../banks/digest-index.js';
+import { BankMatcher } from '../banks/matcher.js';
+import type { FileHashRecord } from '../hashing/hash-file.js';
+import type { HashPool } from '../hashing/pool.js';
+import { ContentPipeline, type EvidenceSink } from '../pipeline/pipeline.js';
+import { RetroMatcher } from '../pipeline/retro.js';
+import { SqlJobQueue } from '../queue/sql-queue.js';
+import { QUEUE_COMPONENT } from '../queue/schema.js';
+import { QueueWorker } from '../queue/worker.js';
+import { DecisionRecords } from '../records/decisions.js';
+import { RECORDS_COMPONENT } from '../records/schema.js';
+import { loadRulesFile } from '../rules/load.js';
+import { RulesState } from '../service/rules-state.js';
+import { isPostgresUrl, openDatabase, type VigilDatabase } from '../state/database.js';
+import { migrate } from '../state/migrate.js';
+import { storeOver } from '../store/store.js';
+import type { Store } from '../store/types.js';
+import { WEBHOOK_QUEUE, webhookHandler } from '../webhooks/deliver.js';
+import { openEvidenceStore } from '../evidence/open.js';
+import type { EvidenceStore } from '../evidence/store.js';
+import { BankService } from './banks.js';
+import { EXCHANGES_COMPONENT, ExchangeConfigs } from '../exchanges/config.js';
+import type { VigilConfig } from './config.js';
+
+export interface Vigil {
+  readonly config: VigilConfig;
+  readonly log: Logger;
+  readonly db: VigilDatabase;
+  readonly store: Store;
+  readonly records: DecisionRecords;
+  readonly audit: AuditLog;
+  readonly keys: ApiKeyStore;
+  readonly users: UserStore;
+  readonly queue: SqlJobQueue;
+  readonly rules: RulesState;
+  readonly matcher: BankMatcher;
+  readonly banks: BankService;
+  readonly exchanges: ExchangeConfigs;
+  /** The evidence store (opened on first use: only a process that preserves or reads evidence needs keys). */
+  evidence(): Promise<EvidenceStore>;
+  /** Hashes a file with digests, PDQ (+ views, dihedrals) and vPDQ in worker threads (pool started on first use). */
+  hashFile(path: string): Promise<FileHashRecord>;
+  readonly pipeline: ContentPipeline;
+  readonly retro: RetroMatcher | undefined;
+  readonly worker: QueueWorker;
+  /** Loads the indexes (from the change feed) and starts following the feed; then the service is ready. */
+  warm(): Promise<void>;
+  /** Background work: the queue worker and retroactive matching (one process of a cluster runs it). */
+  startBackground(): void;
+  /** True once warm and while the index is no further behind the change feed than `matching.maxLagMs`. */
+  isReady(now?: number): boolean;
+  close(): Promise<void>;
+}
+
+export interface VigilOptions {
+  /** Where webhook secrets are read (the environment, passed by the entry point). */
+  secrets?: Record<string, string | undefined>;
+  logger?: Logger;
+  /** Hashing options for the pool (the service hashes views and dihedrals; a CLI may not need a pool). */
+  hashing?: { views?: boolean; dihedral?: boolean };
+  now?: () => Date;
+}
+
+/** Every component of the database, store first: one migration run creates or updates them all. */
+export const COMPONENTS = [AUDIT_COMPONENT, AUTH_COMPONENT, USERS_COMPONENT, QUEUE_COMPONENT, RECORDS_COMPONENT, EXCHANGES_COMPONENT];
+
+/** The folder an embedded store's files sit beside (evidence, demo pictures). */
+export function stateDirOf(config: VigilConfig): string {
+  const url = config.database.url;
+  if (isPostgresUrl(url)) return resolve('.');
+  return dirname(resolve(url.startsWith('sqlite:') ? url.slice('sqlite:'.length) : url));
+}
+
+export async function createVigil(config: VigilConfig, options: VigilOptions = {}): Promise<Vigil> {
+  const log = options.logger ?? pino({ level: config.log.level, base: { service: 'vigil' } }, pino.destination(2));
+  const db = await openDatabase(config.database.url, {
+    poolSize: config.database.poolSize,
+    ...(config.database.schema ? { schema: config.database.schema } : {}),
+    ...(config.database.pgUser ? { pgUser: config.database.pgUser } : {}),
+  });
+  try {
+    return await assemble(db, config, options, log);
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
+}
+
+async function assemble(db: VigilDatabase, config: VigilConfig, options: VigilOptions, log: Logger): Promise<Vigil> {
+  const store = await storeOver(db);
+  await migrate(db, COMPONENTS);
+  const now = options.now;
+  const audit = new AuditLog(db, now ? { now } : {});
+  const keys = new ApiKeyStore(db, audit, now ? { now } : {});
+  const users = new UserStore(db, audit, now ? { now } : {});
+  const queue = new SqlJobQueue(db);
+  const records = new DecisionRecords(db);
+  const rules = await RulesState.load({ db, records, audit, ...(config.rules.file ? { fromFile: await loadRulesFile(config.rules.file) } : {}), secrets: options.secrets ?? {} });
+  let syncErrors = 0;
+  const matcher = new BankMatcher(store, {
+    digestIndex: createDigestIndex,
+    pollMs: config.matching.pollMs,
+    onError: (what, err) => {
+      syncErrors++;
+      log.error({ err, what }, 'matcher background work failed');
+    },
+  });
+  void syncErrors;
+  const banks = new BankService({ db, store, audit, onChange: () => matcher.sync() });
+
+  let pool: HashPool | undefined;
+  const hashFile = async (path: string) => {
+    if (!pool) {
+      const { HashPool: Pool } = await import('../hashing/pool.js');
+      pool = new Pool({ dihedral: options.hashing?.dihedral ?? true, views: options.hashing?.views ?? true, ...(config.hashing.threads ? { threads: config.hashing.threads } : {}) });
+    }
+    return pool.hash(path);
+  };
+
+  let evidence: Promise<EvidenceStore> | undefined;
+  // Exchange credentials are sealed with a key derived from the evidence master key (one secret to manage).
+  const exchangesKey = async () => (await openEvidence()).keys.active.key;
+  const openEvidence = () =>
+    (evidence ??= (async () => {
+      const pg = isPostgresUrl(config.database.url);
+      const location = config.evidence.dir ?? (pg ? config.database.url : join(stateDirOf(config), 'vigil-evidence'));
+      if (!pg) mkdirSync(dirname(resolve(location)), { recursive: true });
+      const opened = await openEvidenceStore({
+        location,
+        ...(config.database.schema && pg ? { schema: config.database.schema } : {}),
+        ...(config.evidence.keys ? { keys: config.evidence.keys } : {}),
+        ...(config.evidence.keyFile ? { keyFile: config.evidence.keyFile } : {}),
+      });
+      for (const w of opened.warnings) log.warn(w);
+      return opened.store;
+    })());
+  const sink: EvidenceSink = {
+    sealFile: async (path) => (await openEvidence()).put(createReadStream(path)),
+    discard: async (id) => (await openEvidence()).delete(id),
+  };
+
+  // Declared before the pipeline (which wakes it) and created after it.
+  // eslint-disable-next-line prefer-const
+  let worker: QueueWorker | undefined;
+  const pipeline = new ContentPipeline({
+    db, store, matcher, records, queue, audit, hashFile, evidence: sink,
+    rules: () => rules.fresh(),
+    lateMatchWebhooks: () => rules.webhookNames(),
+    retainDays: config.retention.retainDays,
+    onJobsQueued: () => worker?.notify(),
+    log: (msg, err) => log.error({ err }, msg),
+  });
+  const retro = config.retention.retainDays > 0 ? new RetroMatcher({ store, matcher, records, pipeline, log: (msg, err) => log.error({ err }, msg) }) : undefined;
+  worker = new QueueWorker({
+    queue,
+    handlers: { [WEBHOOK_QUEUE]: webhookHandler((name) => rules.endpoint(name)) },
+    concurrency: config.queue.concurrency,
+    leaseMs: config.queue.leaseMs,
+    onDead: (job) => void audit.appendNow({ actor: 'system', action: 'job.dead', subject: `job:${job.id}`, details: { queue: job.queue, idempotencyKey: job.idempotencyKey, attempts: job.attempts, lastError: job.lastError } })
+      .catch((err: unknown) => log.error({ err }, 'audit of a dead job failed')),
+    onLoopError: (err) => log.error({ err }, 'queue worker'),
+  });
+
+  const exchanges = new ExchangeConfigs(db, await exchangesKey(), audit);
+  let warmed = false;
+  let background = false;
+  let closing: Promise<void> | undefined;
+  const vigil: Vigil = {
+    config, log, db, store, records, audit, keys, users, queue, rules, matcher, banks, exchanges, pipeline, retro, worker,
+    evidence: openEvidence,
+    hashFile,
+    async warm() {
+      await matcher.warm();
+      matcher.start();
+      warmed = true;
+    },
+    startBackground() {
+      if (background) return;
+      background = true;
+      worker!.start();
+      retro?.start(config.retention.retroIntervalMs);
+    },
+    isReady(at = Date.now()) {
+      return warmed && matcher.lagMs(at) <= config.matching.maxLagMs;
+    },
+    close: () =>
+      (closing ??= (async () => {
+        await retro?.stop();
+        await worker?.stop();
+        matcher.stop();
+        await pool?.close();
+        if (evidence) await (await evidence.catch(() => undefined))?.close?.();
+        await db.close();
+      })()),
+  };
+  return vigil;
+}

@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict';
+import Fastify from 'fastify';
+import { after, describe, test } from 'node:test';
+import { AUDIT_COMPONENT, AuditLog } from '../audit/log.js';
+import { ApiKeyStore, AUTH_COMPONENT } from '../auth/keys.js';
+import { migrate } from '../state/migrate.js';
+import { ENGINES, type TestDatabase } from '../state/test-engines.js';
+import { KeyUsage, registerAuth } from './auth.js';
+import { sendError } from './http-errors.js';
+
+for (const engine of ENGINES) {
+  describe(`key authentication and use (${engine.name})`, () => {
+    let t: TestDatabase;
+    after(() => t?.drop());
+
+    test('routes with a scope need a key that has it; use is flushed to the audit log with last-used times', async () => {
+      t = await engine.open();
+      await migrate(t.db, [AUDIT_COMPONENT, AUTH_COMPONENT]);
+      const audit = new AuditLog(t.db);
+      const keys = new ApiKeyStore(t.db, audit);
+      const errors: unknown[] = [];
+      const usage = new KeyUsage(t.db, audit, keys, { onError: (err) => errors.push(err) });
+      const lookup = await keys.createNow({ name: 'lookup', scopes: ['lookup'] }, { actor: 'cli' });
+      const app = Fastify();
+      app.setErrorHandler((err, request, reply) => sendError(err, request, reply));
+      registerAuth(app, keys, usage);
+      app.get('/open', async () => ({ ok: true }));
+      app.get('/look', { config: { scope: 'lookup' } }, async (request) => ({ key: request.apiKey?.id }));
+      app.get('/curate', { config: { scope: 'curate' } }, async () => ({ ok: true }));
+      try {
+        const auth = { authorization: `Bearer ${lookup.secret}` };
+        assert.equal((await app.inject({ url: '/open' })).statusCode, 200);
+        assert.equal((await app.inject({ url: '/look' })).statusCode, 401);
+        assert.equal((await app.inject({ url: '/look', headers: { authorization: 'Bearer vigil_k_aaaaaaaaaaaa_' + 'A'.repeat(43) } })).statusCode, 401);
+        assert.deepEqual((await app.inject({ url: '/look', headers: auth })).json(), { key: lookup.key.id });
+        assert.equal((await app.inject({ url: '/look', headers: { 'x-api-key': lookup.secret } })).statusCode, 200);
+        assert.equal((await app.inject({ url: '/curate', headers: auth })).statusCode, 403);
+
+        await usage.flush();
+        const used = await audit.list({ action: 'key.used' });
+        assert.deepEqual(used.map((e) => [e.actor, e.details]), [[`key:${lookup.key.id}`, { requests: 3, denied: 1, routes: { '/look': 2, '/curate': 1 } }]]);
+        assert.ok((await keys.get(lookup.key.id))?.lastUsedAt);
+        await usage.flush();
+        assert.equal((await audit.list({ action: 'key.used' })).length, 1, 'nothing new, nothing written');
+
+        await keys.revokeNow(lookup.key.id, { actor: 'cli' });
+        assert.equal((await app.inject({ url: '/look', headers: auth })).statusCode, 401);
+        assert.deepEqual(errors, []);
+      } finally {
+        await app.close();
+        await usage.stop();
+      }
+    });
+
+    test('a failed flush keeps the counts for the next one', async () => {
+      const audit = new AuditLog(t.db);
+      const keys = new ApiKeyStore(t.db, audit);
+      const usage = new KeyUsage(t.db, audit, keys);
+      usage.count('k_aaaaaaaaaaaa', '/x', false);
+      const appendMany = audit.appendMany.bind(audit);
+      audit.appendMany = async () => { throw new Error('database away'); };
+      await assert.rejects(usage.flush(), /database away/);
+      usage.count('k_aaaaaaaaaaaa', '/x', true);
+      audit.appendMany = appendMany;
+      await usage.flush();
+      const [entry] = await audit.list({ action: 'key.used', subject: 'key:k_aaaaaaaaaaaa' });
+      assert.deepEqual(entry?.details, { requests: 2, denied: 1, routes: { '/x': 2 } });
+    });
+  });
+}
