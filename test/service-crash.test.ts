@@ -24,7 +24,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { SyncApiKeyStore as ApiKeyStore } from '../src/auth/legacy-sync.js'; // TEMPORARY until wired to ApiKeyStore/KeyUsage
@@ -127,7 +127,8 @@ async function startServe(dbPath: string, rulesPath: string): Promise<Serve> {
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', 'src/cli/main.ts', '--db', dbPath, 'serve', '--port', '0', '--rules', rulesPath, '--no-demo', '--no-log', '--queue-lease-ms', String(LEASE_MS)],
-    { cwd: REPO, env: { ...process.env, [SECRET_ENV]: SECRET }, stdio: ['ignore', 'ignore', 'pipe'] },
+    // Its temp folder (uploads) inside the test's, which is removed: a kill -9 leaves it behind.
+    { cwd: REPO, env: { ...process.env, [SECRET_ENV]: SECRET, TMPDIR: dirname(dbPath) }, stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';
   const closed = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (code, signal) => resolve([code, signal])));
