@@ -10,7 +10,7 @@ export interface TestService {
   url: string;
   dir: string;
   /** A new key with these scopes; returns its secret. */
-  key(scopes: Scope[], rateLimitPerMinute?: number): string;
+  key(scopes: Scope[], rateLimitPerMinute?: number): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -31,7 +31,7 @@ export async function startTestService(options: Partial<ServeOptions> = {}): Pro
     service,
     url: service.url,
     dir,
-    key: (scopes, rateLimitPerMinute = 0) => service.ctx.keys.create({ name: `test-${++n}`, scopes, rateLimitPerMinute }).secret,
+    key: async (scopes, rateLimitPerMinute = 0) => (await service.ctx.keys.createNow({ name: `test-${++n}`, scopes, rateLimitPerMinute }, { actor: 'test' })).secret,
     close: async () => {
       await service.close();
       rmSync(dir, { recursive: true, force: true });

@@ -102,7 +102,7 @@ describe('Coop hash banks (createBank, getBank, updateBank, deleteBank)', () => 
     assert.equal(back.status, 201, 'the deleted name can be created again');
     assert.ok((await coop('DELETE', '/c/bank/COOP_ORG1_RENAMED')).ok);
     assert.ok((await coop('DELETE', '/c/bank/COOP_ORG1_RENAMED')).ok, 'HMA answers Done for a bank already gone');
-    const audit = t.service.ctx.audit.list({ action: 'bank.deleted' }).filter((e) => e.subject === 'bank:COOP_ORG1_HALF');
+    const audit = (await t.service.ctx.audit.list({ action: 'bank.deleted' })).filter((e) => e.subject === 'bank:COOP_ORG1_HALF');
     assert.equal(audit.length, 1);
     assert.equal(audit[0]!.actor, 'anonymous');
     assert.equal((audit[0]!.details as { via?: string }).via, 'hma');

@@ -217,7 +217,7 @@ interface LookupResponse {
 
 before(async () => {
   t = await startTestService({ demo: true });
-  admin = t.key(['admin']);
+  admin = await t.key(['admin']);
   const res = await fetch(`${t.url}/openapi.json`);
   assert.equal(res.status, 200);
   spec = (await res.json()) as Spec;
@@ -352,7 +352,7 @@ test('ops: healthz, readyz and metrics', async () => {
 test('POST /v1/content (multipart): a demo picture is blocked; a replay on the same (contentId, sha256) returns replayed and repeats nothing', async () => {
   const bytes = readFileSync(demoPicture('sunset.png'));
   const form = upload('api-upload-1', bytes, 'sunset.png', { accountId: 'acct-1', context: JSON.stringify({ surface: 'upload', ip: '192.0.2.1' }) });
-  const first = await api<ContentResult>('post', '/v1/content', { form, key: t.key(['submit']) });
+  const first = await api<ContentResult>('post', '/v1/content', { form, key: await t.key(['submit']) });
   assert.equal(first.status, 200);
   assert.equal(first.body.verdict, 'block');
   assert.equal(first.body.replayed, false);
@@ -362,21 +362,21 @@ test('POST /v1/content (multipart): a demo picture is blocked; a replay on the s
   assert.ok(first.body.actions.some((a) => a.type === 'hold_for_review' && a.status === 'done'));
   assert.match(first.body.media?.pdq ?? '', /^[0-9a-f]{64}$/);
 
-  const reviewItems = () => t.service.ctx.records.listReviewItems({ limit: 1000 }).filter((i) => i.decisionId === first.body.decisionId).length;
+  const reviewItems = async () => (await t.service.ctx.records.listReviewItems({ limit: 1000 })).filter((i) => i.decisionId === first.body.decisionId).length;
   const jobsBefore = (await t.service.ctx.queue.list({ limit: 1000 })).length;
-  assert.equal(reviewItems(), 1);
+  assert.equal(await reviewItems(), 1);
 
-  const again = await api<ContentResult>('post', '/v1/content', { form: upload('api-upload-1', bytes, 'renamed.png'), key: t.key(['submit']) });
+  const again = await api<ContentResult>('post', '/v1/content', { form: upload('api-upload-1', bytes, 'renamed.png'), key: await t.key(['submit']) });
   assert.equal(again.status, 200);
   assert.equal(again.body.replayed, true);
   assert.equal(again.body.decisionId, first.body.decisionId);
   assert.equal(again.body.verdict, 'block');
-  assert.equal(reviewItems(), 1, 'no second review item');
+  assert.equal(await reviewItems(), 1, 'no second review item');
   assert.equal((await t.service.ctx.queue.list({ limit: 1000 })).length, jobsBefore, 'no second job');
-  assert.equal(t.service.ctx.records.decisionsForContent('api-upload-1').length, 1);
+  assert.equal((await t.service.ctx.records.decisionsForContent('api-upload-1')).length, 1);
 
   // The same bytes under another content id are a new decision.
-  const other = await api<ContentResult>('post', '/v1/content', { form: upload('api-upload-2', bytes, 'sunset.png'), key: t.key(['submit']) });
+  const other = await api<ContentResult>('post', '/v1/content', { form: upload('api-upload-2', bytes, 'sunset.png'), key: await t.key(['submit']) });
   assert.equal(other.body.replayed, false);
   assert.notEqual(other.body.decisionId, first.body.decisionId);
 
@@ -389,7 +389,7 @@ test('POST /v1/content (multipart): a demo picture is blocked; a replay on the s
 test('POST /v1/content (JSON): client hashes (PDQ + MD5) of a demo picture match without the content', async () => {
   const record = await t.service.ctx.hashFile(demoPicture('balloons.png'));
   assert.ok(record.md5 && record.pdq);
-  const res = await api<ContentResult>('post', '/v1/content', { json: { contentId: 'api-hashes-1', accountId: 'acct-2', hashes: { md5: record.md5, pdq: [record.pdq] } }, key: t.key(['submit']) });
+  const res = await api<ContentResult>('post', '/v1/content', { json: { contentId: 'api-hashes-1', accountId: 'acct-2', hashes: { md5: record.md5, pdq: [record.pdq] } }, key: await t.key(['submit']) });
   assert.equal(res.status, 200);
   assert.equal(res.body.verdict, 'block');
   assert.deepEqual(res.body.matches.map((m) => m.signalType).sort(), ['md5', 'pdq']);
@@ -397,25 +397,25 @@ test('POST /v1/content (JSON): client hashes (PDQ + MD5) of a demo picture match
   assert.equal(preserve?.status, 'skipped', 'a hash-only submission has no content to preserve');
 
   // PDQ alone (with a quality, as a client would send it) still matches.
-  const pdqOnly = await api<ContentResult>('post', '/v1/content', { json: { contentId: 'api-hashes-2', hashes: { pdq: [{ hash: record.pdq, quality: 100 }] } }, key: t.key(['submit']) });
+  const pdqOnly = await api<ContentResult>('post', '/v1/content', { json: { contentId: 'api-hashes-2', hashes: { pdq: [{ hash: record.pdq, quality: 100 }] } }, key: await t.key(['submit']) });
   assert.equal(pdqOnly.body.verdict, 'block');
   assert.deepEqual(pdqOnly.body.matches.map((m) => m.signalType), ['pdq']);
 
-  const replay = await api<ContentResult>('post', '/v1/content', { json: { contentId: 'api-hashes-1', hashes: { md5: record.md5, pdq: [record.pdq] } }, key: t.key(['submit']) });
+  const replay = await api<ContentResult>('post', '/v1/content', { json: { contentId: 'api-hashes-1', hashes: { md5: record.md5, pdq: [record.pdq] } }, key: await t.key(['submit']) });
   assert.equal(replay.body.replayed, true);
   assert.equal(replay.body.decisionId, res.body.decisionId);
 });
 
 test('POST /v1/content: unmatched content leaves no decision row and, without retention, no retained hashes', async () => {
   const bytes = await syntheticPicture(1);
-  const res = await api<ContentResult>('post', '/v1/content', { form: upload('api-unmatched-1', bytes, 'shapes.png', { accountId: 'acct-3' }), key: t.key(['submit']) });
+  const res = await api<ContentResult>('post', '/v1/content', { form: upload('api-unmatched-1', bytes, 'shapes.png', { accountId: 'acct-3' }), key: await t.key(['submit']) });
   assert.equal(res.status, 200);
   assert.equal(res.body.verdict, 'allow');
   assert.equal(res.body.decisionId, null);
   assert.deepEqual(res.body.matches, []);
   assert.deepEqual(res.body.actions, []);
   const md5 = createHash('md5').update(bytes).digest('hex');
-  const json = await api<ContentResult>('post', '/v1/content', { json: { contentId: 'api-unmatched-2', hashes: { md5 } }, key: t.key(['submit']) });
+  const json = await api<ContentResult>('post', '/v1/content', { json: { contentId: 'api-unmatched-2', hashes: { md5 } }, key: await t.key(['submit']) });
   assert.equal(json.body.verdict, 'allow');
   assert.equal(json.body.decisionId, null);
 
@@ -431,7 +431,7 @@ test('POST /v1/content: unmatched content leaves no decision row and, without re
 test('POST /v1/lookup: a batch of hashes, matches with bank and provenance, per-item errors', async () => {
   const record = await t.service.ctx.hashFile(demoPicture('mountains.png'));
   const res = await api<LookupResponse>('post', '/v1/lookup', {
-    key: t.key(['lookup']),
+    key: await t.key(['lookup']),
     json: {
       hashes: [
         { type: 'md5', value: record.md5, id: 'a' },
@@ -452,12 +452,12 @@ test('POST /v1/lookup: a batch of hashes, matches with bank and provenance, per-
   assert.deepEqual(d.matches, []);
   assert.equal(d.error?.code, 'VIGIL_ERR_INVALID_HASH');
 
-  const filtered = await api<LookupResponse>('post', '/v1/lookup', { key: t.key(['lookup']), json: { hashes: [{ type: 'md5', value: record.md5 }], banks: ['SOME_OTHER_BANK'] } });
+  const filtered = await api<LookupResponse>('post', '/v1/lookup', { key: await t.key(['lookup']), json: { hashes: [{ type: 'md5', value: record.md5 }], banks: ['SOME_OTHER_BANK'] } });
   assert.deepEqual(filtered.body.results[0].matches, []);
 });
 
 test('banks: create, get, list, patch, import a plain list (raw body), export, add/get/delete signals, opinions', async () => {
-  const curator = t.key(['curate', 'lookup']);
+  const curator = await t.key(['curate', 'lookup']);
   const created = await api<{ name: string; kind: string; enabled: boolean }>('post', '/v1/banks', { key: curator, json: { name: 'API_TEST_BANK', description: 'Hashes of benign test bytes', kind: 'block', source: 'tests' } });
   assert.equal(created.status, 201);
   assert.deepEqual([created.body.name, created.body.kind, created.body.enabled], ['API_TEST_BANK', 'block', true]);
@@ -514,12 +514,12 @@ test('banks: create, get, list, patch, import a plain list (raw body), export, a
 
 test('signals: a signal marked false_positive stops producing a block; its opinions are listed', async () => {
   const value = md5Hex('benign-1');
-  const submit = t.key(['submit']);
+  const submit = await t.key(['submit']);
   const blocked = await api<ContentResult>('post', '/v1/content', { key: submit, json: { contentId: 'api-fp-1', hashes: { md5: value } } });
   assert.equal(blocked.body.verdict, 'block');
   const signalId = blocked.body.matches[0].signalId;
 
-  const reviewer = t.key(['review', 'lookup']);
+  const reviewer = await t.key(['review', 'lookup']);
   const marked = await api<{ status: string }>('post', '/v1/signals/{id}/opinions', { key: reviewer, params: { id: signalId }, json: { kind: 'false_positive', reason: 'benign test picture' } });
   assert.equal(marked.status, 200);
   assert.equal(marked.body.status, 'false_positive');
@@ -682,7 +682,7 @@ test('audit, decisions and review: listed in their documented shapes; the chain 
   const anchored = await api<{ ok: boolean }>('get', '/v1/audit/verify', { query: { anchor: `${verified.body.headSeq}:${verified.body.headHash}` } });
   assert.equal(anchored.body.ok, true);
 
-  const reviewer = t.key(['review']);
+  const reviewer = await t.key(['review']);
   const decisions = await api<{ decisions: { id: number; contentId: string; verdict: string; matches: unknown[] }[] }>('get', '/v1/decisions', { key: reviewer, query: { verdict: 'block', limit: 1000 } });
   assert.ok(decisions.body.decisions.length >= 4);
   assert.ok(decisions.body.decisions.every((d) => d.verdict === 'block' && d.matches.length > 0));
@@ -714,7 +714,7 @@ describe('retroactive matching (retainDays: 7)', () => {
   after(() => r.close());
 
   test('an unmatched submission whose hash is later added to a bank is found by POST /v1/retro/run as a late decision', async () => {
-    const key = r.service.ctx.keys.create({ name: 'retro-admin', scopes: ['admin'] }).secret;
+    const key = (await r.service.ctx.keys.createNow({ name: 'retro-admin', scopes: ['admin'] }, { actor: 'test' })).secret;
     const opts = { base: r.url, key };
     const bytes = await syntheticPicture(7);
     const path = join(r.dir, 'later.png');

@@ -59,8 +59,8 @@ const q = (params: Record<string, string>) => `?${new URLSearchParams(params).to
 
 before(async () => {
   t = await startTestService();
-  curator = t.key(['curate', 'lookup']);
-  looker = t.key(['lookup']);
+  curator = await t.key(['curate', 'lookup']);
+  looker = await t.key(['lookup']);
   const paths = await writeDemoPictures(join(t.dir, 'pictures'));
   pictures = Object.fromEntries(paths.map((p) => [p.split('/').pop()!, p]));
   for (const [name, path] of Object.entries(pictures)) pdqOf[name] = (await t.service.ctx.hashFile(path)).pdq!;
@@ -285,7 +285,7 @@ describe('anonymous lookups (anonymousScopes: ["lookup"])', () => {
   after(() => open.close());
 
   test('HMA-style lookups answer without a key; curation still needs one', async () => {
-    const key = open.key(['curate']);
+    const key = await open.key(['curate']);
     assert.equal((await call('POST', '/c/banks', { base: open.url, key, json: { name: 'OPEN_BANK' } })).status, 201);
     const added = await call<{ id: number }>('POST', '/c/bank/OPEN_BANK/signal', { base: open.url, key, json: { pdq: pdqOf['checkers.png'] } });
     const res = await call('GET', `/m/lookup${q({ signal_type: 'pdq', signal: pdqOf['checkers.png'] })}`, { base: open.url, key: null });

@@ -78,7 +78,7 @@ function fileForm(bytes: Uint8Array, fileName = 'upload.png', contentId = 'sec-1
 
 before(async () => {
   t = await startTestService({ demo: true });
-  admin = t.key(['admin']);
+  admin = await t.key(['admin']);
   demoMd5 = (await t.service.ctx.hashFile(join(t.dir, 'demo', 'sunset.png'))).md5!;
 });
 after(() => t.close());
@@ -93,7 +93,7 @@ describe('authentication', () => {
   });
 
   test('unknown, malformed, revoked and expired keys → 401; Bearer and X-Api-Key both accepted', async () => {
-    const good = t.key(['lookup']);
+    const good = await t.key(['lookup']);
     assert.equal((await call('GET', '/v1/banks', { key: good })).status, 200);
     assert.equal((await call('GET', '/v1/banks', { key: good, header: 'x-api-key' })).status, 200);
 
@@ -105,14 +105,14 @@ describe('authentication', () => {
     }
     await expectError(401, 'VIGIL_ERR_UNAUTHENTICATED', call('GET', '/v1/banks', { key: forged, header: 'x-api-key' }));
 
-    t.service.ctx.keys.revoke(id);
+    await t.service.ctx.keys.revokeNow(id, { actor: 'test' });
     await expectError(401, 'VIGIL_ERR_UNAUTHENTICATED', call('GET', '/v1/banks', { key: good }));
     await expectError(401, 'VIGIL_ERR_UNAUTHENTICATED', call('GET', '/v1/banks', { key: good, header: 'x-api-key' }));
 
     // A key past its expiry (created valid, then its expiry moved into the past, as time would).
-    const { key: expiring, secret: expired } = t.service.ctx.keys.create({ name: 'expiring', scopes: ['admin'], expiresAt: new Date(Date.now() + 86_400_000).toISOString() });
+    const { key: expiring, secret: expired } = await t.service.ctx.keys.createNow({ name: 'expiring', scopes: ['admin'], expiresAt: new Date(Date.now() + 86_400_000).toISOString() }, { actor: 'test' });
     assert.equal((await call('GET', '/v1/rules', { key: expired })).status, 200);
-    t.service.ctx.records.db.prepare('UPDATE api_keys SET expires_at = ? WHERE id = ?').run(new Date(Date.now() - 60_000).toISOString(), expiring.id);
+    await t.service.ctx.vigil.db.k.updateTable('api_keys').set({ expires_at: new Date(Date.now() - 60_000).toISOString() }).where('id', '=', expiring.id).execute();
     await expectError(401, 'VIGIL_ERR_UNAUTHENTICATED', call('GET', '/v1/rules', { key: expired }));
   });
 });
@@ -147,8 +147,8 @@ describe('scopes', () => {
 
   for (const [scope, requests] of Object.entries(FAMILIES) as [Scope, (typeof FAMILIES)['submit']][]) {
     test(`${scope}: allowed with the scope, 403 without it`, async () => {
-      const withScope = t.key([scope]);
-      const others = t.key(ALL.filter((s) => s !== scope && s !== 'admin'));
+      const withScope = await t.key([scope]);
+      const others = await t.key(ALL.filter((s) => s !== scope && s !== 'admin'));
       for (const r of requests) {
         const ok = await call(r.method, r.path(), { key: withScope, ...(r.json ? { json: r.json() } : {}) });
         assert.ok(ok.status >= 200 && ok.status < 300, `${r.method} ${r.path()} with ${scope}: ${ok.status}`);
@@ -163,7 +163,7 @@ describe('scopes', () => {
   }
 
   test('admin implies every scope', async () => {
-    const root = t.key(['admin']);
+    const root = await t.key(['admin']);
     for (const requests of Object.values(FAMILIES)) {
       for (const r of requests) {
         const res = await call(r.method, r.path(), { key: root, ...(r.json ? { json: r.json() } : {}) });
@@ -174,7 +174,7 @@ describe('scopes', () => {
 });
 
 test('per-key rate limit: with 3 requests a minute the 4th is 429 with retry-after; other keys are unaffected', async () => {
-  const limited = t.key(['lookup'], 3);
+  const limited = await t.key(['lookup'], 3);
   for (let i = 0; i < 3; i++) assert.equal((await call('GET', '/v1/banks', { key: limited })).status, 200, `request ${i + 1}`);
   const res = await call('GET', '/v1/banks', { key: limited });
   assert.equal(res.status, 429);
@@ -182,7 +182,7 @@ test('per-key rate limit: with 3 requests a minute the 4th is 429 with retry-aft
   assert.equal(res.body.error.code, 'VIGIL_ERR_RATE_LIMITED');
   const retryAfter = Number(res.headers.get('retry-after'));
   assert.ok(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 60, `retry-after ${res.headers.get('retry-after')}`);
-  assert.equal((await call('GET', '/v1/banks', { key: t.key(['lookup']) })).status, 200, 'another key has its own budget');
+  assert.equal((await call('GET', '/v1/banks', { key: await t.key(['lookup']) })).status, 200, 'another key has its own budget');
   // Public routes are not rate limited per key.
   assert.equal((await call('GET', '/healthz', { key: limited })).status, 200);
 });
@@ -301,7 +301,7 @@ describe('size limits (maxUploadBytes 1024, maxJsonBytes 4096, maxImportBytes 20
   let key: string;
   before(async () => {
     small = await startTestService({ limits: { maxUploadBytes: 1024, maxJsonBytes: 4096, maxImportBytes: 2048 } });
-    key = small.key(['admin']);
+    key = await small.key(['admin']);
   });
   after(() => small.close());
 

@@ -25,8 +25,10 @@ export const CONFIG_SCHEMA = z.strictObject({
     schema: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/).optional(),
   }).default({ url: 'vigil.db', poolSize: 10 }),
   evidence: z.strictObject({
-    /** Folder for encrypted evidence on an embedded store (default: beside the SQLite file). */
+    /** Where evidence goes: a folder (default: vigil-evidence beside the SQLite file) or a postgres:// URL (default for a PostgreSQL database). */
     dir: z.string().min(1).optional(),
+    /** PostgreSQL evidence: the schema its tables live in. */
+    schema: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/).optional(),
     /** Master keys: "id:base64key[,id:base64key…]", the first one writes (VIGIL_EVIDENCE_KEYS). */
     keys: z.string().min(1).optional(),
     /** A key file (generated beside an embedded store for the demo when no keys are configured). */
@@ -74,6 +76,8 @@ const ENV_KEYS: Record<string, string> = {
   VIGIL_EVIDENCE_KEYS: 'evidence.keys',
   VIGIL_EVIDENCE_KEY: 'evidence.keys',
   VIGIL_EVIDENCE_DIR: 'evidence.dir',
+  VIGIL_EVIDENCE_STORE: 'evidence.dir',
+  VIGIL_EVIDENCE_KEY_FILE: 'evidence.keyFile',
   VIGIL_HOST: 'server.host',
   PORT: 'server.port',
   VIGIL_PORT: 'server.port',

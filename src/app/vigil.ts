@@ -137,12 +137,13 @@ async function assemble(db: VigilDatabase, config: VigilConfig, options: VigilOp
   const exchangesKey = async () => (await openEvidence()).keys.active.key;
   const openEvidence = () =>
     (evidence ??= (async () => {
-      const pg = isPostgresUrl(config.database.url);
-      const location = config.evidence.dir ?? (pg ? config.database.url : join(stateDirOf(config), 'vigil-evidence'));
+      const location = config.evidence.dir ?? (isPostgresUrl(config.database.url) ? config.database.url : join(stateDirOf(config), 'vigil-evidence'));
+      const pg = isPostgresUrl(location);
       if (!pg) mkdirSync(dirname(resolve(location)), { recursive: true });
+      const schema = config.evidence.schema ?? (pg && location === config.database.url ? config.database.schema : undefined);
       const opened = await openEvidenceStore({
         location,
-        ...(config.database.schema && pg ? { schema: config.database.schema } : {}),
+        ...(schema ? { schema } : {}),
         ...(config.evidence.keys ? { keys: config.evidence.keys } : {}),
         ...(config.evidence.keyFile ? { keyFile: config.evidence.keyFile } : {}),
       });

@@ -1,33 +1,27 @@
+// The pipeline on both engines: decision, rows, incident, review item, jobs and audit in one unit of work.
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { afterEach, beforeEach, test } from 'node:test';
-import { SyncAuditLog as AuditLog } from '../audit/legacy-sync.js'; // TEMPORARY until wired to AuditLog
+import { afterEach, beforeEach, describe, test } from 'node:test';
+import { AuditLog } from '../audit/log.js';
+import { AUDIT_COMPONENT } from '../audit/schema.js';
 import { MapDigestIndex } from '../banks/_map-digest-index.js';
 import { BankMatcher } from '../banks/matcher.js';
-import { SqliteJobQueue } from '../queue/sqlite-queue.js';
+import { QUEUE_COMPONENT } from '../queue/schema.js';
+import { SqlJobQueue } from '../queue/sql-queue.js';
+import { DecisionRecords } from '../records/decisions.js';
+import { RECORDS_COMPONENT } from '../records/schema.js';
 import { parseRulesConfig } from '../rules/config.js';
 import { RuleEngine } from '../rules/engine.js';
-import { openStateDb, type StateDb } from '../state/sqlite.js';
-import { openStore } from '../store/store.js';
+import { migrate } from '../state/migrate.js';
+import { ENGINES, type TestDatabase } from '../state/test-engines.js';
+import { storeOver } from '../store/store.js';
 import type { Store } from '../store/types.js';
 import { ContentPipeline } from './pipeline.js';
-import { PipelineRecords } from './records.js';
 import { RetroMatcher } from './retro.js';
-import { tempDir } from '../../test/helpers/temp.js';
 
 // Benign stand-ins: the conformance bridge photo's PDQ, and arbitrary digests.
 const BRIDGE = 'd8f8f0cee0f4a84f0637022a078f67f0b36e2ed596621e1d33e6339c4e9c9b22';
 const KNOWN_MD5 = '0123456789abcdef0123456789abcdef';
 const LATER_MD5 = '00112233445566778899aabbccddeeff';
-
-let dir: string;
-let store: Store;
-let db: StateDb;
-let matcher: BankMatcher;
-let records: PipelineRecords;
-let queue: SqliteJobQueue;
-let audit: AuditLog;
-let pipeline: ContentPipeline;
 
 const rules = new RuleEngine(parseRulesConfig({
   version: 1,
@@ -37,25 +31,33 @@ const rules = new RuleEngine(parseRulesConfig({
   ],
 }));
 
-// A fresh store and state for every test, so none depends on what an earlier one left.
+for (const engine of ENGINES) describe(`pipeline (${engine.name})`, () => {
+let t: TestDatabase;
+let store: Store;
+let matcher: BankMatcher;
+let records: DecisionRecords;
+let queue: SqlJobQueue;
+let audit: AuditLog;
+let pipeline: ContentPipeline;
+const make = (o: { retainDays: number; now?: () => Date }) =>
+  new ContentPipeline({ db: t.db, store, matcher, records, queue, audit, rules: () => rules, hashFile: () => Promise.reject(new Error('not used')), ...o });
+
+// A fresh database for every test, so none depends on what an earlier one left.
 beforeEach(async () => {
-  dir = tempDir('pipeline');
-  store = await openStore(join(dir, 'store.db'));
+  t = await engine.open();
+  store = await storeOver(t.db);
+  await migrate(t.db, [AUDIT_COMPONENT, QUEUE_COMPONENT, RECORDS_COMPONENT]);
   await store.createBank({ name: 'list', source: 'test exchange' });
   await store.importList('list', [{ kind: 'record', line: 1, record: { signals: [{ type: 'pdq', value: BRIDGE }, { type: 'md5', value: KNOWN_MD5 }], labels: { industryCategory: 'A1' } } }]);
   matcher = new BankMatcher(store, { digestIndex: () => new MapDigestIndex() });
   await matcher.sync();
-  db = openStateDb(join(dir, 'state.db'));
-  records = new PipelineRecords(db);
-  queue = new SqliteJobQueue(db);
-  audit = new AuditLog(db);
-  pipeline = new ContentPipeline({ store, matcher, records, queue, audit, rules: () => rules, hashFile: () => Promise.reject(new Error('not used')), retainDays: 30 });
+  records = new DecisionRecords(t.db);
+  queue = new SqlJobQueue(t.db);
+  audit = new AuditLog(t.db);
+  pipeline = make({ retainDays: 30 });
 });
 
-afterEach(async () => {
-  db.close();
-  await store.close();
-});
+afterEach(() => t.drop());
 
 test('a match is decided, recorded with its actions and audited in one go; a concurrent twin repeats nothing', async () => {
   const meta = { contentId: 'post-1', accountId: 'acct-1', context: { surface: 'chat' }, actor: 'key:test' };
@@ -65,12 +67,18 @@ test('a match is decided, recorded with its actions and audited in one go; a con
   assert.deepEqual([a.replayed, b.replayed].sort(), [false, true]);
   const first = a.replayed ? b : a;
   assert.deepEqual(first.actions.map((x) => [x.type, x.status]), [['block', 'done'], ['hold_for_review', 'done'], ['preserve_evidence', 'skipped'], ['disable_account', 'queued']]);
-  assert.equal(records.listReviewItems()[0].priority, 90);
+  const [item] = await records.listReviewItems();
+  assert.equal(item!.priority, 90);
+  assert.equal(item!.state, 'open');
+  assert.ok(item!.incidentId !== null, 'the review item points at its incident');
   const jobs = await queue.list({ queue: 'webhook' });
   assert.equal(jobs.length, 1);
   assert.equal((jobs[0].payload as { event: { type: string; data: { accountId: string } } }).event.data.accountId, 'acct-1');
-  assert.equal(audit.list({ action: 'decision.created' }).length, 1);
-  assert.equal(audit.verify().ok, true);
+  assert.equal((await audit.list({ action: 'decision.created' })).length, 1);
+  assert.equal((await audit.verify()).ok, true);
+  const stored = await records.getDecision(first.decisionId!);
+  assert.deepEqual(stored!.matches.map((m) => m.signalType), ['md5']);
+  assert.deepEqual(stored!.actions.map((x) => x.type), ['block', 'hold_for_review', 'preserve_evidence', 'disable_account']);
 });
 
 test('a different content id with the same hashes is a new decision; account history counts it', async () => {
@@ -78,15 +86,15 @@ test('a different content id with the same hashes is a new decision; account his
   const r = await pipeline.submitHashes({ contentId: 'post-2', accountId: 'acct-1', actor: 'key:test' }, { pdq: [BRIDGE] });
   assert.equal(r.replayed, false);
   assert.equal(r.matches[0].signalType, 'pdq');
-  assert.deepEqual(records.accountHistory('acct-1'), { priorMatchedDecisions: 2, priorBlocks: 2 });
+  assert.deepEqual(await records.accountHistory('acct-1'), { priorMatchedDecisions: 2, priorBlocks: 2 });
 });
 
 test('unmatched content leaves no decision; its hashes are retained and found when a bank gains them later', async () => {
   const r = await pipeline.submitHashes({ contentId: 'post-3', accountId: 'acct-2', actor: 'key:test' }, { md5: LATER_MD5 });
   assert.equal(r.verdict, 'allow');
   assert.equal(r.decisionId, null);
-  assert.equal(records.findDecision('post-3', r.fingerprint), undefined);
-  assert.equal(records.countRetained(), 1);
+  assert.equal(await records.findDecision('post-3', r.fingerprint), undefined);
+  assert.equal(await records.countRetained(), 1);
   const retro = new RetroMatcher({ store, matcher, records, pipeline });
   assert.equal((await retro.run()).late.length, 0);
   await store.importList('list', [{ kind: 'record', line: 1, record: { signals: [{ type: 'md5', value: LATER_MD5 }], labels: {} } }]);
@@ -94,13 +102,14 @@ test('unmatched content leaves no decision; its hashes are retained and found wh
   assert.equal(run.late.length, 1);
   assert.equal(run.late[0].contentId, 'post-3');
   assert.equal(run.late[0].late, true);
-  assert.equal(records.countRetained(), 0);
+  assert.equal(await records.countRetained(), 0);
   assert.equal((await retro.run()).checked, 0);
 });
 
 test('retained hashes expire', async () => {
-  const late = new ContentPipeline({ store, matcher, records, queue, audit, rules: () => rules, hashFile: () => Promise.reject(new Error('not used')), retainDays: 1, now: () => new Date('2020-01-01T00:00:00Z') });
+  const late = make({ retainDays: 1, now: () => new Date('2020-01-01T00:00:00Z') });
   await late.submitHashes({ contentId: 'old', actor: 'key:test' }, { md5: 'ffeeddccbbaa99887766554433221100' });
   const purged = await new RetroMatcher({ store, matcher, records, pipeline }).run();
   assert.equal(purged.purged, 1);
+});
 });

@@ -5,6 +5,9 @@
  * `FOR UPDATE SKIP LOCKED` (concurrent claimers pass over each other's rows instead of waiting), on SQLite the
  * claim holds the write lock (`BEGIN IMMEDIATE`). A lease that expires (the worker died or hung) makes the job
  * claimable again and counts as a failed attempt, so a job that kills its worker every time still ends dead.
+ *
+ * The per-job statements (enqueue, claim, complete) are `sql` templates: building and compiling a Kysely query
+ * costs ~0.2 ms here, more than the statement itself on SQLite (bench/queue.ts). Cold paths use the builder.
  */
 import { sql, type Selectable } from 'kysely';
 import { invalidArgument, VigilError } from '../core/errors.js';
@@ -98,6 +101,16 @@ function chunks<T>(items: readonly T[]): T[][] {
 }
 
 const LOST_CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH']);
+/** Reads are retried this many times on a lost connection: right after an outage the pool may still hand out dead idle clients. */
+const READ_RETRIES = 2;
+
+function isLostConnection(err: unknown): boolean {
+  if (err instanceof VigilError) return false;
+  const code = (err as { code?: unknown } | null)?.code;
+  const message = err instanceof Error ? err.message : String(err);
+  return (typeof code === 'string' && (code.startsWith('08') || code.startsWith('57P') || LOST_CONNECTION_CODES.has(code)))
+    || /connection terminated|connection error|not queryable|server closed the connection/i.test(message);
+}
 
 /**
  * A database that went away (server restart, pg_terminate_backend, network) becomes one clear error,
@@ -105,12 +118,8 @@ const LOST_CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'E
  * call. Anything else passes through unchanged.
  */
 function explain(op: string, err: unknown): unknown {
-  if (err instanceof VigilError) return err;
-  const code = (err as { code?: unknown } | null)?.code;
+  if (!isLostConnection(err)) return err;
   const message = err instanceof Error ? err.message : String(err);
-  const lost = (typeof code === 'string' && (code.startsWith('08') || code.startsWith('57P') || LOST_CONNECTION_CODES.has(code)))
-    || /connection terminated|connection error|not queryable|server closed the connection/i.test(message);
-  if (!lost) return err;
   return new VigilError('VIGIL_ERR_UNAVAILABLE', `Job queue ${op} failed: the database connection was lost (${message}); an unacknowledged change was not kept, retry`, { cause: err });
 }
 
@@ -145,6 +154,17 @@ export class SqlJobQueue implements JobQueue {
     }
   }
 
+  /** A read changes nothing, so a lost connection is retried at once (the pool reconnects) before it is reported. */
+  private async read<T>(op: string, fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (attempt >= READ_RETRIES || !isLostConnection(err)) throw explain(op, err);
+      }
+    }
+  }
+
   async enqueue(tx: Tx, jobs: readonly NewJob[]): Promise<{ job: Job; created: boolean }[]> {
     if (!Array.isArray(jobs)) throw invalidArgument('an array of jobs', 'jobs', jobs);
     const valid = jobs.map(validate);
@@ -153,20 +173,26 @@ export class SqlJobQueue implements JobQueue {
       const now = this.now();
       const seen = new Set<string>();
       const unique = valid.filter((v) => !seen.has(v.key) && seen.add(v.key));
+      // New rows are known from what was inserted; only keys that existed already are read back.
+      const byKey = new Map<string, Job>();
       const created = new Set<string>();
       for (const part of chunks(unique)) {
-        const rows = await tx.k.insertInto('queue_jobs')
-          .values(part.map((v) => ({
-            queue: v.queue, idempotency_key: v.key, payload: v.payload, priority: v.priority, state: 'pending' as const,
-            attempts: 0, max_attempts: v.maxAttempts, run_at: v.runAt ?? now, created_at: now, updated_at: now,
-          })))
-          .onConflict((oc) => oc.column('idempotency_key').doNothing())
-          .returning('idempotency_key')
-          .execute();
-        for (const r of rows) created.add(r.idempotency_key);
+        const values = sql.join(part.map((v) => sql`(${v.queue}, ${v.key}, ${v.payload}, ${v.priority}, 'pending', 0, ${v.maxAttempts}, ${v.runAt ?? now}, ${now}, ${now})`));
+        const { rows } = await sql<{ id: number; idempotency_key: string }>`INSERT INTO queue_jobs (queue, idempotency_key, payload,
+            priority, state, attempts, max_attempts, run_at, created_at, updated_at) VALUES ${values}
+          ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, idempotency_key`.execute(tx.k);
+        const ids = new Map(rows.map((r) => [r.idempotency_key, r.id]));
+        for (const v of part) {
+          const id = ids.get(v.key);
+          if (id === undefined) continue;
+          created.add(v.key);
+          byKey.set(v.key, {
+            id, queue: v.queue, idempotencyKey: v.key, payload: JSON.parse(v.payload) as unknown, priority: v.priority, state: 'pending',
+            attempts: 0, maxAttempts: v.maxAttempts, runAt: v.runAt ?? now, leaseUntil: null, lastError: null, createdAt: now, updatedAt: now, finishedAt: null,
+          });
+        }
       }
-      const byKey = new Map<string, Job>();
-      for (const part of chunks(unique.map((v) => v.key))) {
+      for (const part of chunks(unique.filter((v) => !created.has(v.key)).map((v) => v.key))) {
         for (const r of await tx.k.selectFrom('queue_jobs').selectAll().where('idempotency_key', 'in', part).execute()) byKey.set(r.idempotency_key, toJob(r));
       }
       // A key repeated within the batch is created once: later repeats report created=false.
@@ -205,11 +231,11 @@ export class SqlJobQueue implements JobQueue {
             attempts += 1;
             lastError = `lease expired (worker ${r.lease_owner ?? '?'} lost or too slow)`;
             const dead = attempts >= r.max_attempts;
-            await tx.k.updateTable('queue_jobs').where('id', '=', r.id)
-              .set(dead
-                ? { state: 'dead', attempts, last_error: lastError, lease_owner: null, lease_until: null, updated_at: now, finished_at: now }
-                : { state: 'running', attempts, last_error: lastError, lease_owner: workerId, lease_until: leaseUntil, updated_at: now })
-              .execute();
+            await (dead
+              ? sql`UPDATE queue_jobs SET state = 'dead', attempts = ${attempts}, last_error = ${lastError}, lease_owner = NULL,
+                  lease_until = NULL, updated_at = ${now}, finished_at = ${now} WHERE id = ${r.id}`
+              : sql`UPDATE queue_jobs SET state = 'running', attempts = ${attempts}, last_error = ${lastError}, lease_owner = ${workerId},
+                  lease_until = ${leaseUntil}, updated_at = ${now} WHERE id = ${r.id}`).execute(tx.k);
             if (dead) {
               expiredToDead++;
               continue;
@@ -220,8 +246,8 @@ export class SqlJobQueue implements JobQueue {
           claimed.push(toJob({ ...r, state: 'running', lease_owner: workerId, lease_until: leaseUntil, attempts, last_error: lastError, updated_at: now }));
         }
         for (const part of chunks(fresh)) {
-          await tx.k.updateTable('queue_jobs').where('id', 'in', part)
-            .set({ state: 'running', lease_owner: workerId, lease_until: leaseUntil, updated_at: now }).execute();
+          await sql`UPDATE queue_jobs SET state = 'running', lease_owner = ${workerId}, lease_until = ${leaseUntil}, updated_at = ${now}
+            WHERE id IN (${sql.join(part)})`.execute(tx.k);
         }
         // Jobs that died on an expired lease took candidate places: look again for what else is due.
         if (expiredToDead === 0 || candidates.length < want || claimed.length === limit) return claimed;
@@ -252,11 +278,9 @@ export class SqlJobQueue implements JobQueue {
   async complete(id: number, workerId: string): Promise<void> {
     return this.guard('complete', async () => {
       const now = this.now();
-      const done = await this.db.k.updateTable('queue_jobs')
-        .set({ state: 'done', lease_owner: null, lease_until: null, updated_at: now, finished_at: now })
-        .where('id', '=', id).where('state', '=', 'running').where('lease_owner', '=', workerId)
-        .executeTakeFirst();
-      if (Number(done.numUpdatedRows) === 1) return;
+      const done = await sql`UPDATE queue_jobs SET state = 'done', lease_owner = NULL, lease_until = NULL, updated_at = ${now},
+        finished_at = ${now} WHERE id = ${id} AND state = 'running' AND lease_owner = ${workerId}`.execute(this.db.k);
+      if (Number(done.numAffectedRows) === 1) return;
       const row = await this.row(id);
       if (!row) throw notFound(id);
       throw new VigilError('VIGIL_ERR_CONFLICT', `Job ${id} is not leased by ${workerId} (state ${row.state}${row.lease_owner ? `, leased by ${row.lease_owner}` : ''}); completion ignored`);
@@ -290,12 +314,12 @@ export class SqlJobQueue implements JobQueue {
   }
 
   async get(id: number): Promise<Job | undefined> {
-    const row = await this.guard('read', () => this.row(id));
+    const row = await this.read('read', () => this.row(id));
     return row && toJob(row);
   }
 
   async getByKey(idempotencyKey: string): Promise<Job | undefined> {
-    const row = await this.guard('read', () => this.db.k.selectFrom('queue_jobs').selectAll().where('idempotency_key', '=', idempotencyKey).executeTakeFirst());
+    const row = await this.read('read', () => this.db.k.selectFrom('queue_jobs').selectAll().where('idempotency_key', '=', idempotencyKey).executeTakeFirst());
     return row && toJob(row);
   }
 
@@ -305,7 +329,7 @@ export class SqlJobQueue implements JobQueue {
     if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_LIST_LIMIT) throw invalidArgument(`an integer in 1..${MAX_LIST_LIMIT}`, 'limit', limit);
     const afterId = filter.afterId ?? 0;
     if (!Number.isSafeInteger(afterId)) throw invalidArgument('an integer', 'afterId', afterId);
-    const rows = await this.guard('list', () => this.db.k.selectFrom('queue_jobs').selectAll()
+    const rows = await this.read('list', () => this.db.k.selectFrom('queue_jobs').selectAll()
       .where('id', '>', afterId)
       .$if(filter.state !== undefined, (qb) => qb.where('state', '=', filter.state!))
       .$if(filter.queue !== undefined, (qb) => qb.where('queue', '=', filter.queue!))
@@ -327,7 +351,7 @@ export class SqlJobQueue implements JobQueue {
   }
 
   async stats(): Promise<QueueStats> {
-    const rows = await this.guard('stats', () => this.db.k.selectFrom('queue_jobs')
+    const rows = await this.read('stats', () => this.db.k.selectFrom('queue_jobs')
       .select(['queue', 'state', (eb) => eb.fn.countAll<number>().as('n')]).groupBy(['queue', 'state']).execute());
     const out: QueueStats = {};
     for (const r of rows) {
@@ -340,7 +364,7 @@ export class SqlJobQueue implements JobQueue {
   /** Per queue: the due backlog and its oldest wait, retries waiting, running and dead jobs (done jobs are not read). */
   async health(): Promise<Record<string, QueueHealth>> {
     const now = this.now();
-    const { rows } = await this.guard('health', () => sql<{ queue: string; due: number; oldest: number | null; retrying: number; running: number; dead: number }>`
+    const { rows } = await this.read('health', () => sql<{ queue: string; due: number; oldest: number | null; retrying: number; running: number; dead: number }>`
       SELECT queue,
         SUM(CASE WHEN state = 'pending' AND run_at <= ${now} THEN 1 ELSE 0 END) AS due,
         MIN(CASE WHEN state = 'pending' AND run_at <= ${now} THEN run_at END) AS oldest,
@@ -360,7 +384,7 @@ export class SqlJobQueue implements JobQueue {
 
   async nextDueAt(queues: readonly string[]): Promise<number | null> {
     checkQueues(queues);
-    return this.guard('nextDueAt', async () => {
+    return this.read('nextDueAt', async () => {
       let next: number | null = null;
       for (const q of new Set(queues)) {
         const { rows } = await sql<{ t: number | null }>`SELECT MIN(t) AS t FROM (

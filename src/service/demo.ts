@@ -22,7 +22,7 @@ const PICTURES: Record<string, string> = {
 
 /** Writes the demo pictures (once) and returns their paths. */
 export async function writeDemoPictures(dir: string): Promise<string[]> {
-  mkdirSync(dir, { recursive: true });
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
   const paths: string[] = [];
   for (const [name, body] of Object.entries(PICTURES)) {
     const path = join(dir, name);
@@ -58,7 +58,7 @@ export async function ensureDemoKey(keys: ApiKeyStore, dir: string): Promise<str
   }
   if ((await keys.list()).length > 0) return undefined;
   const { secret } = await keys.createNow({ name: 'demo', scopes: ['admin'] }, { actor: 'system:demo' });
-  mkdirSync(dir, { recursive: true });
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
   writeFileSync(file, secret + '\n', { mode: 0o600 });
   return secret;
 }

@@ -25,6 +25,8 @@ export interface ServeOptions {
   schema?: string;
   /** Evidence master keys ("id:base64,…"). */
   evidenceKeys?: string;
+  /** Where evidence goes (a folder or postgres:// URL), its schema and keys; overrides evidenceDir/evidenceKeys. */
+  evidence?: { location: string; schema?: string; keys?: string; keyFile?: string };
   /** Base folder for in-flight uploads (default the OS temp folder); each process uses its own sub-folder. */
   uploadDir?: string;
   /** The HMA-compatible surface's options. */
@@ -88,7 +90,9 @@ export function configOf(options: ServeOptions): VigilConfig {
     queue: { concurrency: options.queueConcurrency ?? 4, leaseMs: options.queueLeaseMs ?? 60_000 },
     rules: options.rulesFile ? { file: options.rulesFile } : {},
     demo: { enabled: options.demo ?? true, ...(options.demoDir ? { dir: options.demoDir } : {}) },
-    evidence: { ...(options.evidenceDir ? { dir: options.evidenceDir } : {}), ...(options.evidenceKeys ? { keys: options.evidenceKeys } : {}) },
+    evidence: options.evidence
+      ? { dir: options.evidence.location, ...(options.evidence.schema ? { schema: options.evidence.schema } : {}), ...(options.evidence.keys ? { keys: options.evidence.keys } : {}), ...(options.evidence.keyFile ? { keyFile: options.evidence.keyFile } : {}) }
+      : { ...(options.evidenceDir ? { dir: options.evidenceDir } : {}), ...(options.evidenceKeys ? { keys: options.evidenceKeys } : {}) },
     log: { level: 'warn' },
   };
   return parseConfig(input);

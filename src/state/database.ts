@@ -22,6 +22,7 @@ import {
 import { userInfo } from 'node:os';
 import pg from 'pg';
 import { VigilError } from '../core/errors.js';
+import { createPrivateFile } from '../core/private-file.js';
 import type { StateSchema } from './schema.js';
 
 export type Engine = 'sqlite' | 'postgres';
@@ -279,6 +280,8 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions = {
   }
   const path = url.startsWith('sqlite:') ? url.slice('sqlite:'.length) : url;
   if (path === '') throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', 'Expected a SQLite file path or a postgres:// URL');
+  // Created 0600 before SQLite opens it: the WAL and shared-memory files take the database file's mode.
+  createPrivateFile(path);
   const sqlite = new Database(path);
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma(`synchronous = ${options.synchronous ?? 'NORMAL'}`);

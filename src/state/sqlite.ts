@@ -7,6 +7,7 @@
  * transaction; set `synchronous: 'FULL'` to survive power loss as well, at some write throughput.
  */
 import Database from 'better-sqlite3';
+import { createPrivateFile } from '../core/private-file.js';
 
 export type StateDb = Database.Database;
 
@@ -21,6 +22,7 @@ export interface StateDbOptions {
 }
 
 export function openStateDb(path: string, options: StateDbOptions = {}): StateDb {
+  createPrivateFile(path);
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
   db.pragma(`synchronous = ${options.synchronous ?? 'NORMAL'}`);

@@ -194,7 +194,7 @@ for (const engine of ENGINES) {
       assert.deepEqual(dead.map((j) => j.lastError?.split(':')[0]), ['VIGIL_ERR_INVALID_ARGUMENT', 'VIGIL_ERR_INVALID_ARGUMENT']);
     });
 
-    it('uses an injected fetch with manual redirects and a timeout signal', async (t) => {
+    it('uses an injected fetch with manual redirects and a timeout signal', async () => {
       const calls: RequestInit[] = [];
       const fakeFetch = (async (_url: string | URL | Request, init?: RequestInit) => {
         calls.push(init ?? {});
