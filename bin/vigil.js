@@ -1,3 +1,4 @@
 #!/usr/bin/env node
 // Installed entry point: the compiled CLI (built by `npm ci` through the `prepare` script).
-await import('../dist/cli/main.js');
+const { runAsProcess } = await import('../dist/cli/main.js');
+await runAsProcess();

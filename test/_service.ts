@@ -1,9 +1,9 @@
 /** Test harness: a real service (SQLite in a temp folder, port 0) and keys with chosen scopes. */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Scope } from '../src/auth/keys.js';
 import { startService, type RunningService, type ServeOptions } from '../src/service/serve.js';
+import { tempDir } from './helpers/temp.js';
 
 export interface TestService {
   service: RunningService;
@@ -15,7 +15,7 @@ export interface TestService {
 }
 
 export async function startTestService(options: Partial<ServeOptions> = {}): Promise<TestService> {
-  const dir = mkdtempSync(join(tmpdir(), 'vigil-service-'));
+  const dir = tempDir('service');
   const service = await startService({
     storeUrl: join(dir, 'vigil.db'),
     port: 0,

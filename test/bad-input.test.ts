@@ -1,8 +1,7 @@
 // Bad input never crashes and never stops a batch: each file gets a clear result or error.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { deflateSync, crc32 } from 'node:zlib';
 import { after, before, test } from 'node:test';
@@ -11,6 +10,7 @@ import { hashFile, type FileHashRecord } from '../src/hashing/hash-file.js';
 import { HashPool } from '../src/hashing/pool.js';
 import { walkFiles, type WalkEntry } from '../src/media/walk.js';
 import { syntheticJpeg, syntheticPng } from './helpers/images.js';
+import { tempDir } from './helpers/temp.js';
 
 let dir: string;
 
@@ -34,7 +34,7 @@ export function pngClaiming(width: number, height: number): Buffer {
 }
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'vigil-bad-'));
+  dir = tempDir('bad');
   const good = await syntheticJpeg(640, 480, 3);
   writeFileSync(join(dir, 'good.jpg'), good);
   writeFileSync(join(dir, 'zero.jpg'), Buffer.alloc(0));

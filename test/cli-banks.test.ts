@@ -1,51 +1,45 @@
-// Banks end to end through the CLI: create, import (idempotent, per-row errors), match, reputation, export.
+// Banks end to end through the CLI (in-process): create, import (idempotent, per-row errors), match, reputation, export.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { before, test } from 'node:test';
+import { runVigil } from './helpers/cli.js';
 import { PDQ_DIR, requireShared } from './helpers/shared.js';
+import { tempDir } from './helpers/temp.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 let dir: string;
 let db: string;
 
-function vigil(...args: string[]) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), '--db', db, ...args], { encoding: 'utf8', cwd: ROOT, timeout: 120_000 });
-  if (process.env.VIGIL_DEBUG_CLI) console.error(args.join(' '), r.status, r.stderr);
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const vigil = (...args: string[]) => runVigil(['--db', db, ...args]);
 
 const BRIDGE = 'd8f8f0cee0f4a84f0637022a078f67f0b36e2ed596621e1d33e6339c4e9c9b22';
 
 before(() => {
   requireShared();
-  dir = mkdtempSync(join(tmpdir(), 'vigil-banks-'));
+  dir = tempDir('banks');
   db = join(dir, 'vigil.db');
   const weeMd5 = createHash('md5').update(readFileSync(join(PDQ_DIR, 'misc-images/wee.jpg'))).digest('hex');
   writeFileSync(join(dir, 'list.txt'), `pdq ${BRIDGE}\nmd5 ${weeMd5}\nmd5 0123abcd\n`);
 });
 
-test('bank create, import with a bad row (exit 1, line reported), idempotent re-import', () => {
-  assert.equal(vigil('bank', 'create', 'benign-demo', '--source', 'test').status, 0);
-  const first = vigil('bank', 'import', 'benign-demo', join(dir, 'list.txt'), '--json');
+test('bank create, import with a bad row (exit 1, line reported), idempotent re-import', async () => {
+  assert.equal((await vigil('bank', 'create', 'benign-demo', '--source', 'test')).status, 0);
+  const first = await vigil('bank', 'import', 'benign-demo', join(dir, 'list.txt'), '--json');
   assert.equal(first.status, 1);
   const result = JSON.parse(first.stdout);
   assert.equal(result.format, 'threatexchange');
   assert.equal(result.inserted, 2);
   assert.equal(result.errorCount, 1);
   assert.equal(result.errors[0].line, 3);
-  const again = JSON.parse(vigil('bank', 'import', 'benign-demo', join(dir, 'list.txt'), '--json').stdout);
+  const again = JSON.parse((await vigil('bank', 'import', 'benign-demo', join(dir, 'list.txt'), '--json')).stdout);
   assert.equal(again.inserted, 0);
   assert.equal(again.unchanged, 2);
-  assert.equal(vigil('bank', 'import', 'missing-bank', join(dir, 'list.txt')).status, 1);
+  assert.equal((await vigil('bank', 'import', 'missing-bank', join(dir, 'list.txt'))).status, 1);
 });
 
-test('vigil match: matches with bank, type, distance, view; exit 3; letterboxed copy found through the trimmed view', () => {
-  const r = vigil('match', join(PDQ_DIR, 'bridge-mods/sharpen-a-lot.jpg'), join(PDQ_DIR, 'misc-images/wee.jpg'), join(PDQ_DIR, 'pytx/letterboxed_sample-b.jpg'), join(PDQ_DIR, 'misc-images/c.png'));
+test('vigil match: matches with bank, type, distance, view; exit 3; letterboxed copy found through the trimmed view', async () => {
+  const r = await vigil('match', join(PDQ_DIR, 'bridge-mods/sharpen-a-lot.jpg'), join(PDQ_DIR, 'misc-images/wee.jpg'), join(PDQ_DIR, 'pytx/letterboxed_sample-b.jpg'), join(PDQ_DIR, 'misc-images/c.png'));
   assert.equal(r.status, 3, r.stderr);
   const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
   const byName = (n: string) => lines.find((l) => l.path.endsWith(n));
@@ -57,32 +51,32 @@ test('vigil match: matches with bank, type, distance, view; exit 3; letterboxed 
   assert.equal(letterboxed.view, 'trimmed');
   assert.equal(letterboxed.distance, 0);
   assert.equal(byName('c.png'), undefined, 'files without matches are not printed');
-  const noViews = vigil('match', '--no-views', join(PDQ_DIR, 'pytx/letterboxed_sample-b.jpg'));
+  const noViews = await vigil('match', '--no-views', join(PDQ_DIR, 'pytx/letterboxed_sample-b.jpg'));
   assert.equal(noViews.status, 0);
 });
 
-test('false positive: the match is reported but no longer actionable (exit 0); confirm restores', () => {
-  const r = vigil('match', join(PDQ_DIR, 'reg-test-input/dih/bridge-1-original.jpg'));
+test('false positive: the match is reported but no longer actionable (exit 0); confirm restores', async () => {
+  const r = await vigil('match', join(PDQ_DIR, 'reg-test-input/dih/bridge-1-original.jpg'));
   const id = JSON.parse(r.stdout).matches[0].signalId;
-  assert.equal(vigil('signal', 'mark-false-positive', String(id), '--by', 'reviewer', '--reason', 'test').status, 0);
-  const after = vigil('match', join(PDQ_DIR, 'reg-test-input/dih/bridge-1-original.jpg'));
+  assert.equal((await vigil('signal', 'mark-false-positive', String(id), '--by', 'reviewer', '--reason', 'test')).status, 0);
+  const after = await vigil('match', join(PDQ_DIR, 'reg-test-input/dih/bridge-1-original.jpg'));
   assert.equal(after.status, 0);
   assert.equal(JSON.parse(after.stdout).matches[0].actionable, false);
-  const shown = JSON.parse(vigil('signal', 'show', String(id)).stdout);
+  const shown = JSON.parse((await vigil('signal', 'show', String(id))).stdout);
   assert.equal(shown.opinions[0].kind, 'false_positive');
-  vigil('signal', 'confirm', String(id), '--by', 'reviewer');
-  assert.equal(vigil('match', join(PDQ_DIR, 'reg-test-input/dih/bridge-1-original.jpg')).status, 3);
-  assert.equal(vigil('signal', 'confirm', '999999', '--by', 'x').status, 1);
+  await vigil('signal', 'confirm', String(id), '--by', 'reviewer');
+  assert.equal((await vigil('match', join(PDQ_DIR, 'reg-test-input/dih/bridge-1-original.jpg'))).status, 3);
+  assert.equal((await vigil('signal', 'confirm', '999999', '--by', 'x')).status, 1);
 });
 
-test('disable stops matching; export writes the bank back in a list format', () => {
-  vigil('bank', 'disable', 'benign-demo');
-  assert.equal(vigil('match', join(PDQ_DIR, 'reg-test-input/dih/bridge-1-original.jpg')).status, 0);
-  vigil('bank', 'enable', 'benign-demo');
-  const exported = vigil('bank', 'export', 'benign-demo', '--format', 'threatexchange');
+test('disable stops matching; export writes the bank back in a list format', async () => {
+  await vigil('bank', 'disable', 'benign-demo');
+  assert.equal((await vigil('match', join(PDQ_DIR, 'reg-test-input/dih/bridge-1-original.jpg'))).status, 0);
+  await vigil('bank', 'enable', 'benign-demo');
+  const exported = await vigil('bank', 'export', 'benign-demo', '--format', 'threatexchange');
   assert.equal(exported.status, 0);
   assert.match(exported.stdout, new RegExp(`^pdq ${BRIDGE}$`, 'm'));
-  const stats = JSON.parse(vigil('bank', 'stats', 'benign-demo').stdout);
+  const stats = JSON.parse((await vigil('bank', 'stats', 'benign-demo')).stdout);
   assert.deepEqual(stats.byType, { md5: 1, pdq: 1 });
   assert.ok(stats.matches >= 0);
 });

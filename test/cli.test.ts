@@ -1,24 +1,18 @@
-// The `vigil` command line end to end (spawned as users run it).
+// The `vigil` command line end to end, in-process through main() as the binary runs it.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { before, test } from 'node:test';
+import { runVigil } from './helpers/cli.js';
 import { PDQ_DIR, readTsv, requireShared } from './helpers/shared.js';
+import { tempDir } from './helpers/temp.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-
-function vigil(...args: string[]) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...args], { encoding: 'utf8', cwd: ROOT, timeout: 120_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const vigil = (...args: string[]) => runVigil(args);
 
 before(requireShared);
 
-test('vigil hash <dir> prints one NDJSON record per file with digests and PDQ; exit 0', () => {
-  const r = vigil('hash', join(PDQ_DIR, 'bridge-mods'), '--threads', '2');
+test('vigil hash <dir> prints one NDJSON record per file with digests and PDQ; exit 0', async () => {
+  const r = await vigil('hash', join(PDQ_DIR, 'bridge-mods'), '--threads', '2');
   assert.equal(r.status, 0, r.stderr);
   const records = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
   assert.equal(records.length, 12);
@@ -33,24 +27,24 @@ test('vigil hash <dir> prints one NDJSON record per file with digests and PDQ; e
   }
 });
 
-test("--format reference prints the C++ tool's hash,quality,filename lines; --dihedral 8 per file", () => {
+test("--format reference prints the C++ tool's hash,quality,filename lines; --dihedral 8 per file", async () => {
   const file = join(PDQ_DIR, 'reg-test-input/dih/bridge-1-original.jpg');
-  const r = vigil('hash', '-f', 'reference', file);
+  const r = await vigil('hash', '-f', 'reference', file);
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout, `d8f8f0cee0f4a84f0637022a078f67f0b36e2ed596621e1d33e6339c4e9c9b22,100,${file}\n`);
-  const d = vigil('hash', '-f', 'reference', '--dihedral', file);
+  const d = await vigil('hash', '-f', 'reference', '--dihedral', file);
   const lines = d.stdout.trim().split('\n');
   assert.equal(lines.length, 8);
   const row = readTsv(join(PDQ_DIR, 'expected/cpp-reference-full.tsv')).find((x) => x.file === 'reg-test-input/dih/bridge-1-original.jpg')!;
   assert.deepEqual(lines.map((l) => l.split(',')[0]), [row.pdq, row.rot90, row.rot180, row.rot270, row.flipx, row.flipy, row.flipplus1, row.flipminus1]);
 });
 
-test('a batch with bad files: errors per file, the rest hashed, exit status 1', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'vigil-cli-'));
+test('a batch with bad files: errors per file, the rest hashed, exit status 1', async () => {
+  const dir = tempDir('cli');
   writeFileSync(join(dir, 'empty.jpg'), '');
   writeFileSync(join(dir, 'notes.jpg'), 'plain text');
   writeFileSync(join(dir, 'readme.txt'), 'a text file is not media, and not a failure');
-  const r = vigil('hash', dir, join(PDQ_DIR, 'misc-images/wee.jpg'), join(dir, 'missing.png'));
+  const r = await vigil('hash', dir, join(PDQ_DIR, 'misc-images/wee.jpg'), join(dir, 'missing.png'));
   assert.equal(r.status, 1);
   const records = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
   assert.equal(records.length, 5);
@@ -62,8 +56,8 @@ test('a batch with bad files: errors per file, the rest hashed, exit status 1', 
   assert.ok(records.find((x) => x.path.endsWith('missing.png')).error.code === 'VIGIL_ERR_UNREADABLE');
 });
 
-test('usage errors exit 2', () => {
-  assert.equal(vigil('hash').status, 2);
-  assert.equal(vigil('hash', '--threads', 'zero', '.').status, 2);
-  assert.equal(vigil('no-such-command').status, 2);
+test('usage errors exit 2', async () => {
+  assert.equal((await vigil('hash')).status, 2);
+  assert.equal((await vigil('hash', '--threads', 'zero', '.')).status, 2);
+  assert.equal((await vigil('no-such-command')).status, 2);
 });

@@ -1,14 +1,15 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { runVigil } from './helpers/cli.js';
+import { tempDir } from './helpers/temp.js';
 
 const REPO = join(import.meta.dirname, '..');
 
 test('serve --workers 2: both processes decide on one state DB; a rules change in one is in force in the other; SIGTERM stops all', { timeout: 120_000 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'vigil-cluster-'));
+  const dir = tempDir('cluster');
   const child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'src/cli/main.ts'), '--db', join(dir, 'vigil.db'), 'serve', '--port', '0', '--workers', '2', '--no-log'], { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } });
   let stderr = '';
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
@@ -47,6 +48,5 @@ test('serve --workers 2: both processes decide on one state DB; a rules change i
     child.kill('SIGTERM');
   }
   assert.equal(await exited, 0);
-  const verify = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'src/cli/main.ts'), '--db', join(dir, 'vigil.db'), 'audit', 'verify'], { cwd: REPO, stdio: 'ignore' });
-  assert.equal(await new Promise((resolve) => verify.on('exit', resolve)), 0);
+  assert.equal((await runVigil(['--db', join(dir, 'vigil.db'), 'audit', 'verify'])).status, 0);
 });

@@ -24,7 +24,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { SyncApiKeyStore as ApiKeyStore } from '../src/auth/legacy-sync.js'; // TEMPORARY until wired to ApiKeyStore/KeyUsage
@@ -32,6 +32,7 @@ import type { ListItem } from '../src/lists/types.js';
 import { openStateDb } from '../src/state/sqlite.js';
 import { openStore } from '../src/store/store.js';
 import { verifySignature } from '../src/webhooks/sign.js';
+import { runVigil } from './helpers/cli.js';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const N = 100;
@@ -126,7 +127,8 @@ async function startServe(dbPath: string, rulesPath: string): Promise<Serve> {
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', 'src/cli/main.ts', '--db', dbPath, 'serve', '--port', '0', '--rules', rulesPath, '--no-demo', '--no-log', '--queue-lease-ms', String(LEASE_MS)],
-    { cwd: REPO, env: { ...process.env, [SECRET_ENV]: SECRET }, stdio: ['ignore', 'ignore', 'pipe'] },
+    // Its temp folder (uploads) inside the test's, which is removed: a kill -9 leaves it behind.
+    { cwd: REPO, env: { ...process.env, [SECRET_ENV]: SECRET, TMPDIR: dirname(dbPath) }, stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';
   const closed = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (code, signal) => resolve([code, signal])));
@@ -139,15 +141,6 @@ async function startServe(dbPath: string, rulesPath: string): Promise<Serve> {
     void closed.then(([code, signal]) => reject(new Error(`vigil serve ended before listening (code ${code}, signal ${signal}):\n${stderr}`)));
   });
   return { child, url, stderr: () => stderr, closed };
-}
-
-function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
 }
 
 /** Re-checks `check` on every receiver delivery and otherwise every 50 ms (a poll, not a wait for time to pass). */
@@ -344,8 +337,8 @@ describe('service crash safety', () => {
     serve.child.kill('SIGTERM');
     const [code2, signal2] = await serve.closed;
     assert.equal(code2, 0, `graceful stop after the restart (signal ${signal2}):\n${serve.stderr()}`);
-    const verify = await runCli(['--db', dbPath, 'audit', 'verify']);
-    assert.equal(verify.code, 0, verify.stdout + verify.stderr);
+    const verify = await runVigil(['--db', dbPath, 'audit', 'verify']);
+    assert.equal(verify.status, 0, verify.stdout + verify.stderr);
     assert.match(verify.stdout, /audit log ok/);
 
     t.diagnostic(`acknowledged before the kill ${acked.size}/${N}; answers dropped by clients ${lost}; requests cut off by the kill ${failedRequests}; `

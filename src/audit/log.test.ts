@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { VigilError } from '../core/errors.js';
@@ -13,6 +11,7 @@ import { rawCount, rawSql, rawSqlIn } from '../state/test-sql.js';
 import { canonicalJson } from './canonical.js';
 import { SyncAuditLog } from './legacy-sync.js';
 import { AUDIT_COMPONENT, AuditLog, auditHashInput, formatAuditAnchor, GENESIS_HASH, parseAuditAnchor, type AuditEntry, type AuditVerifyResult } from './log.js';
+import { tempDir } from '../../test/helpers/temp.js';
 
 /** A clock that advances one second per call, so entries have distinct, predictable times. */
 function fakeClock(start = Date.parse('2025-01-01T00:00:00Z')): () => Date {
@@ -58,7 +57,7 @@ test('anchors: parse, format and validation', () => {
 });
 
 test('a database of the first release (sync log, component_versions) carries over: old entries verify, new ones extend them', async () => {
-  const path = join(mkdtempSync(join(tmpdir(), 'vigil-audit-')), 'state.db');
+  const path = join(tempDir('audit'), 'state.db');
   const old = openStateDb(path);
   const legacy = new SyncAuditLog(old, { now: fakeClock() });
   legacy.append({ actor: 'cli', action: 'key.created', subject: 'k_1', details: { n: 1 } });

@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { ListItem } from '../lists/types.js';
@@ -9,6 +7,7 @@ import { openStore } from '../store/store.js';
 import type { Store } from '../store/types.js';
 import { MapDigestIndex } from './_map-digest-index.js';
 import { BankMatcher } from './matcher.js';
+import { tempDir } from '../../test/helpers/temp.js';
 
 // Benign stand-ins: hashes of the conformance bridge photo and its rotations (cpp-reference-full.tsv).
 const BRIDGE = 'd8f8f0cee0f4a84f0637022a078f67f0b36e2ed596621e1d33e6339c4e9c9b22';
@@ -26,7 +25,7 @@ let store: Store;
 let matcher: BankMatcher;
 
 before(async () => {
-  store = await openStore(join(mkdtempSync(join(tmpdir(), 'vigil-matcher-')), 'm.db'));
+  store = await openStore(join(tempDir('matcher'), 'm.db'));
   await store.createBank({ name: 'block-list', source: 'test exchange' });
   await store.createBank({ name: 'known-good', kind: 'allow' });
   const items: ListItem[] = [

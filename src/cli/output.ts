@@ -2,6 +2,11 @@
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 
+/** Whether a stream is a terminal (progress lines are drawn only there). */
+export function isTerminal(stream: Writable): boolean {
+  return (stream as Writable & { isTTY?: boolean }).isTTY === true;
+}
+
 export async function writeLine(out: Writable, line: string): Promise<void> {
   if (!out.write(line + '\n')) await once(out, 'drain');
 }
@@ -15,7 +20,7 @@ export class Progress {
   constructor(
     private readonly enabled: boolean,
     private readonly noun: string,
-    private readonly err: NodeJS.WriteStream = process.stderr,
+    private readonly err: Writable,
   ) {}
 
   tick(failed: boolean): void {

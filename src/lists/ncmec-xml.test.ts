@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { readNcmecXml } from './ncmec-xml.js';
 import { bytes, chunks, collect, concatBytes, errorsOf, hexGen, recordsOf } from './_test-helpers.js';
 import type { ListItem } from './types.js';
+import { tempDir } from '../../test/helpers/temp.js';
 
 const hex = hexGen(41);
 
@@ -136,7 +136,7 @@ describe('NCMEC hash-sharing v2 XML', () => {
   });
 
   describe('hostile XML', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'vigil-xxe-'));
+    const dir = tempDir('xxe');
     after(() => rmSync(dir, { recursive: true, force: true }));
 
     it('never resolves external entities: a reference is an entry error, not the file content', async () => {

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
@@ -8,6 +7,7 @@ import { readNsrl } from './nsrl.js';
 import { readNsrlSqlite } from './nsrl-sqlite.js';
 import { chunks, collect, concatBytes, errorsOf, hexGen, recordsOf } from './_test-helpers.js';
 import type { ListProgress } from './types.js';
+import { tempDir } from '../../test/helpers/temp.js';
 
 const hex = hexGen(77);
 const up = (n: number): string => hex(n).toUpperCase();
@@ -64,7 +64,7 @@ describe('NSRL RDS 2.x NSRLFile.txt', () => {
 });
 
 describe('NSRL RDS v3 SQLite', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'vigil-nsrl-'));
+  const dir = tempDir('nsrl');
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   /** A small database with the official schema (schema.sql of RDS v3) and synthetic rows. */

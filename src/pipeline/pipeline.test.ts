@@ -1,6 +1,6 @@
 // The pipeline on both engines: decision, rows, incident, review item, jobs and audit in one unit of work.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterEach, beforeEach, describe, test } from 'node:test';
 import { AuditLog } from '../audit/log.js';
 import { AUDIT_COMPONENT } from '../audit/schema.js';
 import { MapDigestIndex } from '../banks/_map-digest-index.js';
@@ -42,7 +42,8 @@ let pipeline: ContentPipeline;
 const make = (o: { retainDays: number; now?: () => Date }) =>
   new ContentPipeline({ db: t.db, store, matcher, records, queue, audit, rules: () => rules, hashFile: () => Promise.reject(new Error('not used')), ...o });
 
-before(async () => {
+// A fresh database for every test, so none depends on what an earlier one left.
+beforeEach(async () => {
   t = await engine.open();
   store = await storeOver(t.db);
   await migrate(t.db, [AUDIT_COMPONENT, QUEUE_COMPONENT, RECORDS_COMPONENT]);
@@ -56,7 +57,7 @@ before(async () => {
   pipeline = make({ retainDays: 30 });
 });
 
-after(() => t.drop());
+afterEach(() => t.drop());
 
 test('a match is decided, recorded with its actions and audited in one go; a concurrent twin repeats nothing', async () => {
   const meta = { contentId: 'post-1', accountId: 'acct-1', context: { surface: 'chat' }, actor: 'key:test' };
@@ -81,6 +82,7 @@ test('a match is decided, recorded with its actions and audited in one go; a con
 });
 
 test('a different content id with the same hashes is a new decision; account history counts it', async () => {
+  await pipeline.submitHashes({ contentId: 'post-1', accountId: 'acct-1', actor: 'key:test' }, { md5: KNOWN_MD5 });
   const r = await pipeline.submitHashes({ contentId: 'post-2', accountId: 'acct-1', actor: 'key:test' }, { pdq: [BRIDGE] });
   assert.equal(r.replayed, false);
   assert.equal(r.matches[0].signalType, 'pdq');

@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { appendFileSync, mkdtempSync, readFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -90,6 +90,7 @@ if (process.env.VIGIL_QUEUE_CRASH_CHILD) {
       });
       const closed = new Promise<[number | null, string | null]>((resolve) => child.on('close', (c, s) => resolve([c, s])));
       t.after(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
+      t.after(() => rmSync(dir, { recursive: true, force: true }));
       const [code, signal] = await closed;
       assert.equal(signal, 'SIGKILL', `child ended on its own (code ${code}): ${stderr}`);
       assert.ok(acked.size >= KILL_AFTER_ACKS, `acknowledged ${acked.size}`);

@@ -2,8 +2,6 @@ import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import Database from 'better-sqlite3';
 import { sql } from 'kysely';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VigilError } from '../core/errors.js';
 import { openDatabase } from '../state/database.js';
@@ -11,6 +9,7 @@ import { ENGINES, type TestEngine } from '../state/test-engines.js';
 import { QUEUE_COMPONENT } from './schema.js';
 import { defaultBackoff, SqlJobQueue } from './sql-queue.js';
 import type { NewJob } from './types.js';
+import { tempDir } from '../../test/helpers/temp.js';
 
 const T0 = 1_700_000_000_000;
 
@@ -331,7 +330,7 @@ for (const engine of ENGINES) {
 
 describe('SqlJobQueue on a SQLite file of the first release', () => {
   it('carries over its queue_jobs table and version (component_versions) unchanged', async () => {
-    const path = join(mkdtempSync(join(tmpdir(), 'vigil-queue-')), 'state.db');
+    const path = join(tempDir('queue'), 'state.db');
     const old = new Database(path);
     old.exec(`CREATE TABLE component_versions (component TEXT PRIMARY KEY, version INTEGER NOT NULL, updated_at TEXT NOT NULL);
       INSERT INTO component_versions VALUES ('queue', 1, '2024-01-01T00:00:00.000Z');`);

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -9,8 +8,9 @@ import { parseRulesConfig, RulesConfigError } from './config.js';
 import { RuleEngine } from './engine.js';
 import { jsonErrorOffset, loadRulesFile } from './load.js';
 import { downranked, match, quarantined } from './_test-helpers.js';
+import { tempDir } from '../../test/helpers/temp.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'vigil-rules-'));
+const dir = tempDir('rules');
 const hook = { url: 'https://hooks.example.org/a', secretEnv: 'HOOK_SECRET' };
 const EXAMPLE = fileURLToPath(new URL('../../examples/rules.json', import.meta.url));
 

@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { migrateComponent, openStateDb } from './sqlite.js';
+import { tempDir } from '../../test/helpers/temp.js';
 
 test('component migrations apply once, in order, per component', () => {
-  const path = join(mkdtempSync(join(tmpdir(), 'vigil-state-')), 'state.db');
+  const path = join(tempDir('state'), 'state.db');
   const migrations = [
     { version: 2, description: 'b', sql: 'ALTER TABLE things ADD COLUMN b TEXT' },
     { version: 1, description: 'a', sql: 'CREATE TABLE things (a TEXT)' },

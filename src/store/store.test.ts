@@ -1,7 +1,6 @@
 // One behaviour, two stores: the same suite runs against SQLite and PostgreSQL (127.0.0.1:5432, started by CI).
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
@@ -12,6 +11,7 @@ import { PostgresStore } from './postgres-store.js';
 import { openStore, storeOver } from './store.js';
 import { openDatabase, type VigilDatabase } from '../state/database.js';
 import type { Store } from './types.js';
+import { tempDir } from '../../test/helpers/temp.js';
 
 export const TEST_POSTGRES_URL = process.env.VIGIL_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -339,7 +339,7 @@ function storeSuite(name: string, open: () => Promise<{ store: Store; db: VigilD
 }
 
 storeSuite('SQLite store', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'vigil-store-'));
+  const dir = tempDir('store');
   const db = await openDatabase(join(dir, 'test.db'));
   const store = await storeOver(db);
   return { store, db, cleanup: async () => { await db.close(); rmSync(dir, { recursive: true, force: true }); } };
@@ -400,7 +400,7 @@ async function checkMigratedStore(store: Store): Promise<void> {
 }
 
 test('SQLite: a version 1 store migrates with its signals, opinions and statistics', async () => {
-  const path = join(mkdtempSync(join(tmpdir(), 'vigil-store-')), 'v1.db');
+  const path = join(tempDir('store'), 'v1.db');
   const db = new Database(path);
   db.exec(STORE_COMPONENT.migrations[0]!.sqlite);
   db.exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL);

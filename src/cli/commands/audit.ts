@@ -3,7 +3,7 @@ import { userInfo } from 'node:os';
 import { Command, InvalidArgumentError } from 'commander';
 import { VigilError } from '../../core/errors.js';
 import { AUDIT_COMPONENT, AuditLog, formatAuditAnchor, parseAuditAnchor, type AuditAnchor } from '../../audit/log.js';
-import { printJson, printTable, withStateDatabase } from '../context.js';
+import { printJson, printTable, withStateDatabase, type Cli } from '../context.js';
 
 function intOption(value: string): number {
   const n = Number(value);
@@ -28,7 +28,7 @@ export function cliOperator(): { osUser?: string } {
   }
 }
 
-export function registerAudit(program: Command): void {
+export function registerAudit(program: Command, cli: Cli): void {
   const audit = program.command('audit').description('Verify and read the tamper-evident audit log (decisions, rule changes, key use, data access)');
 
   audit
@@ -37,7 +37,7 @@ export function registerAudit(program: Command): void {
     .option('--anchor <seq:hash>', 'a head printed by an earlier verify, kept outside the database: also detects truncation and rewrites up to it', anchorOption)
     .option('--json', 'JSON output')
     .action(async (opts: { anchor?: AuditAnchor; json?: boolean }, cmd: Command) => {
-      await withStateDatabase(cmd, [AUDIT_COMPONENT], async (db) => {
+      await withStateDatabase(cmd, cli, [AUDIT_COMPONENT], async (db) => {
         const log = new AuditLog(db);
         const result = await log.verify(opts.anchor ? { anchor: opts.anchor } : {});
         // The verification is itself recorded; its entry extends the verified head and becomes the next anchor.
@@ -48,15 +48,15 @@ export function registerAudit(program: Command): void {
         });
         const anchor = formatAuditAnchor(recorded);
         if (opts.json) {
-          printJson({ ...result, ...(result.ok ? { anchor } : {}) });
+          printJson(cli.stdout, { ...result, ...(result.ok ? { anchor } : {}) });
         } else if (result.ok) {
-          process.stdout.write(
+          cli.stdout.write(
             `audit log ok: ${result.entries} entries verified${opts.anchor ? `, anchor ${opts.anchor.seq} matches` : ''}\n` +
               `anchor: ${anchor}\n` +
               `(keep the anchor outside this database and pass it as --anchor next time: it detects truncation and rewrites)\n`,
           );
         } else {
-          process.stdout.write(`audit log TAMPERED at entry ${result.firstBadSeq}: ${result.problem}\nentries 1..${result.headSeq} verified sound\n`);
+          cli.stdout.write(`audit log TAMPERED at entry ${result.firstBadSeq}: ${result.problem}\nentries 1..${result.headSeq} verified sound\n`);
         }
         if (!result.ok) {
           throw new VigilError('VIGIL_ERR_AUDIT_TAMPERED', `audit log tampered: first bad entry ${result.firstBadSeq}: ${result.problem}`);
@@ -73,15 +73,16 @@ export function registerAudit(program: Command): void {
     .option('--subject <subject>', 'only entries about this subject (key id, bank, decision …)')
     .option('--json', 'JSON output')
     .action(async (opts: { after?: number; limit?: number; action?: string; subject?: string; json?: boolean }, cmd: Command) => {
-      await withStateDatabase(cmd, [AUDIT_COMPONENT], async (db) => {
+      await withStateDatabase(cmd, cli, [AUDIT_COMPONENT], async (db) => {
         const entries = await new AuditLog(db).list({
           ...(opts.after !== undefined ? { afterSeq: opts.after } : {}),
           ...(opts.limit !== undefined ? { limit: opts.limit } : {}),
           ...(opts.action !== undefined ? { action: opts.action } : {}),
           ...(opts.subject !== undefined ? { subject: opts.subject } : {}),
         });
-        if (opts.json) return printJson(entries);
+        if (opts.json) return printJson(cli.stdout, entries);
         printTable(
+          cli.stdout,
           entries.map((e) => {
             const details = JSON.stringify(e.details);
             return { seq: e.seq, at: e.at, actor: e.actor, action: e.action, subject: e.subject ?? '', details: details.length > 80 ? details.slice(0, 79) + '…' : details };

@@ -7,7 +7,8 @@ import { CSV_FIELDS } from '../../lists/csv.js';
 import { bankRecords, importListFile, listWriter } from '../../banks/list-io.js';
 import { LIST_FORMAT_NAMES, type AnyListReadOptions, type ListFormatName } from '../../lists/registry.js';
 import { parseSignalType, type SignalTypeName } from '../../signals/registry.js';
-import { withStore } from '../context.js';
+import { withStore, type Cli } from '../context.js';
+import { isTerminal } from '../output.js';
 import { EXIT } from '../exit-codes.js';
 
 function columnMapping(value: string, previous: Record<string, string> = {}): Record<string, string> {
@@ -18,7 +19,7 @@ function columnMapping(value: string, previous: Record<string, string> = {}): Re
   return { ...previous, [value.slice(0, eq)]: value.slice(eq + 1) };
 }
 
-export function registerBankImportExport(bank: Command): void {
+export function registerBankImportExport(bank: Command, cli: Cli): void {
   bank
     .command('import')
     .description('Import a hash-list file into a bank (one transaction; re-importing the same file changes nothing)')
@@ -31,8 +32,8 @@ export function registerBankImportExport(bank: Command): void {
     .option('--json', 'print the result as JSON')
     .option('--no-progress', 'never show progress')
     .action(async (bankName: string, file: string, opts: { format: ListFormatName | 'auto'; type?: SignalTypeName; column?: Record<string, string>; create?: boolean; json?: boolean; progress: boolean }, cmd: Command) => {
-      await withStore(cmd, async (store) => {
-        const showProgress = opts.progress && process.stderr.isTTY === true;
+      await withStore(cmd, cli, async (store) => {
+        const showProgress = opts.progress && isTerminal(cli.stderr);
         let last = 0;
         const readOptions = { ...(opts.type ? { signalType: opts.type } : {}), ...(opts.column ? { columns: opts.column } : {}) } as AnyListReadOptions;
         const result = await importListFile(store, bankName, file, {
@@ -45,17 +46,17 @@ export function registerBankImportExport(bank: Command): void {
             last = now;
             const pct = totalBytes > 0 ? Math.min(100, (bytesRead / totalBytes) * 100) : 0;
             const bar = '#'.repeat(Math.round(pct / 4)).padEnd(25, '.');
-            process.stderr.write(`\r[${bar}] ${pct.toFixed(0)}% · ${rows.toLocaleString('en-US')} rows\x1b[K`);
+            cli.stderr.write(`\r[${bar}] ${pct.toFixed(0)}% · ${rows.toLocaleString('en-US')} rows\x1b[K`);
           },
         });
-        if (showProgress) process.stderr.write('\n');
-        if (opts.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+        if (showProgress) cli.stderr.write('\n');
+        if (opts.json) cli.stdout.write(JSON.stringify(result, null, 2) + '\n');
         else {
-          process.stdout.write(`${result.bank} ← ${file} (${result.format}): ${result.rows} rows, ${result.inserted} added, ${result.updated} updated, ${result.unchanged} unchanged, ${result.deleted} deleted, ${result.errorCount} invalid\n`);
-          for (const e of result.errors.slice(0, 20)) process.stderr.write(`  line ${e.line}: ${e.message}\n`);
-          if (result.errorCount > 20) process.stderr.write(`  … ${result.errorCount - 20} more (use --json for the first ${result.errors.length})\n`);
+          cli.stdout.write(`${result.bank} ← ${file} (${result.format}): ${result.rows} rows, ${result.inserted} added, ${result.updated} updated, ${result.unchanged} unchanged, ${result.deleted} deleted, ${result.errorCount} invalid\n`);
+          for (const e of result.errors.slice(0, 20)) cli.stderr.write(`  line ${e.line}: ${e.message}\n`);
+          if (result.errorCount > 20) cli.stderr.write(`  … ${result.errorCount - 20} more (use --json for the first ${result.errors.length})\n`);
         }
-        process.exitCode = result.errorCount > 0 ? EXIT.SOME_FAILED : EXIT.OK;
+        cli.exitCode = result.errorCount > 0 ? EXIT.SOME_FAILED : EXIT.OK;
       });
     });
 
@@ -68,9 +69,9 @@ export function registerBankImportExport(bank: Command): void {
     .option('--vics-version <version>', 'VICS JSON version to write (1.2, 1.3 or 2.0)')
     .option('-o, --out <file>', 'write to a file instead of stdout')
     .action(async (bankName: string, opts: { format: ListFormatName; type?: SignalTypeName; vicsVersion?: string; out?: string }, cmd: Command) => {
-      await withStore(cmd, async (store) => {
+      await withStore(cmd, cli, async (store) => {
         const write = listWriter(opts.format);
-        const out: Writable = opts.out ? createWriteStream(opts.out) : process.stdout;
+        const out: Writable = opts.out ? createWriteStream(opts.out) : cli.stdout;
         let skipped = 0;
         const options = { ...(opts.type ? { signalType: opts.type } : {}), ...(opts.vicsVersion ? { version: opts.vicsVersion } : {}), onSkip: () => skipped++ } as Parameters<typeof write>[1];
         for await (const chunk of write(bankRecords(store, bankName, opts.type), options)) {
@@ -80,7 +81,7 @@ export function registerBankImportExport(bank: Command): void {
           out.end();
           await once(out, 'finish');
         }
-        if (skipped > 0) process.stderr.write(`${skipped} records could not be written in the ${opts.format} format (see docs/lists.md)\n`);
+        if (skipped > 0) cli.stderr.write(`${skipped} records could not be written in the ${opts.format} format (see docs/lists.md)\n`);
       });
     });
 }

@@ -2,7 +2,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { VigilError } from '../../core/errors.js';
 import type { BankPatch, NewBank } from '../../store/types.js';
-import { printJson, printTable, withStore } from '../context.js';
+import { printJson, printTable, withStore, type Cli } from '../context.js';
 import { registerBankImportExport } from './bank-io.js';
 
 function intOption(value: string): number {
@@ -48,23 +48,23 @@ function withBankOptions(cmd: Command): Command {
     .option('--spike-threshold <n>', 'quarantine a signal matching more than n times in an hour (0 = off)', intOption);
 }
 
-export function registerBank(program: Command): void {
+export function registerBank(program: Command, cli: Cli): void {
   const bank = program.command('bank').description('Create, inspect, import and export hash banks');
 
   withBankOptions(bank.command('create').description('Create a bank').argument('<name>', 'bank name (letters, digits, _ . -)'))
     .option('--json', 'print the bank as JSON')
     .action(async (name: string, opts: BankOptions, cmd: Command) => {
-      await withStore(cmd, async (store) => {
+      await withStore(cmd, cli, async (store) => {
         const created = await store.createBank({ name, ...bankFields(opts) } as NewBank);
-        if (opts.json) printJson(created);
-        else process.stdout.write(`Created ${created.kind} bank ${created.name}\n`);
+        if (opts.json) printJson(cli.stdout, created);
+        else cli.stdout.write(`Created ${created.kind} bank ${created.name}\n`);
       });
     });
 
   withBankOptions(bank.command('update').description("Change a bank's settings").argument('<name>'))
     .option('--rename <name>', 'new name')
     .action(async (name: string, opts: BankOptions & { rename?: string }, cmd: Command) => {
-      await withStore(cmd, async (store) => printJson(await store.updateBank(name, { ...bankFields(opts), ...(opts.rename ? { name: opts.rename } : {}) })));
+      await withStore(cmd, cli, async (store) => printJson(cli.stdout, await store.updateBank(name, { ...bankFields(opts), ...(opts.rename ? { name: opts.rename } : {}) })));
     });
 
   bank
@@ -72,10 +72,10 @@ export function registerBank(program: Command): void {
     .description('List banks')
     .option('--json', 'JSON output')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
-      await withStore(cmd, async (store) => {
+      await withStore(cmd, cli, async (store) => {
         const banks = await store.listBanks();
-        if (opts.json) return printJson(banks);
-        printTable(banks.map((b) => ({ name: b.name, kind: b.kind, enabled: b.enabled ? 'yes' : 'no', source: b.source, pdq: b.thresholds.pdq ?? 31, fp: b.falsePositivePolicy })), ['name', 'kind', 'enabled', 'source', 'pdq', 'fp']);
+        if (opts.json) return printJson(cli.stdout, banks);
+        printTable(cli.stdout, banks.map((b) => ({ name: b.name, kind: b.kind, enabled: b.enabled ? 'yes' : 'no', source: b.source, pdq: b.thresholds.pdq ?? 31, fp: b.falsePositivePolicy })), ['name', 'kind', 'enabled', 'source', 'pdq', 'fp']);
       });
     });
 
@@ -84,10 +84,10 @@ export function registerBank(program: Command): void {
     .description("A bank's settings and statistics, as JSON")
     .argument('<name>')
     .action(async (name: string, _opts: unknown, cmd: Command) => {
-      await withStore(cmd, async (store) => {
+      await withStore(cmd, cli, async (store) => {
         const found = await store.getBank(name);
         if (!found) throw new VigilError('VIGIL_ERR_NOT_FOUND', `No bank named ${name}`);
-        printJson({ ...found, stats: await store.bankStats(name) });
+        printJson(cli.stdout, { ...found, stats: await store.bankStats(name) });
       });
     });
 
@@ -96,7 +96,7 @@ export function registerBank(program: Command): void {
     .description('Signal counts by type and status, matches, imports')
     .argument('<name>')
     .action(async (name: string, _opts: unknown, cmd: Command) => {
-      await withStore(cmd, async (store) => printJson(await store.bankStats(name)));
+      await withStore(cmd, cli, async (store) => printJson(cli.stdout, await store.bankStats(name)));
     });
 
   for (const [verb, enabled] of [['enable', true], ['disable', false]] as const) {
@@ -105,12 +105,12 @@ export function registerBank(program: Command): void {
       .description(`${enabled ? 'Enable' : 'Disable'} matching against a bank (takes effect at the matcher's next sync)`)
       .argument('<name>')
       .action(async (name: string, _opts: unknown, cmd: Command) => {
-        await withStore(cmd, async (store) => {
+        await withStore(cmd, cli, async (store) => {
           await store.updateBank(name, { enabled });
-          process.stdout.write(`${name} ${enabled ? 'enabled' : 'disabled'}\n`);
+          cli.stdout.write(`${name} ${enabled ? 'enabled' : 'disabled'}\n`);
         });
       });
   }
 
-  registerBankImportExport(bank);
+  registerBankImportExport(bank, cli);
 }

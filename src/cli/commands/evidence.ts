@@ -11,21 +11,21 @@ import { evidenceConfigFromEnv, keyFileOf, openEvidenceStore, type EvidenceConfi
 import { appendKeyToFile } from '../../evidence/keyring.js';
 import type { EvidenceStore } from '../../evidence/store.js';
 import { stateDbPathFor } from '../../state/sqlite.js';
-import { printJson, storeUrl, withStateDatabase } from '../context.js';
+import { printJson, storeUrl, withStateDatabase, type Cli } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { cliOperator } from './audit.js';
 
 /** The same evidence store `vigil serve` uses: VIGIL_EVIDENCE_*, else `vigil-evidence` beside the state DB. */
-function configOf(cmd: Command, location?: string): EvidenceConfig {
+function configOf(cmd: Command, cli: Cli, location?: string): EvidenceConfig {
   const opts = cmd.optsWithGlobals() as { state?: string };
-  const statePath = stateDbPathFor(storeUrl(cmd), opts.state ?? process.env.VIGIL_STATE_DB);
-  const config = evidenceConfigFromEnv(process.env, join(dirname(resolve(statePath)), 'vigil-evidence'));
+  const statePath = stateDbPathFor(storeUrl(cmd, cli), opts.state ?? cli.env.VIGIL_STATE_DB);
+  const config = evidenceConfigFromEnv(cli.env, join(dirname(resolve(statePath)), 'vigil-evidence'));
   return location ? { ...config, location } : config;
 }
 
-async function withEvidence<T>(config: EvidenceConfig, fn: (store: EvidenceStore) => Promise<T>): Promise<T> {
+async function withEvidence<T>(cli: Cli, config: EvidenceConfig, fn: (store: EvidenceStore) => Promise<T>): Promise<T> {
   const { store, warnings } = await openEvidenceStore(config);
-  for (const w of warnings) process.stderr.write(`vigil: warning: ${w}\n`);
+  for (const w of warnings) cli.stderr.write(`vigil: warning: ${w}\n`);
   try {
     return await fn(store);
   } finally {
@@ -33,7 +33,7 @@ async function withEvidence<T>(config: EvidenceConfig, fn: (store: EvidenceStore
   }
 }
 
-export function registerEvidence(program: Command): void {
+export function registerEvidence(program: Command, cli: Cli): void {
   const evidence = program.command('evidence').description('The encrypted evidence store: key rotation, verification');
 
   evidence
@@ -43,24 +43,24 @@ export function registerEvidence(program: Command): void {
     .option('--evidence <location>', 'evidence folder or postgres:// URL (default $VIGIL_EVIDENCE_STORE, or vigil-evidence beside the state DB)')
     .option('--json', 'JSON output')
     .action(async (opts: { generate?: boolean; evidence?: string; json?: boolean }, cmd: Command) => {
-      const config = configOf(cmd, opts.evidence);
+      const config = configOf(cmd, cli, opts.evidence);
       let generated: string | undefined;
       if (opts.generate) {
         const keyFile = keyFileOf(config);
         if (!keyFile) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', '--generate adds to a key file, but the keys come from VIGIL_EVIDENCE_KEYS: add the new key there (it becomes active as the last entry) and run rotate-key again');
-        await withEvidence(config, async () => undefined); // creates the store and key file when missing
+        await withEvidence(cli, config, async () => undefined); // creates the store and key file when missing
         generated = appendKeyToFile(keyFile);
       }
-      const result = await withEvidence(config, (store) => store.rotate());
-      await withStateDatabase(cmd, [AUDIT_COMPONENT], async (db) => {
+      const result = await withEvidence(cli, config, (store) => store.rotate());
+      await withStateDatabase(cmd, cli, [AUDIT_COMPONENT], async (db) => {
         await new AuditLog(db).appendNow({ actor: 'cli', action: 'evidence.key_rotated', subject: `evidence-key:${result.keyId}`, details: { ...cliOperator(), generated: generated ?? null, rewrapped: result.rewrapped, unchanged: result.unchanged, failed: result.failed.map((f) => f.id) } });
       });
-      if (opts.json) printJson({ ...result, ...(generated ? { generated } : {}) });
+      if (opts.json) printJson(cli.stdout, { ...result, ...(generated ? { generated } : {}) });
       else {
-        process.stdout.write(`${generated ? `Generated evidence key ${generated}. ` : ''}Evidence now under key ${result.keyId}: ${result.rewrapped} re-wrapped, ${result.unchanged} already under it, ${result.failed.length} failed\n`);
-        for (const f of result.failed) process.stdout.write(`  ${f.id}: ${f.code}: ${f.message}\n`);
+        cli.stdout.write(`${generated ? `Generated evidence key ${generated}. ` : ''}Evidence now under key ${result.keyId}: ${result.rewrapped} re-wrapped, ${result.unchanged} already under it, ${result.failed.length} failed\n`);
+        for (const f of result.failed) cli.stdout.write(`  ${f.id}: ${f.code}: ${f.message}\n`);
       }
-      if (result.failed.length > 0) process.exitCode = EXIT.SOME_FAILED;
+      if (result.failed.length > 0) cli.exitCode = EXIT.SOME_FAILED;
     });
 
   evidence
@@ -70,7 +70,7 @@ export function registerEvidence(program: Command): void {
     .option('--evidence <location>', 'evidence folder or postgres:// URL')
     .option('--json', 'JSON output')
     .action(async (ids: string[], opts: { evidence?: string; json?: boolean }, cmd: Command) => {
-      const results = await withEvidence(configOf(cmd, opts.evidence), async (store) => {
+      const results = await withEvidence(cli, configOf(cmd, cli, opts.evidence), async (store) => {
         const out: { id: string; ok: boolean; keyId?: string; size?: number; sha256?: string; code?: string; message?: string }[] = [];
         const all = ids.length > 0 ? ids : store.ids();
         for await (const id of all) {
@@ -82,11 +82,11 @@ export function registerEvidence(program: Command): void {
         }
         return out;
       });
-      await withStateDatabase(cmd, [AUDIT_COMPONENT], async (db) => {
+      await withStateDatabase(cmd, cli, [AUDIT_COMPONENT], async (db) => {
         await new AuditLog(db).appendNow({ actor: 'cli', action: 'evidence.verified', subject: 'evidence', details: { ...cliOperator(), items: results.length, failed: results.filter((r) => !r.ok).map((r) => r.id) } });
       });
-      if (opts.json) printJson(results);
-      else for (const r of results) process.stdout.write(r.ok ? `ok      ${r.id}  ${r.size} bytes  key ${r.keyId}  sha256 ${r.sha256}\n` : `FAILED  ${r.id}  ${r.code}: ${r.message}\n`);
-      if (results.some((r) => !r.ok)) process.exitCode = EXIT.SOME_FAILED;
+      if (opts.json) printJson(cli.stdout, results);
+      else for (const r of results) cli.stdout.write(r.ok ? `ok      ${r.id}  ${r.size} bytes  key ${r.keyId}  sha256 ${r.sha256}\n` : `FAILED  ${r.id}  ${r.code}: ${r.message}\n`);
+      if (results.some((r) => !r.ok)) cli.exitCode = EXIT.SOME_FAILED;
     });
 }

@@ -3,7 +3,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { AUDIT_COMPONENT, AuditLog, type AuditActor } from '../../audit/log.js';
 import { ApiKeyStore, AUTH_COMPONENT, parseScopes, type ApiKey, type Scope } from '../../auth/keys.js';
 import type { VigilDatabase } from '../../state/database.js';
-import { printJson, printTable, withStateDatabase } from '../context.js';
+import { printJson, printTable, withStateDatabase, type Cli } from '../context.js';
 import { cliOperator } from './audit.js';
 
 function intOption(value: string): number {
@@ -36,7 +36,7 @@ function status(key: ApiKey, now: number): string {
   return 'active';
 }
 
-export function registerKey(program: Command): void {
+export function registerKey(program: Command, cli: Cli): void {
   const key = program.command('key').description('Create, list and revoke API keys (stored hashed; the secret is shown once)');
 
   key
@@ -48,17 +48,17 @@ export function registerKey(program: Command): void {
     .option('--expires <iso>', 'expiry, ISO 8601 (default never)')
     .option('--json', 'JSON output: {key, secret}')
     .action(async (opts: { name: string; scope: Scope[]; rateLimit?: number; expires?: string; json?: boolean }, cmd: Command) => {
-      await withStateDatabase(cmd, COMPONENTS, async (db) => {
+      await withStateDatabase(cmd, cli, COMPONENTS, async (db) => {
         const created = await keyStore(db).createNow({
           name: opts.name,
           scopes: opts.scope,
           ...(opts.rateLimit !== undefined ? { rateLimitPerMinute: opts.rateLimit } : {}),
           ...(opts.expires !== undefined ? { expiresAt: opts.expires } : {}),
         }, cliActor());
-        process.stderr.write('Store this secret now: it is shown only once (Vigil keeps only its SHA-256). Revoke the key if it leaks.\n');
-        if (opts.json) return printJson(created);
+        cli.stderr.write('Store this secret now: it is shown only once (Vigil keeps only its SHA-256). Revoke the key if it leaks.\n');
+        if (opts.json) return printJson(cli.stdout, created);
         const k = created.key;
-        process.stdout.write(
+        cli.stdout.write(
           `Created API key ${k.id} (${k.name}): scopes ${k.scopes.join(',')}, ` +
             `${k.rateLimitPerMinute === 0 ? 'no rate limit' : `${k.rateLimitPerMinute} requests/minute`}, expires ${k.expiresAt ?? 'never'}\n` +
             `${created.secret}\n`,
@@ -71,11 +71,12 @@ export function registerKey(program: Command): void {
     .description('List API keys (never their secrets)')
     .option('--json', 'JSON output')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
-      await withStateDatabase(cmd, COMPONENTS, async (db) => {
+      await withStateDatabase(cmd, cli, COMPONENTS, async (db) => {
         const keys = await keyStore(db).list();
-        if (opts.json) return printJson(keys);
+        if (opts.json) return printJson(cli.stdout, keys);
         const now = Date.now();
         printTable(
+          cli.stdout,
           keys.map((k) => ({
             id: k.id, name: k.name, scopes: k.scopes.join(','), 'rate/min': k.rateLimitPerMinute || 'unlimited', status: status(k, now),
             created: k.createdAt, expires: k.expiresAt ?? '', 'last used': k.lastUsedAt ?? '',
@@ -91,15 +92,15 @@ export function registerKey(program: Command): void {
     .argument('<id>', "the key's id (k_…)")
     .option('--json', 'JSON output')
     .action(async (id: string, opts: { json?: boolean }, cmd: Command) => {
-      await withStateDatabase(cmd, COMPONENTS, async (db) => {
+      await withStateDatabase(cmd, cli, COMPONENTS, async (db) => {
         const keys = keyStore(db);
         const { revoked, already } = await db.transaction(async (tx) => {
           const before = await keys.get(id, tx);
           const after = await keys.revoke(tx, id, cliActor()); // NOT_FOUND for an unknown id; audited when it changes
           return { revoked: after, already: before?.revokedAt != null };
         });
-        if (opts.json) return printJson(revoked);
-        process.stdout.write(already ? `${id} was already revoked at ${revoked.revokedAt}\n` : `Revoked ${id} (${revoked.name})\n`);
+        if (opts.json) return printJson(cli.stdout, revoked);
+        cli.stdout.write(already ? `${id} was already revoked at ${revoked.revokedAt}\n` : `Revoked ${id} (${revoked.name})\n`);
       });
     });
 }

@@ -10,9 +10,9 @@ import type { FileHashRecord } from '../../hashing/hash-file.js';
 import { HashPool } from '../../hashing/pool.js';
 import { walkFiles } from '../../media/walk.js';
 import { EXIT } from '../exit-codes.js';
-import { withStore } from '../context.js';
-import { Progress, writeLine } from '../output.js';
-import { nonNegativeNumber, positiveInt } from './hash.js';
+import { withStore, type Cli } from '../context.js';
+import { isTerminal, Progress, writeLine } from '../output.js';
+import { nonNegativeNumber, positiveInt, threadsFor } from './hash.js';
 
 interface MatchOptions {
   format: 'ndjson' | 'text';
@@ -35,7 +35,7 @@ function describe(m: BankMatch): string {
   return `  ${m.bank}: ${m.signalType}${where} signal ${m.signalId}${m.sourceId ? ` source ${m.sourceId}` : ''}${labels ? ` [${labels}]` : ''}${flags ? ` (${flags})` : ''}`;
 }
 
-export function registerMatch(program: Command): void {
+export function registerMatch(program: Command, cli: Cli): void {
   program
     .command('match')
     .description('Hash files and folders and match them against the enabled banks')
@@ -48,11 +48,11 @@ export function registerMatch(program: Command): void {
     .option('--progress', 'force the progress line on stderr')
     .option('--no-progress', 'never show progress')
     .action(async (paths: string[], opts: MatchOptions, cmd: Command) => {
-      await withStore(cmd, async (store) => {
+      await withStore(cmd, cli, async (store) => {
         const matcher = new BankMatcher(store, { digestIndex: createDigestIndex });
         await matcher.sync();
-        const pool = new HashPool({ ...(opts.threads !== undefined ? { threads: opts.threads } : {}), dihedral: true, views: opts.views, ...(opts.every !== undefined ? { secondsPerHash: opts.every } : {}) });
-        const progress = new Progress(opts.progress ?? process.stderr.isTTY === true, 'files');
+        const pool = new HashPool({ threads: await threadsFor(paths, opts.threads), dihedral: true, views: opts.views, ...(opts.every !== undefined ? { secondsPerHash: opts.every } : {}) });
+        const progress = new Progress(opts.progress ?? isTerminal(cli.stderr), 'files', cli.stderr);
         let matched = false;
         let failed = 0;
         try {
@@ -61,25 +61,25 @@ export function registerMatch(program: Command): void {
             if (record.error) failed++;
             const matches = record.md5 ? await matcher.match(matchQueryOfRecord(record)) : [];
             if (matches.some((m) => m.actionable && m.bankKind === 'block')) matched = true;
-            await emit(record, matches, opts);
+            await emit(cli, record, matches, opts);
           }
         } finally {
           progress.done();
           await pool.close();
         }
-        process.exitCode = matched ? EXIT.MATCHED : failed > 0 ? EXIT.SOME_FAILED : EXIT.OK;
+        cli.exitCode = matched ? EXIT.MATCHED : failed > 0 ? EXIT.SOME_FAILED : EXIT.OK;
       });
     });
 }
 
-async function emit(record: FileHashRecord, matches: BankMatch[], opts: MatchOptions): Promise<void> {
+async function emit(cli: Cli, record: FileHashRecord, matches: BankMatch[], opts: MatchOptions): Promise<void> {
   if (matches.length === 0 && !opts.all && !record.error) return;
   if (opts.format === 'ndjson') {
     const { path, md5, sha1, sha256, pdq, quality, error, warning } = record;
-    await writeLine(process.stdout, JSON.stringify({ path, md5, sha1, sha256, pdq, quality, ...(warning ? { warning } : {}), ...(error ? { error } : {}), matches }));
+    await writeLine(cli.stdout, JSON.stringify({ path, md5, sha1, sha256, pdq, quality, ...(warning ? { warning } : {}), ...(error ? { error } : {}), matches }));
     return;
   }
-  if (record.error) await writeLine(process.stdout, `${record.path}: ${record.error.code}: ${record.error.message}`);
-  else await writeLine(process.stdout, `${record.path}: ${matches.length === 0 ? 'no match' : `${matches.length} match${matches.length > 1 ? 'es' : ''}`}`);
-  for (const m of matches) await writeLine(process.stdout, describe(m));
+  if (record.error) await writeLine(cli.stdout, `${record.path}: ${record.error.code}: ${record.error.message}`);
+  else await writeLine(cli.stdout, `${record.path}: ${matches.length === 0 ? 'no match' : `${matches.length} match${matches.length > 1 ? 'es' : ''}`}`);
+  for (const m of matches) await writeLine(cli.stdout, describe(m));
 }

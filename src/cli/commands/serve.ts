@@ -7,7 +7,7 @@ import { parseScopes, type Scope } from '../../auth/keys.js';
 import cluster from 'node:cluster';
 import { runClusterWorker, startClusterPrimary } from '../../service/cluster.js';
 import { startService, type RunningService, type ServeOptions } from '../../service/serve.js';
-import { storeUrl } from '../context.js';
+import { storeUrl, type Cli } from '../context.js';
 import { nonNegativeNumber } from './hash.js';
 
 interface ServeCliOptions {
@@ -47,12 +47,12 @@ function hmaSignalTypes(value: string): string[] {
   return types;
 }
 
-export function registerServe(program: Command): void {
+export function registerServe(program: Command, cli: Cli): void {
   program
     .command('serve')
     .description('Run the HTTP API (decisions, lookups, banks, rules, webhooks, audit); demo bank and key on a fresh store')
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
-    .option('-p, --port <port>', 'port (0 = any free port)', port, Number(process.env.PORT ?? 8080))
+    .option('-p, --port <port>', 'port (0 = any free port)', port, Number(cli.env.PORT ?? 8080))
     .option('--rules <file>', 'rules config (JSON, docs/rules.md); rules set over the API later take precedence')
     .option('--no-demo', 'no demo pictures, bank or key')
     .option('--retain-days <days>', 'keep hashes of unmatched content this many days for retroactive matching (0 = off)', nonNegativeNumber, 0)
@@ -66,7 +66,7 @@ export function registerServe(program: Command): void {
     .option('--no-log', 'no request log on stdout')
     .action(async (opts: ServeCliOptions, cmd: Command) => {
       const options: ServeOptions = {
-        storeUrl: storeUrl(cmd),
+        storeUrl: storeUrl(cmd, cli),
         ...((cmd.optsWithGlobals() as { state?: string }).state ? { statePath: (cmd.optsWithGlobals() as { state: string }).state } : {}),
         host: opts.host,
         port: opts.port,
@@ -80,7 +80,7 @@ export function registerServe(program: Command): void {
         ...(opts.queueLeaseMs !== undefined ? { queueLeaseMs: opts.queueLeaseMs } : {}),
         logger: opts.log ? { level: 'info' } : false,
       };
-      const out = (line = '') => process.stderr.write(line + '\n');
+      const out = (line = '') => cli.stderr.write(line + '\n');
       if (opts.workers > 1) {
         if (cluster.isWorker) return runClusterWorker(options);
         const running = await startClusterPrimary(options, opts.workers, out);

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { VigilError } from '../../core/errors.js';
 import type { OpinionKind } from '../../store/types.js';
-import { printJson, withStore } from '../context.js';
+import { printJson, withStore, type Cli } from '../context.js';
 
 function signalId(value: string): number {
   const n = Number(value);
@@ -10,7 +10,7 @@ function signalId(value: string): number {
   return n;
 }
 
-export function registerSignal(program: Command): void {
+export function registerSignal(program: Command, cli: Cli): void {
   const signal = program.command('signal').description('Inspect signals and record opinions on them');
 
   signal
@@ -18,10 +18,10 @@ export function registerSignal(program: Command): void {
     .description('A signal with its bank, labels, provenance, status, match count and opinions')
     .argument('<id>')
     .action(async (id: string, _opts: unknown, cmd: Command) => {
-      await withStore(cmd, async (store) => {
+      await withStore(cmd, cli, async (store) => {
         const found = await store.getSignal(signalId(id));
         if (!found) throw new VigilError('VIGIL_ERR_NOT_FOUND', `No signal with id ${id}`);
-        printJson({ ...found, opinions: await store.listOpinions(found.id) });
+        printJson(cli.stdout, { ...found, opinions: await store.listOpinions(found.id) });
       });
     });
 
@@ -33,9 +33,9 @@ export function registerSignal(program: Command): void {
       .requiredOption('--by <actor>', 'who decides (recorded)')
       .option('--reason <text>', 'why (recorded)')
       .action(async (id: string, opts: { by: string; reason?: string }, cmd: Command) => {
-        await withStore(cmd, async (store) => {
+        await withStore(cmd, cli, async (store) => {
           const updated = await store.addOpinion(signalId(id), { kind, actor: opts.by, ...(opts.reason ? { reason: opts.reason } : {}) });
-          process.stdout.write(`signal ${updated.id} (${updated.bankName}, ${updated.type}): ${updated.status}\n`);
+          cli.stdout.write(`signal ${updated.id} (${updated.bankName}, ${updated.type}): ${updated.status}\n`);
         });
       });
 
