@@ -77,7 +77,11 @@ type Demo = NonNullable<RunningService['demo']>;
 
 /** The core's configuration for these options (a full `config` wins; the options fill what it leaves out). */
 export function configOf(options: ServeOptions): VigilConfig {
-  if (options.config) return options.config;
+  if (options.config) {
+    // A cluster worker gets the primary's configuration with its own thread count and no demo of its own.
+    const c = options.config;
+    return { ...c, demo: { ...c.demo, enabled: options.demo ?? c.demo.enabled }, hashing: options.hashThreads ? { threads: options.hashThreads } : c.hashing };
+  }
   const input: ConfigInput = {
     database: { url: options.storeUrl, ...(options.schema ? { schema: options.schema } : {}) },
     server: {

@@ -7,6 +7,7 @@ import { parseScopes, type Scope } from '../../auth/keys.js';
 import cluster from 'node:cluster';
 import { runClusterWorker, startClusterPrimary } from '../../service/cluster.js';
 import { startService, type RunningService, type ServeOptions } from '../../service/serve.js';
+import { loadConfig } from '../../app/config.js';
 import { storeUrl, type Cli } from '../context.js';
 import { nonNegativeNumber } from './hash.js';
 
@@ -51,8 +52,8 @@ export function registerServe(program: Command, cli: Cli): void {
   program
     .command('serve')
     .description('Run the HTTP API (decisions, lookups, banks, rules, webhooks, audit); demo bank and key on a fresh store')
-    .option('--host <host>', 'interface to listen on', '127.0.0.1')
-    .option('-p, --port <port>', 'port (0 = any free port)', port, Number(cli.env.PORT ?? 8080))
+    .option('--host <host>', 'interface to listen on (default 127.0.0.1)')
+    .option('-p, --port <port>', 'port (0 = any free port; default $PORT or 8080)', port)
     .option('--rules <file>', 'rules config (JSON, docs/rules.md); rules set over the API later take precedence')
     .option('--no-demo', 'no demo pictures, bank or key')
     .option('--retain-days <days>', 'keep hashes of unmatched content this many days for retroactive matching (0 = off)', nonNegativeNumber, 0)
@@ -80,10 +81,32 @@ export function registerServe(program: Command, cli: Cli): void {
         ...(opts.queueLeaseMs !== undefined ? { queueLeaseMs: opts.queueLeaseMs } : {}),
         logger: opts.log ? { level: 'info' } : false,
       };
+      // One configuration, validated once: the --config file < VIGIL_* environment < the flags given here.
+      const given = (name: string) => cmd.getOptionValueSource(name) === 'cli';
+      const globals = cmd.optsWithGlobals() as { config?: string; db?: string };
+      options.config = loadConfig({
+        ...(globals.config ? { file: globals.config } : {}),
+        env: cli.env,
+        flags: {
+          ...(globals.db ? { database: { url: globals.db } } : {}),
+          server: {
+            ...(given('host') ? { host: opts.host } : {}), ...(given('port') ? { port: opts.port } : {}),
+            ...(opts.anonymous ? { anonymousScopes: opts.anonymous } : {}), ...(opts.metricsPublic ? { metricsPublic: true } : {}),
+            ...(given('workers') ? { workers: opts.workers } : {}), ...(given('log') ? { log: opts.log } : {}),
+          },
+          ...(opts.threads ? { hashing: { threads: opts.threads } } : {}),
+          ...(given('retainDays') ? { retention: { retainDays: opts.retainDays } } : {}),
+          ...(opts.queueLeaseMs !== undefined ? { queue: { leaseMs: opts.queueLeaseMs } } : {}),
+          ...(opts.rules ? { rules: { file: opts.rules } } : {}),
+          ...(given('demo') ? { demo: { enabled: opts.demo } } : {}),
+        },
+      });
+      const config = options.config;
+      options.storeUrl = config.database.url;
       const out = (line = '') => cli.stderr.write(line + '\n');
-      if (opts.workers > 1) {
+      if (config.server.workers > 1) {
         if (cluster.isWorker) return runClusterWorker(options);
-        const running = await startClusterPrimary(options, opts.workers, out);
+        const running = await startClusterPrimary(options, config.server.workers, out);
         out(`Vigil is listening on ${running.url} with ${running.workers} worker processes  (API docs: ${running.url}/docs)`);
         printDemo(out, running.demo, running.url);
         out('Ctrl-C stops the service.');
