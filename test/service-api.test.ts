@@ -348,6 +348,10 @@ test('ops: healthz, readyz and metrics', async () => {
   assert.equal(metrics.status, 200);
   assert.match(metrics.text, /vigil_http_requests_total/);
   assert.match(metrics.text, /vigil_index_signals\{signal_type="pdq"\} 4/);
+  // The default process metrics carry one prefix, not two.
+  assert.match(metrics.text, /^vigil_process_cpu_user_seconds_total /m);
+  assert.match(metrics.text, /^vigil_nodejs_heap_size_used_bytes /m);
+  assert.doesNotMatch(metrics.text, /vigil_process_process_|vigil_process_nodejs_/);
 });
 
 test('POST /v1/content (multipart): a demo picture is blocked; a replay on the same (contentId, sha256) returns replayed and repeats nothing', async () => {
