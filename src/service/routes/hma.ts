@@ -20,6 +20,7 @@ import {
   coinflipPasses, contentEnabled, contentTypeOf, disableUntilTsOf, enabledSignalTypes, HMA_SIGNAL_TYPES, hmaSignals, matchingRatio, storedValue, vigilType, vpdqFeatures, type HmaContentType,
 } from '../hma-signals.js';
 import { multipartError } from '../http-errors.js';
+import { parseFieldJson } from '../schemas.js';
 import { fetchRemote } from '../remote-fetch.js';
 import { requestBudget } from '../request-budget.js';
 import { saveUpload, withUpload, type SavedUpload } from '../uploads.js';
@@ -242,13 +243,7 @@ export function hmaRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     const meta: Record<string, unknown> = {};
     if (fields.content_id) meta.content_id = fields.content_id;
     if (fields.content_uri) meta.content_uri = fields.content_uri;
-    if (fields.metadata) {
-      try {
-        meta.json = JSON.parse(fields.metadata) as unknown;
-      } catch {
-        throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', 'metadata should be a JSON object');
-      }
-    }
+    if (fields.metadata) meta.json = parseFieldJson(fields.metadata, 'metadata');
     if (fields.note) meta.note = fields.note;
     return Object.keys(meta).length ? meta : undefined;
   }
