@@ -55,6 +55,8 @@ export function contentRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     },
   }, async (request, reply) => {
     if (!request.isMultipart()) {
+      // No body at all (no content type) skips the JSON schema: refuse it here, not with a TypeError.
+      if (request.body === undefined || request.body === null) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', 'Expected a multipart upload or a JSON body with contentId and hashes');
       const body = request.body as { hashes: ClientHashes } & Record<string, unknown>;
       return ctx.pipeline.submitHashes(metaFrom(body, request), body.hashes);
     }

@@ -14,7 +14,7 @@ import { matchQueryOfRecord } from '../../pipeline/query.js';
 import { hammingDistance256, hash256FromHex, isHash256Hex } from '../../signals/pdq/hash256.js';
 import { SIGNAL_TYPE_INFO } from '../../signals/registry.js';
 import type { Bank, Signal } from '../../store/types.js';
-import { actorOf } from '../auth.js';
+import { actorOf, auditActorOf } from '../auth.js';
 import type { ServiceContext } from '../context.js';
 import {
   coinflipPasses, contentEnabled, contentTypeOf, disableUntilTsOf, enabledSignalTypes, HMA_SIGNAL_TYPES, hmaSignals, matchingRatio, storedValue, vigilType, vpdqFeatures, type HmaContentType,
@@ -289,9 +289,11 @@ export function hmaRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   });
   const notFound = () => new VigilError('VIGIL_ERR_NOT_FOUND', 'content not found');
 
-  app.get('/c/bank/:name/content/:id', { config: { scope: 'lookup' }, schema: { tags, summary: 'HMA: one bank content', params: contentParams } }, async (request) => {
+  // The content's signals are a bank's hashes: curate, and audited (as GET /v1/signals/:id).
+  app.get('/c/bank/:name/content/:id', { config: { scope: 'curate' }, schema: { tags, summary: 'HMA: one bank content, with its signal values (audited as data.accessed)', params: contentParams } }, async (request) => {
     const { bank, signal } = await bankContent(request);
     if (!signal) throw notFound();
+    await ctx.audit.appendNow({ ...auditActorOf(request), action: 'data.accessed', subject: `signal:${signal.id}`, details: { route: 'GET /c/bank/:name/content/:id', bankId: bank.id, signalType: signal.type, via: 'hma' } });
     return contentJson(bank, signal);
   });
 
