@@ -16,6 +16,7 @@ import { KeyUsage } from './auth.js';
 import { DEFAULT_LIMITS, type HmaOptions, type ServiceContext, type ServiceLimits } from './context.js';
 import { ensureDemoBank, ensureDemoKey, writeDemoPictures, DEMO_BANK, type DemoKey } from './demo.js';
 import { startupWarnings } from './startup-notes.js';
+import { AuditCheckpointer, loadSigningKey } from '../audit/checkpoint.js';
 import { ServiceMetrics } from './metrics.js';
 
 export interface ServeOptions {
@@ -64,6 +65,8 @@ export interface ServeOptions {
    * webhook timeout (10 s): a delivery still running when its lease ends counts as a lost attempt.
    */
   queueLeaseMs?: number;
+  /** Signed audit checkpoints outside the database (config `audit`). */
+  audit?: { checkpointFile: string; checkpointKeyFile: string; checkpointWebhook?: string; checkpointIntervalMs?: number };
 }
 
 export interface RunningService {
@@ -73,6 +76,8 @@ export interface RunningService {
   demo?: { bank: string; dir: string; key?: DemoKey; created: boolean };
   /** Said loudly at start-up (startup-notes.ts): anonymous admin, an ignored rules file. */
   warnings: string[];
+  /** Writes signed audit checkpoints (when configured): periodically, and on demand with checkpoint(). */
+  checkpoints?: AuditCheckpointer;
   close(): Promise<void>;
 }
 
@@ -97,6 +102,7 @@ export function configOf(options: ServeOptions): VigilConfig {
       ? { dir: options.evidence.location, ...(options.evidence.schema ? { schema: options.evidence.schema } : {}), ...(options.evidence.keys ? { keys: options.evidence.keys } : {}), ...(options.evidence.keyFile ? { keyFile: options.evidence.keyFile } : {}) }
       : { ...(options.evidenceDir ? { dir: options.evidenceDir } : {}), ...(options.evidenceKeys ? { keys: options.evidenceKeys } : {}) },
     log: { level: 'warn' },
+    ...(options.audit ? { audit: options.audit } : {}),
   };
   return parseConfig(input);
 }
@@ -160,11 +166,13 @@ export async function startService(options: ServeOptions): Promise<RunningServic
   let app: FastifyInstance | undefined;
   const host = config.server.host;
   let closing: Promise<void> | undefined;
+  let checkpoints: AuditCheckpointer | undefined;
   const close = () =>
     (closing ??= (async () => {
       await app?.close();
       await usage.stop().catch((err: unknown) => vigil.log.error({ err }, 'key usage flush failed'));
       await vigil.audit.appendNow({ actor: 'system', action: 'service.stopped', subject: 'service', details: {} }).catch(() => undefined);
+      await checkpoints?.stop().catch((err: unknown) => vigil.log.error({ err }, 'audit checkpoint failed'));
       await vigil.close();
       rmSync(tempDir, { recursive: true, force: true });
     })());
@@ -182,6 +190,17 @@ export async function startService(options: ServeOptions): Promise<RunningServic
       actor: 'system', action: 'service.started', subject: 'service',
       details: { rulesVersion: rules.version, rulesSource: vigil.rules.source, ...(vigil.rules.overriddenFile ? { rulesFileIgnored: config.rules.file } : {}), anonymousScopes: config.server.anonymousScopes, signals: matcher.sizes },
     });
+    // One process checkpoints (the one doing background work): the key is read now, so a bad one stops the start.
+    const audit = config.audit;
+    if (audit.checkpointFile && audit.checkpointKeyFile && (options.background ?? true)) {
+      checkpoints = new AuditCheckpointer({
+        audit: vigil.audit, file: audit.checkpointFile, key: loadSigningKey(audit.checkpointKeyFile), intervalMs: audit.checkpointIntervalMs,
+        ...(audit.checkpointWebhook ? { webhookUrl: audit.checkpointWebhook } : {}),
+        onError: (err) => vigil.log.error({ err }, 'audit checkpoint failed'),
+      });
+      await checkpoints.checkpoint();
+      checkpoints.start();
+    }
     app = await buildApp(ctx, { ...(options.logger !== undefined ? { logger: options.logger } : {}) });
     await app.listen({ host, port: config.server.port });
   } catch (err) {
@@ -195,5 +214,5 @@ export async function startService(options: ServeOptions): Promise<RunningServic
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.server.port;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  return { app, ctx, url, ...(demo ? { demo } : {}), warnings, close };
+  return { app, ctx, url, ...(demo ? { demo } : {}), warnings, ...(checkpoints ? { checkpoints } : {}), close };
 }
