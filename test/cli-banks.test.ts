@@ -38,6 +38,19 @@ test('bank create, import with a bad row (exit 1, line reported), idempotent re-
   assert.equal((await vigil('bank', 'import', 'missing-bank', join(dir, 'list.txt'))).status, 1);
 });
 
+test('bank import of an md5sum file with one bad line: detected as md5sum, the line reported as a row error', async () => {
+  const md5 = (s: string) => createHash('md5').update(s).digest('hex');
+  writeFileSync(join(dir, 'sums.md5'), `${md5('a')}  a.jpg\n${md5('b')}  b.jpg\nthis line was mangled\n${md5('c')} *c.jpg\n`);
+  assert.equal((await vigil('bank', 'create', 'md5sum-bank', '--source', 'test')).status, 0);
+  const run = await vigil('bank', 'import', 'md5sum-bank', join(dir, 'sums.md5'), '--json');
+  assert.equal(run.status, 1, run.stderr);
+  const result = JSON.parse(run.stdout);
+  assert.equal(result.format, 'md5sum');
+  assert.equal(result.inserted, 3);
+  assert.equal(result.errorCount, 1);
+  assert.equal(result.errors[0].line, 3);
+});
+
 test('vigil match: matches with bank, type, distance, view; exit 3; letterboxed copy found through the trimmed view', async () => {
   const r = await vigil('match', join(PDQ_DIR, 'bridge-mods/sharpen-a-lot.jpg'), join(PDQ_DIR, 'misc-images/wee.jpg'), join(PDQ_DIR, 'pytx/letterboxed_sample-b.jpg'), join(PDQ_DIR, 'misc-images/c.png'));
   assert.equal(r.status, 3, r.stderr);

@@ -241,7 +241,7 @@ const OPERATIONS: Record<string, string | null> = {
   'GET /v1/banks/{name}/imports/{id}': 'curate',
   'GET /v1/banks/{name}/export': 'curate',
   'POST /v1/banks/{name}/signals': 'curate',
-  'GET /v1/signals/{id}': 'lookup',
+  'GET /v1/signals/{id}': 'curate',
   'DELETE /v1/signals/{id}': 'curate',
   'GET /v1/signals/{id}/opinions': 'lookup',
   'POST /v1/signals/{id}/opinions': 'review',
@@ -272,7 +272,7 @@ const OPERATIONS: Record<string, string | null> = {
   'DELETE /c/bank/{name}': 'curate',
   'POST /c/bank/{name}/content': 'curate',
   'POST /c/bank/{name}/signal': 'curate',
-  'GET /c/bank/{name}/content/{id}': 'lookup',
+  'GET /c/bank/{name}/content/{id}': 'curate',
   'DELETE /c/bank/{name}/content/{id}': 'curate',
   'PUT /c/bank/{name}/content/{id}': 'curate',
   'GET /status/live': null,
@@ -348,6 +348,10 @@ test('ops: healthz, readyz and metrics', async () => {
   assert.equal(metrics.status, 200);
   assert.match(metrics.text, /vigil_http_requests_total/);
   assert.match(metrics.text, /vigil_index_signals\{signal_type="pdq"\} 4/);
+  // The default process metrics carry one prefix, not two.
+  assert.match(metrics.text, /^vigil_process_cpu_user_seconds_total /m);
+  assert.match(metrics.text, /^vigil_nodejs_heap_size_used_bytes /m);
+  assert.doesNotMatch(metrics.text, /vigil_process_process_|vigil_process_nodejs_/);
 });
 
 test('POST /v1/content (multipart): a demo picture is blocked; a replay on the same (contentId, sha256) returns replayed and repeats nothing', async () => {

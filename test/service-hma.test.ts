@@ -216,14 +216,15 @@ test('GET /m/index/status → {"pdq": {"present": true, "built_to": <unix ts>, "
 });
 
 test('GET /c/bank/NAME/content/ID → the content with its signals; DELETE → {"deleted": 1}, then it no longer matches', async () => {
-  const got = await call<{ id: number; disable_until_ts: number; collab_metadata: object; bank: { name: string; matching_enabled_ratio: number }; original_media_uri: string | null; signals: Record<string, string> }>('GET', `/c/bank/${BANK}/content/${sunsetId}`, { key: looker });
+  const got = await call<{ id: number; disable_until_ts: number; collab_metadata: object; bank: { name: string; matching_enabled_ratio: number }; original_media_uri: string | null; signals: Record<string, string> }>('GET', `/c/bank/${BANK}/content/${sunsetId}`, { key: curator });
   assert.equal(got.status, 200);
+  assert.equal((await call('GET', `/c/bank/${BANK}/content/${sunsetId}`, { key: looker })).status, 403, 'signal values are a bank\'s hashes: curate only');
   // HMA 2.0's shape: {id, disable_until_ts (1 = enabled), collab_metadata, original_media_uri, bank: {name, matching_enabled_ratio}, signals}.
   assert.deepEqual([got.body.id, got.body.disable_until_ts, got.body.collab_metadata, got.body.original_media_uri], [sunsetId, 1, {}, null]);
   assert.deepEqual(got.body.bank, { name: BANK, matching_enabled_ratio: 1 });
   assert.deepEqual(got.body.signals, { pdq: pdqOf['sunset.png'] });
-  assert.equal((await call('GET', `/c/bank/${OTHER}/content/${sunsetId}`, { key: looker })).status, 404, 'content of another bank');
-  assert.equal((await call('GET', `/c/bank/${BANK}/content/999999`, { key: looker })).status, 404);
+  assert.equal((await call('GET', `/c/bank/${OTHER}/content/${sunsetId}`, { key: curator })).status, 404, 'content of another bank');
+  assert.equal((await call('GET', `/c/bank/${BANK}/content/999999`, { key: curator })).status, 404);
 
   const deleted = await call('DELETE', `/c/bank/${BANK}/content/${sunsetId}`);
   assert.equal(deleted.status, 200);

@@ -217,6 +217,24 @@ describe('hostile requests', () => {
     assert.equal(({} as Record<string, unknown>).admin, undefined);
   });
 
+  test('a multipart context (or HMA metadata) with __proto__ or constructor.prototype → 400, nothing stored or forwarded', async () => {
+    const sunset = readFileSync(join(t.dir, 'demo', 'sunset.png'));
+    for (const [i, context] of ['{"__proto__":{"polluted":true}}', '{"a":{"constructor":{"prototype":{"polluted":true}}}}'].entries()) {
+      const form = fileForm(sunset, 'sunset.png', `proto-multipart-${i}`);
+      form.set('context', context);
+      const body = await expectError(400, 'VIGIL_ERR_INVALID_ARGUMENT', call('POST', '/v1/content', { body: form }));
+      assert.match(body.error.message, /__proto__/);
+      // A matched picture would have been recorded (and its context sent in webhooks): nothing was.
+      assert.deepEqual(await t.service.ctx.records.decisionsForContent(`proto-multipart-${i}`), []);
+    }
+    await call('POST', '/c/banks', { json: { name: 'PROTO_BANK' } });
+    const hma = new FormData();
+    hma.set('photo', new Blob([sunset]), 'sunset.png');
+    hma.set('metadata', '{"__proto__":{"polluted":true}}');
+    await expectError(400, 'VIGIL_ERR_INVALID_ARGUMENT', call('POST', '/c/bank/PROTO_BANK/content', { body: hma }));
+    assert.equal(({} as Record<string, unknown>).polluted, undefined);
+  });
+
   test('deep-nested JSON bombs → 400, not a crash (bodies, free-form context and metadata, the multipart context field)', async () => {
     const depth = 50_000;
     const deepObject = `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;

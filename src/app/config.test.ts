@@ -39,4 +39,10 @@ describe('configuration', () => {
     assert.throws(() => loadConfig({ file }), /not valid JSON/);
     assert.throws(() => loadConfig({ file: join(dir, 'missing.json') }), /cannot be read/);
   });
+
+  it('audit checkpoints: file and key from the environment, together or not at all', () => {
+    const c = loadConfig({ env: { VIGIL_AUDIT_CHECKPOINTS: '/var/lib/vigil/checkpoints.jsonl', VIGIL_AUDIT_CHECKPOINT_KEY: '/etc/vigil/checkpoint.key' } });
+    assert.deepEqual(c.audit, { checkpointFile: '/var/lib/vigil/checkpoints.jsonl', checkpointKeyFile: '/etc/vigil/checkpoint.key', checkpointIntervalMs: 60_000 });
+    assert.throws(() => loadConfig({ env: { VIGIL_AUDIT_CHECKPOINTS: '/tmp/c.jsonl' } }), /audit: checkpointFile and checkpointKeyFile go together/);
+  });
 });

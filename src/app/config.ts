@@ -60,6 +60,18 @@ export const CONFIG_SCHEMA = z.strictObject({
   }).default({ concurrency: 4, leaseMs: 60_000 }),
   rules: z.strictObject({ file: z.string().min(1).optional() }).default({}),
   demo: z.strictObject({ enabled: z.boolean().default(true), dir: z.string().min(1).optional() }).default({ enabled: true }),
+  /**
+   * Signed checkpoints of the audit chain's head outside the database (src/audit/checkpoint.ts): an
+   * append-only file, signed with an Ed25519 key file the database never holds, optionally POSTed to a webhook.
+   */
+  audit: z.strictObject({
+    checkpointFile: z.string().min(1).optional(),
+    checkpointKeyFile: z.string().min(1).optional(),
+    checkpointWebhook: z.string().url().optional(),
+    checkpointIntervalMs: positiveInt.max(86_400_000).default(60_000),
+  }).default({ checkpointIntervalMs: 60_000 }).refine((a) => (a.checkpointFile === undefined) === (a.checkpointKeyFile === undefined), {
+    message: 'checkpointFile and checkpointKeyFile go together (the file of checkpoints and the key that signs them)',
+  }),
   log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({ level: 'info' }),
 });
 
@@ -86,6 +98,9 @@ const ENV_KEYS: Record<string, string> = {
   VIGIL_RETAIN_DAYS: 'retention.retainDays',
   VIGIL_RULES: 'rules.file',
   VIGIL_LOG_LEVEL: 'log.level',
+  VIGIL_AUDIT_CHECKPOINTS: 'audit.checkpointFile',
+  VIGIL_AUDIT_CHECKPOINT_KEY: 'audit.checkpointKeyFile',
+  VIGIL_AUDIT_CHECKPOINT_WEBHOOK: 'audit.checkpointWebhook',
 };
 
 const NUMERIC = new Set(['server.port', 'server.workers', 'hashing.threads', 'retention.retainDays']);

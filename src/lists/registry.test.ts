@@ -48,6 +48,9 @@ describe('list format registry', () => {
       [`# hashes\n${hex(64)}\n${hex(64)}`, 'plain'],
       [`${hex(32)}  a.jpg\n${hex(32)} *b.jpg\n`, 'md5sum'],
       [`MD5 (a.jpg) = ${hex(32)}\n`, 'md5sum'],
+      // One bad line among checksum lines: still md5sum (the import reports the line); a bad line in bare hashes is not.
+      [`${hex(32)}  a.jpg\n${hex(32)}  b.jpg\nnot a checksum line\n${hex(32)} *c.jpg\n`, 'md5sum'],
+      [`${hex(32)}\n${hex(32)}\nnot a checksum line\n`, undefined],
       [`pdq ${hex(64)}\nvpdq ["${hex(64)},100,0.0"]\n`, 'threatexchange'],
       ['"SHA-1","MD5","CRC32","FileName","FileSize","ProductCode","OpSystemCode","SpecialCode"\r\n', 'nsrl'],
       ['%%%% HASHDEEP-1.0\n%%%% size,md5,filename\n', 'hashdeep'],

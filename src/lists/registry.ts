@@ -121,7 +121,10 @@ function detectFromText(text: string): ListFormatName | undefined {
   const data = lines.filter((l) => l.trim() !== '' && !l.startsWith('#')).slice(0, 50);
   if (data.length === 0) return undefined;
   const all = (test: (l: string) => boolean): boolean => data.every(test);
-  if (all((l) => GNU_LINE_RE.test(l) || BSD_LINE_RE.test(l)) && data.some((l) => !HEX_LINE_RE.test(l.trim()))) return 'md5sum';
+  // A checksum line names its file, which bare hashes (plain) do not. A minority of malformed lines (a
+  // truncated or hand-edited line) does not stop the format being recognised: the import reports them per row.
+  const checksumLines = data.filter((l) => GNU_LINE_RE.test(l) || BSD_LINE_RE.test(l));
+  if (checksumLines.length * 2 > data.length && checksumLines.some((l) => !HEX_LINE_RE.test(l.trim()))) return 'md5sum';
   // The signal-type word makes this format unambiguous, so a few malformed rows (reported per row on
   // import) do not stop it being recognised: 90 % of the sampled lines suffice.
   const threatExchangeLine = (l: string) => {

@@ -12,6 +12,7 @@ import { VigilError } from '../core/errors.js';
 import { registerAuth } from './auth.js';
 import type { ServiceContext } from './context.js';
 import { sendError } from './http-errors.js';
+import { redactingLogger } from './request-log.js';
 import { jsonDeeperThan, MAX_JSON_DEPTH, registerSchemas } from './schemas.js';
 import { adminRoutes } from './routes/admin.js';
 import { bankRoutes } from './routes/banks.js';
@@ -24,7 +25,8 @@ export const API_VERSION = '0.1.0';
 
 export async function buildApp(ctx: ServiceContext, options: { logger?: FastifyServerOptions['logger'] } = {}): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: options.logger ?? false,
+    // Secrets in query strings and credential headers never reach the request log.
+    logger: redactingLogger(options.logger),
     bodyLimit: ctx.limits.maxJsonBytes,
     // JSON bombs: a deep or huge body is refused before it reaches a route.
     onProtoPoisoning: 'error',
@@ -56,7 +58,7 @@ export async function buildApp(ctx: ServiceContext, options: { logger?: FastifyS
   await app.register(swaggerUi, { routePrefix: '/docs' });
   await app.register(multipart, { limits: { fileSize: ctx.limits.maxUploadBytes, files: 1, fields: 20, fieldSize: 1024 * 1024, parts: 32 } });
   registerSchemas(app);
-  registerAuth(app, ctx.keys, ctx.usage, { ...(ctx.anonymousScopes ? { anonymousScopes: ctx.anonymousScopes } : {}) });
+  registerAuth(app, ctx.keys, ctx.usage, { ...(ctx.anonymousScopes ? { anonymousScopes: ctx.anonymousScopes } : {}), ...(ctx.authThrottle ? { throttle: ctx.authThrottle } : {}) });
   // After auth (preHandler), so the limit is the key's own.
   await app.register(rateLimit, {
     global: true,

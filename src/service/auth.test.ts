@@ -5,7 +5,7 @@ import { AUDIT_COMPONENT, AuditLog } from '../audit/log.js';
 import { ApiKeyStore, AUTH_COMPONENT } from '../auth/keys.js';
 import { migrate } from '../state/migrate.js';
 import { ENGINES, type TestDatabase } from '../state/test-engines.js';
-import { KeyUsage, registerAuth } from './auth.js';
+import { FailedKeyThrottle, KeyUsage, registerAuth } from './auth.js';
 import { sendError } from './http-errors.js';
 
 for (const engine of ENGINES) {
@@ -68,3 +68,48 @@ for (const engine of ENGINES) {
     });
   });
 }
+
+describe('failed key attempts are throttled per client address', () => {
+  test('the window slides with the (injected) clock; other addresses are unaffected; memory is bounded', () => {
+    let now = 1_000_000;
+    const throttle = new FailedKeyThrottle({ maxFailures: 3, windowMs: 60_000, maxClients: 2, now: () => now });
+    for (let i = 0; i < 3; i++) {
+      assert.equal(throttle.blockedFor('198.51.100.1'), 0, `attempt ${i + 1} may go ahead`);
+      throttle.fail('198.51.100.1');
+      now += 1000;
+    }
+    assert.equal(throttle.blockedFor('198.51.100.1'), 57_000, 'until the first failure is a minute old');
+    assert.equal(throttle.blockedFor('198.51.100.2'), 0);
+    now += 57_000;
+    assert.equal(throttle.blockedFor('198.51.100.1'), 0, 'one failure left the window: one more try');
+    throttle.fail('198.51.100.1');
+    assert.ok(throttle.blockedFor('198.51.100.1') > 0);
+    throttle.fail('198.51.100.2');
+    throttle.fail('198.51.100.3');
+    assert.equal(throttle.blockedFor('198.51.100.1'), 0, 'the stalest address was dropped (maxClients 2)');
+  });
+
+  test('over HTTP: 429 with retry-after after N failures, even with a valid key; valid keys do not count', async () => {
+    const keys = { authenticate: (secret: string) => (secret === 'good' ? { id: 'k_aaaaaaaaaaaa', name: 'g', scopes: ['lookup' as const], rateLimitPerMinute: 0, createdAt: '', expiresAt: null, revokedAt: null, lastUsedAt: null } : undefined) };
+    let now = 0;
+    const app = Fastify();
+    app.setErrorHandler((err, request, reply) => sendError(err, request, reply));
+    registerAuth(app, keys, { count: () => undefined }, { throttle: new FailedKeyThrottle({ maxFailures: 5, now: () => now }) });
+    app.get('/look', { config: { scope: 'lookup' } }, async () => ({ ok: true }));
+    const get = (key: string) => app.inject({ url: '/look', headers: { authorization: `Bearer ${key}` } });
+    try {
+      for (let i = 0; i < 10; i++) assert.equal((await get('good')).statusCode, 200);
+      for (let i = 0; i < 5; i++) assert.equal((await get(`bad-${i}`)).statusCode, 401);
+      const refused = await get('bad-6');
+      assert.equal(refused.statusCode, 429);
+      assert.equal(refused.json().error.code, 'VIGIL_ERR_RATE_LIMITED');
+      assert.equal(refused.headers['retry-after'], '60');
+      assert.equal((await get('good')).statusCode, 429, 'no key is checked from a blocked address');
+      assert.equal((await app.inject({ url: '/look' })).statusCode, 401, 'no key: nothing to guess, a plain 401');
+      now += 60_001;
+      assert.equal((await get('good')).statusCode, 200);
+    } finally {
+      await app.close();
+    }
+  });
+});

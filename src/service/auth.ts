@@ -114,22 +114,88 @@ function defaultOnError(err: unknown): void {
   process.stderr.write(`vigil: key-use audit flush failed (kept for the next one): ${(err as Error)?.message ?? String(err)}\n`);
 }
 
+/**
+ * Failed key attempts per client address: after `maxFailures` in a sliding window (default 20 a minute) the
+ * address gets 429 on every keyed request, a valid key included (or the check would stay an oracle), until
+ * its oldest failure leaves the window. Memory is bounded: at most `maxFailures` times per address and
+ * `maxClients` addresses (the longest idle is dropped first). The clock is injectable for tests.
+ */
+export class FailedKeyThrottle {
+  private readonly failures = new Map<string, number[]>();
+  readonly maxFailures: number;
+  readonly windowMs: number;
+  private readonly maxClients: number;
+  private readonly now: () => number;
+
+  constructor(options: { maxFailures?: number; windowMs?: number; maxClients?: number; now?: () => number } = {}) {
+    this.maxFailures = options.maxFailures ?? 20;
+    this.windowMs = options.windowMs ?? 60_000;
+    this.maxClients = options.maxClients ?? 100_000;
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Milliseconds until `client` may try a key again; 0 when it may now. */
+  blockedFor(client: string): number {
+    const times = this.recent(client);
+    if (times.length < this.maxFailures) return 0;
+    return times[0]! + this.windowMs - this.now();
+  }
+
+  fail(client: string): void {
+    const times = this.recent(client);
+    times.push(this.now());
+    if (times.length > this.maxFailures) times.shift();
+    // Re-insert so Map order is least recently failed first: the eviction below drops the stalest.
+    this.failures.delete(client);
+    this.failures.set(client, times);
+    if (this.failures.size > this.maxClients) this.failures.delete(this.failures.keys().next().value!);
+  }
+
+  private recent(client: string): number[] {
+    const times = this.failures.get(client);
+    if (!times) return [];
+    const since = this.now() - this.windowMs;
+    while (times.length > 0 && times[0]! <= since) times.shift();
+    if (times.length === 0) this.failures.delete(client);
+    return times;
+  }
+}
+
 /** What authentication needs of a key store (sync or async). */
 export interface KeyAuthenticator {
   authenticate(secret: string): ApiKey | undefined | Promise<ApiKey | undefined>;
 }
 
-export function registerAuth(app: FastifyInstance, keys: KeyAuthenticator, usage: Pick<KeyUsage, 'count'>, options: { anonymousScopes?: readonly Scope[] } = {}): void {
-  const anonymous = new Set(options.anonymousScopes ?? []);
-  app.addHook('onRequest', async (request) => {
+export interface AuthOptions {
+  /**
+   * Scopes granted without a key, as if held by a key: 'admin' implies every scope (the serve command
+   * warns loudly about it).
+   */
+  anonymousScopes?: readonly Scope[];
+  /** Failed-key throttling per client address (default: 20 failures a minute). */
+  throttle?: FailedKeyThrottle;
+}
+
+export function registerAuth(app: FastifyInstance, keys: KeyAuthenticator, usage: Pick<KeyUsage, 'count'>, options: AuthOptions = {}): void {
+  const anonymous = { scopes: [...(options.anonymousScopes ?? [])] };
+  const throttle = options.throttle ?? new FailedKeyThrottle();
+  app.addHook('onRequest', async (request, reply) => {
     const scope = request.routeOptions.config?.scope;
     if (!scope) return;
     const secret = secretOf(request);
+    if (secret) {
+      const wait = throttle.blockedFor(request.ip);
+      if (wait > 0) {
+        reply.header('retry-after', String(Math.max(1, Math.ceil(wait / 1000))));
+        throw new VigilError('VIGIL_ERR_RATE_LIMITED', `Too many failed API key attempts from this address (${throttle.maxFailures} in ${throttle.windowMs / 1000} s); retry in ${Math.ceil(wait / 1000)} s`);
+      }
+    }
     const key = secret ? await keys.authenticate(secret) : undefined;
     if (key) request.apiKey = key;
     if (!key) {
+      if (secret) throttle.fail(request.ip);
       // Operators may open read-only HMA-style lookups to a trusted network (HMA itself has no auth).
-      if (anonymous.has(scope)) return;
+      if (hasScope(anonymous, scope)) return;
       throw new VigilError('VIGIL_ERR_UNAUTHENTICATED', secret ? 'The API key is unknown, revoked or expired' : 'Send an API key: "Authorization: Bearer <key>" or "X-Api-Key: <key>"');
     }
     const allowed = hasScope(key, scope);

@@ -15,13 +15,14 @@ export interface ClusterReady {
   url: string;
   workers: number;
   demo: RunningService['demo'];
+  warnings: string[];
 }
 
 type Message = { type: 'ready'; url: string } | { type: 'failed'; message: string };
 
 /** In the primary: prepares, forks, resolves once every worker listens; `stopped` settles when all exited. */
 export async function startClusterPrimary(options: ServeOptions, workers: number, log: (line: string) => void): Promise<ClusterReady & { stopped: Promise<void> }> {
-  const demo = await prepareService(options);
+  const { demo, warnings } = await prepareService(options);
   let stopping = false;
   let background: Worker | undefined;
   const listening = new WeakSet<Worker>();
@@ -69,7 +70,7 @@ export async function startClusterPrimary(options: ServeOptions, workers: number
       if (stopping && Object.keys(cluster.workers ?? {}).length === 0) resolveStopped();
     });
   });
-  return { url, workers, demo, stopped };
+  return { url, workers, demo, warnings, stopped };
 }
 
 /** In a worker: serve, report readiness, stop cleanly on SIGTERM/SIGINT. */

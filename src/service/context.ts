@@ -3,7 +3,7 @@ import type { Vigil } from '../app/vigil.js';
 import type { Scope } from '../auth/keys.js';
 import type { BudgetLimits, ItemBudget } from '../core/budget.js';
 import type { ImportJobs } from '../banks/import-jobs.js';
-import type { KeyUsage } from './auth.js';
+import type { FailedKeyThrottle, KeyUsage } from './auth.js';
 import type { ServiceMetrics } from './metrics.js';
 
 export interface ServiceLimits {
@@ -56,6 +56,8 @@ export interface ServiceContext {
   imports?: ImportJobs;
   /** Scopes granted without a key (e.g. HMA-style lookups from a trusted network); none by default. */
   anonymousScopes?: readonly Scope[];
+  /** Failed API-key attempts per client address (default: 20 a minute, then 429). */
+  authThrottle?: FailedKeyThrottle;
   /** /metrics without a key (for a scraper on a private network); off by default. */
   metricsPublic?: boolean;
   /** The HMA-compatible surface's options (routes/hma.ts). */

@@ -46,19 +46,34 @@ export async function ensureDemoBank(store: Store, paths: string[], hashFile: (p
   return true;
 }
 
+/** How long the demo admin key lives: a demo, not a deployment's credential. */
+export const DEMO_KEY_DAYS = 30;
+
+export interface DemoKey {
+  /** Where the secret is kept (0600). */
+  file: string;
+  /** The secret: only when the key was created by this call, so it is printed once. */
+  secret?: string;
+  expiresAt: string | null;
+  /** The kept key no longer authenticates (expired or revoked). */
+  expired?: boolean;
+}
+
 /**
- * The demo admin key: created once, its secret kept in `<dir>/demo-api-key` (0600) so later starts can
- * print it again. Only when no other key exists: a deployment with real keys gets no demo key.
+ * The demo admin key: created once, only when no other key exists (a deployment with real keys gets no
+ * demo key), expiring after DEMO_KEY_DAYS days, its secret kept in `<dir>/demo-api-key` (0600). The secret
+ * is returned only when created here; later starts get where it is kept.
  */
-export async function ensureDemoKey(keys: ApiKeyStore, dir: string): Promise<string | undefined> {
+export async function ensureDemoKey(keys: ApiKeyStore, dir: string, now: () => Date = () => new Date()): Promise<DemoKey | undefined> {
   const file = join(dir, 'demo-api-key');
   if (existsSync(file)) {
-    const secret = readFileSync(file, 'utf8').trim();
-    if (await keys.authenticate(secret)) return secret;
+    const key = await keys.authenticate(readFileSync(file, 'utf8').trim());
+    return key ? { file, expiresAt: key.expiresAt } : { file, expiresAt: null, expired: true };
   }
   if ((await keys.list()).length > 0) return undefined;
-  const { secret } = await keys.createNow({ name: 'demo', scopes: ['admin'] }, { actor: 'system:demo' });
+  const expiresAt = new Date(now().getTime() + DEMO_KEY_DAYS * 86_400_000).toISOString();
+  const { secret } = await keys.createNow({ name: 'demo', scopes: ['admin'], expiresAt }, { actor: 'system:demo' });
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   writeFileSync(file, secret + '\n', { mode: 0o600 });
-  return secret;
+  return { file, secret, expiresAt };
 }

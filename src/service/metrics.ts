@@ -12,7 +12,8 @@ export class ServiceMetrics {
   readonly lookups: Counter<'signal_type'>;
 
   constructor(sources: { queue: JobQueue; indexSize: () => Record<string, number>; retained?: () => number; lagSeconds?: () => number; syncErrors?: () => number }) {
-    collectDefaultMetrics({ register: this.registry, prefix: 'vigil_process_' });
+    // The default metrics are already named process_* and nodejs_*: prefix 'vigil_' only (not vigil_process_process_*).
+    collectDefaultMetrics({ register: this.registry, prefix: 'vigil_' });
     this.requests = new Counter({ name: 'vigil_http_requests_total', help: 'HTTP requests by route and status', labelNames: ['method', 'route', 'status'], registers: [this.registry] });
     this.latency = new Histogram({
       name: 'vigil_http_request_duration_seconds',

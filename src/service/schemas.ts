@@ -3,6 +3,8 @@
  * them, and /openapi.json is generated from them, so the spec cannot drift from the code.
  */
 import type { FastifyInstance } from 'fastify';
+import secureJson from 'secure-json-parse';
+import { VigilError } from '../core/errors.js';
 import { SIGNAL_TYPES } from '../signals/registry.js';
 import { SCOPES } from '../auth/keys.js';
 
@@ -285,6 +287,22 @@ const opinion = {
 
 /** Deepest nesting accepted in a JSON body: free-form fields (context, metadata) are serialised recursively later. */
 export const MAX_JSON_DEPTH = 64;
+
+/**
+ * A JSON text that arrives outside the body parser (a multipart field, an HMA metadata field), refused
+ * like a JSON body is: a `__proto__` or `constructor.prototype` key is an error, never stored or forwarded.
+ * Text that is not JSON: `Expected the <field> field to be a JSON object`.
+ */
+export function parseFieldJson(text: string, field: string): unknown {
+  try {
+    return secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' });
+  } catch (err) {
+    if (err instanceof SyntaxError && /prototype property/.test(err.message)) {
+      throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', `The ${field} field holds a forbidden "__proto__" or "constructor.prototype" key`);
+    }
+    throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', `Expected the ${field} field to be a JSON object`);
+  }
+}
 
 /** Iterative (a deep body must not overflow the stack here either); only plain parsed JSON is walked. */
 export function jsonDeeperThan(body: unknown, max: number): boolean {

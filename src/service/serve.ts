@@ -14,7 +14,9 @@ import { buildApp } from './app.js';
 import { defaultUploadBase, openUploadDir } from './uploads.js';
 import { KeyUsage } from './auth.js';
 import { DEFAULT_LIMITS, type HmaOptions, type ServiceContext, type ServiceLimits } from './context.js';
-import { ensureDemoBank, ensureDemoKey, writeDemoPictures, DEMO_BANK } from './demo.js';
+import { ensureDemoBank, ensureDemoKey, writeDemoPictures, DEMO_BANK, type DemoKey } from './demo.js';
+import { startupWarnings } from './startup-notes.js';
+import { AuditCheckpointer, loadSigningKey } from '../audit/checkpoint.js';
 import { ServiceMetrics } from './metrics.js';
 
 export interface ServeOptions {
@@ -63,13 +65,19 @@ export interface ServeOptions {
    * webhook timeout (10 s): a delivery still running when its lease ends counts as a lost attempt.
    */
   queueLeaseMs?: number;
+  /** Signed audit checkpoints outside the database (config `audit`). */
+  audit?: { checkpointFile: string; checkpointKeyFile: string; checkpointWebhook?: string; checkpointIntervalMs?: number };
 }
 
 export interface RunningService {
   app: FastifyInstance;
   ctx: ServiceContext;
   url: string;
-  demo?: { bank: string; dir: string; apiKey?: string; created: boolean };
+  demo?: { bank: string; dir: string; key?: DemoKey; created: boolean };
+  /** Said loudly at start-up (startup-notes.ts): anonymous admin, an ignored rules file. */
+  warnings: string[];
+  /** Writes signed audit checkpoints (when configured): periodically, and on demand with checkpoint(). */
+  checkpoints?: AuditCheckpointer;
   close(): Promise<void>;
 }
 
@@ -98,6 +106,7 @@ export function configOf(options: ServeOptions): VigilConfig {
       ? { dir: options.evidence.location, ...(options.evidence.schema ? { schema: options.evidence.schema } : {}), ...(options.evidence.keys ? { keys: options.evidence.keys } : {}), ...(options.evidence.keyFile ? { keyFile: options.evidence.keyFile } : {}) }
       : { ...(options.evidenceDir ? { dir: options.evidenceDir } : {}), ...(options.evidenceKeys ? { keys: options.evidenceKeys } : {}) },
     log: { level: 'warn' },
+    ...(options.audit ? { audit: options.audit } : {}),
   };
   return parseConfig(input);
 }
@@ -110,21 +119,26 @@ function demoDirOf(config: VigilConfig): string {
 async function setUpDemo(vigil: Vigil): Promise<Demo> {
   const dir = demoDirOf(vigil.config);
   const created = await ensureDemoBank(vigil.store, await writeDemoPictures(dir), (path) => vigil.hashFile(path));
-  const apiKey = await ensureDemoKey(vigil.keys, dir);
-  return { bank: DEMO_BANK, dir, created, ...(apiKey ? { apiKey } : {}) };
+  const key = await ensureDemoKey(vigil.keys, dir);
+  return { bank: DEMO_BANK, dir, created, ...(key ? { key } : {}) };
+}
+
+function warningsOf(vigil: Vigil): string[] {
+  return startupWarnings({ anonymousScopes: vigil.config.server.anonymousScopes, rulesFile: vigil.config.rules.file, rulesFileOverridden: vigil.rules.overriddenFile });
 }
 
 /**
  * One-time set-up before a cluster forks: every migration, the rules file checked, the demo bank and key.
  * Workers then start on a ready database and never race each other to create them.
  */
-export async function prepareService(options: ServeOptions): Promise<Demo | undefined> {
+export async function prepareService(options: ServeOptions): Promise<{ demo?: Demo; warnings: string[] }> {
   const config = configOf(options);
   const vigil = await createVigil(config, { secrets: options.secrets ?? process.env, hashing: { views: false, dihedral: false } });
   try {
     // Evidence configuration checked, and a demo key file generated, once before the workers start.
     await vigil.evidence();
-    return config.demo.enabled ? await setUpDemo(vigil) : undefined;
+    const demo = config.demo.enabled ? await setUpDemo(vigil) : undefined;
+    return { ...(demo ? { demo } : {}), warnings: warningsOf(vigil) };
   } finally {
     await vigil.close();
   }
@@ -156,22 +170,41 @@ export async function startService(options: ServeOptions): Promise<RunningServic
   let app: FastifyInstance | undefined;
   const host = config.server.host;
   let closing: Promise<void> | undefined;
+  let checkpoints: AuditCheckpointer | undefined;
   const close = () =>
     (closing ??= (async () => {
       await app?.close();
       await usage.stop().catch((err: unknown) => vigil.log.error({ err }, 'key usage flush failed'));
       await vigil.audit.appendNow({ actor: 'system', action: 'service.stopped', subject: 'service', details: {} }).catch(() => undefined);
+      await checkpoints?.stop().catch((err: unknown) => vigil.log.error({ err }, 'audit checkpoint failed'));
       await vigil.close();
       rmSync(tempDir, { recursive: true, force: true });
     })());
   let demo: Demo | undefined;
+  let warnings: string[];
   try {
     demo = config.demo.enabled ? await setUpDemo(vigil) : undefined;
     await vigil.warm();
     usage.start();
     if (options.background ?? true) vigil.startBackground();
     const rules = await vigil.rules.fresh();
-    await vigil.audit.appendNow({ actor: 'system', action: 'service.started', subject: 'service', details: { rulesVersion: rules.version, rulesSource: vigil.rules.source, signals: matcher.sizes } });
+    warnings = warningsOf(vigil);
+    for (const line of warnings) vigil.log.warn(line);
+    await vigil.audit.appendNow({
+      actor: 'system', action: 'service.started', subject: 'service',
+      details: { rulesVersion: rules.version, rulesSource: vigil.rules.source, ...(vigil.rules.overriddenFile ? { rulesFileIgnored: config.rules.file } : {}), anonymousScopes: config.server.anonymousScopes, signals: matcher.sizes },
+    });
+    // One process checkpoints (the one doing background work): the key is read now, so a bad one stops the start.
+    const audit = config.audit;
+    if (audit.checkpointFile && audit.checkpointKeyFile && (options.background ?? true)) {
+      checkpoints = new AuditCheckpointer({
+        audit: vigil.audit, file: audit.checkpointFile, key: loadSigningKey(audit.checkpointKeyFile), intervalMs: audit.checkpointIntervalMs,
+        ...(audit.checkpointWebhook ? { webhookUrl: audit.checkpointWebhook } : {}),
+        onError: (err) => vigil.log.error({ err }, 'audit checkpoint failed'),
+      });
+      await checkpoints.checkpoint();
+      checkpoints.start();
+    }
     app = await buildApp(ctx, { ...(options.logger !== undefined ? { logger: options.logger } : {}) });
     await app.listen({ host, port: config.server.port });
   } catch (err) {
@@ -185,5 +218,5 @@ export async function startService(options: ServeOptions): Promise<RunningServic
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.server.port;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  return { app, ctx, url, ...(demo ? { demo } : {}), close };
+  return { app, ctx, url, ...(demo ? { demo } : {}), warnings, ...(checkpoints ? { checkpoints } : {}), close };
 }

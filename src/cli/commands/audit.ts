@@ -2,7 +2,11 @@
 import { userInfo } from 'node:os';
 import { Command, InvalidArgumentError } from 'commander';
 import { VigilError } from '../../core/errors.js';
-import { AUDIT_COMPONENT, AuditLog, formatAuditAnchor, parseAuditAnchor, type AuditAnchor } from '../../audit/log.js';
+import { writeFileSync } from 'node:fs';
+import { AUDIT_COMPONENT, AuditLog, formatAuditAnchor, parseAuditAnchor, type AuditAnchor, type AuditVerifyResult } from '../../audit/log.js';
+import { AuditCheckpointer, generateCheckpointKey, keyIdOf, loadSigningKey, loadVerifyKey, readCheckpoints, verifyAgainstCheckpoints } from '../../audit/checkpoint.js';
+import { crossCheckDecisions } from '../../audit/cross-check.js';
+import { RECORDS_COMPONENT } from '../../records/schema.js';
 import { printJson, printTable, withStateDatabase, type Cli } from '../context.js';
 
 function intOption(value: string): number {
@@ -31,37 +35,91 @@ export function cliOperator(): { osUser?: string } {
 export function registerAudit(program: Command, cli: Cli): void {
   const audit = program.command('audit').description('Verify and read the tamper-evident audit log (decisions, rule changes, key use, data access)');
 
+  const checkpointFile = (opts: { checkpoints?: string }) => opts.checkpoints ?? cli.env.VIGIL_AUDIT_CHECKPOINTS;
+  const checkpointKey = (opts: { checkpointKey?: string }) => opts.checkpointKey ?? cli.env.VIGIL_AUDIT_CHECKPOINT_KEY;
+
   audit
     .command('verify')
-    .description('Recompute the hash chain. Exit 0 and print the head to keep as the next --anchor; exit 1 naming the first bad entry if tampered')
+    .description('Recompute the hash chain, check it against the signed checkpoints, and cross-check decisions and review outcomes with their entries. Exit 0 and print the head; exit 1 naming the first bad entry')
     .option('--anchor <seq:hash>', 'a head printed by an earlier verify, kept outside the database: also detects truncation and rewrites up to it', anchorOption)
+    .option('--checkpoints <file>', 'the signed checkpoint file written by the service or `audit checkpoint` (default $VIGIL_AUDIT_CHECKPOINTS)')
+    .option('--checkpoint-key <file>', 'the checkpoint key: its public key PEM, or the private key file (default $VIGIL_AUDIT_CHECKPOINT_KEY)')
     .option('--json', 'JSON output')
-    .action(async (opts: { anchor?: AuditAnchor; json?: boolean }, cmd: Command) => {
-      await withStateDatabase(cmd, cli, [AUDIT_COMPONENT], async (db) => {
+    .action(async (opts: { anchor?: AuditAnchor; checkpoints?: string; checkpointKey?: string; json?: boolean }, cmd: Command) => {
+      const file = checkpointFile(opts);
+      const keyFile = checkpointKey(opts);
+      if (file && !keyFile) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', 'Checking checkpoints needs their key: --checkpoint-key FILE (the public key PEM or the private key file)');
+      const checkpoints = file && keyFile ? readCheckpoints(file, loadVerifyKey(keyFile)) : undefined;
+      await withStateDatabase(cmd, cli, [AUDIT_COMPONENT, RECORDS_COMPONENT], async (db) => {
         const log = new AuditLog(db);
-        const result = await log.verify(opts.anchor ? { anchor: opts.anchor } : {});
+        let result: AuditVerifyResult & { checkpoint?: { seq: number; at: string }; checkpoints?: number } = await log.verify(opts.anchor ? { anchor: opts.anchor } : {});
+        if (result.ok && checkpoints) result = await verifyAgainstCheckpoints(db, checkpoints);
+        // The rows of decisions and review outcomes must agree with their (chained) entries.
+        const crossCheck = result.ok ? await crossCheckDecisions(db) : undefined;
+        const ok = result.ok && (crossCheck?.ok ?? true);
         // The verification is itself recorded; its entry extends the verified head and becomes the next anchor.
         const recorded = await log.appendNow({
           actor: 'cli',
           action: 'audit.verified',
-          details: { ...cliOperator(), ...result, ...(opts.anchor ? { anchor: formatAuditAnchor(opts.anchor) } : {}) },
+          details: { ...cliOperator(), ...result, ok, ...(crossCheck ? { crossCheck: { decisions: crossCheck.decisions, reviewOutcomes: crossCheck.reviewOutcomes, problems: crossCheck.problems } } : {}), ...(opts.anchor ? { anchor: formatAuditAnchor(opts.anchor) } : {}) },
         });
         const anchor = formatAuditAnchor(recorded);
         if (opts.json) {
-          printJson(cli.stdout, { ...result, ...(result.ok ? { anchor } : {}) });
-        } else if (result.ok) {
+          printJson(cli.stdout, { ...result, ok, ...(crossCheck ? { crossCheck } : {}), ...(ok ? { anchor } : {}) });
+        } else if (ok) {
+          const cp = result.checkpoint ? `, checkpoint ${result.checkpoint.seq} of ${result.checkpoint.at} matches (${result.checkpoints} checked)` : '';
           cli.stdout.write(
-            `audit log ok: ${result.entries} entries verified${opts.anchor ? `, anchor ${opts.anchor.seq} matches` : ''}\n` +
+            `audit log ok: ${result.entries} entries verified${opts.anchor ? `, anchor ${opts.anchor.seq} matches` : ''}${cp}\n` +
               `anchor: ${anchor}\n` +
-              `(keep the anchor outside this database and pass it as --anchor next time: it detects truncation and rewrites)\n`,
+              `records: ${crossCheck!.decisions} decisions and ${crossCheck!.reviewOutcomes} review outcomes agree with their audit entries\n` +
+              (checkpoints ? '' : '(keep the anchor outside this database and pass it as --anchor next time, or configure signed checkpoints: docs/security.md)\n'),
           );
-        } else {
+        } else if (!result.ok) {
           cli.stdout.write(`audit log TAMPERED at entry ${result.firstBadSeq}: ${result.problem}\nentries 1..${result.headSeq} verified sound\n`);
+        } else {
+          cli.stdout.write(`audit log ok, but records disagree with it:\n${crossCheck!.problems.map((p) => `  ${p}`).join('\n')}\n`);
         }
         if (!result.ok) {
           throw new VigilError('VIGIL_ERR_AUDIT_TAMPERED', `audit log tampered: first bad entry ${result.firstBadSeq}: ${result.problem}`);
         }
+        if (!ok) throw new VigilError('VIGIL_ERR_AUDIT_TAMPERED', `records tampered: ${crossCheck!.problems[0]}`);
       });
+    });
+
+  audit
+    .command('checkpoint')
+    .description("Sign the chain's head now and append it to the checkpoint file (and POST it to --webhook): what verify checks against")
+    .option('--checkpoints <file>', 'the checkpoint file (default $VIGIL_AUDIT_CHECKPOINTS)')
+    .option('--checkpoint-key <file>', 'the Ed25519 private key file (default $VIGIL_AUDIT_CHECKPOINT_KEY)')
+    .option('--webhook <url>', 'also POST the checkpoint here (default $VIGIL_AUDIT_CHECKPOINT_WEBHOOK)')
+    .option('--json', 'JSON output')
+    .action(async (opts: { checkpoints?: string; checkpointKey?: string; webhook?: string; json?: boolean }, cmd: Command) => {
+      const file = checkpointFile(opts);
+      const keyFile = checkpointKey(opts);
+      if (!file || !keyFile) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', 'Pass --checkpoints FILE and --checkpoint-key FILE (or set VIGIL_AUDIT_CHECKPOINTS and VIGIL_AUDIT_CHECKPOINT_KEY)');
+      const key = loadSigningKey(keyFile);
+      const webhookUrl = opts.webhook ?? cli.env.VIGIL_AUDIT_CHECKPOINT_WEBHOOK;
+      await withStateDatabase(cmd, cli, [AUDIT_COMPONENT], async (db) => {
+        const failures: unknown[] = [];
+        const c = (await new AuditCheckpointer({ audit: new AuditLog(db), file, key, ...(webhookUrl ? { webhookUrl } : {}), onError: (err) => failures.push(err) }).checkpoint())!;
+        if (opts.json) printJson(cli.stdout, c);
+        else cli.stdout.write(`checkpoint ${c.seq}:${c.hash} signed by ${c.keyId}, appended to ${file}\n`);
+        for (const err of failures) cli.stderr.write(`warning: ${(err as Error).message}\n`);
+      });
+    });
+
+  audit
+    .command('keygen')
+    .description('Create the Ed25519 key that signs audit checkpoints (0600; keep it off the database host\'s backups of the database)')
+    .argument('<file>', 'where to write the private key (PEM); refused if it exists')
+    .action((file: string) => {
+      const { privateKeyPem, publicKeyPem } = generateCheckpointKey();
+      try {
+        writeFileSync(file, privateKeyPem, { mode: 0o600, flag: 'wx' });
+      } catch (err) {
+        throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', `Cannot write ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); an existing key is never overwritten`);
+      }
+      cli.stdout.write(`checkpoint key ${keyIdOf(loadVerifyKey(file))} written to ${file}\npublic key (for verifiers, e.g. --checkpoint-key public.pem):\n${publicKeyPem}`);
     });
 
   audit

@@ -8,6 +8,7 @@ import cluster from 'node:cluster';
 import { runClusterWorker, startClusterPrimary } from '../../service/cluster.js';
 import { startService, type RunningService, type ServeOptions } from '../../service/serve.js';
 import { loadConfig } from '../../app/config.js';
+import { DEMO_KEY_DAYS } from '../../service/demo.js';
 import { storeUrl, type Cli } from '../context.js';
 import { nonNegativeNumber } from './hash.js';
 
@@ -54,11 +55,11 @@ export function registerServe(program: Command, cli: Cli): void {
     .description('Run the HTTP API (decisions, lookups, banks, rules, webhooks, audit); demo bank and key on a fresh store')
     .option('--host <host>', 'interface to listen on (default 127.0.0.1)')
     .option('-p, --port <port>', 'port (0 = any free port; default $PORT or 8080)', port)
-    .option('--rules <file>', 'rules config (JSON, docs/rules.md); rules set over the API later take precedence')
+    .option('--rules <file>', 'rules config (JSON, docs/rules.md); rules set over the API later take precedence (said at start-up)')
     .option('--no-demo', 'no demo pictures, bank or key')
     .option('--retain-days <days>', 'keep hashes of unmatched content this many days for retroactive matching (0 = off)', nonNegativeNumber, 0)
     .option('-j, --threads <n>', 'hashing threads (default: one per core)', (v) => Math.max(1, Number(v)))
-    .option('--anonymous <scopes>', 'scopes granted without an API key, e.g. "lookup" for HMA clients on a trusted network', parseScopes)
+    .option('--anonymous <scopes>', 'scopes granted without an API key, e.g. "lookup" for HMA clients on a trusted network ("admin" grants every scope: warned about at start-up)', parseScopes)
     .option('--metrics-public', 'serve /metrics without an API key')
     .option('--allow-private-fetch', 'HMA ?url= may fetch from private, loopback and link-local addresses (default: public hosts only)')
     .option('--hma-signal-types <types>', 'signal types the HMA endpoints answer with besides pdq (photos) and video_md5 (videos), e.g. "vpdq,md5"', hmaSignalTypes)
@@ -108,6 +109,7 @@ export function registerServe(program: Command, cli: Cli): void {
         if (cluster.isWorker) return runClusterWorker(options);
         const running = await startClusterPrimary(options, config.server.workers, out);
         out(`Vigil is listening on ${running.url} with ${running.workers} worker processes  (API docs: ${running.url}/docs)`);
+        printWarnings(out, running.warnings);
         printDemo(out, running.demo, running.url);
         out('Ctrl-C stops the service.');
         return running.stopped;
@@ -117,6 +119,7 @@ export function registerServe(program: Command, cli: Cli): void {
       out(`Signals loaded: ${Object.entries(service.ctx.matcher.sizes).map(([t, n]) => `${t} ${n}`).join(', ')}; rules: ${service.ctx.rules.source} (${service.ctx.rules.engine.version.slice(0, 12)})`);
       const missing = service.ctx.rules.missingSecrets();
       if (missing.length > 0) out(`Warning: webhook secrets not set, their deliveries will dead-letter: ${missing.join(', ')}`);
+      printWarnings(out, service.warnings);
       printDemo(out, service.demo, service.url);
       out('Ctrl-C stops the service.');
       await new Promise<void>((resolveStop) => {
@@ -135,9 +138,24 @@ export function registerServe(program: Command, cli: Cli): void {
 function printDemo(out: (line: string) => void, demo: RunningService['demo'], url: string): void {
   if (!demo) return;
   out(`Demo bank ${demo.bank}: hashes of the benign pictures in ${demo.dir}${demo.created ? ' (created now)' : ''}`);
-  if (!demo.apiKey) return;
-  out(`Demo API key (admin; kept in ${demo.dir}/demo-api-key):`);
-  out(`  ${demo.apiKey}`);
+  const key = demo.key;
+  if (!key) return;
+  if (key.expired) {
+    out(`The demo API key kept in ${key.file} has expired (or was revoked); create a key with: vigil key create --name me --scopes admin`);
+    return;
+  }
+  const expires = key.expiresAt ? `, expires ${key.expiresAt.slice(0, 10)}` : '';
+  if (!key.secret) {
+    // Printed once, when created: later starts say where it is kept, not the secret.
+    out(`Demo API key (admin${expires}): kept in ${key.file}`);
+    return;
+  }
+  out(`Demo API key (admin, expires in ${DEMO_KEY_DAYS} days${expires}; shown once, kept in ${key.file}):`);
+  out(`  ${key.secret}`);
   out('Try:');
-  out(`  curl -s -H "Authorization: Bearer ${demo.apiKey}" -F contentId=demo-1 -F file=@${demo.dir}/sunset.png ${url}/v1/content`);
+  out(`  curl -s -H "Authorization: Bearer $(cat ${key.file})" -F contentId=demo-1 -F file=@${demo.dir}/sunset.png ${url}/v1/content`);
+}
+
+function printWarnings(out: (line: string) => void, warnings: readonly string[]): void {
+  for (const line of warnings) out(line.startsWith('WARNING') ? `\n${'!'.repeat(78)}\n${line}\n${'!'.repeat(78)}\n` : line);
 }

@@ -177,7 +177,7 @@ export function bankRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     const { format } = request.query as { format: ListFormatName };
     await requireBank(ctx, name);
     const write = listWriter(format);
-    await audit(request, 'data.accessed', `bank:${name}`, { route: 'export', format });
+    await audit(request, 'data.accessed', `bank:${name}`, { route: 'GET /v1/banks/:name/export', format });
     reply.type(format === 'vics' ? 'application/json' : 'text/plain; charset=utf-8');
     return reply.send(Readable.from(write(bankRecords(ctx.store, name))));
   });
@@ -201,12 +201,14 @@ export function bankRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     return reply.code(201).send(await ctx.banks.addSignal(actorOf(request), name, request.body as NewSignal));
   });
 
+  // A signal's value is a bank's hash: reading it needs curate (as export does) and is audited.
   app.get('/v1/signals/:id', {
-    config: { scope: 'lookup' },
-    schema: { tags: ['signals'], summary: 'A signal with its status and match statistics', params: ID, response: { 200: { $ref: 'Signal#' }, ...ERROR_RESPONSES, 404: { $ref: 'Error#' } } },
+    config: { scope: 'curate' },
+    schema: { tags: ['signals'], summary: 'A signal with its value, status and match statistics (audited as data.accessed)', params: ID, response: { 200: { $ref: 'Signal#' }, ...ERROR_RESPONSES, 404: { $ref: 'Error#' } } },
   }, async (request) => {
     const signal = await ctx.store.getSignal((request.params as { id: number }).id);
     if (!signal) throw new VigilError('VIGIL_ERR_NOT_FOUND', 'No such signal');
+    await audit(request, 'data.accessed', `signal:${signal.id}`, { route: 'GET /v1/signals/:id', bankId: signal.bankId, signalType: signal.type });
     return signal;
   });
 

@@ -11,7 +11,7 @@ import type { ClientHashes } from '../../pipeline/query.js';
 import { actorOf, auditActorOf } from '../auth.js';
 import type { ServiceContext } from '../context.js';
 import { multipartError } from '../http-errors.js';
-import { ERROR_RESPONSES, jsonDeeperThan, MAX_JSON_DEPTH } from '../schemas.js';
+import { ERROR_RESPONSES, jsonDeeperThan, MAX_JSON_DEPTH, parseFieldJson } from '../schemas.js';
 import { requestBudget } from '../request-budget.js';
 import { saveUpload, type SavedUpload } from '../uploads.js';
 
@@ -35,13 +35,8 @@ function metaFrom(fields: Record<string, unknown>, request: FastifyRequest): Sub
   const accountId = fields.accountId ?? fields.account_id;
   if (accountId !== undefined && (typeof accountId !== 'string' || accountId.length === 0 || accountId.length > 256)) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', 'Expected an accountId of 1–256 characters');
   let context = fields.context;
-  if (typeof context === 'string') {
-    try {
-      context = JSON.parse(context);
-    } catch {
-      throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', 'Expected the context field to be a JSON object');
-    }
-  }
+  // Refused like a JSON body's __proto__ (the body parser never sees a multipart field).
+  if (typeof context === 'string') context = parseFieldJson(context, 'context');
   if (context !== undefined && (context === null || typeof context !== 'object' || Array.isArray(context))) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', 'Expected the context field to be a JSON object');
   if (jsonDeeperThan(context, MAX_JSON_DEPTH)) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', `The context field is nested deeper than ${MAX_JSON_DEPTH} levels`);
   return { contentId, ...(typeof accountId === 'string' ? { accountId } : {}), ...(context ? { context: context as Record<string, unknown> } : {}), actor: actorOf(request) };
@@ -60,6 +55,8 @@ export function contentRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     },
   }, async (request, reply) => {
     if (!request.isMultipart()) {
+      // No body at all (no content type) skips the JSON schema: refuse it here, not with a TypeError.
+      if (request.body === undefined || request.body === null) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', 'Expected a multipart upload or a JSON body with contentId and hashes');
       const body = request.body as { hashes: ClientHashes } & Record<string, unknown>;
       return ctx.pipeline.submitHashes(metaFrom(body, request), body.hashes);
     }

@@ -14,12 +14,13 @@ import { matchQueryOfRecord } from '../../pipeline/query.js';
 import { hammingDistance256, hash256FromHex, isHash256Hex } from '../../signals/pdq/hash256.js';
 import { SIGNAL_TYPE_INFO } from '../../signals/registry.js';
 import type { Bank, Signal } from '../../store/types.js';
-import { actorOf } from '../auth.js';
+import { actorOf, auditActorOf } from '../auth.js';
 import type { ServiceContext } from '../context.js';
 import {
   coinflipPasses, contentEnabled, contentTypeOf, disableUntilTsOf, enabledSignalTypes, HMA_SIGNAL_TYPES, hmaSignals, matchingRatio, storedValue, vigilType, vpdqFeatures, type HmaContentType,
 } from '../hma-signals.js';
 import { multipartError } from '../http-errors.js';
+import { parseFieldJson } from '../schemas.js';
 import { fetchRemote } from '../remote-fetch.js';
 import { requestBudget } from '../request-budget.js';
 import { saveUpload, withUpload, type SavedUpload } from '../uploads.js';
@@ -242,13 +243,7 @@ export function hmaRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     const meta: Record<string, unknown> = {};
     if (fields.content_id) meta.content_id = fields.content_id;
     if (fields.content_uri) meta.content_uri = fields.content_uri;
-    if (fields.metadata) {
-      try {
-        meta.json = JSON.parse(fields.metadata) as unknown;
-      } catch {
-        throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', 'metadata should be a JSON object');
-      }
-    }
+    if (fields.metadata) meta.json = parseFieldJson(fields.metadata, 'metadata');
     if (fields.note) meta.note = fields.note;
     return Object.keys(meta).length ? meta : undefined;
   }
@@ -294,9 +289,11 @@ export function hmaRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   });
   const notFound = () => new VigilError('VIGIL_ERR_NOT_FOUND', 'content not found');
 
-  app.get('/c/bank/:name/content/:id', { config: { scope: 'lookup' }, schema: { tags, summary: 'HMA: one bank content', params: contentParams } }, async (request) => {
+  // The content's signals are a bank's hashes: curate, and audited (as GET /v1/signals/:id).
+  app.get('/c/bank/:name/content/:id', { config: { scope: 'curate' }, schema: { tags, summary: 'HMA: one bank content, with its signal values (audited as data.accessed)', params: contentParams } }, async (request) => {
     const { bank, signal } = await bankContent(request);
     if (!signal) throw notFound();
+    await ctx.audit.appendNow({ ...auditActorOf(request), action: 'data.accessed', subject: `signal:${signal.id}`, details: { route: 'GET /c/bank/:name/content/:id', bankId: bank.id, signalType: signal.type, via: 'hma' } });
     return contentJson(bank, signal);
   });
 

@@ -1,0 +1,126 @@
+/**
+ * Every route of the OpenAPI document (the HMA routes included) called with no key and with a key of each
+ * scope: the answer must be what ONE table says — 401 without a key, 403 without the scope, and past
+ * authorisation (never 401/403, never a 5xx) with it. Reads of bank hash values need curate and are
+ * audited (data.accessed). Benign data only.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { hasScope, SCOPES, type Scope } from '../src/auth/keys.js';
+import { startTestService, type TestService } from './_service.js';
+
+/** The one table: each operation and the scope it needs (null: public). */
+const REQUIRED: Record<string, Scope | null> = {
+  'GET /healthz': null,
+  'GET /readyz': null,
+  'GET /status': null,
+  'GET /status/live': null,
+  'GET /site-map': null,
+  'GET /metrics': 'admin',
+  'POST /v1/content': 'submit',
+  'GET /v1/content/{contentId}': 'review',
+  'POST /v1/lookup': 'lookup',
+  'GET /v1/banks': 'lookup',
+  'POST /v1/banks': 'curate',
+  'GET /v1/banks/{name}': 'lookup',
+  'PATCH /v1/banks/{name}': 'curate',
+  'POST /v1/banks/{name}/import': 'curate',
+  'GET /v1/banks/{name}/imports/{id}': 'curate',
+  'GET /v1/banks/{name}/export': 'curate',
+  'POST /v1/banks/{name}/signals': 'curate',
+  'GET /v1/signals/{id}': 'curate',
+  'DELETE /v1/signals/{id}': 'curate',
+  'GET /v1/signals/{id}/opinions': 'lookup',
+  'POST /v1/signals/{id}/opinions': 'review',
+  'GET /v1/rules': 'admin',
+  'PUT /v1/rules': 'admin',
+  'GET /v1/rules/schema': 'admin',
+  'POST /v1/rules/test': 'admin',
+  'GET /v1/jobs': 'admin',
+  'POST /v1/jobs/{id}/retry': 'admin',
+  'GET /v1/audit': 'admin',
+  'GET /v1/audit/verify': 'admin',
+  'GET /v1/decisions': 'review',
+  'GET /v1/review': 'review',
+  'POST /v1/retro/run': 'admin',
+  'GET /h/hash': 'lookup',
+  'POST /h/hash': 'lookup',
+  'GET /m/raw_lookup': 'lookup',
+  'GET /m/lookup': 'lookup',
+  'POST /m/lookup': 'lookup',
+  'POST /m/compare': 'lookup',
+  'GET /m/index/status': 'lookup',
+  'GET /c/banks': 'lookup',
+  'POST /c/banks': 'curate',
+  'GET /c/bank/{name}': 'lookup',
+  'PUT /c/bank/{name}': 'curate',
+  'DELETE /c/bank/{name}': 'curate',
+  'POST /c/bank/{name}/content': 'curate',
+  'POST /c/bank/{name}/signal': 'curate',
+  'GET /c/bank/{name}/content/{id}': 'curate',
+  'PUT /c/bank/{name}/content/{id}': 'curate',
+  'DELETE /c/bank/{name}/content/{id}': 'curate',
+  'GET /c/exchanges/apis': 'lookup',
+  'GET /c/exchanges/api/{api}': 'lookup',
+  'POST /c/exchanges/api/{api}': 'curate',
+  'GET /c/exchanges/api/{api}/schema': 'lookup',
+  'GET /c/exchanges': 'lookup',
+  'POST /c/exchanges': 'curate',
+  'GET /c/exchange/{name}': 'lookup',
+  'PUT /c/exchange/{name}': 'curate',
+  'DELETE /c/exchange/{name}': 'curate',
+  'GET /c/exchange/{name}/status': 'lookup',
+};
+
+let t: TestService;
+const keys = new Map<Scope, string>();
+
+before(async () => {
+  t = await startTestService();
+  for (const scope of SCOPES) keys.set(scope, await t.key([scope]));
+});
+after(() => t.close());
+
+test('every route × no key and every scope: the status the table says', async () => {
+  const spec = (await t.service.app.inject({ url: '/openapi.json' })).json() as { paths: Record<string, Record<string, unknown>> };
+  const operations: string[] = [];
+  for (const [path, ops] of Object.entries(spec.paths)) for (const method of Object.keys(ops)) if (['get', 'post', 'put', 'patch', 'delete'].includes(method)) operations.push(`${method.toUpperCase()} ${path}`);
+  assert.deepEqual(operations.sort(), Object.keys(REQUIRED).sort(), 'the table covers exactly the routes of the spec (a new route needs a row)');
+
+  const wrong: string[] = [];
+  for (const operation of operations) {
+    const [method, path] = operation.split(' ') as [string, string];
+    const url = path.replace(/\{(\w+)\}/g, (_m, name: string) => (name === 'id' ? '1' : 'AUTHZ_NONE'));
+    const required = REQUIRED[operation]!;
+    for (const caller of ['none', ...SCOPES] as const) {
+      const key = caller === 'none' ? undefined : keys.get(caller);
+      const res = await t.service.app.inject({ method: method as 'GET', url, headers: key ? { authorization: `Bearer ${key}` } : {} });
+      const expected = required === null ? 'allowed' : caller === 'none' ? 401 : hasScope({ scopes: [caller] }, required) ? 'allowed' : 403;
+      const ok = expected === 'allowed' ? res.statusCode !== 401 && res.statusCode !== 403 && res.statusCode < 500 : res.statusCode === expected;
+      if (!ok) wrong.push(`${operation} as ${caller}: ${res.statusCode}, expected ${expected} (${res.body.slice(0, 120)})`);
+    }
+  }
+  assert.deepEqual(wrong, []);
+});
+
+test('signal values are read with curate only, and each read is audited as data.accessed', async () => {
+  const curator = keys.get('curate')!;
+  const auth = (key: string) => ({ authorization: `Bearer ${key}` });
+  assert.equal((await t.service.app.inject({ method: 'POST', url: '/v1/banks', headers: auth(curator), payload: { name: 'AUTHZ_BANK' } })).statusCode, 201);
+  const added = await t.service.app.inject({ method: 'POST', url: '/v1/banks/AUTHZ_BANK/signals', headers: auth(curator), payload: { type: 'md5', value: '0123456789abcdef0123456789abcdef' } });
+  const id = (added.json() as { id: number }).id;
+  for (const url of [`/v1/signals/${id}`, `/c/bank/AUTHZ_BANK/content/${id}`]) {
+    assert.equal((await t.service.app.inject({ url, headers: auth(keys.get('lookup')!) })).statusCode, 403, `${url} with lookup`);
+    const before = (await t.service.ctx.audit.list({ action: 'data.accessed', subject: `signal:${id}` })).length;
+    const read = await t.service.app.inject({ url, headers: auth(curator) });
+    assert.equal(read.statusCode, 200, url);
+    assert.match(read.body, /0123456789abcdef0123456789abcdef/);
+    const entries = await t.service.ctx.audit.list({ action: 'data.accessed', subject: `signal:${id}` });
+    assert.equal(entries.length, before + 1, `${url} is audited`);
+    assert.match(entries.at(-1)!.actor, /^key:k_/);
+    assert.ok(entries.at(-1)!.requestId, 'the entry names the request');
+  }
+  const exported = await t.service.app.inject({ url: '/v1/banks/AUTHZ_BANK/export', headers: auth(curator) });
+  assert.equal(exported.statusCode, 200);
+  assert.equal((await t.service.ctx.audit.list({ action: 'data.accessed', subject: 'bank:AUTHZ_BANK' })).length, 1, 'an export is audited');
+});
