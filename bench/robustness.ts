@@ -106,6 +106,10 @@ const FOREIGN_LIST = ['reg-test-input/haystack.txt', 'reg-test-input/needles.txt
   .map(hash256FromHex);
 
 const verbose = process.argv.includes('--verbose');
+// `--dump FILE`: every query hash of every copy within 31 of its own picture's hash (view, orientation,
+// distance, quality), to calibrate what each view must be allowed (bench:precision, match-policy.ts).
+const dumpFile = process.argv.includes('--dump') ? process.argv[process.argv.indexOf('--dump') + 1] : undefined;
+const dumped: Record<string, unknown>[] = [];
 const cpuMs = (since: NodeJS.CpuUsage) => {
   const u = process.cpuUsage(since);
   return (u.user + u.system) / 1000;
@@ -150,7 +154,7 @@ async function evaluate(label: string, pictures: Map<string, Buffer>, transforms
     if (Math.max(r.width!, r.height!) < 512) small.add(base);
   }
   await store.importList('known', [...originals].map(([base, pdq], i) => ({ kind: 'record' as const, line: i + 1, record: { signals: [{ type: 'pdq' as const, value: pdq }], labels: {}, sourceId: base } })));
-  const matcher = new BankMatcher(store, { digestIndex: createDigestIndex });
+  const matcher = new BankMatcher(store, { digestIndex: createDigestIndex, precision: process.argv.includes('--loose') ? 'loose' : 'default' });
   await matcher.sync();
   const known = [...originals].map(([base, pdq]) => ({ base, hash: hash256FromHex(pdq) }));
   const hashesOf = (r: FileHashRecord) => [r.pdq!, ...DIHEDRAL_NAMES.slice(1).map((n) => r.dihedral![n]!)];
@@ -189,6 +193,13 @@ async function evaluate(label: string, pictures: Map<string, Buffer>, transforms
       const dih = nearest(hashesOf(r));
       if (usable && dih.distance <= 31 && dih.base === base) row.dihedral++;
       const matches = await matcher.match({ pdq: pdqQueriesOf(r) });
+      if (dumpFile) {
+        const own = hash256FromHex(originals.get(base)!);
+        for (const q of pdqQueriesOf(r)) q.hashes.forEach((h, k) => {
+          const distance = hammingDistance256(h, own);
+          if (distance <= 31) dumped.push({ label, edit: name, base, view: q.view, dihedral: DIHEDRAL_NAMES[k], distance, quality: q.quality });
+        });
+      }
       const own = matches.find((m) => m.sourceId === base);
       if (own) {
         row.vigil++;
@@ -263,3 +274,4 @@ async function main(): Promise<void> {
 }
 
 await main();
+if (dumpFile) (await import('node:fs')).writeFileSync(dumpFile, JSON.stringify(dumped));

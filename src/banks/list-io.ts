@@ -8,6 +8,7 @@ import { VigilError } from '../core/errors.js';
 import { DETECT_BYTES, detectListFormat, getListFormat, type AnyListReadOptions, type AnyListWriteOptions, type ListFormat, type ListFormatName } from '../lists/registry.js';
 import type { ListItem, ListRecord } from '../lists/types.js';
 import type { SignalTypeName } from '../signals/registry.js';
+import { hashInformation, type DegenerateKind } from '../signals/pdq/degenerate.js';
 import type { ImportResult, Signal, Store } from '../store/types.js';
 
 export interface ImportFileOptions {
@@ -33,7 +34,7 @@ export async function resolveFormat(path: string, format: ListFormatName | 'auto
 }
 
 /** Imports a list file into a bank in one transaction; row errors are in the result. */
-export async function importListFile(store: Store, bankName: string, path: string, options: ImportFileOptions = {}): Promise<ImportResult & { format: ListFormatName }> {
+export async function importListFile(store: Store, bankName: string, path: string, options: ImportFileOptions = {}): Promise<ImportResult & { format: ListFormatName; degeneratePdq: DegenerateCount }> {
   const info = await stat(path).catch((err: unknown) => {
     throw new VigilError('VIGIL_ERR_UNREADABLE', `Cannot read ${path}: ${(err as Error).message}`);
   });
@@ -55,8 +56,36 @@ export async function importListFile(store: Store, bankName: string, path: strin
   };
   const items: AsyncIterable<ListItem> =
     format.input === 'file' ? format.readFile(path, readOptions) : format.read(createReadStream(path, { highWaterMark: 1 << 20 }), readOptions);
-  const result = await store.importList(bank.name, items, { fileName: path, format: format.name });
-  return { ...result, format: format.name };
+  const degeneratePdq = newDegenerateCount();
+  const result = await store.importList(bank.name, countingDegenerate(items, degeneratePdq), { fileName: path, format: format.name });
+  return { ...result, format: format.name, degeneratePdq };
+}
+
+/** PDQ hashes too uniform to match loosely (signals/pdq/degenerate.ts), by kind; the bank's policy decides what they match. */
+export type DegenerateCount = Record<DegenerateKind | 'total', number>;
+
+const newDegenerateCount = (): DegenerateCount => ({ total: 0, constant: 0, 'one-value': 0, periodic: 0 });
+
+function countDegenerateValue(count: DegenerateCount, value: string): void {
+  if (value.length !== 64) return;
+  const kind = hashInformation(Buffer.from(value, 'hex')).degenerate;
+  if (!kind) return;
+  count[kind]++;
+  count.total++;
+}
+
+async function* countingDegenerate(items: AsyncIterable<ListItem>, count: DegenerateCount): AsyncGenerator<ListItem> {
+  for await (const item of items) {
+    if (item.kind === 'record') for (const s of item.record.signals) if (s.type === 'pdq') countDegenerateValue(count, s.value);
+    yield item;
+  }
+}
+
+/** The degenerate PDQ hashes a bank holds (bank stats): one pass over its PDQ signals. */
+export async function countDegenerate(store: Store, bankName: string): Promise<DegenerateCount> {
+  const count = newDegenerateCount();
+  for await (const record of bankRecords(store, bankName, 'pdq')) for (const s of record.signals) if (s.type === 'pdq') countDegenerateValue(count, s.value);
+  return count;
 }
 
 /**

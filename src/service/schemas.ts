@@ -161,6 +161,7 @@ const bank = {
     thresholds: { type: 'object', additionalProperties: { type: 'integer' } },
     falsePositivePolicy: { type: 'string', enum: ['suppress', 'downrank'] },
     spikeThreshold: { type: 'integer' },
+    degeneratePolicy: { type: 'string', enum: ['exact', 'none'], description: 'What a degenerate PDQ hash (constant, one value, periodic) may match: the identical hash, or nothing' },
     createdAt: { type: 'string' },
     updatedAt: { type: 'string' },
   },

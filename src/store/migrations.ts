@@ -103,6 +103,11 @@ export const SQLITE_MIGRATIONS: Migration[] = [
       CREATE INDEX signals_source ON signals (bank_id, source_id);
     `,
   },
+  {
+    version: 3,
+    description: 'banks: what a degenerate PDQ hash may match (exact | none)',
+    sql: `ALTER TABLE banks ADD COLUMN degenerate_policy TEXT NOT NULL DEFAULT 'exact' CHECK (degenerate_policy IN ('exact', 'none'));`,
+  },
 ];
 
 export const POSTGRES_MIGRATIONS: Migration[] = [
@@ -179,5 +184,10 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
       ALTER TABLE signals ALTER COLUMN type TYPE TEXT COLLATE "C", ALTER COLUMN value TYPE TEXT COLLATE "C";
       CREATE UNIQUE INDEX signals_key ON signals (value, type, bank_id);
     `,
+  },
+  {
+    version: 3,
+    description: 'banks: what a degenerate PDQ hash may match (exact | none)',
+    sql: `ALTER TABLE banks ADD COLUMN degenerate_policy TEXT NOT NULL DEFAULT 'exact' CHECK (degenerate_policy IN ('exact', 'none'));`,
   },
 ];

@@ -142,9 +142,9 @@ export class PostgresStore implements Store {
     validateBankName(input.name);
     try {
       const { rows } = await this.pool.query(
-        `INSERT INTO banks (name, description, kind, enabled, source, provenance, thresholds, fp_policy, spike_threshold)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *`,
-        [input.name, input.description ?? '', input.kind ?? 'block', input.enabled !== false, input.source ?? '', canonicalJson(input.provenance ?? {}), canonicalJson(input.thresholds ?? {}), input.falsePositivePolicy ?? 'suppress', input.spikeThreshold ?? 0],
+        `INSERT INTO banks (name, description, kind, enabled, source, provenance, thresholds, fp_policy, spike_threshold, degenerate_policy)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING *`,
+        [input.name, input.description ?? '', input.kind ?? 'block', input.enabled !== false, input.source ?? '', canonicalJson(input.provenance ?? {}), canonicalJson(input.thresholds ?? {}), input.falsePositivePolicy ?? 'suppress', input.spikeThreshold ?? 0, input.degeneratePolicy ?? 'exact'],
       );
       return bankFromRow(rows[0]);
     } catch (err) {
@@ -183,8 +183,8 @@ export class PostgresStore implements Store {
     try {
       const { rows } = await this.pool.query(
         `UPDATE banks SET name = $1, description = $2, kind = $3, enabled = $4, source = $5, provenance = $6, thresholds = $7,
-           fp_policy = $8, spike_threshold = $9, updated_at = now() WHERE id = $10 RETURNING *`,
-        [next.name, next.description, next.kind, next.enabled, next.source, canonicalJson(next.provenance), canonicalJson(next.thresholds), next.falsePositivePolicy, next.spikeThreshold, bank.id],
+           fp_policy = $8, spike_threshold = $9, degenerate_policy = $10, updated_at = now() WHERE id = $11 RETURNING *`,
+        [next.name, next.description, next.kind, next.enabled, next.source, canonicalJson(next.provenance), canonicalJson(next.thresholds), next.falsePositivePolicy, next.spikeThreshold, next.degeneratePolicy, bank.id],
       );
       return bankFromRow(rows[0]);
     } catch (err) {

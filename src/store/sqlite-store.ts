@@ -216,8 +216,8 @@ export class SqliteStore implements Store {
     try {
       const row = this.db
         .prepare(
-          `INSERT INTO banks (name, description, kind, enabled, source, provenance, thresholds, fp_policy, spike_threshold, created_at, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+          `INSERT INTO banks (name, description, kind, enabled, source, provenance, thresholds, fp_policy, spike_threshold, degenerate_policy, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
         )
         .get(
           input.name,
@@ -229,6 +229,7 @@ export class SqliteStore implements Store {
           canonicalJson(input.thresholds ?? {}),
           input.falsePositivePolicy ?? 'suppress',
           input.spikeThreshold ?? 0,
+          input.degeneratePolicy ?? 'exact',
           now,
           now,
         ) as Row;
@@ -271,9 +272,9 @@ export class SqliteStore implements Store {
       const row = this.db
         .prepare(
           `UPDATE banks SET name = ?, description = ?, kind = ?, enabled = ?, source = ?, provenance = ?, thresholds = ?,
-             fp_policy = ?, spike_threshold = ?, updated_at = ? WHERE id = ? RETURNING *`,
+             fp_policy = ?, spike_threshold = ?, degenerate_policy = ?, updated_at = ? WHERE id = ? RETURNING *`,
         )
-        .get(next.name, next.description, next.kind, next.enabled ? 1 : 0, next.source, canonicalJson(next.provenance), canonicalJson(next.thresholds), next.falsePositivePolicy, next.spikeThreshold, nowIso(), bank.id) as Row;
+        .get(next.name, next.description, next.kind, next.enabled ? 1 : 0, next.source, canonicalJson(next.provenance), canonicalJson(next.thresholds), next.falsePositivePolicy, next.spikeThreshold, next.degeneratePolicy, nowIso(), bank.id) as Row;
       return bankFromRow(row);
     } catch (err) {
       if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') throw new VigilError('VIGIL_ERR_CONFLICT', `A bank named ${patch.name} already exists`);

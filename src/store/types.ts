@@ -3,6 +3,7 @@
  * Row shapes here are the contract between the two implementations (SQLite, PostgreSQL) and everything
  * above them (matcher, CLI, service). Names of enum values are persisted: never rename them.
  */
+import type { DegeneratePolicy } from '../banks/match-policy.js';
 import type { Labels, ListItem } from '../lists/types.js';
 import type { SignalTypeName } from '../signals/registry.js';
 
@@ -25,6 +26,8 @@ export interface Bank {
   falsePositivePolicy: FalsePositivePolicy;
   /** Hourly matches above which a signal is quarantined as a suspected false positive (0 = off). */
   spikeThreshold: number;
+  /** What a degenerate PDQ hash (constant, one value, periodic) may match in this bank: the identical hash, or nothing. */
+  degeneratePolicy: DegeneratePolicy;
   createdAt: string;
   updatedAt: string;
 }
@@ -39,6 +42,7 @@ export interface NewBank {
   thresholds?: Partial<Record<SignalTypeName, number>>;
   falsePositivePolicy?: FalsePositivePolicy;
   spikeThreshold?: number;
+  degeneratePolicy?: DegeneratePolicy;
 }
 
 export type BankPatch = Partial<Omit<NewBank, 'name'>> & { name?: string };
