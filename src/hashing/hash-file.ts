@@ -68,7 +68,7 @@ export interface ViewHashes {
 export const DEFAULT_MAX_IMAGE_BYTES = 256 * 1024 * 1024;
 
 /** File names that claim to be a picture or a video. */
-const MEDIA_EXTENSION = /\.(jpe?g|jpe|jfif|png|apng|gif|webp|avif|hei[cf]|tiff?|bmp|dib|ico|mp4|m4v|mov|qt|avi|mkv|webm|wmv|asf|flv|mpe?g|ts|m2ts|mts|3gp|3g2|ogv)$/i;
+const MEDIA_EXTENSION = /\.(jpe?g|jpe|jfif|png|apng|gif|webp|avif|hei[cf]|tiff?|bmp|dib|ico|cur|tga|icb|vda|vst|dng|cr2|nef|arw|mp4|m4v|mov|qt|avi|mkv|webm|wmv|asf|flv|mpe?g|ts|m2ts|mts|3gp|3g2|ogv)$/i;
 
 export interface FileHashRecord extends Partial<FileDigests> {
   path: string;
