@@ -8,6 +8,7 @@ const MAX_IFDS = 64;
 const RAW_MAKERS = /^(nikon|sony|canon|fujifilm|olympus|om digital|pentax|ricoh|panasonic|leica|samsung|hasselblad|phase one|sigma)/i;
 
 interface Tiff {
+  u8(i: number): number;
   u16(i: number): number;
   u32(i: number): number;
   length: number;
@@ -19,7 +20,7 @@ function tiffReader(b: Uint8Array): Tiff | undefined {
   const u16 = (i: number) => (i + 2 > b.length ? 0 : le ? b[i] | (b[i + 1] << 8) : (b[i] << 8) | b[i + 1]);
   const u32 = (i: number) => (i + 4 > b.length ? 0 : le ? (b[i] | (b[i + 1] << 8) | (b[i + 2] << 16)) + b[i + 3] * 0x1000000 : b[i] * 0x1000000 + ((b[i + 1] << 16) | (b[i + 2] << 8) | b[i + 3]));
   if (u16(2) !== 42) return undefined;
-  return { u16, u32, length: b.length };
+  return { u8: (i: number) => b[i] ?? 0, u16, u32, length: b.length };
 }
 
 type Tags = Map<number, number[]>;
@@ -38,7 +39,7 @@ function readIfd(t: Tiff, at: number): { tags: Tags; next: number } | undefined 
     const base = n * size <= 4 ? e + 8 : t.u32(e + 8);
     if (base + n * size > t.length) continue;
     const values: number[] = [];
-    for (let k = 0; k < n; k++) values.push(size === 2 ? t.u16(base + 2 * k) : size === 4 ? t.u32(base + 4 * k) : t.u16(base + k) >> 8);
+    for (let k = 0; k < n; k++) values.push(size === 2 ? t.u16(base + 2 * k) : size === 4 ? t.u32(base + 4 * k) : t.u8(base + k));
     tags.set(tag, values);
   }
   return { tags, next: t.u32(at + 2 + 12 * count) };
