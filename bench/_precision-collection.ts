@@ -16,8 +16,8 @@ export const CACHE = process.env.VIGIL_PRECISION_CACHE ?? join(homedir(), '.cach
 
 // Split by package, each side a mix of icons, clipart, game sprites and textures, wallpapers and
 // documentation or sky pictures (flat, gradient, tiled, transparent and UI pictures, not only photos).
-export const BANK_PACKAGES = ['oxygen-icon-theme', 'tango-icon-theme', 'freeciv-data', 'supertux-data', 'minetest-data', 'desktop-base', 'mate-backgrounds', 'gimp-help-en', 'neverball-data', 'lincity-ng-data'];
-export const QUERY_PACKAGES = ['adwaita-icon-theme', 'gnome-icon-theme', 'openclipart-png', 'frozen-bubble-data', 'hedgewars-data', 'pingus-data', 'extremetuxracer-data', 'tuxpaint-data', 'kstars-data', 'gnome-backgrounds', 'warzone2100-data'];
+export const BANK_PACKAGES = ['oxygen-icon-theme', 'mate-icon-theme', 'tango-icon-theme', 'freeciv-data', 'supertux-data', 'minetest-data', 'desktop-base', 'mate-backgrounds', 'gimp-help-en', 'neverball-data', 'lincity-ng-data'];
+export const QUERY_PACKAGES = ['adwaita-icon-theme', 'lxde-icon-theme', 'elementary-xfce-icon-theme', 'gnome-icon-theme', 'openclipart-png', 'frozen-bubble-data', 'hedgewars-data', 'pingus-data', 'extremetuxracer-data', 'tuxpaint-data', 'kstars-data', 'gnome-backgrounds', 'warzone2100-data'];
 /** Pictures taken per package at most (a fixed pseudo-random choice): the large icon themes would dominate. */
 const PER_PACKAGE = 3000;
 const PICTURE = /\.(png|jpe?g|gif|webp|bmp|tga|tiff?|ico)$/i;
@@ -76,7 +76,8 @@ export async function loadCollection(log: (line: string) => void): Promise<Pictu
     for (const path of files) {
       const size = statSync(join(dir, path)).size;
       const hit = cached.get(`${pkg}\t${path}\t${size}`);
-      if (hit) pictures.push({ pkg, path, record: hit.record });
+      // A file that failed before is tried again: decoders are added over time.
+      if (hit && !hit.record.error) pictures.push({ pkg, path, record: hit.record });
       else todo.push({ pkg, path, file: join(dir, path), size });
     }
   }

@@ -11,6 +11,7 @@
  * `--no-robustness` skips the recall run. `--dump FILE` writes every candidate pair (JSON) for calibration.
  */
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +19,7 @@ import sharp, { type OverlayOptions } from 'sharp';
 import { createDigestIndex } from '../src/banks/digest-index.js';
 import { BankMatcher, pdqQueriesOf, type BankMatch, type MatcherOptions } from '../src/banks/matcher.js';
 import { HammingIndex256 } from '../src/matching/hamming-index.js';
-import { hash256FromHex } from '../src/signals/pdq/hash256.js';
+import { hammingDistance256, hash256FromHex } from '../src/signals/pdq/hash256.js';
 import { hashInformation } from '../src/signals/pdq/degenerate.js';
 import { DIHEDRAL_NAMES } from '../src/signals/pdq/pdq.js';
 import { openStore } from '../src/store/store.js';
@@ -112,6 +113,8 @@ async function main(): Promise<void> {
     }
   }
 
+  // Before this calibration, every view and orientation matched at the bank's threshold (quality ≥ 50 on the view).
+  runs.splice(1, 0, ['before: every view + orientation', candidates.filter((c) => c.viewQuality >= 50)]);
   const verdicts = loadVerdicts();
   const key = (p: Pair) => `${p.query.record.md5}\t${p.bankPdq}`;
   const judge = (p: Pair): Verdict | 'unjudged' => verdicts.get(key(p)) ?? 'unjudged';
@@ -155,6 +158,14 @@ async function main(): Promise<void> {
 
   const dump = args.indexOf('--dump');
   if (dump >= 0) {
+    // Per pair: every query hash's distance to the bank hash (view, orientation, quality), for agreement rules.
+    const vectors = new Map<string, [string, string, number, number][]>();
+    for (const c of candidates) {
+      if (vectors.has(key(c))) continue;
+      const b = hash256FromHex(c.bankPdq);
+      vectors.set(key(c), pdqQueriesOf(c.query.record).flatMap((v) => v.hashes.map((h, k): [string, string, number, number] => [v.view, DIHEDRAL_NAMES[k], v.quality, hammingDistance256(h, b)])));
+    }
+    writeFileSync(args[dump + 1] + '.vectors', JSON.stringify(Object.fromEntries(vectors)));
     writeFileSync(args[dump + 1], JSON.stringify(candidates.map((c) => ({ md5: c.query.record.md5, query: `${c.query.pkg}/${c.query.path}`, qq: c.query.record.quality, bank: c.bankPdq, bq: bank.get(c.bankPdq)!.quality, bankFile: `${bank.get(c.bankPdq)!.picture.pkg}/${bank.get(c.bankPdq)!.picture.path}`, view: c.view, dihedral: c.dihedral, vq: c.viewQuality, distance: c.distance, verdict: judge(c) }))));
   }
   if (args.includes('--sheets')) await sheets([...unjudged.values()], bank);
@@ -162,11 +173,17 @@ async function main(): Promise<void> {
 }
 
 /** Contact sheets of unjudged pairs: 4 pairs a row, 6 rows a sheet, query left and bank picture right. */
-async function sheets(pairs: Pair[], bank: Map<string, { picture: Picture }>): Promise<void> {
+async function sheets(unjudged: Pair[], bank: Map<string, { picture: Picture }>): Promise<void> {
+  let pairs = unjudged;
   const dir = '/tmp/vigil-precision-sheets';
   mkdirSync(dir, { recursive: true });
   const tile = async (file: string) => sharp(file).resize(128, 128, { fit: 'contain', background: { r: 200, g: 200, b: 200, alpha: 1 } }).flatten({ background: { r: 200, g: 200, b: 200 } }).png().toBuffer().catch(() => sharp({ create: { width: 128, height: 128, channels: 3, background: { r: 255, g: 0, b: 0 } } }).png().toBuffer());
   const lines: string[] = [];
+  // Identical decoded pixels are copies whatever the hash: pre-labelled, the rest is judged by eye.
+  const pixels = (file: string) => sharp(file).ensureAlpha().raw().toBuffer({ resolveWithObject: true }).then(({ data, info }) => `${info.width}x${info.height}:${createHash('md5').update(data).digest('hex')}`).catch(() => file);
+  const identical = new Map<Pair, boolean>();
+  for (const p of pairs) identical.set(p, (await pixels(fileOf(p.query))) === (await pixels(fileOf(bank.get(p.bankPdq)!.picture))));
+  pairs = [...pairs.filter((p) => !identical.get(p)), ...pairs.filter((p) => identical.get(p))];
   for (let s = 0; s * 24 < pairs.length; s++) {
     const composites: OverlayOptions[] = [];
     for (const [i, p] of pairs.slice(s * 24, s * 24 + 24).entries()) {
@@ -174,7 +191,7 @@ async function sheets(pairs: Pair[], bank: Map<string, { picture: Picture }>): P
       const y = Math.floor(i / 4) * 144;
       const b = bank.get(p.bankPdq)!.picture;
       composites.push({ input: await tile(fileOf(p.query)), left: x, top: y }, { input: await tile(fileOf(b)), left: x + 132, top: y });
-      lines.push([p.query.record.md5, p.bankPdq, '?', `${p.query.pkg}/${p.query.path}`, `${b.pkg}/${b.path}`, `sheet ${s} #${i} d=${p.distance} ${p.view ?? ''} ${p.dihedral ?? ''}`].join('\t'));
+      lines.push([p.query.record.md5, p.bankPdq, identical.get(p) ? 'true' : '?', `${p.query.pkg}/${p.query.path}`, `${b.pkg}/${b.path}`, `sheet ${s} #${i} d=${p.distance} ${p.view ?? ''} ${p.dihedral ?? ''}`].join('\t'));
     }
     await sharp({ create: { width: 1120, height: 864, channels: 3, background: { r: 40, g: 40, b: 40 } } }).composite(composites).png().toFile(join(dir, `sheet-${String(s).padStart(3, '0')}.png`));
   }
