@@ -16,7 +16,7 @@ export const CACHE = process.env.VIGIL_PRECISION_CACHE ?? join(homedir(), '.cach
 
 // Split by package, each side a mix of icons, clipart, game sprites and textures, wallpapers and
 // documentation or sky pictures (flat, gradient, tiled, transparent and UI pictures, not only photos).
-export const BANK_PACKAGES = ['oxygen-icon-theme', 'mate-icon-theme', 'tango-icon-theme', 'freeciv-data', 'supertux-data', 'minetest-data', 'desktop-base', 'mate-backgrounds', 'gimp-help-en', 'neverball-data', 'lincity-ng-data'];
+export const BANK_PACKAGES = ['oxygen-icon-theme', 'tango-icon-theme', 'freeciv-data', 'supertux-data', 'minetest-data', 'desktop-base', 'mate-backgrounds', 'gimp-help-en', 'neverball-data', 'lincity-ng-data'];
 export const QUERY_PACKAGES = ['adwaita-icon-theme', 'lxde-icon-theme', 'elementary-xfce-icon-theme', 'gnome-icon-theme', 'openclipart-png', 'frozen-bubble-data', 'hedgewars-data', 'pingus-data', 'extremetuxracer-data', 'tuxpaint-data', 'kstars-data', 'gnome-backgrounds', 'warzone2100-data'];
 /** Pictures taken per package at most (a fixed pseudo-random choice): the large icon themes would dominate. */
 const PER_PACKAGE = 3000;
@@ -55,16 +55,21 @@ function walk(dir: string, out: string[] = []): string[] {
   return out;
 }
 
+/** Lines written since views of strips were dropped carry this version. */
+const RECORD_VERSION = 2;
+const aspect = (w: number, h: number) => Math.max(w / h, h / w);
+const isStrip = (r: Omit<FileHashRecord, 'path'>) => aspect(r.width ?? 1, r.height ?? 1) > 4 || (r.views ?? []).some((v) => v.box !== undefined && aspect(v.box.width, v.box.height) > 4);
+
 const order = (s: string) => createHash('sha1').update(s).digest('hex');
 
 /** Every picture of the collection, hashed with views (cached), errors included. */
 export async function loadCollection(log: (line: string) => void): Promise<Picture[]> {
   const cacheFile = join(CACHE, 'hashes-v1.jsonl');
-  const cached = new Map<string, Picture>();
+  const cached = new Map<string, Picture & { v?: number }>();
   if (existsSync(cacheFile)) {
     for (const line of readFileSync(cacheFile, 'utf8').split('\n')) {
       if (!line) continue;
-      const p = JSON.parse(line) as Picture & { size: number };
+      const p = JSON.parse(line) as Picture & { size: number; v?: number };
       cached.set(`${p.pkg}\t${p.path}\t${p.size}`, p);
     }
   }
@@ -76,8 +81,9 @@ export async function loadCollection(log: (line: string) => void): Promise<Pictu
     for (const path of files) {
       const size = statSync(join(dir, path)).size;
       const hit = cached.get(`${pkg}\t${path}\t${size}`);
-      // A file that failed before is tried again: decoders are added over time.
-      if (hit && !hit.record.error) pictures.push({ pkg, path, record: hit.record });
+      // A file that failed before is tried again (decoders are added over time), and so is a strip, whose
+      // views were dropped after the first hashing (MAX_VIEW_ASPECT): the only records those changes touch.
+      if (hit && !hit.record.error && (hit.v === RECORD_VERSION || !isStrip(hit.record))) pictures.push({ pkg, path, record: hit.record });
       else todo.push({ pkg, path, file: join(dir, path), size });
     }
   }
@@ -94,7 +100,7 @@ export async function loadCollection(log: (line: string) => void): Promise<Pictu
         const { pkg, path, size } = batch[k];
         const { path: _p, sha1: _s1, sha256: _s256, ...rest } = record;
         pictures.push({ pkg, path, record: rest });
-        return JSON.stringify({ pkg, path, size, record: rest });
+        return JSON.stringify({ pkg, path, size, v: RECORD_VERSION, record: rest });
       });
       appendFileSync(cacheFile, lines.join('\n') + '\n');
       done += batch.length;

@@ -38,6 +38,8 @@ interface Pair {
   distance: number;
   view?: string;
   dihedral?: string;
+  rule?: string;
+  confidence?: string;
 }
 
 function loadVerdicts(): Map<string, Verdict> {
@@ -77,13 +79,13 @@ async function main(): Promise<void> {
   await store.createBank({ name: 'precision', source: 'benign Debian pictures' });
   await store.importList('precision', [...bank.keys()].map((pdq, i) => ({ kind: 'record' as const, line: i + 1, record: { signals: [{ type: 'pdq' as const, value: pdq }], labels: {} } })));
   const runs: [string, Pair[]][] = [];
-  for (const [name, options] of [['Vigil defaults', {}], ['Vigil loose (triage)', { precision: 'loose' }]] as [string, Partial<MatcherOptions>][]) {
+  for (const [name, options] of [['Vigil defaults', {}], ['Vigil strict', { precision: 'strict' }], ['Vigil loose (triage)', { precision: 'loose' }]] as [string, Partial<MatcherOptions>][]) {
     const matcher = new BankMatcher(store, { digestIndex: createDigestIndex, ...options });
     await matcher.sync();
     const pairs: Pair[] = [];
     for (const q of queries) {
       const matches: BankMatch[] = await matcher.match({ pdq: pdqQueriesOf(q.record) });
-      for (const m of matches) pairs.push({ query: q, bankPdq: m.value, distance: m.distance, view: m.view, dihedral: m.dihedral });
+      for (const m of matches) pairs.push({ query: q, bankPdq: m.value, distance: m.distance, view: m.view, dihedral: m.dihedral, ...(m.rule ? { rule: m.rule.rule } : {}), confidence: m.confidence });
     }
     runs.push([name, pairs]);
   }
@@ -140,6 +142,13 @@ async function main(): Promise<void> {
       console.log(`${name.padEnd(37)} ${String(t).padStart(3)} ${String(c.pairs).padStart(6)} ${String(c.true).padStart(5)} ${String(c.false).padStart(6)} ${String(c.unjudged).padStart(9)}  ${c.falseQueries.size}`);
     }
   }
+
+  // What the defaults still get wrong, and what would block (high confidence) against the reference.
+  const defaults = runs.find(([n]) => n === 'Vigil defaults')![1];
+  const judged = (pairs: Pair[], v: Verdict) => new Set(pairs.filter((p) => p.distance <= 31 && judge(p) === v).map(key)).size;
+  const high = defaults.filter((p) => p.confidence === 'high');
+  console.log(`\nVigil defaults at ≤ 31, high confidence only (what the default rules block): ${judged(high, 'true')} true, ${judged(high, 'false')} false pairs`);
+  for (const p of defaults) if (p.distance <= 31 && judge(p) === 'false') console.log(`  false: ${p.rule} d=${p.distance} ${p.view}/${p.dihedral} ${p.confidence} · ${p.query.pkg}/${p.query.path.split('/').pop()} vs ${bank.get(p.bankPdq)!.picture.pkg}/${bank.get(p.bankPdq)!.picture.path.split('/').pop()}`);
 
   // Cost of each view and orientation alone, ungated (every candidate at ≤ 31) and at the query quality gate.
   const cost = new Map<string, { false: Set<string>; true: Set<string>; falseGated: Set<string>; trueGated: Set<string> }>();

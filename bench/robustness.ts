@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { createDigestIndex } from '../src/banks/digest-index.js';
 import { BankMatcher, pdqQueriesOf } from '../src/banks/matcher.js';
+import type { MatchPrecision } from '../src/banks/match-policy.js';
 import { hashImageBytes, type FileHashRecord } from '../src/hashing/hash-file.js';
 import { hammingDistance256, hash256FromHex } from '../src/signals/pdq/hash256.js';
 import { DIHEDRAL_NAMES } from '../src/signals/pdq/pdq.js';
@@ -106,6 +107,8 @@ const FOREIGN_LIST = ['reg-test-input/haystack.txt', 'reg-test-input/needles.txt
   .map(hash256FromHex);
 
 const verbose = process.argv.includes('--verbose');
+// `--precision strict|default|loose`: the matcher's settings (match-policy.ts); default 'default'.
+const precisionArg = (process.argv.includes('--precision') ? process.argv[process.argv.indexOf('--precision') + 1] : 'default') as MatchPrecision;
 // `--dump FILE`: every query hash of every copy with its distance to its own picture's hash (view, orientation,
 // distance, quality), to calibrate what each view must be allowed (bench:precision, match-policy.ts).
 const dumpFile = process.argv.includes('--dump') ? process.argv[process.argv.indexOf('--dump') + 1] : undefined;
@@ -154,7 +157,7 @@ async function evaluate(label: string, pictures: Map<string, Buffer>, transforms
     if (Math.max(r.width!, r.height!) < 512) small.add(base);
   }
   await store.importList('known', [...originals].map(([base, pdq], i) => ({ kind: 'record' as const, line: i + 1, record: { signals: [{ type: 'pdq' as const, value: pdq }], labels: {}, sourceId: base } })));
-  const matcher = new BankMatcher(store, { digestIndex: createDigestIndex, precision: process.argv.includes('--loose') ? 'loose' : 'default' });
+  const matcher = new BankMatcher(store, { digestIndex: createDigestIndex, precision: precisionArg });
   await matcher.sync();
   const known = [...originals].map(([base, pdq]) => ({ base, hash: hash256FromHex(pdq) }));
   const hashesOf = (r: FileHashRecord) => [r.pdq!, ...DIHEDRAL_NAMES.slice(1).map((n) => r.dihedral![n]!)];

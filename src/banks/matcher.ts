@@ -7,7 +7,7 @@
 import { VigilError } from '../core/errors.js';
 import { HammingIndex256 } from '../matching/hamming-index.js';
 import type { Labels } from '../lists/types.js';
-import { hash256FromHex } from '../signals/pdq/hash256.js';
+import { hammingDistance256, hash256FromHex } from '../signals/pdq/hash256.js';
 import { DIHEDRAL_NAMES, PDQ_QUALITY_THRESHOLD, type DihedralName } from '../signals/pdq/pdq.js';
 import { SIGNAL_TYPE_INFO, type SignalTypeName } from '../signals/registry.js';
 import type { Bank, BankKind, SignalChange, SignalStatus, Store } from '../store/types.js';
@@ -308,13 +308,17 @@ export class BankMatcher {
       if (q.quality < this.qualityThreshold || q.hashes.length === 0) continue;
       if (pdqRadius >= 0) {
         const degenerate = q.hashes.map(isDegenerate);
+        // The picture's own unturned hash: a turned or derived hash must do better than it (match-policy.ts).
+        const own = (pdqQueries.find((o) => o.view === 'original' && o.timestamp === q.timestamp) ?? q).hashes[0];
         // Each orientation on its own: a turned hash may only match where the plain one did not.
         for (let k = 0; k < q.hashes.length; k++) {
           const dihedral = DIHEDRAL_NAMES[k];
           for (const m of this.pdq.search(q.hashes[k], pdqRadius)) {
             const bank = this.banks.get(this.bankOf[m.id]);
             if (!bank) continue;
-            const hit = { view: q.view, dihedral, distance: m.distance, quality: q.quality, queryDegenerate: degenerate[k], bankDegenerate: this.degenerateOf[m.id] === 1, frame: q.timestamp !== undefined };
+            const known = this.pdq.get(m.id);
+            const originalDistance = k === 0 && q.hashes[0] === own ? m.distance : known ? hammingDistance256(own, known) : 256;
+            const hit = { view: q.view, dihedral, distance: m.distance, quality: q.quality, originalDistance, queryDegenerate: degenerate[k], bankDegenerate: this.degenerateOf[m.id] === 1, frame: q.timestamp !== undefined };
             const admitted = admitHit(hit, bank.thresholds.pdq ?? SIGNAL_TYPE_INFO.pdq.defaultThreshold!, bank.degeneratePolicy ?? 'exact', precision);
             if (!admitted) continue;
             const { confidence, ...rule } = admitted;
@@ -327,7 +331,7 @@ export class BankMatcher {
         for (const m of this.videos.findImage(q.hashes[0], vpdqRadius)) {
           const first = m.occurrences.reduce((a, b) => (b.distance < a.distance ? b : a));
           const bank = this.banks.get(this.bankOf[m.entry]);
-          const admitted = bank && admitHit({ view: q.view, dihedral: 'orig', distance: m.distance, quality: q.quality, queryDegenerate: isDegenerate(q.hashes[0]), bankDegenerate: false, frame: false }, vpdqRadius, bank.degeneratePolicy ?? 'exact', precision);
+          const admitted = bank && admitHit({ view: q.view, dihedral: 'orig', distance: m.distance, quality: q.quality, originalDistance: m.distance, queryDegenerate: isDegenerate(q.hashes[0]), bankDegenerate: false, frame: false }, vpdqRadius, bank.degeneratePolicy ?? 'exact', precision);
           if (!admitted) continue;
           const { confidence, ...rule } = admitted;
           keep({ id: m.entry, type: 'vpdq', distance: m.distance, view: q.view, timestamp: first.timestamp, timestampIn: 'known', rule, confidence });
