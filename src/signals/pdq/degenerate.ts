@@ -56,7 +56,7 @@ export function hashInformation(hash: Uint8Array): HashInformation {
   }
   const topRowShare = Math.max(...rows.values()) / 16;
   const degenerate: DegenerateKind | undefined =
-    ones <= CONSTANT_BITS || ones >= 256 - CONSTANT_BITS ? 'constant' : topRowShare >= ONE_VALUE_SHARE ? 'one-value' : selfDistance <= PERIODIC_DISTANCE ? 'periodic' : undefined;
+    ones <= CONSTANT_BITS || ones >= 256 - CONSTANT_BITS ? 'constant' : selfDistance <= PERIODIC_DISTANCE ? 'periodic' : topRowShare >= ONE_VALUE_SHARE ? 'one-value' : undefined;
   return { ...(degenerate ? { degenerate } : {}), ones, selfDistance, topRowShare };
 }
 
