@@ -81,9 +81,9 @@ export async function loadCollection(log: (line: string) => void): Promise<Pictu
     for (const path of files) {
       const size = statSync(join(dir, path)).size;
       const hit = cached.get(`${pkg}\t${path}\t${size}`);
-      // A file that failed before is tried again (decoders are added over time), and so is a strip, whose
+      // A file without a hash is tried again (decoders are added over time), and so is a strip, whose
       // views were dropped after the first hashing (MAX_VIEW_ASPECT): the only records those changes touch.
-      if (hit && !hit.record.error && (hit.v === RECORD_VERSION || !isStrip(hit.record))) pictures.push({ pkg, path, record: hit.record });
+      if (hit && hit.record.pdq !== undefined && (hit.v === RECORD_VERSION || !isStrip(hit.record))) pictures.push({ pkg, path, record: hit.record });
       else todo.push({ pkg, path, file: join(dir, path), size });
     }
   }
