@@ -97,7 +97,9 @@ function runToPng(path: string, format: 'bmp' | 'ico' | 'tga', source: string, i
       clearTimeout(timer);
       const png = Buffer.concat(out);
       if (code === 0 && png.length > 0) resolve(png);
-      else reject(new VigilError('VIGIL_ERR_CORRUPT_MEDIA', `${format.toUpperCase()} picture could not be decoded: ${Buffer.concat(err).toString('utf8').trim().split('\n')[0] || `ffmpeg exited with ${code}`}`));
+      // BMP, ICO and TGA are recognised by a few header bytes that other files can share: a failure is
+      // "not a picture that can be decoded" (a document stays a document), naming what it looked like.
+      else reject(new VigilError('VIGIL_ERR_UNSUPPORTED_MEDIA', `Not an image format that can be decoded (format: looks like ${format.toUpperCase()}; ${Buffer.concat(err).toString('utf8').trim().split('\n')[0] || `ffmpeg exited with ${code}`})`));
     });
     child.stdin.end(input ?? Buffer.alloc(0));
   });
