@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { createDigestIndex } from '../src/banks/digest-index.js';
 import { BankMatcher, pdqQueriesOf } from '../src/banks/matcher.js';
+import type { MatchPrecision } from '../src/banks/match-policy.js';
 import { hashImageBytes, type FileHashRecord } from '../src/hashing/hash-file.js';
 import { hammingDistance256, hash256FromHex } from '../src/signals/pdq/hash256.js';
 import { DIHEDRAL_NAMES } from '../src/signals/pdq/pdq.js';
@@ -106,6 +107,12 @@ const FOREIGN_LIST = ['reg-test-input/haystack.txt', 'reg-test-input/needles.txt
   .map(hash256FromHex);
 
 const verbose = process.argv.includes('--verbose');
+// `--precision strict|default|loose`: the matcher's settings (match-policy.ts); default 'default'.
+const precisionArg = (process.argv.includes('--precision') ? process.argv[process.argv.indexOf('--precision') + 1] : 'default') as MatchPrecision;
+// `--dump FILE`: every query hash of every copy with its distance to its own picture's hash (view, orientation,
+// distance, quality), to calibrate what each view must be allowed (bench:precision, match-policy.ts).
+const dumpFile = process.argv.includes('--dump') ? process.argv[process.argv.indexOf('--dump') + 1] : undefined;
+const dumped: Record<string, unknown>[] = [];
 const cpuMs = (since: NodeJS.CpuUsage) => {
   const u = process.cpuUsage(since);
   return (u.user + u.system) / 1000;
@@ -150,7 +157,7 @@ async function evaluate(label: string, pictures: Map<string, Buffer>, transforms
     if (Math.max(r.width!, r.height!) < 512) small.add(base);
   }
   await store.importList('known', [...originals].map(([base, pdq], i) => ({ kind: 'record' as const, line: i + 1, record: { signals: [{ type: 'pdq' as const, value: pdq }], labels: {}, sourceId: base } })));
-  const matcher = new BankMatcher(store, { digestIndex: createDigestIndex });
+  const matcher = new BankMatcher(store, { digestIndex: createDigestIndex, precision: precisionArg });
   await matcher.sync();
   const known = [...originals].map(([base, pdq]) => ({ base, hash: hash256FromHex(pdq) }));
   const hashesOf = (r: FileHashRecord) => [r.pdq!, ...DIHEDRAL_NAMES.slice(1).map((n) => r.dihedral![n]!)];
@@ -189,6 +196,13 @@ async function evaluate(label: string, pictures: Map<string, Buffer>, transforms
       const dih = nearest(hashesOf(r));
       if (usable && dih.distance <= 31 && dih.base === base) row.dihedral++;
       const matches = await matcher.match({ pdq: pdqQueriesOf(r) });
+      if (dumpFile) {
+        const own = hash256FromHex(originals.get(base)!);
+        for (const q of pdqQueriesOf(r)) q.hashes.forEach((h, k) => {
+          const distance = hammingDistance256(h, own);
+          dumped.push({ label, edit: name, base, view: q.view, dihedral: DIHEDRAL_NAMES[k], distance, quality: q.quality });
+        });
+      }
       const own = matches.find((m) => m.sourceId === base);
       if (own) {
         row.vigil++;
@@ -263,3 +277,4 @@ async function main(): Promise<void> {
 }
 
 await main();
+if (dumpFile) (await import('node:fs')).writeFileSync(dumpFile, JSON.stringify(dumped));

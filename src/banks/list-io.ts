@@ -9,6 +9,7 @@ import { DETECT_BYTES, detectListFormat, getListFormat, type AnyListReadOptions,
 import type { ListItem, ListRecord } from '../lists/types.js';
 import { readListInWorker } from './list-worker.js';
 import type { SignalTypeName } from '../signals/registry.js';
+import { hashInformation, type DegenerateKind } from '../signals/pdq/degenerate.js';
 import type { ImportOptions, ImportResult, Signal, Store } from '../store/types.js';
 
 export interface ImportFileOptions {
@@ -47,7 +48,7 @@ export async function resolveFormat(path: string, format: ListFormatName | 'auto
 }
 
 /** Imports a list file into a bank in one transaction; row errors are in the result. */
-export async function importListFile(store: Store, bankName: string, path: string, options: ImportFileOptions = {}): Promise<ImportResult & { format: ListFormatName }> {
+export async function importListFile(store: Store, bankName: string, path: string, options: ImportFileOptions = {}): Promise<ImportResult & { format: ListFormatName; degeneratePdq: DegenerateCount }> {
   const name = options.fileName ?? options.displayName ?? path;
   const info = await stat(path).catch((err: unknown) => {
     throw new VigilError('VIGIL_ERR_UNREADABLE', `Cannot read ${name}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
@@ -73,8 +74,36 @@ export async function importListFile(store: Store, bankName: string, path: strin
     : format.input === 'file'
       ? format.readFile(path, readOptions)
       : format.read(createReadStream(path, { highWaterMark: 1 << 20 }), readOptions);
-  const result = await store.importList(bank.name, items, { fileName: name, format: format.name, ...(options.withinCommit ? { withinCommit: options.withinCommit } : {}) });
-  return { ...result, format: format.name };
+  const degeneratePdq = newDegenerateCount();
+  const result = await store.importList(bank.name, countingDegenerate(items, degeneratePdq), { fileName: name, format: format.name, ...(options.withinCommit ? { withinCommit: options.withinCommit } : {}) });
+  return { ...result, format: format.name, degeneratePdq };
+}
+
+/** PDQ hashes too uniform to match loosely (signals/pdq/degenerate.ts), by kind; the bank's policy decides what they match. */
+export type DegenerateCount = Record<DegenerateKind | 'total', number>;
+
+const newDegenerateCount = (): DegenerateCount => ({ total: 0, constant: 0, 'one-value': 0, periodic: 0 });
+
+function countDegenerateValue(count: DegenerateCount, value: string): void {
+  if (value.length !== 64) return;
+  const kind = hashInformation(Buffer.from(value, 'hex')).degenerate;
+  if (!kind) return;
+  count[kind]++;
+  count.total++;
+}
+
+async function* countingDegenerate(items: AsyncIterable<ListItem>, count: DegenerateCount): AsyncGenerator<ListItem> {
+  for await (const item of items) {
+    if (item.kind === 'record') for (const s of item.record.signals) if (s.type === 'pdq') countDegenerateValue(count, s.value);
+    yield item;
+  }
+}
+
+/** The degenerate PDQ hashes a bank holds (bank stats): one pass over its PDQ signals. */
+export async function countDegenerate(store: Store, bankName: string): Promise<DegenerateCount> {
+  const count = newDegenerateCount();
+  for await (const record of bankRecords(store, bankName, 'pdq')) for (const s of record.signals) if (s.type === 'pdq') countDegenerateValue(count, s.value);
+  return count;
 }
 
 /**

@@ -65,12 +65,31 @@ test('PDQ within the threshold matches with its distance; beyond it does not; lo
   assert.deepEqual(await matcher.match(query(BRIDGE, 30)), []);
 });
 
-test('dihedral queries report the orientation that matched', async () => {
+test('dihedral queries report the orientation that matched, and how sure the match is', async () => {
   const hashes = [BRIDGE_ROT90, BRIDGE_ROT90, BRIDGE_ROT90, BRIDGE, BRIDGE_ROT90, BRIDGE_ROT90, BRIDGE_ROT90, BRIDGE_ROT90];
-  const [m] = await matcher.match({ pdq: [{ view: 'trimmed', quality: 100, hashes: hashes.map(hash256FromHex) }] });
+  const [m] = await matcher.match({ pdq: [{ view: 'original', quality: 100, hashes: hashes.map(hash256FromHex) }] });
   assert.equal(m.dihedral, 'rot270');
-  assert.equal(m.view, 'trimmed');
+  assert.equal(m.view, 'original');
   assert.equal(m.distance, 0);
+  assert.equal(m.rule?.rule, 'orientation');
+  assert.equal(m.confidence, 'medium');
+  assert.ok(m.rule!.originalDistance! > 100, 'the unturned picture is far from the list hash');
+  const [plain] = await matcher.match(query(flip(BRIDGE, 3)));
+  assert.deepEqual({ rule: plain.rule?.rule, confidence: plain.confidence, maxDistance: plain.rule?.maxDistance }, { rule: 'original', confidence: 'high', maxDistance: 31 });
+  // A trimmed view turned is not a match by default (measured: mostly false pairs); loose settings find it.
+  const trimmed = { pdq: [{ view: 'trimmed', quality: 100, hashes: hashes.map(hash256FromHex) }] };
+  assert.deepEqual(await matcher.match(trimmed), []);
+  const loose = new BankMatcher(store, { digestIndex: () => new MapDigestIndex(), precision: 'loose' });
+  await loose.sync();
+  const [l] = await loose.match(trimmed);
+  assert.deepEqual({ view: l.view, dihedral: l.dihedral, rule: l.rule?.rule, confidence: l.confidence }, { view: 'trimmed', dihedral: 'rot270', rule: 'view-orientation', confidence: 'low' });
+});
+
+test('an orientation must beat the unturned picture: a hash close both ways is not matched turned', async () => {
+  // The unturned hash is 20 bits off and a turned one 10: not 32 bits better, so only the plain match stands.
+  const [m, ...rest] = await matcher.match(query(flip(BRIDGE, 20), 100, [flip(BRIDGE, 10), ...Array(6).fill(BRIDGE_ROT90)]));
+  assert.equal(rest.length, 0);
+  assert.deepEqual({ dihedral: m.dihedral, distance: m.distance, rule: m.rule?.rule }, { dihedral: 'orig', distance: 20, rule: 'original' });
 });
 
 test('per-bank threshold, disabling a bank and deleting a signal take effect at the next sync', async () => {
@@ -125,4 +144,19 @@ test('each bank applies its own vPDQ frame threshold to whole-video matches', as
   const query = frames.map((h, i) => ({ hash: hash256FromHex(flip(h, 10)), quality: 100, timestamp: i }));
   const banks = (await matcher.match({ vpdq: query })).filter((m) => m.signalType === 'vpdq').map((m) => m.bank);
   assert.deepEqual(banks, ['loose-videos']);
+});
+
+test('degenerate hashes: exactly only (bank policy exact) or never (none), and never loosely from the query side', async () => {
+  const FLAT = '0000ffff'.repeat(8);
+  await store.createBank({ name: 'flat', source: 'test' });
+  await store.importList('flat', [{ kind: 'record', line: 1, record: { signals: [{ type: 'pdq', value: FLAT }], labels: {} } }]);
+  await matcher.sync();
+  const [exact] = await matcher.match(query(FLAT));
+  assert.deepEqual({ bank: exact.bank, rule: exact.rule?.rule, confidence: exact.confidence }, { bank: 'flat', rule: 'degenerate-exact', confidence: 'low' });
+  assert.deepEqual(await matcher.match(query(flip(FLAT, 1))), [], 'one bit off a degenerate hash is no match');
+  await store.updateBank('flat', { degeneratePolicy: 'none' });
+  await matcher.sync();
+  assert.deepEqual(await matcher.match(query(FLAT)), []);
+  await store.updateBank('flat', { enabled: false });
+  await matcher.sync();
 });

@@ -7,7 +7,7 @@
 import { VigilError } from '../core/errors.js';
 import { HammingIndex256 } from '../matching/hamming-index.js';
 import type { Labels } from '../lists/types.js';
-import { hash256FromHex } from '../signals/pdq/hash256.js';
+import { hammingDistance256, hash256FromHex } from '../signals/pdq/hash256.js';
 import { DIHEDRAL_NAMES, PDQ_QUALITY_THRESHOLD, type DihedralName } from '../signals/pdq/pdq.js';
 import { SIGNAL_TYPE_INFO, type SignalTypeName } from '../signals/registry.js';
 import type { Bank, BankKind, SignalChange, SignalStatus, Store } from '../store/types.js';
@@ -15,6 +15,8 @@ import { parseVpdqJson } from '../signals/vpdq/format.js';
 import type { VpdqFeature } from '../signals/vpdq/hasher.js';
 import type { TimeRange } from '../signals/vpdq/match.js';
 import { VpdqVideoIndex } from '../signals/vpdq/video-index.js';
+import { isDegenerate } from '../signals/pdq/degenerate.js';
+import { admitHit, type MatchConfidence, type MatchPrecision, type MatchRule } from './match-policy.js';
 
 /** Exact digest lookup (md5/sha1/sha256) keyed by binary digests. */
 export interface DigestIndex {
@@ -82,6 +84,14 @@ export interface BankMatch {
   actionable: boolean;
   /** A false positive in a 'downrank' bank: still a match, with less weight. */
   downranked: boolean;
+  /** How the match was made (perceptual matches): rule, distance, the limit it met, the query's quality. */
+  rule?: MatchRule;
+  /**
+   * How sure the match is: high (a digest, a whole video, or the picture as uploaded within the calibrated
+   * distance), medium (a view or orientation that earned its distance), low (loose settings, or a
+   * degenerate hash matched exactly). The default rules block only high; the rest goes to review.
+   */
+  confidence: MatchConfidence;
 }
 
 export interface MatcherOptions {
@@ -93,6 +103,8 @@ export interface MatcherOptions {
   pollMs?: number;
   /** Builds a digest index for md5/sha1/sha256 (injected so the index implementation can change). */
   digestIndex: (byteLength: number) => DigestIndex;
+  /** 'loose' matches every view and orientation at the bank's threshold (triage, investigations); default calibrated. */
+  precision?: MatchPrecision;
   /** A background sync or compaction failed (logged and counted by the caller; the matcher keeps trying). */
   onError?: (what: 'sync' | 'compaction', err: unknown) => void;
   now?: () => number;
@@ -131,6 +143,8 @@ export class BankMatcher {
   /** Per signal id: its bank id and status, in typed arrays (millions of signals, no objects). */
   private bankOf = new Int32Array(1024);
   private statusOf = new Uint8Array(1024);
+  /** 1 where the signal's PDQ hash is degenerate (constant, one value, periodic). */
+  private degenerateOf = new Uint8Array(1024);
   private banks = new Map<number, Bank>();
   private timer: NodeJS.Timeout | undefined;
   private syncing: Promise<number> | undefined;
@@ -199,8 +213,11 @@ export class BankMatcher {
     bankOf.set(this.bankOf);
     const statusOf = new Uint8Array(n);
     statusOf.set(this.statusOf);
+    const degenerateOf = new Uint8Array(n);
+    degenerateOf.set(this.degenerateOf);
     this.bankOf = bankOf;
     this.statusOf = statusOf;
+    this.degenerateOf = degenerateOf;
   }
 
   private apply(change: SignalChange): void {
@@ -217,7 +234,10 @@ export class BankMatcher {
     this.statusOf[id] = STATUS_CODE[change.status];
     if (type === 'pdq') {
       const bytes = this.pdq.has(id) ? undefined : hexBytes(change.value, 32);
-      if (bytes) this.pdq.add(id, bytes);
+      if (bytes) {
+        this.pdq.add(id, bytes);
+        this.degenerateOf[id] = isDegenerate(bytes) ? 1 : 0;
+      }
     } else if (type === 'vpdq') {
       if (!this.videoOf.has(id)) {
         try {
@@ -294,12 +314,16 @@ export class BankMatcher {
 
   /** Matches one piece of media's hashes against every enabled bank. */
   async match(query: MatchQuery): Promise<BankMatch[]> {
-    type Hit = { id: number; type: SignalTypeName; distance: number; view?: string; dihedral?: DihedralName; timestamp?: number; timestampIn?: 'query' | 'known'; video?: VideoMatchDetails };
+    type Hit = { id: number; type: SignalTypeName; distance: number; view?: string; dihedral?: DihedralName; timestamp?: number; timestampIn?: 'query' | 'known'; video?: VideoMatchDetails; rule?: MatchRule; confidence?: MatchConfidence };
     const hits = new Map<number, Hit>();
+    const rank = { high: 0, medium: 1, low: 2 } as const;
+    // The surest admitted hit wins, then the closest.
     const keep = (hit: Hit) => {
       const prior = hits.get(hit.id);
-      if (!prior || hit.distance < prior.distance) hits.set(hit.id, hit);
+      const better = !prior || rank[hit.confidence ?? 'high'] < rank[prior.confidence ?? 'high'] || (rank[hit.confidence ?? 'high'] === rank[prior.confidence ?? 'high'] && hit.distance < prior.distance);
+      if (better) hits.set(hit.id, hit);
     };
+    const precision = this.options.precision ?? 'default';
     for (const type of ['md5', 'sha1', 'sha256'] as const) {
       const hex = query[type];
       if (!hex) continue;
@@ -316,15 +340,34 @@ export class BankMatcher {
     for (const q of pdqQueries) {
       if (q.quality < this.qualityThreshold || q.hashes.length === 0) continue;
       if (pdqRadius >= 0) {
-        for (const m of this.pdq.searchDihedral(q.hashes, pdqRadius)) {
-          keep({ id: m.id, type: 'pdq', distance: m.distance, view: q.view, dihedral: DIHEDRAL_NAMES[m.variant], ...(q.timestamp !== undefined ? { timestamp: q.timestamp, timestampIn: 'query' as const } : {}) });
+        const degenerate = q.hashes.map(isDegenerate);
+        // The picture's own unturned hash: a turned or derived hash must do better than it (match-policy.ts).
+        const own = (pdqQueries.find((o) => o.view === 'original' && o.timestamp === q.timestamp) ?? q).hashes[0];
+        // Each orientation on its own: a turned hash may only match where the plain one did not.
+        for (let k = 0; k < q.hashes.length; k++) {
+          const dihedral = DIHEDRAL_NAMES[k];
+          for (const m of this.pdq.search(q.hashes[k], pdqRadius)) {
+            const bank = this.banks.get(this.bankOf[m.id]);
+            if (!bank) continue;
+            const known = this.pdq.get(m.id);
+            const originalDistance = k === 0 && q.hashes[0] === own ? m.distance : known ? hammingDistance256(own, known) : 256;
+            const hit = { view: q.view, dihedral, distance: m.distance, quality: q.quality, originalDistance, queryDegenerate: degenerate[k], bankDegenerate: this.degenerateOf[m.id] === 1, frame: q.timestamp !== undefined };
+            const admitted = admitHit(hit, bank.thresholds.pdq ?? SIGNAL_TYPE_INFO.pdq.defaultThreshold!, bank.degeneratePolicy ?? 'exact', precision);
+            if (!admitted) continue;
+            const { confidence, ...rule } = admitted;
+            keep({ id: m.id, type: 'pdq', distance: m.distance, view: q.view, dihedral, rule, confidence, ...(q.timestamp !== undefined ? { timestamp: q.timestamp, timestampIn: 'query' as const } : {}) });
+          }
         }
       }
       // A still (not a frame) may come from a known video: find it among the videos' frames.
       if (vpdqRadius >= 0 && q.timestamp === undefined && this.videoOf.size > 0) {
         for (const m of this.videos.findImage(q.hashes[0], vpdqRadius)) {
           const first = m.occurrences.reduce((a, b) => (b.distance < a.distance ? b : a));
-          keep({ id: m.entry, type: 'vpdq', distance: m.distance, view: q.view, timestamp: first.timestamp, timestampIn: 'known' });
+          const bank = this.banks.get(this.bankOf[m.entry]);
+          const admitted = bank && admitHit({ view: q.view, dihedral: 'orig', distance: m.distance, quality: q.quality, originalDistance: m.distance, queryDegenerate: isDegenerate(q.hashes[0]), bankDegenerate: false, frame: false }, vpdqRadius, bank.degeneratePolicy ?? 'exact', precision);
+          if (!admitted) continue;
+          const { confidence, ...rule } = admitted;
+          keep({ id: m.entry, type: 'vpdq', distance: m.distance, view: q.view, timestamp: first.timestamp, timestampIn: 'known', rule, confidence });
         }
       }
     }
@@ -346,6 +389,8 @@ export class BankMatcher {
               distance: 0,
               view: v.view,
               share: m.queryMatchPercent,
+              rule: { rule: 'video', distance: 0, maxDistance: radius },
+              confidence: 'high',
               video: { queryMatchPercent: m.queryMatchPercent, comparedMatchPercent: m.comparedMatchPercent, queryRanges: m.queryRanges, comparedRanges: m.comparedRanges },
             });
           }
@@ -384,6 +429,8 @@ export class BankMatcher {
         ...(h.timestamp !== undefined ? { timestamp: h.timestamp } : {}),
         ...(h.timestampIn !== undefined ? { timestampIn: h.timestampIn } : {}),
         ...(h.video !== undefined ? { video: h.video } : {}),
+        ...(h.rule !== undefined ? { rule: h.rule } : {}),
+        confidence: h.confidence ?? 'high',
         labels: signal.labels,
         sourceId: signal.sourceId,
         fileName: signal.fileName,

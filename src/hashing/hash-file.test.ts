@@ -77,3 +77,12 @@ test('oriented, sampled at the reference size, equals hashing with the orientati
   const applied = await hashImageBytes(tagged, { path: 'test' }, { applyExifOrientation: true });
   assert.equal(view(r, 'oriented')!.pdq, applied.pdq);
 });
+
+test('a strip (content over 4:1) gets no derived views: squashed to a square it matches other strips', async () => {
+  const strip = await sharp(syntheticRgb(400, 40, 5), { raw: { width: 400, height: 40, channels: 3 } }).png().toBuffer();
+  const r = await hashImageBytes(strip, { path: 'strip.png' }, { views: true });
+  assert.equal(r.error, undefined);
+  assert.deepEqual(r.views, []);
+  const square = await sharp(syntheticRgb(160, 120, 5), { raw: { width: 160, height: 120, channels: 3 } }).png().toBuffer();
+  assert.ok(((await hashImageBytes(square, { path: 'square.png' }, { views: true })).views ?? []).length > 0);
+});

@@ -69,7 +69,7 @@ export interface ViewHashes {
 export const DEFAULT_MAX_IMAGE_BYTES = 256 * 1024 * 1024;
 
 /** File names that claim to be a picture or a video. */
-const MEDIA_EXTENSION = /\.(jpe?g|jpe|jfif|png|apng|gif|webp|avif|hei[cf]|tiff?|bmp|dib|ico|mp4|m4v|mov|qt|avi|mkv|webm|wmv|asf|flv|mpe?g|ts|m2ts|mts|3gp|3g2|ogv)$/i;
+const MEDIA_EXTENSION = /\.(jpe?g|jpe|jfif|png|apng|gif|webp|avif|hei[cf]|tiff?|bmp|dib|ico|cur|tga|icb|vda|vst|dng|cr2|nef|arw|mp4|m4v|mov|qt|avi|mkv|webm|wmv|asf|flv|mpe?g|ts|m2ts|mts|3gp|3g2|ogv)$/i;
 
 export interface FileHashRecord extends Partial<FileDigests> {
   path: string;
@@ -275,6 +275,11 @@ function uncropSource(share: number): number {
   while (extended(side, share) > PDQ_REFERENCE_MAX_DIMENSION) side--;
   return side;
 }
+/**
+ * No derived views of a strip (content over 4:1, a progress bar, a button row): squashed to a square, a few
+ * rows of detail fill the hash and match other strips (bench:precision, docs/matching.md).
+ */
+const MAX_VIEW_ASPECT = 4;
 /** rescaled-256 is only hashed for content up to this size: a copy of a thumbnail is rarely larger. */
 const RESCALE_MAX_SOURCE = 1024;
 
@@ -283,6 +288,8 @@ function hashViews(image: DecodedImage, referenceResize: boolean, orient: boolea
   const sample = referenceResize ? PDQ_REFERENCE_MAX_DIMENSION : undefined;
   const { boxes, partial } = findContentFrames(image, image.alpha);
   const box = boxes.at(-1);
+  const inner = box ?? image;
+  if (Math.max(inner.width / inner.height, inner.height / inner.width) > MAX_VIEW_ASPECT) return views;
   // Innermost content first; outer frames (e.g. a sticker canvas around letterbox bars) too.
   for (const [i, b] of [...boxes].reverse().entries()) views.push({ view: i === 0 ? 'trimmed' : 'trimmed-outer', box: b, ...pdqOf(cropPixels(image, b, sample), true, referenceResize) });
   if (partial.length === 2) {

@@ -14,6 +14,7 @@ import type { ItemBudget } from '../core/budget.js';
 import { VigilError } from '../core/errors.js';
 import type { PixelBuffer } from '../signals/pdq/luma.js';
 import { implausiblePicture } from './plausible.js';
+import { describeFormat, toDecodableBytes } from './other-formats.js';
 
 // A 50,000×50,000 PNG must be refused from its header, never decoded.
 export const DEFAULT_MAX_PIXELS = 200_000_000;
@@ -158,13 +159,13 @@ function cmykToRgb(cmyk: Uint8Array, pixels: number): Uint8Array {
   return rgb;
 }
 
-function classifySharpError(err: unknown): VigilError {
+function classifySharpError(err: unknown, input: Uint8Array): VigilError {
   const message = err instanceof Error ? err.message : String(err);
   if (/pixel limit/i.test(message)) {
     return new VigilError('VIGIL_ERR_PIXEL_LIMIT', `Image refused: ${message}`, { cause: err });
   }
   if (/unsupported image format|bad seek|not a known|not in a known format/i.test(message)) {
-    return new VigilError('VIGIL_ERR_UNSUPPORTED_MEDIA', 'Not an image format that can be decoded', { cause: err });
+    return new VigilError('VIGIL_ERR_UNSUPPORTED_MEDIA', `Not an image format that can be decoded (format: ${describeFormat(input)})`, { cause: err });
   }
   return new VigilError('VIGIL_ERR_CORRUPT_MEDIA', `Image could not be decoded: ${message.split('\n')[0]}`, { cause: err });
 }
@@ -179,10 +180,13 @@ export async function decodeImage(input: Uint8Array, options: DecodeOptions = {}
   // A header that promises far more than the bytes hold: nothing worth hashing, and costly to decode.
   const shortfall = implausiblePicture(input);
   if (shortfall) throw new VigilError('VIGIL_ERR_UNREADABLE', shortfall);
+  // BMP, ICO, TGA, HEIC, camera RAW: other-formats.ts turns them into bytes sharp reads.
+  const other = await toDecodableBytes(input, options.maxPixels ?? DEFAULT_MAX_PIXELS);
+  if (other) return { ...(await decodeImage(other.bytes, options)), format: other.format };
   try {
     return await decodeWith(input, options, 'truncated');
   } catch (err) {
-    const error = err instanceof VigilError ? err : classifySharpError(err);
+    const error = err instanceof VigilError ? err : classifySharpError(err, input);
     if (error.code !== 'VIGIL_ERR_CORRUPT_MEDIA' || options.lenient === false) throw error;
     // Like ImageMagick, keep what decodes from a damaged file (carved or cut-off uploads still match),
     // but say so: the caller gets `partial` and the decoder's message.

@@ -16,6 +16,7 @@ export function match(over: Partial<BankMatch> = {}): BankMatch {
     status: 'active',
     actionable: true,
     downranked: false,
+    confidence: 'high',
     ...over,
   };
 }

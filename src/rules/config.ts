@@ -86,6 +86,8 @@ const ConditionSchema = z.strictObject({
   labels: LabelsConditionSchema.optional(),
   status: anyOf(z.enum(['active', 'false_positive', 'quarantined'], 'must be active, false_positive or quarantined'), 'status').optional(),
   downranked: z.boolean('must be true or false').optional(),
+  /** How sure the matcher is (BankMatch.confidence): high, medium, low. */
+  confidence: anyOf(z.enum(['high', 'medium', 'low'], 'must be high, medium or low'), 'confidence').optional(),
   video: VideoConditionSchema.optional(),
   includeNonActionable: z.boolean('must be true or false').default(false),
   minMatches: z.number('must be a number').int('must be a whole number').min(1, 'must be 1..1000').max(1000, 'must be 1..1000').default(1),
@@ -303,8 +305,14 @@ const DEFAULT_RULES_INPUT: RulesConfigInput = {
     {
       id: 'block-known-material',
       description: 'An actionable match in a block bank: block, hold for review, preserve evidence, draft a report.',
-      when: { bankKind: 'block', downranked: false },
+      when: { bankKind: 'block', downranked: false, confidence: ['high'] },
       then: [{ type: 'block' }, { type: 'hold_for_review', priority: 50 }, { type: 'preserve_evidence' }, { type: 'report_draft' }],
+    },
+    {
+      id: 'review-uncertain-match',
+      description: 'A match the matcher is not sure of (a view, an orientation, a degenerate hash, loose settings): review only, with evidence preserved.',
+      when: { bankKind: 'block', downranked: false, confidence: ['medium', 'low'] },
+      then: [{ type: 'hold_for_review', priority: 40 }, { type: 'preserve_evidence' }],
     },
     {
       id: 'review-downranked-match',

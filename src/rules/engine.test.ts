@@ -277,3 +277,15 @@ test('default rules: allow-bank matches alone allow (explained); beside a block-
   assert.equal(both.verdict, 'block');
   assert.deepEqual(both.fired.map((f) => f.ruleId), ['block-known-material', 'explain-allow-bank']);
 });
+
+test('condition: confidence; by default only a high-confidence match blocks, an uncertain one goes to review', () => {
+  const e = engine([{ when: { confidence: ['medium', 'low'] } }]);
+  assert.equal(e.evaluate(one({ confidence: 'high' })).fired.length, 0);
+  assert.equal(e.evaluate(one({ confidence: 'low' })).fired.length, 1);
+  const defaults = new RuleEngine(DEFAULT_RULES);
+  assert.equal(defaults.evaluate(one({ confidence: 'high' })).verdict, 'block');
+  const uncertain = defaults.evaluate(one({ confidence: 'medium', view: 'trimmed', dihedral: 'rot90' }));
+  assert.equal(uncertain.verdict, 'review');
+  assert.ok(uncertain.actions.some((a) => a.type === 'preserve_evidence'));
+  assert.match(uncertain.fired.find((f) => f.ruleId === 'review-uncertain-match')!.reason, /medium confidence/);
+});

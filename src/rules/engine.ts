@@ -47,6 +47,8 @@ function selects(when: RuleCondition, m: BankMatch): boolean {
   if (when.maxDistance !== undefined && !(m.distance <= when.maxDistance)) return false;
   if (when.status !== undefined && !when.status.includes(m.status)) return false;
   if (when.downranked !== undefined && m.downranked !== when.downranked) return false;
+  // Matches recorded before confidence existed count as high: they were acted on as such.
+  if (when.confidence !== undefined && !when.confidence.includes(m.confidence ?? 'high')) return false;
   if (when.video !== undefined) {
     const v = m.video;
     if (v === undefined) return false;
@@ -111,6 +113,7 @@ function describeMatch(m: BankMatch, when: RuleCondition): string {
   const where: string[] = [];
   if (m.view !== undefined && m.view !== 'original') where.push(`view ${m.view}`);
   if (m.dihedral !== undefined && m.dihedral !== 'orig') where.push(`orientation ${m.dihedral}`);
+  if (m.confidence !== undefined && m.confidence !== 'high') where.push(`${m.confidence} confidence`);
   if (m.timestamp !== undefined) where.push(`at ${m.timestamp}s of the ${m.timestampIn === 'known' ? 'known video' : 'query video'}`);
   if (where.length > 0) what += ` (${where.join(', ')})`;
   const l = m.labels ?? {};

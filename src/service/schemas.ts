@@ -56,6 +56,19 @@ const bankMatch = {
     status: { type: 'string', enum: ['active', 'false_positive', 'quarantined'] },
     actionable: { type: 'boolean', description: 'False for suppressed false positives and quarantined signals: reported, never acted on.' },
     downranked: { type: 'boolean' },
+    rule: {
+      type: 'object',
+      description: 'How a perceptual match was made (docs/matching.md, "Precision").',
+      properties: {
+        rule: { type: 'string', enum: ['original', 'orientation', 'view', 'view-orientation', 'degenerate-exact', 'frame', 'video'] },
+        distance: { type: 'integer' },
+        maxDistance: { type: 'integer', description: 'The most this rule allowed for this bank.' },
+        queryQuality: { type: 'integer' },
+        originalDistance: { type: 'integer', description: 'Distance of the picture as uploaded (unturned) to the same list hash.' },
+        degenerate: { type: 'boolean' },
+      },
+    },
+    confidence: { type: 'string', enum: ['high', 'medium', 'low'], description: 'high: a digest, a whole video, or the picture as uploaded; medium: a view or orientation that earned its distance; low: loose settings or a degenerate hash matched exactly. The default rules block only high.' },
   },
 } as const;
 
@@ -166,6 +179,7 @@ const bank = {
     falsePositivePolicy: { type: 'string', enum: ['suppress', 'downrank'] },
     spikeThreshold: { type: 'integer' },
     enabledRatio: { type: 'number' },
+    degeneratePolicy: { type: 'string', enum: ['exact', 'none'], description: 'What a degenerate PDQ hash (constant, one value, periodic) may match: the identical hash, or nothing' },
     createdAt: { type: 'string' },
     updatedAt: { type: 'string' },
   },

@@ -33,6 +33,9 @@ export function validateBankInput(input: NewBank | BankPatch): void {
       throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', `Expected an integer 0..128 for the ${type} threshold but received ${String(value)}`);
     }
   }
+  if (input.degeneratePolicy !== undefined && !['exact', 'none'].includes(input.degeneratePolicy)) {
+    throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', `Expected "exact" or "none" for degeneratePolicy but received ${JSON.stringify(input.degeneratePolicy)}`);
+  }
   if (input.spikeThreshold !== undefined && (!Number.isInteger(input.spikeThreshold) || input.spikeThreshold < 0)) {
     throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', `Expected a non-negative integer for spikeThreshold but received ${String(input.spikeThreshold)}`);
   }
@@ -228,6 +231,7 @@ export function bankFromRow(r: Row): Bank {
     falsePositivePolicy: r.fp_policy as Bank['falsePositivePolicy'],
     spikeThreshold: Number(r.spike_threshold),
     enabledRatio: Number(r.enabled_ratio ?? 1),
+    degeneratePolicy: (r.degenerate_policy ?? 'exact') as Bank['degeneratePolicy'],
     createdAt: iso(r.created_at),
     updatedAt: iso(r.updated_at),
     deletedAt: isoOrNull(r.deleted_at),

@@ -135,6 +135,11 @@ const SQLITE_MIGRATIONS: Migration[] = [
       ALTER TABLE signals ADD COLUMN disable_until_ts INTEGER;
     `,
   },
+  {
+    version: 4,
+    description: 'banks: what a degenerate PDQ hash may match (exact | none)',
+    sql: `ALTER TABLE banks ADD COLUMN degenerate_policy TEXT NOT NULL DEFAULT 'exact' CHECK (degenerate_policy IN ('exact', 'none'));`,
+  },
 ];
 
 const POSTGRES_MIGRATIONS: Migration[] = [
@@ -222,6 +227,11 @@ const POSTGRES_MIGRATIONS: Migration[] = [
       CREATE UNIQUE INDEX banks_live_name ON banks (name) WHERE deleted_at IS NULL;
       ALTER TABLE signals ADD COLUMN disable_until_ts BIGINT;
     `,
+  },
+  {
+    version: 4,
+    description: 'banks: what a degenerate PDQ hash may match (exact | none)',
+    sql: `ALTER TABLE banks ADD COLUMN degenerate_policy TEXT NOT NULL DEFAULT 'exact' CHECK (degenerate_policy IN ('exact', 'none'));`,
   },
 ];
 

@@ -127,9 +127,9 @@ export class PostgresStore implements Store {
     validateBankName(input.name);
     try {
       const { rows } = await this.runner.query(
-        `INSERT INTO banks (name, description, kind, enabled, source, provenance, thresholds, fp_policy, spike_threshold, enabled_ratio)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING *`,
-        [input.name, input.description ?? '', input.kind ?? 'block', input.enabled !== false, input.source ?? '', canonicalJson(input.provenance ?? {}), canonicalJson(input.thresholds ?? {}), input.falsePositivePolicy ?? 'suppress', input.spikeThreshold ?? 0, input.enabledRatio ?? 1],
+        `INSERT INTO banks (name, description, kind, enabled, source, provenance, thresholds, fp_policy, spike_threshold, enabled_ratio, degenerate_policy)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING *`,
+        [input.name, input.description ?? '', input.kind ?? 'block', input.enabled !== false, input.source ?? '', canonicalJson(input.provenance ?? {}), canonicalJson(input.thresholds ?? {}), input.falsePositivePolicy ?? 'suppress', input.spikeThreshold ?? 0, input.enabledRatio ?? 1, input.degeneratePolicy ?? 'exact'],
       );
       return bankFromRow(rows[0]);
     } catch (err) {
@@ -168,8 +168,8 @@ export class PostgresStore implements Store {
     try {
       const { rows } = await this.runner.query(
         `UPDATE banks SET name = $1, description = $2, kind = $3, enabled = $4, source = $5, provenance = $6, thresholds = $7,
-           fp_policy = $8, spike_threshold = $9, enabled_ratio = $10, updated_at = now() WHERE id = $11 RETURNING *`,
-        [next.name, next.description, next.kind, next.enabled, next.source, canonicalJson(next.provenance), canonicalJson(next.thresholds), next.falsePositivePolicy, next.spikeThreshold, next.enabledRatio, bank.id],
+           fp_policy = $8, spike_threshold = $9, enabled_ratio = $10, degenerate_policy = $11, updated_at = now() WHERE id = $12 RETURNING *`,
+        [next.name, next.description, next.kind, next.enabled, next.source, canonicalJson(next.provenance), canonicalJson(next.thresholds), next.falsePositivePolicy, next.spikeThreshold, next.enabledRatio, next.degeneratePolicy, bank.id],
       );
       return bankFromRow(rows[0]);
     } catch (err) {

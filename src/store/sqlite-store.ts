@@ -211,8 +211,8 @@ export class SqliteStore implements Store {
       try {
         const row = this.db
           .prepare(
-            `INSERT INTO banks (name, description, kind, enabled, source, provenance, thresholds, fp_policy, spike_threshold, enabled_ratio, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+            `INSERT INTO banks (name, description, kind, enabled, source, provenance, thresholds, fp_policy, spike_threshold, enabled_ratio, degenerate_policy, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
           )
           .get(
             input.name,
@@ -225,6 +225,7 @@ export class SqliteStore implements Store {
             input.falsePositivePolicy ?? 'suppress',
             input.spikeThreshold ?? 0,
             input.enabledRatio ?? 1,
+            input.degeneratePolicy ?? 'exact',
             now,
             now,
           ) as Row;
@@ -275,9 +276,9 @@ export class SqliteStore implements Store {
         const row = this.db
           .prepare(
             `UPDATE banks SET name = ?, description = ?, kind = ?, enabled = ?, source = ?, provenance = ?, thresholds = ?,
-               fp_policy = ?, spike_threshold = ?, enabled_ratio = ?, updated_at = ? WHERE id = ? RETURNING *`,
+               fp_policy = ?, spike_threshold = ?, enabled_ratio = ?, degenerate_policy = ?, updated_at = ? WHERE id = ? RETURNING *`,
           )
-          .get(next.name, next.description, next.kind, next.enabled ? 1 : 0, next.source, canonicalJson(next.provenance), canonicalJson(next.thresholds), next.falsePositivePolicy, next.spikeThreshold, next.enabledRatio, nowIso(), bank.id) as Row;
+          .get(next.name, next.description, next.kind, next.enabled ? 1 : 0, next.source, canonicalJson(next.provenance), canonicalJson(next.thresholds), next.falsePositivePolicy, next.spikeThreshold, next.enabledRatio, next.degeneratePolicy, nowIso(), bank.id) as Row;
         return bankFromRow(row);
       } catch (err) {
         if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') throw new VigilError('VIGIL_ERR_CONFLICT', `A bank named ${patch.name} already exists`);

@@ -53,7 +53,11 @@ function storeSuite(name: string, open: () => Promise<{ store: Store; db: VigilD
       await assert.rejects(store.createBank({ name: 'benign-block' }), { code: 'VIGIL_ERR_CONFLICT' });
       await assert.rejects(store.createBank({ name: '../etc' }), { code: 'VIGIL_ERR_INVALID_ARGUMENT' });
       await assert.rejects(store.createBank({ name: 'x', thresholds: { md5: 3 } }), { code: 'VIGIL_ERR_INVALID_ARGUMENT' });
-      const disabled = await store.updateBank('benign-block', { enabled: false, falsePositivePolicy: 'downrank' });
+      assert.equal(bank.degeneratePolicy, 'exact');
+      assert.equal((await store.updateBank('benign-block', { degeneratePolicy: 'none' })).degeneratePolicy, 'none');
+      assert.equal((await store.getBank('benign-block'))?.degeneratePolicy, 'none');
+      await assert.rejects(store.updateBank('benign-block', { degeneratePolicy: 'loose' as never }), { code: 'VIGIL_ERR_INVALID_ARGUMENT' });
+      const disabled = await store.updateBank('benign-block', { enabled: false, falsePositivePolicy: 'downrank', degeneratePolicy: 'exact' });
       assert.equal(disabled.enabled, false);
       assert.equal(disabled.falsePositivePolicy, 'downrank');
       await store.updateBank('benign-block', { enabled: true, falsePositivePolicy: 'suppress' });

@@ -3,6 +3,7 @@
  * Row shapes here are the contract between the two implementations (SQLite, PostgreSQL) and everything
  * above them (matcher, CLI, service). Names of enum values are persisted: never rename them.
  */
+import type { DegeneratePolicy } from '../banks/match-policy.js';
 import type { Labels, ListItem } from '../lists/types.js';
 import type { SignalTypeName } from '../signals/registry.js';
 import type { Tx } from '../state/database.js';
@@ -28,6 +29,8 @@ export interface Bank {
   spikeThreshold: number;
   /** The share of the bank's contents that match (HMA's enabled_ratio), chosen per content; 1 = all. */
   enabledRatio: number;
+  /** What a degenerate PDQ hash (constant, one value, periodic) may match in this bank: the identical hash, or nothing. */
+  degeneratePolicy: DegeneratePolicy;
   createdAt: string;
   updatedAt: string;
   /** Set when the bank was deleted: it no longer matches and its name is free; its id keeps the history. */
@@ -45,6 +48,7 @@ export interface NewBank {
   falsePositivePolicy?: FalsePositivePolicy;
   spikeThreshold?: number;
   enabledRatio?: number;
+  degeneratePolicy?: DegeneratePolicy;
 }
 
 export type BankPatch = Partial<Omit<NewBank, 'name'>> & { name?: string };

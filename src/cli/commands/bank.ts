@@ -4,6 +4,7 @@ import { VigilError } from '../../core/errors.js';
 import type { BankPatch, NewBank } from '../../store/types.js';
 import { printJson, printTable, withStore, type Cli } from '../context.js';
 import { registerBankImportExport } from './bank-io.js';
+import { countDegenerate } from '../../banks/list-io.js';
 
 function intOption(value: string): number {
   const n = Number(value);
@@ -19,6 +20,7 @@ interface BankOptions {
   vpdqThreshold?: number;
   fpPolicy?: 'suppress' | 'downrank';
   spikeThreshold?: number;
+  degenerate?: 'exact' | 'none';
   json?: boolean;
 }
 
@@ -34,6 +36,7 @@ function bankFields(opts: BankOptions): BankPatch {
     ...(Object.keys(thresholds).length > 0 ? { thresholds } : {}),
     ...(opts.fpPolicy !== undefined ? { falsePositivePolicy: opts.fpPolicy } : {}),
     ...(opts.spikeThreshold !== undefined ? { spikeThreshold: opts.spikeThreshold } : {}),
+    ...(opts.degenerate !== undefined ? { degeneratePolicy: opts.degenerate } : {}),
   };
 }
 
@@ -45,7 +48,8 @@ function withBankOptions(cmd: Command): Command {
     .option('--pdq-threshold <n>', 'max PDQ Hamming distance for a match (default 31)', intOption)
     .option('--vpdq-threshold <n>', 'max per-frame distance for vPDQ (default 31)', intOption)
     .addOption(new Option('--fp-policy <policy>', 'what a false-positive opinion does').choices(['suppress', 'downrank']))
-    .option('--spike-threshold <n>', 'quarantine a signal matching more than n times in an hour (0 = off)', intOption);
+    .option('--spike-threshold <n>', 'quarantine a signal matching more than n times in an hour (0 = off)', intOption)
+    .addOption(new Option('--degenerate <policy>', 'what a degenerate PDQ hash (flat, one value, periodic) may match: the identical hash only (default), or nothing').choices(['exact', 'none']));
 }
 
 export function registerBank(program: Command, cli: Cli): void {
@@ -87,7 +91,7 @@ export function registerBank(program: Command, cli: Cli): void {
       await withStore(cmd, cli, async (store) => {
         const found = await store.getBank(name);
         if (!found) throw new VigilError('VIGIL_ERR_NOT_FOUND', `No bank named ${name}`);
-        printJson(cli.stdout, { ...found, stats: await store.bankStats(name) });
+        printJson(cli.stdout, { ...found, stats: { ...(await store.bankStats(name)), degeneratePdq: await countDegenerate(store, name) } });
       });
     });
 
@@ -96,7 +100,7 @@ export function registerBank(program: Command, cli: Cli): void {
     .description('Signal counts by type and status, matches, imports')
     .argument('<name>')
     .action(async (name: string, _opts: unknown, cmd: Command) => {
-      await withStore(cmd, cli, async (store) => printJson(cli.stdout, await store.bankStats(name)));
+      await withStore(cmd, cli, async (store) => printJson(cli.stdout, { ...(await store.bankStats(name)), degeneratePdq: await countDegenerate(store, name) }));
     });
 
   for (const [verb, enabled] of [['enable', true], ['disable', false]] as const) {

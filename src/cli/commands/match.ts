@@ -20,6 +20,7 @@ interface MatchOptions {
   threads?: number;
   all?: boolean;
   views: boolean;
+  loose?: boolean;
   progress?: boolean;
 }
 
@@ -28,7 +29,7 @@ function describe(m: BankMatch): string {
   const where = m.video
     ? ` ${m.video.queryMatchPercent.toFixed(0)} % of this video's frames, ${m.video.comparedMatchPercent.toFixed(0)} % of the known video's (${m.video.queryRanges.map((r) => `${r.start.toFixed(1)}–${r.end.toFixed(1)} s`).join(', ')}; ${m.view})`
     : m.signalType === 'pdq' || m.signalType === 'vpdq'
-      ? ` distance ${m.distance} (${m.view}${m.dihedral && m.dihedral !== 'orig' ? `, ${m.dihedral}` : ''})${at}`
+      ? ` distance ${m.distance} (${m.view}${m.dihedral && m.dihedral !== 'orig' ? `, ${m.dihedral}` : ''}; ${m.rule ? `${m.rule.rule} rule ≤ ${m.rule.maxDistance}, ` : ''}${m.confidence} confidence)${at}`
       : '';
   const labels = Object.entries(m.labels).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('|') : String(v)}`).join(' ');
   const flags = [m.bankKind === 'allow' ? 'known-good' : '', m.actionable ? '' : `not actionable: ${m.status}`, m.downranked ? 'down-ranked' : ''].filter(Boolean).join(', ');
@@ -44,12 +45,13 @@ export function registerMatch(program: Command, cli: Cli): void {
     .option('-j, --threads <n>', 'worker threads (default: one per core)', positiveInt)
     .option('--all', 'also print files without matches')
     .option('--no-views', 'match only the picture as stored (no border trimming, no EXIF orientation)')
+    .option('--loose', 'triage / investigation: every view and orientation at the bank threshold (more false matches; never high confidence)')
     .option('--every <seconds>', 'videos and animations: hash one frame every this many seconds (0 = every frame; default 1)', nonNegativeNumber)
     .option('--progress', 'force the progress line on stderr')
     .option('--no-progress', 'never show progress')
     .action(async (paths: string[], opts: MatchOptions, cmd: Command) => {
       await withStore(cmd, cli, async (store) => {
-        const matcher = new BankMatcher(store, { digestIndex: createDigestIndex });
+        const matcher = new BankMatcher(store, { digestIndex: createDigestIndex, ...(opts.loose ? { precision: 'loose' as const } : {}) });
         await matcher.sync();
         const pool = new HashPool({ threads: await threadsFor(paths, opts.threads), dihedral: true, views: opts.views, ...(opts.every !== undefined ? { secondsPerHash: opts.every } : {}) });
         const progress = new Progress(opts.progress ?? isTerminal(cli.stderr), 'files', cli.stderr);

@@ -5,7 +5,7 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ImportJobs } from '../../banks/import-jobs.js';
-import { bankRecords, importListFile, listWriter, resolveFormat } from '../../banks/list-io.js';
+import { bankRecords, countDegenerate, importListFile, listWriter, resolveFormat } from '../../banks/list-io.js';
 import type { NewSignal } from '../../app/banks.js';
 import { VigilError } from '../../core/errors.js';
 import { LIST_FORMAT_NAMES, type ListFormatName } from '../../lists/registry.js';
@@ -29,6 +29,7 @@ const bankFields = {
   thresholds: { type: 'object', additionalProperties: false, properties: { pdq: { type: 'integer', minimum: 0, maximum: 256 }, vpdq: { type: 'integer', minimum: 0, maximum: 256 } } },
   falsePositivePolicy: { type: 'string', enum: ['suppress', 'downrank'] },
   spikeThreshold: { type: 'integer', minimum: 0 },
+  degeneratePolicy: { type: 'string', enum: ['exact', 'none'] },
 } as const;
 
 const labelsBody = { $ref: 'Labels#' } as const;
@@ -88,7 +89,7 @@ export function bankRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   }, async (request) => {
     const { name } = request.params as { name: string };
     const bank = await requireBank(ctx, name);
-    return { bank, stats: await ctx.store.bankStats(name) };
+    return { bank, stats: { ...(await ctx.store.bankStats(name)), degeneratePdq: await countDegenerate(ctx.store, name) } };
   });
 
   app.patch('/v1/banks/:name', {
