@@ -112,16 +112,14 @@ async function assemble(db: VigilDatabase, config: VigilConfig, options: VigilOp
   const queue = new SqlJobQueue(db);
   const records = new DecisionRecords(db);
   const rules = await RulesState.load({ db, records, audit, ...(config.rules.file ? { fromFile: await loadRulesFile(config.rules.file) } : {}), secrets: options.secrets ?? {} });
-  let syncErrors = 0;
+  const clock = () => (now?.() ?? new Date()).getTime();
+  // The matcher counts its own failures (health.syncErrors, the lag metric); here they are logged.
   const matcher = new BankMatcher(store, {
     digestIndex: createDigestIndex,
     pollMs: config.matching.pollMs,
-    onError: (what, err) => {
-      syncErrors++;
-      log.error({ err, what }, 'matcher background work failed');
-    },
+    now: clock,
+    onError: (what, err) => log.error({ err, what }, 'matcher background work failed'),
   });
-  void syncErrors;
   const banks = new BankService({ db, store, audit, onChange: () => matcher.sync() });
 
   let pool: HashPool | undefined;
@@ -197,7 +195,7 @@ async function assemble(db: VigilDatabase, config: VigilConfig, options: VigilOp
       worker!.start();
       retro?.start(config.retention.retroIntervalMs);
     },
-    isReady(at = Date.now()) {
+    isReady(at = clock()) {
       return warmed && matcher.lagMs(at) <= config.matching.maxLagMs;
     },
     close: () =>

@@ -167,9 +167,16 @@ export class BankMatcher {
 
   /** Applies every change since the last sync. Concurrent calls share one run. Returns changes applied. */
   sync(): Promise<number> {
-    this.syncing ??= this.runSync().finally(() => {
-      this.syncing = undefined;
-    });
+    this.syncing ??= this.runSync()
+      .catch((err: unknown) => {
+        // Counted whoever asked (the poll, a bank change, retroactive matching): health and the metric see it.
+        this.syncErrors++;
+        this.lastError = err instanceof Error ? err.message : String(err);
+        throw err;
+      })
+      .finally(() => {
+        this.syncing = undefined;
+      });
     return this.syncing;
   }
 
@@ -267,11 +274,7 @@ export class BankMatcher {
   /** Polls the change feed every `pollMs` (default 1 s) until stop(). */
   start(): void {
     if (this.timer) return;
-    this.timer = setInterval(() => void this.sync().catch((err: unknown) => {
-      this.syncErrors++;
-      this.lastError = err instanceof Error ? err.message : String(err);
-      this.options.onError?.('sync', err);
-    }), this.options.pollMs ?? 1000);
+    this.timer = setInterval(() => void this.sync().catch((err: unknown) => this.options.onError?.('sync', err)), this.options.pollMs ?? 1000);
     this.timer.unref();
   }
 

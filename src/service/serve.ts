@@ -63,6 +63,8 @@ export interface ServeOptions {
    * webhook timeout (10 s): a delivery still running when its lease ends counts as a lost attempt.
    */
   queueLeaseMs?: number;
+  /** The clock (tests: readiness and lag without waiting). */
+  now?: () => Date;
 }
 
 export interface RunningService {
@@ -128,7 +130,7 @@ export async function prepareService(options: ServeOptions): Promise<Demo | unde
 
 export async function startService(options: ServeOptions): Promise<RunningService> {
   const config = configOf(options);
-  const vigil = await createVigil(config, { secrets: options.secrets ?? process.env });
+  const vigil = await createVigil(config, { secrets: options.secrets ?? process.env, ...(options.now ? { now: options.now } : {}) });
   const { matcher, queue, records, worker } = vigil;
   const tempDir = await openUploadDir(options.uploadDir ?? defaultUploadBase());
   const usage = new KeyUsage(vigil.db, vigil.audit, vigil.keys, { onError: (err) => vigil.log.error({ err }, 'key usage flush failed') });
