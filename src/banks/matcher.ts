@@ -101,6 +101,8 @@ export interface MatcherOptions {
   loadDigestIndex?: (path: string, byteLength: number) => DigestIndex;
   /** A background sync or compaction failed (logged and counted by the caller; the matcher keeps trying). */
   onError?: (what: 'sync' | 'compaction', err: unknown) => void;
+  /** A background compaction finished (the index sits in its final segments: a good moment for a snapshot). */
+  onCompacted?: () => void;
   now?: () => number;
 }
 
@@ -270,8 +272,15 @@ export class BankMatcher {
    */
   private maybeCompact(): void {
     if (!this.timer || this.compacting || !this.pdq.needsCompaction) return;
-    this.compacting = this.pdq.compactAsync().catch((err: unknown) => this.options.onError?.('compaction', err)).finally(() => {
+    this.compacting = this.pdq.compactAsync().then(
+      () => true,
+      (err: unknown) => {
+        this.options.onError?.('compaction', err);
+        return false;
+      },
+    ).then((done) => {
       this.compacting = undefined;
+      if (done) this.options.onCompacted?.();
     });
   }
 
