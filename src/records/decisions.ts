@@ -294,6 +294,17 @@ export class DecisionRecords {
     return rows.map(retainedOf);
   }
 
+  /** Ids and positions of the retained hashes behind `seq`, oldest first: the rows themselves are read once, to index them. */
+  async retainedPositionsBefore(seq: number, afterId: number, limit: number): Promise<{ id: number; checkedSeq: number }[]> {
+    const rows = await this.db.k.selectFrom('retained_hashes').select(['id', 'checked_seq']).where('checked_seq', '<', seq).where('id', '>', afterId).orderBy('id').limit(limit).execute();
+    return rows.map((r) => ({ id: Number(r.id), checkedSeq: Number(r.checked_seq) }));
+  }
+
+  async retainedByIds(ids: readonly number[]): Promise<RetainedHashes[]> {
+    if (ids.length === 0) return [];
+    return (await this.db.k.selectFrom('retained_hashes').selectAll().where('id', 'in', [...ids]).orderBy('id').execute()).map(retainedOf);
+  }
+
   /** Every retained hash after `afterId` (to build the retained-hash index), in pages. */
   async retainedPage(afterId: number, limit: number): Promise<RetainedHashes[]> {
     return (await this.db.k.selectFrom('retained_hashes').selectAll().where('id', '>', afterId).orderBy('id').limit(limit).execute()).map(retainedOf);
