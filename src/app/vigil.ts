@@ -226,6 +226,7 @@ async function assemble(db: VigilDatabase, config: VigilConfig, options: VigilOp
         await worker?.stop();
         matcher.stop();
         await pool?.close();
+        // An evidence store that failed to open reported it to whoever opened it; there is nothing to close.
         if (evidence) await (await evidence.catch(() => undefined))?.close?.();
         await db.close();
       })()),

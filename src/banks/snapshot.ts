@@ -103,6 +103,7 @@ export function hasSnapshot(dir: string): boolean {
   try {
     return readdirSync(dir).includes(MANIFEST);
   } catch {
+    // No folder yet (a first start), or one that cannot be read: either way there is no snapshot to load.
     return false;
   }
 }

@@ -3,7 +3,7 @@
  * (docs page at /docs) is generated from those schemas. Auth, per-key rate limits, metrics and one error
  * shape are hooks shared by every route.
  */
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import multipart from '@fastify/multipart';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
@@ -22,9 +22,13 @@ import { opsRoutes } from './routes/ops.js';
 
 export const API_VERSION = '0.1.0';
 
-export async function buildApp(ctx: ServiceContext, options: { logger?: FastifyServerOptions['logger'] } = {}): Promise<FastifyInstance> {
+/**
+ * `loggerInstance`: the core's pino logger (`vigil.log`), so requests and background work share one logger and
+ * one format; `logger`: Fastify's own (tests and embedders); neither: no request logs.
+ */
+export async function buildApp(ctx: ServiceContext, options: { logger?: FastifyServerOptions['logger']; loggerInstance?: FastifyBaseLogger } = {}): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: options.logger ?? false,
+    ...(options.loggerInstance ? { loggerInstance: options.loggerInstance } : { logger: options.logger ?? false }),
     bodyLimit: ctx.limits.maxJsonBytes,
     // JSON bombs: a deep or huge body is refused before it reaches a route.
     onProtoPoisoning: 'error',
