@@ -9,7 +9,7 @@
 import type { Kysely } from 'kysely';
 import type { BankMatch } from '../banks/matcher.js';
 import { VigilError } from '../core/errors.js';
-import type { FiredRule, PlannedAction, Verdict } from '../rules/types.js';
+import type { ActionStatus, FiredRule, PlannedAction, Verdict } from '../rules/types.js';
 import type { Tx, VigilDatabase } from '../state/database.js';
 import type { StateSchema } from '../state/schema.js';
 import type { DecisionsTable, ReviewOutcome, ReviewState, ReviewItemsTable, RetainedHashesTable } from './schema.js';
@@ -17,7 +17,7 @@ import type { DecisionsTable, ReviewOutcome, ReviewState, ReviewItemsTable, Reta
 type K = Kysely<StateSchema>;
 
 export interface ActionOutcome extends PlannedAction {
-  status: 'done' | 'queued' | 'skipped';
+  status: ActionStatus;
   /** Why an action was skipped (e.g. preserve_evidence on a hash-only submission: there are no bytes). */
   note?: string;
   jobId?: number;
