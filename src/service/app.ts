@@ -9,6 +9,7 @@ import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { VigilError } from '../core/errors.js';
+import { VIGIL_VERSION } from '../core/version.js';
 import { registerAuth } from './auth.js';
 import type { ServiceContext } from './context.js';
 import { sendError } from './http-errors.js';
@@ -20,7 +21,8 @@ import { hmaRoutes } from './routes/hma.js';
 import { lookupRoutes } from './routes/lookup.js';
 import { opsRoutes } from './routes/ops.js';
 
-export const API_VERSION = '0.1.0';
+/** The OpenAPI document's version: the package's. */
+export const API_VERSION = VIGIL_VERSION;
 
 /**
  * `loggerInstance`: the core's pino logger (`vigil.log`), so requests and background work share one logger and
