@@ -4,6 +4,10 @@
  * own (so invalid bytes spoil one value, not the file), numbers are capped at 64 characters, and tokens carry
  * their line and byte offset for error messages and record-size limits. The lexer knows nothing about
  * nesting; grammar and depth are the caller's (see vics.ts), so nesting costs no memory while skipped.
+ *
+ * Why not stream-json (declared once, never used, dropped): it caps neither a string while it streams nor a
+ * number's length, decodes a whole chunk's text at once (one invalid byte spoils more than its value), and
+ * its tokens carry no line, which the per-record errors of an import name.
  */
 import { isUtf8 } from 'node:buffer';
 
