@@ -5,9 +5,9 @@
  * their line and byte offset for error messages and record-size limits. The lexer knows nothing about
  * nesting; grammar and depth are the caller's (see vics.ts), so nesting costs no memory while skipped.
  *
- * Why not stream-json (declared once, never used, dropped): it caps neither a string while it streams nor a
- * number's length, decodes a whole chunk's text at once (one invalid byte spoils more than its value), and
- * its tokens carry no line, which the per-record errors of an import name.
+ * Why not stream-json (declared once, never used, dropped): it has no bound on a string or a number while it
+ * streams, and its tokens carry no line or byte offset, which an import's per-record errors and record-size
+ * limits need.
  */
 import { isUtf8 } from 'node:buffer';
 
