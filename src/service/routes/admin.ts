@@ -10,7 +10,7 @@ import { parseRulesConfig, rulesConfigJsonSchema } from '../../rules/config.js';
 import { RuleEngine } from '../../rules/engine.js';
 import { JOB_STATES, type JobState } from '../../queue/types.js';
 import { VERDICTS } from '../../rules/types.js';
-import { actorOf, auditActorOf } from '../auth.js';
+import { auditActorOf } from '../auth.js';
 import type { ServiceContext } from '../context.js';
 import { ERROR_RESPONSES, finiteInteger, PAGINATION } from '../schemas.js';
 
