@@ -12,13 +12,14 @@ import { DEFAULT_RULES } from '../src/rules/config.js';
 import { DEMO_KEY_DAYS, ensureDemoKey } from '../src/service/demo.js';
 import { redactUrl } from '../src/service/request-log.js';
 import { startService } from '../src/service/serve.js';
+import pino from 'pino';
 import { startTestService } from './_service.js';
 import { tempDir } from './helpers/temp.js';
 
 test('request logs redact secrets in query strings and never hold credential headers', async () => {
   let logged = '';
   const stream = new Writable({ write(chunk, _encoding, done) { logged += String(chunk); done(); } });
-  const t = await startTestService({ logger: { level: 'info', stream } });
+  const t = await startTestService({ logger: { level: 'info' }, log: pino({ level: 'info' }, stream) });
   try {
     const key = await t.key(['lookup']);
     const secretQuery = 'api_key=s3cr3t-one&token=s3cr3t-two&key=s3cr3t-three&X-Api-Key=s3cr3t-four&access_token=s3cr3t-five&page=2';

@@ -48,7 +48,13 @@ export const CONFIG_SCHEMA = z.strictObject({
     pollMs: positiveInt.max(3_600_000).default(1000),
     /** /readyz fails when the index is this far behind the change feed (ms). */
     maxLagMs: positiveInt.default(30_000),
-  }).default({ pollMs: 1000, maxLagMs: 30_000 }),
+    /** Start from an index snapshot plus the feed since it (false: always replay the whole feed). */
+    snapshots: z.boolean().default(true),
+    /** The snapshot folder (default: "<database file>.index" beside an embedded store; PostgreSQL: none unless set). */
+    snapshotDir: z.string().min(1).optional(),
+    /** How often the background process writes a snapshot when the feed has moved (ms). */
+    snapshotIntervalMs: positiveInt.default(600_000),
+  }).default({ pollMs: 1000, maxLagMs: 30_000, snapshots: true, snapshotIntervalMs: 600_000 }),
   retention: z.strictObject({
     /** Keep hashes of unmatched content this many days for retroactive matching (0: never). */
     retainDays: nonNegative.max(3650).default(0),
@@ -97,6 +103,7 @@ const ENV_KEYS: Record<string, string> = {
   VIGIL_HASH_THREADS: 'hashing.threads',
   VIGIL_RETAIN_DAYS: 'retention.retainDays',
   VIGIL_RULES: 'rules.file',
+  VIGIL_INDEX_SNAPSHOT_DIR: 'matching.snapshotDir',
   VIGIL_LOG_LEVEL: 'log.level',
   VIGIL_AUDIT_CHECKPOINTS: 'audit.checkpointFile',
   VIGIL_AUDIT_CHECKPOINT_KEY: 'audit.checkpointKeyFile',

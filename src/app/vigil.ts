@@ -13,7 +13,7 @@ import { AUDIT_COMPONENT } from '../audit/schema.js';
 import { ApiKeyStore } from '../auth/keys.js';
 import { AUTH_COMPONENT, USERS_COMPONENT } from '../auth/schema.js';
 import { UserStore } from '../auth/users.js';
-import { createDigestIndex } from '../banks/digest-index.js';
+import { createDigestIndex, loadDigestIndex } from '../banks/digest-index.js';
 import { BankMatcher } from '../banks/matcher.js';
 import type { ItemBudget } from '../core/budget.js';
 import type { FileHashRecord } from '../hashing/hash-file.js';
@@ -37,6 +37,7 @@ import type { EvidenceStore } from '../evidence/store.js';
 import { BankService } from './banks.js';
 import { EXCHANGES_COMPONENT, ExchangeConfigs } from '../exchanges/config.js';
 import type { VigilConfig } from './config.js';
+import { IndexSnapshots, restoreIndex } from './index-snapshots.js';
 
 export interface Vigil {
   readonly config: VigilConfig;
@@ -80,6 +81,16 @@ export interface VigilOptions {
 /** Every component of the database, store first: one migration run creates or updates them all. */
 export const COMPONENTS = [AUDIT_COMPONENT, AUTH_COMPONENT, USERS_COMPONENT, QUEUE_COMPONENT, RECORDS_COMPONENT, EXCHANGES_COMPONENT];
 
+/** Where index snapshots go: configured, or beside an embedded store's file; none for PostgreSQL or in memory. */
+export function snapshotDirOf(config: VigilConfig): string | undefined {
+  if (!config.matching.snapshots) return undefined;
+  if (config.matching.snapshotDir) return resolve(config.matching.snapshotDir);
+  const url = config.database.url;
+  if (isPostgresUrl(url)) return undefined;
+  const file = url.startsWith('sqlite:') ? url.slice('sqlite:'.length) : url;
+  return file === ':memory:' || file === '' ? undefined : `${resolve(file)}.index`;
+}
+
 /** The folder an embedded store's files sit beside (evidence, demo pictures). */
 export function stateDirOf(config: VigilConfig): string {
   const url = config.database.url;
@@ -112,16 +123,19 @@ async function assemble(db: VigilDatabase, config: VigilConfig, options: VigilOp
   const queue = new SqlJobQueue(db);
   const records = new DecisionRecords(db);
   const rules = await RulesState.load({ db, records, audit, ...(config.rules.file ? { fromFile: await loadRulesFile(config.rules.file) } : {}), secrets: options.secrets ?? {} });
-  let syncErrors = 0;
+  const clock = () => (now?.() ?? new Date()).getTime();
+  // The matcher counts its own failures (health.syncErrors, the lag metric); here they are logged.
+  const snapshotDir = snapshotDirOf(config);
+  let snapshots: IndexSnapshots | undefined;
   const matcher = new BankMatcher(store, {
     digestIndex: createDigestIndex,
+    loadDigestIndex,
     pollMs: config.matching.pollMs,
-    onError: (what, err) => {
-      syncErrors++;
-      log.error({ err, what }, 'matcher background work failed');
-    },
+    now: clock,
+    onError: (what, err) => log.error({ err, what }, 'matcher background work failed'),
+    onCompacted: () => snapshots?.compacted(),
   });
-  void syncErrors;
+  let restoredPosition: number | undefined;
   const banks = new BankService({ db, store, audit, onChange: () => matcher.sync() });
 
   let pool: HashPool | undefined;
@@ -187,6 +201,7 @@ async function assemble(db: VigilDatabase, config: VigilConfig, options: VigilOp
     evidence: openEvidence,
     hashFile,
     async warm() {
+      if (snapshotDir && matcher.position === 0) restoredPosition = await restoreIndex(matcher, snapshotDir, log);
       await matcher.warm();
       matcher.start();
       warmed = true;
@@ -196,16 +211,22 @@ async function assemble(db: VigilDatabase, config: VigilConfig, options: VigilOp
       background = true;
       worker!.start();
       retro?.start(config.retention.retroIntervalMs);
+      if (snapshotDir && warmed) {
+        snapshots = new IndexSnapshots({ matcher, dir: snapshotDir, intervalMs: config.matching.snapshotIntervalMs, log, now: clock, ...(restoredPosition !== undefined ? { restoredPosition } : {}) });
+        snapshots.start();
+      }
     },
-    isReady(at = Date.now()) {
+    isReady(at = clock()) {
       return warmed && matcher.lagMs(at) <= config.matching.maxLagMs;
     },
     close: () =>
       (closing ??= (async () => {
+        snapshots?.stop();
         await retro?.stop();
         await worker?.stop();
         matcher.stop();
         await pool?.close();
+        // An evidence store that failed to open reported it to whoever opened it; there is nothing to close.
         if (evidence) await (await evidence.catch(() => undefined))?.close?.();
         await db.close();
       })()),

@@ -14,7 +14,7 @@ import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sig
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { VigilError } from '../core/errors.js';
 import type { VigilDatabase } from '../state/database.js';
-import { canonicalJson } from './canonical.js';
+import { canonicalJson } from '../core/canonical-json.js';
 import { ChainChecker, GENESIS_HASH, type AuditAnchor, type AuditLog, type AuditVerifyResult } from './log.js';
 
 export interface Checkpoint {

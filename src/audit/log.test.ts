@@ -8,7 +8,7 @@ import { migrate } from '../state/migrate.js';
 import { openStateDb } from '../state/sqlite.js';
 import { ENGINES, type TestDatabase } from '../state/test-engines.js';
 import { rawCount, rawSql, rawSqlIn } from '../state/test-sql.js';
-import { canonicalJson } from './canonical.js';
+import { canonicalJson } from '../core/canonical-json.js';
 import { SyncAuditLog } from './legacy-sync.js';
 import { AUDIT_COMPONENT, AuditLog, auditHashInput, formatAuditAnchor, GENESIS_HASH, parseAuditAnchor, type AuditEntry, type AuditVerifyResult } from './log.js';
 import { tempDir } from '../../test/helpers/temp.js';

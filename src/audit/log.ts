@@ -1,7 +1,7 @@
 /**
  * Append-only, hash-chained audit log: every decision, rule change, key use and data access.
  *
- * Each entry's hash is SHA-256 (hex) of the canonical JSON (canonical.ts, RFC 8785-compatible) of
+ * Each entry's hash is SHA-256 (hex) of the canonical JSON (core/canonical-json.ts, RFC 8785-compatible) of
  * {seq, at, actor, action, subject, details, prevHash} plus requestId when the entry has one (so chains
  * written before request ids existed still verify); prevHash is the previous entry's hash, 64 zeros for
  * seq 1. Seqs are contiguous from 1. Triggers refuse edits (schema.ts), but `verify` trusts nothing in the
@@ -19,7 +19,7 @@ import { sql } from 'kysely';
 import { invalidArgument } from '../core/errors.js';
 import type { Tx, VigilDatabase } from '../state/database.js';
 import { GENESIS_HASH, type AuditLogTable } from './schema.js';
-import { canonicalJson } from './canonical.js';
+import { canonicalJson } from '../core/canonical-json.js';
 
 export { AUDIT_COMPONENT, AUDIT_MIGRATIONS, GENESIS_HASH } from './schema.js';
 

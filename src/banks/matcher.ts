@@ -17,6 +17,8 @@ import type { TimeRange } from '../signals/vpdq/match.js';
 import { VpdqVideoIndex } from '../signals/vpdq/video-index.js';
 import { isDegenerate } from '../signals/pdq/degenerate.js';
 import { admitHit, type MatchConfidence, type MatchPrecision, type MatchRule } from './match-policy.js';
+import { corruptError } from '../matching/_file-format.js';
+import { readSnapshot, SNAPSHOT_DIGESTS, writeSnapshot, type FeedCheck, type SavableIndex } from './snapshot.js';
 
 /** Exact digest lookup (md5/sha1/sha256) keyed by binary digests. */
 export interface DigestIndex {
@@ -24,6 +26,8 @@ export interface DigestIndex {
   remove(id: number): boolean;
   lookup(digest: Uint8Array): number[];
   readonly size: number;
+  /** Writes the index to one file (snapshots: see snapshot.ts); indexes without it make a matcher unsavable. */
+  save?(path: string): void;
 }
 
 /** One perceptual query: a view of the media (as stored, trimmed, oriented, a video frame…) and its hashes. */
@@ -105,8 +109,12 @@ export interface MatcherOptions {
   digestIndex: (byteLength: number) => DigestIndex;
   /** 'loose' matches every view and orientation at the bank's threshold (triage, investigations); default calibrated. */
   precision?: MatchPrecision;
+  /** Reads a digest index written by its `save` (snapshots). */
+  loadDigestIndex?: (path: string, byteLength: number) => DigestIndex;
   /** A background sync or compaction failed (logged and counted by the caller; the matcher keeps trying). */
   onError?: (what: 'sync' | 'compaction', err: unknown) => void;
+  /** A background compaction finished (the index sits in its final segments: a good moment for a snapshot). */
+  onCompacted?: () => void;
   now?: () => number;
 }
 
@@ -135,11 +143,14 @@ function hexBytes(hex: string, bytes: number): Uint8Array | undefined {
 
 export class BankMatcher {
   private cursor = 0;
-  private readonly pdq = new HammingIndex256();
+  /** The change at `cursor` (a snapshot names it, so it is never loaded over another database). */
+  private lastApplied: FeedCheck | null = null;
+  // Replaced as a whole when a snapshot is restored.
+  private pdq = new HammingIndex256();
   /** Known videos: every frame hash in one Hamming index, entry = signal id. */
-  private readonly videos = new VpdqVideoIndex<number>({ search: new HammingIndex256() });
-  private readonly videoOf = new Map<number, number>();
-  private readonly digests: Record<DigestType, DigestIndex>;
+  private videos = new VpdqVideoIndex<number>({ search: new HammingIndex256() });
+  private videoOf = new Map<number, number>();
+  private digests: Record<DigestType, DigestIndex>;
   /** Per signal id: its bank id and status, in typed arrays (millions of signals, no objects). */
   private bankOf = new Int32Array(1024);
   private statusOf = new Uint8Array(1024);
@@ -181,9 +192,16 @@ export class BankMatcher {
 
   /** Applies every change since the last sync. Concurrent calls share one run. Returns changes applied. */
   sync(): Promise<number> {
-    this.syncing ??= this.runSync().finally(() => {
-      this.syncing = undefined;
-    });
+    this.syncing ??= this.runSync()
+      .catch((err: unknown) => {
+        // Counted whoever asked (the poll, a bank change, retroactive matching): health and the metric see it.
+        this.syncErrors++;
+        this.lastError = err instanceof Error ? err.message : String(err);
+        throw err;
+      })
+      .finally(() => {
+        this.syncing = undefined;
+      });
     return this.syncing;
   }
 
@@ -195,7 +213,11 @@ export class BankMatcher {
       const changes = await this.store.changesSince(this.cursor, this.pageSize);
       for (const change of changes) this.apply(change);
       applied += changes.length;
-      if (changes.length > 0) this.cursor = changes[changes.length - 1].seq;
+      if (changes.length > 0) {
+        const last = changes[changes.length - 1];
+        this.cursor = last.seq;
+        this.lastApplied = { id: last.id, type: last.type, value: last.value };
+      }
       if (changes.length < this.pageSize) {
         // Everything committed before this sync started is now applied.
         this.caughtUpAt = startedAt;
@@ -270,9 +292,81 @@ export class BankMatcher {
    */
   private maybeCompact(): void {
     if (!this.timer || this.compacting || !this.pdq.needsCompaction) return;
-    this.compacting = this.pdq.compactAsync().catch((err: unknown) => this.options.onError?.('compaction', err)).finally(() => {
+    this.compacting = this.pdq.compactAsync().then(
+      () => true,
+      (err: unknown) => {
+        this.options.onError?.('compaction', err);
+        return false;
+      },
+    ).then((done) => {
       this.compacting = undefined;
+      if (done) this.options.onCompacted?.();
     });
+  }
+
+  /** True while a background compaction runs (a snapshot waits for its final segments). */
+  get compactionRunning(): boolean {
+    return this.compacting !== undefined;
+  }
+
+  /**
+   * Writes the indexes and the feed position into the folder `dir` (snapshot.ts), synchronously, so the files
+   * hold one consistent state. Returns false (nothing written) while a compaction runs.
+   */
+  saveSnapshot(dir: string): boolean {
+    if (this.compacting) return false;
+    const digests = {} as Record<DigestType, SavableIndex>;
+    for (const d of SNAPSHOT_DIGESTS) {
+      const index = this.digests[d];
+      if (!index.save) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', `The ${d} index cannot be saved: snapshots need a savable digest index`);
+      digests[d] = index as SavableIndex;
+    }
+    writeSnapshot(dir, { position: this.cursor, check: this.lastApplied, pdq: this.pdq, digests, bankOf: this.bankOf, statusOf: this.statusOf, videoIds: [...this.videoOf.keys()] });
+    return true;
+  }
+
+  /**
+   * Starts from the snapshot in `dir` instead of empty indexes, before the first sync; sync() then applies only
+   * the changes after its position. Throws on anything unusable (corrupt or truncated files, a snapshot of
+   * another or a rebuilt database): the matcher is left as it was and sync() replays the whole feed.
+   */
+  async restoreSnapshot(dir: string): Promise<{ position: number }> {
+    const load = this.options.loadDigestIndex;
+    if (!load) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', 'Restoring a snapshot needs loadDigestIndex');
+    const fresh = () => this.cursor === 0 && this.syncing === undefined && this.pdq.size === 0;
+    if (!fresh()) throw new VigilError('VIGIL_ERR_CONFLICT', 'A snapshot is restored before the first sync');
+    const s = readSnapshot(dir, (path, type) => load(path, DIGEST_BYTES[type]));
+    const bad = (why: string): never => {
+      throw corruptError(dir, why);
+    };
+    if (s.bankOf.length === 0 || s.bankOf.length !== s.statusOf.length) bad('the per-signal arrays are empty or of different lengths');
+    const head = await this.store.latestSeq();
+    if (s.position > head) bad(`its position ${s.position} is ahead of the store's change feed (${head}): it was written for another or a rebuilt database`);
+    if (s.check) {
+      const [signal] = await this.store.getSignals([s.check.id]);
+      if (!signal || signal.type !== s.check.type || signal.value !== s.check.value) bad(`signal ${s.check.id} differs in the store: it was written for another database`);
+    }
+    const videos = new VpdqVideoIndex<number>({ search: new HammingIndex256() });
+    const videoOf = new Map<number, number>();
+    const signals = s.videoIds.length > 0 ? await this.store.getSignals(s.videoIds) : [];
+    if (signals.length !== s.videoIds.length) bad('some of its videos are missing from the store');
+    for (const signal of signals) {
+      try {
+        videoOf.set(signal.id, videos.add(signal.id, parseVpdqJson(signal.value)));
+      } catch {
+        // As in apply(): a value this version cannot parse never matches.
+      }
+    }
+    if (!fresh()) throw new VigilError('VIGIL_ERR_CONFLICT', 'A sync started while the snapshot was restored');
+    this.pdq = s.pdq;
+    this.digests = s.digests;
+    this.videos = videos;
+    this.videoOf = videoOf;
+    this.bankOf = s.bankOf;
+    this.statusOf = s.statusOf;
+    this.cursor = s.position;
+    this.lastApplied = s.check;
+    return { position: s.position };
   }
 
   /**
@@ -287,11 +381,7 @@ export class BankMatcher {
   /** Polls the change feed every `pollMs` (default 1 s) until stop(). */
   start(): void {
     if (this.timer) return;
-    this.timer = setInterval(() => void this.sync().catch((err: unknown) => {
-      this.syncErrors++;
-      this.lastError = err instanceof Error ? err.message : String(err);
-      this.options.onError?.('sync', err);
-    }), this.options.pollMs ?? 1000);
+    this.timer = setInterval(() => void this.sync().catch((err: unknown) => this.options.onError?.('sync', err)), this.options.pollMs ?? 1000);
     this.timer.unref();
   }
 

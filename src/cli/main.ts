@@ -8,6 +8,7 @@ import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { VigilError } from '../core/errors.js';
+import { VIGIL_VERSION } from '../core/version.js';
 import type { Cli, CliIo } from './context.js';
 import { EXIT } from './exit-codes.js';
 
@@ -29,7 +30,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
 function baseProgram(cli: Cli): Command {
   return new Command('vigil')
     .description('Vigil: find, stop, report and investigate known abuse material by hash matching')
-    .version('0.1.0')
+    .version(VIGIL_VERSION)
     .option('--config <file>', 'a JSON configuration file (docs/configuration.md; also $VIGIL_CONFIG); VIGIL_* variables and flags override it')
     .option('--db <url>', 'store: a SQLite file path (default ./vigil.db, or $VIGIL_DB) or a postgres:// URL')
     .option('--state <path>', 'service state (keys, audit log, jobs): default the --db SQLite file, or ./vigil-state.db beside PostgreSQL ($VIGIL_STATE_DB)')

@@ -49,6 +49,7 @@ export class PostgresBlobStore implements BlobStore {
         await client.query(SCHEMA_SQL);
         await client.query('COMMIT');
       } catch (err) {
+        // The error that failed the transaction is rethrown; a ROLLBACK on a broken connection adds nothing.
         await client.query('ROLLBACK').catch(() => undefined);
         throw err;
       } finally {
@@ -113,6 +114,7 @@ export class PostgresBlobStore implements BlobStore {
           await client.query('COMMIT');
           release();
         } catch (err) {
+          // The error that failed the transaction is rethrown; a ROLLBACK on a broken connection adds nothing.
           await client.query('ROLLBACK').catch(() => undefined);
           release();
           throw uniqueViolation(err) ? conflict(id, err) : err;
@@ -160,6 +162,7 @@ export class PostgresBlobStore implements BlobStore {
       await client.query('DELETE FROM vigil_evidence_chunks WHERE blob_id = $1', [id]);
       await client.query('COMMIT');
     } catch (err) {
+      // The error that failed the transaction is rethrown; a ROLLBACK on a broken connection adds nothing.
       await client.query('ROLLBACK').catch(() => undefined);
       throw err;
     } finally {

@@ -4,6 +4,10 @@
  * own (so invalid bytes spoil one value, not the file), numbers are capped at 64 characters, and tokens carry
  * their line and byte offset for error messages and record-size limits. The lexer knows nothing about
  * nesting; grammar and depth are the caller's (see vics.ts), so nesting costs no memory while skipped.
+ *
+ * Why not stream-json (declared once, never used, dropped): it has no bound on a string or a number while it
+ * streams, and its tokens carry no line or byte offset, which an import's per-record errors and record-size
+ * limits need.
  */
 import { isUtf8 } from 'node:buffer';
 

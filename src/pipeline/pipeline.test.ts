@@ -1,5 +1,6 @@
 // The pipeline on both engines: decision, rows, incident, review item, jobs and audit in one unit of work.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { AuditLog } from '../audit/log.js';
 import { AUDIT_COMPONENT } from '../audit/schema.js';
@@ -22,6 +23,12 @@ import { RetroMatcher } from './retro.js';
 const BRIDGE = 'd8f8f0cee0f4a84f0637022a078f67f0b36e2ed596621e1d33e6339c4e9c9b22';
 const KNOWN_MD5 = '0123456789abcdef0123456789abcdef';
 const LATER_MD5 = '00112233445566778899aabbccddeeff';
+/** `hex` with `bits` bits flipped from bit `from` on. */
+const flipBits = (hex: string, from: number, bits: number) => {
+  const b = Buffer.from(hex, 'hex');
+  for (let k = from; k < from + bits; k++) b[(k >> 3) % 32] ^= 1 << (k & 7);
+  return b.toString('hex');
+};
 
 const rules = new RuleEngine(parseRulesConfig({
   version: 1,
@@ -104,6 +111,33 @@ test('unmatched content leaves no decision; its hashes are retained and found wh
   assert.equal(run.late[0].late, true);
   assert.equal(await records.countRetained(), 0);
   assert.equal((await retro.run()).checked, 0);
+});
+
+test('retroactive matching re-matches only the retained submissions a new signal is near, not every one', async () => {
+  // Unrelated 256-bit values (about 128 bits from each other and from the bank's).
+  const far = (i: number) => createHash('sha256').update(`retained-${i}`).digest('hex');
+  for (let i = 0; i < 5; i++) await pipeline.submitHashes({ contentId: `kept-${i}`, actor: 'key:test' }, { md5: `${i}`.repeat(32), pdq: [far(i)] });
+  assert.equal(await records.countRetained(), 5);
+  const rematched: string[] = [];
+  const rematch = pipeline.rematch.bind(pipeline);
+  pipeline.rematch = (row, query) => (rematched.push(row.contentId), rematch(row, query));
+  const retro = new RetroMatcher({ store, matcher, records, pipeline });
+  // A new MD5 equal to one submission's, and a new PDQ 8 bits from another's; 20 unrelated signals.
+  await store.importList('list', [
+    { kind: 'record', line: 1, record: { signals: [{ type: 'md5', value: '1'.repeat(32) }], labels: {} } },
+    { kind: 'record', line: 2, record: { signals: [{ type: 'pdq', value: flipBits(far(3), 0, 8) }], labels: {} } },
+    ...Array.from({ length: 20 }, (_, i) => ({ kind: 'record' as const, line: 3 + i, record: { signals: [{ type: 'md5' as const, value: (1000 + i).toString(16).padStart(32, 'e') }], labels: {} } })),
+  ]);
+  const run = await retro.run();
+  assert.deepEqual(rematched.sort(), ['kept-1', 'kept-3']);
+  assert.equal(run.checked, 5);
+  assert.equal(run.rematched, 2);
+  assert.deepEqual(run.late.map((r) => r.contentId).sort(), ['kept-1', 'kept-3']);
+  // The others are checked as of now: another run re-matches nothing until the feed moves again.
+  rematched.length = 0;
+  assert.deepEqual(await retro.run(), { checked: 0, rematched: 0, late: [], purged: 0 });
+  assert.deepEqual(rematched, []);
+  assert.equal(await records.countRetained(), 3);
 });
 
 test('retained hashes expire', async () => {

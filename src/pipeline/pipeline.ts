@@ -138,6 +138,8 @@ export class ContentPipeline {
     const prior = await records.findDecision(meta.contentId, fingerprint);
     if (prior) return { ...resultOf(prior, true), ...(from.media ? { media: from.media } : {}) };
 
+    // Everything up to this position is in the indexes the match reads: retained hashes are checked as of it.
+    const matchedAt = this.o.matcher.position;
     const matches = await this.o.matcher.match(query);
     const engine = await this.o.rules();
     // Rules fire only on matches: the account's history is read only when there are some.
@@ -156,7 +158,7 @@ export class ContentPipeline {
       await db.transaction(async (tx) => {
         if (retainDays > 0) {
           const expiresAt = new Date(Date.parse(createdAt) + retainDays * 86_400_000).toISOString();
-          await records.retain(tx, { contentId: meta.contentId, fingerprint, accountId: meta.accountId ?? null, context: meta.context ?? {}, query: serializeQuery(query), createdAt, expiresAt }, 0);
+          await records.retain(tx, { contentId: meta.contentId, fingerprint, accountId: meta.accountId ?? null, context: meta.context ?? {}, query: serializeQuery(query), createdAt, expiresAt }, matchedAt);
         }
         await this.o.audit.append(tx, { ...actor, action: 'decision.created', subject: `content:${meta.contentId}`, details: { verdict: decision.verdict, matches: matches.length, recorded: false } });
       });

@@ -9,7 +9,7 @@
 import type { Kysely } from 'kysely';
 import type { BankMatch } from '../banks/matcher.js';
 import { VigilError } from '../core/errors.js';
-import type { FiredRule, PlannedAction, Verdict } from '../rules/types.js';
+import type { ActionStatus, FiredRule, PlannedAction, Verdict } from '../rules/types.js';
 import type { Tx, VigilDatabase } from '../state/database.js';
 import type { StateSchema } from '../state/schema.js';
 import type { DecisionsTable, ReviewOutcome, ReviewState, ReviewItemsTable, RetainedHashesTable } from './schema.js';
@@ -17,7 +17,7 @@ import type { DecisionsTable, ReviewOutcome, ReviewState, ReviewItemsTable, Reta
 type K = Kysely<StateSchema>;
 
 export interface ActionOutcome extends PlannedAction {
-  status: 'done' | 'queued' | 'skipped';
+  status: ActionStatus;
   /** Why an action was skipped (e.g. preserve_evidence on a hash-only submission: there are no bytes). */
   note?: string;
   jobId?: number;
@@ -292,6 +292,17 @@ export class DecisionRecords {
   async retainedBefore(seq: number, afterId: number, limit: number): Promise<RetainedHashes[]> {
     const rows = await this.db.k.selectFrom('retained_hashes').selectAll().where('checked_seq', '<', seq).where('id', '>', afterId).orderBy('id').limit(limit).execute();
     return rows.map(retainedOf);
+  }
+
+  /** Ids and positions of the retained hashes behind `seq`, oldest first: the rows themselves are read once, to index them. */
+  async retainedPositionsBefore(seq: number, afterId: number, limit: number): Promise<{ id: number; checkedSeq: number }[]> {
+    const rows = await this.db.k.selectFrom('retained_hashes').select(['id', 'checked_seq']).where('checked_seq', '<', seq).where('id', '>', afterId).orderBy('id').limit(limit).execute();
+    return rows.map((r) => ({ id: Number(r.id), checkedSeq: Number(r.checked_seq) }));
+  }
+
+  async retainedByIds(ids: readonly number[]): Promise<RetainedHashes[]> {
+    if (ids.length === 0) return [];
+    return (await this.db.k.selectFrom('retained_hashes').selectAll().where('id', 'in', [...ids]).orderBy('id').execute()).map(retainedOf);
   }
 
   /** Every retained hash after `afterId` (to build the retained-hash index), in pages. */

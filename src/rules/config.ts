@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { VigilError } from '../core/errors.js';
 import { SIGNAL_TYPES } from '../signals/registry.js';
+import { BANK_KINDS, SIGNAL_STATUSES } from '../store/types.js';
 
 const RULE_ID_RE = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
 const WEBHOOK_NAME_RE = /^[a-z0-9]+(?:[-_][a-z0-9]+)*$/;
@@ -79,12 +80,12 @@ const AccountConditionSchema = z
  * rule fires when at least minMatches are selected and the content conditions (account, surface) hold.
  */
 const ConditionSchema = z.strictObject({
-  bankKind: z.enum(['block', 'allow'], 'must be "block" or "allow"').optional(),
+  bankKind: z.enum(BANK_KINDS, `must be ${BANK_KINDS.map((k) => `"${k}"`).join(' or ')}`).optional(),
   banks: anyOf(z.string('must be a bank name').regex(BANK_NAME_RE, 'must be a bank name (letters, digits, _ . -; 1–64)'), 'bank').optional(),
   signalTypes: anyOf(z.enum(SIGNAL_TYPES, `must be one of ${SIGNAL_TYPES.join(', ')}`), 'signal type').optional(),
   maxDistance: z.number('must be a number').int('must be a whole number').min(0, 'must be 0..256').max(256, 'must be 0..256').optional(),
   labels: LabelsConditionSchema.optional(),
-  status: anyOf(z.enum(['active', 'false_positive', 'quarantined'], 'must be active, false_positive or quarantined'), 'status').optional(),
+  status: anyOf(z.enum(SIGNAL_STATUSES, `must be ${SIGNAL_STATUSES.slice(0, -1).join(', ')} or ${SIGNAL_STATUSES.at(-1)!}`), 'status').optional(),
   downranked: z.boolean('must be true or false').optional(),
   /** How sure the matcher is (BankMatch.confidence): high, medium, low. */
   confidence: anyOf(z.enum(['high', 'medium', 'low'], 'must be high, medium or low'), 'confidence').optional(),

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DEFAULT_RULES, parseRulesConfig, type RulesConfig } from './config.js';
-import { canonicalJson, RuleEngine, verdictOf } from './engine.js';
+import { canonicalJson } from '../core/canonical-json.js';
+import { RuleEngine, verdictOf } from './engine.js';
 import { downranked, match, quarantined, suppressed } from './_test-helpers.js';
 import type { BankMatch } from '../banks/matcher.js';
 import type { EvaluationInput } from './types.js';

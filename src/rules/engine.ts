@@ -5,21 +5,15 @@
  */
 import { createHash } from 'node:crypto';
 import type { BankMatch } from '../banks/matcher.js';
+import { canonicalJson } from '../core/canonical-json.js';
 import { invalidArgument } from '../core/errors.js';
 import { parseRulesConfig, type Rule, type RuleAction, type RuleCondition, type RulesConfig } from './config.js';
 import type { Decision, EvaluationInput, FiredRule, PlannedAction, Verdict } from './types.js';
 
-/** JSON with object keys sorted at every level: the same config always hashes the same. */
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value);
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  const entries = Object.entries(value as Record<string, unknown>)
-    .filter(([, v]) => v !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-}
-
-/** sha256 (hex) of the canonical form of a validated config (defaults filled in, so `enabled: true` and its absence agree). */
+/**
+ * sha256 (hex) of the canonical JSON (core/canonical-json.ts) of a validated config (defaults filled in, so
+ * `enabled: true` and its absence agree).
+ */
 export function rulesVersionOf(config: RulesConfig): string {
   return createHash('sha256').update(canonicalJson(config)).digest('hex');
 }

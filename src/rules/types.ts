@@ -5,13 +5,16 @@
 import type { BankMatch } from '../banks/matcher.js';
 
 /** Severity order: allow < review < block. */
-export type Verdict = 'allow' | 'review' | 'block';
+export const VERDICTS = ['allow', 'review', 'block'] as const;
+export type Verdict = (typeof VERDICTS)[number];
 
-export const VERDICTS = ['allow', 'review', 'block'] as const satisfies readonly Verdict[];
+// The types derive from the constants, and API schemas and validation from the same constants: one list each.
+export const ACTION_TYPES = ['block', 'hold_for_review', 'preserve_evidence', 'report_draft', 'disable_account', 'notify'] as const;
+export type ActionType = (typeof ACTION_TYPES)[number];
 
-export type ActionType = 'block' | 'hold_for_review' | 'preserve_evidence' | 'report_draft' | 'disable_account' | 'notify';
-
-export const ACTION_TYPES = ['block', 'hold_for_review', 'preserve_evidence', 'report_draft', 'disable_account', 'notify'] as const satisfies readonly ActionType[];
+/** What became of a planned action. */
+export const ACTION_STATUSES = ['done', 'queued', 'skipped'] as const;
+export type ActionStatus = (typeof ACTION_STATUSES)[number];
 
 export interface PlannedAction {
   type: ActionType;

@@ -3,16 +3,17 @@
  * (docs page at /docs) is generated from those schemas. Auth, per-key rate limits, metrics and one error
  * shape are hooks shared by every route.
  */
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import multipart from '@fastify/multipart';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { VigilError } from '../core/errors.js';
+import { VIGIL_VERSION } from '../core/version.js';
 import { registerAuth } from './auth.js';
 import type { ServiceContext } from './context.js';
 import { sendError } from './http-errors.js';
-import { redactingLogger } from './request-log.js';
+import { redactingChild, redactingLogger } from './request-log.js';
 import { jsonDeeperThan, MAX_JSON_DEPTH, registerSchemas } from './schemas.js';
 import { adminRoutes } from './routes/admin.js';
 import { bankRoutes } from './routes/banks.js';
@@ -21,12 +22,17 @@ import { hmaRoutes } from './routes/hma.js';
 import { lookupRoutes } from './routes/lookup.js';
 import { opsRoutes } from './routes/ops.js';
 
-export const API_VERSION = '0.1.0';
+/** The OpenAPI document's version: the package's. */
+export const API_VERSION = VIGIL_VERSION;
 
-export async function buildApp(ctx: ServiceContext, options: { logger?: FastifyServerOptions['logger'] } = {}): Promise<FastifyInstance> {
+/**
+ * `loggerInstance`: the core's pino logger (`vigil.log`), so requests and background work share one logger and
+ * one format; `logger`: Fastify's own (tests and embedders); neither: no request logs.
+ */
+export async function buildApp(ctx: ServiceContext, options: { logger?: FastifyServerOptions['logger']; loggerInstance?: FastifyBaseLogger } = {}): Promise<FastifyInstance> {
   const app = Fastify({
-    // Secrets in query strings and credential headers never reach the request log.
-    logger: redactingLogger(options.logger),
+    // Secrets in query strings and credential headers never reach the request log (the shared logger too).
+    ...(options.loggerInstance ? { loggerInstance: redactingChild(options.loggerInstance) } : { logger: redactingLogger(options.logger) }),
     bodyLimit: ctx.limits.maxJsonBytes,
     // JSON bombs: a deep or huge body is refused before it reaches a route.
     onProtoPoisoning: 'error',

@@ -81,6 +81,7 @@ export class KeyUsage {
     };
     // One flush at a time: a timer tick during a slow flush must not write the same counts twice.
     const result = this.flushing.then(run);
+    // The chain only orders flushes: a failure reaches this flush's caller through `result`.
     this.flushing = result.catch(() => undefined);
     return result;
   }

@@ -3,7 +3,7 @@
  * and anything shaped like a Vigil API key are replaced by "[REDACTED]", and credential headers are
  * censored should a serializer ever log headers.
  */
-import type { FastifyRequest, FastifyServerOptions } from 'fastify';
+import type { FastifyBaseLogger, FastifyRequest, FastifyServerOptions } from 'fastify';
 
 export const REDACTED = '[REDACTED]';
 
@@ -30,6 +30,17 @@ export function redactUrl(url: string): string {
     return part.replace(VIGIL_SECRET, REDACTED);
   });
   return `${path}?${query.join('&')}`;
+}
+
+const REDACT_PATHS = ['req.headers.authorization', 'req.headers["x-api-key"]', 'req.headers.cookie', 'headers.authorization', 'headers["x-api-key"]'];
+
+function requestSerializer(request: FastifyRequest) {
+  return { method: request.method, url: redactUrl(request.url), host: request.host, remoteAddress: request.ip, remotePort: request.socket?.remotePort };
+}
+
+/** The shared pino logger (the core's) as Fastify's request logger, with the same redaction. */
+export function redactingChild(logger: FastifyBaseLogger): FastifyBaseLogger {
+  return (logger as unknown as { child: (b: object, o: object) => FastifyBaseLogger }).child({}, { redact: { paths: REDACT_PATHS, censor: REDACTED }, serializers: { req: requestSerializer } });
 }
 
 /** Fastify logger options with the redacting request serializer; `false` and a logger instance pass through. */

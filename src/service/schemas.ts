@@ -7,6 +7,9 @@ import secureJson from 'secure-json-parse';
 import { VigilError } from '../core/errors.js';
 import { SIGNAL_TYPES } from '../signals/registry.js';
 import { SCOPES } from '../auth/keys.js';
+import { JOB_STATES } from '../queue/types.js';
+import { ACTION_STATUSES, ACTION_TYPES, VERDICTS } from '../rules/types.js';
+import { BANK_KINDS, FALSE_POSITIVE_POLICIES, OPINION_KINDS, SIGNAL_STATUSES } from '../store/types.js';
 
 const labels = {
   $id: 'Labels',
@@ -32,7 +35,7 @@ const bankMatch = {
   properties: {
     signalId: { type: 'integer' },
     bank: { type: 'string' },
-    bankKind: { type: 'string', enum: ['block', 'allow'] },
+    bankKind: { type: 'string', enum: [...BANK_KINDS] },
     signalType: { type: 'string', enum: [...SIGNAL_TYPES] },
     value: { type: 'string', description: "The list's hash that matched." },
     distance: { type: 'integer', description: 'Hamming distance (0 for exact digests and whole-video matches).' },
@@ -53,7 +56,7 @@ const bankMatch = {
     sourceId: { type: ['string', 'null'] },
     fileName: { type: ['string', 'null'] },
     provenance: { type: 'object', properties: { source: { type: 'string' }, importId: { type: ['integer', 'null'] } } },
-    status: { type: 'string', enum: ['active', 'false_positive', 'quarantined'] },
+    status: { type: 'string', enum: [...SIGNAL_STATUSES] },
     actionable: { type: 'boolean', description: 'False for suppressed false positives and quarantined signals: reported, never acted on.' },
     downranked: { type: 'boolean' },
     rule: {
@@ -84,9 +87,9 @@ const actionOutcome = {
   type: 'object',
   required: ['type', 'ruleId', 'status'],
   properties: {
-    type: { type: 'string', enum: ['block', 'hold_for_review', 'preserve_evidence', 'report_draft', 'disable_account', 'notify'] },
+    type: { type: 'string', enum: [...ACTION_TYPES] },
     ruleId: { type: 'string' },
-    status: { type: 'string', enum: ['done', 'queued', 'skipped'] },
+    status: { type: 'string', enum: [...ACTION_STATUSES] },
     note: { type: 'string' },
     priority: { type: 'integer' },
     webhook: { type: 'string' },
@@ -104,7 +107,7 @@ const contentResult = {
   properties: {
     contentId: { type: 'string' },
     fingerprint: { type: 'string', description: 'SHA-256 of the content, or "h:" + a digest of the submitted hashes: with contentId, the idempotency key.' },
-    verdict: { type: 'string', enum: ['allow', 'review', 'block'] },
+    verdict: { type: 'string', enum: [...VERDICTS] },
     matches: { type: 'array', items: { $ref: 'BankMatch#' } },
     fired: { type: 'array', items: { $ref: 'FiredRule#' } },
     actions: { type: 'array', items: { $ref: 'ActionOutcome#' } },
@@ -171,12 +174,12 @@ const bank = {
     id: { type: 'integer' },
     name: { type: 'string' },
     description: { type: 'string' },
-    kind: { type: 'string', enum: ['block', 'allow'] },
+    kind: { type: 'string', enum: [...BANK_KINDS] },
     enabled: { type: 'boolean' },
     source: { type: 'string' },
     provenance: { type: 'object', additionalProperties: true },
     thresholds: { type: 'object', additionalProperties: { type: 'integer' } },
-    falsePositivePolicy: { type: 'string', enum: ['suppress', 'downrank'] },
+    falsePositivePolicy: { type: 'string', enum: [...FALSE_POSITIVE_POLICIES] },
     spikeThreshold: { type: 'integer' },
     enabledRatio: { type: 'number' },
     degeneratePolicy: { type: 'string', enum: ['exact', 'none'], description: 'What a degenerate PDQ hash (constant, one value, periodic) may match: the identical hash, or nothing' },
@@ -199,7 +202,7 @@ const signal = {
     fileName: { type: ['string', 'null'] },
     fileSize: { type: ['integer', 'null'] },
     metadata: { type: 'object', additionalProperties: true },
-    status: { type: 'string', enum: ['active', 'false_positive', 'quarantined'] },
+    status: { type: 'string', enum: [...SIGNAL_STATUSES] },
     importId: { type: ['integer', 'null'] },
     addedAt: { type: 'string' },
     updatedAt: { type: 'string' },
@@ -229,7 +232,7 @@ const decision = {
     contentId: { type: 'string' },
     fingerprint: { type: 'string' },
     accountId: nullable('string'),
-    verdict: { type: 'string', enum: ['allow', 'review', 'block'] },
+    verdict: { type: 'string', enum: [...VERDICTS] },
     late: { type: 'boolean' },
     md5: nullable('string'),
     sha1: nullable('string'),
@@ -256,7 +259,7 @@ const job = {
     idempotencyKey: { type: 'string' },
     payload: {},
     priority: { type: 'integer' },
-    state: { type: 'string', enum: ['pending', 'running', 'done', 'dead'] },
+    state: { type: 'string', enum: [...JOB_STATES] },
     attempts: { type: 'integer' },
     maxAttempts: { type: 'integer' },
     runAt: { type: 'integer' },
@@ -292,7 +295,7 @@ const opinion = {
   properties: {
     id: { type: 'integer' },
     signalId: { type: 'integer' },
-    kind: { type: 'string', enum: ['confirmed', 'false_positive', 'disputed'] },
+    kind: { type: 'string', enum: [...OPINION_KINDS] },
     actor: { type: 'string' },
     reason: { type: 'string' },
     createdAt: { type: 'string' },

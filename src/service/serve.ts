@@ -5,7 +5,8 @@
  */
 import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { FastifyInstance, FastifyServerOptions } from 'fastify';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
 import { parseConfig, type ConfigInput, type VigilConfig } from '../app/config.js';
 import { createVigil, stateDirOf, type Vigil } from '../app/vigil.js';
 import { VigilError } from '../core/errors.js';
@@ -50,7 +51,11 @@ export interface ServeOptions {
   limits?: Partial<ServiceLimits>;
   anonymousScopes?: Scope[];
   metricsPublic?: boolean;
-  logger?: FastifyServerOptions['logger'];
+  /**
+   * Request logs: false for none; true or `{ level }` to log requests through the core's pino logger (one
+   * logger and format for requests and background work) at that level. Default: `server.log` of the config.
+   */
+  logger?: boolean | { level?: string };
   /** Matcher poll interval (ms). */
   pollMs?: number;
   queueConcurrency?: number;
@@ -67,6 +72,10 @@ export interface ServeOptions {
   queueLeaseMs?: number;
   /** Signed audit checkpoints outside the database (config `audit`). */
   audit?: { checkpointFile: string; checkpointKeyFile: string; checkpointWebhook?: string; checkpointIntervalMs?: number };
+  /** The core's logger (default: pino to stderr at the config's level); requests log through it too. */
+  log?: Logger;
+  /** The clock (tests: readiness and lag without waiting). */
+  now?: () => Date;
 }
 
 export interface RunningService {
@@ -83,6 +92,14 @@ export interface RunningService {
 
 type Demo = NonNullable<RunningService['demo']>;
 
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+function logLevelOf(logger: ServeOptions['logger']): (typeof LEVELS)[number] {
+  if (logger === undefined || logger === false) return 'warn';
+  const level = typeof logger === 'object' ? logger.level : undefined;
+  return LEVELS.find((l) => l === level) ?? 'info';
+}
+
 /** The core's configuration for these options (a full `config` wins; the options fill what it leaves out). */
 export function configOf(options: ServeOptions): VigilConfig {
   if (options.config) {
@@ -92,10 +109,6 @@ export function configOf(options: ServeOptions): VigilConfig {
   }
   const input: ConfigInput = {
     database: { url: options.storeUrl, ...(options.schema ? { schema: options.schema } : {}) },
-    server: {
-      host: options.host ?? '127.0.0.1', port: options.port ?? 8080, anonymousScopes: [...(options.anonymousScopes ?? [])],
-      metricsPublic: options.metricsPublic ?? false,
-    },
     hashing: options.hashThreads ? { threads: options.hashThreads } : {},
     matching: { pollMs: options.pollMs ?? 1000, maxLagMs: 30_000 },
     retention: { retainDays: options.retainDays ?? 0, ...(options.retroIntervalMs ? { retroIntervalMs: options.retroIntervalMs } : {}) },
@@ -105,7 +118,12 @@ export function configOf(options: ServeOptions): VigilConfig {
     evidence: options.evidence
       ? { dir: options.evidence.location, ...(options.evidence.schema ? { schema: options.evidence.schema } : {}), ...(options.evidence.keys ? { keys: options.evidence.keys } : {}), ...(options.evidence.keyFile ? { keyFile: options.evidence.keyFile } : {}) }
       : { ...(options.evidenceDir ? { dir: options.evidenceDir } : {}), ...(options.evidenceKeys ? { keys: options.evidenceKeys } : {}) },
-    log: { level: 'warn' },
+    server: {
+      host: options.host ?? '127.0.0.1', port: options.port ?? 8080, anonymousScopes: [...(options.anonymousScopes ?? [])],
+      metricsPublic: options.metricsPublic ?? false, log: options.logger !== undefined && options.logger !== false,
+    },
+    // Without request logs only warnings and errors (of background work) are worth a line.
+    log: { level: logLevelOf(options.logger) },
     ...(options.audit ? { audit: options.audit } : {}),
   };
   return parseConfig(input);
@@ -146,7 +164,7 @@ export async function prepareService(options: ServeOptions): Promise<{ demo?: De
 
 export async function startService(options: ServeOptions): Promise<RunningService> {
   const config = configOf(options);
-  const vigil = await createVigil(config, { secrets: options.secrets ?? process.env });
+  const vigil = await createVigil(config, { secrets: options.secrets ?? process.env, ...(options.now ? { now: options.now } : {}), ...(options.log ? { logger: options.log } : {}) });
   const { matcher, queue, records, worker } = vigil;
   const tempDir = await openUploadDir(options.uploadDir ?? defaultUploadBase());
   const usage = new KeyUsage(vigil.db, vigil.audit, vigil.keys, { onError: (err) => vigil.log.error({ err }, 'key usage flush failed') });
@@ -175,7 +193,7 @@ export async function startService(options: ServeOptions): Promise<RunningServic
     (closing ??= (async () => {
       await app?.close();
       await usage.stop().catch((err: unknown) => vigil.log.error({ err }, 'key usage flush failed'));
-      await vigil.audit.appendNow({ actor: 'system', action: 'service.stopped', subject: 'service', details: {} }).catch(() => undefined);
+      await vigil.audit.appendNow({ actor: 'system', action: 'service.stopped', subject: 'service', details: {} }).catch((err: unknown) => vigil.log.error({ err }, 'audit of the service stop failed'));
       await checkpoints?.stop().catch((err: unknown) => vigil.log.error({ err }, 'audit checkpoint failed'));
       await vigil.close();
       rmSync(tempDir, { recursive: true, force: true });
@@ -205,7 +223,7 @@ export async function startService(options: ServeOptions): Promise<RunningServic
       await checkpoints.checkpoint();
       checkpoints.start();
     }
-    app = await buildApp(ctx, { ...(options.logger !== undefined ? { logger: options.logger } : {}) });
+    app = await buildApp(ctx, config.server.log ? { loggerInstance: vigil.log } : {});
     await app.listen({ host, port: config.server.port });
   } catch (err) {
     await close();

@@ -58,6 +58,7 @@ export async function saveUpload(tempDir: string, source: Readable, maxBytes: nu
   const handle: FileHandle = await open(file, 'wx+', 0o600);
   let linked = true;
   const remove = async () => {
+    // Closing after a failed write may fail again; the file is removed either way, the first error stands.
     await handle.close().catch(() => undefined);
     if (linked) await rm(file, { force: true });
     linked = false;

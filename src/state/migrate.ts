@@ -96,6 +96,7 @@ async function migratePostgres(db: VigilDatabase, components: readonly Component
     }
     await client.query('COMMIT');
   } catch (err) {
+    // The error that failed the transaction is rethrown; a ROLLBACK on a broken connection adds nothing.
     await client.query('ROLLBACK').catch(() => undefined);
     throw err;
   } finally {

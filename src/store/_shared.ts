@@ -1,4 +1,5 @@
-/** Pieces both store implementations share: validation, canonical JSON, list items → signal rows. */
+/** Pieces both store implementations share: validation, canonical JSON (its stored form), list items → signal rows. */
+import { canonicalJson as canonical } from '../core/canonical-json.js';
 import { VigilError } from '../core/errors.js';
 import type { Labels, ListItem } from '../lists/types.js';
 import { SIGNAL_TYPE_INFO, type SignalTypeName } from '../signals/registry.js';
@@ -41,21 +42,12 @@ export function validateBankInput(input: NewBank | BankPatch): void {
   }
 }
 
-/** JSON with object keys sorted, so equal content is equal text (re-imports detect "unchanged"). */
+/**
+ * JSON with object keys sorted, so equal content is equal text (re-imports detect "unchanged"): the one canonical
+ * JSON, in JSON.stringify's lossy form for what JSON cannot hold, so rows written before keep their text.
+ */
 export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
-  const keys = Object.keys(value as Record<string, unknown>);
-  // Hot path on imports: most rows carry no labels or metadata.
-  if (keys.length === 0) return '{}';
-  keys.sort();
-  let out = '';
-  for (const key of keys) {
-    const v = (value as Record<string, unknown>)[key];
-    if (v === undefined) continue;
-    out += `${out ? ',' : ''}${JSON.stringify(key)}:${canonicalJson(v)}`;
-  }
-  return `{${out}}`;
+  return canonical(value, { unrepresentable: 'null' });
 }
 
 export function labelsJson(labels: Labels | undefined): string {

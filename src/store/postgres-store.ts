@@ -105,6 +105,7 @@ export class PostgresStore implements Store {
       await client.query('COMMIT');
       return result;
     } catch (err) {
+      // The error that failed the transaction is rethrown; a ROLLBACK on a broken connection adds nothing.
       await client.query('ROLLBACK').catch(() => undefined);
       throw err;
     } finally {

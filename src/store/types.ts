@@ -9,9 +9,11 @@ import type { SignalTypeName } from '../signals/registry.js';
 import type { Tx } from '../state/database.js';
 
 /** A block list holds known material; an allow list holds known-good files (NSRL) to drop in triage. */
-export type BankKind = 'block' | 'allow';
+export const BANK_KINDS = ['block', 'allow'] as const;
+export type BankKind = (typeof BANK_KINDS)[number];
 /** What a false-positive opinion does to a signal of this bank: stop matching, or keep matching but flagged. */
-export type FalsePositivePolicy = 'suppress' | 'downrank';
+export const FALSE_POSITIVE_POLICIES = ['suppress', 'downrank'] as const;
+export type FalsePositivePolicy = (typeof FALSE_POSITIVE_POLICIES)[number];
 
 export interface Bank {
   id: number;
@@ -54,7 +56,8 @@ export interface NewBank {
 export type BankPatch = Partial<Omit<NewBank, 'name'>> & { name?: string };
 
 /** active: matches; false_positive: marked so by a person (bank policy decides); quarantined: match-rate spike. */
-export type SignalStatus = 'active' | 'false_positive' | 'quarantined';
+export const SIGNAL_STATUSES = ['active', 'false_positive', 'quarantined'] as const;
+export type SignalStatus = (typeof SIGNAL_STATUSES)[number];
 
 export interface Signal {
   id: number;
@@ -78,7 +81,8 @@ export interface Signal {
   lastMatchAt: string | null;
 }
 
-export type OpinionKind = 'confirmed' | 'false_positive' | 'disputed';
+export const OPINION_KINDS = ['confirmed', 'false_positive', 'disputed'] as const;
+export type OpinionKind = (typeof OPINION_KINDS)[number];
 
 export interface Opinion {
   id: number;

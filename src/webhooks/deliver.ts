@@ -91,6 +91,7 @@ async function bodySnippet(res: Response): Promise<string> {
   } catch {
     // A body cut off mid-way still gives a useful prefix.
   } finally {
+    // Releasing a body we stopped reading: the receiver's answer is already decided.
     reader.cancel().catch(() => undefined);
   }
   const text = Buffer.concat(chunks).toString('utf8').replace(/\s+/g, ' ').trim();
@@ -162,6 +163,7 @@ export function webhookHandler(
       throw failed(`${who}: ${text === 'timed out' ? `timed out after ${timeoutMs} ms` : text}`, { cause: err });
     }
     if (res.status >= 200 && res.status < 300) {
+      // A 2xx needs no body: releasing it cannot change the delivery's outcome.
       await res.body?.cancel().catch(() => undefined);
       return;
     }

@@ -8,14 +8,15 @@ import { parseAuditAnchor } from '../../audit/log.js';
 import { matchQueryOfClientHashes } from '../../pipeline/query.js';
 import { parseRulesConfig, rulesConfigJsonSchema } from '../../rules/config.js';
 import { RuleEngine } from '../../rules/engine.js';
-import type { JobState } from '../../queue/types.js';
+import { JOB_STATES, type JobState } from '../../queue/types.js';
+import { VERDICTS } from '../../rules/types.js';
 import { auditActorOf } from '../auth.js';
 import type { ServiceContext } from '../context.js';
 import { ERROR_RESPONSES, finiteInteger, PAGINATION } from '../schemas.js';
 
 const page = PAGINATION;
 
-const verdict = { type: 'string', enum: ['allow', 'review', 'block'] } as const;
+const verdict = { type: 'string', enum: [...VERDICTS] } as const;
 const plannedAction = {
   type: 'object',
   required: ['type', 'ruleId'],
@@ -111,7 +112,7 @@ export function adminRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     schema: {
       tags: ['jobs'],
       summary: 'Jobs of the durable queue (state=dead: the dead letters)',
-      querystring: { type: 'object', properties: { queue: { type: 'string' }, state: { type: 'string', enum: ['pending', 'running', 'done', 'dead'] }, ...page } },
+      querystring: { type: 'object', properties: { queue: { type: 'string' }, state: { type: 'string', enum: [...JOB_STATES] }, ...page } },
       response: {
         200: {
           type: 'object',
@@ -193,7 +194,7 @@ export function adminRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     schema: {
       tags: ['content'],
       summary: 'Recorded decisions (matched content only), oldest first',
-      querystring: { type: 'object', properties: { verdict: { type: 'string', enum: ['allow', 'review', 'block'] }, accountId: { type: 'string' }, ...page } },
+      querystring: { type: 'object', properties: { verdict: { type: 'string', enum: [...VERDICTS] }, accountId: { type: 'string' }, ...page } },
       response: { 200: { type: 'object', required: ['decisions'], properties: { decisions: { type: 'array', items: { $ref: 'Decision#' } } } }, ...ERROR_RESPONSES },
     },
   }, async (request) => {

@@ -10,7 +10,7 @@ import type { NewSignal } from '../../app/banks.js';
 import { VigilError } from '../../core/errors.js';
 import { LIST_FORMAT_NAMES, type ListFormatName } from '../../lists/registry.js';
 import { SIGNAL_TYPES } from '../../signals/registry.js';
-import type { BankPatch, NewBank, OpinionKind } from '../../store/types.js';
+import { BANK_KINDS, FALSE_POSITIVE_POLICIES, OPINION_KINDS, type BankPatch, type NewBank, type OpinionKind } from '../../store/types.js';
 import { actorOf, auditActorOf } from '../auth.js';
 import { importAudit } from '../../app/banks.js';
 import type { ServiceContext } from '../context.js';
@@ -22,12 +22,12 @@ const ID = { type: 'object', required: ['id'], properties: { id: finiteInteger(1
 
 const bankFields = {
   description: { type: 'string', maxLength: 2000 },
-  kind: { type: 'string', enum: ['block', 'allow'] },
+  kind: { type: 'string', enum: [...BANK_KINDS] },
   enabled: { type: 'boolean' },
   source: { type: 'string', maxLength: 500 },
   provenance: { type: 'object', additionalProperties: true },
   thresholds: { type: 'object', additionalProperties: false, properties: { pdq: { type: 'integer', minimum: 0, maximum: 256 }, vpdq: { type: 'integer', minimum: 0, maximum: 256 } } },
-  falsePositivePolicy: { type: 'string', enum: ['suppress', 'downrank'] },
+  falsePositivePolicy: { type: 'string', enum: [...FALSE_POSITIVE_POLICIES] },
   spikeThreshold: { type: 'integer', minimum: 0 },
   degeneratePolicy: { type: 'string', enum: ['exact', 'none'] },
 } as const;
@@ -234,7 +234,7 @@ export function bankRoutes(app: FastifyInstance, ctx: ServiceContext): void {
       summary: 'Confirm a signal, mark it a false positive, or dispute it',
       description: 'A false positive stops matching (or is down-ranked, per bank policy) within seconds; confirmed restores it.',
       params: ID,
-      body: { type: 'object', required: ['kind'], additionalProperties: false, properties: { kind: { type: 'string', enum: ['confirmed', 'false_positive', 'disputed'] }, reason: { type: 'string', maxLength: 2000 } } },
+      body: { type: 'object', required: ['kind'], additionalProperties: false, properties: { kind: { type: 'string', enum: [...OPINION_KINDS] }, reason: { type: 'string', maxLength: 2000 } } },
       response: { 200: { $ref: 'Signal#' }, ...ERROR_RESPONSES, 404: { $ref: 'Error#' } },
     },
   }, async (request) => {

@@ -1,0 +1,99 @@
+/**
+ * The reverse of the matcher, for retroactive matching: an index of the RETAINED submissions' hashes, in which a
+ * newly added signal is looked up. A retained submission is re-matched (through the real matcher, with every
+ * bank's rules) only when a new signal is near one of its hashes, instead of every submission on every feed
+ * change. The lookup is a superset filter: the widest threshold of any bank, digests exact.
+ */
+import type { MatchQuery } from '../banks/matcher.js';
+import { HammingIndex256 } from '../matching/hamming-index.js';
+import { parseVpdqJson } from '../signals/vpdq/format.js';
+import type { SignalChange } from '../store/types.js';
+
+const DIGESTS = ['md5', 'sha1', 'sha256'] as const;
+
+export class RetainedIndex {
+  /** Every PDQ hash of every retained query (views, orientations, video frames), entry id → owner below. */
+  private readonly pdq = new HammingIndex256();
+  private readonly ownerOf: number[] = [];
+  private readonly entriesOf = new Map<number, number[]>();
+  private readonly digests = new Map<string, Set<number>>();
+  private readonly digestKeysOf = new Map<number, string[]>();
+
+  /** Retained submissions indexed. */
+  get size(): number {
+    return this.entriesOf.size;
+  }
+
+  has(retainedId: number): boolean {
+    return this.entriesOf.has(retainedId);
+  }
+
+  add(retainedId: number, query: MatchQuery): void {
+    if (this.has(retainedId)) return;
+    const entries: number[] = [];
+    const put = (hash: Uint8Array) => {
+      const entry = this.ownerOf.length;
+      this.ownerOf.push(retainedId);
+      this.pdq.add(entry, hash);
+      entries.push(entry);
+    };
+    for (const q of query.pdq ?? []) for (const h of q.hashes) put(h);
+    for (const f of query.vpdq ?? []) put(f.hash);
+    for (const v of query.vpdqViews ?? []) for (const f of v.features) put(f.hash);
+    const keys: string[] = [];
+    for (const type of DIGESTS) {
+      const hex = query[type]?.toLowerCase();
+      if (!hex) continue;
+      const key = `${type}:${hex}`;
+      keys.push(key);
+      const owners = this.digests.get(key);
+      if (owners) owners.add(retainedId);
+      else this.digests.set(key, new Set([retainedId]));
+    }
+    this.entriesOf.set(retainedId, entries);
+    this.digestKeysOf.set(retainedId, keys);
+  }
+
+  remove(retainedId: number): void {
+    for (const entry of this.entriesOf.get(retainedId) ?? []) this.pdq.remove(entry);
+    for (const key of this.digestKeysOf.get(retainedId) ?? []) {
+      const owners = this.digests.get(key);
+      owners?.delete(retainedId);
+      if (owners?.size === 0) this.digests.delete(key);
+    }
+    this.entriesOf.delete(retainedId);
+    this.digestKeysOf.delete(retainedId);
+  }
+
+  /**
+   * The retained submissions a new or changed signal may match: an equal digest, or a PDQ hash within `radius`
+   * of the signal's PDQ or of one of its video's frames (a known image in a retained video, a retained picture
+   * or video in a known video). PhotoDNA is matched remotely, never here.
+   */
+  candidates(change: SignalChange, radius: number): number[] {
+    const out = new Set<number>();
+    const near = (hash: Uint8Array) => {
+      for (const m of this.pdq.search(hash, radius)) out.add(this.ownerOf[m.id]!);
+    };
+    if (change.type === 'pdq') {
+      if (/^[0-9a-fA-F]{64}$/.test(change.value)) near(Buffer.from(change.value, 'hex'));
+    } else if (change.type === 'vpdq') {
+      let frames: { hash: Uint8Array }[] = [];
+      try {
+        frames = parseVpdqJson(change.value);
+      } catch {
+        // As in the matcher: a value this version cannot parse never matches.
+      }
+      const seen = new Set<string>();
+      for (const f of frames) {
+        const key = Buffer.from(f.hash).toString('latin1');
+        if (seen.has(key)) continue;
+        seen.add(key);
+        near(f.hash);
+      }
+    } else if ((DIGESTS as readonly string[]).includes(change.type)) {
+      for (const id of this.digests.get(`${change.type}:${change.value.toLowerCase()}`) ?? []) out.add(id);
+    }
+    return [...out];
+  }
+}
