@@ -19,6 +19,7 @@ import { contentRoutes } from './routes/content.js';
 import { hmaRoutes } from './routes/hma.js';
 import { lookupRoutes } from './routes/lookup.js';
 import { opsRoutes } from './routes/ops.js';
+import { reviewRoutes } from './web/routes.js';
 
 export const API_VERSION = '0.1.0';
 
@@ -99,6 +100,8 @@ export async function buildApp(ctx: ServiceContext, options: { logger?: FastifyS
   bankRoutes(app, ctx);
   adminRoutes(app, ctx);
   hmaRoutes(app, ctx);
+  // The review UI in its own scope (cookies, forms, HTML errors, CSP stay out of the JSON API).
+  await app.register(async (scope) => reviewRoutes(scope, ctx, ctx.reviewWeb ?? {}));
   await app.ready();
   return app;
 }
