@@ -29,7 +29,7 @@ kbd { font-size: .8em; border: 1px solid #888; border-radius: 3px; padding: 0 3p
 .prefs { display: grid; gap: 6px; max-width: 420px; }
 button { font-size: .95em; padding: 5px 10px; cursor: pointer; }
 .item-grid { display: grid; grid-template-columns: minmax(320px, 460px) 1fr; gap: 16px; align-items: start; }
-.media { margin: 0; background: #fff; padding: 8px; border: 1px solid #ccc; }
+.media { margin: 0; background: #fff; padding: 8px; border: 1px solid #ccc; overflow: hidden; }
 .media img { width: 100%; height: 340px; object-fit: contain; background: #777; display: block; filter: grayscale(var(--grey)); image-rendering: auto; }
 .media img[data-blurred="true"] { filter: blur(var(--blur)) grayscale(var(--grey)); }
 .media figcaption { font-size: .85em; color: #454545; margin: 6px 0; }

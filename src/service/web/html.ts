@@ -57,7 +57,7 @@ export function layout(ctx: PageContext, body: Html): string {
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
+<meta name="referrer" content="same-origin">
 <title>${esc(ctx.title)} · Vigil review</title>
 <link rel="stylesheet" href="/review/assets/review.css">
 <script src="/review/assets/review.js" defer></script>

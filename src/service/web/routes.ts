@@ -62,7 +62,8 @@ export async function reviewRoutes(app: FastifyInstance, ctx: ServiceContext, o:
   app.addHook('onSend', async (request, reply, payload) => {
     reply.header('content-security-policy', CSP);
     reply.header('x-frame-options', 'DENY');
-    reply.header('referrer-policy', 'no-referrer');
+    // same-origin, not no-referrer: with no-referrer Chromium sends "Origin: null" on form posts, which the CSRF check refuses.
+    reply.header('referrer-policy', 'same-origin');
     reply.header('x-content-type-options', 'nosniff');
     if (!request.url.startsWith('/review/assets/')) reply.header('cache-control', 'no-store');
     return payload;
