@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 /**
  * The review UI end to end in a real browser: Playwright (playwright-core) driving the system's Chromium
  * (Debian's `chromium`, found on the PATH; never downloaded), against `vigil serve` with its demo (benign
@@ -14,6 +13,11 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { signMedia } from '../src/service/web/routes.js';
 import { startService, type RunningService } from '../src/service/serve.js';
 import { tempDir } from './helpers/temp.js';
+
+// The few browser globals the page functions below use (the project compiles without the DOM library).
+interface HTMLImageElement { complete: boolean; naturalWidth: number; getAttribute(name: string): string | null }
+declare const document: { getElementById(id: string): HTMLImageElement | null; body: { dataset: Record<string, string | undefined> } };
+declare function getComputedStyle(el: unknown): { filter: string };
 
 const OUT = resolve('test-output/review-e2e');
 const PASSWORD = 'correct horse battery';

@@ -161,11 +161,16 @@ export class ReviewService {
     const limit = Math.max(1, Math.min(options.limit ?? 50, 200));
     const now = this.now().toISOString();
     const k = this.o.db.k;
-    const rows = await k.selectFrom('review_items as r').innerJoin('decisions as d', 'd.id', 'r.decision_id')
-      .selectAll('r').select(['d.content_id', 'd.account_id', 'd.evidence_id', 'd.created_at as decided_at_created'])
-      .where('r.queue', 'in', queues)
-      .where((eb) => eb.or([eb('r.state', '=', 'open'), eb.and([eb('r.state', '=', 'claimed'), eb.or([eb('r.lease_until', '<=', now), eb('r.assignee', '=', actorOfUser(user))])])]))
-      .orderBy('r.priority', 'desc').orderBy('r.id').limit(limit).execute();
+    // Two queries, not one with an OR: open items walk the (state, priority, id) index and stop at `limit`;
+    // claimed items are few. Merged in the queue's order.
+    const base = () => k.selectFrom('review_items as r').innerJoin('decisions as d', 'd.id', 'r.decision_id')
+      .selectAll('r').select(['d.content_id', 'd.account_id', 'd.evidence_id']).where('r.queue', 'in', queues);
+    const [openRows, claimedRows] = await Promise.all([
+      base().where('r.state', '=', 'open').orderBy('r.priority', 'desc').orderBy('r.id').limit(limit).execute(),
+      base().where('r.state', '=', 'claimed').where((eb) => eb.or([eb('r.lease_until', '<=', now), eb('r.assignee', '=', actorOfUser(user))]))
+        .orderBy('r.priority', 'desc').orderBy('r.id').limit(limit).execute(),
+    ]);
+    const rows = [...openRows, ...claimedRows].sort((a, b) => Number(b.priority) - Number(a.priority) || Number(a.id) - Number(b.id)).slice(0, limit);
     if (rows.length === 0) return [];
     const decisionIds = rows.map((r) => Number(r.decision_id));
     const accounts = [...new Set(rows.map((r) => r.account_id).filter((a): a is string => a !== null))];
