@@ -20,7 +20,7 @@ import { sendError, statusOf } from '../http-errors.js';
 import { REVIEW_CSS, REVIEW_JS } from './assets.js';
 import type { PageContext } from './html.js';
 import { errorPage, itemPage, prefsPage, queuePage } from './pages.js';
-import { checkCsrf, personOf, registerSessionRoutes, type WebOptions } from './session.js';
+import { checkCsrf, HIDDEN, personOf, registerSessionRoutes, type WebOptions } from './session.js';
 
 export interface ReviewWebOptions extends WebOptions {
   /** How long a signed media URL works (default 60 s). */
@@ -90,12 +90,12 @@ export async function reviewRoutes(app: FastifyInstance, ctx: ServiceContext, o:
 
   registerSessionRoutes(app, ctx, o);
 
-  app.get('/review/assets/review.css', async (_request, reply) => reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=300').send(REVIEW_CSS));
-  app.get('/review/assets/review.js', async (_request, reply) => reply.type('text/javascript; charset=utf-8').header('cache-control', 'public, max-age=300').send(REVIEW_JS));
+  app.get('/review/assets/review.css', HIDDEN, async (_request, reply) => reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=300').send(REVIEW_CSS));
+  app.get('/review/assets/review.js', HIDDEN, async (_request, reply) => reply.type('text/javascript; charset=utf-8').header('cache-control', 'public, max-age=300').send(REVIEW_JS));
 
-  app.get('/review', async (request, reply) => reply.redirect(request.person ? '/review/queue' : '/review/login', 303));
+  app.get('/review', HIDDEN, async (request, reply) => reply.redirect(request.person ? '/review/queue' : '/review/login', 303));
 
-  app.get('/review/queue', async (request, reply) => {
+  app.get('/review/queue', HIDDEN, async (request, reply) => {
     const ctxPage = await page(request, 'Queue');
     const { user } = personOf(request);
     const q = request.query as { done?: string; outcome?: string };
@@ -104,7 +104,7 @@ export async function reviewRoutes(app: FastifyInstance, ctx: ServiceContext, o:
     return send(reply, queuePage(ctxPage, entries, { queues: review.queuesOf(user), now: Date.now(), actor: actorOfUser(user) }));
   });
 
-  app.get('/review/items/:id', async (request, reply) => {
+  app.get('/review/items/:id', HIDDEN, async (request, reply) => {
     const id = idParam(request);
     const ctxPage = await page(request, `Item #${id}`);
     const { user, session } = personOf(request);
@@ -114,20 +114,20 @@ export async function reviewRoutes(app: FastifyInstance, ctx: ServiceContext, o:
     return send(reply, itemPage(ctxPage, { view, classifications: review.classifications(), isVideo, ...(previewUrl ? { previewUrl } : {}) }));
   });
 
-  app.post('/review/items/:id/claim', async (request, reply) => {
+  app.post('/review/items/:id/claim', HIDDEN, async (request, reply) => {
     checkCsrf(request);
     const id = idParam(request);
     await review.claim(reviewer(request), id);
     return reply.redirect(`/review/items/${id}`, 303);
   });
 
-  app.post('/review/items/:id/release', async (request, reply) => {
+  app.post('/review/items/:id/release', HIDDEN, async (request, reply) => {
     checkCsrf(request);
     await review.release(reviewer(request), idParam(request));
     return reply.redirect('/review/queue', 303);
   });
 
-  app.post('/review/items/:id/decide', async (request, reply) => {
+  app.post('/review/items/:id/decide', HIDDEN, async (request, reply) => {
     checkCsrf(request);
     const id = idParam(request);
     const b = (request.body ?? {}) as Record<string, unknown>;
@@ -144,7 +144,7 @@ export async function reviewRoutes(app: FastifyInstance, ctx: ServiceContext, o:
     return reply.redirect(`/review/queue?done=${id}&outcome=${encodeURIComponent(`${item.outcome}${item.classification ? ` ${item.classification}` : ''}`)}`, 303);
   });
 
-  app.post('/review/items/:id/reveal', async (request, reply) => {
+  app.post('/review/items/:id/reveal', HIDDEN, async (request, reply) => {
     checkCsrf(request);
     const id = idParam(request);
     const { session } = personOf(request);
@@ -152,12 +152,12 @@ export async function reviewRoutes(app: FastifyInstance, ctx: ServiceContext, o:
     return reply.send({ url: mediaUrl(session, id, 'full', ttl), reveals: r.reveals });
   });
 
-  app.get('/review/prefs', async (request, reply) => {
+  app.get('/review/prefs', HIDDEN, async (request, reply) => {
     const ctxPage = await page(request, 'Wellness settings');
     return send(reply, prefsPage(ctxPage, ctxPage.person!.prefs, review.wellness));
   });
 
-  app.post('/review/prefs', async (request, reply) => {
+  app.post('/review/prefs', HIDDEN, async (request, reply) => {
     checkCsrf(request);
     const b = (request.body ?? {}) as Record<string, unknown>;
     const num = (v: unknown) => (typeof v === 'string' && v.trim() !== '' ? Number(v) : undefined);
@@ -166,7 +166,7 @@ export async function reviewRoutes(app: FastifyInstance, ctx: ServiceContext, o:
     return reply.redirect('/review/prefs', 303);
   });
 
-  app.get('/review/media/:id', async (request, reply) => {
+  app.get('/review/media/:id', HIDDEN, async (request, reply) => {
     const { user, session } = personOf(request);
     const id = idParam(request);
     const q = request.query as { v?: string; exp?: string; sig?: string };

@@ -19,6 +19,9 @@ declare module 'fastify' {
   }
 }
 
+/** The UI's routes are not part of the API: kept out of the OpenAPI document. */
+export const HIDDEN = { schema: { hide: true } };
+
 export const SESSION_COOKIE = 'vigil_session';
 const LOGIN_CSRF_COOKIE = 'vigil_login_csrf';
 
@@ -69,12 +72,12 @@ export function registerSessionRoutes(app: FastifyInstance, ctx: ServiceContext,
     return reply.code(status).type('text/html; charset=utf-8').send(loginPage({ csrf, ...(error ? { error } : {}), ...(name ? { name } : {}) }));
   };
 
-  app.get('/review/login', async (request, reply) => {
+  app.get('/review/login', HIDDEN, async (request, reply) => {
     if (request.person) return reply.redirect('/review/queue', 303);
     return renderLogin(reply, 200);
   });
 
-  app.post('/review/login', async (request, reply) => {
+  app.post('/review/login', HIDDEN, async (request, reply) => {
     checkOrigin(request);
     const body = (request.body ?? {}) as Record<string, unknown>;
     const cookie = request.cookies[LOGIN_CSRF_COOKIE];
@@ -92,7 +95,7 @@ export function registerSessionRoutes(app: FastifyInstance, ctx: ServiceContext,
     return reply.redirect('/review/queue', 303);
   });
 
-  app.post('/review/logout', async (request, reply) => {
+  app.post('/review/logout', HIDDEN, async (request, reply) => {
     checkCsrf(request);
     const { user, session } = personOf(request);
     await vigil.db.transaction(async (tx) => {
@@ -103,7 +106,7 @@ export function registerSessionRoutes(app: FastifyInstance, ctx: ServiceContext,
     return reply.redirect('/review/login', 303);
   });
 
-  app.post('/review/logout-everywhere', async (request, reply) => {
+  app.post('/review/logout-everywhere', HIDDEN, async (request, reply) => {
     checkCsrf(request);
     const { user } = personOf(request);
     await vigil.db.transaction(async (tx) => {
