@@ -129,6 +129,16 @@ export class BankService {
     });
   }
 
+  /**
+   * addOpinion inside the caller's unit of work (a review decision and its opinions commit together). The
+   * caller runs `onChange()` after its commit, so the matcher sees the new status.
+   */
+  async addOpinionIn(tx: Tx, actor: Actor, signalId: number, opinion: { kind: OpinionKind; reason?: string }, details: Details = {}): Promise<Signal> {
+    const signal = await this.store.in(tx).addOpinion(signalId, { kind: opinion.kind, actor: by(actor).actor, ...(opinion.reason ? { reason: opinion.reason } : {}) });
+    await this.audit.append(tx, { ...by(actor), action: 'signal.opinion', subject: `signal:${signalId}`, details: { kind: opinion.kind, reason: opinion.reason ?? '', bank: signal.bankName, status: signal.status, ...details } });
+    return signal;
+  }
+
   /** A list file into a bank, audited with the import in one unit of work. */
   async importList(actor: Actor, bankName: string, items: AsyncIterable<ListItem> | Iterable<ListItem>, options: ImportOptions = {}, details: Details = {}): Promise<ImportResult> {
     // Parsing runs outside any transaction; the audit entry commits with the merge (ImportOptions.withinCommit).

@@ -35,6 +35,9 @@ import { WEBHOOK_QUEUE, webhookHandler } from '../webhooks/deliver.js';
 import { openEvidenceStore } from '../evidence/open.js';
 import type { EvidenceStore } from '../evidence/store.js';
 import { BankService } from './banks.js';
+import { ReviewService } from './review.js';
+import { REVIEW_COMPONENT } from './review-schema.js';
+import { SESSIONS_COMPONENT, SessionStore } from '../auth/sessions.js';
 import { EXCHANGES_COMPONENT, ExchangeConfigs } from '../exchanges/config.js';
 import type { VigilConfig } from './config.js';
 import { IndexSnapshots, restoreIndex } from './index-snapshots.js';
@@ -52,6 +55,10 @@ export interface Vigil {
   readonly rules: RulesState;
   readonly matcher: BankMatcher;
   readonly banks: BankService;
+  /** Web sessions of people (the review UI). */
+  readonly sessions: SessionStore;
+  /** The review workflow: queue, claims, decisions, reveals. */
+  readonly review: ReviewService;
   readonly exchanges: ExchangeConfigs;
   /** The evidence store (opened on first use: only a process that preserves or reads evidence needs keys). */
   evidence(): Promise<EvidenceStore>;
@@ -79,7 +86,7 @@ export interface VigilOptions {
 }
 
 /** Every component of the database, store first: one migration run creates or updates them all. */
-export const COMPONENTS = [AUDIT_COMPONENT, AUTH_COMPONENT, USERS_COMPONENT, QUEUE_COMPONENT, RECORDS_COMPONENT, EXCHANGES_COMPONENT];
+export const COMPONENTS = [AUDIT_COMPONENT, AUTH_COMPONENT, USERS_COMPONENT, QUEUE_COMPONENT, RECORDS_COMPONENT, EXCHANGES_COMPONENT, SESSIONS_COMPONENT, REVIEW_COMPONENT];
 
 /** Where index snapshots go: configured, or beside an embedded store's file; none for PostgreSQL or in memory. */
 export function snapshotDirOf(config: VigilConfig): string | undefined {
@@ -137,6 +144,8 @@ async function assemble(db: VigilDatabase, config: VigilConfig, options: VigilOp
   });
   let restoredPosition: number | undefined;
   const banks = new BankService({ db, store, audit, onChange: () => matcher.sync() });
+  const sessions = new SessionStore(db, users, now ? { now } : {});
+  const review = new ReviewService({ db, records, audit, banks, store, sessions, ...(now ? { now } : {}) });
 
   let pool: HashPool | undefined;
   const hashFile = async (path: string, budget?: ItemBudget) => {
@@ -197,7 +206,7 @@ async function assemble(db: VigilDatabase, config: VigilConfig, options: VigilOp
   let background = false;
   let closing: Promise<void> | undefined;
   const vigil: Vigil = {
-    config, log, db, store, records, audit, keys, users, queue, rules, matcher, banks, exchanges, pipeline, retro, worker,
+    config, log, db, store, records, audit, keys, users, queue, rules, matcher, banks, sessions, review, exchanges, pipeline, retro, worker,
     evidence: openEvidence,
     hashFile,
     async warm() {

@@ -25,6 +25,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   key: async () => (await import('./commands/key.js')).registerKey,
   audit: async () => (await import('./commands/audit.js')).registerAudit,
   evidence: async () => (await import('./commands/evidence.js')).registerEvidence,
+  user: async () => (await import('./commands/user.js')).registerUser,
 };
 
 function baseProgram(cli: Cli): Command {

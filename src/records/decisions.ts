@@ -12,7 +12,7 @@ import { VigilError } from '../core/errors.js';
 import type { ActionStatus, FiredRule, PlannedAction, Verdict } from '../rules/types.js';
 import type { Tx, VigilDatabase } from '../state/database.js';
 import type { StateSchema } from '../state/schema.js';
-import type { DecisionsTable, ReviewOutcome, ReviewState, ReviewItemsTable, RetainedHashesTable } from './schema.js';
+import type { DecisionsTable, IncidentState, ReviewOutcome, ReviewState, ReviewItemsTable, RetainedHashesTable } from './schema.js';
 
 type K = Kysely<StateSchema>;
 
@@ -273,6 +273,18 @@ export class DecisionRecords {
       throw new VigilError('VIGIL_ERR_CONFLICT', `Review item ${id} must be claimed by ${d.by} (with a live lease) before it is decided`);
     }
     return (await this.getReviewItem(id, tx))!;
+  }
+
+  /** Gives a claim back (the holder only): the item is open again for anyone. */
+  async releaseReviewItem(tx: Tx, id: number, by: string, now: string): Promise<boolean> {
+    const r = await tx.k.updateTable('review_items').set({ state: 'open', assignee: null, claimed_at: null, lease_until: null, updated_at: now })
+      .where('id', '=', id).where('state', '=', 'claimed').where('assignee', '=', by).executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
+  /** A reviewer's verdict on the incident: confirmed (to be reported) or dismissed (a false positive). */
+  async setIncidentState(tx: Tx, id: number, state: IncidentState, at: string): Promise<void> {
+    await tx.k.updateTable('incidents').set({ state, updated_at: at }).where('id', '=', id).execute();
   }
 
   async countOpen(): Promise<{ reviewItems: number; reportDrafts: number }> {

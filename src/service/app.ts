@@ -21,6 +21,7 @@ import { contentRoutes } from './routes/content.js';
 import { hmaRoutes } from './routes/hma.js';
 import { lookupRoutes } from './routes/lookup.js';
 import { opsRoutes } from './routes/ops.js';
+import { reviewRoutes } from './web/routes.js';
 
 /** The OpenAPI document's version: the package's. */
 export const API_VERSION = VIGIL_VERSION;
@@ -107,6 +108,8 @@ export async function buildApp(ctx: ServiceContext, options: { logger?: FastifyS
   bankRoutes(app, ctx);
   adminRoutes(app, ctx);
   hmaRoutes(app, ctx);
+  // The review UI in its own scope (cookies, forms, HTML errors, CSP stay out of the JSON API).
+  await app.register(async (scope) => reviewRoutes(scope, ctx, ctx.reviewWeb ?? {}));
   await app.ready();
   return app;
 }

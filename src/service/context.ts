@@ -5,6 +5,7 @@ import type { BudgetLimits, ItemBudget } from '../core/budget.js';
 import type { ImportJobs } from '../banks/import-jobs.js';
 import type { FailedKeyThrottle, KeyUsage } from './auth.js';
 import type { ServiceMetrics } from './metrics.js';
+import type { ReviewWebOptions } from './web/routes.js';
 
 export interface ServiceLimits {
   /** Largest upload (POST /v1/content, HMA hashing), bytes. */
@@ -62,6 +63,8 @@ export interface ServiceContext {
   metricsPublic?: boolean;
   /** The HMA-compatible surface's options (routes/hma.ts). */
   hma?: HmaOptions;
+  /** The review UI's options (web/routes.ts). */
+  reviewWeb?: ReviewWebOptions;
 }
 
 export interface HmaOptions {

@@ -5,6 +5,8 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { Vigil } from '../app/vigil.js';
 import sharp from 'sharp';
 import type { ApiKeyStore } from '../auth/keys.js';
 import type { FileHashRecord } from '../hashing/hash-file.js';
@@ -76,4 +78,34 @@ export async function ensureDemoKey(keys: ApiKeyStore, dir: string, now: () => D
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   writeFileSync(file, secret + '\n', { mode: 0o600 });
   return { file, secret, expiresAt };
+}
+
+export const DEMO_REVIEWER = 'demo-reviewer';
+
+/**
+ * The review demo: a reviewer with the child-safety grant (only when nobody has an account yet; the password
+ * is kept in `<dir>/demo-reviewer-password`, 0600) and, on a store with no review items, the demo pictures
+ * submitted through the pipeline as two accounts' uploads — benign pictures standing in for matched items —
+ * plus one hash-only submission.
+ */
+export async function ensureDemoReview(vigil: Vigil, dir: string, paths: readonly string[]): Promise<{ name: string; password: string } | undefined> {
+  const file = join(dir, 'demo-reviewer-password');
+  let login: { name: string; password: string } | undefined;
+  if (existsSync(file) && (await vigil.users.getByName(DEMO_REVIEWER))) {
+    login = { name: DEMO_REVIEWER, password: readFileSync(file, 'utf8').trim() };
+  } else if ((await vigil.users.list()).length === 0) {
+    const password = randomBytes(12).toString('base64url');
+    await vigil.users.createNow({ name: DEMO_REVIEWER, displayName: 'Demo reviewer', role: 'senior_reviewer', childSafety: true, password }, { actor: 'system:demo' });
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    writeFileSync(file, password + '\n', { mode: 0o600 });
+    login = { name: DEMO_REVIEWER, password };
+  }
+  if ((await vigil.records.listReviewItems({ state: 'open', limit: 1 })).length === 0 && (await vigil.records.countOpen()).reviewItems === 0) {
+    for (const [i, path] of paths.entries()) {
+      await vigil.pipeline.submitFile({ contentId: `demo-upload-${i + 1}`, accountId: `demo-account-${(i % 2) + 1}`, actor: 'system:demo', context: { surface: 'demo', uploadedAt: new Date().toISOString() } }, path);
+    }
+    const first = await vigil.hashFile(paths[0]);
+    if (first.md5) await vigil.pipeline.submitHashes({ contentId: 'demo-hash-only-1', accountId: 'demo-account-3', actor: 'system:demo', context: { surface: 'demo (client-side hashing)' } }, { md5: first.md5 });
+  }
+  return login;
 }

@@ -15,10 +15,11 @@ import { buildApp } from './app.js';
 import { defaultUploadBase, openUploadDir } from './uploads.js';
 import { KeyUsage } from './auth.js';
 import { DEFAULT_LIMITS, type HmaOptions, type ServiceContext, type ServiceLimits } from './context.js';
-import { ensureDemoBank, ensureDemoKey, writeDemoPictures, DEMO_BANK, type DemoKey } from './demo.js';
+import { ensureDemoBank, ensureDemoKey, ensureDemoReview, writeDemoPictures, DEMO_BANK, type DemoKey } from './demo.js';
 import { startupWarnings } from './startup-notes.js';
 import { AuditCheckpointer, loadSigningKey } from '../audit/checkpoint.js';
 import { ServiceMetrics } from './metrics.js';
+import type { ReviewWebOptions } from './web/routes.js';
 
 export interface ServeOptions {
   /** The whole configuration (the CLI's); the options below are shorthands for tests and embedders. */
@@ -34,6 +35,8 @@ export interface ServeOptions {
   uploadDir?: string;
   /** The HMA-compatible surface's options. */
   hma?: HmaOptions;
+  /** The review UI's options (secure cookies, media link lifetime). */
+  reviewWeb?: ReviewWebOptions;
   /** Webhook secrets (default: the process environment). */
   secrets?: Record<string, string | undefined>;
   host?: string;
@@ -82,7 +85,7 @@ export interface RunningService {
   app: FastifyInstance;
   ctx: ServiceContext;
   url: string;
-  demo?: { bank: string; dir: string; key?: DemoKey; created: boolean };
+  demo?: { bank: string; dir: string; key?: DemoKey; created: boolean; reviewer?: { name: string; password: string } };
   /** Said loudly at start-up (startup-notes.ts): anonymous admin, an ignored rules file. */
   warnings: string[];
   /** Writes signed audit checkpoints (when configured): periodically, and on demand with checkpoint(). */
@@ -183,6 +186,7 @@ export async function startService(options: ServeOptions): Promise<RunningServic
     ...(config.server.anonymousScopes.length > 0 ? { anonymousScopes: config.server.anonymousScopes } : {}),
     ...(config.server.metricsPublic ? { metricsPublic: true } : {}),
     ...(options.hma ? { hma: options.hma } : {}),
+    ...(options.reviewWeb ? { reviewWeb: options.reviewWeb } : {}),
   };
 
   let app: FastifyInstance | undefined;
@@ -203,6 +207,11 @@ export async function startService(options: ServeOptions): Promise<RunningServic
   try {
     demo = config.demo.enabled ? await setUpDemo(vigil) : undefined;
     await vigil.warm();
+    // Review demo items go through the pipeline, so after the index is warm; one process of a cluster does it.
+    if (demo && (options.background ?? true)) {
+      const reviewer = await ensureDemoReview(vigil, demo.dir, await writeDemoPictures(demo.dir));
+      if (reviewer) demo.reviewer = reviewer;
+    }
     usage.start();
     if (options.background ?? true) vigil.startBackground();
     const rules = await vigil.rules.fresh();

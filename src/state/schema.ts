@@ -9,5 +9,7 @@ import type { AuditTables } from '../audit/schema.js';
 import type { AuthTables } from '../auth/schema.js';
 import type { QueueTables } from '../queue/schema.js';
 import type { RecordTables } from '../records/schema.js';
+import type { SessionTables } from '../auth/sessions.js';
+import type { ReviewTables } from '../app/review-schema.js';
 
-export interface StateSchema extends RecordTables, AuditTables, AuthTables, QueueTables {}
+export interface StateSchema extends RecordTables, AuditTables, AuthTables, QueueTables, SessionTables, ReviewTables {}

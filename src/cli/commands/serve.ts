@@ -138,6 +138,9 @@ export function registerServe(program: Command, cli: Cli): void {
 function printDemo(out: (line: string) => void, demo: RunningService['demo'], url: string): void {
   if (!demo) return;
   out(`Demo bank ${demo.bank}: hashes of the benign pictures in ${demo.dir}${demo.created ? ' (created now)' : ''}`);
+  if (demo.reviewer) {
+    out(`Review queue: ${url}/review  (sign in as ${demo.reviewer.name}, password ${demo.reviewer.password}; kept in ${demo.dir}/demo-reviewer-password)`);
+  }
   const key = demo.key;
   if (!key) return;
   if (key.expired) {

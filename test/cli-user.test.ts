@@ -1,0 +1,35 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { join } from 'node:path';
+import { runVigil } from './helpers/cli.js';
+import { tempDir } from './helpers/temp.js';
+
+test('vigil user add | list | disable | reset-password: audited, passwords shown once, never listed', async () => {
+  const dir = tempDir('vigil-cli-user-');
+  const env = { ...process.env, VIGIL_DB: join(dir, 'v.db'), VIGIL_USER_PASSWORD: undefined };
+  const added = await runVigil(['user', 'add', 'rita', '--role', 'reviewer', '--child-safety', '--json'], env);
+  assert.equal(added.status, 0, added.stderr);
+  const out = JSON.parse(added.stdout) as { user: { name: string; childSafety: boolean }; password: string };
+  assert.equal(out.user.name, 'rita');
+  assert.equal(out.user.childSafety, true);
+  assert.ok(out.password.length >= 16, 'a generated password, shown once');
+  const given = await runVigil(['user', 'add', 'sam', '--role', 'senior_reviewer'], { ...env, VIGIL_USER_PASSWORD: 'a long enough password' });
+  assert.equal(given.status, 0, given.stderr);
+  assert.doesNotMatch(given.stdout, /a long enough password/);
+  assert.equal((await runVigil(['user', 'add', 'x', '--role', 'boss'], env)).status, 2, 'unknown role: usage error');
+  assert.equal((await runVigil(['user', 'add', 'rita', '--role', 'reviewer'], env)).status, 1, 'duplicate');
+  const list = await runVigil(['user', 'list', '--json'], env);
+  const people = JSON.parse(list.stdout) as { name: string; disabled: boolean }[];
+  assert.deepEqual(people.map((p) => p.name), ['rita', 'sam']);
+  assert.doesNotMatch(list.stdout, /scrypt/);
+  assert.equal((await runVigil(['user', 'disable', 'rita'], env)).status, 0);
+  const reset = await runVigil(['user', 'reset-password', 'sam'], env);
+  assert.equal(reset.status, 0);
+  assert.match(reset.stdout, /New password set for sam\n\S{16,}\n/);
+  assert.equal((await runVigil(['user', 'disable', 'nobody'], env)).status, 1);
+  const table = await runVigil(['user', 'list'], env);
+  assert.match(table.stdout, /rita\s+reviewer\s+yes\s+disabled/);
+  const audit = await runVigil(['audit', 'list', '--json'], env);
+  const actions = (JSON.parse(audit.stdout) as { action: string }[]).map((e) => e.action);
+  for (const a of ['user.created', 'user.disabled', 'user.password_reset']) assert.ok(actions.includes(a), a);
+});

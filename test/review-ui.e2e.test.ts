@@ -1,0 +1,218 @@
+/**
+ * The review UI end to end in a real browser: Playwright (playwright-core) driving the system's Chromium
+ * (Debian's `chromium`, found on the PATH; never downloaded), against `vigil serve` with its demo (benign
+ * pictures standing in for matched items). Screenshots of the queue and of a blurred item go to
+ * test-output/review-e2e/ (ignored by git).
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { after, before, test } from 'node:test';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { signMedia } from '../src/service/web/routes.js';
+import { startService, type RunningService } from '../src/service/serve.js';
+import { tempDir } from './helpers/temp.js';
+
+// The few browser globals the page functions below use (the project compiles without the DOM library).
+interface HTMLImageElement { complete: boolean; naturalWidth: number; getAttribute(name: string): string | null }
+declare const document: { getElementById(id: string): HTMLImageElement | null; body: { dataset: Record<string, string | undefined> } };
+declare function getComputedStyle(el: unknown): { filter: string };
+
+const OUT = resolve('test-output/review-e2e');
+const PASSWORD = 'correct horse battery';
+
+/** The system's Chromium: the first of the usual names on the PATH (or $CHROMIUM_PATH). */
+function findChromium(): string {
+  if (process.env.CHROMIUM_PATH) return process.env.CHROMIUM_PATH;
+  for (const name of ['chromium', 'chromium-browser', 'google-chrome-stable', 'google-chrome']) {
+    try {
+      const path = execFileSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).trim();
+      if (path) return path;
+    } catch {
+      // not this one
+    }
+  }
+  throw new Error('No Chromium found on the PATH (apt-get install chromium; .ci/run does): the browser tests need one');
+}
+
+let service: RunningService;
+let browser: Browser;
+let demo: { name: string; password: string };
+
+before(async () => {
+  mkdirSync(OUT, { recursive: true });
+  const dir = tempDir('vigil-review-e2e-');
+  service = await startService({ storeUrl: join(dir, 'vigil.db'), port: 0, demoDir: join(dir, 'demo'), hashThreads: 1 });
+  demo = service.demo!.reviewer!;
+  const users = service.ctx.vigil.users;
+  await users.createNow({ name: 'bob', role: 'reviewer', childSafety: true, password: PASSWORD }, { actor: 'test' });
+  await users.createNow({ name: 'nocs', role: 'reviewer', childSafety: false, password: PASSWORD }, { actor: 'test' });
+  await users.createNow({ name: 'carl', role: 'reviewer', childSafety: true, password: PASSWORD }, { actor: 'test' });
+  browser = await chromium.launch({ executablePath: findChromium(), headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+});
+
+after(async () => {
+  await browser?.close();
+  await service?.close();
+});
+
+async function signIn(name: string, password: string): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, baseURL: service.url });
+  const page = await context.newPage();
+  await page.goto('/review');
+  assert.match(page.url(), /\/review\/login$/);
+  await page.getByLabel('Sign-in name').fill(name);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  return { context, page };
+}
+
+async function auditActions(subject: string): Promise<string[]> {
+  return (await service.ctx.audit.list({ subject, limit: 100 })).map((e) => e.action);
+}
+
+test('a reviewer signs in, sees blurred items, reveals one, confirms one, marks one false positive', async () => {
+  const bad = await signIn(demo.name, 'not the password at all');
+  assert.match(await bad.page.locator('.flash').innerText(), /Wrong sign-in name or password/);
+  await bad.context.close();
+
+  const { context, page } = await signIn(demo.name, demo.password);
+  assert.match(page.url(), /\/review\/queue$/);
+  const rows = page.locator('#queue tbody tr');
+  assert.equal(await rows.count(), 5, 'four demo pictures and one hash-only submission');
+  assert.match(await rows.first().innerText(), /DEMO_BENIGN_SAMPLES/);
+  await page.screenshot({ path: join(OUT, 'queue.png') });
+
+  // Keyboard: J selects the first row, Enter opens it; C claims.
+  await page.keyboard.press('j');
+  await page.keyboard.press('Enter');
+  await page.waitForURL(/\/review\/items\/1$/);
+  await page.keyboard.press('c');
+  await page.waitForSelector('#media');
+  const img = page.locator('#media');
+  assert.equal(await img.getAttribute('data-blurred'), 'true');
+  await page.waitForFunction(() => (document.getElementById('media') as HTMLImageElement).complete && (document.getElementById('media') as HTMLImageElement).naturalWidth > 0);
+  const filter = await img.evaluate((el) => getComputedStyle(el).filter);
+  assert.match(filter, /blur\(24px\)/);
+  assert.match(filter, /grayscale\(1\)/);
+  assert.ok(await img.evaluate((el) => (el as HTMLImageElement).naturalWidth <= 24), 'only a tiny preview before the reveal');
+  assert.match(await page.locator('#explain').innerText(), /Rule block-known-match|Rule /);
+  assert.equal(await page.locator('#viewed').innerText(), 'no');
+  await page.screenshot({ path: join(OUT, 'item-blurred.png') });
+
+  await page.keyboard.press('r');
+  await page.waitForFunction(() => document.getElementById('media')!.getAttribute('data-blurred') === 'false');
+  await page.waitForFunction(() => (document.getElementById('media') as HTMLImageElement).naturalWidth > 24);
+  assert.match(await page.locator('#exposure').innerText(), /revealed this session: 1/);
+  assert.ok((await auditActions('review_item:1')).includes('review.revealed'));
+
+  await page.keyboard.press('1');
+  await page.waitForURL(/\/review\/queue\?done=1/);
+  assert.match(await page.locator('.flash').innerText(), /confirmed A1/);
+  const one = (await service.ctx.records.getReviewItem(1))!;
+  assert.equal(one.classification, 'A1');
+  const decided = (await service.ctx.audit.list({ subject: 'review_item:1', action: 'review.decided' }))[0];
+  assert.equal(decided.details.fileViewedByPerson, true);
+
+  // False positive on item 2 (not revealed): the signal gets the opinion, the audit log both entries.
+  await page.goto('/review/items/2');
+  await page.getByRole('button', { name: /Claim/ }).click();
+  await page.getByRole('button', { name: /False positive/ }).click();
+  await page.waitForURL(/\/review\/queue\?done=2/);
+  const item2 = await service.ctx.vigil.review.item((await service.ctx.vigil.users.getByName(demo.name))!, 2);
+  assert.equal(item2.item.outcome, 'false_positive');
+  const signalId = item2.matches[0].signalId;
+  assert.deepEqual((await service.ctx.store.listOpinions(signalId)).map((o) => o.kind), ['false_positive']);
+  assert.ok((await service.ctx.audit.list({ subject: `signal:${signalId}` })).some((e) => e.action === 'signal.opinion'));
+  const fp = (await service.ctx.audit.list({ subject: 'review_item:2', action: 'review.decided' }))[0];
+  assert.equal(fp.details.fileViewedByPerson, false, 'nobody revealed item 2');
+  await page.goto('/review/items/2');
+  assert.match(await page.locator('#explain').innerText(), /false_positive by user:/);
+
+  // The hash-only item shows hashes, never an image.
+  const hashOnly = (await service.ctx.vigil.review.queue((await service.ctx.vigil.users.getByName(demo.name))!)).find((e) => e.hashOnly)!;
+  await page.goto(`/review/items/${hashOnly.item.id}`);
+  await page.getByRole('button', { name: /Claim/ }).click();
+  await page.waitForSelector('#hash-only');
+  assert.equal(await page.locator('img').count(), 0);
+  assert.match(await page.locator('#hash-only').innerText(), /[0-9a-f]{32}/);
+  await context.close();
+});
+
+test('claims: a second reviewer cannot claim a claimed item; an expired claim returns to the queue', async () => {
+  const a = await signIn(demo.name, demo.password);
+  const b = await signIn('bob', PASSWORD);
+  await a.page.goto('/review/items/3');
+  await a.page.getByRole('button', { name: /Claim/ }).click();
+  await a.page.waitForSelector('#media');
+  await b.page.goto('/review/items/3');
+  assert.match(await b.page.locator('main').innerText(), /Claimed by user:\d+/);
+  const status = await b.page.evaluate(async () => (await fetch('/review/items/3/claim', { method: 'POST', headers: { 'x-csrf-token': document.body.dataset.csrf!, accept: 'application/json' } })).status);
+  assert.equal(status, 409);
+  await b.page.goto('/review/queue');
+  assert.doesNotMatch(await b.page.locator('main').innerText(), /#3\b/);
+  // The lease runs out (moved into the past rather than waited for).
+  await service.ctx.vigil.db.k.updateTable('review_items').set({ lease_until: new Date(Date.now() - 1000).toISOString() }).where('id', '=', 3).execute();
+  await b.page.goto('/review/queue');
+  assert.match(await b.page.locator('#queue').innerText(), /#3\b/);
+  await b.page.goto('/review/items/3');
+  await b.page.getByRole('button', { name: /Claim/ }).click();
+  await b.page.waitForSelector('#media');
+  await a.context.close();
+  await b.context.close();
+});
+
+test('media URLs: refused without a session, with another reviewer\'s session, after expiry; no-store when allowed', async () => {
+  const a = await signIn(demo.name, demo.password);
+  const b = await signIn('bob', PASSWORD);
+  await a.page.goto('/review/items/4');
+  await a.page.getByRole('button', { name: /Claim/ }).click();
+  const url = (await a.page.locator('#media').getAttribute('data-preview'))!;
+  const ok = await a.context.request.get(url);
+  assert.equal(ok.status(), 200);
+  assert.equal(ok.headers()['cache-control'], 'no-store');
+  assert.equal(ok.headers()['content-type'], 'image/png');
+  assert.equal((await fetch(service.url + url)).status, 401, 'no session');
+  assert.equal((await b.context.request.get(url)).status(), 403, "another reviewer's session");
+  assert.equal((await a.context.request.get(url.replace(/v=preview/, 'v=full'))).status(), 403, 'a preview link is not a reveal link');
+  // Expired: a link signed with this session's own key, its time already past.
+  const session = await service.ctx.vigil.db.k.selectFrom('web_sessions').select('media_key').where('user_id', '=', (await service.ctx.vigil.users.getByName(demo.name))!.id).where('ended_at', 'is', null).orderBy('created_at', 'desc').executeTakeFirstOrThrow();
+  const exp = Date.now() - 1000;
+  const expired = `/review/media/4?v=preview&exp=${exp}&sig=${signMedia(Buffer.from(session.media_key, 'base64url'), 4, 'preview', exp)}`;
+  assert.equal((await a.context.request.get(expired)).status(), 403);
+  // Released: the link stops working though it has not expired.
+  await a.page.getByRole('button', { name: /Release/ }).click();
+  assert.equal((await a.context.request.get(url)).status(), 409);
+  await a.context.close();
+  await b.context.close();
+});
+
+test('CSRF, lock-out, sign-out everywhere, and the child-safety grant', async () => {
+  const a = await signIn(demo.name, demo.password);
+  assert.equal((await a.context.request.post('/review/items/4/claim', { form: {} })).status(), 403, 'no CSRF token');
+  assert.equal((await a.context.request.post('/review/items/4/claim', { form: { csrf: 'forged' } })).status(), 403, 'wrong token');
+  const csrf = (await a.page.evaluate(() => document.body.dataset.csrf))!;
+  assert.equal((await a.context.request.post('/review/items/4/claim', { form: { csrf }, headers: { origin: 'https://evil.example' } })).status(), 403, 'cross-origin');
+  assert.equal((await a.context.request.post('/review/items/4/claim', { form: { csrf }, maxRedirects: 0 })).status(), 303);
+
+  for (let i = 0; i < 5; i++) await (await signIn('carl', 'wrong password ' + i)).context.close();
+  const locked = await signIn('carl', PASSWORD);
+  assert.match(await locked.page.locator('.flash').innerText(), /locked/);
+  await locked.context.close();
+
+  const nocs = await signIn('nocs', PASSWORD);
+  assert.match(await nocs.page.locator('main').innerText(), /no review queues/);
+  const res = await nocs.page.goto('/review/items/1');
+  assert.equal(res!.status(), 403);
+  await nocs.context.close();
+
+  const other = await signIn(demo.name, demo.password);
+  await a.page.goto('/review/queue');
+  await a.page.getByRole('button', { name: 'Sign out everywhere' }).click();
+  await a.page.waitForURL(/\/review\/login$/);
+  await other.page.goto('/review/queue');
+  assert.match(other.page.url(), /\/review\/login$/, 'the other session ended too');
+  await a.context.close();
+  await other.context.close();
+});
