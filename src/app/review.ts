@@ -308,7 +308,7 @@ export class ReviewService {
     const entry: AuditInput = {
       ...auditActor(r), action: 'review.decided', subject: `review_item:${id}`,
       details: {
-        outcome: d.outcome, decisionId: item.decisionId, incidentId: item.incidentId, queue: before.queue,
+        reviewItemId: id, outcome: d.outcome, decisionId: item.decisionId, incidentId: item.incidentId, queue: before.queue,
         ...(d.outcome === 'confirmed' ? { classification: d.classification } : {}),
         ...(d.outcome === 'false_positive' || d.outcome === 'skipped' ? { reason: d.reason } : {}),
         ...(opinions.length > 0 ? { opinions } : {}),

@@ -2,7 +2,7 @@
  * Decisions and review outcomes are covered by the audit chain through their entries: every decision row is
  * written with a `decision.created` entry in the same unit of work (details.decisionId, verdict,
  * rulesVersion, evidenceId; subject content:<contentId>), and a review outcome with a `review.decided` entry
- * (subject review:<id>, details.reviewItemId and outcome). The chain proves those entries unchanged; this
+ * (subject review_item:<id>, details.reviewItemId and outcome). The chain proves those entries unchanged; this
  * cross-check proves the rows still agree with them: a decision row without its entry (inserted behind
  * Vigil's back), with a different verdict, content, rules version or evidence (edited), an entry whose row
  * is gone (deleted), or a review outcome that no entry records.
