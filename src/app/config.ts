@@ -73,6 +73,7 @@ const ENV_KEYS: Record<string, string> = {
   VIGIL_DATABASE_URL: 'database.url',
   VIGIL_DB: 'database.url',
   PGUSER: 'database.pgUser',
+  VIGIL_DATABASE_SCHEMA: 'database.schema',
   VIGIL_EVIDENCE_KEYS: 'evidence.keys',
   VIGIL_EVIDENCE_KEY: 'evidence.keys',
   VIGIL_EVIDENCE_DIR: 'evidence.dir',
@@ -85,6 +86,7 @@ const ENV_KEYS: Record<string, string> = {
   VIGIL_HASH_THREADS: 'hashing.threads',
   VIGIL_RETAIN_DAYS: 'retention.retainDays',
   VIGIL_RULES: 'rules.file',
+  VIGIL_DEMO_DIR: 'demo.dir',
   VIGIL_LOG_LEVEL: 'log.level',
 };
 

@@ -128,10 +128,16 @@ export function exchangeApi(name: string): ExchangeApi {
 }
 
 export class ExchangeConfigs {
-  private readonly key: Buffer;
+  private derived: Promise<Buffer> | undefined;
 
-  constructor(private readonly db: VigilDatabase, masterKey: Buffer, private readonly audit: AuditLog) {
-    this.key = Buffer.from(hkdfSync('sha256', masterKey, Buffer.alloc(0), 'vigil exchange credentials', 32));
+  /** `masterKey` may be a function: the key is then read on first use (a CLI command that never seals opens no key store). */
+  constructor(private readonly db: VigilDatabase, private readonly masterKey: Buffer | (() => Promise<Buffer>), private readonly audit: AuditLog) {}
+
+  private key(): Promise<Buffer> {
+    return (this.derived ??= (async () => {
+      const master = typeof this.masterKey === 'function' ? await this.masterKey() : this.masterKey;
+      return Buffer.from(hkdfSync('sha256', master, Buffer.alloc(0), 'vigil exchange credentials', 32));
+    })());
   }
 
   private async rows(query: ReturnType<typeof sql>): Promise<Row[]> {
@@ -155,7 +161,7 @@ export class ExchangeConfigs {
     if (!spec.credentials) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', `${api} takes no credentials`);
     const clean = checkFields(api, spec.credentials, credentials);
     const iv = randomBytes(12);
-    const cipher = createCipheriv('aes-256-gcm', this.key, iv).setAAD(Buffer.from(api));
+    const cipher = createCipheriv('aes-256-gcm', await this.key(), iv).setAAD(Buffer.from(api));
     const sealed = Buffer.concat([iv, cipher.update(JSON.stringify(clean)), cipher.final(), cipher.getAuthTag()]);
     await this.db.transaction(async (tx) => {
       await sql`INSERT INTO exchange_credentials (api, sealed, updated_at) VALUES (${api}, ${sealed}, ${new Date().toISOString()})
@@ -170,7 +176,7 @@ export class ExchangeConfigs {
     if (!row) return undefined;
     const iv = row.sealed.subarray(0, 12);
     const tag = row.sealed.subarray(row.sealed.length - 16);
-    const decipher = createDecipheriv('aes-256-gcm', this.key, iv).setAAD(Buffer.from(api)).setAuthTag(tag);
+    const decipher = createDecipheriv('aes-256-gcm', await this.key(), iv).setAAD(Buffer.from(api)).setAuthTag(tag);
     return JSON.parse(Buffer.concat([decipher.update(row.sealed.subarray(12, row.sealed.length - 16)), decipher.final()]).toString('utf8')) as Record<string, unknown>;
   }
 

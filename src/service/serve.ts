@@ -9,6 +9,7 @@ import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import { parseConfig, type ConfigInput, type VigilConfig } from '../app/config.js';
 import { createVigil, stateDirOf, type Vigil } from '../app/vigil.js';
 import { VigilError } from '../core/errors.js';
+import { isPostgresUrl } from '../state/database.js';
 import type { Scope } from '../auth/keys.js';
 import { buildApp } from './app.js';
 import { defaultUploadBase, openUploadDir } from './uploads.js';
@@ -98,9 +99,18 @@ export function configOf(options: ServeOptions): VigilConfig {
   return parseConfig(input);
 }
 
-/** Demo files sit beside the state DB (./vigil-demo for the default ./vigil.db). */
+/** Demo files sit beside the SQLite file (./vigil-demo for the default ./vigil.db), or in the folder configured. */
 function demoDirOf(config: VigilConfig): string {
   return resolve(config.demo.dir ?? join(stateDirOf(config), 'vigil-demo'));
+}
+
+/**
+ * The demo runs on an embedded (SQLite) store. On PostgreSQL it would write pictures and a key file into the
+ * working folder of whichever machine starts first, so there it runs only where a demo folder is configured
+ * (`demo.dir`): `vigil serve --db postgres://…` writes nothing local.
+ */
+export function demoEnabled(config: VigilConfig): boolean {
+  return config.demo.enabled && (!isPostgresUrl(config.database.url) || config.demo.dir !== undefined);
 }
 
 async function setUpDemo(vigil: Vigil): Promise<Demo> {
@@ -120,7 +130,7 @@ export async function prepareService(options: ServeOptions): Promise<Demo | unde
   try {
     // Evidence configuration checked, and a demo key file generated, once before the workers start.
     await vigil.evidence();
-    return config.demo.enabled ? await setUpDemo(vigil) : undefined;
+    return demoEnabled(config) ? await setUpDemo(vigil) : undefined;
   } finally {
     await vigil.close();
   }
@@ -162,7 +172,9 @@ export async function startService(options: ServeOptions): Promise<RunningServic
     })());
   let demo: Demo | undefined;
   try {
-    demo = config.demo.enabled ? await setUpDemo(vigil) : undefined;
+    // Evidence configuration checked at start (on PostgreSQL its master keys must be configured), not at the first preserve.
+    await vigil.evidence();
+    demo = demoEnabled(config) ? await setUpDemo(vigil) : undefined;
     await vigil.warm();
     usage.start();
     if (options.background ?? true) vigil.startBackground();

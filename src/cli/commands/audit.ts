@@ -1,9 +1,8 @@
 /** `vigil audit …`: verify and read the tamper-evident audit log. */
-import { userInfo } from 'node:os';
 import { Command, InvalidArgumentError } from 'commander';
 import { VigilError } from '../../core/errors.js';
-import { AUDIT_COMPONENT, AuditLog, formatAuditAnchor, parseAuditAnchor, type AuditAnchor } from '../../audit/log.js';
-import { printJson, printTable, withStateDatabase, type Cli } from '../context.js';
+import { formatAuditAnchor, parseAuditAnchor, type AuditAnchor } from '../../audit/log.js';
+import { cliActor, printJson, printTable, withVigil, type Cli } from '../context.js';
 
 function intOption(value: string): number {
   const n = Number(value);
@@ -19,15 +18,6 @@ function anchorOption(value: string): AuditAnchor {
   }
 }
 
-/** Who ran the command, for entries whose actor is 'cli'; absent where the OS cannot say. */
-export function cliOperator(): { osUser?: string } {
-  try {
-    return { osUser: userInfo().username };
-  } catch {
-    return {};
-  }
-}
-
 export function registerAudit(program: Command, cli: Cli): void {
   const audit = program.command('audit').description('Verify and read the tamper-evident audit log (decisions, rule changes, key use, data access)');
 
@@ -37,14 +27,14 @@ export function registerAudit(program: Command, cli: Cli): void {
     .option('--anchor <seq:hash>', 'a head printed by an earlier verify, kept outside the database: also detects truncation and rewrites up to it', anchorOption)
     .option('--json', 'JSON output')
     .action(async (opts: { anchor?: AuditAnchor; json?: boolean }, cmd: Command) => {
-      await withStateDatabase(cmd, cli, [AUDIT_COMPONENT], async (db) => {
-        const log = new AuditLog(db);
+      await withVigil(cmd, cli, async (vigil) => {
+        const log = vigil.audit;
         const result = await log.verify(opts.anchor ? { anchor: opts.anchor } : {});
         // The verification is itself recorded; its entry extends the verified head and becomes the next anchor.
         const recorded = await log.appendNow({
-          actor: 'cli',
+          actor: cliActor(),
           action: 'audit.verified',
-          details: { ...cliOperator(), ...result, ...(opts.anchor ? { anchor: formatAuditAnchor(opts.anchor) } : {}) },
+          details: { ...result, ...(opts.anchor ? { anchor: formatAuditAnchor(opts.anchor) } : {}) },
         });
         const anchor = formatAuditAnchor(recorded);
         if (opts.json) {
@@ -73,8 +63,8 @@ export function registerAudit(program: Command, cli: Cli): void {
     .option('--subject <subject>', 'only entries about this subject (key id, bank, decision …)')
     .option('--json', 'JSON output')
     .action(async (opts: { after?: number; limit?: number; action?: string; subject?: string; json?: boolean }, cmd: Command) => {
-      await withStateDatabase(cmd, cli, [AUDIT_COMPONENT], async (db) => {
-        const entries = await new AuditLog(db).list({
+      await withVigil(cmd, cli, async (vigil) => {
+        const entries = await vigil.audit.list({
           ...(opts.after !== undefined ? { afterSeq: opts.after } : {}),
           ...(opts.limit !== undefined ? { limit: opts.limit } : {}),
           ...(opts.action !== undefined ? { action: opts.action } : {}),

@@ -7,15 +7,16 @@ import { parseScopes, type Scope } from '../../auth/keys.js';
 import cluster from 'node:cluster';
 import { runClusterWorker, startClusterPrimary } from '../../service/cluster.js';
 import { startService, type RunningService, type ServeOptions } from '../../service/serve.js';
-import { storeUrl, type Cli } from '../context.js';
+import { loadConfig } from '../../app/config.js';
+import type { Cli } from '../context.js';
 import { nonNegativeNumber } from './hash.js';
 
 interface ServeCliOptions {
-  host: string;
-  port: number;
+  host?: string;
+  port?: number;
   rules?: string;
   demo: boolean;
-  retainDays: number;
+  retainDays?: number;
   threads?: number;
   anonymous?: Scope[];
   metricsPublic?: boolean;
@@ -51,11 +52,11 @@ export function registerServe(program: Command, cli: Cli): void {
   program
     .command('serve')
     .description('Run the HTTP API (decisions, lookups, banks, rules, webhooks, audit); demo bank and key on a fresh store')
-    .option('--host <host>', 'interface to listen on', '127.0.0.1')
-    .option('-p, --port <port>', 'port (0 = any free port)', port, Number(cli.env.PORT ?? 8080))
+    .option('--host <host>', 'interface to listen on (default 127.0.0.1, or $VIGIL_HOST)')
+    .option('-p, --port <port>', 'port, 0 = any free port (default 8080, or $PORT / $VIGIL_PORT)', port)
     .option('--rules <file>', 'rules config (JSON, docs/rules.md); rules set over the API later take precedence')
-    .option('--no-demo', 'no demo pictures, bank or key')
-    .option('--retain-days <days>', 'keep hashes of unmatched content this many days for retroactive matching (0 = off)', nonNegativeNumber, 0)
+    .option('--no-demo', 'no demo pictures, bank or key (on PostgreSQL the demo runs only with a demo folder configured: VIGIL_DEMO_DIR)')
+    .option('--retain-days <days>', 'keep hashes of unmatched content this many days for retroactive matching (default 0 = off, or $VIGIL_RETAIN_DAYS)', nonNegativeNumber)
     .option('-j, --threads <n>', 'hashing threads (default: one per core)', (v) => Math.max(1, Number(v)))
     .option('--anonymous <scopes>', 'scopes granted without an API key, e.g. "lookup" for HMA clients on a trusted network', parseScopes)
     .option('--metrics-public', 'serve /metrics without an API key')
@@ -65,19 +66,31 @@ export function registerServe(program: Command, cli: Cli): void {
     .option('-w, --workers <n>', 'serving processes on the same port (default 1; e.g. one per core for lookup throughput)', positiveInteger, 1)
     .option('--no-log', 'no request log on stdout')
     .action(async (opts: ServeCliOptions, cmd: Command) => {
+      // One configuration: file (VIGIL_CONFIG), environment (VIGIL_*), then these flags, validated once.
+      const db = (cmd.optsWithGlobals() as { db?: string }).db;
+      const config = loadConfig({
+        env: cli.env,
+        flags: {
+          ...(db ? { database: { url: db } } : {}),
+          server: {
+            ...(opts.host !== undefined ? { host: opts.host } : {}),
+            ...(opts.port !== undefined ? { port: opts.port } : {}),
+            ...(opts.anonymous ? { anonymousScopes: opts.anonymous } : {}),
+            ...(opts.metricsPublic ? { metricsPublic: true } : {}),
+          },
+          ...(opts.threads ? { hashing: { threads: opts.threads } } : {}),
+          ...(opts.retainDays !== undefined ? { retention: { retainDays: opts.retainDays } } : {}),
+          ...(opts.queueLeaseMs !== undefined ? { queue: { leaseMs: opts.queueLeaseMs } } : {}),
+          ...(opts.rules ? { rules: { file: opts.rules } } : {}),
+          ...(opts.demo === false ? { demo: { enabled: false } } : {}),
+          ...(cli.env.VIGIL_LOG_LEVEL ? {} : { log: { level: 'warn' as const } }),
+        },
+      });
       const options: ServeOptions = {
-        storeUrl: storeUrl(cmd, cli),
-        ...((cmd.optsWithGlobals() as { state?: string }).state ? { statePath: (cmd.optsWithGlobals() as { state: string }).state } : {}),
-        host: opts.host,
-        port: opts.port,
-        ...(opts.rules ? { rulesFile: opts.rules } : {}),
-        demo: opts.demo,
-        retainDays: opts.retainDays,
-        ...(opts.threads ? { hashThreads: opts.threads } : {}),
-        ...(opts.anonymous ? { anonymousScopes: opts.anonymous } : {}),
-        ...(opts.metricsPublic ? { metricsPublic: true } : {}),
+        config,
+        storeUrl: config.database.url,
+        secrets: cli.env,
         ...(opts.allowPrivateFetch || opts.hmaSignalTypes ? { hma: { ...(opts.allowPrivateFetch ? { allowPrivateNetworks: true } : {}), ...(opts.hmaSignalTypes ? { extraSignalTypes: opts.hmaSignalTypes } : {}) } } : {}),
-        ...(opts.queueLeaseMs !== undefined ? { queueLeaseMs: opts.queueLeaseMs } : {}),
         logger: opts.log ? { level: 'info' } : false,
       };
       const out = (line = '') => cli.stderr.write(line + '\n');

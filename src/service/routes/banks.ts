@@ -5,14 +5,13 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ImportJobs } from '../../banks/import-jobs.js';
-import { bankRecords, importListFile, listWriter, resolveFormat } from '../../banks/list-io.js';
+import { bankRecords, listWriter, resolveFormat } from '../../banks/list-io.js';
 import type { NewSignal } from '../../app/banks.js';
 import { VigilError } from '../../core/errors.js';
 import { LIST_FORMAT_NAMES, type ListFormatName } from '../../lists/registry.js';
 import { SIGNAL_TYPES } from '../../signals/registry.js';
 import type { BankPatch, NewBank, OpinionKind } from '../../store/types.js';
 import { actorOf, auditActorOf } from '../auth.js';
-import { importAudit } from '../../app/banks.js';
 import type { ServiceContext } from '../context.js';
 import { ERROR_RESPONSES, finiteInteger } from '../schemas.js';
 import { saveUpload } from '../uploads.js';
@@ -138,12 +137,10 @@ export function bankRoutes(app: FastifyInstance, ctx: ServiceContext): void {
       const actor = auditActorOf(request);
       const job = imports.start(name, query.fileName ?? null, upload.bytes, async (onProgress) => {
         try {
-          // The audit entry commits with the import's merge.
-          const result = await importListFile(ctx.store, name, upload.path, {
-            format, displayName, offThread: true, onProgress, ...(query.create ? { create: true } : {}),
-            withinCommit: async (tx, r) => void (await ctx.audit.append(tx, importAudit(actor, name, r, { fileName: query.fileName ?? displayName, format }))),
+          // The audit entry commits with the import's merge (and a bank created for it is audited); the index syncs after.
+          const result = await ctx.banks.importFile(actor, name, upload.path, {
+            format, displayName, fileName: query.fileName ?? displayName, offThread: true, onProgress, ...(query.create ? { create: true } : {}),
           });
-          await ctx.matcher.sync();
           void ctx.retro?.run().catch((err: unknown) => request.log.error({ err }, 'retroactive matching failed'));
           return result;
         } finally {
