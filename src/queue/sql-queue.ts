@@ -337,17 +337,20 @@ export class SqlJobQueue implements JobQueue {
     return rows.map(toJob);
   }
 
-  async retry(id: number): Promise<Job> {
-    return this.guard('retry', async () => {
+  /** Re-queues a dead job; `withinCommit` (its audit entry) commits with the change. */
+  async retry(id: number, withinCommit?: (tx: Tx, job: Job) => Promise<void>): Promise<Job> {
+    return this.guard('retry', () => this.db.transaction(async (tx) => {
       const now = this.now();
-      const res = await this.db.k.updateTable('queue_jobs')
+      const res = await tx.k.updateTable('queue_jobs')
         .set({ state: 'pending', attempts: 0, run_at: now, updated_at: now, finished_at: null })
         .where('id', '=', id).where('state', '=', 'dead').executeTakeFirst();
-      const row = await this.row(id);
+      const row = await tx.k.selectFrom('queue_jobs').selectAll().where('id', '=', id).executeTakeFirst();
       if (!row) throw notFound(id);
       if (Number(res.numUpdatedRows) === 0) throw new VigilError('VIGIL_ERR_CONFLICT', `Job ${id} is ${row.state}; only dead jobs can be retried`);
-      return toJob(row);
-    });
+      const job = toJob(row);
+      await withinCommit?.(tx, job);
+      return job;
+    }));
   }
 
   async stats(): Promise<QueueStats> {
