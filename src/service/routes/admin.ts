@@ -9,7 +9,7 @@ import { matchQueryOfClientHashes } from '../../pipeline/query.js';
 import { parseRulesConfig, rulesConfigJsonSchema } from '../../rules/config.js';
 import { RuleEngine } from '../../rules/engine.js';
 import type { JobState } from '../../queue/types.js';
-import { actorOf, auditActorOf } from '../auth.js';
+import { auditActorOf } from '../auth.js';
 import type { ServiceContext } from '../context.js';
 import { ERROR_RESPONSES, finiteInteger, PAGINATION } from '../schemas.js';
 
