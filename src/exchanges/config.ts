@@ -5,7 +5,7 @@
  * fetcher that reads them is separate work (issue #18): until it runs, every fetch status says "never fetched".
  */
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
-import type { AuditLog } from '../audit/log.js';
+import type { AuditActor, AuditLog } from '../audit/log.js';
 import { VigilError } from '../core/errors.js';
 import { sql } from 'kysely';
 import type { VigilDatabase } from '../state/database.js';
@@ -127,6 +127,9 @@ export function exchangeApi(name: string): ExchangeApi {
   return api;
 }
 
+/** Who acts: an actor name, or the actor with the request id (what an audit entry names). */
+const by = (actor: string | AuditActor): AuditActor => (typeof actor === 'string' ? { actor } : actor);
+
 export class ExchangeConfigs {
   private derived: Promise<Buffer> | undefined;
 
@@ -149,12 +152,12 @@ export class ExchangeConfigs {
   }
 
   /** Sets (or, with null or {}, clears) an API's credentials. The audit entry names the fields, never values. */
-  async setCredentials(actor: string, api: string, credentials: Record<string, unknown> | null): Promise<void> {
+  async setCredentials(actor: string | AuditActor, api: string, credentials: Record<string, unknown> | null): Promise<void> {
     const spec = exchangeApi(api);
     if (!credentials || Object.keys(credentials).length === 0) {
       await this.db.transaction(async (tx) => {
         await sql`DELETE FROM exchange_credentials WHERE api = ${api}`.execute(tx.k);
-        await this.audit.append(tx, { actor, action: 'exchange.credentials_cleared', subject: `exchange-api:${api}`, details: {} });
+        await this.audit.append(tx, { ...by(actor), action: 'exchange.credentials_cleared', subject: `exchange-api:${api}`, details: {} });
       });
       return;
     }
@@ -166,7 +169,7 @@ export class ExchangeConfigs {
     await this.db.transaction(async (tx) => {
       await sql`INSERT INTO exchange_credentials (api, sealed, updated_at) VALUES (${api}, ${sealed}, ${new Date().toISOString()})
         ON CONFLICT (api) DO UPDATE SET sealed = excluded.sealed, updated_at = excluded.updated_at`.execute(tx.k);
-      await this.audit.append(tx, { actor, action: 'exchange.credentials_set', subject: `exchange-api:${api}`, details: { fields: Object.keys(clean).sort() } });
+      await this.audit.append(tx, { ...by(actor), action: 'exchange.credentials_set', subject: `exchange-api:${api}`, details: { fields: Object.keys(clean).sort() } });
     });
   }
 
@@ -185,7 +188,7 @@ export class ExchangeConfigs {
     return checkFields(api, exchangeApi(api).config, json, ['name', 'api', 'enabled']);
   }
 
-  async create(actor: string, exchange: Exchange): Promise<Exchange> {
+  async create(actor: string | AuditActor, exchange: Exchange): Promise<Exchange> {
     const config = ExchangeConfigs.checkConfig(exchange.api, exchange.config);
     const now = new Date().toISOString();
     await this.db.transaction(async (tx) => {
@@ -193,7 +196,7 @@ export class ExchangeConfigs {
         VALUES (${exchange.name}, ${exchange.api}, ${exchange.bankId}, ${JSON.stringify(config)}, ${exchange.enabled ? 1 : 0}, ${now}, ${now})
         ON CONFLICT (name) DO NOTHING`.execute(tx.k);
       if (Number(inserted.numAffectedRows ?? 0) === 0) throw new VigilError('VIGIL_ERR_CONFLICT', `An exchange named ${exchange.name} already exists`);
-      await this.audit.append(tx, { actor, action: 'exchange.created', subject: `exchange:${exchange.name}`, details: { api: exchange.api, bankId: exchange.bankId, config, enabled: exchange.enabled } });
+      await this.audit.append(tx, { ...by(actor), action: 'exchange.created', subject: `exchange:${exchange.name}`, details: { api: exchange.api, bankId: exchange.bankId, config, enabled: exchange.enabled } });
     });
     return { ...exchange, config };
   }
@@ -207,19 +210,19 @@ export class ExchangeConfigs {
     return (await this.rows(sql`SELECT name FROM exchanges ORDER BY name`)).map((r) => String(r.name));
   }
 
-  async setEnabled(actor: string, name: string, enabled: boolean): Promise<Exchange> {
+  async setEnabled(actor: string | AuditActor, name: string, enabled: boolean): Promise<Exchange> {
     await this.db.transaction(async (tx) => {
       const changed = await sql`UPDATE exchanges SET enabled = ${enabled ? 1 : 0}, updated_at = ${new Date().toISOString()} WHERE name = ${name}`.execute(tx.k);
       if (Number(changed.numAffectedRows ?? 0) === 0) throw new VigilError('VIGIL_ERR_NOT_FOUND', `Exchange '${name}' not found`);
-      await this.audit.append(tx, { actor, action: 'exchange.changed', subject: `exchange:${name}`, details: { enabled } });
+      await this.audit.append(tx, { ...by(actor), action: 'exchange.changed', subject: `exchange:${name}`, details: { enabled } });
     });
     return (await this.get(name))!;
   }
 
-  async delete(actor: string, name: string): Promise<boolean> {
+  async delete(actor: string | AuditActor, name: string): Promise<boolean> {
     return this.db.transaction(async (tx) => {
       const gone = Number((await sql`DELETE FROM exchanges WHERE name = ${name}`.execute(tx.k)).numAffectedRows ?? 0) > 0;
-      if (gone) await this.audit.append(tx, { actor, action: 'exchange.deleted', subject: `exchange:${name}`, details: {} });
+      if (gone) await this.audit.append(tx, { ...by(actor), action: 'exchange.deleted', subject: `exchange:${name}`, details: {} });
       return gone;
     });
   }

@@ -11,7 +11,7 @@ import { VigilError } from '../../core/errors.js';
 import { LIST_FORMAT_NAMES, type ListFormatName } from '../../lists/registry.js';
 import { SIGNAL_TYPES } from '../../signals/registry.js';
 import type { BankPatch, NewBank, OpinionKind } from '../../store/types.js';
-import { actorOf, auditActorOf } from '../auth.js';
+import { auditActorOf } from '../auth.js';
 import type { ServiceContext } from '../context.js';
 import { ERROR_RESPONSES, finiteInteger } from '../schemas.js';
 import { saveUpload } from '../uploads.js';
@@ -73,7 +73,7 @@ export function bankRoutes(app: FastifyInstance, ctx: ServiceContext): void {
       response: { 201: { $ref: 'Bank#' }, ...ERROR_RESPONSES, 409: { $ref: 'Error#' } },
     },
   }, async (request, reply) => {
-    return reply.code(201).send(await ctx.banks.createBank(actorOf(request), request.body as NewBank));
+    return reply.code(201).send(await ctx.banks.createBank(auditActorOf(request), request.body as NewBank));
   });
 
   app.get('/v1/banks/:name', {
@@ -101,7 +101,7 @@ export function bankRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     },
   }, async (request) => {
     const { name } = request.params as { name: string };
-    return ctx.banks.updateBank(actorOf(request), name, request.body as BankPatch);
+    return ctx.banks.updateBank(auditActorOf(request), name, request.body as BankPatch);
   });
 
   app.register(async (raw) => {
@@ -195,7 +195,7 @@ export function bankRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     },
   }, async (request, reply) => {
     const { name } = request.params as { name: string };
-    return reply.code(201).send(await ctx.banks.addSignal(actorOf(request), name, request.body as NewSignal));
+    return reply.code(201).send(await ctx.banks.addSignal(auditActorOf(request), name, request.body as NewSignal));
   });
 
   app.get('/v1/signals/:id', {
@@ -213,7 +213,7 @@ export function bankRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   }, async (request) => {
     const signal = await ctx.store.getSignal((request.params as { id: number }).id);
     if (!signal || signal.deletedAt) throw new VigilError('VIGIL_ERR_NOT_FOUND', 'No such signal');
-    return ctx.banks.withdrawSignal(actorOf(request), signal);
+    return ctx.banks.withdrawSignal(auditActorOf(request), signal);
   });
 
   app.get('/v1/signals/:id/opinions', {
