@@ -11,7 +11,7 @@
  */
 import { sql, type Selectable } from 'kysely';
 import { invalidArgument, VigilError } from '../core/errors.js';
-import type { Tx, VigilDatabase } from '../state/database.js';
+import { isLostConnection, type Tx, type VigilDatabase } from '../state/database.js';
 import { migrate } from '../state/migrate.js';
 import { QUEUE_COMPONENT, type QueueJobsTable } from './schema.js';
 import { JOB_STATES, type Job, type JobQueue, type JobState, type NewJob, type QueueHealth, type QueueStats } from './types.js';
@@ -100,17 +100,8 @@ function chunks<T>(items: readonly T[]): T[][] {
   return out;
 }
 
-const LOST_CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH']);
 /** Reads are retried this many times on a lost connection: right after an outage the pool may still hand out dead idle clients. */
 const READ_RETRIES = 2;
-
-function isLostConnection(err: unknown): boolean {
-  if (err instanceof VigilError) return false;
-  const code = (err as { code?: unknown } | null)?.code;
-  const message = err instanceof Error ? err.message : String(err);
-  return (typeof code === 'string' && (code.startsWith('08') || code.startsWith('57P') || LOST_CONNECTION_CODES.has(code)))
-    || /connection terminated|connection error|not queryable|server closed the connection/i.test(message);
-}
 
 /**
  * A database that went away (server restart, pg_terminate_backend, network) becomes one clear error,
