@@ -25,13 +25,13 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import sharp from 'sharp';
-import { SyncApiKeyStore as ApiKeyStore } from '../src/auth/legacy-sync.js'; // TEMPORARY until wired to ApiKeyStore/KeyUsage
 import { createDigestIndex } from '../src/banks/digest-index.js';
 import { BankMatcher } from '../src/banks/matcher.js';
 import { lookupQuery } from '../src/service/routes/lookup.js';
 import { openStore } from '../src/store/store.js';
 import { HashPool } from '../src/hashing/pool.js';
-import { openStateDb } from '../src/state/sqlite.js';
+import { createVigil } from '../src/app/vigil.js';
+import { parseConfig } from '../src/app/config.js';
 import { ensureBenchBank, nearPdq } from './_api-bank.js';
 import { summariseProfile } from './_api-profile.js';
 import { CACHE_DIR, environment, fmt } from './_common.js';
@@ -100,11 +100,11 @@ interface Serve {
   closed: Promise<number | null>;
 }
 
-async function startServe(dbPath: string, statePath: string, profileDir?: string): Promise<Serve> {
+async function startServe(dbPath: string, profileDir?: string): Promise<Serve> {
   const t = performance.now();
   const child = spawn(process.execPath, [
     ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
-    '--import', 'tsx', 'src/cli/main.ts', '--db', dbPath, '--state', statePath,
+    '--import', 'tsx', 'src/cli/main.ts', '--db', dbPath,
     'serve', '--port', '0', '--no-demo', '--no-log', '--threads', String(HASH_THREADS), '--workers', String(WORKERS),
   ], { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
@@ -201,12 +201,12 @@ async function main(): Promise<void> {
   log(`bank: ${bank.pdq.toLocaleString('en-US')} PDQ + ${bank.md5.toLocaleString('en-US')} MD5 random values${bank.buildSeconds ? ` (built in ${fmt(bank.buildSeconds, 1)} s)` : ' (cached)'}`);
 
   const runDir = mkdtempSync(join(tmpdir(), 'vigil-bench-api-'));
-  const statePath = join(runDir, 'state.db');
-  const stateDb = openStateDb(statePath);
-  const secret = new ApiKeyStore(stateDb).create({ name: 'bench', scopes: ['submit', 'lookup', 'admin'], rateLimitPerMinute: 0 }).secret;
-  stateDb.close();
+  // The key lives in the bank's database (store and state are one database).
+  const core = await createVigil(parseConfig({ database: { url: bank.dbPath }, log: { level: 'warn' } }));
+  const secret = (await core.keys.createNow({ name: 'bench', scopes: ['submit', 'lookup', 'admin'], rateLimitPerMinute: 0 }, { actor: 'bench' })).secret;
+  await core.close();
   const profileDir = opts['cpu-prof'] ? join(runDir, 'profile') : undefined;
-  const serve = await startServe(bank.dbPath, statePath, profileDir);
+  const serve = await startServe(bank.dbPath, profileDir);
   log(`service: ${serve.url}, ${WORKERS} serving process${WORKERS > 1 ? "es" : ""}, listening ${fmt(serve.startSeconds, 1)} s after spawn (signals loaded into the indexes); ${HASH_THREADS} hashing threads each`);
   const auth = { authorization: `Bearer ${secret}` };
   const json = { ...auth, 'content-type': 'application/json' };

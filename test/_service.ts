@@ -1,40 +1,101 @@
-/** Test harness: a real service (SQLite in a temp folder, port 0) and keys with chosen scopes. */
+/**
+ * Test harness: a real service (port 0) on SQLite in a temp folder or on PostgreSQL in a fresh schema (dropped
+ * on close), and keys with chosen scopes. Evidence goes to a folder in the temp folder on both engines.
+ */
+import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
+import pg from 'pg';
 import type { Scope } from '../src/auth/keys.js';
 import { startService, type RunningService, type ServeOptions } from '../src/service/serve.js';
+import { TEST_POSTGRES_URL } from '../src/state/test-engines.js';
 import { tempDir } from './helpers/temp.js';
+
+export type EngineName = 'sqlite' | 'postgres';
+export const ENGINE_NAMES: readonly EngineName[] = ['sqlite', 'postgres'];
 
 export interface TestService {
   service: RunningService;
   url: string;
   dir: string;
+  engine: EngineName;
+  /** What `--db` names for this database (a SQLite file, or the PostgreSQL URL with `schema`). */
+  dbUrl: string;
+  schema?: string;
+  /** The environment a CLI or child process needs to open the same database (the PostgreSQL schema). */
+  env: Record<string, string>;
   /** A new key with these scopes; returns its secret. */
   key(scopes: Scope[], rateLimitPerMinute?: number): Promise<string>;
   close(): Promise<void>;
 }
 
-export async function startTestService(options: Partial<ServeOptions> = {}): Promise<TestService> {
+export interface TestServiceOptions extends Partial<ServeOptions> {
+  /** SQLite or PostgreSQL (a fresh schema, dropped on close); default $VIGIL_TEST_ENGINE, else SQLite. */
+  engine?: EngineName;
+}
+
+/**
+ * The engine a suite runs on when it does not choose: test/postgres/*.test.ts set VIGIL_TEST_ENGINE=postgres
+ * and import a suite, so the same tests run on both engines without a copy.
+ */
+export function defaultEngine(): EngineName {
+  return process.env.VIGIL_TEST_ENGINE === 'postgres' ? 'postgres' : 'sqlite';
+}
+
+/** A fresh PostgreSQL schema name for a test. */
+export function freshSchema(): string {
+  return `t_${randomBytes(6).toString('hex')}`;
+}
+
+export async function dropSchema(schema: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: TEST_POSTGRES_URL });
+  await admin.connect();
+  try {
+    await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  } finally {
+    await admin.end();
+  }
+}
+
+export async function startTestService(options: TestServiceOptions = {}): Promise<TestService> {
+  const { engine = defaultEngine(), ...serveOptions } = options;
   const dir = tempDir('service');
-  const service = await startService({
-    storeUrl: join(dir, 'vigil.db'),
-    port: 0,
-    demo: false,
-    demoDir: join(dir, 'demo'),
-    evidenceDir: join(dir, 'evidence'),
-    hashThreads: 1,
-    logger: false,
-    ...options,
-  });
+  const schema = engine === 'postgres' ? freshSchema() : undefined;
+  const dbUrl = schema ? TEST_POSTGRES_URL : join(dir, 'vigil.db');
+  let service: RunningService;
+  try {
+    service = await startService({
+      storeUrl: dbUrl,
+      ...(schema ? { schema } : {}),
+      port: 0,
+      demo: false,
+      demoDir: join(dir, 'demo'),
+      evidenceDir: join(dir, 'evidence'),
+      hashThreads: 1,
+      logger: false,
+      ...serveOptions,
+    });
+  } catch (err) {
+    if (schema) await dropSchema(schema);
+    throw err;
+  }
   let n = 0;
   return {
     service,
     url: service.url,
     dir,
+    engine,
+    dbUrl,
+    ...(schema ? { schema } : {}),
+    env: schema ? { VIGIL_DATABASE_SCHEMA: schema } : {},
     key: async (scopes, rateLimitPerMinute = 0) => (await service.ctx.keys.createNow({ name: `test-${++n}`, scopes, rateLimitPerMinute }, { actor: 'test' })).secret,
     close: async () => {
-      await service.close();
-      rmSync(dir, { recursive: true, force: true });
+      try {
+        await service.close();
+      } finally {
+        if (schema) await dropSchema(schema);
+        rmSync(dir, { recursive: true, force: true });
+      }
     },
   };
 }

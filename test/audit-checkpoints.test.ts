@@ -13,12 +13,13 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { readCheckpoints, loadVerifyKey, type Checkpoint } from '../src/audit/checkpoint.js';
 import { auditHashInput } from '../src/audit/log.js';
-import { openStateDb } from '../src/state/sqlite.js';
+import Database from 'better-sqlite3';
 import { runVigil } from './helpers/cli.js';
 import { tempDir } from './helpers/temp.js';
 import { startTestService } from './_service.js';
 
-type Sqlite = ReturnType<typeof openStateDb>;
+type Sqlite = Database.Database;
+const openStateDb = (path: string): Sqlite => new Database(path);
 
 /** What an owner of the database can do: edit entry `seq` and recompute every later hash and link. */
 function rewriteFrom(db: Sqlite, seq: number, edit: (details: Record<string, unknown>) => void): void {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { openEvidenceStore } from '../src/evidence/open.js';
 import { bufferSource } from '../src/evidence/store.js';
-import { openStateDb } from '../src/state/sqlite.js';
+import Database from 'better-sqlite3';
 import { runVigil, type CliResult } from './helpers/cli.js';
 import { tempDir } from './helpers/temp.js';
 
@@ -45,7 +45,7 @@ test('vigil evidence rotate-key --generate, then verify finds the tampered item'
   const items = JSON.parse(verified.stdout) as { id: string; ok: boolean; keyId?: string; code?: string }[];
   assert.deepEqual(items.map((i) => [i.id, i.ok, i.keyId ?? i.code]), [['one', true, result.keyId], ['two', false, 'VIGIL_ERR_EVIDENCE_INTEGRITY']]);
 
-  const db = openStateDb(join(dir, 'vigil.db'));
+  const db = new Database(join(dir, 'vigil.db'));
   const actions = (db.prepare(`SELECT action FROM audit_log WHERE action LIKE 'evidence.%' ORDER BY seq`).all() as { action: string }[]).map((r) => r.action);
   db.close();
   assert.deepEqual(actions, ['evidence.key_rotated', 'evidence.verified']);

@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { writeDemoPictures } from '../src/service/demo.js';
+import { sql } from 'kysely';
 import { startTestService, type TestService } from './_service.js';
 
 const CLIP = fileURLToPath(new URL('../../shared/conformance/vpdq/videos/test-padded-dimensions.mp4', import.meta.url));
@@ -218,8 +219,11 @@ describe('Coop exchanges (getExchangeApis, getExchangeApiSchema, setExchangeCred
     assert.deepEqual(res.body, { supports_authentification: true, has_set_authentification: true });
     assert.equal((await coop('POST', '/c/exchanges/api/ncmec', { credential_json: { user: 'x' } })).status, 400, 'a required field missing');
     assert.equal((await coop('POST', '/c/exchanges/api/nope', { credential_json: { a: 'b' } })).status, 400);
-    const db = readFileSync(join(t.dir, 'vigil.db'));
-    assert.ok(!db.includes('not-a-real-secret-42'), 'not in the database in clear');
+    // The stored bytes (the whole file on SQLite; the sealed column on PostgreSQL) never hold the secret.
+    const stored = t.engine === 'sqlite'
+      ? readFileSync(join(t.dir, 'vigil.db'))
+      : Buffer.concat((await sql<{ sealed: Buffer }>`SELECT sealed FROM exchange_credentials`.execute(t.service.ctx.vigil.db.k)).rows.map((r) => r.sealed));
+    assert.ok(stored.length > 0 && !stored.includes('not-a-real-secret-42'), 'not in the database in clear');
     assert.deepEqual(await t.service.ctx.exchanges.credentials('ncmec'), { user: 'benign-user', password: 'not-a-real-secret-42' });
     const audit = await t.service.ctx.audit.list({ action: 'exchange.credentials_set' });
     assert.ok(!JSON.stringify(audit).includes('not-a-real-secret-42'), 'the audit names fields, not values');

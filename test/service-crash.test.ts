@@ -24,14 +24,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { SyncApiKeyStore as ApiKeyStore } from '../src/auth/legacy-sync.js'; // TEMPORARY until wired to ApiKeyStore/KeyUsage
-import type { ListItem } from '../src/lists/types.js';
-import { openStateDb } from '../src/state/sqlite.js';
-import { openStore } from '../src/store/store.js';
+import { sql } from 'kysely';
+import { openDatabase } from '../src/state/database.js';
+import { TEST_POSTGRES_URL } from '../src/state/test-engines.js';
 import { verifySignature } from '../src/webhooks/sign.js';
+import { ENGINE_NAMES, dropSchema, freshSchema, type EngineName } from './_service.js';
 import { runVigil } from './helpers/cli.js';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
@@ -123,12 +123,12 @@ interface Serve {
 }
 
 /** `vigil serve` as a child process; resolves once it prints its URL. */
-async function startServe(dbPath: string, rulesPath: string): Promise<Serve> {
+async function startServe(dbUrl: string, dir: string, env: Record<string, string>, rulesPath: string): Promise<Serve> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', 'src/cli/main.ts', '--db', dbPath, 'serve', '--port', '0', '--rules', rulesPath, '--no-demo', '--no-log', '--queue-lease-ms', String(LEASE_MS)],
+    ['--import', 'tsx', 'src/cli/main.ts', '--db', dbUrl, 'serve', '--port', '0', '--rules', rulesPath, '--no-demo', '--no-log', '--queue-lease-ms', String(LEASE_MS)],
     // Its temp folder (uploads) inside the test's, which is removed: a kill -9 leaves it behind.
-    { cwd: REPO, env: { ...process.env, [SECRET_ENV]: SECRET, TMPDIR: dirname(dbPath) }, stdio: ['ignore', 'ignore', 'pipe'] },
+    { cwd: REPO, env: { ...process.env, ...env, [SECRET_ENV]: SECRET, TMPDIR: dir }, stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';
   const closed = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (code, signal) => resolve([code, signal])));
@@ -160,29 +160,38 @@ async function waitUntil(receiver: Receiver, check: () => Promise<boolean>, what
 }
 
 describe('service crash safety', () => {
-  it('kill -9 during a batch, restart: every content decided once, every webhook action delivered, none run twice', { timeout: 180_000 }, async (t) => {
+  for (const engine of ENGINE_NAMES) crashTest(engine);
+});
+
+function crashTest(engine: EngineName): void {
+  it(`${engine}: kill -9 during a batch, restart: every content decided once, every webhook action delivered, none run twice`, { timeout: 180_000 }, async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'vigil-service-crash-'));
-    const dbPath = join(dir, 'vigil.db');
+    // The database: a SQLite file in the test's folder, or a fresh PostgreSQL schema (dropped afterwards).
+    const schema = engine === 'postgres' ? freshSchema() : undefined;
+    const dbUrl = schema ? TEST_POSTGRES_URL : join(dir, 'vigil.db');
+    const env: Record<string, string> = { ...(schema ? { VIGIL_DATABASE_SCHEMA: schema } : {}), VIGIL_EVIDENCE_DIR: join(dir, 'evidence') };
+    const cli = async (...args: string[]) => {
+      const r = await runVigil(['--db', dbUrl, ...args], { ...process.env, ...env });
+      assert.equal(r.status, 0, `vigil ${args.join(' ')}: ${r.stderr}`);
+      return r.stdout;
+    };
     const rulesPath = join(dir, 'rules.json');
     const receiver = new Receiver();
     const children: ChildProcess[] = [];
     t.after(async () => {
       for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
       await receiver.close();
+      if (schema) await dropSchema(schema);
       rmSync(dir, { recursive: true, force: true });
     });
     const hookUrl = await receiver.listen();
 
     // A block bank of random MD5s (stand-ins for a real list: no content behind them), a key, and the rules.
     const md5s = Array.from({ length: N }, () => randomBytes(16).toString('hex'));
-    const store = await openStore(dbPath);
-    await store.createBank({ name: BANK, kind: 'block', source: 'service crash test (random benign hashes)' });
-    const items: ListItem[] = md5s.map((value, i) => ({ kind: 'record', line: i + 1, record: { signals: [{ type: 'md5', value }], labels: { tags: ['test'] }, sourceId: `s-${i}` } }));
-    await store.importList(BANK, items, { format: 'test', fileName: 'crash-test' });
-    await store.close();
-    const stateDb = openStateDb(dbPath);
-    const secret = new ApiKeyStore(stateDb).create({ name: 'crash-test', scopes: ['admin'], rateLimitPerMinute: 0 }).secret;
-    stateDb.close();
+    writeFileSync(join(dir, 'list.txt'), md5s.map((m) => `md5 ${m}\n`).join(''));
+    await cli('bank', 'create', BANK, '--kind', 'block', '--source', 'service crash test (random benign hashes)');
+    await cli('bank', 'import', BANK, join(dir, 'list.txt'), '--no-progress');
+    const secret = (JSON.parse(await cli('key', 'create', '--name', 'crash-test', '--scope', 'admin', '--rate-limit', '0', '--json')) as { secret: string }).secret;
     writeFileSync(rulesPath, JSON.stringify({
       version: 1,
       webhooks: { [HOOK]: { url: hookUrl, secretEnv: SECRET_ENV } },
@@ -202,7 +211,7 @@ describe('service crash safety', () => {
     };
 
     // Run 1: submit until the kill.
-    let serve = await startServe(dbPath, rulesPath);
+    let serve = await startServe(dbUrl, dir, env, rulesPath);
     children.push(serve.child);
     const acked = new Map<string, number>();
     const unexpected: string[] = [];
@@ -247,20 +256,21 @@ describe('service crash safety', () => {
     assert.ok(acked.size >= KILL_AFTER_ACKS && acked.size <= N - RESERVE, `acknowledged ${acked.size}`);
 
     // What the kill left: every acknowledged decision is durable; some jobs were running (leased by the dead process).
-    const db = openStateDb(dbPath);
-    t.after(() => { if (db.open) db.close(); });
-    const decisionsAt = (id: string) => db.prepare('SELECT id FROM decisions WHERE content_id = ?').all(id) as { id: number }[];
-    for (const [id, decisionId] of acked) assert.deepEqual(decisionsAt(id), [{ id: decisionId }], `acknowledged ${id} survived the kill`);
-    const runningAtKill = (db.prepare(`SELECT payload FROM queue_jobs WHERE state = 'running'`).all() as { payload: string }[])
-      .map((r) => (JSON.parse(r.payload) as { event: { id: string } }).event.id);
+    const db = await openDatabase(dbUrl, schema ? { schema, poolSize: 2 } : {});
+    t.after(() => db.close().catch(() => undefined));
+    const rows = async <R,>(query: ReturnType<typeof sql<R>>) => (await query.execute(db.k)).rows;
+    const decisionsAt = (id: string) => rows<{ id: number }>(sql`SELECT id FROM decisions WHERE content_id = ${id}`);
+    for (const [id, decisionId] of acked) assert.deepEqual(await decisionsAt(id), [{ id: decisionId }], `acknowledged ${id} survived the kill`);
+    const payloadOf = (p: string | object) => (typeof p === 'string' ? JSON.parse(p) : p) as { event: { id: string } };
+    const runningAtKill = (await rows<{ payload: string | object }>(sql`SELECT payload FROM queue_jobs WHERE state = 'running'`)).map((r) => payloadOf(r.payload).event.id);
     assert.ok(runningAtKill.length > 0, 'deliveries were in flight at the kill');
-    const decidedAtKill = new Map((db.prepare('SELECT content_id, id FROM decisions').all() as { content_id: string; id: number }[]).map((r) => [r.content_id, r.id]));
+    const decidedAtKill = new Map((await rows<{ content_id: string; id: number }>(sql`SELECT content_id, id FROM decisions`)).map((r) => [r.content_id, r.id]));
     assert.ok(decidedAtKill.size > acked.size, 'some decided content was not acknowledged');
 
     // Run 2: the receiver answers; clients send every content of the batch again.
     receiver.mode = 'ok';
     receiver.phase = 2;
-    serve = await startServe(dbPath, rulesPath);
+    serve = await startServe(dbUrl, dir, env, rulesPath);
     children.push(serve.child);
     const results = new Map<string, ContentResult>();
     let k = 0;
@@ -307,11 +317,11 @@ describe('service crash safety', () => {
     assert.equal(expectedIds.size, N * WEBHOOK_ACTIONS.length);
 
     // One job per planned webhook action, all delivered.
-    const jobs = db.prepare(`SELECT idempotency_key AS key, state, attempts FROM queue_jobs WHERE queue = 'webhook'`).all() as { key: string; state: string; attempts: number }[];
+    const jobs = await rows<{ key: string; state: string; attempts: number }>(sql`SELECT idempotency_key AS key, state, attempts FROM queue_jobs WHERE queue = 'webhook'`);
     assert.equal(jobs.length, expectedIds.size, 'no second job for any action');
     assert.deepEqual(new Set(jobs.map((j) => j.key)), new Set([...expectedIds].map((id) => `webhook:${HOOK}:${id}`)));
     assert.deepEqual(jobs.filter((j) => j.state !== 'done'), [], 'every webhook job is done');
-    assert.equal((db.prepare('SELECT COUNT(*) AS n FROM decisions').get() as { n: number }).n, N);
+    assert.equal(Number((await rows<{ n: number }>(sql`SELECT COUNT(*) AS n FROM decisions`))[0]!.n), N);
 
     // The receiver's view: every planned delivery id arrived, signed, for the right content; none unplanned;
     // after the restart each arrived exactly once; an id arrived twice only if it had reached the receiver before the kill.
@@ -331,13 +341,13 @@ describe('service crash safety', () => {
     const duplicates = [...byId.values()].filter((l) => l.length > 1).length;
 
     // The decisions were each audited once, and the log still verifies after the kill.
-    const audited = db.prepare(`SELECT COUNT(*) AS n FROM audit_log WHERE action = 'decision.created'`).get() as { n: number };
-    assert.equal(audited.n, N, 'one decision.created entry per decision');
-    db.close();
+    const [audited] = await rows<{ n: number }>(sql`SELECT COUNT(*) AS n FROM audit_log WHERE action = 'decision.created'`);
+    assert.equal(Number(audited!.n), N, 'one decision.created entry per decision');
+    await db.close();
     serve.child.kill('SIGTERM');
     const [code2, signal2] = await serve.closed;
     assert.equal(code2, 0, `graceful stop after the restart (signal ${signal2}):\n${serve.stderr()}`);
-    const verify = await runVigil(['--db', dbPath, 'audit', 'verify']);
+    const verify = await runVigil(['--db', dbUrl, 'audit', 'verify'], { ...process.env, ...env });
     assert.equal(verify.status, 0, verify.stdout + verify.stderr);
     assert.match(verify.stdout, /audit log ok/);
 
@@ -345,4 +355,4 @@ describe('service crash safety', () => {
       + `decided at the kill ${decidedAtKill.size} (replayed on retry); jobs running at the kill ${runningAtKill.length}; `
       + `deliveries seen before the kill ${seenBeforeKill.size}; delivered twice ${duplicates}`);
   });
-});
+}

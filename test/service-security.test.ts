@@ -353,7 +353,7 @@ test('every error seen had the {error: {code, message}} shape; the audit log ver
   const statuses = new Set(errors.map((e) => e.status));
   for (const s of [400, 401, 403, 404, 413, 415, 422, 429]) assert.ok(statuses.has(s), `saw a ${s}`);
 
-  t.service.ctx.usage.flush();
+  await t.service.ctx.usage.flush();
   const verified = await call('GET', '/v1/audit/verify');
   assert.deepEqual((verified.body as { ok: boolean }).ok, true);
   const used = await call('GET', '/v1/audit?action=key.used&limit=1000');

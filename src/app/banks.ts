@@ -8,6 +8,7 @@ import type { AuditActor, AuditLog } from '../audit/log.js';
 import type { Tx, VigilDatabase } from '../state/database.js';
 import { VigilError } from '../core/errors.js';
 import type { Labels, ListItem } from '../lists/types.js';
+import { importListFile, type ImportFileOptions } from '../banks/list-io.js';
 import { normalizeHexSignal, type SignalTypeName } from '../signals/registry.js';
 import type { Bank, BankPatch, ImportOptions, ImportResult, NewBank, OpinionKind, Signal, Store } from '../store/types.js';
 
@@ -143,6 +144,21 @@ export class BankService {
   async importList(actor: Actor, bankName: string, items: AsyncIterable<ListItem> | Iterable<ListItem>, options: ImportOptions = {}, details: Details = {}): Promise<ImportResult> {
     // Parsing runs outside any transaction; the audit entry commits with the merge (ImportOptions.withinCommit).
     const result = await this.store.importList(bankName, items, { ...options, withinCommit: (tx, r) => this.audit.append(tx, importAudit(actor, bankName, r, options, details)).then(() => undefined) });
+    await this.onChange();
+    return result;
+  }
+
+  /**
+   * A list file into a bank (`importListFile`: format detection, parsing off the event loop with `offThread`):
+   * the import and its audit entry commit together; a bank created for it (`create`) is audited too.
+   */
+  async importFile(actor: Actor, bankName: string, path: string, options: Omit<ImportFileOptions, 'withinCommit' | 'createBank'> = {}, details: Details = {}): Promise<Awaited<ReturnType<typeof importListFile>>> {
+    const fileName = options.fileName ?? options.displayName ?? path;
+    const result = await importListFile(this.store, bankName, path, {
+      ...options,
+      createBank: (input) => this.createBank(actor, input, details),
+      withinCommit: async (tx, r, format) => void (await this.audit.append(tx, importAudit(actor, bankName, r, { fileName, format }, details))),
+    });
     await this.onChange();
     return result;
   }

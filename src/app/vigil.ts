@@ -201,7 +201,7 @@ async function assemble(db: VigilDatabase, config: VigilConfig, options: VigilOp
     onLoopError: (err) => log.error({ err }, 'queue worker'),
   });
 
-  const exchanges = new ExchangeConfigs(db, await exchangesKey(), audit);
+  const exchanges = new ExchangeConfigs(db, exchangesKey, audit);
   let warmed = false;
   let background = false;
   let closing: Promise<void> | undefined;

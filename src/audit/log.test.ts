@@ -5,11 +5,11 @@ import { after, describe, test } from 'node:test';
 import { VigilError } from '../core/errors.js';
 import { openDatabase, type VigilDatabase } from '../state/database.js';
 import { migrate } from '../state/migrate.js';
-import { openStateDb } from '../state/sqlite.js';
+import Database from 'better-sqlite3';
 import { ENGINES, type TestDatabase } from '../state/test-engines.js';
 import { rawCount, rawSql, rawSqlIn } from '../state/test-sql.js';
 import { canonicalJson } from '../core/canonical-json.js';
-import { SyncAuditLog } from './legacy-sync.js';
+import { AUDIT_MIGRATIONS } from './schema.js';
 import { AUDIT_COMPONENT, AuditLog, auditHashInput, formatAuditAnchor, GENESIS_HASH, parseAuditAnchor, type AuditEntry, type AuditVerifyResult } from './log.js';
 import { tempDir } from '../../test/helpers/temp.js';
 
@@ -58,10 +58,21 @@ test('anchors: parse, format and validation', () => {
 
 test('a database of the first release (sync log, component_versions) carries over: old entries verify, new ones extend them', async () => {
   const path = join(tempDir('audit'), 'state.db');
-  const old = openStateDb(path);
-  const legacy = new SyncAuditLog(old, { now: fakeClock() });
-  legacy.append({ actor: 'cli', action: 'key.created', subject: 'k_1', details: { n: 1 } });
-  legacy.append({ actor: 'system', action: 'service.started' });
+  // What the first release wrote: the table from its first migration, recorded in component_versions, and
+  // entries chained without request ids.
+  const old = new Database(path);
+  old.exec(AUDIT_MIGRATIONS[0]!.sqlite);
+  old.exec('CREATE TABLE component_versions (component TEXT PRIMARY KEY, version INTEGER NOT NULL, updated_at TEXT NOT NULL)');
+  old.prepare("INSERT INTO component_versions VALUES ('audit', 1, ?)").run(new Date().toISOString());
+  const clock = fakeClock();
+  let prevHash = GENESIS_HASH;
+  for (const [seq, e] of [{ actor: 'cli', action: 'key.created', subject: 'k_1', details: { n: 1 } }, { actor: 'system', action: 'service.started', subject: null, details: {} }].entries()) {
+    const fields = { seq: seq + 1, at: clock().toISOString(), actor: e.actor, action: e.action, subject: e.subject, requestId: null, prevHash };
+    const details = canonicalJson(e.details);
+    const hash = createHash('sha256').update(auditHashInput(fields, details), 'utf8').digest('hex');
+    old.prepare('INSERT INTO audit_log (seq, at, actor, action, subject, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)').run(fields.seq, fields.at, e.actor, e.action, e.subject, details, prevHash, hash);
+    prevHash = hash;
+  }
   old.close();
   const db = await openDatabase(path);
   try {

@@ -186,7 +186,8 @@ export class AuditLog {
     if (!Array.isArray(inputs)) throw invalidArgument('an array of audit inputs', 'inputs', inputs);
     const checked = inputs.map(checkAuditInput);
     if (checked.length === 0) return [];
-    if (tx.engine === 'postgres') await sql`SELECT pg_advisory_xact_lock(${AUDIT_LOCK_ID})`.execute(tx.k);
+    // Keyed by schema too: deployments (or test runs) in other schemas of one database do not wait on each other.
+    if (tx.engine === 'postgres') await sql`SELECT pg_advisory_xact_lock(${AUDIT_LOCK_ID}, hashtext(current_schema()))`.execute(tx.k);
     let head = await this.head(tx);
     const added: AuditEntry[] = [];
     for (const c of checked) {

@@ -10,17 +10,20 @@ import type { ListItem, ListRecord } from '../lists/types.js';
 import { readListInWorker } from './list-worker.js';
 import type { SignalTypeName } from '../signals/registry.js';
 import { hashInformation, type DegenerateKind } from '../signals/pdq/degenerate.js';
-import type { ImportOptions, ImportResult, Signal, Store } from '../store/types.js';
+import type { Tx } from '../state/database.js';
+import type { Bank, ImportResult, NewBank, Signal, Store } from '../store/types.js';
 
 export interface ImportFileOptions {
   /** The name to record (a client's file name; never a server path in an answer). */
   fileName?: string;
   /** Writes that commit with the import (its audit entry): see ImportOptions.withinCommit. */
-  withinCommit?: ImportOptions['withinCommit'];
+  withinCommit?: (tx: Tx, result: ImportResult, format: ListFormatName) => Promise<void>;
   format?: ListFormatName | 'auto';
   readOptions?: AnyListReadOptions;
   /** Create the bank (with the format's kind) when it does not exist. */
   create?: boolean;
+  /** How to create it (an application service, so the creation is audited); default the store's createBank. */
+  createBank?: (input: NewBank) => Promise<Bank>;
   onProgress?: (progress: { bytesRead: number; totalBytes: number; rows: number }) => void;
   /**
    * How the list is named in errors and in the import record, instead of its path: an upload's temp path
@@ -58,7 +61,8 @@ export async function importListFile(store: Store, bankName: string, path: strin
   let bank = await store.getBank(bankName);
   if (!bank) {
     if (!options.create) throw new VigilError('VIGIL_ERR_NOT_FOUND', `No bank named ${bankName} (create it first, or pass --create)`);
-    bank = await store.createBank({ name: bankName, kind: format.bankKind, source: format.description });
+    const input: NewBank = { name: bankName, kind: format.bankKind, source: format.description };
+    bank = await (options.createBank ? options.createBank(input) : store.createBank(input));
   }
   const totalBytes = info.size;
   let bytesRead = 0;
@@ -75,7 +79,7 @@ export async function importListFile(store: Store, bankName: string, path: strin
       ? format.readFile(path, readOptions)
       : format.read(createReadStream(path, { highWaterMark: 1 << 20 }), readOptions);
   const degeneratePdq = newDegenerateCount();
-  const result = await store.importList(bank.name, countingDegenerate(items, degeneratePdq), { fileName: name, format: format.name, ...(options.withinCommit ? { withinCommit: options.withinCommit } : {}) });
+  const result = await store.importList(bank.name, countingDegenerate(items, degeneratePdq), { fileName: name, format: format.name, ...(options.withinCommit ? { withinCommit: (tx, r) => options.withinCommit!(tx, r, format.name) } : {}) });
   return { ...result, format: format.name, degeneratePdq };
 }
 

@@ -3,10 +3,8 @@ import type { Writable } from 'node:stream';
 import type { Command } from 'commander';
 import { openStore, DEFAULT_STORE_URL } from '../store/store.js';
 import type { Store } from '../store/types.js';
-import { openStateDb, stateDbPathFor, type StateDb } from '../state/sqlite.js';
-import { openDatabase, type VigilDatabase } from '../state/database.js';
-import { STORE_COMPONENT } from '../store/migrations.js';
-import { migrate, type Component } from '../state/migrate.js';
+import { userInfo } from 'node:os';
+import type { Vigil } from '../app/vigil.js';
 
 /** What a command line runs against: the process's streams and environment, or a test's. */
 export interface CliIo {
@@ -34,29 +32,32 @@ export async function withStore<T>(command: Command, cli: Cli, fn: (store: Store
   }
 }
 
-/** The service state (keys, audit log, queue) for the chosen store: same SQLite file, or --state beside PostgreSQL. */
-export function withStateDb<T>(command: Command, cli: Cli, fn: (db: StateDb) => T | Promise<T>): Promise<T> {
-  const opts = command.optsWithGlobals() as { state?: string };
-  const db = openStateDb(stateDbPathFor(storeUrl(command, cli), opts.state ?? cli.env.VIGIL_STATE_DB));
-  return Promise.resolve()
-    .then(() => fn(db))
-    .finally(() => db.close());
+/**
+ * The application core for one command: configuration from --db, the environment (VIGIL_*, VIGIL_CONFIG) and
+ * defaults, validated once; then `createVigil`. State changes go through its services, which write their audit
+ * entry in the change's own transaction. Loaded on use (a command that needs no core does not pay for it); no
+ * hash pool starts unless the command hashes, no matcher runs, and the in-memory index is not kept up to date
+ * (a running service follows the change feed).
+ */
+export async function withVigil<T>(command: Command, cli: Cli, fn: (vigil: Vigil) => Promise<T>): Promise<T> {
+  const [{ loadConfig }, { createVigil }, { default: pino }] = await Promise.all([import('../app/config.js'), import('../app/vigil.js'), import('pino')]);
+  const db = (command.optsWithGlobals() as { db?: string }).db;
+  const config = loadConfig({ env: cli.env, flags: { ...(db ? { database: { url: db } } : {}), ...(cli.env.VIGIL_LOG_LEVEL ? {} : { log: { level: 'warn' } }) } });
+  const vigil = await createVigil(config, { secrets: cli.env, logger: pino({ level: config.log.level, base: { service: 'vigil-cli' } }, cli.stderr) });
+  vigil.banks.onChange = async () => undefined;
+  try {
+    return await fn(vigil);
+  } finally {
+    await vigil.close();
+  }
 }
 
-/**
- * The same state database as withStateDb, opened as a VigilDatabase with the given components migrated.
- * (Where it lives follows withStateDb until the composition root decides it from configuration.)
- */
-export async function withStateDatabase<T>(command: Command, cli: Cli, components: readonly Component[], fn: (db: VigilDatabase) => Promise<T>): Promise<T> {
-  const opts = command.optsWithGlobals() as { state?: string };
-  // The state lives in the store's database (SQLite file or PostgreSQL), migrated as one.
-  void opts;
-  const db = await openDatabase(storeUrl(command, cli));
+/** Who runs the command: `cli:<OS user>` (`cli:unknown` where the OS cannot say). */
+export function cliActor(): string {
   try {
-    await migrate(db, [STORE_COMPONENT, ...components]);
-    return await fn(db);
-  } finally {
-    await db.close();
+    return `cli:${userInfo().username}`;
+  } catch {
+    return 'cli:unknown';
   }
 }
 

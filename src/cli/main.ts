@@ -33,8 +33,7 @@ function baseProgram(cli: Cli): Command {
     .description('Vigil: find, stop, report and investigate known abuse material by hash matching')
     .version(VIGIL_VERSION)
     .option('--config <file>', 'a JSON configuration file (docs/configuration.md; also $VIGIL_CONFIG); VIGIL_* variables and flags override it')
-    .option('--db <url>', 'store: a SQLite file path (default ./vigil.db, or $VIGIL_DB) or a postgres:// URL')
-    .option('--state <path>', 'service state (keys, audit log, jobs): default the --db SQLite file, or ./vigil-state.db beside PostgreSQL ($VIGIL_STATE_DB)')
+    .option('--db <url>', 'database (store and all state): a SQLite file path (default ./vigil.db, or $VIGIL_DB) or a postgres:// URL')
     .exitOverride()
     .configureOutput({ writeOut: (s) => void cli.stdout.write(s), writeErr: (s) => void cli.stderr.write(s) })
     .showHelpAfterError();

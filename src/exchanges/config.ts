@@ -5,7 +5,7 @@
  * fetcher that reads them is separate work (issue #18): until it runs, every fetch status says "never fetched".
  */
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
-import type { AuditLog } from '../audit/log.js';
+import type { AuditActor, AuditLog } from '../audit/log.js';
 import { VigilError } from '../core/errors.js';
 import { sql } from 'kysely';
 import type { VigilDatabase } from '../state/database.js';
@@ -127,11 +127,20 @@ export function exchangeApi(name: string): ExchangeApi {
   return api;
 }
 
-export class ExchangeConfigs {
-  private readonly key: Buffer;
+/** Who acts: an actor name, or the actor with the request id (what an audit entry names). */
+const by = (actor: string | AuditActor): AuditActor => (typeof actor === 'string' ? { actor } : actor);
 
-  constructor(private readonly db: VigilDatabase, masterKey: Buffer, private readonly audit: AuditLog) {
-    this.key = Buffer.from(hkdfSync('sha256', masterKey, Buffer.alloc(0), 'vigil exchange credentials', 32));
+export class ExchangeConfigs {
+  private derived: Promise<Buffer> | undefined;
+
+  /** `masterKey` may be a function: the key is then read on first use (a CLI command that never seals opens no key store). */
+  constructor(private readonly db: VigilDatabase, private readonly masterKey: Buffer | (() => Promise<Buffer>), private readonly audit: AuditLog) {}
+
+  private key(): Promise<Buffer> {
+    return (this.derived ??= (async () => {
+      const master = typeof this.masterKey === 'function' ? await this.masterKey() : this.masterKey;
+      return Buffer.from(hkdfSync('sha256', master, Buffer.alloc(0), 'vigil exchange credentials', 32));
+    })());
   }
 
   private async rows(query: ReturnType<typeof sql>): Promise<Row[]> {
@@ -143,24 +152,24 @@ export class ExchangeConfigs {
   }
 
   /** Sets (or, with null or {}, clears) an API's credentials. The audit entry names the fields, never values. */
-  async setCredentials(actor: string, api: string, credentials: Record<string, unknown> | null): Promise<void> {
+  async setCredentials(actor: string | AuditActor, api: string, credentials: Record<string, unknown> | null): Promise<void> {
     const spec = exchangeApi(api);
     if (!credentials || Object.keys(credentials).length === 0) {
       await this.db.transaction(async (tx) => {
         await sql`DELETE FROM exchange_credentials WHERE api = ${api}`.execute(tx.k);
-        await this.audit.append(tx, { actor, action: 'exchange.credentials_cleared', subject: `exchange-api:${api}`, details: {} });
+        await this.audit.append(tx, { ...by(actor), action: 'exchange.credentials_cleared', subject: `exchange-api:${api}`, details: {} });
       });
       return;
     }
     if (!spec.credentials) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', `${api} takes no credentials`);
     const clean = checkFields(api, spec.credentials, credentials);
     const iv = randomBytes(12);
-    const cipher = createCipheriv('aes-256-gcm', this.key, iv).setAAD(Buffer.from(api));
+    const cipher = createCipheriv('aes-256-gcm', await this.key(), iv).setAAD(Buffer.from(api));
     const sealed = Buffer.concat([iv, cipher.update(JSON.stringify(clean)), cipher.final(), cipher.getAuthTag()]);
     await this.db.transaction(async (tx) => {
       await sql`INSERT INTO exchange_credentials (api, sealed, updated_at) VALUES (${api}, ${sealed}, ${new Date().toISOString()})
         ON CONFLICT (api) DO UPDATE SET sealed = excluded.sealed, updated_at = excluded.updated_at`.execute(tx.k);
-      await this.audit.append(tx, { actor, action: 'exchange.credentials_set', subject: `exchange-api:${api}`, details: { fields: Object.keys(clean).sort() } });
+      await this.audit.append(tx, { ...by(actor), action: 'exchange.credentials_set', subject: `exchange-api:${api}`, details: { fields: Object.keys(clean).sort() } });
     });
   }
 
@@ -170,7 +179,7 @@ export class ExchangeConfigs {
     if (!row) return undefined;
     const iv = row.sealed.subarray(0, 12);
     const tag = row.sealed.subarray(row.sealed.length - 16);
-    const decipher = createDecipheriv('aes-256-gcm', this.key, iv).setAAD(Buffer.from(api)).setAuthTag(tag);
+    const decipher = createDecipheriv('aes-256-gcm', await this.key(), iv).setAAD(Buffer.from(api)).setAuthTag(tag);
     return JSON.parse(Buffer.concat([decipher.update(row.sealed.subarray(12, row.sealed.length - 16)), decipher.final()]).toString('utf8')) as Record<string, unknown>;
   }
 
@@ -179,7 +188,7 @@ export class ExchangeConfigs {
     return checkFields(api, exchangeApi(api).config, json, ['name', 'api', 'enabled']);
   }
 
-  async create(actor: string, exchange: Exchange): Promise<Exchange> {
+  async create(actor: string | AuditActor, exchange: Exchange): Promise<Exchange> {
     const config = ExchangeConfigs.checkConfig(exchange.api, exchange.config);
     const now = new Date().toISOString();
     await this.db.transaction(async (tx) => {
@@ -187,7 +196,7 @@ export class ExchangeConfigs {
         VALUES (${exchange.name}, ${exchange.api}, ${exchange.bankId}, ${JSON.stringify(config)}, ${exchange.enabled ? 1 : 0}, ${now}, ${now})
         ON CONFLICT (name) DO NOTHING`.execute(tx.k);
       if (Number(inserted.numAffectedRows ?? 0) === 0) throw new VigilError('VIGIL_ERR_CONFLICT', `An exchange named ${exchange.name} already exists`);
-      await this.audit.append(tx, { actor, action: 'exchange.created', subject: `exchange:${exchange.name}`, details: { api: exchange.api, bankId: exchange.bankId, config, enabled: exchange.enabled } });
+      await this.audit.append(tx, { ...by(actor), action: 'exchange.created', subject: `exchange:${exchange.name}`, details: { api: exchange.api, bankId: exchange.bankId, config, enabled: exchange.enabled } });
     });
     return { ...exchange, config };
   }
@@ -201,19 +210,19 @@ export class ExchangeConfigs {
     return (await this.rows(sql`SELECT name FROM exchanges ORDER BY name`)).map((r) => String(r.name));
   }
 
-  async setEnabled(actor: string, name: string, enabled: boolean): Promise<Exchange> {
+  async setEnabled(actor: string | AuditActor, name: string, enabled: boolean): Promise<Exchange> {
     await this.db.transaction(async (tx) => {
       const changed = await sql`UPDATE exchanges SET enabled = ${enabled ? 1 : 0}, updated_at = ${new Date().toISOString()} WHERE name = ${name}`.execute(tx.k);
       if (Number(changed.numAffectedRows ?? 0) === 0) throw new VigilError('VIGIL_ERR_NOT_FOUND', `Exchange '${name}' not found`);
-      await this.audit.append(tx, { actor, action: 'exchange.changed', subject: `exchange:${name}`, details: { enabled } });
+      await this.audit.append(tx, { ...by(actor), action: 'exchange.changed', subject: `exchange:${name}`, details: { enabled } });
     });
     return (await this.get(name))!;
   }
 
-  async delete(actor: string, name: string): Promise<boolean> {
+  async delete(actor: string | AuditActor, name: string): Promise<boolean> {
     return this.db.transaction(async (tx) => {
       const gone = Number((await sql`DELETE FROM exchanges WHERE name = ${name}`.execute(tx.k)).numAffectedRows ?? 0) > 0;
-      if (gone) await this.audit.append(tx, { actor, action: 'exchange.deleted', subject: `exchange:${name}`, details: {} });
+      if (gone) await this.audit.append(tx, { ...by(actor), action: 'exchange.deleted', subject: `exchange:${name}`, details: {} });
       return gone;
     });
   }

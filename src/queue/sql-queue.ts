@@ -11,7 +11,7 @@
  */
 import { sql, type Selectable } from 'kysely';
 import { invalidArgument, VigilError } from '../core/errors.js';
-import type { Tx, VigilDatabase } from '../state/database.js';
+import { isLostConnection, type Tx, type VigilDatabase } from '../state/database.js';
 import { migrate } from '../state/migrate.js';
 import { QUEUE_COMPONENT, type QueueJobsTable } from './schema.js';
 import { JOB_STATES, type Job, type JobQueue, type JobState, type NewJob, type QueueHealth, type QueueStats } from './types.js';
@@ -100,17 +100,8 @@ function chunks<T>(items: readonly T[]): T[][] {
   return out;
 }
 
-const LOST_CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH']);
 /** Reads are retried this many times on a lost connection: right after an outage the pool may still hand out dead idle clients. */
 const READ_RETRIES = 2;
-
-function isLostConnection(err: unknown): boolean {
-  if (err instanceof VigilError) return false;
-  const code = (err as { code?: unknown } | null)?.code;
-  const message = err instanceof Error ? err.message : String(err);
-  return (typeof code === 'string' && (code.startsWith('08') || code.startsWith('57P') || LOST_CONNECTION_CODES.has(code)))
-    || /connection terminated|connection error|not queryable|server closed the connection/i.test(message);
-}
 
 /**
  * A database that went away (server restart, pg_terminate_backend, network) becomes one clear error,
@@ -337,17 +328,20 @@ export class SqlJobQueue implements JobQueue {
     return rows.map(toJob);
   }
 
-  async retry(id: number): Promise<Job> {
-    return this.guard('retry', async () => {
+  /** Re-queues a dead job; `withinCommit` (its audit entry) commits with the change. */
+  async retry(id: number, withinCommit?: (tx: Tx, job: Job) => Promise<void>): Promise<Job> {
+    return this.guard('retry', () => this.db.transaction(async (tx) => {
       const now = this.now();
-      const res = await this.db.k.updateTable('queue_jobs')
+      const res = await tx.k.updateTable('queue_jobs')
         .set({ state: 'pending', attempts: 0, run_at: now, updated_at: now, finished_at: null })
         .where('id', '=', id).where('state', '=', 'dead').executeTakeFirst();
-      const row = await this.row(id);
+      const row = await tx.k.selectFrom('queue_jobs').selectAll().where('id', '=', id).executeTakeFirst();
       if (!row) throw notFound(id);
       if (Number(res.numUpdatedRows) === 0) throw new VigilError('VIGIL_ERR_CONFLICT', `Job ${id} is ${row.state}; only dead jobs can be retried`);
-      return toJob(row);
-    });
+      const job = toJob(row);
+      await withinCommit?.(tx, job);
+      return job;
+    }));
   }
 
   async stats(): Promise<QueueStats> {

@@ -78,8 +78,10 @@ export async function runClusterWorker(options: ServeOptions): Promise<void> {
   let service: RunningService;
   try {
     // The cores are shared: each worker's hashing pool gets its share of them.
-    const hashThreads = options.hashThreads ?? Math.max(1, Math.floor(availableParallelism() / Number(process.env.VIGIL_CLUSTER_WORKERS ?? 1)));
-    service = await startService({ ...options, hashThreads, demo: false, background: process.env.VIGIL_CLUSTER_BACKGROUND === '1' });
+    const hashThreads = options.hashThreads ?? options.config?.hashing.threads ?? Math.max(1, Math.floor(availableParallelism() / Number(process.env.VIGIL_CLUSTER_WORKERS ?? 1)));
+    // The primary set up the demo; a whole configuration (the CLI's) carries the worker's share of the cores too.
+    const config = options.config ? { ...options.config, hashing: { ...options.config.hashing, threads: hashThreads }, demo: { ...options.config.demo, enabled: false } } : undefined;
+    service = await startService({ ...options, ...(config ? { config } : {}), hashThreads, demo: false, background: process.env.VIGIL_CLUSTER_BACKGROUND === '1' });
   } catch (err) {
     process.send?.({ type: 'failed', message: (err as Error).message } satisfies Message);
     throw err;

@@ -1,4 +1,5 @@
 /** One error body for every route: `{ error: { code, message } }`, with the HTTP status the code implies. */
+import { isLostConnection } from '../state/database.js';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { toVigilError, VigilError, type VigilErrorCode } from '../core/errors.js';
 
@@ -70,7 +71,11 @@ export function multipartError(err: unknown): unknown {
 }
 
 export function sendError(err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  const vigil = err instanceof VigilError ? err : (fromFastify(err as FastifyError) ?? toVigilError(err));
+  const vigil = err instanceof VigilError ? err
+    // The database went away mid-request: its unit of work rolled back (or, cut off at COMMIT, replays on retry).
+    : isLostConnection(err) ? new VigilError('VIGIL_ERR_UNAVAILABLE', 'The database connection was lost during this request; retry it')
+    : (fromFastify(err as FastifyError) ?? toVigilError(err));
+  if (vigil.code === 'VIGIL_ERR_UNAVAILABLE' && !reply.hasHeader('retry-after')) reply.header('retry-after', '1');
   const status = statusOf(vigil.code);
   if (status >= 500) request.log.error({ err }, 'request failed');
   // Internal details stay in the log, not in the response.

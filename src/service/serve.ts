@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import { parseConfig, type ConfigInput, type VigilConfig } from '../app/config.js';
 import { createVigil, stateDirOf, type Vigil } from '../app/vigil.js';
 import { VigilError } from '../core/errors.js';
+import { isPostgresUrl } from '../state/database.js';
 import type { Scope } from '../auth/keys.js';
 import { buildApp } from './app.js';
 import { defaultUploadBase, openUploadDir } from './uploads.js';
@@ -132,9 +133,18 @@ export function configOf(options: ServeOptions): VigilConfig {
   return parseConfig(input);
 }
 
-/** Demo files sit beside the state DB (./vigil-demo for the default ./vigil.db). */
+/** Demo files sit beside the SQLite file (./vigil-demo for the default ./vigil.db), or in the folder configured. */
 function demoDirOf(config: VigilConfig): string {
   return resolve(config.demo.dir ?? join(stateDirOf(config), 'vigil-demo'));
+}
+
+/**
+ * The demo runs on an embedded (SQLite) store. On PostgreSQL it would write pictures and a key file into the
+ * working folder of whichever machine starts first, so there it runs only where a demo folder is configured
+ * (`demo.dir`): `vigil serve --db postgres://…` writes nothing local.
+ */
+export function demoEnabled(config: VigilConfig): boolean {
+  return config.demo.enabled && (!isPostgresUrl(config.database.url) || config.demo.dir !== undefined);
 }
 
 async function setUpDemo(vigil: Vigil): Promise<Demo> {
@@ -158,7 +168,7 @@ export async function prepareService(options: ServeOptions): Promise<{ demo?: De
   try {
     // Evidence configuration checked, and a demo key file generated, once before the workers start.
     await vigil.evidence();
-    const demo = config.demo.enabled ? await setUpDemo(vigil) : undefined;
+    const demo = demoEnabled(config) ? await setUpDemo(vigil) : undefined;
     return { ...(demo ? { demo } : {}), warnings: warningsOf(vigil) };
   } finally {
     await vigil.close();
@@ -205,7 +215,9 @@ export async function startService(options: ServeOptions): Promise<RunningServic
   let demo: Demo | undefined;
   let warnings: string[];
   try {
-    demo = config.demo.enabled ? await setUpDemo(vigil) : undefined;
+    // Evidence configuration checked at start (on PostgreSQL its master keys must be configured), not at the first preserve.
+    await vigil.evidence();
+    demo = demoEnabled(config) ? await setUpDemo(vigil) : undefined;
     await vigil.warm();
     // Review demo items go through the pipeline, so after the index is warm; one process of a cluster does it.
     if (demo && (options.background ?? true)) {

@@ -240,6 +240,17 @@ export interface OpenDatabaseOptions {
   synchronous?: 'NORMAL' | 'FULL';
 }
 
+const LOST_CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH']);
+
+/** A database connection that went away (server restart, pg_terminate_backend, network): the pool reconnects on the next call. */
+export function isLostConnection(err: unknown): boolean {
+  if (err instanceof VigilError) return false;
+  const code = (err as { code?: unknown } | null)?.code;
+  const message = err instanceof Error ? err.message : String(err);
+  return (typeof code === 'string' && (code.startsWith('08') || code.startsWith('57P') || LOST_CONNECTION_CODES.has(code)))
+    || /connection terminated|connection error|not queryable|server closed the connection/i.test(message);
+}
+
 export function isPostgresUrl(url: string): boolean {
   return /^postgres(ql)?:\/\//.test(url);
 }

@@ -203,6 +203,8 @@ export class PostgresStore implements Store {
     const st = { rows: 0, keyed: 0, deletions: 0, withdrawals: 0, flagged: 0 };
     return this.transaction(async (client) => {
       const importId = Number((await client.query('INSERT INTO imports (bank_id, file_name, format) VALUES ($1, $2, $3) RETURNING id', [bank.id, options.fileName ?? null, options.format ?? null])).rows[0].id);
+      // Two imports in one unit of work (a service adding several signals) each start from empty tables.
+      await client.query('DROP TABLE IF EXISTS pg_temp.import_staging, pg_temp.import_dups');
       // pos: the row's place in the file. flagged: its hash may have come before (see KeyFilter).
       await client.query(
         `CREATE TEMP TABLE import_staging (pos BIGINT, type TEXT COLLATE "C", value TEXT COLLATE "C", labels TEXT, source_id TEXT,

@@ -1,13 +1,12 @@
 /** `vigil audit …`: verify and read the tamper-evident audit log. */
-import { userInfo } from 'node:os';
 import { Command, InvalidArgumentError } from 'commander';
 import { VigilError } from '../../core/errors.js';
+import { userInfo } from 'node:os';
 import { writeFileSync } from 'node:fs';
-import { AUDIT_COMPONENT, AuditLog, formatAuditAnchor, parseAuditAnchor, type AuditAnchor, type AuditVerifyResult } from '../../audit/log.js';
+import { formatAuditAnchor, parseAuditAnchor, type AuditAnchor, type AuditVerifyResult } from '../../audit/log.js';
 import { AuditCheckpointer, generateCheckpointKey, keyIdOf, loadSigningKey, loadVerifyKey, readCheckpoints, verifyAgainstCheckpoints } from '../../audit/checkpoint.js';
 import { crossCheckDecisions } from '../../audit/cross-check.js';
-import { RECORDS_COMPONENT } from '../../records/schema.js';
-import { printJson, printTable, withStateDatabase, type Cli } from '../context.js';
+import { cliActor, printJson, printTable, withVigil, type Cli } from '../context.js';
 
 function intOption(value: string): number {
   const n = Number(value);
@@ -23,7 +22,7 @@ function anchorOption(value: string): AuditAnchor {
   }
 }
 
-/** Who ran the command, for entries whose actor is 'cli'; absent where the OS cannot say. */
+/** The operating-system user behind a CLI change (audit details). */
 export function cliOperator(): { osUser?: string } {
   try {
     return { osUser: userInfo().username };
@@ -50,8 +49,9 @@ export function registerAudit(program: Command, cli: Cli): void {
       const keyFile = checkpointKey(opts);
       if (file && !keyFile) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', 'Checking checkpoints needs their key: --checkpoint-key FILE (the public key PEM or the private key file)');
       const checkpoints = file && keyFile ? readCheckpoints(file, loadVerifyKey(keyFile)) : undefined;
-      await withStateDatabase(cmd, cli, [AUDIT_COMPONENT, RECORDS_COMPONENT], async (db) => {
-        const log = new AuditLog(db);
+      await withVigil(cmd, cli, async (vigil) => {
+        const db = vigil.db;
+        const log = vigil.audit;
         let result: AuditVerifyResult & { checkpoint?: { seq: number; at: string }; checkpoints?: number } = await log.verify(opts.anchor ? { anchor: opts.anchor } : {});
         if (result.ok && checkpoints) result = await verifyAgainstCheckpoints(db, checkpoints);
         // The rows of decisions and review outcomes must agree with their (chained) entries.
@@ -59,7 +59,7 @@ export function registerAudit(program: Command, cli: Cli): void {
         const ok = result.ok && (crossCheck?.ok ?? true);
         // The verification is itself recorded; its entry extends the verified head and becomes the next anchor.
         const recorded = await log.appendNow({
-          actor: 'cli',
+          actor: cliActor(),
           action: 'audit.verified',
           details: { ...cliOperator(), ...result, ok, ...(crossCheck ? { crossCheck: { decisions: crossCheck.decisions, reviewOutcomes: crossCheck.reviewOutcomes, problems: crossCheck.problems } } : {}), ...(opts.anchor ? { anchor: formatAuditAnchor(opts.anchor) } : {}) },
         });
@@ -99,9 +99,9 @@ export function registerAudit(program: Command, cli: Cli): void {
       if (!file || !keyFile) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', 'Pass --checkpoints FILE and --checkpoint-key FILE (or set VIGIL_AUDIT_CHECKPOINTS and VIGIL_AUDIT_CHECKPOINT_KEY)');
       const key = loadSigningKey(keyFile);
       const webhookUrl = opts.webhook ?? cli.env.VIGIL_AUDIT_CHECKPOINT_WEBHOOK;
-      await withStateDatabase(cmd, cli, [AUDIT_COMPONENT], async (db) => {
+      await withVigil(cmd, cli, async (vigil) => {
         const failures: unknown[] = [];
-        const c = (await new AuditCheckpointer({ audit: new AuditLog(db), file, key, ...(webhookUrl ? { webhookUrl } : {}), onError: (err) => failures.push(err) }).checkpoint())!;
+        const c = (await new AuditCheckpointer({ audit: vigil.audit, file, key, ...(webhookUrl ? { webhookUrl } : {}), onError: (err) => failures.push(err) }).checkpoint())!;
         if (opts.json) printJson(cli.stdout, c);
         else cli.stdout.write(`checkpoint ${c.seq}:${c.hash} signed by ${c.keyId}, appended to ${file}\n`);
         for (const err of failures) cli.stderr.write(`warning: ${(err as Error).message}\n`);
@@ -131,8 +131,8 @@ export function registerAudit(program: Command, cli: Cli): void {
     .option('--subject <subject>', 'only entries about this subject (key id, bank, decision …)')
     .option('--json', 'JSON output')
     .action(async (opts: { after?: number; limit?: number; action?: string; subject?: string; json?: boolean }, cmd: Command) => {
-      await withStateDatabase(cmd, cli, [AUDIT_COMPONENT], async (db) => {
-        const entries = await new AuditLog(db).list({
+      await withVigil(cmd, cli, async (vigil) => {
+        const entries = await vigil.audit.list({
           ...(opts.after !== undefined ? { afterSeq: opts.after } : {}),
           ...(opts.limit !== undefined ? { limit: opts.limit } : {}),
           ...(opts.action !== undefined ? { action: opts.action } : {}),

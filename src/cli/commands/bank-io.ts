@@ -4,10 +4,10 @@ import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { CSV_FIELDS } from '../../lists/csv.js';
-import { bankRecords, importListFile, listWriter } from '../../banks/list-io.js';
+import { bankRecords, listWriter } from '../../banks/list-io.js';
 import { LIST_FORMAT_NAMES, type AnyListReadOptions, type ListFormatName } from '../../lists/registry.js';
 import { parseSignalType, type SignalTypeName } from '../../signals/registry.js';
-import { withStore, type Cli } from '../context.js';
+import { cliActor, withStore, withVigil, type Cli } from '../context.js';
 import { isTerminal } from '../output.js';
 import { EXIT } from '../exit-codes.js';
 
@@ -32,11 +32,11 @@ export function registerBankImportExport(bank: Command, cli: Cli): void {
     .option('--json', 'print the result as JSON')
     .option('--no-progress', 'never show progress')
     .action(async (bankName: string, file: string, opts: { format: ListFormatName | 'auto'; type?: SignalTypeName; column?: Record<string, string>; create?: boolean; json?: boolean; progress: boolean }, cmd: Command) => {
-      await withStore(cmd, cli, async (store) => {
+      await withVigil(cmd, cli, async (vigil) => {
         const showProgress = opts.progress && isTerminal(cli.stderr);
         let last = 0;
         const readOptions = { ...(opts.type ? { signalType: opts.type } : {}), ...(opts.column ? { columns: opts.column } : {}) } as AnyListReadOptions;
-        const result = await importListFile(store, bankName, file, {
+        const result = await vigil.banks.importFile(cliActor(), bankName, file, {
           format: opts.format,
           readOptions,
           create: opts.create === true,
@@ -50,7 +50,7 @@ export function registerBankImportExport(bank: Command, cli: Cli): void {
           },
         });
         if (showProgress) cli.stderr.write('\n');
-        const bankPolicyText = (await store.getBank(result.bank))?.degeneratePolicy === 'none' ? 'never (bank policy none)' : 'exactly only (bank policy exact)';
+        const bankPolicyText = (await vigil.store.getBank(result.bank))?.degeneratePolicy === 'none' ? 'never (bank policy none)' : 'exactly only (bank policy exact)';
         if (opts.json) cli.stdout.write(JSON.stringify(result, null, 2) + '\n');
         else {
           cli.stdout.write(`${result.bank} ← ${file} (${result.format}): ${result.rows} rows, ${result.inserted} added, ${result.updated} updated, ${result.unchanged} unchanged, ${result.deleted} deleted, ${result.errorCount} invalid${result.degeneratePdq.total > 0 ? `; ${result.degeneratePdq.total} degenerate PDQ hashes (${result.degeneratePdq.constant} near-constant, ${result.degeneratePdq['one-value']} mostly one value, ${result.degeneratePdq.periodic} periodic), matched ${bankPolicyText}` : ''}\n`);

@@ -2,7 +2,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { VigilError } from '../../core/errors.js';
 import type { BankPatch, NewBank } from '../../store/types.js';
-import { printJson, printTable, withStore, type Cli } from '../context.js';
+import { cliActor, printJson, printTable, withStore, withVigil, type Cli } from '../context.js';
 import { registerBankImportExport } from './bank-io.js';
 import { countDegenerate } from '../../banks/list-io.js';
 
@@ -58,8 +58,8 @@ export function registerBank(program: Command, cli: Cli): void {
   withBankOptions(bank.command('create').description('Create a bank').argument('<name>', 'bank name (letters, digits, _ . -)'))
     .option('--json', 'print the bank as JSON')
     .action(async (name: string, opts: BankOptions, cmd: Command) => {
-      await withStore(cmd, cli, async (store) => {
-        const created = await store.createBank({ name, ...bankFields(opts) } as NewBank);
+      await withVigil(cmd, cli, async (vigil) => {
+        const created = await vigil.banks.createBank(cliActor(), { name, ...bankFields(opts) } as NewBank);
         if (opts.json) printJson(cli.stdout, created);
         else cli.stdout.write(`Created ${created.kind} bank ${created.name}\n`);
       });
@@ -68,7 +68,7 @@ export function registerBank(program: Command, cli: Cli): void {
   withBankOptions(bank.command('update').description("Change a bank's settings").argument('<name>'))
     .option('--rename <name>', 'new name')
     .action(async (name: string, opts: BankOptions & { rename?: string }, cmd: Command) => {
-      await withStore(cmd, cli, async (store) => printJson(cli.stdout, await store.updateBank(name, { ...bankFields(opts), ...(opts.rename ? { name: opts.rename } : {}) })));
+      await withVigil(cmd, cli, async (vigil) => printJson(cli.stdout, await vigil.banks.updateBank(cliActor(), name, { ...bankFields(opts), ...(opts.rename ? { name: opts.rename } : {}) })));
     });
 
   bank
@@ -109,12 +109,23 @@ export function registerBank(program: Command, cli: Cli): void {
       .description(`${enabled ? 'Enable' : 'Disable'} matching against a bank (takes effect at the matcher's next sync)`)
       .argument('<name>')
       .action(async (name: string, _opts: unknown, cmd: Command) => {
-        await withStore(cmd, cli, async (store) => {
-          await store.updateBank(name, { enabled });
+        await withVigil(cmd, cli, async (vigil) => {
+          await vigil.banks.updateBank(cliActor(), name, { enabled });
           cli.stdout.write(`${name} ${enabled ? 'enabled' : 'disabled'}\n`);
         });
       });
   }
+
+  bank
+    .command('delete')
+    .description('Delete a bank: it stops matching and its name is free again (its history stays, under its id)')
+    .argument('<name>')
+    .action(async (name: string, _opts: unknown, cmd: Command) => {
+      await withVigil(cmd, cli, async (vigil) => {
+        await vigil.banks.deleteBank(cliActor(), name);
+        cli.stdout.write(`${name} deleted\n`);
+      });
+    });
 
   registerBankImportExport(bank, cli);
 }

@@ -1,25 +1,22 @@
 /**
  * `vigil evidence …`: the preserved-evidence store. `rotate-key` re-wraps every item's data key under the
- * active master key (content untouched); `verify` reads items through and checks them. Audited (actor 'cli').
+ * active master key (content untouched); `verify` reads items through and checks them. Audited (actor cli:<OS user>).
  */
 import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { AuditLog } from '../../audit/log.js';
-import { AUDIT_COMPONENT } from '../../audit/schema.js';
 import { VigilError } from '../../core/errors.js';
 import { evidenceConfigFromEnv, keyFileOf, openEvidenceStore, type EvidenceConfig } from '../../evidence/open.js';
 import { appendKeyToFile } from '../../evidence/keyring.js';
 import type { EvidenceStore } from '../../evidence/store.js';
-import { stateDbPathFor } from '../../state/sqlite.js';
-import { printJson, storeUrl, withStateDatabase, type Cli } from '../context.js';
+import { isPostgresUrl } from '../../state/database.js';
+import { cliActor, printJson, storeUrl, withVigil, type Cli } from '../context.js';
 import { EXIT } from '../exit-codes.js';
-import { cliOperator } from './audit.js';
 
-/** The same evidence store `vigil serve` uses: VIGIL_EVIDENCE_*, else `vigil-evidence` beside the state DB. */
+/** The same evidence store `vigil serve` uses: VIGIL_EVIDENCE_*, else the PostgreSQL database, else `vigil-evidence` beside the SQLite file. */
 function configOf(cmd: Command, cli: Cli, location?: string): EvidenceConfig {
-  const opts = cmd.optsWithGlobals() as { state?: string };
-  const statePath = stateDbPathFor(storeUrl(cmd, cli), opts.state ?? cli.env.VIGIL_STATE_DB);
-  const config = evidenceConfigFromEnv(cli.env, join(dirname(resolve(statePath)), 'vigil-evidence'));
+  const url = storeUrl(cmd, cli);
+  const fallback = isPostgresUrl(url) ? url : join(dirname(resolve(url.startsWith('sqlite:') ? url.slice('sqlite:'.length) : url)), 'vigil-evidence');
+  const config = evidenceConfigFromEnv(cli.env, fallback);
   return location ? { ...config, location } : config;
 }
 
@@ -52,8 +49,8 @@ export function registerEvidence(program: Command, cli: Cli): void {
         generated = appendKeyToFile(keyFile);
       }
       const result = await withEvidence(cli, config, (store) => store.rotate());
-      await withStateDatabase(cmd, cli, [AUDIT_COMPONENT], async (db) => {
-        await new AuditLog(db).appendNow({ actor: 'cli', action: 'evidence.key_rotated', subject: `evidence-key:${result.keyId}`, details: { ...cliOperator(), generated: generated ?? null, rewrapped: result.rewrapped, unchanged: result.unchanged, failed: result.failed.map((f) => f.id) } });
+      await withVigil(cmd, cli, async (vigil) => {
+        await vigil.audit.appendNow({ actor: cliActor(), action: 'evidence.key_rotated', subject: `evidence-key:${result.keyId}`, details: { generated: generated ?? null, rewrapped: result.rewrapped, unchanged: result.unchanged, failed: result.failed.map((f) => f.id) } });
       });
       if (opts.json) printJson(cli.stdout, { ...result, ...(generated ? { generated } : {}) });
       else {
@@ -82,8 +79,8 @@ export function registerEvidence(program: Command, cli: Cli): void {
         }
         return out;
       });
-      await withStateDatabase(cmd, cli, [AUDIT_COMPONENT], async (db) => {
-        await new AuditLog(db).appendNow({ actor: 'cli', action: 'evidence.verified', subject: 'evidence', details: { ...cliOperator(), items: results.length, failed: results.filter((r) => !r.ok).map((r) => r.id) } });
+      await withVigil(cmd, cli, async (vigil) => {
+        await vigil.audit.appendNow({ actor: cliActor(), action: 'evidence.verified', subject: 'evidence', details: { items: results.length, failed: results.filter((r) => !r.ok).map((r) => r.id) } });
       });
       if (opts.json) printJson(cli.stdout, results);
       else for (const r of results) cli.stdout.write(r.ok ? `ok      ${r.id}  ${r.size} bytes  key ${r.keyId}  sha256 ${r.sha256}\n` : `FAILED  ${r.id}  ${r.code}: ${r.message}\n`);

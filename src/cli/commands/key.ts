@@ -1,10 +1,7 @@
-/** `vigil key …`: API keys for the service. Creation and revocation are audited (actor 'cli'). */
+/** `vigil key …`: API keys for the service. Creation and revocation are audited (actor cli:<OS user>). */
 import { Command, InvalidArgumentError } from 'commander';
-import { AUDIT_COMPONENT, AuditLog, type AuditActor } from '../../audit/log.js';
-import { ApiKeyStore, AUTH_COMPONENT, parseScopes, type ApiKey, type Scope } from '../../auth/keys.js';
-import type { VigilDatabase } from '../../state/database.js';
-import { printJson, printTable, withStateDatabase, type Cli } from '../context.js';
-import { cliOperator } from './audit.js';
+import { parseScopes, type ApiKey, type Scope } from '../../auth/keys.js';
+import { cliActor, printJson, printTable, withVigil, type Cli } from '../context.js';
 
 function intOption(value: string): number {
   const n = Number(value);
@@ -18,16 +15,6 @@ function scopesOption(value: string): Scope[] {
   } catch (err) {
     throw new InvalidArgumentError((err as Error).message);
   }
-}
-
-const COMPONENTS = [AUDIT_COMPONENT, AUTH_COMPONENT];
-
-function keyStore(db: VigilDatabase): ApiKeyStore {
-  return new ApiKeyStore(db, new AuditLog(db));
-}
-
-function cliActor(): AuditActor {
-  return { actor: 'cli', details: cliOperator() };
 }
 
 function status(key: ApiKey, now: number): string {
@@ -48,13 +35,13 @@ export function registerKey(program: Command, cli: Cli): void {
     .option('--expires <iso>', 'expiry, ISO 8601 (default never)')
     .option('--json', 'JSON output: {key, secret}')
     .action(async (opts: { name: string; scope: Scope[]; rateLimit?: number; expires?: string; json?: boolean }, cmd: Command) => {
-      await withStateDatabase(cmd, cli, COMPONENTS, async (db) => {
-        const created = await keyStore(db).createNow({
+      await withVigil(cmd, cli, async (vigil) => {
+        const created = await vigil.keys.createNow({
           name: opts.name,
           scopes: opts.scope,
           ...(opts.rateLimit !== undefined ? { rateLimitPerMinute: opts.rateLimit } : {}),
           ...(opts.expires !== undefined ? { expiresAt: opts.expires } : {}),
-        }, cliActor());
+        }, { actor: cliActor() });
         cli.stderr.write('Store this secret now: it is shown only once (Vigil keeps only its SHA-256). Revoke the key if it leaks.\n');
         if (opts.json) return printJson(cli.stdout, created);
         const k = created.key;
@@ -71,8 +58,8 @@ export function registerKey(program: Command, cli: Cli): void {
     .description('List API keys (never their secrets)')
     .option('--json', 'JSON output')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
-      await withStateDatabase(cmd, cli, COMPONENTS, async (db) => {
-        const keys = await keyStore(db).list();
+      await withVigil(cmd, cli, async (vigil) => {
+        const keys = await vigil.keys.list();
         if (opts.json) return printJson(cli.stdout, keys);
         const now = Date.now();
         printTable(
@@ -92,11 +79,11 @@ export function registerKey(program: Command, cli: Cli): void {
     .argument('<id>', "the key's id (k_…)")
     .option('--json', 'JSON output')
     .action(async (id: string, opts: { json?: boolean }, cmd: Command) => {
-      await withStateDatabase(cmd, cli, COMPONENTS, async (db) => {
-        const keys = keyStore(db);
-        const { revoked, already } = await db.transaction(async (tx) => {
+      await withVigil(cmd, cli, async (vigil) => {
+        const keys = vigil.keys;
+        const { revoked, already } = await vigil.db.transaction(async (tx) => {
           const before = await keys.get(id, tx);
-          const after = await keys.revoke(tx, id, cliActor()); // NOT_FOUND for an unknown id; audited when it changes
+          const after = await keys.revoke(tx, id, { actor: cliActor() }); // NOT_FOUND for an unknown id; audited when it changes
           return { revoked: after, already: before?.revokedAt != null };
         });
         if (opts.json) return printJson(cli.stdout, revoked);

@@ -9,15 +9,15 @@ import { runClusterWorker, startClusterPrimary } from '../../service/cluster.js'
 import { startService, type RunningService, type ServeOptions } from '../../service/serve.js';
 import { loadConfig } from '../../app/config.js';
 import { DEMO_KEY_DAYS } from '../../service/demo.js';
-import { storeUrl, type Cli } from '../context.js';
+import type { Cli } from '../context.js';
 import { nonNegativeNumber } from './hash.js';
 
 interface ServeCliOptions {
-  host: string;
-  port: number;
+  host?: string;
+  port?: number;
   rules?: string;
   demo: boolean;
-  retainDays: number;
+  retainDays?: number;
   threads?: number;
   anonymous?: Scope[];
   metricsPublic?: boolean;
@@ -53,11 +53,11 @@ export function registerServe(program: Command, cli: Cli): void {
   program
     .command('serve')
     .description('Run the HTTP API (decisions, lookups, banks, rules, webhooks, audit); demo bank and key on a fresh store')
-    .option('--host <host>', 'interface to listen on (default 127.0.0.1)')
-    .option('-p, --port <port>', 'port (0 = any free port; default $PORT or 8080)', port)
+    .option('--host <host>', 'interface to listen on (default 127.0.0.1, or $VIGIL_HOST)')
+    .option('-p, --port <port>', 'port, 0 = any free port (default 8080, or $PORT / $VIGIL_PORT)', port)
     .option('--rules <file>', 'rules config (JSON, docs/rules.md); rules set over the API later take precedence (said at start-up)')
-    .option('--no-demo', 'no demo pictures, bank or key')
-    .option('--retain-days <days>', 'keep hashes of unmatched content this many days for retroactive matching (0 = off)', nonNegativeNumber, 0)
+    .option('--no-demo', 'no demo pictures, bank or key (on PostgreSQL the demo runs only with a demo folder configured: VIGIL_DEMO_DIR)')
+    .option('--retain-days <days>', 'keep hashes of unmatched content this many days for retroactive matching (default 0 = off, or $VIGIL_RETAIN_DAYS)', nonNegativeNumber)
     .option('-j, --threads <n>', 'hashing threads (default: one per core)', (v) => Math.max(1, Number(v)))
     .option('--anonymous <scopes>', 'scopes granted without an API key, e.g. "lookup" for HMA clients on a trusted network ("admin" grants every scope: warned about at start-up)', parseScopes)
     .option('--metrics-public', 'serve /metrics without an API key')
@@ -67,43 +67,36 @@ export function registerServe(program: Command, cli: Cli): void {
     .option('-w, --workers <n>', 'serving processes on the same port (default 1; e.g. one per core for lookup throughput)', positiveInteger, 1)
     .option('--no-log', 'no request log on stdout')
     .action(async (opts: ServeCliOptions, cmd: Command) => {
-      const options: ServeOptions = {
-        storeUrl: storeUrl(cmd, cli),
-        ...((cmd.optsWithGlobals() as { state?: string }).state ? { statePath: (cmd.optsWithGlobals() as { state: string }).state } : {}),
-        host: opts.host,
-        port: opts.port,
-        ...(opts.rules ? { rulesFile: opts.rules } : {}),
-        demo: opts.demo,
-        retainDays: opts.retainDays,
-        ...(opts.threads ? { hashThreads: opts.threads } : {}),
-        ...(opts.anonymous ? { anonymousScopes: opts.anonymous } : {}),
-        ...(opts.metricsPublic ? { metricsPublic: true } : {}),
-        ...(opts.allowPrivateFetch || opts.hmaSignalTypes ? { hma: { ...(opts.allowPrivateFetch ? { allowPrivateNetworks: true } : {}), ...(opts.hmaSignalTypes ? { extraSignalTypes: opts.hmaSignalTypes } : {}) } } : {}),
-        ...(opts.queueLeaseMs !== undefined ? { queueLeaseMs: opts.queueLeaseMs } : {}),
-        logger: opts.log ? { level: 'info' } : false,
-      };
-      // One configuration, validated once: the --config file < VIGIL_* environment < the flags given here.
-      const given = (name: string) => cmd.getOptionValueSource(name) === 'cli';
+      // One configuration: the --config file (or VIGIL_CONFIG), environment (VIGIL_*), then these flags, validated once.
       const globals = cmd.optsWithGlobals() as { config?: string; db?: string };
-      options.config = loadConfig({
+      const db = globals.db;
+      const config = loadConfig({
         ...(globals.config ? { file: globals.config } : {}),
         env: cli.env,
         flags: {
-          ...(globals.db ? { database: { url: globals.db } } : {}),
+          ...(db ? { database: { url: db } } : {}),
           server: {
-            ...(given('host') ? { host: opts.host } : {}), ...(given('port') ? { port: opts.port } : {}),
-            ...(opts.anonymous ? { anonymousScopes: opts.anonymous } : {}), ...(opts.metricsPublic ? { metricsPublic: true } : {}),
-            ...(given('workers') ? { workers: opts.workers } : {}), ...(given('log') ? { log: opts.log } : {}),
+            ...(opts.host !== undefined ? { host: opts.host } : {}),
+            ...(opts.port !== undefined ? { port: opts.port } : {}),
+            ...(opts.anonymous ? { anonymousScopes: opts.anonymous } : {}),
+            ...(opts.metricsPublic ? { metricsPublic: true } : {}),
+            ...(cmd.getOptionValueSource('workers') === 'cli' ? { workers: opts.workers } : {}),
           },
           ...(opts.threads ? { hashing: { threads: opts.threads } } : {}),
-          ...(given('retainDays') ? { retention: { retainDays: opts.retainDays } } : {}),
+          ...(opts.retainDays !== undefined ? { retention: { retainDays: opts.retainDays } } : {}),
           ...(opts.queueLeaseMs !== undefined ? { queue: { leaseMs: opts.queueLeaseMs } } : {}),
           ...(opts.rules ? { rules: { file: opts.rules } } : {}),
-          ...(given('demo') ? { demo: { enabled: opts.demo } } : {}),
+          ...(opts.demo === false ? { demo: { enabled: false } } : {}),
+          ...(cli.env.VIGIL_LOG_LEVEL ? {} : { log: { level: 'warn' as const } }),
         },
       });
-      const config = options.config;
-      options.storeUrl = config.database.url;
+      const options: ServeOptions = {
+        config,
+        storeUrl: config.database.url,
+        secrets: cli.env,
+        ...(opts.allowPrivateFetch || opts.hmaSignalTypes ? { hma: { ...(opts.allowPrivateFetch ? { allowPrivateNetworks: true } : {}), ...(opts.hmaSignalTypes ? { extraSignalTypes: opts.hmaSignalTypes } : {}) } } : {}),
+        logger: opts.log ? { level: 'info' } : false,
+      };
       const out = (line = '') => cli.stderr.write(line + '\n');
       if (config.server.workers > 1) {
         if (cluster.isWorker) return runClusterWorker(options);

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { VigilError } from '../../core/errors.js';
 import type { OpinionKind } from '../../store/types.js';
-import { printJson, withStore, type Cli } from '../context.js';
+import { cliActor, printJson, withStore, withVigil, type Cli } from '../context.js';
 
 function signalId(value: string): number {
   const n = Number(value);
@@ -30,11 +30,11 @@ export function registerSignal(program: Command, cli: Cli): void {
       .command(verb)
       .description(description)
       .argument('<id>', 'signal id (from vigil match or bank export)')
-      .requiredOption('--by <actor>', 'who decides (recorded)')
+      .option('--by <name>', 'on whose behalf (recorded in the audit entry; the actor is cli:<OS user>)')
       .option('--reason <text>', 'why (recorded)')
-      .action(async (id: string, opts: { by: string; reason?: string }, cmd: Command) => {
-        await withStore(cmd, cli, async (store) => {
-          const updated = await store.addOpinion(signalId(id), { kind, actor: opts.by, ...(opts.reason ? { reason: opts.reason } : {}) });
+      .action(async (id: string, opts: { by?: string; reason?: string }, cmd: Command) => {
+        await withVigil(cmd, cli, async (vigil) => {
+          const updated = await vigil.banks.addOpinion(cliActor(), signalId(id), { kind, ...(opts.reason ? { reason: opts.reason } : {}) }, opts.by ? { onBehalfOf: opts.by } : {});
           cli.stdout.write(`signal ${updated.id} (${updated.bankName}, ${updated.type}): ${updated.status}\n`);
         });
       });

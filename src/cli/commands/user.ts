@@ -1,19 +1,17 @@
 /**
  * `vigil user …`: people who sign in to the review UI. The password comes from $VIGIL_USER_PASSWORD, or is
- * generated and shown once. Every change is audited (actor 'cli'); disabling or resetting a password ends
+ * generated and shown once. Every change is audited (actor cli:<OS user>); disabling or resetting a password ends
  * the person's sessions.
  */
 import { randomBytes } from 'node:crypto';
 import { Command, InvalidArgumentError } from 'commander';
-import { AUDIT_COMPONENT, AuditLog, type AuditActor } from '../../audit/log.js';
-import { SESSIONS_COMPONENT, SessionStore } from '../../auth/sessions.js';
-import { isRole, ROLES, USERS_COMPONENT, UserStore, type Role, type User } from '../../auth/users.js';
+import { AuditLog, type AuditActor } from '../../audit/log.js';
+import { SessionStore } from '../../auth/sessions.js';
+import { isRole, ROLES, UserStore, type Role, type User } from '../../auth/users.js';
 import { VigilError } from '../../core/errors.js';
 import type { VigilDatabase } from '../../state/database.js';
-import { printJson, printTable, withStateDatabase, type Cli } from '../context.js';
+import { cliActor as cliUser, printJson, printTable, withVigil, type Cli } from '../context.js';
 import { cliOperator } from './audit.js';
-
-const COMPONENTS = [AUDIT_COMPONENT, USERS_COMPONENT, SESSIONS_COMPONENT];
 
 function roleOption(value: string): Role {
   if (!isRole(value)) throw new InvalidArgumentError(`Expected one of ${ROLES.join(', ')}`);
@@ -21,7 +19,7 @@ function roleOption(value: string): Role {
 }
 
 function cliActor(): AuditActor {
-  return { actor: 'cli', details: cliOperator() };
+  return { actor: cliUser(), details: cliOperator() };
 }
 
 function stores(db: VigilDatabase): { users: UserStore; sessions: SessionStore } {
@@ -57,7 +55,7 @@ export function registerUser(program: Command, cli: Cli): void {
     .option('--child-safety', 'may see child-safety review items (a separate grant from the role)')
     .option('--json', 'JSON output')
     .action(async (name: string, opts: { role: Role; displayName?: string; childSafety?: boolean; json?: boolean }, cmd: Command) => {
-      await withStateDatabase(cmd, cli, COMPONENTS, async (db) => {
+      await withVigil(cmd, cli, async ({ db }) => {
         const { password, generated } = passwordOf(cli);
         const created = await stores(db).users.createNow({ name, role: opts.role, childSafety: opts.childSafety ?? false, password, ...(opts.displayName ? { displayName: opts.displayName } : {}) }, cliActor());
         if (opts.json) return printJson(cli.stdout, { user: publicUser(created), ...(generated ? { password } : {}) });
@@ -74,7 +72,7 @@ export function registerUser(program: Command, cli: Cli): void {
     .description('List people (never their password hashes)')
     .option('--json', 'JSON output')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
-      await withStateDatabase(cmd, cli, COMPONENTS, async (db) => {
+      await withVigil(cmd, cli, async ({ db }) => {
         const list = await stores(db).users.list();
         if (opts.json) return printJson(cli.stdout, list.map(publicUser));
         const now = Date.now();
@@ -90,7 +88,7 @@ export function registerUser(program: Command, cli: Cli): void {
     .description('Disable a person: no sign-in, every session ends')
     .argument('<name>', 'sign-in name')
     .action(async (name: string, _opts: unknown, cmd: Command) => {
-      await withStateDatabase(cmd, cli, COMPONENTS, async (db) => {
+      await withVigil(cmd, cli, async ({ db }) => {
         const { users, sessions } = stores(db);
         const u = await requireUser(users, name);
         await db.transaction(async (tx) => {
@@ -106,7 +104,7 @@ export function registerUser(program: Command, cli: Cli): void {
     .description('Set a new password (from $VIGIL_USER_PASSWORD or generated), clear a lock-out, end every session')
     .argument('<name>', 'sign-in name')
     .action(async (name: string, _opts: unknown, cmd: Command) => {
-      await withStateDatabase(cmd, cli, COMPONENTS, async (db) => {
+      await withVigil(cmd, cli, async ({ db }) => {
         const { users, sessions } = stores(db);
         const u = await requireUser(users, name);
         const { password, generated } = passwordOf(cli);

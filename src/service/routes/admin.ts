@@ -140,8 +140,7 @@ export function adminRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     },
   }, async (request) => {
     const { id } = request.params as { id: number };
-    const job = await ctx.queue.retry(id);
-    await audit(request, 'job.retried', `job:${id}`, { queue: job.queue, idempotencyKey: job.idempotencyKey });
+    const job = await ctx.queue.retry(id, async (tx, j) => void (await ctx.audit.append(tx, { ...auditActorOf(request), action: 'job.retried', subject: `job:${id}`, details: { queue: j.queue, idempotencyKey: j.idempotencyKey } })));
     ctx.notifyWorker();
     return job;
   });

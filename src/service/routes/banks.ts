@@ -5,14 +5,13 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ImportJobs } from '../../banks/import-jobs.js';
-import { bankRecords, countDegenerate, importListFile, listWriter, resolveFormat } from '../../banks/list-io.js';
+import { bankRecords, countDegenerate, listWriter, resolveFormat } from '../../banks/list-io.js';
 import type { NewSignal } from '../../app/banks.js';
 import { VigilError } from '../../core/errors.js';
 import { LIST_FORMAT_NAMES, type ListFormatName } from '../../lists/registry.js';
 import { SIGNAL_TYPES } from '../../signals/registry.js';
 import { BANK_KINDS, FALSE_POSITIVE_POLICIES, OPINION_KINDS, type BankPatch, type NewBank, type OpinionKind } from '../../store/types.js';
-import { actorOf, auditActorOf } from '../auth.js';
-import { importAudit } from '../../app/banks.js';
+import { auditActorOf } from '../auth.js';
 import type { ServiceContext } from '../context.js';
 import { ERROR_RESPONSES, finiteInteger } from '../schemas.js';
 import { saveUpload } from '../uploads.js';
@@ -75,7 +74,7 @@ export function bankRoutes(app: FastifyInstance, ctx: ServiceContext): void {
       response: { 201: { $ref: 'Bank#' }, ...ERROR_RESPONSES, 409: { $ref: 'Error#' } },
     },
   }, async (request, reply) => {
-    return reply.code(201).send(await ctx.banks.createBank(actorOf(request), request.body as NewBank));
+    return reply.code(201).send(await ctx.banks.createBank(auditActorOf(request), request.body as NewBank));
   });
 
   app.get('/v1/banks/:name', {
@@ -103,7 +102,7 @@ export function bankRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     },
   }, async (request) => {
     const { name } = request.params as { name: string };
-    return ctx.banks.updateBank(actorOf(request), name, request.body as BankPatch);
+    return ctx.banks.updateBank(auditActorOf(request), name, request.body as BankPatch);
   });
 
   app.register(async (raw) => {
@@ -139,12 +138,10 @@ export function bankRoutes(app: FastifyInstance, ctx: ServiceContext): void {
       const actor = auditActorOf(request);
       const job = imports.start(name, query.fileName ?? null, upload.bytes, async (onProgress) => {
         try {
-          // The audit entry commits with the import's merge.
-          const result = await importListFile(ctx.store, name, upload.path, {
-            format, displayName, offThread: true, onProgress, ...(query.create ? { create: true } : {}),
-            withinCommit: async (tx, r) => void (await ctx.audit.append(tx, importAudit(actor, name, r, { fileName: query.fileName ?? displayName, format }))),
+          // The audit entry commits with the import's merge (and a bank created for it is audited); the index syncs after.
+          const result = await ctx.banks.importFile(actor, name, upload.path, {
+            format, displayName, fileName: query.fileName ?? displayName, offThread: true, onProgress, ...(query.create ? { create: true } : {}),
           });
-          await ctx.matcher.sync();
           void ctx.retro?.run().catch((err: unknown) => request.log.error({ err }, 'retroactive matching failed'));
           return result;
         } finally {
@@ -199,7 +196,7 @@ export function bankRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     },
   }, async (request, reply) => {
     const { name } = request.params as { name: string };
-    return reply.code(201).send(await ctx.banks.addSignal(actorOf(request), name, request.body as NewSignal));
+    return reply.code(201).send(await ctx.banks.addSignal(auditActorOf(request), name, request.body as NewSignal));
   });
 
   // A signal's value is a bank's hash: reading it needs curate (as export does) and is audited.
@@ -219,7 +216,7 @@ export function bankRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   }, async (request) => {
     const signal = await ctx.store.getSignal((request.params as { id: number }).id);
     if (!signal || signal.deletedAt) throw new VigilError('VIGIL_ERR_NOT_FOUND', 'No such signal');
-    return ctx.banks.withdrawSignal(actorOf(request), signal);
+    return ctx.banks.withdrawSignal(auditActorOf(request), signal);
   });
 
   app.get('/v1/signals/:id/opinions', {

@@ -39,7 +39,7 @@ function metaFrom(fields: Record<string, unknown>, request: FastifyRequest): Sub
   if (typeof context === 'string') context = parseFieldJson(context, 'context');
   if (context !== undefined && (context === null || typeof context !== 'object' || Array.isArray(context))) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', 'Expected the context field to be a JSON object');
   if (jsonDeeperThan(context, MAX_JSON_DEPTH)) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', `The context field is nested deeper than ${MAX_JSON_DEPTH} levels`);
-  return { contentId, ...(typeof accountId === 'string' ? { accountId } : {}), ...(context ? { context: context as Record<string, unknown> } : {}), actor: actorOf(request) };
+  return { contentId, ...(typeof accountId === 'string' ? { accountId } : {}), ...(context ? { context: context as Record<string, unknown> } : {}), actor: actorOf(request), requestId: String(request.id) };
 }
 
 export function contentRoutes(app: FastifyInstance, ctx: ServiceContext): void {

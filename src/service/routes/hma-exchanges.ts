@@ -6,7 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import { VigilError } from '../../core/errors.js';
 import { EXCHANGE_APIS, ExchangeConfigs, exchangeApi, type Exchange } from '../../exchanges/config.js';
-import { actorOf } from '../auth.js';
+import { auditActorOf } from '../auth.js';
 import type { ServiceContext } from '../context.js';
 import { sendHmaForbidden } from './hma.js';
 
@@ -34,7 +34,7 @@ export function hmaExchangeRoutes(app: FastifyInstance, ctx: ServiceContext): vo
     const { api } = request.params as { api: string };
     const { credential_json } = request.body as { credential_json?: Record<string, unknown> | null };
     exchangeApi(api);
-    if (credential_json !== undefined) await ctx.exchanges.setCredentials(actorOf(request), api, credential_json);
+    if (credential_json !== undefined) await ctx.exchanges.setCredentials(auditActorOf(request), api, credential_json);
     return apiInfo(api);
   });
 
@@ -54,7 +54,7 @@ export function hmaExchangeRoutes(app: FastifyInstance, ctx: ServiceContext): vo
     if (!body.api) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', 'Field `api` is required');
     const config = ExchangeConfigs.checkConfig(body.api, body.api_json ?? {});
     if ((await ctx.exchanges.get(body.bank)) || (await ctx.store.getBank(body.bank))) return sendHmaForbidden(reply, `bank '${body.bank}' already exists`);
-    const actor = actorOf(request);
+    const actor = auditActorOf(request);
     const bank = await ctx.banks.createBank(actor, { name: body.bank, source: `exchange:${body.api}` }, { via: 'hma', exchange: body.api });
     await ctx.exchanges.create(actor, { name: body.bank, api: body.api, bankId: bank.id, enabled: body.api_json?.enabled !== false, config });
     return reply.code(201).send({ message: 'Created successfully' });
@@ -67,11 +67,11 @@ export function hmaExchangeRoutes(app: FastifyInstance, ctx: ServiceContext): vo
     const { name } = request.params as { name: string };
     const { enabled } = request.body as { enabled?: boolean };
     const e = await requireExchange(name);
-    return exchangeJson(enabled === undefined ? e : await ctx.exchanges.setEnabled(actorOf(request), name, enabled));
+    return exchangeJson(enabled === undefined ? e : await ctx.exchanges.setEnabled(auditActorOf(request), name, enabled));
   });
 
   app.delete('/c/exchange/:name', { config: { scope: 'curate' }, schema: { tags, summary: 'HMA: delete an exchange (its bank stays)', params: nameParams } }, async (request) => {
-    await ctx.exchanges.delete(actorOf(request), (request.params as { name: string }).name);
+    await ctx.exchanges.delete(auditActorOf(request), (request.params as { name: string }).name);
     return { message: 'Exchange deleted' };
   });
 

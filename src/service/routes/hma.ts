@@ -14,7 +14,7 @@ import { matchQueryOfRecord } from '../../pipeline/query.js';
 import { hammingDistance256, hash256FromHex, isHash256Hex } from '../../signals/pdq/hash256.js';
 import { SIGNAL_TYPE_INFO } from '../../signals/registry.js';
 import type { Bank, Signal } from '../../store/types.js';
-import { actorOf, auditActorOf } from '../auth.js';
+import { auditActorOf } from '../auth.js';
 import type { ServiceContext } from '../context.js';
 import {
   coinflipPasses, contentEnabled, contentTypeOf, disableUntilTsOf, enabledSignalTypes, HMA_SIGNAL_TYPES, hmaSignals, matchingRatio, storedValue, vigilType, vpdqFeatures, type HmaContentType,
@@ -208,7 +208,7 @@ export function hmaRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   app.post('/c/banks', { config: { scope: 'curate' }, schema: { tags, summary: 'HMA: create a bank', body: { type: 'object', required: ['name'], properties: bankBody } } }, async (request, reply) => {
     const body = request.body as { name: string; enabled?: boolean; enabled_ratio?: number };
     try {
-      const bank = await ctx.banks.createBank(actorOf(request), { name: body.name, source: 'HMA API', ...ratioPatch(body) }, VIA);
+      const bank = await ctx.banks.createBank(auditActorOf(request), { name: body.name, source: 'HMA API', ...ratioPatch(body) }, VIA);
       return reply.code(201).send(bankJson(bank));
     } catch (err) {
       if (conflict(err)) return sendHmaForbidden(reply, 'Bank already exists');
@@ -223,7 +223,7 @@ export function hmaRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     const body = request.body as { name?: string; enabled?: boolean; enabled_ratio?: number };
     await liveBank(name);
     try {
-      return bankJson(await ctx.banks.updateBank(actorOf(request), name, { ...(body.name ? { name: body.name } : {}), ...ratioPatch(body) }, VIA));
+      return bankJson(await ctx.banks.updateBank(auditActorOf(request), name, { ...(body.name ? { name: body.name } : {}), ...ratioPatch(body) }, VIA));
     } catch (err) {
       if (conflict(err)) return sendHmaForbidden(reply, `bank '${body.name}' already exists`);
       throw err;
@@ -233,7 +233,7 @@ export function hmaRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   // HMA answers "Done" whether or not the bank existed.
   app.delete('/c/bank/:name', { config: { scope: 'curate' }, schema: { tags, summary: 'HMA: delete a bank (its name is free again; Vigil keeps its history under its id)', params: bankParams } }, async (request) => {
     const { name } = request.params as { name: string };
-    if (await ctx.store.getBank(name)) await ctx.banks.deleteBank(actorOf(request), name, VIA);
+    if (await ctx.store.getBank(name)) await ctx.banks.deleteBank(auditActorOf(request), name, VIA);
     return { message: 'Done' };
   });
 
@@ -252,7 +252,7 @@ export function hmaRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     const entries = Object.entries(signals);
     if (entries.length === 0) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', 'No signals given');
     const typed = entries.map(([name, value]) => ({ type: vigilType(name, enabled), value: storedValue(vigilType(name, enabled), value), ...(metadata ? { metadata } : {}) }));
-    const stored = await ctx.banks.addSignals(actorOf(request), bankName, typed, VIA);
+    const stored = await ctx.banks.addSignals(auditActorOf(request), bankName, typed, VIA);
     return { id: stored[0]!.id, signals: Object.fromEntries(entries.map(([name], i) => [name, stored[i]!.value])) };
   }
 
@@ -306,7 +306,7 @@ export function hmaRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     const bank = found.bank;
     let signal = found.signal;
     if (!signal) throw notFound();
-    const actor = actorOf(request);
+    const actor = auditActorOf(request);
     if (body.disable_until_ts !== undefined) {
       const ts = body.disable_until_ts;
       if (ts < 0) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', 'disable_until_ts must be a non-negative integer');
@@ -321,7 +321,7 @@ export function hmaRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     // Like HMA: a count (0 when the bank holds no such content), not an error.
     const { signal } = await bankContent(request);
     if (!signal) return { deleted: 0 };
-    await ctx.banks.withdrawSignal(actorOf(request), signal, VIA);
+    await ctx.banks.withdrawSignal(auditActorOf(request), signal, VIA);
     return { deleted: 1 };
   });
 

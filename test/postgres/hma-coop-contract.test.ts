@@ -1,0 +1,3 @@
+// test/hma-coop-contract.test.ts again, on PostgreSQL state (each service in a fresh schema, dropped afterwards).
+process.env.VIGIL_TEST_ENGINE = 'postgres';
+await import('../hma-coop-contract.test.js');

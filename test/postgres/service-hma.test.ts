@@ -1,0 +1,3 @@
+// test/service-hma.test.ts again, on PostgreSQL state (each service in a fresh schema, dropped afterwards).
+process.env.VIGIL_TEST_ENGINE = 'postgres';
+await import('../service-hma.test.js');
