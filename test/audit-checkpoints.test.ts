@@ -86,7 +86,12 @@ test('service checkpoints (0600 file, webhook, on demand); verify catches trunca
   const ok = await verify();
   assert.equal(ok.status, 0, ok.stdout + ok.stderr);
   const okResult = JSON.parse(ok.stdout) as { ok: boolean; checkpoint: { seq: number }; crossCheck: { decisions: number } };
-  assert.equal(okResult.crossCheck.decisions, 1);
+  // Every decision row (the upload above, and the demo's when it runs) agrees with its entry.
+  const rows = openStateDb(db);
+  const decisionRows = (rows.prepare('SELECT count(*) AS n FROM decisions').get() as { n: number }).n;
+  rows.close();
+  assert.ok(decisionRows >= 1);
+  assert.equal(okResult.crossCheck.decisions, decisionRows);
   // Checkpoint every entry, so a rewrite is pinned to the exact entry.
   for (let i = 0; i < 2; i++) assert.equal((await runVigil(['--db', db, 'audit', 'checkpoint', '--checkpoints', file, '--checkpoint-key', keyFile])).status, 0);
   const checkpointed = readCheckpoints(file, loadVerifyKey(keyFile)).checkpoints.map((c) => c.seq);
@@ -103,7 +108,7 @@ test('service checkpoints (0600 file, webhook, on demand); verify catches trunca
   sqlite.prepare("UPDATE decisions SET verdict = 'block' WHERE content_id = 'checkpointed-1'").run();
 
   // 2. The chain recomputed after editing the decision's entry: without checkpoints it verifies; with them it fails at that entry.
-  const entrySeq = (sqlite.prepare("SELECT seq FROM audit_log WHERE action = 'decision.created'").get() as { seq: number }).seq;
+  const entrySeq = (sqlite.prepare("SELECT seq FROM audit_log WHERE action = 'decision.created' AND subject = 'content:checkpointed-1'").get() as { seq: number }).seq;
   const before = Math.max(...checkpointed.filter((s) => s < entrySeq));
   rewriteFrom(sqlite, entrySeq, (d) => void (d.verdict = 'allow'));
   sqlite.prepare("UPDATE decisions SET verdict = 'allow' WHERE content_id = 'checkpointed-1'").run();

@@ -48,7 +48,9 @@ const NOT_STATE_CHANGING = new Set(['POST /v1/lookup', 'POST /v1/rules/test', 'P
 /** CLI commands that change nothing in the database (or, for evidence, not in it: see below). */
 const CLI_NOT_IN_TABLE = new Set([
   'vigil hash', 'vigil match', 'vigil serve', 'vigil bank list', 'vigil bank show', 'vigil bank stats', 'vigil bank export',
-  'vigil signal show', 'vigil key list', 'vigil audit list',
+  'vigil signal show', 'vigil key list', 'vigil audit list', 'vigil user list',
+  // A checkpoint reads the chain's head and appends it to a file outside the database; keygen writes a key file.
+  'vigil audit checkpoint', 'vigil audit keygen',
   // These change the evidence store (a folder, or its own tables), then append their entry: the evidence is not
   // in the database's transaction, so a failed append leaves the re-wrapped keys (harmless: same content).
   'vigil evidence rotate-key', 'vigil evidence verify',
@@ -340,6 +342,28 @@ function suite(engine: EngineName): void {
         changed: async (v, s) => (await v.keys.list()).find((k) => k.id === s.id)?.revokedAt != null,
         audit: (s) => [{ action: 'key.revoked', subject: String(s.id) }],
       },
+      {
+        name: 'vigil user add',
+        setup: async () => ({ name: `person-${hex(4)}` }),
+        act: (s) => cli('user', 'add', String(s.name), '--role', 'reviewer'),
+        changed: async (v, s) => (await v.users.list()).some((u) => u.name === s.name),
+        audit: () => [{ action: 'user.created', subject: 'user:*' }],
+      },
+      ...(['disable', 'reset-password'] as const).map((verb): Row => ({
+        name: `vigil user ${verb}`,
+        setup: async (v) => {
+          const name = `person-${hex(4)}`;
+          const hashed = await v.users.hashPassword(`Benign-test-password-${hex(8)}`);
+          const made = await v.db.transaction((tx) => v.users.create(tx, { name, role: 'reviewer', password: hashed }, { actor: 'test' }));
+          return { name, id: made.id };
+        },
+        act: (s) => cli('user', verb, String(s.name)),
+        changed: async (v, s) => {
+          const u = (await v.users.list()).find((x) => x.name === s.name);
+          return verb === 'disable' ? u?.disabled === true : u?.passwordChangedAt !== u?.createdAt;
+        },
+        audit: (s) => [{ action: verb === 'disable' ? 'user.disabled' : 'user.password_reset', subject: `user:${s.id}` }],
+      })),
       {
         name: 'vigil audit verify',
         setup: async (v) => ({ before: (await v.audit.list({ action: 'audit.verified', limit: 10_000 })).length }),
