@@ -6,6 +6,8 @@ import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import { ItemBudget, type BudgetLimits } from '../core/budget.js';
 import type { WalkEntry } from '../media/walk.js';
+import { expectedCost } from './expected-cost.js';
+import { LaneScheduler } from './lanes.js';
 import type { FileHashRecord, HashOptions } from './hash-file.js';
 
 export interface HashPoolOptions extends HashOptions {
@@ -13,6 +15,12 @@ export interface HashPoolOptions extends HashOptions {
   threads?: number;
   /** Per-item limits (pixels across frames, frames, wall time) for items hashed without their own budget. */
   budget?: Partial<BudgetLimits>;
+  /**
+   * 'by-cost' (the service): cheapest expected item first, and heavy items (animations, videos, huge
+   * pictures) on at most all but one thread, so an ordinary upload never waits behind a burst of them
+   * (lanes.ts). 'fifo' (default; batches, where only throughput counts): in order, on every thread.
+   */
+  schedule?: 'fifo' | 'by-cost';
 }
 
 // Under tsx (tests, benchmarks) the sources are .ts; compiled, .js. Workers inherit tsx via execArgv.
@@ -20,11 +28,14 @@ const workerFile = new URL(import.meta.url.endsWith('.ts') ? './hash-worker.ts' 
 
 export class HashPool {
   private readonly pool: Piscina;
+  private readonly lanes: LaneScheduler | undefined;
   readonly threads: number;
 
   constructor(readonly options: HashPoolOptions = {}) {
     this.threads = Math.max(1, options.threads ?? availableParallelism());
     this.pool = new Piscina({ filename: workerFile.href, minThreads: this.threads, maxThreads: this.threads, idleTimeout: 1000 });
+    // The scheduler hands piscina at most one item per thread, so piscina's own queue stays empty.
+    this.lanes = options.schedule === 'by-cost' ? new LaneScheduler(this.threads) : undefined;
   }
 
   /**
@@ -32,8 +43,14 @@ export class HashPool {
    * from the pool's limits, started now) bounds the item; cancelling it stops the worker's decoding at
    * its next step, or before it starts when the item is still queued.
    */
-  hash(path: string, budget: ItemBudget = new ItemBudget(this.options.budget)): Promise<FileHashRecord> {
-    const { threads: _threads, budget: _limits, ...hashOptions } = this.options;
+  async hash(path: string, budget: ItemBudget = new ItemBudget(this.options.budget)): Promise<FileHashRecord> {
+    if (!this.lanes) return this.run(path, budget);
+    const cost = await expectedCost(path, budget.limits.pixels);
+    return this.lanes.run(cost, () => this.run(path, budget));
+  }
+
+  private run(path: string, budget: ItemBudget): Promise<FileHashRecord> {
+    const { threads: _threads, budget: _limits, schedule: _schedule, ...hashOptions } = this.options;
     return (this.pool.run({ path, options: hashOptions, budget: budget.toInit() }) as Promise<FileHashRecord>).catch((err: unknown) => ({
       path,
       error: { code: 'VIGIL_ERR_INTERNAL' as const, message: `Hashing worker failed: ${(err as Error)?.message ?? String(err)}` },
