@@ -29,6 +29,7 @@ const workerFile = new URL(import.meta.url.endsWith('.ts') ? './hash-worker.ts' 
 export class HashPool {
   private readonly pool: Piscina;
   private readonly lanes: LaneScheduler | undefined;
+  private readonly heavyPool: Piscina | undefined;
   readonly threads: number;
 
   constructor(readonly options: HashPoolOptions = {}) {
@@ -36,6 +37,10 @@ export class HashPool {
     this.pool = new Piscina({ filename: workerFile.href, minThreads: this.threads, maxThreads: this.threads, idleTimeout: 1000 });
     // The scheduler hands piscina at most one item per thread, so piscina's own queue stays empty.
     this.lanes = options.schedule === 'by-cost' ? new LaneScheduler(this.threads) : undefined;
+    // Heavy items run on threads of their own that end a second after their last item: what a hostile
+    // animation made the thread hold (its V8 heap, its allocator's arenas) goes back with it, instead of
+    // staying in a pool thread for good. The scheduler still counts them against `threads`.
+    this.heavyPool = this.lanes ? new Piscina({ filename: workerFile.href, minThreads: 0, maxThreads: this.lanes.heavySlots, idleTimeout: 1000 }) : undefined;
   }
 
   /**
@@ -46,12 +51,12 @@ export class HashPool {
   async hash(path: string, budget: ItemBudget = new ItemBudget(this.options.budget)): Promise<FileHashRecord> {
     if (!this.lanes) return this.run(path, budget);
     const cost = await expectedCost(path, budget.limits.pixels);
-    return this.lanes.run(cost, () => this.run(path, budget));
+    return this.lanes.run(cost, () => this.run(path, budget, cost.heavy ? this.heavyPool : this.pool));
   }
 
-  private run(path: string, budget: ItemBudget): Promise<FileHashRecord> {
+  private run(path: string, budget: ItemBudget, pool = this.pool): Promise<FileHashRecord> {
     const { threads: _threads, budget: _limits, schedule: _schedule, ...hashOptions } = this.options;
-    return (this.pool.run({ path, options: hashOptions, budget: budget.toInit() }) as Promise<FileHashRecord>).catch((err: unknown) => ({
+    return (pool!.run({ path, options: hashOptions, budget: budget.toInit() }) as Promise<FileHashRecord>).catch((err: unknown) => ({
       path,
       error: { code: 'VIGIL_ERR_INTERNAL' as const, message: `Hashing worker failed: ${(err as Error)?.message ?? String(err)}` },
     }));
@@ -75,6 +80,6 @@ export class HashPool {
   }
 
   async close(): Promise<void> {
-    await this.pool.destroy();
+    await Promise.all([this.pool.destroy(), this.heavyPool?.destroy()]);
   }
 }
