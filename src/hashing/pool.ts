@@ -38,7 +38,7 @@ export class HashPool {
     // The scheduler hands piscina at most one item per thread, so piscina's own queue stays empty.
     this.lanes = options.schedule === 'by-cost' ? new LaneScheduler(this.threads) : undefined;
     // Heavy items run on threads of their own that end a second after their last item: what a hostile
-    // animation made the thread hold (its V8 heap, its allocator's arenas) goes back with it, instead of
+    // animation left in the thread (its V8 heap, buffers awaiting collection) goes back with it instead of
     // staying in a pool thread for good. The scheduler still counts them against `threads`.
     this.heavyPool = this.lanes ? new Piscina({ filename: workerFile.href, minThreads: 0, maxThreads: this.lanes.heavySlots, idleTimeout: 1000 }) : undefined;
   }
@@ -51,12 +51,12 @@ export class HashPool {
   async hash(path: string, budget: ItemBudget = new ItemBudget(this.options.budget)): Promise<FileHashRecord> {
     if (!this.lanes) return this.run(path, budget);
     const cost = await expectedCost(path, budget.limits.pixels);
-    return this.lanes.run(cost, () => this.run(path, budget, cost.heavy ? this.heavyPool : this.pool));
+    return this.lanes.run(cost, () => this.run(path, budget, cost.heavy ? (this.heavyPool ?? this.pool) : this.pool));
   }
 
-  private run(path: string, budget: ItemBudget, pool = this.pool): Promise<FileHashRecord> {
+  private run(path: string, budget: ItemBudget, pool: Piscina = this.pool): Promise<FileHashRecord> {
     const { threads: _threads, budget: _limits, schedule: _schedule, ...hashOptions } = this.options;
-    return (pool!.run({ path, options: hashOptions, budget: budget.toInit() }) as Promise<FileHashRecord>).catch((err: unknown) => ({
+    return (pool.run({ path, options: hashOptions, budget: budget.toInit() }) as Promise<FileHashRecord>).catch((err: unknown) => ({
       path,
       error: { code: 'VIGIL_ERR_INTERNAL' as const, message: `Hashing worker failed: ${(err as Error)?.message ?? String(err)}` },
     }));
