@@ -7,6 +7,9 @@
  * next to the same upload alone (the baseline, same run), every hostile answer's status and error code, and the
  * server's resident memory before, at its peak (VmHWM) and after each burst (does memory ratchet up?).
  * Goals (issue #22): the ordinary upload answers within a second beside four hostile files; memory comes back.
+ * Memory is read right after each burst and again once the service has been idle for 3 s (threads that ran
+ * heavy items end after 1 s idle). The server inherits this process's environment: compare glibc's defaults
+ * with `MALLOC_MMAP_THRESHOLD_=131072 MALLOC_ARENA_MAX=2 npm run bench:hostile` (src/service/allocator.ts).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -18,6 +21,7 @@ import sharp from 'sharp';
 import { HOSTILE, onePixelFrameGif } from '../test/helpers/hostile.js';
 import { loadavg } from 'node:os';
 import { environment } from './_common.js';
+import { ALLOCATOR_ENV } from '../src/service/allocator.js';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '3' }, beside: { type: 'string', default: '4' } } });
@@ -65,7 +69,8 @@ async function main(): Promise<void> {
     const alone: number[] = [];
     for (let i = 0; i < 3; i++) alone.push((await upload(url, key, 'ordinary.jpg', ordinary, `alone-${n++}`)).ms);
     const start = memory(pid);
-    console.log(`${environment()} · load ${loadavg().map((l) => l.toFixed(1)).join(' ')}\nserver RSS at start ${start.rssMb} MB; ordinary upload alone: ${alone.map((ms) => ms.toFixed(0)).join(', ')} ms`);
+    const tuned = Object.keys(ALLOCATOR_ENV).filter((k) => process.env[k] !== undefined).map((k) => `${k}=${process.env[k]}`).join(' ');
+    console.log(`${environment()} · load ${loadavg().map((l) => l.toFixed(1)).join(' ')} · allocator: ${tuned || "glibc's defaults"}\nserver RSS at start ${start.rssMb} MB; ordinary upload alone: ${alone.map((ms) => ms.toFixed(0)).join(', ')} ms`);
     for (let r = 1; r <= rounds; r++) {
       const hostile = files.flatMap((f) => Array.from({ length: beside }, () => upload(url, key, f.name, f.bytes, `hostile-${n++}`).then((res) => ({ file: f.name, ...res }))));
       // The ordinary upload goes in while the hostile ones are in flight.
@@ -76,7 +81,8 @@ async function main(): Promise<void> {
       const codes = [...new Set(results.map((x) => `${x.status} ${x.code ?? ''}`.trim()))].join(', ');
       console.log(`round ${r}: ${results.length} hostile uploads (${files.length} files × ${beside}) → ${codes}; slowest hostile answer ${worst.toFixed(0)} ms`);
       console.log(`  ordinary upload beside them: ${ordinaryResult.ms.toFixed(0)} ms (status ${ordinaryResult.status}), ${(ordinaryResult.ms / Math.min(...alone)).toFixed(2)}× alone`);
-      console.log(`  server RSS after the burst ${after.rssMb} MB (start ${start.rssMb} MB), peak so far ${after.peakMb} MB`);
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      console.log(`  server RSS after the burst ${after.rssMb} MB, 3 s later ${memory(pid).rssMb} MB (start ${start.rssMb} MB), peak so far ${after.peakMb} MB`);
     }
   } finally {
     child.kill('SIGTERM');

@@ -106,6 +106,24 @@ describe('bounded work per item', () => {
       await pool.close();
     }
   });
+
+  test("the service's pool (by expected cost): heavy GIFs on their own threads, an ordinary picture beside them, the same records as in order", async () => {
+    const gif = join(dir, 'frames-lanes.gif');
+    writeFileSync(gif, onePixelFrameGif(2000, 2000, 3000));
+    const picture = join(dir, 'ordinary.png');
+    writeFileSync(picture, await gradientPng());
+    const pool = new HashPool({ threads: 2, schedule: 'by-cost' });
+    try {
+      const [a, b, ordinary] = await Promise.all([pool.hash(gif), pool.hash(gif), pool.hash(picture)]);
+      assert.equal(a.error?.code, 'VIGIL_ERR_BUDGET');
+      assert.ok(a.vpdq!.length > 0);
+      assert.deepEqual(b, a);
+      assert.equal(ordinary.error, undefined);
+      assert.deepEqual(ordinary, await hashFile(picture));
+    } finally {
+      await pool.close();
+    }
+  });
 });
 
 describe('truncated and reduced pictures', () => {

@@ -148,12 +148,11 @@ async function assemble(db: VigilDatabase, config: VigilConfig, options: VigilOp
   const review = new ReviewService({ db, records, audit, banks, store, sessions, ...(now ? { now } : {}) });
 
   let pool: HashPool | undefined;
+  // One pool however many uploads arrive before the module has loaded (its scheduler sees them all).
+  let opening: Promise<HashPool> | undefined;
   const hashFile = async (path: string, budget?: ItemBudget) => {
-    if (!pool) {
-      const { HashPool: Pool } = await import('../hashing/pool.js');
-      pool = new Pool({ dihedral: options.hashing?.dihedral ?? true, views: options.hashing?.views ?? true, ...(config.hashing.threads ? { threads: config.hashing.threads } : {}) });
-    }
-    return pool.hash(path, budget);
+    opening ??= import('../hashing/pool.js').then(({ HashPool: Pool }) => (pool = new Pool({ schedule: 'by-cost', dihedral: options.hashing?.dihedral ?? true, views: options.hashing?.views ?? true, ...(config.hashing.threads ? { threads: config.hashing.threads } : {}) })));
+    return (await opening).hash(path, budget);
   };
 
   let evidence: Promise<EvidenceStore> | undefined;

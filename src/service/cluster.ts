@@ -7,6 +7,7 @@
  * Per-key rate limits are counted per process: with N workers a key can make up to N times its limit.
  */
 import cluster, { type Worker } from 'node:cluster';
+import { missingAllocatorEnv, onGlibc } from './allocator.js';
 import { availableParallelism } from 'node:os';
 import { VigilError } from '../core/errors.js';
 import { prepareService, startService, type RunningService, type ServeOptions } from './serve.js';
@@ -27,7 +28,7 @@ export async function startClusterPrimary(options: ServeOptions, workers: number
   let background: Worker | undefined;
   const listening = new WeakSet<Worker>();
   const fork = (runsBackground: boolean): Worker => {
-    const worker = cluster.fork({ VIGIL_CLUSTER_BACKGROUND: runsBackground ? '1' : '0', VIGIL_CLUSTER_WORKERS: String(workers) });
+    const worker = cluster.fork({ ...(onGlibc() ? missingAllocatorEnv() : {}), VIGIL_CLUSTER_BACKGROUND: runsBackground ? '1' : '0', VIGIL_CLUSTER_WORKERS: String(workers) });
     if (runsBackground) background = worker;
     worker.on('message', (m: Message) => {
       if (m.type === 'ready') listening.add(worker);

@@ -6,6 +6,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { parseScopes, type Scope } from '../../auth/keys.js';
 import cluster from 'node:cluster';
 import { runClusterWorker, startClusterPrimary } from '../../service/cluster.js';
+import { missingAllocatorEnv, onGlibc } from '../../service/allocator.js';
 import { startService, type RunningService, type ServeOptions } from '../../service/serve.js';
 import { loadConfig } from '../../app/config.js';
 import { DEMO_KEY_DAYS } from '../../service/demo.js';
@@ -113,6 +114,8 @@ export function registerServe(program: Command, cli: Cli): void {
       const missing = service.ctx.rules.missingSecrets();
       if (missing.length > 0) out(`Warning: webhook secrets not set, their deliveries will dead-letter: ${missing.join(', ')}`);
       printWarnings(out, service.warnings);
+      const allocator = Object.entries(missingAllocatorEnv());
+      if (allocator.length > 0 && onGlibc()) out(`Note: start with ${allocator.map(([k, v]) => `${k}=${v}`).join(' ')} so memory used for hostile uploads goes back to the system (docs/security.md)`);
       printDemo(out, service.demo, service.url);
       out('Ctrl-C stops the service.');
       await new Promise<void>((resolveStop) => {
