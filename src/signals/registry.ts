@@ -47,6 +47,13 @@ export function thresholdSignalTypes(): SignalTypeName[] {
   return SIGNAL_TYPES.filter((n) => SIGNAL_TYPE_REGISTRY[n].defaultThreshold !== undefined);
 }
 
+/** JSON Schema pattern of a fixed-length hex type's value (either case; `parse` lower-cases it). */
+export function hexPattern(name: SignalTypeName): string {
+  const length = SIGNAL_TYPE_REGISTRY[name].hexLength;
+  if (length === undefined) throw new Error(`${name} is no fixed-length hex type`);
+  return `^[0-9a-fA-F]{${length}}$`;
+}
+
 /** Data view of a signal type (older callers; new code uses SignalType itself). */
 export interface SignalTypeInfo {
   name: SignalTypeName;
