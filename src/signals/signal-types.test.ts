@@ -71,6 +71,7 @@ for (const name of SIGNAL_TYPES) {
         assert.equal(t.defaultThreshold, undefined);
         assert.equal(t.distance, undefined);
       }
+      assert.equal(t.index === 'none', t.matching === 'opaque', 'every locally matched type names its index');
       if (t.matching === 'opaque') assert.equal(t.matches, undefined, 'opaque types are compared by a remote matcher');
       else assert.notEqual(t.matches, undefined);
     });
