@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { VigilError } from '../core/errors.js';
+import { PDQ_MATCH_DISTANCE } from './pdq/pdq.js';
 import { normalizeHexSignal, SIGNAL_TYPE_INFO, SIGNAL_TYPE_REGISTRY, SIGNAL_TYPES, signalTypesMatching } from './registry.js';
 import type { SignalType } from './types.js';
 
@@ -94,5 +95,7 @@ describe('registry wrappers', () => {
   it('a pdq distance counts bits', () => {
     const pdq = SIGNAL_TYPE_REGISTRY.pdq;
     assert.equal(pdq.distance!(pdq.examples[0], pdq.examples[1]), 4); // last digit 2 → d: 0010 ^ 1101
+    assert.equal(pdq.defaultThreshold, PDQ_MATCH_DISTANCE, 'one PDQ threshold (signal-type.ts does not load the hasher)');
+    assert.equal(pdq.matches!(pdq.examples[0], pdq.examples[1], 3), false);
   });
 });

@@ -1,7 +1,8 @@
 import { type SignalType, parseFixedHex } from '../types.js';
 import { hammingDistance256, hash256FromHex } from './hash256.js';
 
-// pdq/README.md and python-threatexchange: distance <= 31 is a match.
+// pdq/README.md and python-threatexchange: distance <= 31 is a match (= pdq.ts#PDQ_MATCH_DISTANCE; not imported
+// so that validating a value never loads the hasher).
 const PDQ_THRESHOLD = 31;
 
 const distance = (a: string, b: string): number => hammingDistance256(hash256FromHex(a), hash256FromHex(b));
