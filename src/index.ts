@@ -1,6 +1,7 @@
 /** Vigil's stable programmatic API (the CLI is built on the same). */
 export { VigilError, ERROR_CODES, type VigilErrorCode } from './core/errors.js';
-export { SIGNAL_TYPES, type SignalTypeName } from './signals/registry.js';
+export { SIGNAL_TYPES, SIGNAL_TYPE_REGISTRY, signalType, type SignalTypeName } from './signals/registry.js';
+export type { SignalType, ContentType, MatchingKind, IndexKind } from './signals/types.js';
 export { hash256FromHex, hash256ToHex, hammingDistance256, type Hash256 } from './signals/pdq/hash256.js';
 export { pdqFromPixels, pdqDihedralFromPixels, pdqFromLuma, pdqDihedralFromLuma, PdqScratch, DIHEDRAL_NAMES, PDQ_MATCH_DISTANCE, PDQ_QUALITY_THRESHOLD } from './signals/pdq/pdq.js';
 export type { PixelBuffer } from './signals/pdq/luma.js';

@@ -9,7 +9,7 @@ import type { Tx, VigilDatabase } from '../state/database.js';
 import { VigilError } from '../core/errors.js';
 import type { Labels, ListItem } from '../lists/types.js';
 import { importListFile, type ImportFileOptions } from '../banks/list-io.js';
-import { normalizeHexSignal, type SignalTypeName } from '../signals/registry.js';
+import { normalizeHexSignal, signalType, type SignalTypeName } from '../signals/registry.js';
 import type { Bank, BankPatch, ImportOptions, ImportResult, NewBank, OpinionKind, Signal, Store } from '../store/types.js';
 
 export interface NewSignal {
@@ -165,7 +165,7 @@ export class BankService {
 
   /** One signal through the store's idempotent import path (upsert on bank, type and value). */
   private async put(store: Store, bank: Bank, signal: NewSignal, deleted = false): Promise<Signal> {
-    const value = signal.type === 'vpdq' || signal.type === 'photodna' ? signal.value : normalizeHexSignal(signal.type, signal.value);
+    const value = signalType(signal.type).hexLength === undefined ? signal.value : normalizeHexSignal(signal.type, signal.value);
     const item: ListItem = {
       kind: 'record',
       line: 1,

@@ -1,50 +1,30 @@
 /**
- * Value validation shared by the formats: signal normalisation (hex via the signal registry, vPDQ,
- * PhotoDNA) and the label vocabularies (Project VIC numbers, UK A/B/C, industry A1–B2, tags, booleans).
- * Every function throws a plain Error whose message becomes a row error.
+ * Value validation shared by the formats: signal normalisation (each type's `parse`, via the signal registry)
+ * and the label vocabularies (Project VIC numbers, UK A/B/C, industry A1–B2, tags, booleans).
+ * Every function throws an Error whose message becomes a row error.
  */
-import { normalizeHexSignal, SIGNAL_TYPE_INFO, type SignalTypeName } from '../signals/registry.js';
-import { formatVpdqJson, parseVpdqJson } from '../signals/vpdq/format.js';
+import { signalType, type SignalTypeName } from '../signals/registry.js';
+import { vpdqSignal } from '../signals/vpdq/signal-type.js';
 import type { Labels, ListSignal } from './types.js';
 
-/** Most frames accepted in one vPDQ signal (a 3-hour video hashed at 30 fps). */
-export const MAX_VPDQ_FRAMES = 400_000;
+export { MAX_VPDQ_FRAMES } from '../signals/vpdq/signal-type.js';
+export { MAX_PHOTODNA_CHARS } from '../signals/photodna/signal-type.js';
 
 /**
- * Canonical text of a vPDQ signal string (a JSON array of "hex,quality,timestamp", or pytx's older object
- * form): exactly what python-threatexchange's `vpdq_to_json` writes for the same frames, so a value
- * exported by Vigil equals HMA's own and re-importing either gives the same value.
+ * Canonical text of a vPDQ signal string: exactly what python-threatexchange's `vpdq_to_json` writes (see
+ * signals/vpdq/signal-type.ts).
  * @throws Error (VigilError VIGIL_ERR_INVALID_HASH) saying what is wrong.
  */
 export function normalizeVpdqSignal(text: string): string {
-  const frames = parseVpdqJson(text);
-  if (frames.length === 0) throw new Error('Expected at least one frame for vpdq');
-  if (frames.length > MAX_VPDQ_FRAMES) throw new Error(`Expected at most ${MAX_VPDQ_FRAMES} frames for vpdq but received ${frames.length}`);
-  return formatVpdqJson(frames);
+  return vpdqSignal.parse(text);
 }
 
-/** Longest PhotoDNA text accepted (base64 of 144 bytes is 192 chars, hex 288; room for other encodings). */
-export const MAX_PHOTODNA_CHARS = 4096;
-const PHOTODNA_RE = /^[\x21-\x7e]+$/;
-
 /**
- * Canonical text of a signal value.
- * @throws Error saying why the value is not a valid `type` signal.
+ * Canonical text of a signal value (the type's own `parse`).
+ * @throws Error (VigilError VIGIL_ERR_INVALID_HASH) saying why the value is not a valid `type` signal.
  */
 export function normalizeSignal(type: SignalTypeName, raw: string): string {
-  switch (type) {
-    case 'vpdq':
-      return normalizeVpdqSignal(raw);
-    case 'photodna': {
-      const v = raw.trim();
-      if (v.length === 0) throw new Error('Expected a PhotoDNA value but the field is empty');
-      if (v.length > MAX_PHOTODNA_CHARS) throw new Error(`Expected at most ${MAX_PHOTODNA_CHARS} characters for photodna but received ${v.length}`);
-      if (!PHOTODNA_RE.test(v)) throw new Error('Expected printable ASCII without spaces for photodna');
-      return v;
-    }
-    default:
-      return normalizeHexSignal(type, raw);
-  }
+  return signalType(type).parse(raw);
 }
 
 export function signal(type: SignalTypeName, raw: string): ListSignal {
@@ -71,7 +51,7 @@ export function checksumTypeForLength(length: number): SignalTypeName | undefine
 }
 
 export function hexLengthOf(type: SignalTypeName): number | undefined {
-  return SIGNAL_TYPE_INFO[type].hexLength;
+  return signalType(type).hexLength;
 }
 
 /**

@@ -7,7 +7,7 @@
  * rest checked, then purges expired ones. Retained rows are read whole once, when first indexed.
  */
 import type { BankMatcher } from '../banks/matcher.js';
-import { SIGNAL_TYPE_INFO } from '../signals/registry.js';
+import { SIGNAL_TYPE_INFO, thresholdSignalTypes } from '../signals/registry.js';
 import type { Store } from '../store/types.js';
 import type { ContentPipeline, ContentResult } from './pipeline.js';
 import { deserializeQuery } from './query.js';
@@ -75,7 +75,7 @@ export class RetroMatcher {
     // Each change since the oldest position, looked up among the retained hashes (the widest threshold of any
     // bank: the matcher applies each bank's own when it re-matches).
     const banks = await store.listBanks();
-    const radius = Math.max(...(['pdq', 'vpdq'] as const).flatMap((t) => [SIGNAL_TYPE_INFO[t].defaultThreshold!, ...banks.map((b) => b.thresholds[t] ?? 0)]));
+    const radius = Math.max(...thresholdSignalTypes().flatMap((t) => [SIGNAL_TYPE_INFO[t].defaultThreshold!, ...banks.map((b) => b.thresholds[t] ?? 0)]));
     const candidates = new Set<number>();
     for (let after = oldest; after < seq; ) {
       const changes = await store.changesSince(after, FEED_PAGE);

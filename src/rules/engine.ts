@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import type { BankMatch } from '../banks/matcher.js';
 import { canonicalJson } from '../core/canonical-json.js';
 import { invalidArgument } from '../core/errors.js';
+import { signalType } from '../signals/registry.js';
 import { parseRulesConfig, type Rule, type RuleAction, type RuleCondition, type RulesConfig } from './config.js';
 import type { Decision, EvaluationInput, FiredRule, PlannedAction, Verdict } from './types.js';
 
@@ -27,7 +28,6 @@ function deepFreeze<T>(value: T): T {
 }
 
 const SEVERITY: Record<Verdict, number> = { allow: 0, review: 1, block: 2 };
-const EXACT_TYPES = new Set(['md5', 'sha1', 'sha256']);
 const DESCRIBED_MATCHES = 3;
 
 const fold = (s: string) => s.trim().toLowerCase();
@@ -98,12 +98,12 @@ function percent(n: number): string {
 function describeMatch(m: BankMatch, when: RuleCondition): string {
   const max = when.maxDistance !== undefined ? ` ≤ ${when.maxDistance}` : '';
   let what: string;
-  if (EXACT_TYPES.has(m.signalType)) what = `${m.signalType} exact match`;
+  if (signalType(m.signalType).matching === 'exact') what = `${m.signalType} exact match`;
   else if (m.video !== undefined) {
     const q = when.video?.minQueryMatchPercent;
     const c = when.video?.minComparedMatchPercent;
     what = `vpdq video match (${percent(m.video.queryMatchPercent)}${q !== undefined ? ` ≥ ${percent(q)}` : ''} of the query, ${percent(m.video.comparedMatchPercent)}${c !== undefined ? ` ≥ ${percent(c)}` : ''} of the known video)`;
-  } else what = `${m.signalType}${m.signalType === 'vpdq' ? ' frame' : ''} distance ${m.distance}${max}`;
+  } else what = `${m.signalType}${signalType(m.signalType).matching === 'video' ? ' frame' : ''} distance ${m.distance}${max}`;
   const where: string[] = [];
   if (m.view !== undefined && m.view !== 'original') where.push(`view ${m.view}`);
   if (m.dihedral !== undefined && m.dihedral !== 'orig') where.push(`orientation ${m.dihedral}`);

@@ -5,7 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import secureJson from 'secure-json-parse';
 import { VigilError } from '../core/errors.js';
-import { SIGNAL_TYPES } from '../signals/registry.js';
+import { hexPattern, SIGNAL_TYPES } from '../signals/registry.js';
 import { SCOPES } from '../auth/keys.js';
 import { JOB_STATES } from '../queue/types.js';
 import { ACTION_STATUSES, ACTION_TYPES, VERDICTS } from '../rules/types.js';
@@ -138,16 +138,16 @@ const contentResult = {
 
 const pdqItem = {
   oneOf: [
-    { type: 'string', pattern: '^[0-9a-fA-F]{64}$' },
+    { type: 'string', pattern: hexPattern('pdq') },
     {
       type: 'object',
       required: ['hash'],
       additionalProperties: false,
       properties: {
-        hash: { type: 'string', pattern: '^[0-9a-fA-F]{64}$' },
+        hash: { type: 'string', pattern: hexPattern('pdq') },
         quality: { type: 'integer', minimum: 0, maximum: 100 },
         view: { type: 'string', maxLength: 40 },
-        dihedral: { type: 'object', additionalProperties: { type: 'string', pattern: '^[0-9a-fA-F]{64}$' } },
+        dihedral: { type: 'object', additionalProperties: { type: 'string', pattern: hexPattern('pdq') } },
       },
     },
   ],
@@ -159,9 +159,9 @@ const clientHashes = {
   description: 'Hashes computed on the client (end-to-end-encrypted apps): the content never reaches the server.',
   additionalProperties: false,
   properties: {
-    md5: { type: 'string', pattern: '^[0-9a-fA-F]{32}$' },
-    sha1: { type: 'string', pattern: '^[0-9a-fA-F]{40}$' },
-    sha256: { type: 'string', pattern: '^[0-9a-fA-F]{64}$' },
+    md5: { type: 'string', pattern: hexPattern('md5') },
+    sha1: { type: 'string', pattern: hexPattern('sha1') },
+    sha256: { type: 'string', pattern: hexPattern('sha256') },
     pdq: { type: 'array', maxItems: 64, items: pdqItem },
     vpdq: { type: 'array', maxItems: 100_000, items: { type: 'string', maxLength: 200 }, description: 'vPDQ frame features, "hex,quality,timestamp".' },
   },

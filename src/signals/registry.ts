@@ -1,33 +1,74 @@
 /**
- * Signal types Vigil knows. The names are persisted identifiers (store rows, list files, API bodies):
- * never rename one. A new hash type is one entry here plus its folder under src/signals/<type>/.
+ * Signal types Vigil knows, each a `SignalType` (signals/types.ts) in its own module. The names are persisted
+ * identifiers (store rows, list files, API bodies): never rename one. A new hash type is its module plus one
+ * entry in SIGNAL_TYPES and SIGNAL_TYPE_REGISTRY (ARCHITECTURE.md "A hash type" lists what else it touches).
  */
 import { VigilError } from '../core/errors.js';
+import { md5Signal } from './md5/signal-type.js';
+import { pdqSignal } from './pdq/signal-type.js';
+import { photodnaSignal } from './photodna/signal-type.js';
+import { sha1Signal } from './sha1/signal-type.js';
+import { sha256Signal } from './sha256/signal-type.js';
+import type { MatchingKind, SignalType } from './types.js';
+import { vpdqSignal } from './vpdq/signal-type.js';
+
+export type { ContentType, IndexKind, MatchingKind, SignalType } from './types.js';
 
 export const SIGNAL_TYPES = ['md5', 'sha1', 'sha256', 'pdq', 'vpdq', 'photodna'] as const;
 export type SignalTypeName = (typeof SIGNAL_TYPES)[number];
 
+/** The one table of signal types; keyed by name so a missing or misnamed entry fails the typecheck. */
+export const SIGNAL_TYPE_REGISTRY: { readonly [N in SignalTypeName]: SignalType<N> } = {
+  md5: md5Signal,
+  sha1: sha1Signal,
+  sha256: sha256Signal,
+  pdq: pdqSignal,
+  vpdq: vpdqSignal,
+  photodna: photodnaSignal,
+};
+
+/** The signal type of a known name. */
+export function signalType(name: SignalTypeName): SignalType<SignalTypeName> {
+  return SIGNAL_TYPE_REGISTRY[name];
+}
+
+/** The signal type of any text, or undefined for a name Vigil does not know (no prototype keys). */
+export function findSignalType(name: string): SignalType<SignalTypeName> | undefined {
+  return isSignalType(name) ? SIGNAL_TYPE_REGISTRY[name] : undefined;
+}
+
+/** Names of the types matching by one of `kinds`, in SIGNAL_TYPES order (for schema enums). */
+export function signalTypesMatching(...kinds: MatchingKind[]): SignalTypeName[] {
+  return SIGNAL_TYPES.filter((n) => kinds.includes(SIGNAL_TYPE_REGISTRY[n].matching));
+}
+
+/** Names of the types with a match threshold (banks may override it). */
+export function thresholdSignalTypes(): SignalTypeName[] {
+  return SIGNAL_TYPES.filter((n) => SIGNAL_TYPE_REGISTRY[n].defaultThreshold !== undefined);
+}
+
+/** JSON Schema pattern of a fixed-length hex type's value (either case; `parse` lower-cases it). */
+export function hexPattern(name: SignalTypeName): string {
+  const length = SIGNAL_TYPE_REGISTRY[name].hexLength;
+  if (length === undefined) throw new Error(`${name} is no fixed-length hex type`);
+  return `^[0-9a-fA-F]{${length}}$`;
+}
+
+/** Data view of a signal type (older callers; new code uses SignalType itself). */
 export interface SignalTypeInfo {
   name: SignalTypeName;
-  /** Exact (cryptographic) or perceptual (distance-matched). */
-  matching: 'exact' | 'distance' | 'video' | 'opaque';
-  /** Hex length for fixed-size hex hashes. */
+  matching: MatchingKind;
   hexLength?: number;
-  /** Default match threshold (max Hamming distance) for distance-matched types. */
   defaultThreshold?: number;
   description: string;
 }
 
-export const SIGNAL_TYPE_INFO: Record<SignalTypeName, SignalTypeInfo> = {
-  md5: { name: 'md5', matching: 'exact', hexLength: 32, description: 'MD5 of the file bytes' },
-  sha1: { name: 'sha1', matching: 'exact', hexLength: 40, description: 'SHA-1 of the file bytes' },
-  sha256: { name: 'sha256', matching: 'exact', hexLength: 64, description: 'SHA-256 of the file bytes' },
-  // pdq/README.md and python-threatexchange: distance <= 31 is a match.
-  pdq: { name: 'pdq', matching: 'distance', hexLength: 64, defaultThreshold: 31, description: "Meta's PDQ perceptual image hash" },
-  vpdq: { name: 'vpdq', matching: 'video', defaultThreshold: 31, description: 'vPDQ: PDQ of video frames with quality and timestamp' },
-  // PhotoDNA is proprietary: Vigil stores and exchanges it but matching needs a licensed remote matcher.
-  photodna: { name: 'photodna', matching: 'opaque', description: 'Microsoft PhotoDNA (opaque; matched by a remote matcher)' },
-};
+export const SIGNAL_TYPE_INFO: Record<SignalTypeName, SignalTypeInfo> = Object.fromEntries(
+  SIGNAL_TYPES.map((n) => {
+    const t: SignalType<SignalTypeName> = SIGNAL_TYPE_REGISTRY[n];
+    return [n, { name: n, matching: t.matching, hexLength: t.hexLength, defaultThreshold: t.defaultThreshold, description: t.description }];
+  }),
+) as Record<SignalTypeName, SignalTypeInfo>;
 
 export function isSignalType(name: string): name is SignalTypeName {
   return (SIGNAL_TYPES as readonly string[]).includes(name);
@@ -41,21 +82,13 @@ export function parseSignalType(name: string): SignalTypeName {
   return lower;
 }
 
-const HEX_RE = /^[0-9a-f]+$/;
-
 /**
  * Canonical text of a hex signal (trimmed, lower-case), or a VIGIL_ERR_INVALID_HASH error saying why.
- * vpdq and photodna values are validated by their own modules.
+ * Types without a hex length (vpdq, photodna) are only trimmed and lower-cased: use `signalType(t).parse`.
  */
 export function normalizeHexSignal(type: SignalTypeName, value: string): string {
-  const info = SIGNAL_TYPE_INFO[type];
-  const v = value.trim().toLowerCase();
-  if (info.hexLength === undefined) return v;
-  if (v.length !== info.hexLength) {
-    throw new VigilError('VIGIL_ERR_INVALID_HASH', `Expected ${info.hexLength} hexadecimal digits for ${type} but received ${v.length} characters`);
-  }
-  if (!HEX_RE.test(v)) throw new VigilError('VIGIL_ERR_INVALID_HASH', `Expected only hexadecimal digits for ${type}`);
-  return v;
+  const t = SIGNAL_TYPE_REGISTRY[type];
+  return t.hexLength === undefined ? value.trim().toLowerCase() : t.parse(value);
 }
 
 /**

@@ -2,7 +2,7 @@
 import { canonicalJson as canonical } from '../core/canonical-json.js';
 import { VigilError } from '../core/errors.js';
 import type { Labels, ListItem } from '../lists/types.js';
-import { SIGNAL_TYPE_INFO, type SignalTypeName } from '../signals/registry.js';
+import { findSignalType, thresholdSignalTypes, type SignalTypeName } from '../signals/registry.js';
 import type { Bank, BankPatch, ImportRowError, NewBank, Signal, SignalStatus } from './types.js';
 
 const BANK_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
@@ -26,9 +26,9 @@ export function validateBankInput(input: NewBank | BankPatch): void {
     throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', `Expected "suppress" or "downrank" for falsePositivePolicy but received ${JSON.stringify(input.falsePositivePolicy)}`);
   }
   for (const [type, value] of Object.entries(input.thresholds ?? {})) {
-    const info = SIGNAL_TYPE_INFO[type as SignalTypeName];
-    if (!info || info.matching === 'exact' || info.matching === 'opaque') {
-      throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', `Expected a distance-matched signal type (pdq, vpdq) for a threshold but received ${JSON.stringify(type)}`);
+    const t = findSignalType(type);
+    if (t?.defaultThreshold === undefined) {
+      throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', `Expected a distance-matched signal type (${thresholdSignalTypes().join(', ')}) for a threshold but received ${JSON.stringify(type)}`);
     }
     if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > 128) {
       throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', `Expected an integer 0..128 for the ${type} threshold but received ${String(value)}`);

@@ -9,6 +9,7 @@ import { matchQueryOfRecord } from '../../pipeline/query.js';
 import type { FileHashRecord } from '../../hashing/hash-file.js';
 import { HashPool } from '../../hashing/pool.js';
 import { walkFiles } from '../../media/walk.js';
+import { signalType } from '../../signals/registry.js';
 import { EXIT } from '../exit-codes.js';
 import { withStore, type Cli } from '../context.js';
 import { isTerminal, Progress, writeLine } from '../output.js';
@@ -28,7 +29,7 @@ function describe(m: BankMatch): string {
   const at = m.timestamp !== undefined ? ` at ${m.timestamp.toFixed(1)} s of the ${m.timestampIn === 'known' ? 'known video' : 'video'}` : '';
   const where = m.video
     ? ` ${m.video.queryMatchPercent.toFixed(0)} % of this video's frames, ${m.video.comparedMatchPercent.toFixed(0)} % of the known video's (${m.video.queryRanges.map((r) => `${r.start.toFixed(1)}–${r.end.toFixed(1)} s`).join(', ')}; ${m.view})`
-    : m.signalType === 'pdq' || m.signalType === 'vpdq'
+    : signalType(m.signalType).defaultThreshold !== undefined
       ? ` distance ${m.distance} (${m.view}${m.dihedral && m.dihedral !== 'orig' ? `, ${m.dihedral}` : ''}; ${m.rule ? `${m.rule.rule} rule ≤ ${m.rule.maxDistance}, ` : ''}${m.confidence} confidence)${at}`
       : '';
   const labels = Object.entries(m.labels).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('|') : String(v)}`).join(' ');

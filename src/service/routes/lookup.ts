@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import type { BankMatch, MatchQuery } from '../../banks/matcher.js';
 import { toVigilError } from '../../core/errors.js';
 import { matchQueryOfClientHashes } from '../../pipeline/query.js';
-import type { SignalTypeName } from '../../signals/registry.js';
+import { signalTypesMatching, type SignalTypeName } from '../../signals/registry.js';
 import type { ServiceContext } from '../context.js';
 import { ERROR_RESPONSES } from '../schemas.js';
 
@@ -32,6 +32,9 @@ export function lookupQuery(item: LookupItem): MatchQuery {
   }
 }
 
+/** Every type the local matcher compares (opaque types, e.g. photodna, need a remote matcher). */
+const LOOKUP_TYPES = signalTypesMatching('exact', 'distance', 'video');
+
 export function lookupRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   app.post('/v1/lookup', {
     config: { scope: 'lookup' },
@@ -52,7 +55,7 @@ export function lookupRoutes(app: FastifyInstance, ctx: ServiceContext): void {
               required: ['type', 'value'],
               additionalProperties: false,
               properties: {
-                type: { type: 'string', enum: ['md5', 'sha1', 'sha256', 'pdq', 'vpdq'] },
+                type: { type: 'string', enum: LOOKUP_TYPES },
                 value: { anyOf: [{ type: 'string', maxLength: 2_000_000 }, { type: 'array', maxItems: 100_000, items: { type: 'string', maxLength: 200 } }] },
                 id: { type: 'string', maxLength: 256, description: "The caller's id for this item, echoed back." },
               },
