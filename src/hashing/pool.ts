@@ -3,7 +3,7 @@
  * bounded window, so memory stays constant whatever the number of files, and output is reproducible.
  */
 import { availableParallelism } from 'node:os';
-import { Piscina } from 'piscina';
+import type { Piscina } from 'piscina';
 import { ItemBudget, type BudgetLimits } from '../core/budget.js';
 import type { WalkEntry } from '../media/walk.js';
 import type { FileHashRecord, HashOptions } from './hash-file.js';
@@ -13,18 +13,30 @@ export interface HashPoolOptions extends HashOptions {
   threads?: number;
   /** Per-item limits (pixels across frames, frames, wall time) for items hashed without their own budget. */
   budget?: Partial<BudgetLimits>;
+  /**
+   * Hash on the calling thread: for a single file, starting a worker costs more than the work (`vigil
+   * hash one-file`). Blocks the event loop while hashing: not for a service.
+   */
+  inProcess?: boolean;
 }
 
 // Under tsx (tests, benchmarks) the sources are .ts; compiled, .js. Workers inherit tsx via execArgv.
 const workerFile = new URL(import.meta.url.endsWith('.ts') ? './hash-worker.ts' : './hash-worker.js', import.meta.url);
 
 export class HashPool {
-  private readonly pool: Piscina;
+  /** Loaded on construction, never in process (piscina and a worker cost more to start than one file's work). */
+  private pool: Promise<Piscina> | undefined;
   readonly threads: number;
 
   constructor(readonly options: HashPoolOptions = {}) {
-    this.threads = Math.max(1, options.threads ?? availableParallelism());
-    this.pool = new Piscina({ filename: workerFile.href, minThreads: this.threads, maxThreads: this.threads, idleTimeout: 1000 });
+    this.threads = options.inProcess ? 1 : Math.max(1, options.threads ?? availableParallelism());
+    // Workers start now (warm for the first file); a failure to start surfaces as each file's error.
+    if (!options.inProcess) this.workers().catch(() => undefined);
+  }
+
+  private workers(): Promise<Piscina> {
+    this.pool ??= import('piscina').then(({ Piscina }) => new Piscina({ filename: workerFile.href, minThreads: this.threads, maxThreads: this.threads, idleTimeout: 1000 }));
+    return this.pool;
   }
 
   /**
@@ -33,8 +45,11 @@ export class HashPool {
    * its next step, or before it starts when the item is still queued.
    */
   hash(path: string, budget: ItemBudget = new ItemBudget(this.options.budget)): Promise<FileHashRecord> {
-    const { threads: _threads, budget: _limits, ...hashOptions } = this.options;
-    return (this.pool.run({ path, options: hashOptions, budget: budget.toInit() }) as Promise<FileHashRecord>).catch((err: unknown) => ({
+    const { threads: _threads, budget: _limits, inProcess, ...hashOptions } = this.options;
+    const run = inProcess
+      ? import('./hash-file.js').then(({ hashFile }) => hashFile(path, hashOptions, budget))
+      : this.workers().then((pool) => pool.run({ path, options: hashOptions, budget: budget.toInit() }) as Promise<FileHashRecord>);
+    return run.catch((err: unknown) => ({
       path,
       error: { code: 'VIGIL_ERR_INTERNAL' as const, message: `Hashing worker failed: ${(err as Error)?.message ?? String(err)}` },
     }));
@@ -58,6 +73,6 @@ export class HashPool {
   }
 
   async close(): Promise<void> {
-    await this.pool.destroy();
+    if (this.pool) await (await this.pool).destroy();
   }
 }
