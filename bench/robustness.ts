@@ -3,7 +3,10 @@
  * for the reference pipeline (the picture's own hash, as lists are matched today), the reference with
  * all 8 dihedral hashes, and Vigil (derived views + dihedrals), plus false matches against the other
  * pictures and how close they came (margin), which views matched, and what the views cost to hash.
- * Target: ≥ 90 % recall over the suite with zero false matches.
+ * Target: ≥ 90 % recall over the single edits with zero false matches. Edits that come together (issue #12:
+ * letterbox + coloured frame through chroma-subsampled JPEG, transparent originals re-encoded then edited, crop +
+ * resize, rotate + JPEG, watermark + thumbnail) are scored apart and with the rest: target ≥ 95 % over the whole
+ * suite, zero false matches, the closest unrelated picture ≥ 2× the threshold.
  *
  * `--held-out` also runs edits and originals added to check that the views generalise (other crop ratios,
  * scales and codecs; originals of other sizes), reported apart from the target. `--verbose` lists misses.
@@ -86,29 +89,27 @@ async function letterboxInFrame(b: Buffer, m: { width: number; height: number })
   return sharp(boxed).extend({ top: frame, bottom: frame, left: frame, right: frame, background: { r: 200, g: 40, b: 60, alpha: 1 } }).png().toBuffer();
 }
 /**
- * The picture cut out as a sticker (transparent outside a rounded rectangle, the picture kept under the
- * transparent pixels, so its reference hash is the picture's), re-encoded as lossless WebP: the encoder
- * rewrites the colour under transparent pixels, which the reference hashes.
+ * A transparent picture as a list may hold it: the picture on a 512×512 sticker canvas whose transparent
+ * pixels store white, which the reference hashes (it drops alpha without compositing).
  */
-async function transparentReencoded(b: Buffer, m: { width: number; height: number }): Promise<Buffer> {
-  const inset = Math.round(Math.min(m.width, m.height) * 0.08);
-  const radius = Math.round(Math.min(m.width, m.height) * 0.15);
-  const mask = Buffer.from(`<svg width="${m.width}" height="${m.height}"><rect x="${inset}" y="${inset}" width="${m.width - 2 * inset}" height="${m.height - 2 * inset}" rx="${radius}" fill="#fff"/></svg>`);
-  const cut = await sharp(b).ensureAlpha().composite([{ input: mask, blend: 'dest-in' }]).png().toBuffer();
-  return sharp(cut).webp({ lossless: true }).toBuffer();
+async function stickerOriginal(b: Buffer): Promise<Buffer> {
+  const inner = await sharp(b).resize(400, 400, { fit: 'inside' }).png().toBuffer();
+  return sharp({ create: { width: 512, height: 512, channels: 4, background: { r: 255, g: 255, b: 255, alpha: 0 } } }).composite([{ input: inner, gravity: 'center' }]).png().toBuffer();
 }
+/** Lossless WebP rewrites the colour under transparent pixels (libwebp zeroes it unless told `exact`). */
+const losslessWebp = (b: Buffer) => sharp(b).webp({ lossless: true }).toBuffer();
+// Run on the sticker originals: re-encoded, then edited again.
+const TRANSPARENT_TRANSFORMS: [string, Transform][] = [
+  ['lossless WebP', losslessWebp],
+  ['lossless WebP, blurred σ1.5', async (b) => sharp(await losslessWebp(b)).blur(1.5).png().toBuffer()],
+  ['lossless WebP, padded into a 640 px sticker', async (b) => sharp(await losslessWebp(b)).extend({ top: 64, bottom: 64, left: 64, right: 64, background: { r: 0, g: 0, b: 0, alpha: 0 } }).png().toBuffer()],
+  ['lossless WebP, flattened on white', async (b) => sharp(await losslessWebp(b)).flatten({ background: '#ffffff' }).jpeg({ quality: 90 }).toBuffer()],
+  ['lossless WebP, flattened on black', async (b) => sharp(await losslessWebp(b)).flatten({ background: '#000000' }).jpeg({ quality: 90 }).toBuffer()],
+];
 // Edits that come together (issue #12): scored with the single edits, reported apart as well.
 const COMBINED_TRANSFORMS: [string, Transform][] = [
   ['letterbox + coloured frame, JPEG 4:2:0', async (b, m) => ffmpegJpeg(await letterboxInFrame(b, m), 'yuvj420p')],
   ['letterbox + coloured frame, JPEG 4:2:2', async (b, m) => ffmpegJpeg(await letterboxInFrame(b, m), 'yuvj422p')],
-  ['transparent, lossless WebP', transparentReencoded],
-  ['transparent, lossless WebP, blurred', async (b, m) => sharp(await transparentReencoded(b, m)).blur(1.5).png().toBuffer()],
-  ['transparent, lossless WebP, sticker pad', async (b, m) => {
-    const pad = Math.round(Math.max(m.width, m.height) * 0.15);
-    return sharp(await transparentReencoded(b, m)).extend({ top: pad, bottom: pad, left: pad, right: pad, background: { r: 0, g: 0, b: 0, alpha: 0 } }).png().toBuffer();
-  }],
-  ['transparent, lossless WebP, on white', async (b, m) => sharp(await transparentReencoded(b, m)).flatten({ background: '#ffffff' }).jpeg({ quality: 90 }).toBuffer()],
-  ['transparent, lossless WebP, on black', async (b, m) => sharp(await transparentReencoded(b, m)).flatten({ background: '#000000' }).jpeg({ quality: 90 }).toBuffer()],
   ['crop 5 % + resize 50 %', (b, m) => sharp(b).extract({ left: Math.round(m.width * 0.05), top: Math.round(m.height * 0.05), width: Math.round(m.width * 0.9), height: Math.round(m.height * 0.9) }).resize(Math.round(m.width * 0.45)).jpeg({ quality: 85 }).toBuffer()],
   ['rotate 90° + JPEG q40', (b) => sharp(b).rotate(90).jpeg({ quality: 40 }).toBuffer()],
   ['watermark + thumbnail 200 px', async (b, m) => {
@@ -298,12 +299,18 @@ async function main(): Promise<void> {
 
   console.log('\ncombined edits');
   const c = await evaluate('combined edit', pictures, COMBINED_TRANSFORMS, []);
-  const pc = (n: number) => `${fmt((n / c.copies) * 100)} %`;
-  console.log(`combined recall: reference ${pc(c.reference)} · reference + dihedral ${pc(c.dihedral)} · Vigil ${pc(c.vigil)} of ${c.copies}`);
+  console.log('\ntransparent originals (the pictures as 512 px stickers storing white under transparency), re-encoded and edited');
+  const stickers = new Map(await Promise.all([...pictures].map(async ([base, bytes]) => [`${base} (sticker)`, await stickerOriginal(bytes)] as const)));
+  const s = await evaluate('transparent original, edit', stickers, TRANSPARENT_TRANSFORMS, UNRELATED);
+  const combined = { copies: c.copies + s.copies, reference: c.reference + s.reference, dihedral: c.dihedral + s.dihedral, vigil: c.vigil + s.vigil };
+  const pc = (n: number) => `${fmt((n / combined.copies) * 100)} %`;
+  console.log(`\ncombined recall: reference ${pc(combined.reference)} · reference + dihedral ${pc(combined.dihedral)} · Vigil ${pc(combined.vigil)} of ${combined.copies}`);
   summary(c, 0);
-  const all = t.copies + c.copies;
-  const falseMatches = t.falseMatches + c.falseMatches + t.unrelatedMatches;
-  console.log(`whole suite (single + combined edits): Vigil ${fmt(((t.vigil + c.vigil) / all) * 100)} % of ${all} (target ≥ 95 %); false matches ${falseMatches} (target 0); closest unrelated picture ${t.unrelatedMargin.distance} (target ≥ 62, 2× the threshold)`);
+  summary(s, UNRELATED.length);
+  const all = t.copies + combined.copies;
+  const falseMatches = t.falseMatches + c.falseMatches + s.falseMatches + t.unrelatedMatches + s.unrelatedMatches;
+  const unrelated = Math.min(t.unrelatedMargin.distance, s.unrelatedMargin.distance);
+  console.log(`whole suite (single + combined edits): Vigil ${fmt(((t.vigil + combined.vigil) / all) * 100)} % of ${all} (target ≥ 95 %); false matches ${falseMatches} (target 0); closest unrelated picture ${unrelated} (target ≥ 62, 2× the threshold)`);
   if (!process.argv.includes('--held-out')) return;
 
   console.log('\nheld out (not part of the target; docs/banks.md says what was looked at while choosing the views)');
