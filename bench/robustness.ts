@@ -93,8 +93,24 @@ async function letterboxInFrame(b: Buffer, m: { width: number; height: number })
  * pixels store white, which the reference hashes (it drops alpha without compositing).
  */
 async function stickerOriginal(b: Buffer): Promise<Buffer> {
-  const inner = await sharp(b).resize(400, 400, { fit: 'inside' }).png().toBuffer();
-  return sharp({ create: { width: 512, height: 512, channels: 4, background: { r: 255, g: 255, b: 255, alpha: 0 } } }).composite([{ input: inner, gravity: 'center' }]).png().toBuffer();
+  // Built from raw RGBA: sharp's composite works premultiplied and would store black under transparency.
+  const { data, info } = await sharp(b).resize(400, 400, { fit: 'inside' }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  const side = 512;
+  const rgba = Buffer.alloc(side * side * 4);
+  for (let i = 0; i < side * side; i++) rgba.writeUInt32BE(0xffffff00, i * 4);
+  const left = (side - info.width) >> 1;
+  const top = (side - info.height) >> 1;
+  for (let y = 0; y < info.height; y++) {
+    for (let x = 0; x < info.width; x++) {
+      const from = (y * info.width + x) * 3;
+      const to = ((top + y) * side + left + x) * 4;
+      rgba[to] = data[from];
+      rgba[to + 1] = data[from + 1];
+      rgba[to + 2] = data[from + 2];
+      rgba[to + 3] = 255;
+    }
+  }
+  return sharp(rgba, { raw: { width: side, height: side, channels: 4 } }).png().toBuffer();
 }
 /** Lossless WebP rewrites the colour under transparent pixels (libwebp zeroes it unless told `exact`). */
 const losslessWebp = (b: Buffer) => sharp(b).webp({ lossless: true }).toBuffer();
