@@ -4,7 +4,7 @@
  * rebuild), and a match call that applies each bank's thresholds, enablement, kind and reputation
  * policy, then returns matches with labels and provenance.
  */
-import { VigilError } from '../core/errors.js';
+import { invalidArgument, VigilError } from '../core/errors.js';
 import { HammingIndex256 } from '../matching/hamming-index.js';
 import type { Labels } from '../lists/types.js';
 import { hammingDistance256, hash256FromHex } from '../signals/pdq/hash256.js';
@@ -13,7 +13,7 @@ import { SIGNAL_TYPE_INFO, type SignalTypeName } from '../signals/registry.js';
 import type { Bank, BankKind, SignalChange, SignalStatus, Store } from '../store/types.js';
 import { parseVpdqJson } from '../signals/vpdq/format.js';
 import type { VpdqFeature } from '../signals/vpdq/hasher.js';
-import type { TimeRange } from '../signals/vpdq/match.js';
+import { sampleStep, timeRanges, type TimeRange } from '../signals/vpdq/match.js';
 import { VpdqVideoIndex } from '../signals/vpdq/video-index.js';
 import { isDegenerate } from '../signals/pdq/degenerate.js';
 import { admitHit, type MatchConfidence, type MatchPrecision, type MatchRule } from './match-policy.js';
@@ -51,10 +51,17 @@ export interface MatchQuery {
   vpdqViews?: { view: string; features: VpdqFeature[] }[];
 }
 
-/** How a video matched: the vPDQ rule's two shares and where in each video the matching frames are. */
+/** How a video matched: the vPDQ rule's two shares, the frames behind them, and where in each video they are. */
 export interface VideoMatchDetails {
   queryMatchPercent: number;
   comparedMatchPercent: number;
+  /** Distinct usable frames of the query that matched, of how many; likewise for the known video (absent in matches recorded before they were reported). */
+  queryMatchedFrames?: number;
+  queryFrames?: number;
+  comparedMatchedFrames?: number;
+  comparedFrames?: number;
+  /** The smallest distance between a matched query frame and the known video (the match's `distance` is the median). */
+  minDistance?: number;
   queryRanges: TimeRange[];
   comparedRanges: TimeRange[];
 }
@@ -66,7 +73,10 @@ export interface BankMatch {
   signalType: SignalTypeName;
   /** The list's hash that matched. */
   value: string;
-  /** Hamming distance (0 for exact digests and for whole-video matches, which `video` describes). */
+  /**
+   * Hamming distance: 0 for exact digests; for whole-video matches the median, over the matched query
+   * frames, of the distance to the nearest frame of the known video (`video` has the rest).
+   */
   distance: number;
   /** Which view of the query matched, and in which orientation (perceptual matches). */
   view?: string;
@@ -75,6 +85,8 @@ export interface BankMatch {
   timestamp?: number;
   /** Where the match sits: 'query' (a frame of the submitted video) or 'known' (a frame of the bank's video). */
   timestampIn?: 'query' | 'known';
+  /** A picture matched in a video: every stretch of that video (`timestampIn`) where it is shown. */
+  ranges?: TimeRange[];
   video?: VideoMatchDetails;
   labels: Labels;
   sourceId: string | null;
@@ -96,6 +108,24 @@ export interface BankMatch {
    * degenerate hash matched exactly). The default rules block only high; the rest goes to review.
    */
   confidence: MatchConfidence;
+}
+
+/** The closest perceptual signal to a query, matched or not (`vigil match --near`: for tuning thresholds). */
+export interface NearestSignal {
+  signalId: number;
+  bank: string;
+  signalType: 'pdq' | 'vpdq';
+  value: string;
+  distance: number;
+  /** The bank's threshold for that type: the distance at which it would have matched. */
+  threshold: number;
+  view: string;
+  dihedral?: DihedralName;
+  timestamp?: number;
+  timestampIn?: 'query' | 'known';
+  fileName: string | null;
+  sourceId: string | null;
+  labels: Labels;
 }
 
 export interface MatcherOptions {
@@ -404,7 +434,7 @@ export class BankMatcher {
 
   /** Matches one piece of media's hashes against every enabled bank. */
   async match(query: MatchQuery): Promise<BankMatch[]> {
-    type Hit = { id: number; type: SignalTypeName; distance: number; view?: string; dihedral?: DihedralName; timestamp?: number; timestampIn?: 'query' | 'known'; video?: VideoMatchDetails; rule?: MatchRule; confidence?: MatchConfidence };
+    type Hit = { id: number; type: SignalTypeName; distance: number; view?: string; dihedral?: DihedralName; timestamp?: number; timestampIn?: 'query' | 'known'; ranges?: TimeRange[]; video?: VideoMatchDetails; rule?: MatchRule; confidence?: MatchConfidence };
     const hits = new Map<number, Hit>();
     const rank = { high: 0, medium: 1, low: 2 } as const;
     // The surest admitted hit wins, then the closest.
@@ -427,6 +457,8 @@ export class BankMatcher {
     for (const v of videoQueries) for (const f of v.features) pdqQueries.push({ view: v.view === 'video' ? 'frame' : `frame (${v.view})`, quality: f.quality, hashes: [f.hash], timestamp: f.timestamp });
     const pdqRadius = this.radius('pdq');
     const vpdqRadius = this.radius('vpdq');
+    // Known pictures seen in the query video: per signal, each frame time and its best distance (for ranges).
+    const seenAt = new Map<number, Map<number, number>>();
     for (const q of pdqQueries) {
       if (q.quality < this.qualityThreshold || q.hashes.length === 0) continue;
       if (pdqRadius >= 0) {
@@ -446,21 +478,30 @@ export class BankMatcher {
             if (!admitted) continue;
             const { confidence, ...rule } = admitted;
             keep({ id: m.id, type: 'pdq', distance: m.distance, view: q.view, dihedral, rule, confidence, ...(q.timestamp !== undefined ? { timestamp: q.timestamp, timestampIn: 'query' as const } : {}) });
+            if (q.timestamp !== undefined) {
+              const times = seenAt.get(m.id) ?? new Map<number, number>();
+              seenAt.set(m.id, times.set(q.timestamp, Math.min(m.distance, times.get(q.timestamp) ?? Infinity)));
+            }
           }
         }
       }
-      // A still (not a frame) may come from a known video: find it among the videos' frames.
+      // A still (not a frame) may come from a known video: find it among the videos' frames. The frame
+      // distance decides where it is shown, so each distinct bank threshold is its own search.
       if (vpdqRadius >= 0 && q.timestamp === undefined && this.videoOf.size > 0) {
-        for (const m of this.videos.findImage(q.hashes[0], vpdqRadius)) {
-          const first = m.occurrences.reduce((a, b) => (b.distance < a.distance ? b : a));
-          const bank = this.banks.get(this.bankOf[m.entry]);
-          const admitted = bank && admitHit({ view: q.view, dihedral: 'orig', distance: m.distance, quality: q.quality, originalDistance: m.distance, queryDegenerate: isDegenerate(q.hashes[0]), bankDegenerate: false, frame: false }, vpdqRadius, bank.degeneratePolicy ?? 'exact', precision);
-          if (!admitted) continue;
-          const { confidence, ...rule } = admitted;
-          keep({ id: m.entry, type: 'vpdq', distance: m.distance, view: q.view, timestamp: first.timestamp, timestampIn: 'known', rule, confidence });
+        for (const radius of this.thresholds('vpdq')) {
+          for (const m of this.videos.findImage(q.hashes[0], radius)) {
+            if (this.vpdqThresholdOf(m.entry) !== radius) continue;
+            const first = m.occurrences.reduce((a, b) => (b.distance < a.distance ? b : a));
+            const bank = this.banks.get(this.bankOf[m.entry]);
+            const admitted = bank && admitHit({ view: q.view, dihedral: 'orig', distance: m.distance, quality: q.quality, originalDistance: m.distance, queryDegenerate: isDegenerate(q.hashes[0]), bankDegenerate: false, frame: false }, radius, bank.degeneratePolicy ?? 'exact', precision);
+            if (!admitted) continue;
+            const { confidence, ...rule } = admitted;
+            keep({ id: m.entry, type: 'vpdq', distance: m.distance, view: q.view, timestamp: first.timestamp, timestampIn: 'known', ranges: m.ranges, rule, confidence });
+          }
         }
       }
     }
+    if (seenAt.size > 0) this.addFrameRanges(hits, seenAt, videoQueries);
     if (vpdqRadius >= 0 && this.videoOf.size > 0) {
       // Per known video, the view of the query that matched the largest share of its frames. The frame
       // distance is part of the vPDQ rule, so each distinct bank threshold is its own query.
@@ -469,19 +510,19 @@ export class BankMatcher {
         for (const v of videoQueries) {
           if (v.features.length === 0) continue;
           for (const m of this.videos.query(v.features, { distanceThreshold: radius })) {
-            const bank = this.banks.get(this.bankOf[m.entry]);
-            if ((bank?.thresholds.vpdq ?? SIGNAL_TYPE_INFO.vpdq.defaultThreshold!) !== radius) continue;
+            if (this.vpdqThresholdOf(m.entry) !== radius) continue;
             const prior = best.get(m.entry);
             if (prior && prior.share >= m.queryMatchPercent) continue;
+            const { queryMatchPercent, comparedMatchPercent, queryMatchedFrames, queryFrames, comparedMatchedFrames, comparedFrames, minDistance, queryRanges, comparedRanges } = m;
             best.set(m.entry, {
               id: m.entry,
               type: 'vpdq',
-              distance: 0,
+              distance: m.distance,
               view: v.view,
               share: m.queryMatchPercent,
-              rule: { rule: 'video', distance: 0, maxDistance: radius },
+              rule: { rule: 'video', distance: m.distance, maxDistance: radius },
               confidence: 'high',
-              video: { queryMatchPercent: m.queryMatchPercent, comparedMatchPercent: m.comparedMatchPercent, queryRanges: m.queryRanges, comparedRanges: m.comparedRanges },
+              video: { queryMatchPercent, comparedMatchPercent, queryMatchedFrames, queryFrames, comparedMatchedFrames, comparedFrames, minDistance, queryRanges, comparedRanges },
             });
           }
         }
@@ -518,6 +559,7 @@ export class BankMatcher {
         ...(h.dihedral !== undefined ? { dihedral: h.dihedral } : {}),
         ...(h.timestamp !== undefined ? { timestamp: h.timestamp } : {}),
         ...(h.timestampIn !== undefined ? { timestampIn: h.timestampIn } : {}),
+        ...(h.ranges !== undefined ? { ranges: h.ranges } : {}),
         ...(h.video !== undefined ? { video: h.video } : {}),
         ...(h.rule !== undefined ? { rule: h.rule } : {}),
         confidence: h.confidence ?? 'high',
@@ -531,6 +573,78 @@ export class BankMatcher {
       });
     }
     return matches.sort((a, b) => a.distance - b.distance || a.bank.localeCompare(b.bank) || a.signalId - b.signalId);
+  }
+
+  /**
+   * The closest PDQ signal (or frame of a known video) within `radius` bits of any view, orientation or
+   * frame of the query, in an enabled bank, whatever the bank's threshold; undefined when none is that
+   * close. Costs a wide search: for tuning, not for serving.
+   */
+  async nearest(query: MatchQuery, radius: number): Promise<NearestSignal | undefined> {
+    if (!Number.isInteger(radius) || radius < 0 || radius > 256) throw invalidArgument('a whole number of bits from 0 to 256', 'radius', radius);
+    type Near = { id: number; type: 'pdq' | 'vpdq'; distance: number; view: string; dihedral?: DihedralName; timestamp?: number; timestampIn?: 'query' | 'known' };
+    let best: Near | undefined;
+    const consider = (n: Near) => {
+      const bank = this.banks.get(this.bankOf[n.id]);
+      if (!bank?.enabled || this.statusOf[n.id] === 0) return;
+      if (!best || n.distance < best.distance || (n.distance === best.distance && n.id < best.id)) best = n;
+    };
+    const queries = [...(query.pdq ?? [])];
+    for (const v of [...(query.vpdq ? [{ view: 'video', features: query.vpdq }] : []), ...(query.vpdqViews ?? [])]) {
+      for (const f of v.features) queries.push({ view: v.view === 'video' ? 'frame' : `frame (${v.view})`, quality: f.quality, hashes: [f.hash], timestamp: f.timestamp });
+    }
+    for (const q of queries) {
+      if (q.quality < this.qualityThreshold || q.hashes.length === 0) continue;
+      for (const m of this.pdq.searchDihedral(q.hashes, best ? Math.min(radius, best.distance) : radius)) {
+        consider({ id: m.id, type: 'pdq', distance: m.distance, view: q.view, dihedral: DIHEDRAL_NAMES[m.variant], ...(q.timestamp !== undefined ? { timestamp: q.timestamp, timestampIn: 'query' as const } : {}) });
+      }
+      if (q.timestamp === undefined && this.videoOf.size > 0) {
+        for (const m of this.videos.findImage(q.hashes[0], best ? Math.min(radius, best.distance) : radius)) {
+          const at = m.occurrences.find((o) => o.distance === m.distance)!;
+          consider({ id: m.entry, type: 'vpdq', distance: m.distance, view: q.view, timestamp: at.timestamp, timestampIn: 'known' });
+        }
+      }
+    }
+    const found = best as Near | undefined;
+    if (!found) return undefined;
+    const [signal] = await this.store.getSignals([found.id]);
+    const bank = this.banks.get(this.bankOf[found.id]);
+    if (!signal || !bank || signal.deletedAt) return undefined;
+    return {
+      signalId: found.id,
+      bank: bank.name,
+      signalType: found.type,
+      value: signal.value,
+      distance: found.distance,
+      threshold: bank.thresholds[found.type] ?? SIGNAL_TYPE_INFO[found.type].defaultThreshold!,
+      view: found.view,
+      ...(found.dihedral !== undefined ? { dihedral: found.dihedral } : {}),
+      ...(found.timestamp !== undefined ? { timestamp: found.timestamp, timestampIn: found.timestampIn } : {}),
+      fileName: signal.fileName,
+      sourceId: signal.sourceId,
+      labels: signal.labels,
+    };
+  }
+
+  private vpdqThresholdOf(id: number): number {
+    return this.banks.get(this.bankOf[id])?.thresholds.vpdq ?? SIGNAL_TYPE_INFO.vpdq.defaultThreshold!;
+  }
+
+  /**
+   * A known picture seen in the query video: the stretches of the video where it is shown, counting the
+   * frames within its bank's threshold (the search ran at the widest). Frames too flat to query neither
+   * match nor break a stretch.
+   */
+  private addFrameRanges(hits: Map<number, { id: number; type: SignalTypeName; timestampIn?: 'query' | 'known'; ranges?: TimeRange[] }>, seenAt: Map<number, Map<number, number>>, videos: { features: VpdqFeature[] }[]): void {
+    const all = videos.flatMap((v) => v.features);
+    const usable = all.filter((f) => f.quality >= this.qualityThreshold);
+    const step = sampleStep(all);
+    for (const [id, times] of seenAt) {
+      const hit = hits.get(id);
+      if (hit?.type !== 'pdq' || hit.timestampIn !== 'query') continue;
+      const threshold = this.banks.get(this.bankOf[id])?.thresholds.pdq ?? SIGNAL_TYPE_INFO.pdq.defaultThreshold!;
+      hit.ranges = timeRanges(usable, (f) => (times.get(f.timestamp) ?? Infinity) <= threshold, step);
+    }
   }
 }
 

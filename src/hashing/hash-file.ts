@@ -5,15 +5,16 @@
 import { open, stat } from 'node:fs/promises';
 import { ItemBudget } from '../core/budget.js';
 import { VigilError, toVigilError, type VigilErrorCode } from '../core/errors.js';
-import { decodeImage, DEFAULT_MAX_PIXELS, type DecodedImage, type SixteenBitMode } from '../media/image-decode.js';
+// The decoder (sharp, ~0.1 s of CPU to load) and the video code load on first use: hashing a document
+// or a list never pays for them.
+import type { DecodedImage, SixteenBitMode } from '../media/image-decode.js';
 import { digestsOf, digestsOfFile, type FileDigests } from '../media/digests.js';
 import { hash256ToHex } from '../signals/pdq/hash256.js';
 import { DIHEDRAL_NAMES, pdqDihedralFromLuma, pdqDihedralFromPixels, pdqFromPixels, PdqScratch, PDQ_REFERENCE_MAX_DIMENSION, type DihedralName } from '../signals/pdq/pdq.js';
 import type { PixelBuffer } from '../signals/pdq/luma.js';
 import { cropPixels, extendLuma, findContentFrames, orientPixels, resampleLuma, type Box } from '../media/views.js';
 import { lumaDimensions, lumaFromPixels } from '../signals/pdq/luma.js';
-import { sniffMedia, type MediaKind } from '../media/sniff.js';
-import { openMediaFrames } from '../media/video-hash.js';
+import { mayBeImage, sniffMedia, type MediaKind } from '../media/sniff.js';
 import { detectLetterbox, unletterboxFrame } from '../signals/vpdq/unletterbox.js';
 import { vpdqFeatureFromFrame, type VpdqFeature } from '../signals/vpdq/hasher.js';
 import { formatVpdqCompactFeature } from '../signals/vpdq/format.js';
@@ -107,6 +108,14 @@ export interface FileHashRecord extends Partial<FileDigests> {
 
 const scratch = new PdqScratch();
 
+let decoderSetup: (() => Promise<void>) | undefined;
+let decoderReady: Promise<void> | undefined;
+/** Runs once, when a file first needs the image decoder (the hashing worker narrows libvips there). */
+export function onDecoderLoad(setup: () => Promise<void>): void {
+  decoderSetup = setup;
+}
+const decoderLoaded = () => (decoderReady ??= decoderSetup?.() ?? Promise.resolve());
+
 /**
  * `budget` bounds the decoding work (pixels across frames, frames, time) and carries cancellation; an
  * item over it stops with VIGIL_ERR_BUDGET (or _TIMEOUT, _CANCELLED) and keeps the hashes made so far.
@@ -147,7 +156,12 @@ export async function hashFile(path: string, options: HashOptions = {}, budget: 
     }
     Object.assign(record, digestsOf(bytes));
     record.bytes = bytes.length;
-    await hashImageBytes(bytes, record, options, budget);
+    if (kind === 'unknown' && bytes.length > 0 && !mayBeImage(bytes.subarray(0, 4096))) {
+      // No decoder would take it: the same outcome as a refused decode, without loading the decoder.
+      record.error = { code: 'VIGIL_ERR_UNSUPPORTED_MEDIA', message: 'Not an image format that can be decoded' };
+    } else {
+      await hashImageBytes(bytes, record, options, budget);
+    }
     // A document, archive or list that does not claim to be media is not a failure: it gets its digests
     // (what exact-match lists and NSRL need). A file whose name claims media but whose bytes are not is one.
     if (record.error?.code === 'VIGIL_ERR_UNSUPPORTED_MEDIA' && kind === 'unknown' && !MEDIA_EXTENSION.test(path)) {
@@ -168,6 +182,8 @@ export async function hashFile(path: string, options: HashOptions = {}, budget: 
 /** PDQ part, for callers that already hold the bytes (uploads). `record` receives the results. */
 export async function hashImageBytes(bytes: Uint8Array, record: FileHashRecord, options: HashOptions = {}, budget?: ItemBudget): Promise<FileHashRecord> {
   try {
+    const { decodeImage, DEFAULT_MAX_PIXELS } = await import('../media/image-decode.js');
+    await decoderLoaded();
     const image = await decodeImage(bytes, {
       ...(budget ? { budget } : {}),
       maxPixels: options.maxPixels ?? DEFAULT_MAX_PIXELS,
@@ -212,6 +228,8 @@ async function hashFrames(path: string, record: FileHashRecord, options: HashOpt
     if (features.length > 0) record.vpdq = features.map(formatVpdqCompactFeature);
   };
   try {
+    const { openMediaFrames } = await import('../media/video-hash.js');
+    await decoderLoaded();
     const source = await openMediaFrames(path, {
       secondsPerHash: options.secondsPerHash ?? VPDQ_DEFAULT_SECONDS_PER_HASH,
       ...(options.maxPixels !== undefined ? { maxPixels: options.maxPixels } : {}),

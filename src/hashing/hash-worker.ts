@@ -1,12 +1,17 @@
-/** Piscina worker: hashes one file per task. sharp gets one libvips thread: the pool owns parallelism. */
-import sharp from 'sharp';
-import { ItemBudget, type ItemBudgetInit } from '../core/budget.js';
-import { hashFile, type FileHashRecord, type HashOptions } from './hash-file.js';
+/**
+ * Piscina worker entry: loads the task code (hash-task.ts) on the first file. Under tsx (tests,
+ * benchmarks) a worker has only tsx's CommonJS hook, so its dynamic imports (the decoder loads on
+ * demand) would not resolve: the task code is loaded through tsx's ESM loader instead, as one graph.
+ */
+import type { default as HashTask } from './hash-task.js';
 
-sharp.concurrency(1);
-// libvips' operation cache only helps repeated identical pipelines; it would hold decoded images.
-sharp.cache(false);
+let task: Promise<typeof HashTask> | undefined;
 
-export default function hashTask(task: { path: string; options: HashOptions; budget?: ItemBudgetInit }): Promise<FileHashRecord> {
-  return hashFile(task.path, task.options, task.budget ? ItemBudget.fromInit(task.budget) : undefined);
+async function load(): Promise<typeof HashTask> {
+  if (import.meta.url.endsWith('.ts')) (await import('tsx/esm/api')).register();
+  return (await import('./hash-task.js')).default;
+}
+
+export default async function hashTask(input: Parameters<typeof HashTask>[0]): ReturnType<typeof HashTask> {
+  return (await (task ??= load()))(input);
 }

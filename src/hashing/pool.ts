@@ -3,7 +3,7 @@
  * bounded window, so memory stays constant whatever the number of files, and output is reproducible.
  */
 import { availableParallelism } from 'node:os';
-import { Piscina } from 'piscina';
+import type { Piscina } from 'piscina';
 import { ItemBudget, type BudgetLimits } from '../core/budget.js';
 import type { WalkEntry } from '../media/walk.js';
 import { expectedCost } from './expected-cost.js';
@@ -21,26 +21,45 @@ export interface HashPoolOptions extends HashOptions {
    * (lanes.ts). 'fifo' (default; batches, where only throughput counts): in order, on every thread.
    */
   schedule?: 'fifo' | 'by-cost';
+  /**
+   * Hash on the calling thread: for a single file, starting a worker costs more than the work (`vigil
+   * hash one-file`). Blocks the event loop while hashing: not for a service.
+   */
+  inProcess?: boolean;
 }
 
 // Under tsx (tests, benchmarks) the sources are .ts; compiled, .js. Workers inherit tsx via execArgv.
 const workerFile = new URL(import.meta.url.endsWith('.ts') ? './hash-worker.ts' : './hash-worker.js', import.meta.url);
 
 export class HashPool {
-  private readonly pool: Piscina;
+  /** Loaded on construction, never in process (piscina and a worker cost more to start than one file's work). */
+  private pool: Promise<Piscina> | undefined;
+  private heavyPool: Promise<Piscina> | undefined;
   private readonly lanes: LaneScheduler | undefined;
-  private readonly heavyPool: Piscina | undefined;
   readonly threads: number;
 
   constructor(readonly options: HashPoolOptions = {}) {
-    this.threads = Math.max(1, options.threads ?? availableParallelism());
-    this.pool = new Piscina({ filename: workerFile.href, minThreads: this.threads, maxThreads: this.threads, idleTimeout: 1000 });
+    this.threads = options.inProcess ? 1 : Math.max(1, options.threads ?? availableParallelism());
     // The scheduler hands piscina at most one item per thread, so piscina's own queue stays empty.
-    this.lanes = options.schedule === 'by-cost' ? new LaneScheduler(this.threads) : undefined;
-    // Heavy items run on threads of their own that end a second after their last item: what a hostile
-    // animation left in the thread (its V8 heap, buffers awaiting collection) goes back with it instead of
-    // staying in a pool thread for good. The scheduler still counts them against `threads`.
-    this.heavyPool = this.lanes ? new Piscina({ filename: workerFile.href, minThreads: 0, maxThreads: this.lanes.heavySlots, idleTimeout: 1000 }) : undefined;
+    this.lanes = options.schedule === 'by-cost' && !options.inProcess ? new LaneScheduler(this.threads) : undefined;
+    // Workers start now (warm for the first file); a failure to start surfaces as each file's error.
+    if (!options.inProcess) this.workers().catch(() => undefined);
+  }
+
+  private workers(): Promise<Piscina> {
+    this.pool ??= import('piscina').then(({ Piscina }) => new Piscina({ filename: workerFile.href, minThreads: this.threads, maxThreads: this.threads, idleTimeout: 1000 }));
+    return this.pool;
+  }
+
+  /**
+   * Heavy items run on threads of their own that end a second after their last item: what a hostile
+   * animation left in the thread (its V8 heap, buffers awaiting collection) goes back with it instead of
+   * staying in a pool thread for good. The scheduler still counts them against `threads`.
+   */
+  private heavyWorkers(): Promise<Piscina> {
+    const slots = this.lanes?.heavySlots ?? 1;
+    this.heavyPool ??= import('piscina').then(({ Piscina }) => new Piscina({ filename: workerFile.href, minThreads: 0, maxThreads: slots, idleTimeout: 1000 }));
+    return this.heavyPool;
   }
 
   /**
@@ -51,12 +70,15 @@ export class HashPool {
   async hash(path: string, budget: ItemBudget = new ItemBudget(this.options.budget)): Promise<FileHashRecord> {
     if (!this.lanes) return this.run(path, budget);
     const cost = await expectedCost(path, budget.limits.pixels);
-    return this.lanes.run(cost, () => this.run(path, budget, cost.heavy ? (this.heavyPool ?? this.pool) : this.pool));
+    return this.lanes.run(cost, () => this.run(path, budget, cost.heavy));
   }
 
-  private run(path: string, budget: ItemBudget, pool: Piscina = this.pool): Promise<FileHashRecord> {
-    const { threads: _threads, budget: _limits, schedule: _schedule, ...hashOptions } = this.options;
-    return (pool.run({ path, options: hashOptions, budget: budget.toInit() }) as Promise<FileHashRecord>).catch((err: unknown) => ({
+  private run(path: string, budget: ItemBudget, heavy = false): Promise<FileHashRecord> {
+    const { threads: _threads, budget: _limits, schedule: _schedule, inProcess, ...hashOptions } = this.options;
+    const run = inProcess
+      ? import('./hash-file.js').then(({ hashFile }) => hashFile(path, hashOptions, budget))
+      : (heavy ? this.heavyWorkers() : this.workers()).then((pool) => pool.run({ path, options: hashOptions, budget: budget.toInit() }) as Promise<FileHashRecord>);
+    return run.catch((err: unknown) => ({
       path,
       error: { code: 'VIGIL_ERR_INTERNAL' as const, message: `Hashing worker failed: ${(err as Error)?.message ?? String(err)}` },
     }));
@@ -80,6 +102,6 @@ export class HashPool {
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.pool.destroy(), this.heavyPool?.destroy()]);
+    await Promise.all([this.pool ? (await this.pool).destroy() : undefined, this.heavyPool ? (await this.heavyPool).destroy() : undefined]);
   }
 }

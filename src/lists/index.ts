@@ -9,6 +9,7 @@ export { readNsrlSqlite, type NsrlSqliteOptions } from './nsrl-sqlite.js';
 export { readHashdeep, writeHashdeep, type HashdeepWriteOptions } from './hashdeep.js';
 export { readThreatExchange, writeThreatExchange, type ThreatExchangeReadOptions, type ThreatExchangeWriteOptions } from './threatexchange.js';
 export { readNcmecXml } from './ncmec-xml.js';
+export { readVigilNdjson, writeVigilNdjson } from './vigil-ndjson.js';
 export { normalizeVpdqSignal } from './_values.js';
 export {
   detectListFormat, getListFormat, DETECT_BYTES, LIST_FORMAT_NAMES, LIST_FORMATS,

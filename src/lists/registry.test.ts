@@ -15,7 +15,7 @@ const sample: ListRecord[] = [
 describe('list format registry', () => {
   it('lists every format once, with import/export flags and bank kinds', () => {
     assert.deepEqual(LIST_FORMATS.map((f) => f.name), [...LIST_FORMAT_NAMES]);
-    assert.deepEqual(LIST_FORMATS.filter((f) => f.canExport).map((f) => f.name), ['plain', 'md5sum', 'csv', 'tsv', 'vics', 'hashdeep', 'threatexchange']);
+    assert.deepEqual(LIST_FORMATS.filter((f) => f.canExport).map((f) => f.name), ['plain', 'md5sum', 'csv', 'tsv', 'vics', 'hashdeep', 'threatexchange', 'vigil-ndjson']);
     assert.deepEqual(LIST_FORMATS.filter((f) => f.bankKind === 'allow').map((f) => f.name), ['nsrl', 'nsrl-v3']);
     for (const f of LIST_FORMATS) {
       assert.equal(f.canImport, true);
@@ -60,6 +60,7 @@ describe('list format registry', () => {
       ['MD5;SHA1;PhotoDNA;Image ID\n', 'csv'],
       ['Hash\tType\n', 'tsv'],
       ['SQLite format 3\0' + '\0'.repeat(84), 'nsrl-v3'],
+      [`{"path":"a.jpg","bytes":10,"md5":"${hex(32)}"}\n`, 'vigil-ndjson'],
       ['{"name":"not a hash list"}', undefined],
       ['<html><body>hello</body></html>', undefined],
       ['name,size\nx,1\n', undefined],

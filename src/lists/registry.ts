@@ -15,9 +15,10 @@ import { readThreatExchange, writeThreatExchange, type ThreatExchangeReadOptions
 import { signalTypeFromName } from './_values.js';
 import type { ListInput, ListItem, ListRecords } from './types.js';
 import { readVics, writeVics, type VicsReadOptions, type VicsWriteOptions } from './vics.js';
+import { readVigilNdjson, writeVigilNdjson } from './vigil-ndjson.js';
 
 /** Format names are persisted identifiers: never rename one. */
-export const LIST_FORMAT_NAMES = ['plain', 'md5sum', 'csv', 'tsv', 'vics', 'nsrl', 'nsrl-v3', 'hashdeep', 'threatexchange', 'ncmec-xml'] as const;
+export const LIST_FORMAT_NAMES = ['plain', 'md5sum', 'csv', 'tsv', 'vics', 'nsrl', 'nsrl-v3', 'hashdeep', 'threatexchange', 'ncmec-xml', 'vigil-ndjson'] as const;
 export type ListFormatName = (typeof LIST_FORMAT_NAMES)[number];
 
 /** Every reader option of every format (each reader uses its own), so one bag can be passed to any reader. */
@@ -62,6 +63,7 @@ export const LIST_FORMATS: readonly ListFormat[] = [
   { name: 'hashdeep', input: 'stream', description: 'hashdeep files (%%%% HASHDEEP-1.0, size,hashes,filename)', extensions: ['.hashdeep', '.hdp'], bankKind: 'block', canImport: true, canExport: true, read: readHashdeep, write: writeHashdeep },
   { name: 'threatexchange', input: 'stream', description: 'python-threatexchange / HMA local file: "<signal_type> <signal>" lines', extensions: [], bankKind: 'block', canImport: true, canExport: true, read: readThreatExchange, write: writeThreatExchange },
   { name: 'ncmec-xml', input: 'stream', description: 'NCMEC hash-sharing v2 entries XML (with deletions)', extensions: ['.xml'], bankKind: 'block', canImport: true, canExport: false, read: readNcmecXml },
+  { name: 'vigil-ndjson', input: 'stream', description: "Vigil's own NDJSON (`vigil hash` output): digests, PDQ and vPDQ per file", extensions: ['.ndjson', '.jsonl'], bankKind: 'block', canImport: true, canExport: true, read: readVigilNdjson, write: writeVigilNdjson },
 ];
 
 /**
@@ -109,7 +111,9 @@ function detectFromText(text: string): ListFormatName | undefined {
     return /<(?:[\w.-]+:)?queryResult[\s>/]/.test(start) || start.includes('hashsharing.ncmec.org') ? 'ncmec-xml' : undefined;
   }
   if (start.startsWith('{')) {
-    return /"(?:odata\.metadata|@odata\.context)"|ProjectVic|"MediaID"/i.test(start) ? 'vics' : undefined;
+    if (/"(?:odata\.metadata|@odata\.context)"|ProjectVic|"MediaID"/i.test(start)) return 'vics';
+    // `vigil hash` lines: one object per line, a file's path or hashes first.
+    return /^\{"(?:path|bytes|md5|sha1|sha256|pdq|vpdq)":/.test(start) ? 'vigil-ndjson' : undefined;
   }
   const lines = text.split('\n').map((l) => l.replace(/\r$/, ''));
   // Without a final newline the last line may be cut off by the sample: judge by the complete ones.

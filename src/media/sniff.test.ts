@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { sniffMedia } from './sniff.js';
+import { mayBeImage, sniffMedia } from './sniff.js';
 
 const bytes = (...parts: (string | number[])[]) => Uint8Array.from(parts.flatMap((p) => (typeof p === 'string' ? [...p].map((c) => c.charCodeAt(0)) : p)));
 
@@ -25,4 +25,14 @@ test('images, animations and videos are told apart by their first bytes, not the
   assert.equal(sniffMedia(bytes([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], chunk('IDAT'))), 'image');
   assert.equal(sniffMedia(bytes('plain text')), 'unknown');
   assert.equal(sniffMedia(new Uint8Array(0)), 'unknown');
+});
+
+test('mayBeImage: only heads no decoder would read are ruled out', () => {
+  assert.equal(mayBeImage(bytes('hello, world\n')), false);
+  assert.equal(mayBeImage(bytes('%PDF-1.7\n')), false);
+  assert.equal(mayBeImage(bytes([])), false);
+  assert.equal(mayBeImage(bytes('<?xml version="1.0"?>\n<SVG width="10" height="10"></SVG>')), true);
+  assert.equal(mayBeImage(bytes([0x1f, 0x8b, 0x08, 0x00])), true, 'gzip: may be SVGZ');
+  assert.equal(mayBeImage(bytes([0xff, 0xd8, 0x00, 0x00])), true);
+  assert.equal(mayBeImage(bytes([0x49, 0x49, 0x2b, 0x00])), true, 'BigTIFF');
 });

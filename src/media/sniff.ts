@@ -42,3 +42,16 @@ export function sniffMedia(head: Uint8Array): MediaKind {
   if (head[4] === 0x47 && head.length > 196 && head[196] === 0x47) return 'video'; // M2TS (AVCHD): 192-byte packets
   return 'unknown';
 }
+
+/**
+ * For a head `sniffMedia` calls 'unknown': whether the image decoder might still read it (SVG, gzipped
+ * SVG, a JPEG without the usual third marker byte, BigTIFF, UTF-16 text). False means no decoder would:
+ * the caller can skip loading one.
+ */
+export function mayBeImage(head: Uint8Array): boolean {
+  if (head.length < 2) return false;
+  if (startsWith(head, [0xff, 0xd8]) || startsWith(head, [0x1f, 0x8b])) return true;
+  if (startsWith(head, [0x49, 0x49, 0x2b, 0x00]) || startsWith(head, [0x4d, 0x4d, 0x00, 0x2b])) return true;
+  if (startsWith(head, [0xff, 0xfe]) || startsWith(head, [0xfe, 0xff])) return true;
+  return /<svg/i.test(ascii(head, 0, head.length));
+}

@@ -5,7 +5,7 @@ import type { Writable } from 'node:stream';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { CSV_FIELDS } from '../../lists/csv.js';
 import { bankRecords, listWriter } from '../../banks/list-io.js';
-import { LIST_FORMAT_NAMES, type AnyListReadOptions, type ListFormatName } from '../../lists/registry.js';
+import { LIST_FORMAT_NAMES, LIST_FORMATS, type AnyListReadOptions, type ListFormatName } from '../../lists/registry.js';
 import { parseSignalType, type SignalTypeName } from '../../signals/registry.js';
 import { cliActor, withStore, withVigil, type Cli } from '../context.js';
 import { isTerminal } from '../output.js';
@@ -65,7 +65,7 @@ export function registerBankImportExport(bank: Command, cli: Cli): void {
     .command('export')
     .description("Write a bank's signals as a hash-list file")
     .argument('<bank>')
-    .addOption(new Option('--format <format>', 'list format').choices(['plain', 'md5sum', 'csv', 'tsv', 'vics', 'hashdeep', 'threatexchange']).default('threatexchange'))
+    .addOption(new Option('--format <format>', 'list format').choices(LIST_FORMATS.filter((f) => f.canExport).map((f) => f.name)).default('threatexchange'))
     .option('--type <type>', 'only signals of this type', parseSignalType)
     .option('--vics-version <version>', 'VICS JSON version to write (1.2, 1.3 or 2.0)')
     .option('-o, --out <file>', 'write to a file instead of stdout')

@@ -28,9 +28,15 @@ export function positiveInt(value: string): number {
  * hashing thread costs about 0.2 s of CPU to start (`vigil hash one-file` starts one, not one per core).
  */
 export async function threadsFor(paths: string[], requested?: number): Promise<number> {
+  return (await hashingFor(paths, requested)).threads;
+}
+
+/** Threads as `threadsFor`; one file named (no folder) and no thread count asked for is hashed in process. */
+export async function hashingFor(paths: string[], requested?: number): Promise<{ threads: number; inProcess: boolean }> {
   const threads = requested ?? availableParallelism();
   const isFolder = await Promise.all(paths.map((p) => stat(p).then((s) => s.isDirectory(), () => false)));
-  return isFolder.some(Boolean) ? threads : Math.max(1, Math.min(threads, paths.length));
+  if (isFolder.some(Boolean)) return { threads, inProcess: false };
+  return { threads: Math.max(1, Math.min(threads, paths.length)), inProcess: paths.length === 1 && requested === undefined };
 }
 
 interface HashCommandOptions {
@@ -86,7 +92,7 @@ export function registerHash(program: Command, cli: Cli): void {
     .option('--no-progress', 'never show progress')
     .action(async (paths: string[], opts: HashCommandOptions) => {
       const pool = new HashPool({
-        threads: await threadsFor(paths, opts.threads),
+        ...(await hashingFor(paths, opts.threads)),
         dihedral: opts.dihedral === true,
         applyExifOrientation: opts.exifOrientation === true,
         referenceResize: opts.referenceResize,

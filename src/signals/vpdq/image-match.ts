@@ -10,7 +10,7 @@
  */
 import { hash256ToHex } from '../pdq/hash256.js';
 import type { VpdqFeature } from './hasher.js';
-import { timeRanges, VPDQ_DISTANCE_THRESHOLD, VPDQ_QUALITY_THRESHOLD, type TimeRange } from './match.js';
+import { sampleStep, timeRanges, VPDQ_DISTANCE_THRESHOLD, VPDQ_QUALITY_THRESHOLD, type TimeRange } from './match.js';
 import type { FrameHashSearch } from './video-index.js';
 
 export interface ImageInVideoOptions {
@@ -38,6 +38,7 @@ export function findImagesInVideo(features: readonly VpdqFeature[], images: Fram
   const quality = options.qualityThreshold ?? VPDQ_QUALITY_THRESHOLD;
   const radius = options.distanceThreshold ?? VPDQ_DISTANCE_THRESHOLD;
   const usable = features.filter((f) => f.quality >= quality).sort((a, b) => a.timestamp - b.timestamp);
+  const step = sampleStep(features);
   // One search per distinct frame hash (static shots repeat the same hash).
   const hitsByHex = new Map<string, { id: number; distance: number }[]>();
   for (const f of usable) {
@@ -68,7 +69,7 @@ export function findImagesInVideo(features: readonly VpdqFeature[], images: Fram
       timestamp: best.timestamp,
       ...(best.frameNumber !== undefined ? { frameNumber: best.frameNumber } : {}),
       occurrences,
-      ranges: timeRanges(usable, (f) => matchedFrames.has(f)),
+      ranges: timeRanges(usable, (f) => matchedFrames.has(f), step),
     });
   }
   return matches.sort((a, b) => a.distance - b.distance || a.timestamp - b.timestamp || a.image - b.image);

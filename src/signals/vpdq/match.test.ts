@@ -63,8 +63,8 @@ test('matching follows the reference rule: ≤ 31 per frame, 80 % of the query, 
   assert.equal(matchVpdq(video(base), video(long), { comparedMatchPercent: 50 }).isMatch, false);
   assert.equal(matchVpdq(video(long), video(base)).isMatch, false, 'the long video is not 80 % inside the clip');
   // Where: the clip sits at 30..39 s of the long video.
-  assert.deepEqual(clip.comparedRanges, [{ start: 30, end: 39 }]);
-  assert.deepEqual(clip.queryRanges, [{ start: 0, end: 9 }]);
+  assert.deepEqual(clip.comparedRanges, [{ start: 30, end: 40 }]);
+  assert.deepEqual(clip.queryRanges, [{ start: 0, end: 10 }]);
 });
 
 test('quality filter, then dedupe; an empty side is 0 % and no match', () => {
@@ -88,7 +88,7 @@ test('quality filter, then dedupe; an empty side is 0 % and no match', () => {
   assert.equal(dup.queryMatchPercent, 50);
   assert.equal(dup.queryFrames, 2);
   // …but every copy shows in the ranges.
-  assert.deepEqual(dup.queryRanges, [{ start: 0, end: 2 }]);
+  assert.deepEqual(dup.queryRanges, [{ start: 0, end: 3 }]);
 });
 
 test('the flat frame-hash index finds exactly the hashes within the radius', () => {
@@ -127,8 +127,8 @@ test('the video index gives the same percentages as brute-force matching, video 
       .map((features, v) => ({ v, r: matchVpdq(query, features, { queryMatchPercent: 0 }) }))
       .filter(({ r }) => r.queryMatchedFrames > 0);
     assert.deepEqual(
-      fromIndex.map((m) => [m.entry, m.queryMatchPercent, m.comparedMatchPercent, m.queryRanges, m.comparedRanges]).sort(),
-      brute.map(({ v, r }) => [`video-${v}`, r.queryMatchPercent, r.comparedMatchPercent, r.queryRanges, r.comparedRanges]).sort(),
+      fromIndex.map((m) => [m.entry, m.queryMatchPercent, m.comparedMatchPercent, m.distance, m.minDistance, m.queryRanges, m.comparedRanges]).sort(),
+      brute.map(({ v, r }) => [`video-${v}`, r.queryMatchPercent, r.comparedMatchPercent, r.distance, r.minDistance, r.queryRanges, r.comparedRanges]).sort(),
       `query ${q}`,
     );
     // With the default thresholds only ≥ 80 % results remain, best first.
@@ -183,12 +183,34 @@ test('a known image is found inside a video, with its timestamps', () => {
   assert.equal(found[0].distance, 4);
   assert.equal(found[0].timestamp, 6);
   assert.deepEqual(found[0].occurrences.map((o) => [o.timestamp, o.distance]), [[5, 12], [6, 4], [7, 20], [12, 25]]);
-  assert.deepEqual(found[0].ranges, [{ start: 5, end: 7 }, { start: 12, end: 12 }]);
+  assert.deepEqual(found[0].ranges, [{ start: 5, end: 8 }, { start: 12, end: 13 }]);
   assert.deepEqual(findImagesInVideo(frames, images, { distanceThreshold: 10 }).map((m) => m.occurrences.length), [1]);
   // The same question asked of an index of known videos.
   const index = new VpdqVideoIndex();
   index.add('clip', frames);
   index.add('unrelated', video([other]));
   const inVideos = index.findImage(picture);
-  assert.deepEqual(inVideos.map((m) => [m.entry, m.distance, m.ranges]), [['clip', 4, [{ start: 5, end: 7 }, { start: 12, end: 12 }]]]);
+  assert.deepEqual(inVideos.map((m) => [m.entry, m.distance, m.ranges]), [['clip', 4, [{ start: 5, end: 8 }, { start: 12, end: 13 }]]]);
+});
+
+test('a match says how close: the median distance of the matched frames, and ranges to the end of the last sample', () => {
+  const next = rng(7);
+  const base = Array.from({ length: 12 }, () => randomHash(next));
+  // 12 s at 1 frame/s; frames 0..9 within the threshold at 2, 4, …, 20 bits, frames 10 and 11 far off.
+  const copy = base.map((h, i) => flip(h, i < 10 ? 2 * (i + 1) : 60, next));
+  const result = matchVpdq(video(copy), video(base));
+  assert.equal(result.queryMatchedFrames, 10);
+  assert.equal(result.distance, 10, 'lower median of 2, 4, …, 20');
+  assert.equal(result.minDistance, 2);
+  assert.deepEqual(result.queryRanges, [{ start: 0, end: 10 }]);
+  const index = new VpdqVideoIndex();
+  index.add('known', video(base));
+  const [fromIndex] = index.query(video(copy));
+  assert.deepEqual([fromIndex.distance, fromIndex.minDistance, fromIndex.queryRanges, fromIndex.comparedRanges], [10, 2, [{ start: 0, end: 10 }], [{ start: 0, end: 10 }]]);
+  // The whole clip: 0–12 s, not 0–11 s.
+  assert.deepEqual(matchVpdq(video(base), video(base)).queryRanges, [{ start: 0, end: 12 }]);
+  assert.equal(matchVpdq(video(base), video(base)).distance, 0);
+  // Sampled every 0.5 s: the step follows the samples.
+  const half = base.map((hash, i) => ({ hash, quality: 100, timestamp: i / 2 }));
+  assert.deepEqual(matchVpdq(half, half).queryRanges, [{ start: 0, end: 6 }]);
 });

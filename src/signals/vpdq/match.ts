@@ -32,7 +32,11 @@ export interface VpdqMatchOptions {
   comparedMatchPercent?: number;
 }
 
-/** A stretch of a video, in seconds: the first and last timestamps of consecutive matching frames. */
+/**
+ * A stretch of a video, in seconds: from the first of consecutive matching samples to the end of the
+ * last (its timestamp plus the sampling step), so a 12 s clip sampled at 1 frame/s that matches
+ * throughout is 0–12 s.
+ */
 export interface TimeRange {
   start: number;
   end: number;
@@ -47,6 +51,13 @@ export interface VpdqMatchResult {
   queryFrames: number;
   comparedMatchedFrames: number;
   comparedFrames: number;
+  /**
+   * How close the matching frames are: the median, over the matched distinct query frames, of the
+   * distance to the nearest frame of the compared video (lower median; 0 when nothing matched).
+   */
+  distance: number;
+  /** The smallest of those distances. */
+  minDistance: number;
   /** Where in each video the matching frames are. */
   queryRanges: TimeRange[];
   comparedRanges: TimeRange[];
@@ -96,23 +107,41 @@ export function matchPercent(count: number, total: number): number {
 }
 
 /**
+ * The sampling step of a video: the smallest gap between its distinct sample times (0 for one sample).
+ * Pass every sample, low-quality ones included: they still mark the rhythm.
+ */
+export function sampleStep(frames: readonly { timestamp: number }[]): number {
+  const times = [...new Set(frames.map((f) => f.timestamp))].sort((a, b) => a - b);
+  let step = Infinity;
+  for (let i = 1; i < times.length; i++) step = Math.min(step, times[i] - times[i - 1]);
+  return Number.isFinite(step) ? step : 0;
+}
+
+/**
  * Merges the timestamps of matching frames into ranges. `frames` is every usable frame of the video
  * (quality ≥ threshold, duplicates included) and `matched` says which matched: a range is a run of
- * matching frames with no non-matching usable frame between them.
+ * matching frames with no non-matching usable frame between them, ending `step` after its last sample.
  */
-export function timeRanges<F extends { timestamp: number }>(frames: readonly F[], matched: (f: F) => boolean): TimeRange[] {
+export function timeRanges<F extends { timestamp: number }>(frames: readonly F[], matched: (f: F) => boolean, step = sampleStep(frames)): TimeRange[] {
   const sorted = [...frames].sort((a, b) => a.timestamp - b.timestamp);
   const ranges: TimeRange[] = [];
   let current: TimeRange | undefined;
   for (const f of sorted) {
     if (matched(f)) {
-      if (current) current.end = f.timestamp;
-      else ranges.push((current = { start: f.timestamp, end: f.timestamp }));
+      if (current) current.end = f.timestamp + step;
+      else ranges.push((current = { start: f.timestamp, end: f.timestamp + step }));
     } else {
       current = undefined;
     }
   }
   return ranges;
+}
+
+/** Lower median and minimum of distances (0 and 0 for none). */
+export function distanceSummary(distances: readonly number[]): { distance: number; minDistance: number } {
+  if (distances.length === 0) return { distance: 0, minDistance: 0 };
+  const sorted = [...distances].sort((a, b) => a - b);
+  return { distance: sorted[(sorted.length - 1) >> 1], minDistance: sorted[0] };
 }
 
 /**
@@ -124,14 +153,19 @@ export function matchVpdq(query: readonly VpdqFeature[], compared: readonly Vpdq
   const c = prepareVpdqFeatures(compared, o.qualityThreshold);
   const qMatched = new Uint8Array(q.length);
   const cMatched = new Uint8Array(c.length);
+  const nearest: number[] = [];
   for (let i = 0; i < q.length; i++) {
     const qh = q[i].hash;
+    let best = Infinity;
     for (let j = 0; j < c.length; j++) {
-      if (hammingDistance256(qh, c[j].hash) <= o.distanceThreshold) {
+      const d = hammingDistance256(qh, c[j].hash);
+      if (d <= o.distanceThreshold) {
         qMatched[i] = 1;
         cMatched[j] = 1;
+        best = Math.min(best, d);
       }
     }
+    if (qMatched[i]) nearest.push(best);
   }
   const queryMatchedFrames = qMatched.reduce((s, v) => s + v, 0);
   const comparedMatchedFrames = cMatched.reduce((s, v) => s + v, 0);
@@ -149,7 +183,8 @@ export function matchVpdq(query: readonly VpdqFeature[], compared: readonly Vpdq
     queryFrames: q.length,
     comparedMatchedFrames,
     comparedFrames: c.length,
-    queryRanges: timeRanges(usable(query), (f) => qHex.has(hash256ToHex(f.hash))),
-    comparedRanges: timeRanges(usable(compared), (f) => cHex.has(hash256ToHex(f.hash))),
+    ...distanceSummary(nearest),
+    queryRanges: timeRanges(usable(query), (f) => qHex.has(hash256ToHex(f.hash)), sampleStep(query)),
+    comparedRanges: timeRanges(usable(compared), (f) => cHex.has(hash256ToHex(f.hash)), sampleStep(compared)),
   };
 }

@@ -11,7 +11,7 @@
 import { HASH256_BYTES, hash256ToHex, popcount32, type Hash256 } from '../pdq/hash256.js';
 import { invalidArgument } from '../../core/errors.js';
 import type { VpdqFeature } from './hasher.js';
-import { matchPercent, prepareVpdqFeatures, resolveMatchOptions, timeRanges, type ResolvedMatchOptions, type TimeRange, type VpdqMatchOptions, type VpdqMatchResult } from './match.js';
+import { distanceSummary, matchPercent, prepareVpdqFeatures, resolveMatchOptions, sampleStep, timeRanges, type ResolvedMatchOptions, type TimeRange, type VpdqMatchOptions, type VpdqMatchResult } from './match.js';
 
 /** What the video index needs from a Hamming index over 256-bit hashes. Ids are dense from 0. */
 export interface FrameHashSearch {
@@ -91,6 +91,8 @@ interface IndexedVideo<T> {
   distinctFrames: number;
   /** Every usable frame, in timestamp order. */
   frames: IndexedFrame[];
+  /** Sampling step (seconds), from every frame: where a matching range ends after its last sample. */
+  step: number;
   removed: boolean;
 }
 
@@ -169,7 +171,7 @@ export class VpdqVideoIndex<T = string> {
       frames.push({ hashId, timestamp: f.timestamp, ...(f.frameNumber !== undefined ? { frameNumber: f.frameNumber } : {}) });
     }
     frames.sort((a, b) => a.timestamp - b.timestamp);
-    this.videos.push({ entry, distinctFrames: own.size, frames, removed: false });
+    this.videos.push({ entry, distinctFrames: own.size, frames, step: sampleStep(features), removed: false });
     return video;
   }
 
@@ -189,24 +191,26 @@ export class VpdqVideoIndex<T = string> {
     const o = resolveMatchOptions(options, this.options);
     const prepared = prepareVpdqFeatures(features, o.qualityThreshold);
     if (prepared.length === 0) return [];
-    // Per candidate video: which query frames matched (by index in `prepared`) and which of its hashes.
-    const queryHits = new Map<number, Set<number>>();
+    // Per candidate video: which query frames matched (by index in `prepared`, with the distance to the
+    // video's nearest frame) and which of its hashes.
+    const queryHits = new Map<number, Map<number, number>>();
     const videoHits = new Map<number, Set<number>>();
     prepared.forEach((f, qi) => {
-      for (const { id } of this.search.search(f.hash, o.distanceThreshold)) {
+      for (const { id, distance } of this.search.search(f.hash, o.distanceThreshold)) {
         for (const video of this.videosOfHash[id] ?? []) {
           if (this.videos[video].removed) continue;
           let q = queryHits.get(video);
           if (!q) {
-            queryHits.set(video, (q = new Set()));
+            queryHits.set(video, (q = new Map()));
             videoHits.set(video, new Set());
           }
-          q.add(qi);
+          q.set(qi, Math.min(distance, q.get(qi) ?? Infinity));
           videoHits.get(video)!.add(id);
         }
       }
     });
     const usableQuery = features.filter((f) => f.quality >= o.qualityThreshold);
+    const queryStep = sampleStep(features);
     const matches: VpdqIndexMatch<T>[] = [];
     for (const [video, qSet] of queryHits) {
       const v = this.videos[video];
@@ -214,7 +218,7 @@ export class VpdqVideoIndex<T = string> {
       const queryMatchPercent = matchPercent(qSet.size, prepared.length);
       const comparedMatchPercent = matchPercent(vSet.size, v.distinctFrames);
       if (queryMatchPercent < o.queryMatchPercent || comparedMatchPercent < o.comparedMatchPercent) continue;
-      const matchedHex = new Set([...qSet].map((qi) => hash256ToHex(prepared[qi].hash)));
+      const matchedHex = new Set([...qSet.keys()].map((qi) => hash256ToHex(prepared[qi].hash)));
       matches.push({
         entry: v.entry,
         video,
@@ -224,8 +228,9 @@ export class VpdqVideoIndex<T = string> {
         queryFrames: prepared.length,
         comparedMatchedFrames: vSet.size,
         comparedFrames: v.distinctFrames,
-        queryRanges: timeRanges(usableQuery, (f) => matchedHex.has(hash256ToHex(f.hash))),
-        comparedRanges: timeRanges(v.frames, (frame) => vSet.has(frame.hashId)),
+        ...distanceSummary([...qSet.values()]),
+        queryRanges: timeRanges(usableQuery, (f) => matchedHex.has(hash256ToHex(f.hash)), queryStep),
+        comparedRanges: timeRanges(v.frames, (frame) => vSet.has(frame.hashId), v.step),
       });
     }
     return matches.sort((a, b) => b.queryMatchPercent - a.queryMatchPercent || b.comparedMatchPercent - a.comparedMatchPercent || a.video - b.video);
@@ -248,7 +253,7 @@ export class VpdqVideoIndex<T = string> {
         video,
         distance: Math.min(...occurrences.map((o) => o.distance)),
         occurrences,
-        ranges: timeRanges(v.frames, (frame) => distanceOf.has(frame.hashId)),
+        ranges: timeRanges(v.frames, (frame) => distanceOf.has(frame.hashId), v.step),
       });
     }
     return out.sort((a, b) => a.distance - b.distance || a.video - b.video);
