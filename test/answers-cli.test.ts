@@ -99,7 +99,7 @@ test('a picture found in a video: the stretches it is shown, not only the best f
   assert.ok(m.ranges.some((r: { start: number; end: number }) => r.start <= m.timestamp && m.timestamp < r.end), JSON.stringify(m.ranges));
   assert.ok(m.ranges.every((r: { start: number; end: number }) => r.end > r.start));
   const text = (await vigil('match', '-f', 'text', join(dir, 'still.png'))).stdout;
-  assert.match(text, /stills: pdq distance 0 \(original\) signal \d+ file "still-of-the-chair\.png"/);
+  assert.match(text, /stills: pdq distance 0 \(original; original rule ≤ 31, high confidence\) signal \d+ file "still-of-the-chair\.png"/);
 });
 
 test('vigil match --near N reports the closest signal even when nothing matched', async () => {
