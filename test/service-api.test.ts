@@ -18,6 +18,7 @@ import { DEFAULT_RULES } from '../src/rules/config.js';
 import { DEMO_BANK } from '../src/service/demo.js';
 import { verifySignature } from '../src/webhooks/sign.js';
 import { startTestService, type TestService } from './_service.js';
+import { ROUTE_SCOPES } from './helpers/route-scopes.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // The spec as a validator: ajv 8 (2020-12, what OpenAPI 3.1 uses) is a dependency of Fastify's compiler;
@@ -226,67 +227,7 @@ before(async () => {
 after(() => t.close());
 
 // Every operation the app serves, with the scope it needs (null: public). The spec must list exactly these.
-const OPERATIONS: Record<string, string | null> = {
-  'GET /healthz': null,
-  'GET /readyz': null,
-  'GET /metrics': 'admin',
-  'POST /v1/content': 'submit',
-  'GET /v1/content/{contentId}': 'review',
-  'POST /v1/lookup': 'lookup',
-  'GET /v1/banks': 'lookup',
-  'POST /v1/banks': 'curate',
-  'GET /v1/banks/{name}': 'lookup',
-  'PATCH /v1/banks/{name}': 'curate',
-  'POST /v1/banks/{name}/import': 'curate',
-  'GET /v1/banks/{name}/imports/{id}': 'curate',
-  'GET /v1/banks/{name}/export': 'curate',
-  'POST /v1/banks/{name}/signals': 'curate',
-  'GET /v1/signals/{id}': 'curate',
-  'DELETE /v1/signals/{id}': 'curate',
-  'GET /v1/signals/{id}/opinions': 'lookup',
-  'POST /v1/signals/{id}/opinions': 'review',
-  'GET /v1/rules': 'admin',
-  'PUT /v1/rules': 'admin',
-  'GET /v1/rules/schema': 'admin',
-  'POST /v1/rules/test': 'admin',
-  'GET /v1/jobs': 'admin',
-  'POST /v1/jobs/{id}/retry': 'admin',
-  'GET /v1/audit': 'admin',
-  'GET /v1/audit/verify': 'admin',
-  'GET /v1/decisions': 'review',
-  'GET /v1/review': 'review',
-  'POST /v1/retro/run': 'admin',
-  'GET /status': null,
-  'GET /site-map': null,
-  'GET /h/hash': 'lookup',
-  'POST /h/hash': 'lookup',
-  'GET /m/raw_lookup': 'lookup',
-  'GET /m/lookup': 'lookup',
-  'POST /m/lookup': 'lookup',
-  'POST /m/compare': 'lookup',
-  'GET /m/index/status': 'lookup',
-  'GET /c/banks': 'lookup',
-  'POST /c/banks': 'curate',
-  'GET /c/bank/{name}': 'lookup',
-  'PUT /c/bank/{name}': 'curate',
-  'DELETE /c/bank/{name}': 'curate',
-  'POST /c/bank/{name}/content': 'curate',
-  'POST /c/bank/{name}/signal': 'curate',
-  'GET /c/bank/{name}/content/{id}': 'curate',
-  'DELETE /c/bank/{name}/content/{id}': 'curate',
-  'PUT /c/bank/{name}/content/{id}': 'curate',
-  'GET /status/live': null,
-  'GET /c/exchanges/apis': 'lookup',
-  'GET /c/exchanges/api/{api}': 'lookup',
-  'POST /c/exchanges/api/{api}': 'curate',
-  'GET /c/exchanges/api/{api}/schema': 'lookup',
-  'GET /c/exchanges': 'lookup',
-  'POST /c/exchanges': 'curate',
-  'GET /c/exchange/{name}': 'lookup',
-  'PUT /c/exchange/{name}': 'curate',
-  'DELETE /c/exchange/{name}': 'curate',
-  'GET /c/exchange/{name}/status': 'lookup',
-};
+const OPERATIONS: Record<string, string | null> = ROUTE_SCOPES;
 
 /** The app's own routing table (Fastify's printRoutes tree), without HEAD, the docs page and the spec itself. */
 function appRoutes(): Set<string> {
