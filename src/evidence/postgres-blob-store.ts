@@ -7,6 +7,7 @@ import pg from 'pg';
 import { Readable, Writable } from 'node:stream';
 import { VigilError } from '../core/errors.js';
 import type { BlobStore, BlobWriter } from './blob-store.js';
+import { pgTransaction } from '../state/database.js';
 
 const ROW_BYTES = 256 * 1024;
 const ROWS_PER_READ = 4;
@@ -42,19 +43,10 @@ export class PostgresBlobStore implements BlobStore {
     try {
       if (schema) await pool.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
       // One creator at a time across processes (CREATE TABLE IF NOT EXISTS races on the catalog).
-      const client = await pool.connect();
-      try {
-        await client.query('BEGIN');
+      await pgTransaction(pool, async (client) => {
         await client.query('SELECT pg_advisory_xact_lock(7351077)');
         await client.query(SCHEMA_SQL);
-        await client.query('COMMIT');
-      } catch (err) {
-        // The error that failed the transaction is rethrown; a ROLLBACK on a broken connection adds nothing.
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw err;
-      } finally {
-        client.release();
-      }
+      });
     } catch (err) {
       if (store.ownsPool) await pool.end();
       throw err;
@@ -155,19 +147,10 @@ export class PostgresBlobStore implements BlobStore {
   }
 
   async delete(id: string): Promise<void> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
+    await pgTransaction(this.pool, async (client) => {
       await client.query('DELETE FROM vigil_evidence_blobs WHERE id = $1', [id]);
       await client.query('DELETE FROM vigil_evidence_chunks WHERE blob_id = $1', [id]);
-      await client.query('COMMIT');
-    } catch (err) {
-      // The error that failed the transaction is rethrown; a ROLLBACK on a broken connection adds nothing.
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+    });
   }
 
   async *ids(): AsyncIterable<string> {

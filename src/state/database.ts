@@ -186,6 +186,30 @@ class SqliteDatabase implements VigilDatabase {
   }
 }
 
+/**
+ * One PostgreSQL transaction on a pooled client: BEGIN, `fn`, COMMIT — or ROLLBACK and the error that failed it.
+ * (The few places that need a raw client in a transaction — migrations, the evidence blob store — share it.)
+ */
+export async function pgTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  // A connection that dies between two statements (no query to reject) emits 'error' on the checked-out
+  // client; unheard, that would crash the process. The next statement fails instead, and the pool drops it.
+  client.on('error', noop);
+  try {
+    await client.query('BEGIN');
+    const result = await fn(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    // The error that failed the transaction is rethrown; a ROLLBACK on a broken connection adds nothing.
+    await client.query('ROLLBACK').catch(noop);
+    throw err;
+  } finally {
+    client.removeListener('error', noop);
+    client.release();
+  }
+}
+
 /** A unit of work over a PostgreSQL client that already holds a transaction (the store's own). */
 export function postgresTx(client: pg.PoolClient): Tx {
   const conn = new PgConnection(client);
@@ -201,23 +225,8 @@ class PostgresDatabase implements VigilDatabase {
     this.k = kyselyOver('postgres', new BorrowedDriver(async () => ({ conn, release: noop })));
   }
 
-  async transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
-    // A connection that dies between two statements (no query to reject) emits 'error' on the checked-out
-    // client; unheard, that would crash the process. The next statement fails instead, and the pool drops it.
-    client.on('error', noop);
-    try {
-      await client.query('BEGIN');
-      const result = await fn(postgresTx(client));
-      await client.query('COMMIT');
-      return result;
-    } catch (err) {
-      await client.query('ROLLBACK').catch(noop);
-      throw err;
-    } finally {
-      client.removeListener('error', noop);
-      client.release();
-    }
+  transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    return pgTransaction(this.pool, (client) => fn(postgresTx(client)));
   }
 
   async runExclusive<T>(fn: () => T | Promise<T>): Promise<T> {

@@ -8,7 +8,7 @@
  * `component_versions` (state components); those are read once and carried over.
  */
 import { VigilError } from '../core/errors.js';
-import type { Engine, VigilDatabase } from './database.js';
+import { pgTransaction, type Engine, type VigilDatabase } from './database.js';
 
 export interface Migration {
   version: number;
@@ -74,9 +74,7 @@ async function migrateSqlite(db: VigilDatabase, components: readonly Component[]
 }
 
 async function migratePostgres(db: VigilDatabase, components: readonly Component[]): Promise<void> {
-  const client = await db.pool!.connect();
-  try {
-    await client.query('BEGIN');
+  await pgTransaction(db.pool!, async (client) => {
     await client.query('SELECT pg_advisory_xact_lock($1)', [LOCK_ID]);
     await client.query(TABLE);
     const tables = new Set((await client.query("SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()")).rows.map((r: { table_name: string }) => r.table_name));
@@ -94,14 +92,7 @@ async function migratePostgres(db: VigilDatabase, components: readonly Component
         await client.query('INSERT INTO vigil_migrations VALUES ($1, $2, $3, $4)', [c.name, m.version, m.description, new Date().toISOString()]);
       }
     }
-    await client.query('COMMIT');
-  } catch (err) {
-    // The error that failed the transaction is rethrown; a ROLLBACK on a broken connection adds nothing.
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 /** Versions recorded by the two older systems become rows of `vigil_migrations` (once; then ignored). */
