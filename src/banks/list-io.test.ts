@@ -1,6 +1,6 @@
 // Degenerate PDQ hashes are counted at import and in a bank's statistics.
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -20,5 +20,6 @@ test('import and bank stats count degenerate PDQ hashes by kind', async () => {
     assert.deepEqual(await countDegenerate(store, 'benign'), result.degeneratePdq);
   } finally {
     await store.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
