@@ -5,10 +5,9 @@
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import pg from 'pg';
 import type { Scope } from '../src/auth/keys.js';
 import { startService, type RunningService, type ServeOptions } from '../src/service/serve.js';
-import { TEST_POSTGRES_URL } from '../src/state/test-engines.js';
+import { dropTestSchema, TEST_POSTGRES_URL } from '../src/state/test-engines.js';
 import { tempDir } from './helpers/temp.js';
 
 export type EngineName = 'sqlite' | 'postgres';
@@ -47,15 +46,7 @@ export function freshSchema(): string {
   return `t_${randomBytes(6).toString('hex')}`;
 }
 
-export async function dropSchema(schema: string): Promise<void> {
-  const admin = new pg.Client({ connectionString: TEST_POSTGRES_URL });
-  await admin.connect();
-  try {
-    await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  } finally {
-    await admin.end();
-  }
-}
+export const dropSchema = dropTestSchema;
 
 export async function startTestService(options: TestServiceOptions = {}): Promise<TestService> {
   const { engine = defaultEngine(), ...serveOptions } = options;

@@ -46,15 +46,20 @@ export const ENGINES: readonly TestEngine[] = [
         db, url: TEST_POSTGRES_URL, schema,
         drop: async () => {
           await db.close();
-          const admin = new pg.Client({ connectionString: TEST_POSTGRES_URL });
-          await admin.connect();
-          try {
-            await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-          } finally {
-            await admin.end();
-          }
+          await dropTestSchema(schema);
         },
       };
     },
   },
 ];
+
+/** Drops a test's PostgreSQL schema and everything in it. */
+export async function dropTestSchema(schema: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: TEST_POSTGRES_URL });
+  await admin.connect();
+  try {
+    await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  } finally {
+    await admin.end();
+  }
+}
