@@ -10,14 +10,12 @@ import { findSignalType, signalTypes } from '../signals/registry.js';
 import { parseVpdqJson } from '../signals/vpdq/format.js';
 import type { SignalChange } from '../store/types.js';
 
-/**
- * Every 256-bit photo hash of the retained queries shares one index: a photo type's hashes and the frames of
- * the video types whose frames are of it (vpdq's are pdq) are comparable.
- */
-
 export class RetainedIndex {
-  /** Every PDQ hash of every retained query (views, orientations, video frames), entry id → owner below. */
-  private readonly pdq = new HammingIndex256();
+  /**
+   * Every 256-bit hash of every retained query (photo types' views and orientations, video types' frames), entry
+   * id → owner below. One index for all types: a superset is all a lookup must give (the matcher re-matches).
+   */
+  private readonly hashes256 = new HammingIndex256();
   private readonly ownerOf: number[] = [];
   private readonly entriesOf = new Map<number, number[]>();
   private readonly digests = new Map<string, Set<number>>();
@@ -38,7 +36,7 @@ export class RetainedIndex {
     const put = (hash: Uint8Array) => {
       const entry = this.ownerOf.length;
       this.ownerOf.push(retainedId);
-      this.pdq.add(entry, hash);
+      this.hashes256.add(entry, hash);
       entries.push(entry);
     };
     const keys: string[] = [];
@@ -62,7 +60,7 @@ export class RetainedIndex {
   }
 
   remove(retainedId: number): void {
-    for (const entry of this.entriesOf.get(retainedId) ?? []) this.pdq.remove(entry);
+    for (const entry of this.entriesOf.get(retainedId) ?? []) this.hashes256.remove(entry);
     for (const key of this.digestKeysOf.get(retainedId) ?? []) {
       const owners = this.digests.get(key);
       owners?.delete(retainedId);
@@ -80,7 +78,7 @@ export class RetainedIndex {
   candidates(change: SignalChange, radius: number): number[] {
     const out = new Set<number>();
     const near = (hash: Uint8Array) => {
-      for (const m of this.pdq.search(hash, radius)) out.add(this.ownerOf[m.id]!);
+      for (const m of this.hashes256.search(hash, radius)) out.add(this.ownerOf[m.id]!);
     };
     const kind = findSignalType(change.type)?.index;
     if (kind === 'hamming256') {
