@@ -438,6 +438,11 @@ export class BankMatcher {
     for (const p of this.photoIndexes) if (p.index.needsCompaction) await p.index.compactAsync();
   }
 
+  /** Folds every photo index into its final segments now, needed or not (benchmarks measure the compacted state). */
+  async compact(): Promise<void> {
+    for (const p of this.photoIndexes) await p.index.compactAsync();
+  }
+
   /** Polls the change feed every `pollMs` (default 1 s) until stop(). */
   start(): void {
     if (this.timer) return;
@@ -483,15 +488,20 @@ export class BankMatcher {
       }
     }
     const videoQueries = this.videoIndexes.map((v) => videoValues(query, v.type));
+    // Per video type, the distinct thresholds of the enabled banks (none: no enabled bank, nothing to search).
+    const videoThresholds = this.videoIndexes.map((v) => this.thresholds(v.type));
     for (const p of this.photoIndexes) {
       const related = this.framesOf.get(p.type)!;
       const photoQueries = [...photoValues(query, p.type)];
       // Every sampled frame of a video is also an image query: a known picture inside a video is found.
       const frames: VideoView[] = [];
-      for (const v of related) frames.push(...videoQueries[this.videoIndexes.indexOf(v)]!);
+      const videoSearch = related.map((v) => {
+        const i = this.videoIndexes.indexOf(v);
+        frames.push(...videoQueries[i]!);
+        return { v, thresholds: videoThresholds[i]! };
+      });
       frameQueries(frames, photoQueries);
       const photoRadius = this.radius(p.type);
-      const videoSearch = related.map((v) => ({ v, radius: this.radius(v.type), thresholds: this.thresholds(v.type) }));
       // Known pictures seen in the query video: per signal, each frame time and its best distance (for ranges).
       const seenAt = new Map<number, Map<number, number>>();
       for (const q of photoQueries) {
@@ -523,8 +533,8 @@ export class BankMatcher {
         // A still (not a frame) may come from a known video: find it among the videos' frames. The frame
         // distance decides where it is shown, so each distinct bank threshold is its own search.
         if (q.timestamp !== undefined) continue;
-        for (const { v, radius: videoRadius, thresholds } of videoSearch) {
-          if (videoRadius < 0 || v.size === 0) continue;
+        for (const { v, thresholds } of videoSearch) {
+          if (v.size === 0) continue;
           for (const radius of thresholds) {
             for (const m of v.index.findImage(q.hashes[0], radius)) {
               const bank = this.banks.get(this.bankOf[m.entry]);
@@ -542,11 +552,11 @@ export class BankMatcher {
     }
     for (let i = 0; i < this.videoIndexes.length; i++) {
       const v = this.videoIndexes[i]!;
-      if (this.radius(v.type) < 0 || v.size === 0) continue;
+      if (v.size === 0) continue;
       // Per known video, the view of the query that matched the largest share of its frames. The frame
       // distance is part of the vPDQ rule, so each distinct bank threshold is its own query.
       const best = new Map<number, Hit & { share: number }>();
-      for (const radius of this.thresholds(v.type)) {
+      for (const radius of videoThresholds[i]!) {
         for (const view of videoQueries[i]!) {
           if (view.features.length === 0) continue;
           for (const m of v.index.query(view.features, { distanceThreshold: radius })) {

@@ -35,8 +35,14 @@ export interface ClientHashes {
 /** Quality assumed when a client omits it: the client's hasher already applied its own threshold. */
 const UNKNOWN_QUALITY = 100;
 
-/** The locally matched types (what clients may send), in registry order. */
-const localTypes = (): SignalType<SignalTypeName>[] => signalTypes().filter((t) => t.index !== 'none');
+/** The locally matched types (what clients may send), in registry order; recomputed only when types are registered. */
+let localFrom: readonly SignalType<SignalTypeName>[] | undefined;
+let local: SignalType<SignalTypeName>[] = [];
+function localTypes(): SignalType<SignalTypeName>[] {
+  const all = signalTypes();
+  if (all !== localFrom) [localFrom, local] = [all, all.filter((t) => t.index !== 'none')];
+  return local;
+}
 
 export function matchQueryOfRecord(record: FileHashRecord): MatchQuery {
   const query: MatchQuery = {};
