@@ -80,12 +80,20 @@ test('a registered type is imported from a list, hashed, matched, looked up, sna
     assert.equal((record as unknown as Record<string, unknown>).shake128, shake);
     assert.deepEqual(await matchesOf(matcher, matchQueryOfRecord(record)), ['shake128:seam:0:true']);
 
+    // `vigil hash` output (Vigil's NDJSON) carries the new digest, and imports it.
+    const ndjson = join(dir, 'hashed.ndjson');
+    writeFileSync(ndjson, `${JSON.stringify(record)}\n`);
+    await store.createBank({ name: 'hashed', source: 'test' });
+    assert.equal((await importListFile(store, 'hashed', ndjson, { format: 'vigil-ndjson' })).inserted, 4, 'md5, sha1, sha256 and shake128');
+    await matcher.sync();
+    assert.deepEqual((await matchesOf(matcher, matchQueryOfRecord(record))).sort(), ['md5:hashed:0:true', 'sha1:hashed:0:true', 'sha256:hashed:0:true', 'shake128:hashed:0:true', 'shake128:seam:0:true']);
+
     // Client hashes and lookup items of the new type, in its index kind's form.
     const near = flip(KNOWN, 6);
     assert.deepEqual(await matchesOf(matcher, matchQueryOfClientHashes({ fake256: [near] })), ['fake256:seam:6:true']);
     assert.deepEqual(await matchesOf(matcher, matchQueryOfClientHashes({ fake256: [flip(KNOWN, 15)] })), [], "over the bank's 10, under the type's 20");
     assert.deepEqual(await matchesOf(matcher, lookupQuery({ type: 'fake256' as SignalTypeName, value: near })), ['fake256:seam:6:true']);
-    assert.deepEqual(await matchesOf(matcher, lookupQuery({ type: 'shake128' as SignalTypeName, value: shake })), ['shake128:seam:0:true']);
+    assert.deepEqual(await matchesOf(matcher, lookupQuery({ type: 'shake128' as SignalTypeName, value: shake })), ['shake128:hashed:0:true', 'shake128:seam:0:true']);
     assert.throws(() => matchQueryOfClientHashes({ fake256: ['abc'] }), /hashes\.fake256\[0\]/);
     assert.equal((await matcher.nearest(matchQueryOfClientHashes({ fake256: [flip(KNOWN, 15)] }), 64))?.signalType, 'fake256');
 
