@@ -336,8 +336,8 @@ async function matchBaseline(dbPath: string, values: string[]): Promise<Run> {
   try {
     const matcher = new BankMatcher(store, { digestIndex: createDigestIndex });
     await matcher.sync();
-    // The service compacts its PDQ index on its first poll after start; BankMatcher has no public call for it.
-    await (matcher as unknown as { pdq: { compactAsync(): Promise<void> } }).pdq.compactAsync();
+    // The service compacts its PDQ index on its first poll after start.
+    await matcher.compact();
     const queries = values.map((value) => lookupQuery({ type: 'pdq', value }));
     for (const q of queries.slice(0, 500)) await matcher.match(q);
     const times: number[] = [];

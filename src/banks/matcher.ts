@@ -5,20 +5,19 @@
  * policy, then returns matches with labels and provenance.
  */
 import { invalidArgument, VigilError } from '../core/errors.js';
-import { HammingIndex256 } from '../matching/hamming-index.js';
 import type { Labels } from '../lists/types.js';
 import { hammingDistance256, hash256FromHex } from '../signals/pdq/hash256.js';
 import { DIHEDRAL_NAMES, PDQ_QUALITY_THRESHOLD, type DihedralName } from '../signals/pdq/pdq.js';
-import { SIGNAL_TYPE_INFO, type SignalTypeName } from '../signals/registry.js';
+import type { SignalTypeName } from '../signals/registry.js';
 import type { Bank, BankKind, SignalChange, SignalStatus, Store } from '../store/types.js';
-import { parseVpdqJson } from '../signals/vpdq/format.js';
 import type { VpdqFeature } from '../signals/vpdq/hasher.js';
 import { sampleStep, timeRanges, type TimeRange } from '../signals/vpdq/match.js';
-import { VpdqVideoIndex } from '../signals/vpdq/video-index.js';
 import { isDegenerate } from '../signals/pdq/degenerate.js';
 import { admitHit, type MatchConfidence, type MatchPrecision, type MatchRule } from './match-policy.js';
 import { corruptError } from '../matching/_file-format.js';
-import { readSnapshot, SNAPSHOT_DIGESTS, writeSnapshot, type FeedCheck, type SavableIndex } from './snapshot.js';
+import { readSnapshot, writeSnapshot, type FeedCheck, type SavableIndex } from './snapshot.js';
+import { createTypeIndexes, DigestTypeIndex, hexBytes, PhotoTypeIndex, VideoTypeIndex, type TypeIndex } from './type-indexes.js';
+import { signalTypes } from '../signals/registry.js';
 
 /** Exact digest lookup (md5/sha1/sha256) keyed by binary digests. */
 export interface DigestIndex {
@@ -40,7 +39,23 @@ export interface PdqQuery {
   timestamp?: number;
 }
 
+/** Derived views of a video's frames (e.g. letterbox bars cropped), matched the same way as the video. */
+export interface VideoView {
+  view: string;
+  features: VpdqFeature[];
+}
+
+/** A query's values for one signal type, in the form of the type's index kind (signals/types.ts#IndexKind). */
+export type QueryValues = string | readonly string[] | PdqQuery[] | VpdqFeature[] | VideoView[];
+
+/**
+ * What the matcher is asked: keyed by signal type name, each value in its type's index-kind form: exact
+ * digests as hex (one value or several), 256-bit photo hashes as views with their orientations (PdqQuery[]),
+ * videos as frame features, with derived views of the frames under `<type>Views`. The matcher iterates its
+ * registered types; the named keys only type the built-in ones for callers.
+ */
 export interface MatchQuery {
+  [type: string]: QueryValues | undefined;
   md5?: string;
   sha1?: string;
   sha256?: string;
@@ -48,7 +63,30 @@ export interface MatchQuery {
   /** Frame features of a video or animation: matched against video banks (vPDQ rule) and, frame by frame, image banks. */
   vpdq?: VpdqFeature[];
   /** Derived views of the same frames (e.g. letterbox bars cropped), matched the same way. */
-  vpdqViews?: { view: string; features: VpdqFeature[] }[];
+  vpdqViews?: VideoView[];
+}
+
+/** The exact-digest values of `type` in a query (none, one, or several). */
+export function exactValues(query: MatchQuery, type: string): readonly string[] {
+  const v = query[type];
+  return v === undefined ? [] : typeof v === 'string' ? [v] : (v as readonly string[]);
+}
+
+/** The photo-hash views of `type` (a hamming256 type) in a query. */
+export function photoValues(query: MatchQuery, type: string): readonly PdqQuery[] {
+  return (query[type] as PdqQuery[] | undefined) ?? [];
+}
+
+/** The videos of `type` (a vpdq-frames type) in a query: the frames as submitted ('video'), then derived views. */
+export function videoValues(query: MatchQuery, type: string): VideoView[] {
+  const features = query[type] as VpdqFeature[] | undefined;
+  const views = query[`${type}Views`] as VideoView[] | undefined;
+  return [...(features ? [{ view: 'video', features }] : []), ...(views ?? [])];
+}
+
+/** A video's frames as photo queries of its frame type: a known picture inside a video is found. */
+function frameQueries(videos: readonly VideoView[], into: PdqQuery[]): void {
+  for (const v of videos) for (const f of v.features) into.push({ view: v.view === 'video' ? 'frame' : `frame (${v.view})`, quality: f.quality, hashes: [f.hash], timestamp: f.timestamp });
 }
 
 /** How a video matched: the vPDQ rule's two shares, the frames behind them, and where in each video they are. */
@@ -114,7 +152,7 @@ export interface BankMatch {
 export interface NearestSignal {
   signalId: number;
   bank: string;
-  signalType: 'pdq' | 'vpdq';
+  signalType: SignalTypeName;
   value: string;
   distance: number;
   /** The bank's threshold for that type: the distance at which it would have matched. */
@@ -135,7 +173,7 @@ export interface MatcherOptions {
   pageSize?: number;
   /** Poll interval for start(). */
   pollMs?: number;
-  /** Builds a digest index for md5/sha1/sha256 (injected so the index implementation can change). */
+  /** Builds the digest index of an exact-digest type (md5, sha1, sha256…) for its byte length (injected so the index implementation can change). */
   digestIndex: (byteLength: number) => DigestIndex;
   /** 'loose' matches every view and orientation at the bank's threshold (triage, investigations); default calibrated. */
   precision?: MatchPrecision;
@@ -160,27 +198,24 @@ export interface MatcherHealth {
 }
 
 const STATUS_CODE: Record<SignalStatus, number> = { active: 1, false_positive: 2, quarantined: 3 };
-const DIGEST_BYTES = { md5: 16, sha1: 20, sha256: 32 } as const;
-type DigestType = keyof typeof DIGEST_BYTES;
-
-/** Hex → bytes through Node's native decoder (the feed carries millions of values on a cold start). */
-function hexBytes(hex: string, bytes: number): Uint8Array | undefined {
-  if (hex.length !== bytes * 2) return undefined;
-  const out = Buffer.from(hex, 'hex');
-  // Buffer.from stops at the first non-hex pair: a short result means a malformed value.
-  return out.length === bytes ? out : undefined;
-}
 
 export class BankMatcher {
   private cursor = 0;
   /** The change at `cursor` (a snapshot names it, so it is never loaded over another database). */
   private lastApplied: FeedCheck | null = null;
-  // Replaced as a whole when a snapshot is restored.
-  private pdq = new HammingIndex256();
-  /** Known videos: every frame hash in one Hamming index, entry = signal id. */
-  private videos = new VpdqVideoIndex<number>({ search: new HammingIndex256() });
-  private videoOf = new Map<number, number>();
-  private digests: Record<DigestType, DigestIndex>;
+  /**
+   * One index per locally matched signal type (type-indexes.ts), by index kind; replaced as a whole when a
+   * snapshot is restored. Photo types are searched with their own views plus the frames of the video types
+   * whose frames they are (`framesOf`).
+   */
+  private indexes: TypeIndex[] = [];
+  private byType = new Map<string, TypeIndex>();
+  private digestIndexes: DigestTypeIndex[] = [];
+  private photoIndexes: PhotoTypeIndex[] = [];
+  private videoIndexes: VideoTypeIndex[] = [];
+  private framesOf = new Map<string, VideoTypeIndex[]>();
+  /** Default threshold per type (the registry's), for banks that set none. */
+  private readonly defaults = new Map<string, number | undefined>();
   /** Per signal id: its bank id and status, in typed arrays (millions of signals, no objects). */
   private bankOf = new Int32Array(1024);
   private statusOf = new Uint8Array(1024);
@@ -199,7 +234,22 @@ export class BankMatcher {
   constructor(private readonly store: Store, private readonly options: MatcherOptions) {
     this.qualityThreshold = options.pdqQualityThreshold ?? PDQ_QUALITY_THRESHOLD;
     this.pageSize = options.pageSize ?? 50_000;
-    this.digests = { md5: options.digestIndex(16), sha1: options.digestIndex(20), sha256: options.digestIndex(32) };
+    for (const t of signalTypes()) this.defaults.set(t.name, t.defaultThreshold);
+    this.setIndexes(createTypeIndexes({ digestIndex: options.digestIndex }));
+  }
+
+  private setIndexes(indexes: TypeIndex[]): void {
+    this.indexes = indexes;
+    this.byType = new Map(indexes.map((i) => [i.type, i]));
+    this.digestIndexes = indexes.filter((i): i is DigestTypeIndex => i.kind === 'exact-digest');
+    this.photoIndexes = indexes.filter((i): i is PhotoTypeIndex => i.kind === 'hamming256');
+    this.videoIndexes = indexes.filter((i): i is VideoTypeIndex => i.kind === 'vpdq-frames');
+    this.framesOf = new Map(this.photoIndexes.map((p) => [p.type, this.videoIndexes.filter((v) => v.frameType === p.type)]));
+  }
+
+  /** A bank's threshold for a type: its own, else the type's default; undefined for exact types. */
+  private thresholdOf(bank: Bank | undefined, type: string): number | undefined {
+    return (bank?.thresholds as Record<string, number | undefined> | undefined)?.[type] ?? this.defaults.get(type);
   }
 
   /** Seq of the last change applied. */
@@ -216,8 +266,9 @@ export class BankMatcher {
     return this.caughtUpAt === 0 ? Number.POSITIVE_INFINITY : Math.max(0, now - this.caughtUpAt);
   }
 
-  get sizes(): Record<'pdq' | 'vpdq' | DigestType, number> {
-    return { pdq: this.pdq.size, vpdq: this.videoOf.size, md5: this.digests.md5.size, sha1: this.digests.sha1.size, sha256: this.digests.sha256.size };
+  /** Signals held per locally matched type. */
+  get sizes(): Record<SignalTypeName, number> {
+    return Object.fromEntries(this.indexes.map((i) => [i.type, i.size])) as Record<SignalTypeName, number>;
   }
 
   /** Applies every change since the last sync. Concurrent calls share one run. Returns changes applied. */
@@ -273,47 +324,23 @@ export class BankMatcher {
   }
 
   private apply(change: SignalChange): void {
-    const { id, type } = change;
+    const { id } = change;
     this.ensureCapacity(id);
+    // Opaque types (photodna) have no index here: matched by a licensed remote matcher, not locally.
+    const index = this.byType.get(change.type);
     if (change.deleted) {
-      if (type === 'pdq') this.pdq.remove(id);
-      else if (type === 'vpdq') this.removeVideo(id);
-      else if (type in DIGEST_BYTES) this.digests[type as DigestType].remove(id);
+      index?.remove(id);
       this.statusOf[id] = 0;
       return;
     }
     this.bankOf[id] = change.bankId;
     this.statusOf[id] = STATUS_CODE[change.status];
-    if (type === 'pdq') {
-      const bytes = this.pdq.has(id) ? undefined : hexBytes(change.value, 32);
-      if (bytes) {
-        this.pdq.add(id, bytes);
-        this.degenerateOf[id] = isDegenerate(bytes) ? 1 : 0;
-      }
-    } else if (type === 'vpdq') {
-      if (!this.videoOf.has(id)) {
-        try {
-          this.videoOf.set(id, this.videos.add(id, parseVpdqJson(change.value)));
-        } catch {
-          // A value the store accepted but this version cannot parse never matches; it is not fatal.
-        }
-      }
-    } else if (type in DIGEST_BYTES) {
-      const index = this.digests[type as DigestType];
-      const bytes = hexBytes(change.value, DIGEST_BYTES[type as DigestType]);
-      if (bytes) {
-        index.remove(id);
-        index.add(id, bytes);
-      }
+    if (index?.kind === 'hamming256') {
+      const bytes = index.add(id, change.value);
+      if (bytes) this.degenerateOf[id] = isDegenerate(bytes) ? 1 : 0;
+    } else {
+      index?.add(id, change.value);
     }
-    // photodna is opaque here: matched by a licensed remote matcher, not locally.
-  }
-
-  private removeVideo(id: number): void {
-    const video = this.videoOf.get(id);
-    if (video === undefined) return;
-    this.videos.remove(video);
-    this.videoOf.delete(id);
   }
 
   /**
@@ -321,8 +348,9 @@ export class BankMatcher {
    * worker thread once enough have piled up; searches go on meanwhile. One-shot runs never need it.
    */
   private maybeCompact(): void {
-    if (!this.timer || this.compacting || !this.pdq.needsCompaction) return;
-    this.compacting = this.pdq.compactAsync().then(
+    const photos = this.timer && !this.compacting ? this.photoIndexes.find((p) => p.index.needsCompaction) : undefined;
+    if (!photos) return;
+    this.compacting = photos.index.compactAsync().then(
       () => true,
       (err: unknown) => {
         this.options.onError?.('compaction', err);
@@ -345,13 +373,14 @@ export class BankMatcher {
    */
   saveSnapshot(dir: string): boolean {
     if (this.compacting) return false;
-    const digests = {} as Record<DigestType, SavableIndex>;
-    for (const d of SNAPSHOT_DIGESTS) {
-      const index = this.digests[d];
-      if (!index.save) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', `The ${d} index cannot be saved: snapshots need a savable digest index`);
-      digests[d] = index as SavableIndex;
+    const digests: Record<string, SavableIndex> = {};
+    for (const d of this.digestIndexes) {
+      if (!d.index.save) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', `The ${d.type} index cannot be saved: snapshots need a savable digest index`);
+      digests[d.type] = d.index as SavableIndex;
     }
-    writeSnapshot(dir, { position: this.cursor, check: this.lastApplied, pdq: this.pdq, digests, bankOf: this.bankOf, statusOf: this.statusOf, videoIds: [...this.videoOf.keys()] });
+    const photos = Object.fromEntries(this.photoIndexes.map((p) => [p.type, p.index]));
+    const videoIds = this.videoIndexes.flatMap((v) => [...v.videoOf.keys()]);
+    writeSnapshot(dir, { position: this.cursor, check: this.lastApplied, photos, digests, bankOf: this.bankOf, statusOf: this.statusOf, videoIds });
     return true;
   }
 
@@ -363,9 +392,10 @@ export class BankMatcher {
   async restoreSnapshot(dir: string): Promise<{ position: number }> {
     const load = this.options.loadDigestIndex;
     if (!load) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', 'Restoring a snapshot needs loadDigestIndex');
-    const fresh = () => this.cursor === 0 && this.syncing === undefined && this.pdq.size === 0;
+    const fresh = () => this.cursor === 0 && this.syncing === undefined && this.indexes.every((i) => i.size === 0);
     if (!fresh()) throw new VigilError('VIGIL_ERR_CONFLICT', 'A snapshot is restored before the first sync');
-    const s = readSnapshot(dir, (path, type) => load(path, DIGEST_BYTES[type]));
+    const bytesOf = new Map<string, number>(this.digestIndexes.map((d) => [d.type, d.bytes]));
+    const s = readSnapshot(dir, { digests: [...bytesOf.keys()], photos: this.photoIndexes.map((p) => p.type) }, (path, type) => load(path, bytesOf.get(type)!));
     const bad = (why: string): never => {
       throw corruptError(dir, why);
     };
@@ -376,22 +406,22 @@ export class BankMatcher {
       const [signal] = await this.store.getSignals([s.check.id]);
       if (!signal || signal.type !== s.check.type || signal.value !== s.check.value) bad(`signal ${s.check.id} differs in the store: it was written for another database`);
     }
-    const videos = new VpdqVideoIndex<number>({ search: new HammingIndex256() });
-    const videoOf = new Map<number, number>();
+    // Every other index anew, filled from the snapshot's files; videos re-read from the store by id.
+    const indexes = this.indexes.map((i): TypeIndex =>
+      i.kind === 'exact-digest' ? new DigestTypeIndex(i.type, i.bytes, s.digests[i.type]!)
+        : i.kind === 'hamming256' ? new PhotoTypeIndex(i.type, s.photos[i.type]!)
+          : new VideoTypeIndex(i.type, i.frameType));
+    const videos = new Map(indexes.filter((i): i is VideoTypeIndex => i.kind === 'vpdq-frames').map((v) => [v.type as string, v]));
     const signals = s.videoIds.length > 0 ? await this.store.getSignals(s.videoIds) : [];
     if (signals.length !== s.videoIds.length) bad('some of its videos are missing from the store');
     for (const signal of signals) {
-      try {
-        videoOf.set(signal.id, videos.add(signal.id, parseVpdqJson(signal.value)));
-      } catch {
-        // As in apply(): a value this version cannot parse never matches.
-      }
+      const index = videos.get(signal.type);
+      if (!index) bad(`signal ${signal.id} is no video in the store`);
+      // As in apply(): a value this version cannot parse never matches.
+      index!.add(signal.id, signal.value);
     }
     if (!fresh()) throw new VigilError('VIGIL_ERR_CONFLICT', 'A sync started while the snapshot was restored');
-    this.pdq = s.pdq;
-    this.digests = s.digests;
-    this.videos = videos;
-    this.videoOf = videoOf;
+    this.setIndexes(indexes);
     this.bankOf = s.bankOf;
     this.statusOf = s.statusOf;
     this.cursor = s.position;
@@ -405,7 +435,12 @@ export class BankMatcher {
    */
   async warm(): Promise<void> {
     await this.sync();
-    if (this.pdq.needsCompaction) await this.pdq.compactAsync();
+    for (const p of this.photoIndexes) if (p.index.needsCompaction) await p.index.compactAsync();
+  }
+
+  /** Folds every photo index into its final segments now, needed or not (benchmarks measure the compacted state). */
+  async compact(): Promise<void> {
+    for (const p of this.photoIndexes) await p.index.compactAsync();
   }
 
   /** Polls the change feed every `pollMs` (default 1 s) until stop(). */
@@ -421,14 +456,14 @@ export class BankMatcher {
   }
 
   /** The distinct thresholds of the enabled banks for a type. */
-  private thresholds(type: 'pdq' | 'vpdq'): number[] {
+  private thresholds(type: string): number[] {
     const set = new Set<number>();
-    for (const bank of this.banks.values()) if (bank.enabled) set.add(bank.thresholds[type] ?? SIGNAL_TYPE_INFO[type].defaultThreshold!);
+    for (const bank of this.banks.values()) if (bank.enabled) set.add(this.thresholdOf(bank, type)!);
     return [...set];
   }
 
   /** The widest threshold of the enabled banks (-1 when none is enabled): one index search serves them all. */
-  private radius(type: 'pdq' | 'vpdq'): number {
+  private radius(type: string): number {
     return Math.max(-1, ...this.thresholds(type));
   }
 
@@ -444,81 +479,96 @@ export class BankMatcher {
       if (better) hits.set(hit.id, hit);
     };
     const precision = this.options.precision ?? 'default';
-    for (const type of ['md5', 'sha1', 'sha256'] as const) {
-      const hex = query[type];
-      if (!hex) continue;
-      const bytes = hexBytes(hex.toLowerCase(), DIGEST_BYTES[type]);
-      if (!bytes) throw new VigilError('VIGIL_ERR_INVALID_HASH', `Expected ${DIGEST_BYTES[type] * 2} hexadecimal digits for ${type}`);
-      for (const id of this.digests[type].lookup(bytes)) hits.set(id, { id, type, distance: 0 });
+    for (const ix of this.digestIndexes) {
+      for (const hex of exactValues(query, ix.type)) {
+        if (!hex) continue;
+        const bytes = hexBytes(hex.toLowerCase(), ix.bytes);
+        if (!bytes) throw new VigilError('VIGIL_ERR_INVALID_HASH', `Expected ${ix.bytes * 2} hexadecimal digits for ${ix.type}`);
+        for (const id of ix.index.lookup(bytes)) hits.set(id, { id, type: ix.type, distance: 0 });
+      }
     }
-    const pdqQueries = [...(query.pdq ?? [])];
-    const videoQueries = [...(query.vpdq ? [{ view: 'video', features: query.vpdq }] : []), ...(query.vpdqViews ?? [])];
-    // Every sampled frame of a video is also an image query: a known picture inside a video is found.
-    for (const v of videoQueries) for (const f of v.features) pdqQueries.push({ view: v.view === 'video' ? 'frame' : `frame (${v.view})`, quality: f.quality, hashes: [f.hash], timestamp: f.timestamp });
-    const pdqRadius = this.radius('pdq');
-    const vpdqRadius = this.radius('vpdq');
-    // Known pictures seen in the query video: per signal, each frame time and its best distance (for ranges).
-    const seenAt = new Map<number, Map<number, number>>();
-    for (const q of pdqQueries) {
-      if (q.quality < this.qualityThreshold || q.hashes.length === 0) continue;
-      if (pdqRadius >= 0) {
-        const degenerate = q.hashes.map(isDegenerate);
-        // The picture's own unturned hash: a turned or derived hash must do better than it (match-policy.ts).
-        const own = (pdqQueries.find((o) => o.view === 'original' && o.timestamp === q.timestamp) ?? q).hashes[0];
-        // Each orientation on its own: a turned hash may only match where the plain one did not.
-        for (let k = 0; k < q.hashes.length; k++) {
-          const dihedral = DIHEDRAL_NAMES[k];
-          for (const m of this.pdq.search(q.hashes[k], pdqRadius)) {
-            const bank = this.banks.get(this.bankOf[m.id]);
-            if (!bank) continue;
-            const known = this.pdq.get(m.id);
-            const originalDistance = k === 0 && q.hashes[0] === own ? m.distance : known ? hammingDistance256(own, known) : 256;
-            const hit = { view: q.view, dihedral, distance: m.distance, quality: q.quality, originalDistance, queryDegenerate: degenerate[k], bankDegenerate: this.degenerateOf[m.id] === 1, frame: q.timestamp !== undefined };
-            const admitted = admitHit(hit, bank.thresholds.pdq ?? SIGNAL_TYPE_INFO.pdq.defaultThreshold!, bank.degeneratePolicy ?? 'exact', precision);
-            if (!admitted) continue;
-            const { confidence, ...rule } = admitted;
-            keep({ id: m.id, type: 'pdq', distance: m.distance, view: q.view, dihedral, rule, confidence, ...(q.timestamp !== undefined ? { timestamp: q.timestamp, timestampIn: 'query' as const } : {}) });
-            if (q.timestamp !== undefined) {
-              const times = seenAt.get(m.id) ?? new Map<number, number>();
-              seenAt.set(m.id, times.set(q.timestamp, Math.min(m.distance, times.get(q.timestamp) ?? Infinity)));
+    const videoQueries = this.videoIndexes.map((v) => videoValues(query, v.type));
+    // Per video type, the distinct thresholds of the enabled banks (none: no enabled bank, nothing to search).
+    const videoThresholds = this.videoIndexes.map((v) => this.thresholds(v.type));
+    for (const p of this.photoIndexes) {
+      const related = this.framesOf.get(p.type)!;
+      const photoQueries = [...photoValues(query, p.type)];
+      // Every sampled frame of a video is also an image query: a known picture inside a video is found.
+      const frames: VideoView[] = [];
+      const videoSearch = related.map((v) => {
+        const i = this.videoIndexes.indexOf(v);
+        frames.push(...videoQueries[i]!);
+        return { v, thresholds: videoThresholds[i]! };
+      });
+      frameQueries(frames, photoQueries);
+      const photoRadius = this.radius(p.type);
+      // Known pictures seen in the query video: per signal, each frame time and its best distance (for ranges).
+      const seenAt = new Map<number, Map<number, number>>();
+      for (const q of photoQueries) {
+        if (q.quality < this.qualityThreshold || q.hashes.length === 0) continue;
+        if (photoRadius >= 0) {
+          const degenerate = q.hashes.map(isDegenerate);
+          // The picture's own unturned hash: a turned or derived hash must do better than it (match-policy.ts).
+          const own = (photoQueries.find((o) => o.view === 'original' && o.timestamp === q.timestamp) ?? q).hashes[0];
+          // Each orientation on its own: a turned hash may only match where the plain one did not.
+          for (let k = 0; k < q.hashes.length; k++) {
+            const dihedral = DIHEDRAL_NAMES[k];
+            for (const m of p.index.search(q.hashes[k], photoRadius)) {
+              const bank = this.banks.get(this.bankOf[m.id]);
+              if (!bank) continue;
+              const known = p.index.get(m.id);
+              const originalDistance = k === 0 && q.hashes[0] === own ? m.distance : known ? hammingDistance256(own, known) : 256;
+              const hit = { view: q.view, dihedral, distance: m.distance, quality: q.quality, originalDistance, queryDegenerate: degenerate[k], bankDegenerate: this.degenerateOf[m.id] === 1, frame: q.timestamp !== undefined };
+              const admitted = admitHit(hit, this.thresholdOf(bank, p.type)!, bank.degeneratePolicy ?? 'exact', precision);
+              if (!admitted) continue;
+              const { confidence, ...rule } = admitted;
+              keep({ id: m.id, type: p.type, distance: m.distance, view: q.view, dihedral, rule, confidence, ...(q.timestamp !== undefined ? { timestamp: q.timestamp, timestampIn: 'query' as const } : {}) });
+              if (q.timestamp !== undefined) {
+                const times = seenAt.get(m.id) ?? new Map<number, number>();
+                seenAt.set(m.id, times.set(q.timestamp, Math.min(m.distance, times.get(q.timestamp) ?? Infinity)));
+              }
+            }
+          }
+        }
+        // A still (not a frame) may come from a known video: find it among the videos' frames. The frame
+        // distance decides where it is shown, so each distinct bank threshold is its own search.
+        if (q.timestamp !== undefined) continue;
+        for (const { v, thresholds } of videoSearch) {
+          if (v.size === 0) continue;
+          for (const radius of thresholds) {
+            for (const m of v.index.findImage(q.hashes[0], radius)) {
+              const bank = this.banks.get(this.bankOf[m.entry]);
+              if (this.thresholdOf(bank, v.type) !== radius) continue;
+              const first = m.occurrences.reduce((a, b) => (b.distance < a.distance ? b : a));
+              const admitted = bank && admitHit({ view: q.view, dihedral: 'orig', distance: m.distance, quality: q.quality, originalDistance: m.distance, queryDegenerate: isDegenerate(q.hashes[0]), bankDegenerate: false, frame: false }, radius, bank.degeneratePolicy ?? 'exact', precision);
+              if (!admitted) continue;
+              const { confidence, ...rule } = admitted;
+              keep({ id: m.entry, type: v.type, distance: m.distance, view: q.view, timestamp: first.timestamp, timestampIn: 'known', ranges: m.ranges, rule, confidence });
             }
           }
         }
       }
-      // A still (not a frame) may come from a known video: find it among the videos' frames. The frame
-      // distance decides where it is shown, so each distinct bank threshold is its own search.
-      if (vpdqRadius >= 0 && q.timestamp === undefined && this.videoOf.size > 0) {
-        for (const radius of this.thresholds('vpdq')) {
-          for (const m of this.videos.findImage(q.hashes[0], radius)) {
-            if (this.vpdqThresholdOf(m.entry) !== radius) continue;
-            const first = m.occurrences.reduce((a, b) => (b.distance < a.distance ? b : a));
-            const bank = this.banks.get(this.bankOf[m.entry]);
-            const admitted = bank && admitHit({ view: q.view, dihedral: 'orig', distance: m.distance, quality: q.quality, originalDistance: m.distance, queryDegenerate: isDegenerate(q.hashes[0]), bankDegenerate: false, frame: false }, radius, bank.degeneratePolicy ?? 'exact', precision);
-            if (!admitted) continue;
-            const { confidence, ...rule } = admitted;
-            keep({ id: m.entry, type: 'vpdq', distance: m.distance, view: q.view, timestamp: first.timestamp, timestampIn: 'known', ranges: m.ranges, rule, confidence });
-          }
-        }
-      }
+      if (seenAt.size > 0) this.addFrameRanges(p.type, hits, seenAt, frames);
     }
-    if (seenAt.size > 0) this.addFrameRanges(hits, seenAt, videoQueries);
-    if (vpdqRadius >= 0 && this.videoOf.size > 0) {
+    for (let i = 0; i < this.videoIndexes.length; i++) {
+      const v = this.videoIndexes[i]!;
+      if (v.size === 0) continue;
       // Per known video, the view of the query that matched the largest share of its frames. The frame
       // distance is part of the vPDQ rule, so each distinct bank threshold is its own query.
       const best = new Map<number, Hit & { share: number }>();
-      for (const radius of this.thresholds('vpdq')) {
-        for (const v of videoQueries) {
-          if (v.features.length === 0) continue;
-          for (const m of this.videos.query(v.features, { distanceThreshold: radius })) {
-            if (this.vpdqThresholdOf(m.entry) !== radius) continue;
+      for (const radius of videoThresholds[i]!) {
+        for (const view of videoQueries[i]!) {
+          if (view.features.length === 0) continue;
+          for (const m of v.index.query(view.features, { distanceThreshold: radius })) {
+            if (this.thresholdOf(this.banks.get(this.bankOf[m.entry]), v.type) !== radius) continue;
             const prior = best.get(m.entry);
             if (prior && prior.share >= m.queryMatchPercent) continue;
             const { queryMatchPercent, comparedMatchPercent, queryMatchedFrames, queryFrames, comparedMatchedFrames, comparedFrames, minDistance, queryRanges, comparedRanges } = m;
             best.set(m.entry, {
               id: m.entry,
-              type: 'vpdq',
+              type: v.type,
               distance: m.distance,
-              view: v.view,
+              view: view.view,
               share: m.queryMatchPercent,
               rule: { rule: 'video', distance: m.distance, maxDistance: radius },
               confidence: 'high',
@@ -533,11 +583,9 @@ export class BankMatcher {
     const kept = [...hits.values()].filter((h) => {
       const bank = this.banks.get(this.bankOf[h.id]);
       if (!bank || !bank.enabled || this.statusOf[h.id] === 0) return false;
-      if (h.type === 'pdq' || (h.type === 'vpdq' && h.video === undefined)) {
-        const type = h.type;
-        return h.distance <= (bank.thresholds[type] ?? SIGNAL_TYPE_INFO[type].defaultThreshold!);
-      }
-      return true;
+      // Whole-video matches met their threshold in the vPDQ rule; exact types have none.
+      const threshold = h.video === undefined ? this.thresholdOf(bank, h.type) : undefined;
+      return threshold === undefined || h.distance <= threshold;
     });
     if (kept.length === 0) return [];
     const signals = new Map((await this.store.getSignals(kept.map((h) => h.id))).map((s) => [s.id, s]));
@@ -582,26 +630,29 @@ export class BankMatcher {
    */
   async nearest(query: MatchQuery, radius: number): Promise<NearestSignal | undefined> {
     if (!Number.isInteger(radius) || radius < 0 || radius > 256) throw invalidArgument('a whole number of bits from 0 to 256', 'radius', radius);
-    type Near = { id: number; type: 'pdq' | 'vpdq'; distance: number; view: string; dihedral?: DihedralName; timestamp?: number; timestampIn?: 'query' | 'known' };
+    type Near = { id: number; type: SignalTypeName; distance: number; view: string; dihedral?: DihedralName; timestamp?: number; timestampIn?: 'query' | 'known' };
     let best: Near | undefined;
     const consider = (n: Near) => {
       const bank = this.banks.get(this.bankOf[n.id]);
       if (!bank?.enabled || this.statusOf[n.id] === 0) return;
       if (!best || n.distance < best.distance || (n.distance === best.distance && n.id < best.id)) best = n;
     };
-    const queries = [...(query.pdq ?? [])];
-    for (const v of [...(query.vpdq ? [{ view: 'video', features: query.vpdq }] : []), ...(query.vpdqViews ?? [])]) {
-      for (const f of v.features) queries.push({ view: v.view === 'video' ? 'frame' : `frame (${v.view})`, quality: f.quality, hashes: [f.hash], timestamp: f.timestamp });
-    }
-    for (const q of queries) {
-      if (q.quality < this.qualityThreshold || q.hashes.length === 0) continue;
-      for (const m of this.pdq.searchDihedral(q.hashes, best ? Math.min(radius, best.distance) : radius)) {
-        consider({ id: m.id, type: 'pdq', distance: m.distance, view: q.view, dihedral: DIHEDRAL_NAMES[m.variant], ...(q.timestamp !== undefined ? { timestamp: q.timestamp, timestampIn: 'query' as const } : {}) });
-      }
-      if (q.timestamp === undefined && this.videoOf.size > 0) {
-        for (const m of this.videos.findImage(q.hashes[0], best ? Math.min(radius, best.distance) : radius)) {
-          const at = m.occurrences.find((o) => o.distance === m.distance)!;
-          consider({ id: m.entry, type: 'vpdq', distance: m.distance, view: q.view, timestamp: at.timestamp, timestampIn: 'known' });
+    for (const p of this.photoIndexes) {
+      const related = this.framesOf.get(p.type)!;
+      const queries = [...photoValues(query, p.type)];
+      for (const v of related) frameQueries(videoValues(query, v.type), queries);
+      for (const q of queries) {
+        if (q.quality < this.qualityThreshold || q.hashes.length === 0) continue;
+        for (const m of p.index.searchDihedral(q.hashes, best ? Math.min(radius, best.distance) : radius)) {
+          consider({ id: m.id, type: p.type, distance: m.distance, view: q.view, dihedral: DIHEDRAL_NAMES[m.variant], ...(q.timestamp !== undefined ? { timestamp: q.timestamp, timestampIn: 'query' as const } : {}) });
+        }
+        if (q.timestamp !== undefined) continue;
+        for (const v of related) {
+          if (v.size === 0) continue;
+          for (const m of v.index.findImage(q.hashes[0], best ? Math.min(radius, best.distance) : radius)) {
+            const at = m.occurrences.find((o) => o.distance === m.distance)!;
+            consider({ id: m.entry, type: v.type, distance: m.distance, view: q.view, timestamp: at.timestamp, timestampIn: 'known' });
+          }
         }
       }
     }
@@ -616,7 +667,7 @@ export class BankMatcher {
       signalType: found.type,
       value: signal.value,
       distance: found.distance,
-      threshold: bank.thresholds[found.type] ?? SIGNAL_TYPE_INFO[found.type].defaultThreshold!,
+      threshold: this.thresholdOf(bank, found.type)!,
       view: found.view,
       ...(found.dihedral !== undefined ? { dihedral: found.dihedral } : {}),
       ...(found.timestamp !== undefined ? { timestamp: found.timestamp, timestampIn: found.timestampIn } : {}),
@@ -626,23 +677,19 @@ export class BankMatcher {
     };
   }
 
-  private vpdqThresholdOf(id: number): number {
-    return this.banks.get(this.bankOf[id])?.thresholds.vpdq ?? SIGNAL_TYPE_INFO.vpdq.defaultThreshold!;
-  }
-
   /**
    * A known picture seen in the query video: the stretches of the video where it is shown, counting the
    * frames within its bank's threshold (the search ran at the widest). Frames too flat to query neither
    * match nor break a stretch.
    */
-  private addFrameRanges(hits: Map<number, { id: number; type: SignalTypeName; timestampIn?: 'query' | 'known'; ranges?: TimeRange[] }>, seenAt: Map<number, Map<number, number>>, videos: { features: VpdqFeature[] }[]): void {
+  private addFrameRanges(type: SignalTypeName, hits: Map<number, { id: number; type: SignalTypeName; timestampIn?: 'query' | 'known'; ranges?: TimeRange[] }>, seenAt: Map<number, Map<number, number>>, videos: { features: VpdqFeature[] }[]): void {
     const all = videos.flatMap((v) => v.features);
     const usable = all.filter((f) => f.quality >= this.qualityThreshold);
     const step = sampleStep(all);
     for (const [id, times] of seenAt) {
       const hit = hits.get(id);
-      if (hit?.type !== 'pdq' || hit.timestampIn !== 'query') continue;
-      const threshold = this.banks.get(this.bankOf[id])?.thresholds.pdq ?? SIGNAL_TYPE_INFO.pdq.defaultThreshold!;
+      if (hit?.type !== type || hit.timestampIn !== 'query') continue;
+      const threshold = this.thresholdOf(this.banks.get(this.bankOf[id]), type)!;
       hit.ranges = timeRanges(usable, (f) => (times.get(f.timestamp) ?? Infinity) <= threshold, step);
     }
   }

@@ -2,8 +2,8 @@
  * Matcher snapshots: a process starts from the indexes as a file plus the change feed since, instead of
  * replaying the whole feed (1M signals: seconds of SQL, hex decoding and index building).
  *
- * A snapshot is a folder: one file per index (HammingIndex256 / ExactIndex files, each CRC-checked) named by a
- * generation, and a manifest (`matcher.snapshot`, the same container) written LAST that names the generation,
+ * A snapshot is a folder: one file per signal type's index (HammingIndex256 / ExactIndex files, each CRC-checked,
+ * named by the generation and the type, e.g. `matcher-<generation>.pdq`), and a manifest (`matcher.snapshot`, the same container) written LAST that names the generation,
  * the feed position and the per-signal bank and status arrays. A crash mid-write leaves the previous manifest,
  * whose files are kept until the generation after; a reader never sees a mixed set. Known videos are saved by
  * signal id only: a signal's value never changes under its id, so they are re-read from the store on load.
@@ -14,9 +14,6 @@ import { randomBytes } from 'node:crypto';
 import { IndexFileReader, writeIndexFile } from '../matching/_file-format.js';
 import { HammingIndex256 } from '../matching/hamming-index.js';
 import type { SignalTypeName } from '../signals/registry.js';
-
-export const SNAPSHOT_DIGESTS = ['md5', 'sha1', 'sha256'] as const;
-export type SnapshotDigest = (typeof SNAPSHOT_DIGESTS)[number];
 
 /** A digest index that can be written to a file (the production ExactIndex can). */
 export interface SavableIndex {
@@ -33,8 +30,10 @@ export interface FeedCheck {
 export interface SnapshotContents {
   position: number;
   check: FeedCheck | null;
-  pdq: HammingIndex256;
-  digests: Record<SnapshotDigest, SavableIndex>;
+  /** Per photo (hamming256) type, its index. */
+  photos: Record<string, HammingIndex256>;
+  /** Per exact-digest type, its index. */
+  digests: Record<string, SavableIndex>;
   /** Bank id and status code per signal id (the matcher's arrays; only `length` entries are meaningful). */
   bankOf: Int32Array;
   statusOf: Uint8Array;
@@ -44,8 +43,8 @@ export interface SnapshotContents {
 export interface LoadedSnapshot<D> {
   position: number;
   check: FeedCheck | null;
-  pdq: HammingIndex256;
-  digests: Record<SnapshotDigest, D>;
+  photos: Record<string, HammingIndex256>;
+  digests: Record<string, D>;
   bankOf: Int32Array<ArrayBuffer>;
   statusOf: Uint8Array<ArrayBuffer>;
   videoIds: number[];
@@ -54,7 +53,7 @@ export interface LoadedSnapshot<D> {
 const MANIFEST = 'matcher.snapshot';
 const KIND = 'vigil.matcher-snapshot';
 const KIND_VERSION = 1;
-const FILE = /^matcher-([0-9a-z]+-[0-9a-f]+)\.(pdq|md5|sha1|sha256)$/;
+const FILE = /^matcher-([0-9a-z]+-[0-9a-f]+)\.([0-9A-Za-z_-]+)$/;
 
 interface Manifest {
   generation: string;
@@ -70,8 +69,8 @@ const fileOf = (dir: string, generation: string, part: string) => join(dir, `mat
 export function writeSnapshot(dir: string, s: SnapshotContents): { generation: string } {
   // Sortable by time, unique across processes sharing the folder.
   const generation = `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
-  s.pdq.save(fileOf(dir, generation, 'pdq'));
-  for (const d of SNAPSHOT_DIGESTS) s.digests[d].save(fileOf(dir, generation, d));
+  for (const [type, index] of Object.entries(s.photos)) index.save(fileOf(dir, generation, type));
+  for (const [type, index] of Object.entries(s.digests)) index.save(fileOf(dir, generation, type));
   const previous = readGeneration(dir);
   const meta: Manifest = { generation, position: s.position, check: s.check, signals: s.bankOf.length, videos: s.videoIds.length };
   writeIndexFile(join(dir, MANIFEST), KIND, KIND_VERSION, meta, [
@@ -109,10 +108,11 @@ export function hasSnapshot(dir: string): boolean {
 }
 
 /**
- * Reads the snapshot in `dir`. Throws (VIGIL_ERR_INDEX_CORRUPT, VIGIL_ERR_UNREADABLE) on anything unusable:
- * the caller then replays the whole feed.
+ * Reads the snapshot in `dir`, one file per type named in `types` (the matcher's registered types). Throws
+ * (VIGIL_ERR_INDEX_CORRUPT, VIGIL_ERR_UNREADABLE) on anything unusable, a type's missing file included (a type
+ * added since): the caller then replays the whole feed.
  */
-export function readSnapshot<D>(dir: string, loadDigest: (path: string, type: SnapshotDigest) => D): LoadedSnapshot<D> {
+export function readSnapshot<D>(dir: string, types: { digests: readonly string[]; photos: readonly string[] }, loadDigest: (path: string, type: string) => D): LoadedSnapshot<D> {
   const f = IndexFileReader.open(join(dir, MANIFEST), KIND, [KIND_VERSION]);
   try {
     const m = f.meta as Partial<Manifest> | null;
@@ -127,9 +127,9 @@ export function readSnapshot<D>(dir: string, loadDigest: (path: string, type: Sn
     f.read('bankOf', bankOf);
     f.read('statusOf', statusOf);
     f.read('videoIds', videoIds);
-    const pdq = HammingIndex256.load(fileOf(dir, manifest.generation, 'pdq'));
-    const digests = Object.fromEntries(SNAPSHOT_DIGESTS.map((d) => [d, loadDigest(fileOf(dir, manifest.generation, d), d)])) as Record<SnapshotDigest, D>;
-    return { position: manifest.position, check: manifest.check, pdq, digests, bankOf, statusOf, videoIds: [...videoIds] };
+    const photos = Object.fromEntries(types.photos.map((t) => [t, HammingIndex256.load(fileOf(dir, manifest.generation, t))]));
+    const digests = Object.fromEntries(types.digests.map((t) => [t, loadDigest(fileOf(dir, manifest.generation, t), t)]));
+    return { position: manifest.position, check: manifest.check, photos, digests, bankOf, statusOf, videoIds: [...videoIds] };
   } finally {
     f.close();
   }

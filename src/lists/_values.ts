@@ -3,7 +3,7 @@
  * and the label vocabularies (Project VIC numbers, UK A/B/C, industry A1–B2, tags, booleans).
  * Every function throws an Error whose message becomes a row error.
  */
-import { signalType, type SignalTypeName } from '../signals/registry.js';
+import { findSignalType, signalType, type SignalTypeName } from '../signals/registry.js';
 import { vpdqSignal } from '../signals/vpdq/signal-type.js';
 import type { Labels, ListSignal } from './types.js';
 
@@ -66,7 +66,8 @@ const SIGNAL_ALIASES: Record<string, SignalTypeName> = {
 
 export function signalTypeFromName(name: string): SignalTypeName | undefined {
   const key = name.trim().toLowerCase();
-  return Object.hasOwn(SIGNAL_ALIASES, key) ? SIGNAL_ALIASES[key] : undefined;
+  // A registered type's own name needs no alias.
+  return Object.hasOwn(SIGNAL_ALIASES, key) ? SIGNAL_ALIASES[key] : findSignalType(key)?.name;
 }
 
 /** @throws Error for a name that is no signal type Vigil imports. */

@@ -12,12 +12,12 @@ import { prepareInput } from './_input.js';
 import { readLineBatches } from './_lines.js';
 import { messageOf, positiveIntOption, ReaderState, TextBatcher } from './_reader.js';
 import { isCanonicalSignal, normalizeSignal, show } from './_values.js';
+import { signalTypes } from '../signals/registry.js';
 import type { ListInput, ListItem, ListRecord, ListRecords, ListSignal, ReadOptions, WriteOptions } from './types.js';
 
 /** One line holds a whole video's features (about 75 bytes a second): allow 32 MiB lines by default. */
 export const VIGIL_NDJSON_MAX_LINE_BYTES = 32 * 1024 * 1024;
 
-const DIGESTS = ['md5', 'sha1', 'sha256'] as const;
 
 export function readVigilNdjson(input: ListInput, options: ReadOptions = {}): AsyncGenerator<ListItem> {
   const state = new ReaderState(options);
@@ -55,9 +55,11 @@ function recordOf(json: unknown): ListRecord {
     return v;
   };
   const signals: ListSignal[] = [];
-  for (const type of DIGESTS) {
-    const v = text(type);
-    if (v !== undefined) signals.push({ type, value: normalizeSignal(type, v) });
+  // Every digest of the bytes the file hasher writes (md5, sha1, sha256 and any registered since), under its type's name.
+  for (const t of signalTypes()) {
+    if (t.digest === undefined) continue;
+    const v = text(t.name);
+    if (v !== undefined) signals.push({ type: t.name, value: normalizeSignal(t.name, v) });
   }
   const error = o.error as { code?: unknown } | undefined;
   if (error === undefined) {

@@ -4,16 +4,18 @@
  * bank's rules) only when a new signal is near one of its hashes, instead of every submission on every feed
  * change. The lookup is a superset filter: the widest threshold of any bank, digests exact.
  */
-import type { MatchQuery } from '../banks/matcher.js';
+import { exactValues, photoValues, videoValues, type MatchQuery } from '../banks/matcher.js';
 import { HammingIndex256 } from '../matching/hamming-index.js';
+import { findSignalType, signalTypes } from '../signals/registry.js';
 import { parseVpdqJson } from '../signals/vpdq/format.js';
 import type { SignalChange } from '../store/types.js';
 
-const DIGESTS = ['md5', 'sha1', 'sha256'] as const;
-
 export class RetainedIndex {
-  /** Every PDQ hash of every retained query (views, orientations, video frames), entry id → owner below. */
-  private readonly pdq = new HammingIndex256();
+  /**
+   * Every 256-bit hash of every retained query (photo types' views and orientations, video types' frames), entry
+   * id → owner below. One index for all types: a superset is all a lookup must give (the matcher re-matches).
+   */
+  private readonly hashes256 = new HammingIndex256();
   private readonly ownerOf: number[] = [];
   private readonly entriesOf = new Map<number, number[]>();
   private readonly digests = new Map<string, Set<number>>();
@@ -34,28 +36,31 @@ export class RetainedIndex {
     const put = (hash: Uint8Array) => {
       const entry = this.ownerOf.length;
       this.ownerOf.push(retainedId);
-      this.pdq.add(entry, hash);
+      this.hashes256.add(entry, hash);
       entries.push(entry);
     };
-    for (const q of query.pdq ?? []) for (const h of q.hashes) put(h);
-    for (const f of query.vpdq ?? []) put(f.hash);
-    for (const v of query.vpdqViews ?? []) for (const f of v.features) put(f.hash);
     const keys: string[] = [];
-    for (const type of DIGESTS) {
-      const hex = query[type]?.toLowerCase();
-      if (!hex) continue;
-      const key = `${type}:${hex}`;
-      keys.push(key);
-      const owners = this.digests.get(key);
-      if (owners) owners.add(retainedId);
-      else this.digests.set(key, new Set([retainedId]));
+    for (const t of signalTypes()) {
+      if (t.index === 'hamming256') for (const q of photoValues(query, t.name)) for (const h of q.hashes) put(h);
+      else if (t.index === 'vpdq-frames') for (const v of videoValues(query, t.name)) for (const f of v.features) put(f.hash);
+      else if (t.index === 'exact-digest') {
+        for (const value of exactValues(query, t.name)) {
+          const hex = value.toLowerCase();
+          if (!hex) continue;
+          const key = `${t.name}:${hex}`;
+          keys.push(key);
+          const owners = this.digests.get(key);
+          if (owners) owners.add(retainedId);
+          else this.digests.set(key, new Set([retainedId]));
+        }
+      }
     }
     this.entriesOf.set(retainedId, entries);
     this.digestKeysOf.set(retainedId, keys);
   }
 
   remove(retainedId: number): void {
-    for (const entry of this.entriesOf.get(retainedId) ?? []) this.pdq.remove(entry);
+    for (const entry of this.entriesOf.get(retainedId) ?? []) this.hashes256.remove(entry);
     for (const key of this.digestKeysOf.get(retainedId) ?? []) {
       const owners = this.digests.get(key);
       owners?.delete(retainedId);
@@ -73,11 +78,12 @@ export class RetainedIndex {
   candidates(change: SignalChange, radius: number): number[] {
     const out = new Set<number>();
     const near = (hash: Uint8Array) => {
-      for (const m of this.pdq.search(hash, radius)) out.add(this.ownerOf[m.id]!);
+      for (const m of this.hashes256.search(hash, radius)) out.add(this.ownerOf[m.id]!);
     };
-    if (change.type === 'pdq') {
+    const kind = findSignalType(change.type)?.index;
+    if (kind === 'hamming256') {
       if (/^[0-9a-fA-F]{64}$/.test(change.value)) near(Buffer.from(change.value, 'hex'));
-    } else if (change.type === 'vpdq') {
+    } else if (kind === 'vpdq-frames') {
       let frames: { hash: Uint8Array }[] = [];
       try {
         frames = parseVpdqJson(change.value);
@@ -91,7 +97,7 @@ export class RetainedIndex {
         seen.add(key);
         near(f.hash);
       }
-    } else if ((DIGESTS as readonly string[]).includes(change.type)) {
+    } else if (kind === 'exact-digest') {
       for (const id of this.digests.get(`${change.type}:${change.value.toLowerCase()}`) ?? []) out.add(id);
     }
     return [...out];

@@ -5,7 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import secureJson from 'secure-json-parse';
 import { VigilError } from '../core/errors.js';
-import { hexPattern, SIGNAL_TYPES } from '../signals/registry.js';
+import { hexPattern, SIGNAL_TYPES, signalTypes, type IndexKind, type SignalType, type SignalTypeName } from '../signals/registry.js';
 import { SCOPES } from '../auth/keys.js';
 import { JOB_STATES } from '../queue/types.js';
 import { ACTION_STATUSES, ACTION_TYPES, VERDICTS } from '../rules/types.js';
@@ -142,35 +142,37 @@ const contentResult = {
   },
 } as const;
 
-const pdqItem = {
+/** A 256-bit photo hash of type `name` as a client sends it: hex, or with its view, quality and other orientations. */
+const photoItem = (name: SignalTypeName) => ({
   oneOf: [
-    { type: 'string', pattern: hexPattern('pdq') },
+    { type: 'string', pattern: hexPattern(name) },
     {
       type: 'object',
       required: ['hash'],
       additionalProperties: false,
       properties: {
-        hash: { type: 'string', pattern: hexPattern('pdq') },
+        hash: { type: 'string', pattern: hexPattern(name) },
         quality: { type: 'integer', minimum: 0, maximum: 100 },
         view: { type: 'string', maxLength: 40 },
-        dihedral: { type: 'object', additionalProperties: { type: 'string', pattern: hexPattern('pdq') } },
+        dihedral: { type: 'object', additionalProperties: { type: 'string', pattern: hexPattern(name) } },
       },
     },
   ],
-} as const;
+});
+
+/** Per index kind, a client hash property of that kind (pipeline/query.ts#ClientHashes reads the same forms). */
+const CLIENT_HASH_PROPERTY: { readonly [K in Exclude<IndexKind, 'none'>]: (t: SignalType<SignalTypeName>) => object } = {
+  'exact-digest': (t) => ({ type: 'string', pattern: hexPattern(t.name) }),
+  hamming256: (t) => ({ type: 'array', maxItems: 64, items: photoItem(t.name) }),
+  'vpdq-frames': (t) => ({ type: 'array', maxItems: 100_000, items: { type: 'string', maxLength: 200 }, description: `${t.name} frame features, "hex,quality,timestamp".` }),
+};
 
 const clientHashes = {
   $id: 'ClientHashes',
   type: 'object',
   description: 'Hashes computed on the client (end-to-end-encrypted apps): the content never reaches the server.',
   additionalProperties: false,
-  properties: {
-    md5: { type: 'string', pattern: hexPattern('md5') },
-    sha1: { type: 'string', pattern: hexPattern('sha1') },
-    sha256: { type: 'string', pattern: hexPattern('sha256') },
-    pdq: { type: 'array', maxItems: 64, items: pdqItem },
-    vpdq: { type: 'array', maxItems: 100_000, items: { type: 'string', maxLength: 200 }, description: 'vPDQ frame features, "hex,quality,timestamp".' },
-  },
+  properties: Object.fromEntries(signalTypes().flatMap((t) => (t.index === 'none' ? [] : [[t.name, CLIENT_HASH_PROPERTY[t.index](t)]]))),
 } as const;
 
 const bank = {

@@ -27,29 +27,59 @@ export const SIGNAL_TYPE_REGISTRY: { readonly [N in SignalTypeName]: SignalType<
   photodna: photodnaSignal,
 };
 
+/**
+ * Types added at run time (registerSignalType): the extension point for tests and plugins. Their names are
+ * outside the SignalTypeName union the typecheck knows; at run time they are types like any other.
+ */
+const registered = new Map<string, SignalType>();
+let all: readonly SignalType<SignalTypeName>[] = SIGNAL_TYPES.map((n) => SIGNAL_TYPE_REGISTRY[n]);
+
+/**
+ * Every signal type, built-in ones first in SIGNAL_TYPES order, then those registered at run time: what code
+ * that works per type iterates (the matcher's indexes, client hashes, the file hasher's digests).
+ */
+export function signalTypes(): readonly SignalType<SignalTypeName>[] {
+  return all;
+}
+
+/**
+ * Adds a type at run time, before the components that read the registry are built (createVigil, a
+ * BankMatcher; the HTTP schemas' enums are fixed when service/ loads). For tests and plugins: a type that ships
+ * with Vigil is a line in SIGNAL_TYPES and SIGNAL_TYPE_REGISTRY. Returns its removal.
+ */
+export function registerSignalType(t: SignalType): () => void {
+  if (findSignalType(t.name)) throw new VigilError('VIGIL_ERR_CONFLICT', `Signal type ${t.name} is already registered`);
+  registered.set(t.name, t);
+  all = [...all, t as SignalType<SignalTypeName>];
+  return () => {
+    registered.delete(t.name);
+    all = all.filter((x) => x !== t);
+  };
+}
+
 /** The signal type of a known name. */
 export function signalType(name: SignalTypeName): SignalType<SignalTypeName> {
-  return SIGNAL_TYPE_REGISTRY[name];
+  return SIGNAL_TYPE_REGISTRY[name] ?? (registered.get(name) as SignalType<SignalTypeName>);
 }
 
 /** The signal type of any text, or undefined for a name Vigil does not know (no prototype keys). */
 export function findSignalType(name: string): SignalType<SignalTypeName> | undefined {
-  return isSignalType(name) ? SIGNAL_TYPE_REGISTRY[name] : undefined;
+  return isSignalType(name) ? signalType(name) : undefined;
 }
 
-/** Names of the types matching by one of `kinds`, in SIGNAL_TYPES order (for schema enums). */
+/** Names of the types matching by one of `kinds`, in signalTypes() order (for schema enums). */
 export function signalTypesMatching(...kinds: MatchingKind[]): SignalTypeName[] {
-  return SIGNAL_TYPES.filter((n) => kinds.includes(SIGNAL_TYPE_REGISTRY[n].matching));
+  return all.filter((t) => kinds.includes(t.matching)).map((t) => t.name);
 }
 
 /** Names of the types with a match threshold (banks may override it). */
 export function thresholdSignalTypes(): SignalTypeName[] {
-  return SIGNAL_TYPES.filter((n) => SIGNAL_TYPE_REGISTRY[n].defaultThreshold !== undefined);
+  return all.filter((t) => t.defaultThreshold !== undefined).map((t) => t.name);
 }
 
 /** JSON Schema pattern of a fixed-length hex type's value (either case; `parse` lower-cases it). */
 export function hexPattern(name: SignalTypeName): string {
-  const length = SIGNAL_TYPE_REGISTRY[name].hexLength;
+  const length = signalType(name).hexLength;
   if (length === undefined) throw new Error(`${name} is no fixed-length hex type`);
   return `^[0-9a-fA-F]{${length}}$`;
 }
@@ -71,13 +101,13 @@ export const SIGNAL_TYPE_INFO: Record<SignalTypeName, SignalTypeInfo> = Object.f
 ) as Record<SignalTypeName, SignalTypeInfo>;
 
 export function isSignalType(name: string): name is SignalTypeName {
-  return (SIGNAL_TYPES as readonly string[]).includes(name);
+  return (SIGNAL_TYPES as readonly string[]).includes(name) || registered.has(name);
 }
 
 export function parseSignalType(name: string): SignalTypeName {
   const lower = name.trim().toLowerCase();
   if (!isSignalType(lower)) {
-    throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', `Expected one of ${SIGNAL_TYPES.join(', ')} for signal type but received ${JSON.stringify(name.slice(0, 40))}`);
+    throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', `Expected one of ${all.map((t) => t.name).join(', ')} for signal type but received ${JSON.stringify(name.slice(0, 40))}`);
   }
   return lower;
 }
@@ -87,7 +117,7 @@ export function parseSignalType(name: string): SignalTypeName {
  * Types without a hex length (vpdq, photodna) are only trimmed and lower-cased: use `signalType(t).parse`.
  */
 export function normalizeHexSignal(type: SignalTypeName, value: string): string {
-  const t = SIGNAL_TYPE_REGISTRY[type];
+  const t = signalType(type);
   return t.hexLength === undefined ? value.trim().toLowerCase() : t.parse(value);
 }
 

@@ -26,6 +26,16 @@ export interface SignalType<N extends string = string> {
   readonly index: IndexKind;
   /** Hex length for fixed-size hex hashes (list formats that carry bare hex use it). */
   readonly hexLength?: number;
+  /**
+   * Exact digests of the file bytes: the digest's OpenSSL name (`md5`, `sha256`, `shake128`…); the file hasher
+   * computes every registered one in its single read (hashing/signal-hashers.ts).
+   */
+  readonly digest?: string;
+  /**
+   * Video types: the signal type of each frame's hash (vpdq: pdq). The matcher then matches a video's frames
+   * against that type's banks and that type's stills against the videos' frames.
+   */
+  readonly frameType?: string;
   /** Default match threshold (max Hamming distance, per frame for video) where the type has one. */
   readonly defaultThreshold?: number;
   /** Largest meaningful distance (the hash's bit count) where the type has a distance. */
@@ -58,7 +68,7 @@ export function parseFixedHex(name: string, length: number, value: string): stri
 }
 
 /** A cryptographic digest of the file bytes: hex, matched exactly. */
-export function digestSignalType<N extends string>(name: N, hexLength: number, description: string, examples: readonly string[]): SignalType<N> {
+export function digestSignalType<N extends string>(name: N, hexLength: number, description: string, examples: readonly string[], digest: string = name): SignalType<N> {
   return {
     name,
     description,
@@ -66,6 +76,7 @@ export function digestSignalType<N extends string>(name: N, hexLength: number, d
     matching: 'exact',
     index: 'exact-digest',
     hexLength,
+    digest,
     parse: (value) => parseFixedHex(name, hexLength, value),
     matches: (a, b) => a === b,
     examples,

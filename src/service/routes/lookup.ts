@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import type { BankMatch, MatchQuery } from '../../banks/matcher.js';
 import { toVigilError } from '../../core/errors.js';
 import { matchQueryOfClientHashes } from '../../pipeline/query.js';
-import { signalTypesMatching, type SignalTypeName } from '../../signals/registry.js';
+import { findSignalType, signalTypesMatching, type SignalTypeName } from '../../signals/registry.js';
 import type { ServiceContext } from '../context.js';
 import { ERROR_RESPONSES } from '../schemas.js';
 import { visibleMatches } from '../match-values.js';
@@ -17,17 +17,16 @@ export interface LookupItem {
   id?: string;
 }
 
-/** One hash of a known type → the matcher query for it. */
+/** One hash of a known type → the matcher query for it, in the client-hash form of the type's index kind. */
 export function lookupQuery(item: LookupItem): MatchQuery {
-  switch (item.type) {
-    case 'md5':
-    case 'sha1':
-    case 'sha256':
+  switch (findSignalType(item.type)?.index) {
+    case 'exact-digest':
       return matchQueryOfClientHashes({ [item.type]: String(item.value) });
-    case 'pdq':
-      return matchQueryOfClientHashes({ pdq: [String(item.value)] });
-    case 'vpdq':
-      return matchQueryOfClientHashes({ vpdq: Array.isArray(item.value) ? item.value : String(item.value).split(/\s+/).filter(Boolean) });
+    case 'hamming256':
+      return matchQueryOfClientHashes({ [item.type]: [String(item.value)] });
+    case 'vpdq-frames':
+      // A video's frame features: a list, or one text of them separated by white space.
+      return matchQueryOfClientHashes({ [item.type]: Array.isArray(item.value) ? item.value : String(item.value).split(/\s+/).filter(Boolean) });
     default:
       return matchQueryOfClientHashes({});
   }

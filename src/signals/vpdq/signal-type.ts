@@ -26,6 +26,7 @@ export const vpdqSignal: SignalType<'vpdq'> = {
   contentTypes: ['video'],
   matching: 'video',
   index: 'vpdq-frames',
+  frameType: 'pdq',
   defaultThreshold: VPDQ_DISTANCE_THRESHOLD,
   maxDistance: 256,
   parse,
