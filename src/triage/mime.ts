@@ -18,7 +18,8 @@ const isTar = (b: Uint8Array) => b.length >= 262 && ascii(b, 257, 262) === 'usta
 /** The first decompressed bytes of a gzip head (a partial stream decompresses as far as it goes). */
 function gunzipHead(head: Uint8Array): Uint8Array {
   try {
-    return gunzipSync(head, { finishFlush: constants.Z_SYNC_FLUSH, maxOutputLength: 4096 });
+    // 4 KiB of input inflates to at most ~4 MiB (deflate's limit is 1032:1), which bounds the output.
+    return gunzipSync(head.subarray(0, 4096), { finishFlush: constants.Z_SYNC_FLUSH, maxOutputLength: 8 << 20 });
   } catch {
     return new Uint8Array(0);
   }

@@ -52,6 +52,8 @@ export interface TriageOptions {
   signal?: AbortSignal;
   onProgress?: (p: TriageProgress) => void;
   now?: () => Date;
+  /** Test seam: runs between reading a file and checking it did not change (a writer racing the read). */
+  afterRead?: (fullPath: string) => Promise<void>;
 }
 
 export interface TriageSummary {
@@ -256,6 +258,7 @@ export class Triage {
       }
       const bytes = await readFile(fullPath);
       this.summary.bytes += bytes.length;
+      await this.options.afterRead?.(fullPath);
       const after = await stat(fullPath);
       const changed = after.size !== bytes.length || after.mtimeMs !== info.mtimeMs;
       await this.bytesItem(bytes, { ...meta, size: bytes.length, kind: 'file' }, changed ? { code: 'VIGIL_ERR_FILE_CHANGED', message: `The file changed while it was read (${info.size} → ${after.size} bytes); hashed as read` } : undefined, 0, new ExpansionBudget(this.limits));
