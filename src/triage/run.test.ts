@@ -3,6 +3,8 @@ import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { it } from 'node:test';
 import { tempDir } from '../../test/helpers/temp.js';
+import { ENGINES } from '../state/test-engines.js';
+import { exportCase } from './export.js';
 import { picture } from './_pictures.js';
 import { CaseDb } from './case-db.js';
 import { casePathOf, runTriage } from './run.js';
@@ -40,3 +42,41 @@ it('paths are relative to their root; with several roots they start with the roo
   assert.equal(casePathOf('/media/disk1', '/media/disk1/DCIM/a.jpg', true), 'disk1/DCIM/a.jpg');
   assert.equal(casePathOf('/media/one.jpg', '/media/one.jpg', true), 'one.jpg');
 });
+
+for (const engine of ENGINES) {
+  it(`the case database on ${engine.name}: checkpoints, resume, groups and export`, async () => {
+    const dir = tempDir('triage-engine');
+    const root = join(dir, 'root');
+    mkdirSync(root);
+    const jpeg = await picture(11);
+    writeFileSync(join(root, 'a.jpg'), jpeg);
+    writeFileSync(join(root, 'b.jpg'), jpeg);
+    writeFileSync(join(root, 'c.jpg'), await picture(11, { rotate: 90, quality: 85 }));
+    const test = await engine.open();
+    const location = { storeUrl: test.url, casesDir: join(dir, 'cases'), ...(test.schema ? { schema: test.schema } : {}) };
+    try {
+      const first = await CaseDb.open(location, 'e', { create: true });
+      try {
+        const s = await runTriage(first, { match: async () => [] }, { roots: [root], threads: 1, checkpointItems: 1 });
+        assert.deepEqual([s.items, s.duplicateGroups, s.series], [3, 1, 1]);
+        const again = await runTriage(first, { match: async () => [] }, { roots: [root], threads: 1 });
+        assert.deepEqual([again.items, again.skipped], [0, 3]);
+      } finally {
+        await first.close();
+      }
+      assert.deepEqual(await CaseDb.names(location), ['e']);
+      const reopened = await CaseDb.open(location, 'e');
+      try {
+        let text = '';
+        for await (const chunk of exportCase(reopened, 'json')) text += chunk;
+        const rows = JSON.parse(text) as { path: string; duplicateGroup: string | null; series: string | null }[];
+        assert.deepEqual(rows.map((r) => r.path).sort(), ['a.jpg', 'b.jpg', 'c.jpg']);
+        assert.ok(rows.every((r) => r.series !== null));
+      } finally {
+        await reopened.close();
+      }
+    } finally {
+      await test.drop();
+    }
+  });
+}
