@@ -178,6 +178,7 @@ describe('vigil triage', () => {
     assert.equal(rec('locked.zip!secret.jpg').error?.code, 'VIGIL_ERR_ARCHIVE_ENCRYPTED');
     assert.equal(rec('locked.zip!open.txt').status, 'unknown');
     assert.equal(rec('cut.zip').error?.code, 'VIGIL_ERR_ARCHIVE_CORRUPT');
+    assert.equal(rec('cut.zip!a.txt').status, 'unknown'); // salvaged: whole before the cut
     assert.equal(rec('cut.tar!first.txt').status, 'unknown');
     assert.equal(rec('cut.tar!second.bin').error?.code, 'VIGIL_ERR_ARCHIVE_CORRUPT');
     assert.equal(rec('cut.tar').error?.code, 'VIGIL_ERR_ARCHIVE_CORRUPT');

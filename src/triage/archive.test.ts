@@ -60,10 +60,14 @@ describe('triage archives', () => {
     assert.equal((ms.at(-1) as ArchiveFailure).error.code, 'VIGIL_ERR_ARCHIVE_BOMB');
   });
 
-  it('reports a truncated zip as corrupt', async () => {
-    const zip = makeZip([{ name: 'a', data: Buffer.from('aaa') }]);
-    const ms = await all(zip.subarray(0, zip.length - 10), 'zip');
-    assert.deepEqual(names(ms), ['!VIGIL_ERR_ARCHIVE_CORRUPT']);
+  it('salvages the whole members of a truncated zip, then reports it corrupt', async () => {
+    const zip = makeZip([{ name: 'a', data: Buffer.from('aaa') }, { name: 'b', data: Buffer.alloc(5000, 3) }, { name: 'c', data: Buffer.from('ccc') }]);
+    const cut = await all(zip.subarray(0, zip.length - 10), 'zip');
+    assert.deepEqual(names(cut), ['a', 'b', 'c', '!VIGIL_ERR_ARCHIVE_CORRUPT']);
+    assert.equal((cut[1] as ArchiveMember).bytes?.length, 5000);
+    // Cut inside member b: only a is whole.
+    const inB = await all(zip.subarray(0, 30 + 1 + 5 + 30 + 1 + 10), 'zip');
+    assert.deepEqual(names(inB), ['a', '!VIGIL_ERR_ARCHIVE_CORRUPT']);
   });
 
   it('gives up the whole members of a truncated tar, then an error', async () => {

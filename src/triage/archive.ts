@@ -16,6 +16,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
@@ -24,6 +25,7 @@ import yauzl from 'yauzl';
 import type { VigilErrorCode } from '../core/errors.js';
 import type { FileDigests } from '../media/digests.js';
 import type { ArchiveKind } from './mime.js';
+import { salvageZip } from './zip-salvage.js';
 
 export interface ArchiveLimits {
   /** Archives inside archives: an archive at this depth (1 = inside one archive) is recorded but not opened. */
@@ -138,6 +140,14 @@ function bombReason(expanded: number, compressed: number, budget: ExpansionBudge
 
 // ---- zip ----
 
+async function readIfSmall(path: string, limit: number): Promise<Buffer | undefined> {
+  try {
+    return (await stat(path)).size <= limit ? await readFile(path) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 type ZipFile = yauzl.ZipFile;
 const ZIP_OPTIONS: yauzl.Options = { lazyEntries: true, decodeStrings: false, validateEntrySizes: true, autoClose: true, strictFileNames: false };
 
@@ -174,7 +184,15 @@ async function* readZip(source: ArchiveSource, budget: ExpansionBudget): AsyncGe
   try {
     zip = await openZip(source);
   } catch (err) {
-    yield failure('VIGIL_ERR_ARCHIVE_CORRUPT', err);
+    // No central directory (cut off): the whole members before the cut are salvaged from their local headers.
+    const bytes = 'bytes' in source ? source.bytes : await readIfSmall(source.path, budget.limits.maxMemberBytes);
+    if (bytes) {
+      for (const m of salvageZip(bytes, budget.limits)) {
+        if (m.bytes) budget.expanded += m.bytes.length;
+        yield withNameCheck(m);
+      }
+    }
+    yield failure('VIGIL_ERR_ARCHIVE_CORRUPT', new Error(`${(err as Error).message}${bytes ? '' : ' (too large to salvage members from)'}`));
     return;
   }
   let count = 0;
