@@ -6,6 +6,7 @@ import { tempDir } from '../../test/helpers/temp.js';
 import { ENGINES } from '../state/test-engines.js';
 import { exportCase } from './export.js';
 import { picture } from './_pictures.js';
+import { makeZip } from './_zip-writer.js';
 import { CaseDb } from './case-db.js';
 import { casePathOf, runTriage } from './run.js';
 
@@ -80,3 +81,31 @@ for (const engine of ENGINES) {
     }
   });
 }
+
+it('an archive interrupted part-way is re-opened and only its missing members are hashed', async () => {
+  const dir = tempDir('triage-archive-resume');
+  const root = join(dir, 'root');
+  mkdirSync(root);
+  writeFileSync(join(root, 'many.zip'), makeZip(Array.from({ length: 30 }, (_, i) => ({ name: `m${i}.txt`, data: Buffer.from(`member ${i}\n`) }))));
+  const caseDb = await CaseDb.open({ storeUrl: join(dir, 'vigil.db'), casesDir: join(dir, 'cases') }, 'c', { create: true });
+  try {
+    const abort = new AbortController();
+    let calls = 0;
+    // The matcher is asked about every item: after 8 questions the run is interrupted (Ctrl-C).
+    const first = await runTriage(caseDb, { match: async () => (++calls === 8 && abort.abort(), []) }, { roots: [root], threads: 1, checkpointItems: 1, signal: abort.signal });
+    assert.equal(first.interrupted, true);
+    const done = first.items;
+    assert.ok(done > 1 && done < 31, `recorded ${done}`);
+    const second = await runTriage(caseDb, { match: async () => [] }, { roots: [root], threads: 1 });
+    assert.equal(second.interrupted, false);
+    const paths: string[] = [];
+    for await (const r of caseDb.items()) paths.push(r.path);
+    assert.equal(paths.length, 31);
+    assert.equal(new Set(paths).size, 31);
+    // The archive and every member hashed exactly once over the two runs.
+    assert.equal(first.items + second.items, 31);
+    assert.ok(second.skipped >= done - 1, `skipped ${second.skipped}`);
+  } finally {
+    await caseDb.close();
+  }
+});

@@ -141,7 +141,8 @@ export class Triage {
         for await (const entry of walkFiles([root])) {
           if (this.stopped) break;
           const path = casePathOf(root, entry.path, several);
-          if (await this.caseDb.recorded(path)) {
+          // An archive recorded but not complete (interrupted inside it) is opened again for its missing members.
+          if ((await this.caseDb.recorded(path))?.complete) {
             this.summary.skipped++;
             continue;
           }
