@@ -6,8 +6,8 @@
  * views) and EXIF. Records are checkpointed in batches; a re-run skips what was committed.
  */
 import { availableParallelism } from 'node:os';
-import { open, readFile, stat } from 'node:fs/promises';
-import { basename, relative, resolve, sep } from 'node:path';
+import { open, readdir, readFile, stat } from 'node:fs/promises';
+import { basename, dirname, relative, resolve, sep } from 'node:path';
 import type { Piscina } from 'piscina';
 import type { BankMatch, MatchQuery } from '../banks/matcher.js';
 import { VigilError } from '../core/errors.js';
@@ -15,7 +15,7 @@ import { pdqQueriesOf } from '../banks/matcher.js';
 import { digestsOf, digestsOfFile, type FileDigests } from '../media/digests.js';
 import { walkFiles } from '../media/walk.js';
 import { parseVpdqCompactFeature } from '../signals/vpdq/format.js';
-import { DEFAULT_ARCHIVE_LIMITS, ExpansionBudget, readArchive, type ArchiveLimits, type ArchiveSource, type ItemError } from './archive.js';
+import { decodeName, DEFAULT_ARCHIVE_LIMITS, ExpansionBudget, readArchive, type ArchiveLimits, type ArchiveSource, type ItemError } from './archive.js';
 import type { CaseDb, CaseItem, StoredMatch } from './case-db.js';
 import type { DecodeInput, DecodeResult } from './decode-task.js';
 import { assignGroups } from './groups.js';
@@ -147,6 +147,7 @@ export class Triage {
             continue;
           }
           if (entry.kind === 'error') {
+            if (entry.path.includes('\uFFFD') && (await this.rawNamed(entry.path, path))) continue;
             const message = entry.path.includes('\uFFFD') ? `${entry.error.message} (the name is not valid UTF-8)` : entry.error.message;
             this.record({ path, kind: 'file', status: 'error', error: { code: entry.error.code, message } });
             continue;
@@ -222,6 +223,52 @@ export class Triage {
     this.pending = [];
     this.flushing = this.flushing.then(() => this.caseDb.write(batch));
     return this.flushing;
+  }
+
+  // ---- names that are not UTF-8 ----
+
+  /**
+   * The walk works on decoded names, so a file whose name is not valid UTF-8 cannot be opened through it.
+   * Its folder is listed again as raw bytes and the file opened by its byte name; it is recorded under the
+   * name decoded as archives' names are (UTF-8, else Latin-1). Folders with such names stay reported errors.
+   */
+  private async rawNamed(decodedPath: string, casePath: string): Promise<boolean> {
+    const parent = dirname(decodedPath);
+    let raws: Buffer[];
+    try {
+      raws = (await readdir(parent, { encoding: 'buffer' })).filter((b) => b.toString('utf8') === basename(decodedPath));
+    } catch {
+      return false;
+    }
+    const handled: Promise<void>[] = [];
+    for (const raw of raws) {
+      const full = Buffer.concat([Buffer.from(parent.endsWith('/') ? parent : `${parent}/`), raw]);
+      const info = await stat(full).catch(() => undefined);
+      if (!info?.isFile()) continue;
+      const path = casePath.slice(0, casePath.lastIndexOf('/') + 1) + decodeName(raw);
+      if ((await this.caseDb.recorded(path))?.complete) {
+        this.summary.skipped++;
+        handled.push(Promise.resolve());
+        continue;
+      }
+      const meta = { path, kind: 'file' as ItemKind, size: info.size, mtime: info.mtime.toISOString(), ctime: info.ctime.toISOString() };
+      if (info.size > this.limits.maxMemberBytes) {
+        this.record({ ...meta, status: 'error', error: { code: 'VIGIL_ERR_FILE_TOO_LARGE', message: `A file with a name that is not UTF-8 is read whole, up to ${this.limits.maxMemberBytes} bytes; this one is larger` } });
+        handled.push(Promise.resolve());
+        continue;
+      }
+      await this.slots.acquire();
+      const p = readFile(full)
+        .then((bytes) => {
+          this.summary.bytes += bytes.length;
+          return this.bytesItem(bytes, { ...meta, size: bytes.length }, undefined, 0, new ExpansionBudget(this.limits));
+        })
+        .catch((err: unknown) => this.record({ ...meta, status: 'error', error: fsError(err) }))
+        .finally(() => this.slots.release());
+      this.track(p);
+      handled.push(p);
+    }
+    return handled.length > 0;
   }
 
   // ---- one file on disk ----
