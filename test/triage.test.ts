@@ -235,6 +235,7 @@ describe('vigil triage', () => {
     assert.equal(JSON.parse(made.stdout).signals, 6); // 2 pictures × sha256, md5, pdq
     const audit = await cli('audit', 'list', '--json');
     assert.match(audit.stdout, /case\.series\.categorised/);
+    assert.match(audit.stdout, /case\.triage/);
   });
 
   it('a second case links to the first through shared media, camera and place; benign and empty files never link', async () => {

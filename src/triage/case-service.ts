@@ -2,7 +2,8 @@
  * Investigator changes to a case: categories on items and series, identifiers on items, and a categorised
  * series made into a bank. Each writes its audit entry (actor, request id) in the store's transaction; the
  * case change is made inside that transaction, so a failed case write leaves no audit entry. (A SQLite case
- * is its own file: the two commits are ordered, case first, not atomic.)
+ * is its own file: the entry is written first and the case changed inside the store's transaction, so a failed
+ * entry leaves the case unchanged; only a crash between the case's commit and the store's loses the entry.)
  */
 import { sql } from 'kysely';
 import type { AuditActor, AuditLog } from '../audit/log.js';
@@ -30,10 +31,10 @@ export class CaseService {
   constructor(private readonly o: { db: VigilDatabase; audit: AuditLog; banks: BankService }) {}
 
   private async audited<T>(actor: AuditActor, action: string, subject: string, details: Record<string, unknown>, change: () => Promise<T>): Promise<T> {
+    // The entry first: if it cannot be written, the case is not changed; if the change fails, the entry rolls back.
     return this.o.db.transaction(async (tx) => {
-      const result = await change();
       await this.o.audit.append(tx, { ...actor, action, subject, details });
-      return result;
+      return change();
     });
   }
 

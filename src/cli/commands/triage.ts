@@ -2,13 +2,14 @@
  * `vigil triage <root>... --case NAME`: triage seized media into a case (src/triage/, docs/triage.md).
  * Ctrl-C stops taking new files, commits what is done and exits; the same command line continues.
  */
+import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import type { Vigil } from '../../app/vigil.js';
 import type { CaseLocation } from '../../triage/case-db.js';
 import type { TriageProgress } from '../../triage/run.js';
 import { EXIT } from '../exit-codes.js';
-import { withVigil, type Cli } from '../context.js';
+import { cliActor, withVigil, type Cli } from '../context.js';
 import { isTerminal, writeLine } from '../output.js';
 import { positiveInt } from './hash.js';
 
@@ -72,6 +73,11 @@ export function registerTriage(program: Command, cli: Cli): void {
         const [{ CaseDb }, { runTriage }] = await Promise.all([import('../../triage/case-db.js'), import('../../triage/run.js')]);
         await vigil.matcher.sync();
         const caseDb = await CaseDb.open(await caseLocation(vigil, opts.casesDir), opts.case, { create: true });
+        // Reading seized media into a case is an investigator's act: audited before anything is read.
+        await vigil.audit.appendNow({ actor: cliActor(), requestId: randomUUID(), action: 'case.triage', subject: `case:${opts.case}`, details: { roots } }).catch(async (err: unknown) => {
+          await caseDb.close();
+          throw err;
+        });
         const abort = new AbortController();
         const onSignal = () => abort.abort();
         const real = cli.stderr === process.stderr;
