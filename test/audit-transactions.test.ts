@@ -54,6 +54,11 @@ const CLI_NOT_IN_TABLE = new Set([
   // These change the evidence store (a folder, or its own tables), then append their entry: the evidence is not
   // in the database's transaction, so a failed append leaves the re-wrapped keys (harmless: same content).
   'vigil evidence rotate-key', 'vigil evidence verify',
+  // Triage cases (docs/triage.md) live in their own SQLite file per case: triage, categorise and identify write the
+  // case, not the store, after appending their entry in the store's transaction (test/triage.test.ts); exports,
+  // reports and links only read (and append an entry); series-to-bank is BankService.addSignals (its unit of work).
+  'vigil triage', 'vigil case export', 'vigil case categorise', 'vigil case identify', 'vigil case series-to-bank', 'vigil case report',
+  'vigil cases list', 'vigil cases link',
 ]);
 /** Changes only when retained content newly matches; the decisions it makes go through the pipeline's unit of work, as POST /v1/content's do. */
 const NOT_IN_TABLE = new Set(['POST /v1/retro/run']);

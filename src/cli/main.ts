@@ -26,6 +26,9 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   audit: async () => (await import('./commands/audit.js')).registerAudit,
   evidence: async () => (await import('./commands/evidence.js')).registerEvidence,
   user: async () => (await import('./commands/user.js')).registerUser,
+  triage: async () => (await import('./commands/triage.js')).registerTriage,
+  case: async () => (await import('./commands/case.js')).registerCase,
+  cases: async () => (await import('./commands/cases.js')).registerCases,
 };
 
 function baseProgram(cli: Cli): Command {

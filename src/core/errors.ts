@@ -34,6 +34,12 @@ export const ERROR_CODES = {
   VIGIL_ERR_INVALID_CONFIG: 'A configuration value (file, environment or flag) is invalid; the message names the key.',
   VIGIL_ERR_EVIDENCE_INTEGRITY: 'Stored evidence failed authentication or its SHA-256 check (altered, truncated, swapped, or a different master key).',
   VIGIL_ERR_EVIDENCE_KEY_UNKNOWN: 'Stored evidence is wrapped by a master key id that is not configured.',
+  VIGIL_ERR_ARCHIVE_UNSAFE_PATH: 'An archive member name is absolute or climbs out of the archive (zip slip); it was read, never written out.',
+  VIGIL_ERR_ARCHIVE_BOMB: 'An archive member expands beyond the size or compression-ratio limits (zip bomb); it was not read.',
+  VIGIL_ERR_ARCHIVE_DEPTH: 'Archives are nested deeper than the limit; the innermost one was not opened.',
+  VIGIL_ERR_ARCHIVE_ENCRYPTED: 'An archive member is encrypted; it was not read (the rest of the archive was).',
+  VIGIL_ERR_ARCHIVE_CORRUPT: 'An archive is truncated or corrupt; the members read whole before the damage were kept.',
+  VIGIL_ERR_FILE_CHANGED: 'The file changed while it was being read; its hashes are of the bytes read.',
   VIGIL_ERR_INTERNAL: 'An unexpected internal failure.',
 } as const;
 
