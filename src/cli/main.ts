@@ -26,6 +26,8 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   audit: async () => (await import('./commands/audit.js')).registerAudit,
   evidence: async () => (await import('./commands/evidence.js')).registerEvidence,
   user: async () => (await import('./commands/user.js')).registerUser,
+  worker: async () => (await import('./commands/worker.js')).registerWorker,
+  fleet: async () => (await import('./commands/fleet.js')).registerFleet,
 };
 
 function baseProgram(cli: Cli): Command {
