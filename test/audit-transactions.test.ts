@@ -47,7 +47,7 @@ interface Row {
 const NOT_STATE_CHANGING = new Set(['POST /v1/lookup', 'POST /v1/rules/test', 'POST /h/hash', 'POST /m/lookup', 'POST /m/compare']);
 /** CLI commands that change nothing in the database (or, for evidence, not in it: see below). */
 const CLI_NOT_IN_TABLE = new Set([
-  'vigil hash', 'vigil match', 'vigil serve', 'vigil bank list', 'vigil bank show', 'vigil bank stats', 'vigil bank export',
+  'vigil hash', 'vigil match', 'vigil serve', 'vigil worker', 'vigil fleet status', 'vigil bank list', 'vigil bank show', 'vigil bank stats', 'vigil bank export',
   'vigil signal show', 'vigil key list', 'vigil audit list', 'vigil user list',
   // A checkpoint reads the chain's head and appends it to a file outside the database; keygen writes a key file.
   'vigil audit checkpoint', 'vigil audit keygen',
@@ -177,6 +177,13 @@ function suite(engine: EngineName): void {
         act: (s) => ok('POST', '/v1/content', { contentId: s.content, hashes: { md5: s.md5 } }),
         changed: async (v, s) => (await v.records.decisionsForContent(String(s.content))).length > 0,
         audit: (s) => [{ action: 'decision.created', subject: `content:${s.content}` }],
+      },
+      {
+        name: 'POST /v1/content/queue',
+        setup: async () => ({ md5: hex(16), content: `q-${hex(4)}` }),
+        act: (s) => ok('POST', '/v1/content/queue', { items: [{ contentId: s.content, hashes: { md5: s.md5 } }] }),
+        changed: async (v, s) => (await v.queue.list({ queue: 'content', limit: 1000 })).some((j) => (j.payload as { meta: { contentId: string } }).meta.contentId === s.content),
+        audit: (s) => [{ action: 'content.queued', subject: `content:${s.content}` }],
       },
       // ---- HMA-compatible ----
       {

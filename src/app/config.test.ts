@@ -54,3 +54,23 @@ describe('configuration', () => {
     assert.throws(() => loadConfig({ env: { VIGIL_AUDIT_CHECKPOINTS: '/tmp/c.jsonl' } }), /audit: checkpointFile and checkpointKeyFile go together/);
   });
 });
+
+describe('fleet configuration (issue #16)', () => {
+  it('VIGIL_REDIS_URL selects Redis; without it there is none and nothing else changes', () => {
+    assert.equal(loadConfig({ env: {} }).redis.url, undefined);
+    const c = loadConfig({ env: { VIGIL_DATABASE_URL: 'postgres://db/vigil', VIGIL_REDIS_URL: 'redis://127.0.0.1:6379', VIGIL_REDIS_PREFIX: 'prod' } });
+    assert.equal(c.redis.url, 'redis://127.0.0.1:6379');
+    assert.equal(c.redis.prefix, 'prod');
+    assert.equal(c.database.url, 'postgres://db/vigil');
+    assert.equal(c.fleet.relayBatch, 500);
+  });
+
+  it('refuses a Redis URL that is not one, naming the key', () => {
+    assert.throws(() => loadConfig({ env: { VIGIL_REDIS_URL: 'http://x' } }), /redis\.url/);
+  });
+
+  it('takes per-queue rate limits', () => {
+    const c = loadConfig({ flags: { fleet: { rateLimits: { webhook: { max: 50, durationMs: 1000 } } } } });
+    assert.deepEqual(c.fleet.rateLimits.webhook, { max: 50, durationMs: 1000 });
+  });
+});

@@ -87,6 +87,32 @@ export const CONFIG_SCHEMA = z.strictObject({
   }).default({ checkpointIntervalMs: 60_000 }).refine((a) => (a.checkpointFile === undefined) === (a.checkpointKeyFile === undefined), {
     message: 'checkpointFile and checkpointKeyFile go together (the file of checkpoints and the key that signs them)',
   }),
+  /**
+   * The fleet (docs/fleet.md): with a Redis URL, work is shared through BullMQ queues fed from the jobs outbox
+   * by a relay in each `vigil worker`; without one everything stays embedded (the SQL queue's own worker).
+   */
+  redis: z.strictObject({
+    /** redis://… (VIGIL_REDIS_URL); absent: no Redis, nothing changes. */
+    url: z.string().regex(/^rediss?:\/\//, 'expected a redis:// or rediss:// URL').optional(),
+    /** Key prefix of the BullMQ queues and heartbeats (several deployments on one Redis). */
+    prefix: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).default('vigil'),
+  }).default({ prefix: 'vigil' }),
+  fleet: z.strictObject({
+    /** Outbox rows the relay moves to BullMQ per round. */
+    relayBatch: positiveInt.max(10_000).default(500),
+    /** The relay's fallback poll (it is woken by NOTIFY on PostgreSQL). */
+    relayIntervalMs: positiveInt.max(60_000).default(1000),
+    /** A relayed job not finished after this is added to BullMQ again (same job id: a no-op unless Redis lost it). */
+    relayLeaseMs: positiveInt.default(300_000),
+    /** BullMQ lock of an active job: a worker killed mid-job gives its jobs back after about this long. */
+    lockMs: positiveInt.min(1000).default(30_000),
+    /** Jobs per queue a worker process runs at once. */
+    concurrency: positiveInt.max(256).default(8),
+    /** Per queue: at most `max` jobs per `durationMs` across the fleet (BullMQ's limiter). */
+    rateLimits: z.record(z.string(), z.strictObject({ max: positiveInt, durationMs: positiveInt })).default({}),
+    /** A process's heartbeat (vigil fleet status); it counts as gone after three missed beats. */
+    heartbeatMs: positiveInt.max(60_000).default(5000),
+  }).default({ relayBatch: 500, relayIntervalMs: 1000, relayLeaseMs: 300_000, lockMs: 30_000, concurrency: 8, rateLimits: {}, heartbeatMs: 5000 }),
   log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({ level: 'info' }),
 });
 
@@ -117,6 +143,8 @@ const ENV_KEYS: Record<string, string> = {
   VIGIL_INDEX_SNAPSHOT_DIR: 'matching.snapshotDir',
   VIGIL_DEMO_DIR: 'demo.dir',
   VIGIL_LOG_LEVEL: 'log.level',
+  VIGIL_REDIS_URL: 'redis.url',
+  VIGIL_REDIS_PREFIX: 'redis.prefix',
   VIGIL_AUDIT_CHECKPOINTS: 'audit.checkpointFile',
   VIGIL_AUDIT_CHECKPOINT_KEY: 'audit.checkpointKeyFile',
   VIGIL_AUDIT_CHECKPOINT_WEBHOOK: 'audit.checkpointWebhook',

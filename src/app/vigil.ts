@@ -41,6 +41,10 @@ import { SESSIONS_COMPONENT, SessionStore } from '../auth/sessions.js';
 import { EXCHANGES_COMPONENT, ExchangeConfigs } from '../exchanges/config.js';
 import type { VigilConfig } from './config.js';
 import { IndexSnapshots, restoreIndex } from './index-snapshots.js';
+import { FLEET_COMPONENT, SIGNALS_CHANNEL } from '../fleet/schema.js';
+import { coalescing, PgNotifications } from '../fleet/notifications.js';
+import { CONTENT_QUEUE, contentHandler } from '../fleet/content-jobs.js';
+import { pgClientConfig } from '../state/database.js';
 
 export interface Vigil {
   readonly config: VigilConfig;
@@ -86,7 +90,7 @@ export interface VigilOptions {
 }
 
 /** Every component of the database, store first: one migration run creates or updates them all. */
-export const COMPONENTS = [AUDIT_COMPONENT, AUTH_COMPONENT, USERS_COMPONENT, QUEUE_COMPONENT, RECORDS_COMPONENT, EXCHANGES_COMPONENT, SESSIONS_COMPONENT, REVIEW_COMPONENT];
+export const COMPONENTS = [AUDIT_COMPONENT, AUTH_COMPONENT, USERS_COMPONENT, QUEUE_COMPONENT, RECORDS_COMPONENT, EXCHANGES_COMPONENT, SESSIONS_COMPONENT, REVIEW_COMPONENT, FLEET_COMPONENT];
 
 /** Where index snapshots go: configured, or beside an embedded store's file; none for PostgreSQL or in memory. */
 export function snapshotDirOf(config: VigilConfig): string | undefined {
@@ -192,7 +196,7 @@ async function assemble(db: VigilDatabase, config: VigilConfig, options: VigilOp
   const retro = config.retention.retainDays > 0 ? new RetroMatcher({ store, matcher, records, pipeline, log: (msg, err) => log.error({ err }, msg) }) : undefined;
   worker = new QueueWorker({
     queue,
-    handlers: { [WEBHOOK_QUEUE]: webhookHandler((name) => rules.endpoint(name)) },
+    handlers: { [WEBHOOK_QUEUE]: webhookHandler((name) => rules.endpoint(name)), [CONTENT_QUEUE]: contentHandler(pipeline) },
     concurrency: config.queue.concurrency,
     leaseMs: config.queue.leaseMs,
     onDead: (job) => void audit.appendNow({ actor: 'system', action: 'job.dead', subject: `job:${job.id}`, details: { queue: job.queue, idempotencyKey: job.idempotencyKey, attempts: job.attempts, lastError: job.lastError } })
@@ -203,6 +207,8 @@ async function assemble(db: VigilDatabase, config: VigilConfig, options: VigilOp
   const exchanges = new ExchangeConfigs(db, exchangesKey, audit);
   let warmed = false;
   let background = false;
+  // PostgreSQL: bank changes reach this process's index by NOTIFY (the poll stays as the fallback).
+  let notifications: PgNotifications | undefined;
   let closing: Promise<void> | undefined;
   const vigil: Vigil = {
     config, log, db, store, records, audit, keys, users, queue, rules, matcher, banks, sessions, review, exchanges, pipeline, retro, worker,
@@ -212,12 +218,22 @@ async function assemble(db: VigilDatabase, config: VigilConfig, options: VigilOp
       if (snapshotDir && matcher.position === 0) restoredPosition = await restoreIndex(matcher, snapshotDir, log);
       await matcher.warm();
       matcher.start();
+      if (db.engine === 'postgres' && !notifications) {
+        const onError = (err: unknown) => log.warn({ err }, 'change notifications');
+        notifications = new PgNotifications({
+          client: pgClientConfig(config.database.url, { ...(config.database.schema ? { schema: config.database.schema } : {}), ...(config.database.pgUser ? { pgUser: config.database.pgUser } : {}) }),
+          channels: { [SIGNALS_CHANNEL]: coalescing(() => matcher.sync(), onError) },
+          onError,
+        });
+        await notifications.start();
+      }
       warmed = true;
     },
     startBackground() {
       if (background) return;
       background = true;
-      worker!.start();
+      // With Redis, `vigil worker` processes run the jobs (the relay feeds BullMQ from this outbox): docs/fleet.md.
+      if (!config.redis.url) worker!.start();
       retro?.start(config.retention.retroIntervalMs);
       if (snapshotDir && warmed) {
         snapshots = new IndexSnapshots({ matcher, dir: snapshotDir, intervalMs: config.matching.snapshotIntervalMs, log, now: clock, ...(restoredPosition !== undefined ? { restoredPosition } : {}) });
@@ -230,6 +246,7 @@ async function assemble(db: VigilDatabase, config: VigilConfig, options: VigilOp
     close: () =>
       (closing ??= (async () => {
         snapshots?.stop();
+        await notifications?.stop();
         await retro?.stop();
         await worker?.stop();
         matcher.stop();

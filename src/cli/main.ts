@@ -29,6 +29,8 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   triage: async () => (await import('./commands/triage.js')).registerTriage,
   case: async () => (await import('./commands/case.js')).registerCase,
   cases: async () => (await import('./commands/cases.js')).registerCases,
+  worker: async () => (await import('./commands/worker.js')).registerWorker,
+  fleet: async () => (await import('./commands/fleet.js')).registerFleet,
 };
 
 function baseProgram(cli: Cli): Command {

@@ -18,6 +18,7 @@ import { jsonDeeperThan, MAX_JSON_DEPTH, registerSchemas } from './schemas.js';
 import { adminRoutes } from './routes/admin.js';
 import { bankRoutes } from './routes/banks.js';
 import { contentRoutes } from './routes/content.js';
+import { queuedContentRoutes } from './routes/queued-content.js';
 import { hmaRoutes } from './routes/hma.js';
 import { lookupRoutes } from './routes/lookup.js';
 import { opsRoutes } from './routes/ops.js';
@@ -108,6 +109,7 @@ export async function buildApp(ctx: ServiceContext, options: { logger?: FastifyS
 
   opsRoutes(app, ctx);
   contentRoutes(app, ctx);
+  queuedContentRoutes(app, ctx);
   lookupRoutes(app, ctx);
   bankRoutes(app, ctx);
   adminRoutes(app, ctx);

@@ -203,9 +203,11 @@ export async function startService(options: ServeOptions): Promise<RunningServic
   const host = config.server.host;
   let closing: Promise<void> | undefined;
   let checkpoints: AuditCheckpointer | undefined;
+  let fleetBeat: { stop(): Promise<void> } | undefined;
   const close = () =>
     (closing ??= (async () => {
       await app?.close();
+      await fleetBeat?.stop().catch((err: unknown) => vigil.log.error({ err }, 'fleet heartbeat stop failed'));
       await usage.stop().catch((err: unknown) => vigil.log.error({ err }, 'key usage flush failed'));
       await vigil.audit.appendNow({ actor: 'system', action: 'service.stopped', subject: 'service', details: {} }).catch((err: unknown) => vigil.log.error({ err }, 'audit of the service stop failed'));
       await checkpoints?.stop().catch((err: unknown) => vigil.log.error({ err }, 'audit checkpoint failed'));
@@ -257,5 +259,7 @@ export async function startService(options: ServeOptions): Promise<RunningServic
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.server.port;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  // With Redis configured this process appears in `vigil fleet status` (docs/fleet.md).
+  if (config.redis.url) fleetBeat = await (await import('../fleet/process.js')).startApiHeartbeat(vigil, url);
   return { app, ctx, url, ...(demo ? { demo } : {}), warnings, ...(checkpoints ? { checkpoints } : {}), close };
 }

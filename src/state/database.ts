@@ -343,3 +343,8 @@ async function connectOrExplain<C extends { connect(): Promise<unknown> }>(targe
     throw new VigilError('VIGIL_ERR_UNAVAILABLE', `Cannot connect to PostgreSQL at ${safe}: ${(err as Error).message}`);
   }
 }
+
+/** Connection settings for a dedicated PostgreSQL client beside the pool (LISTEN needs one held connection). */
+export function pgClientConfig(url: string, options: Pick<OpenDatabaseOptions, 'schema' | 'pgUser'> = {}): pg.ClientConfig {
+  return { connectionString: url, ...pgUserDefault(url, options.pgUser), ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}) };
+}

@@ -12,6 +12,7 @@ export const ROUTE_SCOPES: Record<string, Scope | null> = {
   'GET /site-map': null,
   'GET /metrics': 'admin',
   'POST /v1/content': 'submit',
+  'POST /v1/content/queue': 'submit',
   'GET /v1/content/{contentId}': 'review',
   'POST /v1/lookup': 'lookup',
   'GET /v1/banks': 'lookup',

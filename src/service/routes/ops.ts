@@ -9,11 +9,14 @@ export function opsRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     schema: {
       tags: ['operations'],
       summary: 'Readiness: the match indexes hold the store\'s signals',
-      response: { '2xx': { type: 'object', properties: { ready: { type: 'boolean' }, position: { type: 'integer' }, signals: { type: 'object', additionalProperties: { type: 'integer' } } } } },
+      response: { '2xx': { type: 'object', properties: { ready: { type: 'boolean' }, position: { type: 'integer' }, behind: { type: 'integer', description: 'Change-feed entries not yet in this process\'s index' }, lagMs: { type: ['integer', 'null'], description: 'Milliseconds since the index last held the whole feed' }, signals: { type: 'object', additionalProperties: { type: 'integer' } } } } },
     },
   }, async (_request, reply) => {
     const ready = ctx.isReady();
-    return reply.code(ready ? 200 : 503).send({ ready, position: ctx.matcher.position, signals: ctx.matcher.sizes });
+    // How far behind: feed entries not applied yet, and time since the index last held the whole feed.
+    const head = await ctx.store.latestSeq().catch(() => ctx.matcher.position);
+    const lag = ctx.matcher.lagMs();
+    return reply.code(ready ? 200 : 503).send({ ready, position: ctx.matcher.position, behind: Math.max(0, head - ctx.matcher.position), lagMs: Number.isFinite(lag) ? Math.round(lag) : null, signals: ctx.matcher.sizes });
   });
 
   app.get('/metrics', { config: ctx.metricsPublic ? {} : { scope: 'admin' }, schema: { tags: ['operations'], summary: 'Prometheus metrics', security: ctx.metricsPublic ? [] : [{ apiKey: [] }] } }, async (_request, reply) => {

@@ -1,0 +1,132 @@
+/**
+ * npm run bench:scale [-- --signals 200000 --seconds 4 --items 300]
+ *
+ * The fleet on this machine: a private redis-server, a fresh PostgreSQL schema, a block bank of `--signals`
+ * random MD5s (benign stand-ins) shared with every process through an index snapshot.
+ *   lookup   POST /v1/lookup (one md5, 8 clients) against 1 then 2 `vigil serve` processes, for --seconds each;
+ *   upload   --items queued content jobs (POST /v1/content/queue's path: outbox → relay → BullMQ → pipeline →
+ *            decision + webhook job) drained by 1 then 2 `vigil worker` processes;
+ *   memory   RSS of each process after its index loaded from the snapshot.
+ * The 1-process figure is the same-run baseline of the 2-process one (the scaling factor); the projection to
+ * 10,000 uploads/s and 100,000 lookups/s divides by the per-process rate measured here. Prints the load
+ * average: the 2 cores are shared, and the client, PostgreSQL and Redis run on them too.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { sql } from 'kysely';
+import { loadConfig } from '../src/app/config.js';
+import { createVigil } from '../src/app/vigil.js';
+import { queueContent } from '../src/fleet/content-jobs.js';
+import { dropTestSchema, TEST_POSTGRES_URL } from '../src/state/test-engines.js';
+import { API_READY, freePort, hasRedisServer, PrivateRedis, spawnVigil, WORKER_READY, type VigilChild } from '../test/helpers/fleet.js';
+import { runVigil } from '../test/helpers/cli.js';
+import { environment, fmt } from './_common.js';
+
+const { values } = parseArgs({ options: { signals: { type: 'string', default: '200000' }, seconds: { type: 'string', default: '4' }, items: { type: 'string', default: '300' } } });
+const SIGNALS = Number(values.signals);
+const SECONDS = Number(values.seconds);
+const ITEMS = Number(values.items);
+const CLIENTS = 8;
+
+if (!hasRedisServer()) {
+  console.log('bench:scale skipped: redis-server is not installed');
+  process.exit(0);
+}
+const rss = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+
+const dir = mkdtempSync(join(tmpdir(), 'vigil-scale-'));
+const schema = `bench_scale_${randomBytes(4).toString('hex')}`;
+const redis = new PrivateRedis(await freePort());
+const children: VigilChild[] = [];
+await redis.start();
+const env: Record<string, string> = {
+  VIGIL_DATABASE_URL: TEST_POSTGRES_URL, VIGIL_DATABASE_SCHEMA: schema, VIGIL_REDIS_URL: redis.url, VIGIL_EVIDENCE_DIR: join(dir, 'evidence'),
+  VIGIL_INDEX_SNAPSHOT_DIR: join(dir, 'index'), VIGIL_RULES: join(dir, 'rules.json'), TMPDIR: dir,
+};
+writeFileSync(env.VIGIL_RULES!, JSON.stringify({ version: 1, rules: [{ id: 'block', description: 'block a block-bank match', when: { bankKind: 'block' }, then: [{ type: 'block' }, { type: 'report_draft' }] }] }));
+try {
+  console.log(`bench:scale — ${environment()}`);
+  console.log(`load average at start: ${loadavg().map((l) => fmt(l, 2)).join(' ')}`);
+  const vigil = await createVigil(loadConfig({ env: { ...env, VIGIL_LOG_LEVEL: 'silent' } }));
+  const md5s = Array.from({ length: SIGNALS }, () => randomBytes(16).toString('hex'));
+  await vigil.banks.createBank('bench', { name: 'scale', kind: 'block', source: 'bench:scale (random benign hashes)' });
+  const t0 = Date.now();
+  await vigil.banks.importList('bench', 'scale', md5s.map((value, line) => ({ kind: 'record' as const, line, record: { signals: [{ type: 'md5' as const, value }], labels: {} } })));
+  await vigil.warm();
+  mkdirSync(env.VIGIL_INDEX_SNAPSHOT_DIR!, { recursive: true, mode: 0o700 });
+  vigil.matcher.saveSnapshot(env.VIGIL_INDEX_SNAPSHOT_DIR!);
+  console.log(`index: ${SIGNALS.toLocaleString()} md5 signals imported and snapshotted in ${fmt((Date.now() - t0) / 1000)} s`);
+  const key = JSON.parse((await runVigil(['key', 'create', '--name', 'bench', '--scope', 'admin', '--rate-limit', '0', '--json'], { ...process.env, ...env })).stdout) as { secret: string };
+  const spawn = async (args: string[], ready: RegExp) => {
+    const c = await spawnVigil(args, env, ready);
+    children.push(c);
+    return c;
+  };
+
+  // Lookups: CLIENTS concurrent clients, round-robin over the API processes.
+  const lookups = async (urls: string[]) => {
+    const until = Date.now() + SECONDS * 1000;
+    let done = 0;
+    await Promise.all(Array.from({ length: CLIENTS }, async (_, c) => {
+      for (let i = c; Date.now() < until; i++) {
+        const res = await fetch(`${urls[i % urls.length]}/v1/lookup`, { method: 'POST', headers: { authorization: `Bearer ${key.secret}`, 'content-type': 'application/json' }, body: JSON.stringify({ hashes: [{ type: 'md5', value: md5s[i % md5s.length] }] }) });
+        await res.arrayBuffer();
+        if (res.status === 200) done++;
+      }
+    }));
+    return done / SECONDS;
+  };
+  const api1 = await spawn(['serve', '--port', '0', '--no-demo', '--no-log'], API_READY);
+  const memory = [{ what: 'api (index from snapshot)', mb: rss(api1.child.pid!) }];
+  const l1 = await lookups([api1.url]);
+  const api2 = await spawn(['serve', '--port', '0', '--no-demo', '--no-log'], API_READY);
+  memory.push({ what: 'api 2', mb: rss(api2.child.pid!) });
+  const l2 = await lookups([api1.url, api2.url]);
+  for (const a of [api1, api2]) a.child.kill('SIGTERM');
+  await Promise.all([api1.exited, api2.exited]);
+
+  // Uploads through the queue: time from enqueue to the last decision.
+  let batch = 0;
+  const drain = async () => {
+    batch++;
+    const items = Array.from({ length: ITEMS }, (_, i) => ({ meta: { contentId: `scale-${batch}-${i}`, actor: 'bench' }, hashes: { md5: md5s[(batch * ITEMS + i) % md5s.length]! } }));
+    const start = Date.now();
+    for (let i = 0; i < items.length; i += 500) await queueContent(vigil, items.slice(i, i + 500));
+    for (;;) {
+      const { rows } = await sql<{ n: number }>`SELECT count(*) AS n FROM queue_jobs WHERE queue = 'content' AND state <> 'done'`.execute(vigil.db.k);
+      if (Number(rows[0]!.n) === 0) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return ITEMS / ((Date.now() - start) / 1000);
+  };
+  const w1 = await spawn(['worker', '--concurrency', '8'], WORKER_READY);
+  memory.push({ what: 'worker (index from snapshot)', mb: rss(w1.child.pid!) });
+  await drain(); // warm-up (JIT, connections)
+  const u1 = await drain();
+  const w2 = await spawn(['worker', '--concurrency', '8'], WORKER_READY);
+  memory.push({ what: 'worker 2', mb: rss(w2.child.pid!) });
+  const u2 = await drain();
+  for (const w of [w1, w2]) w.child.kill('SIGTERM');
+  await Promise.all([w1.exited, w2.exited]);
+  await vigil.close();
+
+  console.log('');
+  console.log(`lookup   1 API: ${fmt(l1, 0)}/s   2 API: ${fmt(l2, 0)}/s   scaling ×${fmt(l2 / l1, 2)}`);
+  console.log(`upload   1 worker: ${fmt(u1, 0)}/s   2 workers: ${fmt(u2, 0)}/s   scaling ×${fmt(u2 / u1, 2)}   (${ITEMS} queued items per run)`);
+  for (const m of memory) console.log(`memory   ${m.what}: ${fmt(m.mb, 0)} MB RSS with ${SIGNALS.toLocaleString()} signals`);
+  const perApi = Math.max(l1, l2 / 2);
+  const perWorker = Math.max(u1, u2 / 2);
+  console.log('');
+  console.log(`projection (per-process rates on this shared 2-core machine, linear scaling assumed, which 2 cores cannot show):`);
+  console.log(`  100,000 lookups/s ÷ ${fmt(perApi, 0)}/s per API process = ${Math.ceil(100_000 / perApi)} API processes`);
+  console.log(`  10,000 uploads/s ÷ ${fmt(perWorker, 0)}/s per worker = ${Math.ceil(10_000 / perWorker)} workers (hash-only; file hashing adds its own cost: bench:hash)`);
+  console.log(`load average at end: ${loadavg().map((l) => fmt(l, 2)).join(' ')}`);
+} finally {
+  for (const c of children) if (c.child.exitCode === null && c.child.signalCode === null) c.child.kill('SIGKILL');
+  await redis.kill();
+  await dropTestSchema(schema);
+  rmSync(dir, { recursive: true, force: true });
+}
