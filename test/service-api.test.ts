@@ -213,7 +213,7 @@ interface ContentResult {
   media?: { pdq?: string; error?: { code: string } };
 }
 interface LookupResponse {
-  results: { index: number; id?: string; type: string; matches: { bank: string; signalId: number; actionable: boolean }[]; error?: { code: string; message: string } }[];
+  results: { index: number; id?: string; type: string; matches: { bank: string; signalId: number; actionable: boolean; distance: number; value?: string }[]; error?: { code: string; message: string } }[];
 }
 
 before(async () => {
@@ -401,6 +401,15 @@ test('POST /v1/lookup: a batch of hashes, matches with bank and provenance, per-
 
   const filtered = await api<LookupResponse>('post', '/v1/lookup', { key: await t.key(['lookup']), json: { hashes: [{ type: 'md5', value: record.md5 }], banks: ['SOME_OTHER_BANK'] } });
   assert.deepEqual(filtered.body.results[0].matches, []);
+  // A near PDQ match's value is the bank's hash: only a caller that may read signal values (curate) gets it.
+  assert.equal(b.matches[0].value, record.pdq, 'an exact match shows what was sent');
+  const near = `${(parseInt(record.pdq!.slice(0, 2), 16) ^ 0x07).toString(16).padStart(2, '0')}${record.pdq!.slice(2)}`;
+  const asLookup = await api<LookupResponse>('post', '/v1/lookup', { key: await t.key(['lookup']), json: { hashes: [{ type: 'pdq', value: near }] } });
+  const nearMatch = asLookup.body.results[0].matches[0];
+  assert.equal(nearMatch.distance, 3);
+  assert.equal(nearMatch.value, undefined);
+  const asCurator = await api<LookupResponse>('post', '/v1/lookup', { key: await t.key(['lookup', 'curate']), json: { hashes: [{ type: 'pdq', value: near }] } });
+  assert.equal(asCurator.body.results[0].matches[0].value, record.pdq);
 });
 
 test('banks: create, get, list, patch, import a plain list (raw body), export, add/get/delete signals, opinions', async () => {

@@ -25,6 +25,14 @@ describe('configuration', () => {
     assert.equal(c.database.url, 'postgres://db/vigil');
   });
 
+  it('trusts a reverse proxy only when told: true, a hop count or addresses', () => {
+    assert.equal(loadConfig().server.trustProxy, false);
+    assert.equal(loadConfig({ env: { VIGIL_TRUST_PROXY: 'true' } }).server.trustProxy, true);
+    assert.equal(loadConfig({ env: { VIGIL_TRUST_PROXY: '2' } }).server.trustProxy, 2);
+    assert.equal(loadConfig({ env: { VIGIL_TRUST_PROXY: '127.0.0.1,10.0.0.0/8' } }).server.trustProxy, '127.0.0.1,10.0.0.0/8');
+    assert.throws(() => loadConfig({ flags: { server: { trustProxy: -1 } } }), /server\.trustProxy/);
+  });
+
   it('names every bad key and the reason', () => {
     assert.throws(() => loadConfig({ env: { PORT: 'eighty' }, flags: { queue: { concurrency: 0 } } }), (err: Error & { code?: string }) => {
       assert.equal(err.code, 'VIGIL_ERR_INVALID_CONFIG');

@@ -41,7 +41,16 @@ export const CONFIG_SCHEMA = z.strictObject({
     metricsPublic: z.boolean().default(false),
     workers: positiveInt.max(64).default(1),
     log: z.boolean().default(true),
-  }).default({ host: '127.0.0.1', port: 8080, anonymousScopes: [], metricsPublic: false, workers: 1, log: true }),
+    /**
+     * Behind a reverse proxy: which X-Forwarded-For hops to believe, as Fastify's trustProxy — true (all),
+     * a hop count, or addresses/CIDRs ("127.0.0.1,10.0.0.0/8"). Without it every client behind the proxy
+     * shares the proxy's address, and so one failed-key budget and one rate limit.
+     */
+    trustProxy: z.preprocess(
+      (v) => (v === 'true' ? true : v === 'false' ? false : typeof v === 'string' && /^\s*\d+\s*$/.test(v) ? Number(v) : v),
+      z.union([z.boolean(), z.number().int().min(0).max(32), z.string().min(1)]),
+    ).default(false),
+  }).default({ host: '127.0.0.1', port: 8080, anonymousScopes: [], metricsPublic: false, workers: 1, log: true, trustProxy: false }),
   hashing: z.strictObject({ threads: positiveInt.max(256).optional() }).default({}),
   matching: z.strictObject({
     /** How often the indexes poll the store's change feed (ms). */
@@ -101,6 +110,7 @@ const ENV_KEYS: Record<string, string> = {
   PORT: 'server.port',
   VIGIL_PORT: 'server.port',
   VIGIL_WORKERS: 'server.workers',
+  VIGIL_TRUST_PROXY: 'server.trustProxy',
   VIGIL_HASH_THREADS: 'hashing.threads',
   VIGIL_RETAIN_DAYS: 'retention.retainDays',
   VIGIL_RULES: 'rules.file',

@@ -16,7 +16,7 @@ test('import and bank stats count degenerate PDQ hashes by kind', async () => {
     writeFileSync(file, ['d8f8f0cee0f4a84f0637022a078f67f0b36e2ed596621e1d33e6339c4e9c9b22', '0'.repeat(64), '0000ffff'.repeat(8)].join('\n') + '\n');
     const result = await importListFile(store, 'benign', file, { create: true, format: 'plain', readOptions: { signalType: 'pdq' } });
     assert.equal(result.inserted, 3);
-    assert.deepEqual(result.degeneratePdq, { total: 2, constant: 1, 'one-value': 0, periodic: 1 });
+    assert.deepEqual(result.degeneratePdq, { total: 2, constant: 1, 'one-value': 0, periodic: 1, striped: 0 });
     assert.deepEqual(await countDegenerate(store, 'benign'), result.degeneratePdq);
   } finally {
     await store.close();

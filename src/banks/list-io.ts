@@ -86,7 +86,7 @@ export async function importListFile(store: Store, bankName: string, path: strin
 /** PDQ hashes too uniform to match loosely (signals/pdq/degenerate.ts), by kind; the bank's policy decides what they match. */
 export type DegenerateCount = Record<DegenerateKind | 'total', number>;
 
-const newDegenerateCount = (): DegenerateCount => ({ total: 0, constant: 0, 'one-value': 0, periodic: 0 });
+const newDegenerateCount = (): DegenerateCount => ({ total: 0, constant: 0, 'one-value': 0, periodic: 0, striped: 0 });
 
 function countDegenerateValue(count: DegenerateCount, value: string): void {
   if (value.length !== 64) return;

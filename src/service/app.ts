@@ -31,6 +31,9 @@ export const API_VERSION = VIGIL_VERSION;
  * one format; `logger`: Fastify's own (tests and embedders); neither: no request logs.
  */
 export async function buildApp(ctx: ServiceContext, options: { logger?: FastifyServerOptions['logger']; loggerInstance?: FastifyBaseLogger } = {}): Promise<FastifyInstance> {
+  // request.ip (failed-key throttle, rate limits, audit) is the client's only through proxies the operator names.
+  const trusted = ctx.vigil.config.server.trustProxy;
+  const trustProxy: FastifyServerOptions['trustProxy'] = typeof trusted === 'number' ? (_address: string, hop: number) => hop < trusted : trusted;
   const app = Fastify({
     // Secrets in query strings and credential headers never reach the request log (the shared logger too).
     ...(options.loggerInstance ? { loggerInstance: redactingChild(options.loggerInstance) } : { logger: redactingLogger(options.logger) }),
@@ -40,6 +43,7 @@ export async function buildApp(ctx: ServiceContext, options: { logger?: FastifyS
     onConstructorPoisoning: 'error',
     // HMA clients (Coop) join a base URL ending in "/" with paths starting with one: "//c/bank/NAME".
     routerOptions: { ignoreDuplicateSlashes: true },
+    trustProxy,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   });
   app.setErrorHandler((err, request, reply) => sendError(err, request, reply));

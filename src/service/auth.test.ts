@@ -112,4 +112,20 @@ describe('failed key attempts are throttled per client address', () => {
       await app.close();
     }
   });
+
+  test('behind a trusted proxy (server.trustProxy) each forwarded client has its own failure budget', async () => {
+    const keys = { authenticate: () => undefined };
+    const app = Fastify({ trustProxy: '127.0.0.1' });
+    app.setErrorHandler((err, request, reply) => sendError(err, request, reply));
+    registerAuth(app, keys, { count: () => undefined }, { throttle: new FailedKeyThrottle({ maxFailures: 2, now: () => 0 }) });
+    app.get('/look', { config: { scope: 'lookup' } }, async () => ({ ok: true }));
+    const get = (client: string) => app.inject({ url: '/look', remoteAddress: '127.0.0.1', headers: { authorization: 'Bearer bad', 'x-forwarded-for': client } });
+    try {
+      for (let i = 0; i < 2; i++) assert.equal((await get('203.0.113.7')).statusCode, 401);
+      assert.equal((await get('203.0.113.7')).statusCode, 429);
+      assert.equal((await get('198.51.100.9')).statusCode, 401, 'another client behind the same proxy is not blocked');
+    } finally {
+      await app.close();
+    }
+  });
 });

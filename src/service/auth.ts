@@ -13,6 +13,8 @@ import type { VigilDatabase } from '../state/database.js';
 declare module 'fastify' {
   interface FastifyRequest {
     apiKey?: ApiKey;
+    /** Set when the request passed on the operator's anonymous grant (`--anonymous`) instead of a key. */
+    anonymousGrant?: { scopes: Scope[] };
   }
   interface FastifyContextConfig {
     /** The scope a route needs; routes without one are public (health, docs). */
@@ -177,6 +179,12 @@ export interface AuthOptions {
   throttle?: FailedKeyThrottle;
 }
 
+/** Whether the caller — its key, or the anonymous grant it passed on — holds `scope`. */
+export function callerHolds(request: FastifyRequest, scope: Scope): boolean {
+  const grant = request.apiKey ?? request.anonymousGrant;
+  return grant !== undefined && hasScope(grant, scope);
+}
+
 export function registerAuth(app: FastifyInstance, keys: KeyAuthenticator, usage: Pick<KeyUsage, 'count'>, options: AuthOptions = {}): void {
   const anonymous = { scopes: [...(options.anonymousScopes ?? [])] };
   const throttle = options.throttle ?? new FailedKeyThrottle();
@@ -196,7 +204,10 @@ export function registerAuth(app: FastifyInstance, keys: KeyAuthenticator, usage
     if (!key) {
       if (secret) throttle.fail(request.ip);
       // Operators may open read-only HMA-style lookups to a trusted network (HMA itself has no auth).
-      if (hasScope(anonymous, scope)) return;
+      if (hasScope(anonymous, scope)) {
+        request.anonymousGrant = anonymous;
+        return;
+      }
       throw new VigilError('VIGIL_ERR_UNAUTHENTICATED', secret ? 'The API key is unknown, revoked or expired' : 'Send an API key: "Authorization: Bearer <key>" or "X-Api-Key: <key>"');
     }
     const allowed = hasScope(key, scope);

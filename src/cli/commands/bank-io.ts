@@ -53,7 +53,7 @@ export function registerBankImportExport(bank: Command, cli: Cli): void {
         const bankPolicyText = (await vigil.store.getBank(result.bank))?.degeneratePolicy === 'none' ? 'never (bank policy none)' : 'exactly only (bank policy exact)';
         if (opts.json) cli.stdout.write(JSON.stringify(result, null, 2) + '\n');
         else {
-          cli.stdout.write(`${result.bank} ← ${file} (${result.format}): ${result.rows} rows, ${result.inserted} added, ${result.updated} updated, ${result.unchanged} unchanged, ${result.deleted} deleted, ${result.errorCount} invalid${result.degeneratePdq.total > 0 ? `; ${result.degeneratePdq.total} degenerate PDQ hashes (${result.degeneratePdq.constant} near-constant, ${result.degeneratePdq['one-value']} mostly one value, ${result.degeneratePdq.periodic} periodic), matched ${bankPolicyText}` : ''}\n`);
+          cli.stdout.write(`${result.bank} ← ${file} (${result.format}): ${result.rows} rows, ${result.inserted} added, ${result.updated} updated, ${result.unchanged} unchanged, ${result.deleted} deleted, ${result.errorCount} invalid${result.degeneratePdq.total > 0 ? `; ${result.degeneratePdq.total} degenerate PDQ hashes (${result.degeneratePdq.constant} near-constant, ${result.degeneratePdq['one-value']} mostly one value, ${result.degeneratePdq.periodic} periodic, ${result.degeneratePdq.striped} striped), matched ${bankPolicyText}` : ''}\n`);
           for (const e of result.errors.slice(0, 20)) cli.stderr.write(`  line ${e.line}: ${e.message}\n`);
           if (result.errorCount > 20) cli.stderr.write(`  … ${result.errorCount - 20} more (use --json for the first ${result.errors.length})\n`);
         }

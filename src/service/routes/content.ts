@@ -14,6 +14,7 @@ import { multipartError } from '../http-errors.js';
 import { ERROR_RESPONSES, jsonDeeperThan, MAX_JSON_DEPTH, parseFieldJson } from '../schemas.js';
 import { requestBudget } from '../request-budget.js';
 import { saveUpload, type SavedUpload } from '../uploads.js';
+import { withVisibleMatches } from '../match-values.js';
 
 const ID = { type: 'string', minLength: 1, maxLength: 256 } as const;
 
@@ -58,7 +59,7 @@ export function contentRoutes(app: FastifyInstance, ctx: ServiceContext): void {
       // No body at all (no content type) skips the JSON schema: refuse it here, not with a TypeError.
       if (request.body === undefined || request.body === null) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', 'Expected a multipart upload or a JSON body with contentId and hashes');
       const body = request.body as { hashes: ClientHashes } & Record<string, unknown>;
-      return ctx.pipeline.submitHashes(metaFrom(body, request), body.hashes);
+      return withVisibleMatches(request, await ctx.pipeline.submitHashes(metaFrom(body, request), body.hashes));
     }
     const fields: Record<string, unknown> = {};
     let upload: SavedUpload | undefined;
@@ -77,7 +78,7 @@ export function contentRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     }
     try {
       if (!upload) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', 'Expected a file part (or send JSON hashes)');
-      return await ctx.pipeline.submitFile(metaFrom(fields, request), upload.path, requestBudget(reply, ctx.limits.budget));
+      return withVisibleMatches(request, await ctx.pipeline.submitFile(metaFrom(fields, request), upload.path, requestBudget(reply, ctx.limits.budget)));
     } finally {
       await upload?.remove();
     }

@@ -9,6 +9,7 @@ import { matchQueryOfClientHashes } from '../../pipeline/query.js';
 import { findSignalType, signalTypesMatching, type SignalTypeName } from '../../signals/registry.js';
 import type { ServiceContext } from '../context.js';
 import { ERROR_RESPONSES } from '../schemas.js';
+import { visibleMatches } from '../match-values.js';
 
 export interface LookupItem {
   type: SignalTypeName;
@@ -99,7 +100,7 @@ export function lookupRoutes(app: FastifyInstance, ctx: ServiceContext): void {
         if (banks) matches = matches.filter((m) => banks.has(m.bank));
         if (body.includeNonActionable === false) matches = matches.filter((m) => m.actionable);
         for (const m of matches) ctx.metrics.matches.inc({ bank: m.bank, signal_type: m.signalType });
-        results.push({ index, ...(item.id !== undefined ? { id: item.id } : {}), type: item.type, matches });
+        results.push({ index, ...(item.id !== undefined ? { id: item.id } : {}), type: item.type, matches: visibleMatches(request, matches) });
       } catch (err) {
         const e = toVigilError(err);
         results.push({ index, ...(item.id !== undefined ? { id: item.id } : {}), type: item.type, matches: [], error: { code: e.code, message: e.message } });
