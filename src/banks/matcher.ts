@@ -66,15 +66,17 @@ export interface MatchQuery {
   vpdqViews?: VideoView[];
 }
 
+const NONE: readonly never[] = Object.freeze([]);
+
 /** The exact-digest values of `type` in a query (none, one, or several). */
 export function exactValues(query: MatchQuery, type: string): readonly string[] {
   const v = query[type];
-  return v === undefined ? [] : typeof v === 'string' ? [v] : (v as readonly string[]);
+  return v === undefined ? NONE : typeof v === 'string' ? [v] : (v as readonly string[]);
 }
 
 /** The photo-hash views of `type` (a hamming256 type) in a query. */
 export function photoValues(query: MatchQuery, type: string): readonly PdqQuery[] {
-  return (query[type] as PdqQuery[] | undefined) ?? [];
+  return (query[type] as PdqQuery[] | undefined) ?? NONE;
 }
 
 /** The videos of `type` (a vpdq-frames type) in a query: the frames as submitted ('video'), then derived views. */
@@ -489,7 +491,7 @@ export class BankMatcher {
     }
     const videoQueries = this.videoIndexes.map((v) => videoValues(query, v.type));
     // Per video type, the distinct thresholds of the enabled banks (none: no enabled bank, nothing to search).
-    const videoThresholds = this.videoIndexes.map((v) => this.thresholds(v.type));
+    const videoThresholds = this.videoIndexes.map((v): readonly number[] => (v.size === 0 ? NONE : this.thresholds(v.type)));
     for (const p of this.photoIndexes) {
       const related = this.framesOf.get(p.type)!;
       const photoQueries = [...photoValues(query, p.type)];
@@ -501,6 +503,7 @@ export class BankMatcher {
         return { v, thresholds: videoThresholds[i]! };
       });
       frameQueries(frames, photoQueries);
+      if (photoQueries.length === 0) continue;
       const photoRadius = this.radius(p.type);
       // Known pictures seen in the query video: per signal, each frame time and its best distance (for ranges).
       const seenAt = new Map<number, Map<number, number>>();
@@ -552,7 +555,7 @@ export class BankMatcher {
     }
     for (let i = 0; i < this.videoIndexes.length; i++) {
       const v = this.videoIndexes[i]!;
-      if (v.size === 0) continue;
+      if (v.size === 0 || videoQueries[i]!.length === 0) continue;
       // Per known video, the view of the query that matched the largest share of its frames. The frame
       // distance is part of the vPDQ rule, so each distinct bank threshold is its own query.
       const best = new Map<number, Hit & { share: number }>();
