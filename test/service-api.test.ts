@@ -699,6 +699,13 @@ describe('retroactive matching (retainDays: 7)', () => {
   });
 });
 
+test('GET /v1/range/{type}/{prefix}: one-way tags of the listed digests sharing a prefix (docs/client.md)', async () => {
+  const record = await t.service.ctx.hashFile(demoPicture('mountains.png'));
+  const res = await api<{ candidates: string[] }>('get', '/v1/range/{type}/{prefix}', { key: await t.key(['device']), params: { type: 'md5', prefix: record.md5!.slice(0, 5) } });
+  assert.equal(res.status, 200);
+  assert.ok(res.body.candidates.includes(createHash('sha256').update(`vigil-range-v1:md5:${record.md5}`).digest('hex')));
+});
+
 test('every non-HMA operation of the spec was exercised by this file', () => {
   const hma = (name: string) => {
     const [method, path] = name.split(' ');
