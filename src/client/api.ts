@@ -101,7 +101,8 @@ export class VigilClient {
 
   constructor(private readonly options: VigilClientOptions) {
     this.base = options.baseUrl.replace(/\/+$/, '');
-    this.fetch = options.fetch ?? (globalThis.fetch as unknown as FetchLike);
+    // Called unbound: a browser's fetch refuses any `this` but the window.
+    this.fetch = options.fetch ?? ((url, init) => (globalThis.fetch as unknown as FetchLike)(url, init));
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
   }
 

@@ -23,6 +23,7 @@ import { lookupRoutes } from './routes/lookup.js';
 import { opsRoutes } from './routes/ops.js';
 import { rangeRoutes } from './routes/range.js';
 import { reviewRoutes } from './web/routes.js';
+import { clientDemoRoutes } from './web/client-demo.js';
 
 /** The OpenAPI document's version: the package's. */
 export const API_VERSION = VIGIL_VERSION;
@@ -113,6 +114,8 @@ export async function buildApp(ctx: ServiceContext, options: { logger?: FastifyS
   rangeRoutes(app, ctx);
   // The review UI in its own scope (cookies, forms, HTML errors, CSP stay out of the JSON API).
   await app.register(async (scope) => reviewRoutes(scope, ctx, ctx.reviewWeb ?? {}));
+  const clientDemo = ctx.clientDemo;
+  if (clientDemo) await app.register(async (scope) => clientDemoRoutes(scope, clientDemo));
   await app.ready();
   return app;
 }
