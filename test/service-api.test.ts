@@ -241,8 +241,8 @@ function appRoutes(): Set<string> {
     const full = (stack[depth - 1] ?? '') + m[2];
     stack[depth] = full;
     for (const method of (m[3] ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
-      // The review UI (/review) is pages for people, not API operations.
-      if (method === 'HEAD' || full.startsWith('/docs') || full.startsWith('/review') || full === '/openapi.json') continue;
+      // The review UI (/review) and the client demo (/demo) are pages for people, not API operations.
+      if (method === 'HEAD' || full.startsWith('/docs') || full.startsWith('/review') || full.startsWith('/demo') || full === '/openapi.json') continue;
       out.add(`${method} ${full.replace(/:(\w+)/g, '{$1}')}`);
     }
   }

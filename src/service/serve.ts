@@ -86,7 +86,7 @@ export interface RunningService {
   app: FastifyInstance;
   ctx: ServiceContext;
   url: string;
-  demo?: { bank: string; dir: string; key?: DemoKey; created: boolean; reviewer?: { name: string; password: string } };
+  demo?: { bank: string; dir: string; key?: DemoKey; created: boolean; reviewer?: { name: string; password: string }; clientPage?: boolean };
   /** Said loudly at start-up (startup-notes.ts): anonymous admin, an ignored rules file. */
   warnings: string[];
   /** Writes signed audit checkpoints (when configured): periodically, and on demand with checkpoint(). */
@@ -219,7 +219,10 @@ export async function startService(options: ServeOptions): Promise<RunningServic
     await vigil.evidence();
     demo = demoEnabled(config) ? await setUpDemo(vigil) : undefined;
     const deviceKey = demo ? await ensureDemoDeviceKey(vigil.keys, demo.dir, demo.key) : undefined;
-    if (deviceKey) ctx.clientDemo = { deviceKey };
+    if (deviceKey) {
+      ctx.clientDemo = { deviceKey };
+      demo!.clientPage = true;
+    }
     await vigil.warm();
     // Review demo items go through the pipeline, so after the index is warm; one process of a cluster does it.
     if (demo && (options.background ?? true)) {
