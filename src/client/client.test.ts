@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { hashFile } from '../hashing/hash-file.js';
 import { decodeImage } from '../media/image-decode.js';
+import { withStoredOrientation } from './orientation.js';
+import { decodePng16 } from './png16.js';
 import { digestsOf, HashPool, hashHere, md5Hex, rangePrefix, rangeTag, shaHex, VigilApiError, VigilClient } from './index.js';
 
 const PDQ_DIR = join(import.meta.dirname, '../../../shared/conformance/pdq');
@@ -145,3 +147,39 @@ test('check(): exact digests go through range lookups and are sent only when a l
   assert.equal(s.calls.at(-1)!.body, JSON.stringify(result.sent), '`sent` is exactly the body posted');
   assert.deepEqual(result.ranges.map((r) => [r.type, r.hit]), [['md5', true], ['sha1', false], ['sha256', false]]);
 });
+
+test('EXIF orientation is set to 1 in a copy of a JPEG (browsers would apply it; the server hashes pixels as stored)', async () => {
+  const { default: sharp } = await import('sharp');
+  for (const n of [3, 6, 8]) {
+    const bytes = new Uint8Array(readFileSync(join(PDQ_DIR, `reg-test-input/exif-rotn/exif-rotn-${n}.jpg`)));
+    assert.equal((await sharp(bytes).metadata()).orientation, n);
+    const stored = withStoredOrientation(bytes)!;
+    assert.equal((await sharp(stored).metadata()).orientation, 1);
+    assert.equal((await sharp(bytes).metadata()).orientation, n, 'the input is not changed');
+    assert.equal(stored.length, bytes.length);
+    assert.equal(withStoredOrientation(stored), undefined, 'already as stored');
+  }
+  assert.equal(withStoredOrientation(new Uint8Array(readFileSync(join(PDQ_DIR, 'misc-images/c.png')))), undefined);
+  assert.equal(withStoredOrientation(new Uint8Array([0xff, 0xd8, 0xff, 0xe1, 0, 1])), undefined, 'a bad segment length');
+});
+
+test('16-bit PNGs decode to the server’s pixels (low bytes, as the reference) and hash as the reference', async () => {
+  const files = ['expected/pixel-exact/synthetic-noise-500.png', 'expected/pixel-exact/synthetic-plasma-320x240.png', 'expected/pixel-exact-resize/synthetic-plasma-1200x800.png', 'pytx/I16.png'];
+  for (const file of files) {
+    const bytes = new Uint8Array(readFileSync(join(PDQ_DIR, file)));
+    const mine = (await decodePng16(bytes))!;
+    assert.ok(mine, file);
+    const server = await decodeImage(bytes);
+    assert.equal(Buffer.compare(Buffer.from(pixelsOfGrey(mine)), Buffer.from(pixelsOfGrey(server))), 0, `${file}: the server's pixels`);
+    assert.equal((await hashHere(mine)).pdq, (await hashFile(join(PDQ_DIR, file))).pdq, file);
+  }
+  assert.equal(await decodePng16(new Uint8Array(readFileSync(join(PDQ_DIR, 'misc-images/c.png')))), undefined, '8-bit: the canvas decodes it');
+});
+
+/** Pixels as RGB whatever their channels, to compare a grey decode with an RGB one. */
+function pixelsOfGrey(p: { data: Uint8Array; width: number; height: number; channels: number }): Uint8Array {
+  const n = p.width * p.height;
+  const out = new Uint8Array(n * 3);
+  for (let i = 0; i < n; i++) for (let c = 0; c < 3; c++) out[i * 3 + c] = p.data[i * p.channels + (p.channels >= 3 ? c : 0)];
+  return out;
+}

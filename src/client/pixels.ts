@@ -5,6 +5,8 @@
  * (docs/client.md, "Decode honesty").
  */
 import type { PixelBuffer } from '../signals/pdq/luma.js';
+import { withStoredOrientation } from './orientation.js';
+import { decodePng16 } from './png16.js';
 import { web, type ImageBitmapLike, type ImageDataLike } from './web-types.js';
 
 /** Decoded pixels the app already has: 8-bit, interleaved, row-major (channels default 4, RGBA). */
@@ -54,12 +56,18 @@ export function pixelsOfBitmap(bitmap: ImageBitmapLike): PixelBuffer {
 }
 
 /**
- * Blob → pixels. No colour-space conversion and no EXIF orientation, as the server's reference-compatible
- * decode (which hashes the pixels as stored); alpha is not premultiplied.
+ * Blob → pixels as the server's reference-compatible decode: no colour-space conversion, no EXIF orientation
+ * (orientation.ts), 16-bit PNGs by their low bytes (png16.ts); alpha is not premultiplied.
  */
-export async function decodeBlob(blob: Blob): Promise<PixelBuffer> {
+export async function decodeBlob(input: Blob): Promise<PixelBuffer> {
   const create = web.createImageBitmap;
   if (!create || !web.OffscreenCanvas) throw new DecodeUnavailableError();
+  const bytes = new Uint8Array(await input.arrayBuffer());
+  const png16 = await decodePng16(bytes);
+  if (png16) return png16;
+  // Decoded as stored, as the server does (browsers would apply the EXIF orientation).
+  const stored = withStoredOrientation(bytes);
+  const blob = stored ? new Blob([stored as Uint8Array<ArrayBuffer>]) : input;
   let bitmap: ImageBitmapLike;
   try {
     bitmap = await create(blob, { colorSpaceConversion: 'none', premultiplyAlpha: 'none', imageOrientation: 'none' });
