@@ -7,7 +7,7 @@ import { hash256ToHex } from '../signals/pdq/hash256.js';
 import type { PixelBuffer } from '../signals/pdq/luma.js';
 import { DIHEDRAL_NAMES, pdqDihedralFromPixels, pdqFromPixels, PdqScratch, PDQ_QUALITY_THRESHOLD, type DihedralName } from '../signals/pdq/pdq.js';
 import { digestsOf, type Digests } from './digests.js';
-import { decodeBlob, greyIfGrey, isImageBitmap, isImageData, pixelsOfBitmap, pixelsOfRaw, type RawPixels } from './pixels.js';
+import { decodeBytes, greyIfGrey, isImageBitmap, isImageData, pixelsOfBitmap, pixelsOfRaw, type RawPixels } from './pixels.js';
 import type { ImageBitmapLike, ImageDataLike } from './web-types.js';
 
 /** What can be hashed: encoded bytes (Blob/File, ArrayBuffer, Uint8Array) get digests and PDQ; pixels get PDQ. */
@@ -70,8 +70,7 @@ export async function hashHere(input: HashInput, options: HashOptions = {}): Pro
     const out: ImageHashes = options.digests ?? true ? await digestsOf(bytes) : {};
     if (!wantPdq) return out;
     try {
-      const blob = isBlob(input) ? input : new Blob([bytes as Uint8Array<ArrayBuffer>]);
-      return { ...out, ...pdqOfPixels(await decodeBlob(blob), options) };
+      return { ...out, ...pdqOfPixels(await decodeBytes(bytes, isBlob(input) ? input : undefined), options) };
     } catch (err) {
       return { ...out, error: err instanceof Error ? err.message : String(err) };
     }

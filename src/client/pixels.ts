@@ -60,22 +60,21 @@ export function pixelsOfBitmap(bitmap: ImageBitmapLike): PixelBuffer {
  * (orientation.ts), 16-bit PNGs by their low bytes (png16.ts); alpha is not premultiplied.
  */
 export async function decodeBlob(input: Blob): Promise<PixelBuffer> {
+  if (!web.createImageBitmap || !web.OffscreenCanvas) throw new DecodeUnavailableError();
+  return decodeBytes(new Uint8Array(await input.arrayBuffer()), input);
+}
+
+/** Encoded bytes → pixels (see decodeBlob); `blob`: the same bytes as a Blob, when the caller has one. */
+export async function decodeBytes(bytes: Uint8Array, blob?: Blob): Promise<PixelBuffer> {
   const create = web.createImageBitmap;
   if (!create || !web.OffscreenCanvas) throw new DecodeUnavailableError();
-  const bytes = new Uint8Array(await input.arrayBuffer());
   const png16 = await decodePng16(bytes);
   if (png16) return png16;
   // Decoded as stored, as the server does (browsers would apply the EXIF orientation).
   const stored = withStoredOrientation(bytes);
-  const blob = stored ? new Blob([stored as Uint8Array<ArrayBuffer>]) : input;
-  let bitmap: ImageBitmapLike;
-  try {
-    bitmap = await create(blob, { colorSpaceConversion: 'none', premultiplyAlpha: 'none', imageOrientation: 'none' });
-  } catch (err) {
-    // Older engines know only 'from-image' | 'flipY' for imageOrientation: retry without it.
-    if (!(err instanceof TypeError)) throw err;
-    bitmap = await create(blob, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
-  }
+  const source = stored ? new Blob([stored as Uint8Array<ArrayBuffer>]) : (blob ?? new Blob([bytes as Uint8Array<ArrayBuffer>]));
+  // No imageOrientation: 'none' is now an alias of 'from-image' (a WebP's or PNG's EXIF orientation is applied).
+  const bitmap = await create(source, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
   try {
     return pixelsOfBitmap(bitmap);
   } finally {
