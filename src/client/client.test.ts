@@ -183,3 +183,47 @@ function pixelsOfGrey(p: { data: Uint8Array; width: number; height: number; chan
   for (let i = 0; i < n; i++) for (let c = 0; c < 3; c++) out[i * 3 + c] = p.data[i * p.channels + (p.channels >= 3 ? c : 0)];
   return out;
 }
+
+/** A stand-in for Web Workers under Node: runs hashHere on the message, asynchronously, as a worker would. */
+class FakeWorker {
+  static created = 0;
+  static broken = false;
+  private listeners: Record<string, ((event: { data?: unknown; message?: string }) => void)[]> = {};
+  terminated = false;
+  constructor(readonly url: string) {
+    FakeWorker.created++;
+    if (FakeWorker.broken) queueMicrotask(() => this.emit('error', { message: 'failed to load the worker script' }));
+  }
+  addEventListener(type: string, listener: (event: { data?: unknown; message?: string }) => void) {
+    (this.listeners[type] ??= []).push(listener);
+  }
+  postMessage(message: { id: number; input: Parameters<typeof hashHere>[0]; options: object }) {
+    if (FakeWorker.broken) return;
+    void hashHere(message.input, message.options).then((result) => this.emit('message', { data: { id: message.id, result } }));
+  }
+  terminate() {
+    this.terminated = true;
+  }
+  private emit(type: string, event: { data?: unknown; message?: string }) {
+    if (!this.terminated) for (const l of this.listeners[type] ?? []) l(event);
+  }
+}
+
+test('the pool with workers: sized by the app, queues beyond its size, answers each picture; a worker that fails is dropped', async (t) => {
+  (globalThis as { Worker?: unknown }).Worker = FakeWorker;
+  t.after(() => delete (globalThis as { Worker?: unknown }).Worker);
+  const pictures = await Promise.all(['c-128x128-rgb.png', 'bridge-1-original-64x64-rgb.png', 'bridge-1-original-257x129-rgb.png'].map((f) => rgba(join(PDQ_DIR, 'expected/pixel-exact', f))));
+  const pool = new HashPool({ workerUrl: 'worker.js', size: 2 });
+  assert.equal(pool.inline, false);
+  assert.equal(pool.size, 2);
+  const results = await Promise.all(pictures.map((p) => pool.hash(p)));
+  for (const [i, p] of pictures.entries()) assert.equal(results[i].pdq, (await hashHere(p)).pdq, 'each answer is its own picture’s');
+  pool.close();
+
+  FakeWorker.broken = true;
+  t.after(() => (FakeWorker.broken = false));
+  const broken = new HashPool({ workerUrl: 'missing.js', size: 2 });
+  await assert.rejects(broken.hash(pictures[0]), /failed to load the worker script/);
+  assert.equal(broken.size, 0);
+  broken.close();
+});

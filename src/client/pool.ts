@@ -44,7 +44,7 @@ export class HashPool {
     for (let i = 0; i < size; i++) {
       const slot: Slot = { worker: new Worker!(options.workerUrl!, { type: 'module', name: `vigil-hash-${i}` }) };
       slot.worker.addEventListener('message', (event) => this.finish(slot, event.data as { id: number; result?: ImageHashes; error?: string }));
-      slot.worker.addEventListener('error', (event) => this.finish(slot, { id: slot.job?.id ?? 0, error: event.message ?? 'The hashing worker failed' }));
+      slot.worker.addEventListener('error', (event) => this.fail(slot, event.message ?? 'The hashing worker failed'));
       this.slots.push(slot);
     }
   }
@@ -83,6 +83,17 @@ export class HashPool {
       const transfer = isTransferable(job.input) ? [job.input] : [];
       slot.worker.postMessage({ id: job.id, input: job.input, options: job.options }, transfer);
     }
+  }
+
+  /** A worker that failed (its script did not load, or it crashed) is dropped; with none left, the queue is refused. */
+  private fail(slot: Slot, message: string): void {
+    const i = this.slots.indexOf(slot);
+    if (i < 0) return;
+    this.slots.splice(i, 1);
+    slot.worker.terminate();
+    slot.job?.reject(new Error(message));
+    if (this.slots.length === 0) for (const job of this.queue.splice(0)) job.reject(new Error(`No hashing worker left: ${message}`));
+    else this.pump();
   }
 
   private finish(slot: Slot, message: { id: number; result?: ImageHashes; error?: string }): void {
