@@ -14,10 +14,10 @@ export default tseslint.config(
   },
   {
     // The PDQ core must run in browsers and workers (client-side hashing for E2EE apps).
-    files: ['src/signals/**/*.ts'],
-    ignores: ['src/signals/**/*.test.ts'],
+    files: ['src/signals/**/*.ts', 'src/client/**/*.ts'],
+    ignores: ['src/signals/**/*.test.ts', 'src/client/**/*.test.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['node:*', 'fs', 'path', 'crypto', 'sharp', 'piscina'], message: 'signals/ is pure TypeScript: no Node-only imports.' }] }],
+      'no-restricted-imports': ['error', { patterns: [{ group: ['node:*', 'fs', 'path', 'crypto', 'sharp', 'piscina'], message: 'signals/ and client/ are pure TypeScript: no Node-only imports.' }] }],
     },
   },
 );

@@ -241,8 +241,8 @@ function appRoutes(): Set<string> {
     const full = (stack[depth - 1] ?? '') + m[2];
     stack[depth] = full;
     for (const method of (m[3] ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
-      // The review UI (/review) is pages for people, not API operations.
-      if (method === 'HEAD' || full.startsWith('/docs') || full.startsWith('/review') || full === '/openapi.json') continue;
+      // The review UI (/review) and the client demo (/demo) are pages for people, not API operations.
+      if (method === 'HEAD' || full.startsWith('/docs') || full.startsWith('/review') || full.startsWith('/demo') || full === '/openapi.json') continue;
       out.add(`${method} ${full.replace(/:(\w+)/g, '{$1}')}`);
     }
   }
@@ -706,6 +706,13 @@ describe('retroactive matching (retainDays: 7)', () => {
     assert.equal(shown.body.decisions[0].late, true);
     assert.equal(shown.body.decisions[0].decisionId, run.body.late[0].decisionId);
   });
+});
+
+test('GET /v1/range/{type}/{prefix}: one-way tags of the listed digests sharing a prefix (docs/client.md)', async () => {
+  const record = await t.service.ctx.hashFile(demoPicture('mountains.png'));
+  const res = await api<{ candidates: string[] }>('get', '/v1/range/{type}/{prefix}', { key: await t.key(['device']), params: { type: 'md5', prefix: record.md5!.slice(0, 5) } });
+  assert.equal(res.status, 200);
+  assert.ok(res.body.candidates.includes(createHash('sha256').update(`vigil-range-v1:md5:${record.md5}`).digest('hex')));
 });
 
 test('every non-HMA operation of the spec was exercised by this file', () => {

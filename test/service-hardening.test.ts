@@ -44,7 +44,7 @@ test('--anonymous admin implies every scope (decisions answer too) and is warned
       assert.equal((await t.service.app.inject({ url })).statusCode, 200, url);
     }
     assert.equal(t.service.warnings.length, 1);
-    assert.match(t.service.warnings[0]!, /^WARNING: --anonymous admin: ANYONE .* every scope \(submit, lookup, curate, review, admin\)/);
+    assert.match(t.service.warnings[0]!, /^WARNING: --anonymous admin: ANYONE .* every scope \(submit, lookup, curate, review, admin, device\)/);
     const [started] = await t.service.ctx.audit.list({ action: 'service.started' });
     assert.deepEqual(started?.details.anonymousScopes, ['admin']);
   } finally {

@@ -120,7 +120,7 @@ describe('authentication', () => {
 describe('scopes', () => {
   // One representative request per scope family; each must succeed with the scope (and with admin) and be
   // refused with every other scope.
-  const FAMILIES: Record<Exclude<Scope, 'admin'> | 'admin', { method: string; path: () => string; json?: () => unknown }[]> = {
+  const FAMILIES: Record<Exclude<Scope, 'device'>, { method: string; path: () => string; json?: () => unknown }[]> = {
     submit: [{ method: 'POST', path: () => '/v1/content', json: () => ({ contentId: `scope-${Math.random()}`, hashes: { md5: demoMd5 } }) }],
     lookup: [
       { method: 'POST', path: () => '/v1/lookup', json: () => ({ hashes: [{ type: 'md5', value: demoMd5 }] }) },

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { VigilError } from '../core/errors.js';
 
-const SCOPES = ['submit', 'lookup', 'curate', 'review', 'admin'] as const;
+const SCOPES = ['submit', 'lookup', 'curate', 'review', 'admin', 'device'] as const;
 
 const positiveInt = z.number().int().positive();
 const nonNegative = z.number().nonnegative();

@@ -23,7 +23,12 @@ import type { ApiKeysTable } from './schema.js';
 
 export { AUTH_COMPONENT, AUTH_MIGRATIONS } from './schema.js';
 
-export const SCOPES = ['submit', 'lookup', 'curate', 'review', 'admin'] as const;
+/**
+ * 'device': a key held by one user's device (client-side hashing, docs/client.md): it may submit hashes (never a
+ * file) and make range lookups, nothing else; routes open to it say so (`config.device`). One key per device,
+ * so its own rate limit (DEVICE_RATE_LIMIT_PER_MINUTE by default) is the device's.
+ */
+export const SCOPES = ['submit', 'lookup', 'curate', 'review', 'admin', 'device'] as const;
 export type Scope = (typeof SCOPES)[number];
 
 export interface ApiKey {
@@ -49,6 +54,8 @@ export interface CreateKeyInput {
 }
 
 export const DEFAULT_RATE_LIMIT_PER_MINUTE = 6000;
+/** A device hashes what its user sends: a few pictures a minute, with room for bursts. */
+export const DEVICE_RATE_LIMIT_PER_MINUTE = 60;
 const MARK_USED_INTERVAL_MS = 60_000;
 const ID_CHARS = 12;
 const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
@@ -67,6 +74,11 @@ interface Cached {
 
 export function hasScope(key: Pick<ApiKey, 'scopes'>, scope: Scope): boolean {
   return key.scopes.includes('admin') || key.scopes.includes(scope);
+}
+
+/** A key that may do nothing but what devices do (not admin, submit, … as well). */
+export function isDeviceOnly(key: Pick<ApiKey, 'scopes'>): boolean {
+  return key.scopes.length > 0 && key.scopes.every((s) => s === 'device');
 }
 
 function isScope(value: string): value is Scope {
@@ -112,7 +124,7 @@ export function newKey(input: CreateKeyInput, now: Date): { row: Row; secret: st
   if (typeof name !== 'string' || name.trim() === '' || name.length > 200 || CONTROL.test(name)) throw invalidArgument('a key name (1–200 printable characters)', 'name', name);
   if (!Array.isArray(input.scopes)) throw invalidArgument('an array of scopes', 'scopes', input.scopes);
   const scopes = normaliseScopes(input.scopes);
-  const rate = input.rateLimitPerMinute ?? DEFAULT_RATE_LIMIT_PER_MINUTE;
+  const rate = input.rateLimitPerMinute ?? (isDeviceOnly({ scopes }) ? DEVICE_RATE_LIMIT_PER_MINUTE : DEFAULT_RATE_LIMIT_PER_MINUTE);
   if (!Number.isSafeInteger(rate) || rate < 0) throw invalidArgument('a non-negative integer (0 = unlimited)', 'rateLimitPerMinute', rate);
   let expiresAt: string | null = null;
   if (input.expiresAt !== undefined && input.expiresAt !== null) {

@@ -22,7 +22,9 @@ import { queuedContentRoutes } from './routes/queued-content.js';
 import { hmaRoutes } from './routes/hma.js';
 import { lookupRoutes } from './routes/lookup.js';
 import { opsRoutes } from './routes/ops.js';
+import { rangeRoutes } from './routes/range.js';
 import { reviewRoutes } from './web/routes.js';
+import { clientDemoRoutes } from './web/client-demo.js';
 
 /** The OpenAPI document's version: the package's. */
 export const API_VERSION = VIGIL_VERSION;
@@ -61,9 +63,10 @@ export async function buildApp(ctx: ServiceContext, options: { logger?: FastifyS
     // Routes with a scope need a key: the spec says so per operation.
     transform: ({ schema, url, route }) => {
       const scope = (route.config as { scope?: string } | undefined)?.scope;
+      const device = (route.config as { device?: boolean } | undefined)?.device === true;
       const out = { ...(schema as Record<string, unknown>) };
       if (scope && out.security === undefined) out.security = [{ apiKey: [] }];
-      if (scope) out.description = `${out.description ? `${String(out.description)}\n\n` : ''}Scope: \`${scope}\`.`;
+      if (scope) out.description = `${out.description ? `${String(out.description)}\n\n` : ''}Scope: \`${scope}\`${device ? ' (or a `device` key)' : ''}.`;
       return { schema: out, url };
     },
   });
@@ -114,8 +117,11 @@ export async function buildApp(ctx: ServiceContext, options: { logger?: FastifyS
   bankRoutes(app, ctx);
   adminRoutes(app, ctx);
   hmaRoutes(app, ctx);
+  rangeRoutes(app, ctx);
   // The review UI in its own scope (cookies, forms, HTML errors, CSP stay out of the JSON API).
   await app.register(async (scope) => reviewRoutes(scope, ctx, ctx.reviewWeb ?? {}));
+  const clientDemo = ctx.clientDemo;
+  if (clientDemo) await app.register(async (scope) => clientDemoRoutes(scope, clientDemo));
   await app.ready();
   return app;
 }

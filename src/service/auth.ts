@@ -19,6 +19,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** The scope a route needs; routes without one are public (health, docs). */
     scope?: Scope;
+    /** Device keys (scope 'device') may call this route too (hash submissions, range lookups). */
+    device?: boolean;
   }
 }
 
@@ -210,7 +212,7 @@ export function registerAuth(app: FastifyInstance, keys: KeyAuthenticator, usage
       }
       throw new VigilError('VIGIL_ERR_UNAUTHENTICATED', secret ? 'The API key is unknown, revoked or expired' : 'Send an API key: "Authorization: Bearer <key>" or "X-Api-Key: <key>"');
     }
-    const allowed = hasScope(key, scope);
+    const allowed = hasScope(key, scope) || (request.routeOptions.config?.device === true && key.scopes.includes('device'));
     usage.count(key.id, request.routeOptions.url ?? request.url, !allowed);
     if (!allowed) throw new VigilError('VIGIL_ERR_FORBIDDEN', `This API key lacks the "${scope}" scope`);
   });

@@ -6,6 +6,7 @@ import type { ImportJobs } from '../banks/import-jobs.js';
 import type { FailedKeyThrottle, KeyUsage } from './auth.js';
 import type { ServiceMetrics } from './metrics.js';
 import type { ReviewWebOptions } from './web/routes.js';
+import type { ClientDemoOptions } from './web/client-demo.js';
 
 export interface ServiceLimits {
   /** Largest upload (POST /v1/content, HMA hashing), bytes. */
@@ -65,6 +66,8 @@ export interface ServiceContext {
   hma?: HmaOptions;
   /** The review UI's options (web/routes.ts). */
   reviewWeb?: ReviewWebOptions;
+  /** The client-side hashing demo page (/demo/client), in demo mode: its device key. */
+  clientDemo?: ClientDemoOptions;
 }
 
 export interface HmaOptions {

@@ -109,3 +109,21 @@ export async function ensureDemoReview(vigil: Vigil, dir: string, paths: readonl
   }
   return login;
 }
+
+/**
+ * The client demo's device key (/demo/client): scope 'device' only, kept in `<dir>/demo-device-key` (0600).
+ * Created only beside a live demo admin key (a demo, not a deployment with keys of its own); expires with it.
+ */
+export async function ensureDemoDeviceKey(keys: ApiKeyStore, dir: string, demoKey: DemoKey | undefined, now: () => Date = () => new Date()): Promise<string | undefined> {
+  const file = join(dir, 'demo-device-key');
+  if (existsSync(file)) {
+    const secret = readFileSync(file, 'utf8').trim();
+    return (await keys.authenticate(secret)) ? secret : undefined;
+  }
+  if (!demoKey || demoKey.expired) return undefined;
+  const expiresAt = demoKey.expiresAt ?? new Date(now().getTime() + DEMO_KEY_DAYS * 86_400_000).toISOString();
+  const { secret } = await keys.createNow({ name: 'demo-device', scopes: ['device'], expiresAt }, { actor: 'system:demo' });
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  writeFileSync(file, secret + '\n', { mode: 0o600 });
+  return secret;
+}

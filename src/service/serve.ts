@@ -16,7 +16,7 @@ import { buildApp } from './app.js';
 import { defaultUploadBase, openUploadDir } from './uploads.js';
 import { KeyUsage } from './auth.js';
 import { DEFAULT_LIMITS, type HmaOptions, type ServiceContext, type ServiceLimits } from './context.js';
-import { ensureDemoBank, ensureDemoKey, ensureDemoReview, writeDemoPictures, DEMO_BANK, type DemoKey } from './demo.js';
+import { ensureDemoBank, ensureDemoDeviceKey, ensureDemoKey, ensureDemoReview, writeDemoPictures, DEMO_BANK, type DemoKey } from './demo.js';
 import { startupWarnings } from './startup-notes.js';
 import { AuditCheckpointer, loadSigningKey } from '../audit/checkpoint.js';
 import { ServiceMetrics } from './metrics.js';
@@ -86,7 +86,7 @@ export interface RunningService {
   app: FastifyInstance;
   ctx: ServiceContext;
   url: string;
-  demo?: { bank: string; dir: string; key?: DemoKey; created: boolean; reviewer?: { name: string; password: string } };
+  demo?: { bank: string; dir: string; key?: DemoKey; created: boolean; reviewer?: { name: string; password: string }; clientPage?: boolean };
   /** Said loudly at start-up (startup-notes.ts): anonymous admin, an ignored rules file. */
   warnings: string[];
   /** Writes signed audit checkpoints (when configured): periodically, and on demand with checkpoint(). */
@@ -220,6 +220,11 @@ export async function startService(options: ServeOptions): Promise<RunningServic
     // Evidence configuration checked at start (on PostgreSQL its master keys must be configured), not at the first preserve.
     await vigil.evidence();
     demo = demoEnabled(config) ? await setUpDemo(vigil) : undefined;
+    const deviceKey = demo ? await ensureDemoDeviceKey(vigil.keys, demo.dir, demo.key) : undefined;
+    if (deviceKey) {
+      ctx.clientDemo = { deviceKey };
+      demo!.clientPage = true;
+    }
     await vigil.warm();
     // Review demo items go through the pipeline, so after the index is warm; one process of a cluster does it.
     if (demo && (options.background ?? true)) {

@@ -4,6 +4,9 @@
  */
 import type { Scope } from '../../src/auth/keys.js';
 
+/** The operations a device key (scope 'device', docs/client.md) may call besides those: nothing else. */
+export const DEVICE_ROUTES: ReadonlySet<string> = new Set(['POST /v1/content', 'GET /v1/range/{type}/{prefix}']);
+
 export const ROUTE_SCOPES: Record<string, Scope | null> = {
   'GET /healthz': null,
   'GET /readyz': null,
@@ -15,6 +18,7 @@ export const ROUTE_SCOPES: Record<string, Scope | null> = {
   'POST /v1/content/queue': 'submit',
   'GET /v1/content/{contentId}': 'review',
   'POST /v1/lookup': 'lookup',
+  'GET /v1/range/{type}/{prefix}': 'lookup',
   'GET /v1/banks': 'lookup',
   'POST /v1/banks': 'curate',
   'GET /v1/banks/{name}': 'lookup',

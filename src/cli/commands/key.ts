@@ -30,7 +30,7 @@ export function registerKey(program: Command, cli: Cli): void {
     .command('create')
     .description('Create an API key and print its secret once')
     .requiredOption('--name <name>', 'what the key is for (who holds it)')
-    .requiredOption('--scope <scopes>', 'comma-separated: submit, lookup, curate, review, admin (admin implies all)', scopesOption)
+    .requiredOption('--scope <scopes>', 'comma-separated: submit, lookup, curate, review, admin (admin implies all), device (one per device: hashes and range lookups only)', scopesOption)
     .option('--rate-limit <n>', 'requests per minute (default 6000; 0 = unlimited)', intOption)
     .option('--expires <iso>', 'expiry, ISO 8601 (default never)')
     .option('--json', 'JSON output: {key, secret}')

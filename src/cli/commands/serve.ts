@@ -140,6 +140,7 @@ function printDemo(out: (line: string) => void, demo: RunningService['demo'], ur
   if (demo.reviewer) {
     out(`Review queue: ${url}/review  (sign in as ${demo.reviewer.name}, password ${demo.reviewer.password}; kept in ${demo.dir}/demo-reviewer-password)`);
   }
+  if (demo.clientPage) out(`Client-side hashing: ${url}/demo/client  (a picture hashed in the page, only hashes sent; docs/client.md)`);
   const key = demo.key;
   if (!key) return;
   if (key.expired) {

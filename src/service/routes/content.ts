@@ -8,6 +8,8 @@ import type { MultipartFile } from '@fastify/multipart';
 import { VigilError } from '../../core/errors.js';
 import type { SubmissionMeta } from '../../pipeline/pipeline.js';
 import type { ClientHashes } from '../../pipeline/query.js';
+import { isDeviceOnly } from '../../auth/keys.js';
+import type { ContentResult } from '../../pipeline/pipeline.js';
 import { actorOf, auditActorOf } from '../auth.js';
 import type { ServiceContext } from '../context.js';
 import { multipartError } from '../http-errors.js';
@@ -43,9 +45,17 @@ function metaFrom(fields: Record<string, unknown>, request: FastifyRequest): Sub
   return { contentId, ...(typeof accountId === 'string' ? { accountId } : {}), ...(context ? { context: context as Record<string, unknown> } : {}), actor: actorOf(request), requestId: String(request.id) };
 }
 
+/**
+ * What a device is told: the verdict and the actions, not which list matched, the list's hash or why rules fired
+ * (a device key is in its user's hands; docs/client.md, threat model).
+ */
+export function forDevice(result: ContentResult): ContentResult {
+  return { ...result, matches: [], fired: [], actions: result.actions.map((a) => ({ type: a.type, ruleId: a.ruleId, status: a.status })) };
+}
+
 export function contentRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   app.post('/v1/content', {
-    config: { scope: 'submit' },
+    config: { scope: 'submit', device: true },
     schema: {
       tags: ['content'],
       summary: 'Submit content (upload) or its client-side hashes; get the decision',
@@ -59,8 +69,11 @@ export function contentRoutes(app: FastifyInstance, ctx: ServiceContext): void {
       // No body at all (no content type) skips the JSON schema: refuse it here, not with a TypeError.
       if (request.body === undefined || request.body === null) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', 'Expected a multipart upload or a JSON body with contentId and hashes');
       const body = request.body as { hashes: ClientHashes } & Record<string, unknown>;
-      return withVisibleMatches(request, await ctx.pipeline.submitHashes(metaFrom(body, request), body.hashes));
+      const result = await ctx.pipeline.submitHashes(metaFrom(body, request), body.hashes);
+      return request.apiKey && isDeviceOnly(request.apiKey) ? forDevice(result) : withVisibleMatches(request, result);
     }
+    // A device key submits hashes, never a file (docs/client.md).
+    if (request.apiKey && isDeviceOnly(request.apiKey)) throw new VigilError('VIGIL_ERR_FORBIDDEN', 'A device key submits hashes (JSON), not files');
     const fields: Record<string, unknown> = {};
     let upload: SavedUpload | undefined;
     try {
