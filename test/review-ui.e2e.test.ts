@@ -89,15 +89,26 @@ test('a reviewer signs in, sees blurred items, reveals one, confirms one, marks 
   const { context, page } = await signIn(demo.name, demo.password);
   assert.match(page.url(), /\/review\/queue$/);
   const rows = page.locator('#queue tbody tr');
-  assert.equal(await rows.count(), 5, 'four demo pictures and one hash-only submission');
+  assert.equal(await rows.count(), 3, 'one job per account: two accounts of two demo pictures each, one hash-only submission');
   assert.match(await rows.first().innerText(), /DEMO_BENIGN_SAMPLES/);
   await page.screenshot({ path: join(OUT, 'queue.png') });
 
-  // Keyboard: J selects the first row, Enter opens it; C claims.
+  // Keyboard: J selects the first job, Enter opens it, C claims all of its items.
   await page.keyboard.press('j');
   await page.keyboard.press('Enter');
-  await page.waitForURL(/\/review\/items\/1$/);
+  await page.waitForURL(/\/review\/jobs\/a[\w-]+$/);
+  const jobUrl = page.url();
+  assert.equal(await page.locator('#job-items tbody tr').count(), 2);
   await page.keyboard.press('c');
+  await page.waitForSelector('img.thumb');
+  assert.equal(await page.locator('img.thumb').count(), 2, 'both items held, both previews blurred');
+  assert.match(await page.locator('img.thumb').first().evaluate((el) => getComputedStyle(el).filter), /blur\(24px\).*grayscale\(1\)/);
+  assert.match(await page.locator('main').innerText(), /Everything this account matched/);
+  await page.screenshot({ path: join(OUT, 'job.png') });
+  const jobItems = (await service.ctx.records.getReviewItem(1))!;
+  assert.equal(jobItems.state, 'claimed', 'the job claim claimed item 1');
+
+  await page.goto('/review/items/1');
   await page.waitForSelector('#media');
   const img = page.locator('#media');
   assert.equal(await img.getAttribute('data-blurred'), 'true');
@@ -117,8 +128,13 @@ test('a reviewer signs in, sees blurred items, reveals one, confirms one, marks 
   assert.ok((await auditActions('review_item:1')).includes('review.revealed'));
 
   await page.keyboard.press('1');
-  await page.waitForURL(/\/review\/queue\?done=1/);
+  await page.waitForURL(/\/review\/jobs\/a[\w-]+\?done=1/);
+  assert.equal(page.url().split('?')[0], jobUrl, 'back to the job');
   assert.match(await page.locator('.flash').innerText(), /confirmed A1/);
+  // Item 3 of this job is still held: given back with the job.
+  await page.keyboard.press('u');
+  await page.waitForURL(/\/review\/queue$/);
+  assert.equal((await service.ctx.records.getReviewItem(3))!.state, 'open');
   const one = (await service.ctx.records.getReviewItem(1))!;
   assert.equal(one.classification, 'A1');
   const decided = (await service.ctx.audit.list({ subject: 'review_item:1', action: 'review.decided' }))[0];
@@ -128,7 +144,7 @@ test('a reviewer signs in, sees blurred items, reveals one, confirms one, marks 
   await page.goto('/review/items/2');
   await page.getByRole('button', { name: /Claim/ }).click();
   await page.getByRole('button', { name: /False positive/ }).click();
-  await page.waitForURL(/\/review\/queue\?done=2/);
+  await page.waitForURL(/\/review\/jobs\/a[\w-]+\?done=2/);
   const item2 = await service.ctx.vigil.review.item((await service.ctx.vigil.users.getByName(demo.name))!, 2);
   assert.equal(item2.item.outcome, 'false_positive');
   const signalId = item2.matches[0].signalId;
@@ -146,6 +162,14 @@ test('a reviewer signs in, sees blurred items, reveals one, confirms one, marks 
   await page.waitForSelector('#hash-only');
   assert.equal(await page.locator('img').count(), 0);
   assert.match(await page.locator('#hash-only').innerText(), /[0-9a-f]{32}/);
+
+  // A decision for the whole job: every item of the account the reviewer holds.
+  await page.locator('#job-link').click();
+  await page.getByRole('button', { name: /^B2/ }).click();
+  await page.waitForURL(/\/review\/jobs\/a[\w-]+\?done=job/);
+  assert.match(await page.locator('.flash').innerText(), /confirmed, 1 items/);
+  await page.waitForSelector('#job-done');
+  assert.equal((await service.ctx.records.getReviewItem(hashOnly.item.id))!.classification, 'B2');
   await context.close();
 });
 
@@ -160,11 +184,11 @@ test('claims: a second reviewer cannot claim a claimed item; an expired claim re
   const status = await b.page.evaluate(async () => (await fetch('/review/items/3/claim', { method: 'POST', headers: { 'x-csrf-token': document.body.dataset.csrf!, accept: 'application/json' } })).status);
   assert.equal(status, 409);
   await b.page.goto('/review/queue');
-  assert.doesNotMatch(await b.page.locator('main').innerText(), /#3\b/);
+  assert.doesNotMatch(await b.page.locator('main').innerText(), /demo-account-1/, 'every pending item of that account is held');
   // The lease runs out (moved into the past rather than waited for).
   await service.ctx.vigil.db.k.updateTable('review_items').set({ lease_until: new Date(Date.now() - 1000).toISOString() }).where('id', '=', 3).execute();
   await b.page.goto('/review/queue');
-  assert.match(await b.page.locator('#queue').innerText(), /#3\b/);
+  assert.match(await b.page.locator('#queue').innerText(), /demo-account-1/);
   await b.page.goto('/review/items/3');
   await b.page.getByRole('button', { name: /Claim/ }).click();
   await b.page.waitForSelector('#media');
