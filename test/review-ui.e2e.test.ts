@@ -6,7 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
@@ -20,6 +21,20 @@ declare const document: { getElementById(id: string): HTMLImageElement | null; b
 declare function getComputedStyle(el: unknown): { filter: string };
 
 const OUT = resolve('test-output/review-e2e');
+// axe-core's browser bundle, injected through the DevTools protocol (the page's CSP forbids inline script).
+const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+interface AxeResult { violations: { id: string; impact?: string | null; help: string; nodes: { target: unknown[] }[] }[] }
+declare const axe: { run(context: unknown, options: unknown): Promise<AxeResult> };
+const checked: string[] = [];
+
+/** No serious or critical accessibility violation on the page as it is now (WCAG 2.x A/AA and best practice). */
+async function checkA11y(page: Page, name: string): Promise<void> {
+  await page.evaluate(AXE_SOURCE);
+  const result = await page.evaluate(() => axe.run(document, { resultTypes: ['violations'] }));
+  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  assert.deepEqual(bad.map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => JSON.stringify(n.target)).slice(0, 3).join(', ')}`), [], `accessibility of ${name}`);
+  checked.push(name);
+}
 const PASSWORD = 'correct horse battery';
 
 /** The system's Chromium: the first of the usual names on the PATH (or $CHROMIUM_PATH). */
@@ -57,6 +72,7 @@ const bounded = (what: string, p: Promise<unknown> | undefined, ms = 20_000) =>
   Promise.race([p, new Promise((resolve) => setTimeout(() => resolve(console.error(`${what} did not finish in ${ms} ms`)), ms).unref())]);
 
 after(async () => {
+  console.log(`axe checked: ${checked.join('; ')}`);
   await bounded('closing the browser', browser?.close());
   await bounded('closing the service', service?.close());
   // Every result is reported by now; a stray handle of the browser's (its pipes) must not keep this file's
@@ -84,6 +100,7 @@ async function auditActions(subject: string): Promise<string[]> {
 test('a reviewer signs in, sees blurred items, reveals one, confirms one, marks one false positive', async () => {
   const bad = await signIn(demo.name, 'not the password at all');
   assert.match(await bad.page.locator('.flash').innerText(), /Wrong sign-in name or password/);
+  await checkA11y(bad.page, 'sign-in (with an error)');
   await bad.context.close();
 
   const { context, page } = await signIn(demo.name, demo.password);
@@ -92,6 +109,7 @@ test('a reviewer signs in, sees blurred items, reveals one, confirms one, marks 
   assert.equal(await rows.count(), 3, 'one job per account: two accounts of two demo pictures each, one hash-only submission');
   assert.match(await rows.first().innerText(), /DEMO_BENIGN_SAMPLES/);
   await page.screenshot({ path: join(OUT, 'queue.png') });
+  await checkA11y(page, 'queue');
 
   // Keyboard: J selects the first job, Enter opens it, C claims all of its items.
   await page.keyboard.press('j');
@@ -105,6 +123,7 @@ test('a reviewer signs in, sees blurred items, reveals one, confirms one, marks 
   assert.match(await page.locator('img.thumb').first().evaluate((el) => getComputedStyle(el).filter), /blur\(24px\).*grayscale\(1\)/);
   assert.match(await page.locator('main').innerText(), /Everything this account matched/);
   await page.screenshot({ path: join(OUT, 'job.png') });
+  await checkA11y(page, 'job (claimed)');
   const jobItems = (await service.ctx.records.getReviewItem(1))!;
   assert.equal(jobItems.state, 'claimed', 'the job claim claimed item 1');
 
@@ -120,11 +139,13 @@ test('a reviewer signs in, sees blurred items, reveals one, confirms one, marks 
   assert.match(await page.locator('#explain').innerText(), /Rule block-known-match|Rule /);
   assert.equal(await page.locator('#viewed').innerText(), 'no');
   await page.screenshot({ path: join(OUT, 'item-blurred.png') });
+  await checkA11y(page, 'item (claimed, blurred)');
 
   await page.keyboard.press('r');
   await page.waitForFunction(() => document.getElementById('media')!.getAttribute('data-blurred') === 'false');
   await page.waitForFunction(() => (document.getElementById('media') as HTMLImageElement).naturalWidth > 24);
   assert.match(await page.locator('#exposure').innerText(), /revealed this session: 1/);
+  await checkA11y(page, 'item (revealed)');
   assert.ok((await auditActions('review_item:1')).includes('review.revealed'));
 
   await page.keyboard.press('1');
@@ -154,6 +175,9 @@ test('a reviewer signs in, sees blurred items, reveals one, confirms one, marks 
   assert.equal(fp.details.fileViewedByPerson, false, 'nobody revealed item 2');
   await page.goto('/review/items/2');
   assert.match(await page.locator('#explain').innerText(), /false_positive by user:/);
+  await checkA11y(page, 'item (decided)');
+  await page.goto('/review/prefs');
+  await checkA11y(page, 'wellness settings');
 
   // The hash-only item shows hashes, never an image.
   const hashOnly = (await service.ctx.vigil.review.queue((await service.ctx.vigil.users.getByName(demo.name))!)).find((e) => e.hashOnly)!;
@@ -162,6 +186,7 @@ test('a reviewer signs in, sees blurred items, reveals one, confirms one, marks 
   await page.waitForSelector('#hash-only');
   assert.equal(await page.locator('img').count(), 0);
   assert.match(await page.locator('#hash-only').innerText(), /[0-9a-f]{32}/);
+  await checkA11y(page, 'item (hashes only)');
 
   // A decision for the whole job: every item of the account the reviewer holds.
   await page.locator('#job-link').click();
@@ -169,6 +194,7 @@ test('a reviewer signs in, sees blurred items, reveals one, confirms one, marks 
   await page.waitForURL(/\/review\/jobs\/a[\w-]+\?done=job/);
   assert.match(await page.locator('.flash').innerText(), /confirmed, 1 items/);
   await page.waitForSelector('#job-done');
+  await checkA11y(page, 'job (done)');
   assert.equal((await service.ctx.records.getReviewItem(hashOnly.item.id))!.classification, 'B2');
   await context.close();
 });
@@ -181,6 +207,7 @@ test('claims: a second reviewer cannot claim a claimed item; an expired claim re
   await a.page.waitForSelector('#media');
   await b.page.goto('/review/items/3');
   assert.match(await b.page.locator('main').innerText(), /Claimed by user:\d+/);
+  await checkA11y(b.page, 'item (claimed by someone else)');
   const status = await b.page.evaluate(async () => (await fetch('/review/items/3/claim', { method: 'POST', headers: { 'x-csrf-token': document.body.dataset.csrf!, accept: 'application/json' } })).status);
   assert.equal(status, 409);
   await b.page.goto('/review/queue');
@@ -236,8 +263,10 @@ test('CSRF, lock-out, sign-out everywhere, and the child-safety grant', async ()
 
   const nocs = await signIn('nocs', PASSWORD);
   assert.match(await nocs.page.locator('main').innerText(), /no review queues/);
+  await checkA11y(nocs.page, 'queue (no permission)');
   const res = await nocs.page.goto('/review/items/1');
   assert.equal(res!.status(), 403);
+  await checkA11y(nocs.page, 'error page');
   await nocs.context.close();
 
   const other = await signIn(demo.name, demo.password);

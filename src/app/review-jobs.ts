@@ -12,7 +12,9 @@
 import { invalidArgument, VigilError } from '../core/errors.js';
 import type { BankMatch } from '../banks/matcher.js';
 import type { ReviewItem } from '../records/decisions.js';
+import type { Expression, ExpressionBuilder, SqlBool } from 'kysely';
 import type { Tx, VigilDatabase } from '../state/database.js';
+import type { StateSchema } from '../state/schema.js';
 import type { Opinion, Store } from '../store/types.js';
 import type { AuditLog } from '../audit/log.js';
 import type { User } from '../auth/users.js';
@@ -82,9 +84,13 @@ interface JobsOptions {
   now: () => Date;
 }
 
-/** How many open items the queue walks, at most, to find a page of distinct jobs (20 × 500). */
-const WALK_PAGE = 500;
-const WALK_PAGES = 20;
+/**
+ * How the queue walks open items to find a page of distinct jobs: first 4 × the page (usually enough: most
+ * accounts have few items), then larger steps, at most 10,000 rows in all.
+ */
+const WALK_FIRST = 4;
+const WALK_PAGE = 1000;
+const WALK_PAGES = 10;
 
 interface Row {
   id: number | string;
@@ -98,13 +104,6 @@ const urgent = (a: Row, b: Row) => Number(b.priority) - Number(a.priority) || Nu
 
 export class ReviewJobs {
   constructor(private readonly o: JobsOptions) {}
-
-  private pendingFor(user: User, now: string) {
-    const me = actorOfUser(user);
-    return this.o.db.k.selectFrom('review_items as r').innerJoin('decisions as d', 'd.id', 'r.decision_id')
-      .where('r.queue', 'in', this.o.review.queuesOf(user))
-      .where((eb) => eb.or([eb('r.state', '=', 'open'), eb.and([eb('r.state', '=', 'claimed'), eb.or([eb('r.lease_until', '<=', now), eb('r.assignee', '=', me)])])]));
-  }
 
   /**
    * The queue as jobs, most urgent first. Walks the open items in the (state, priority, id) index order and
@@ -135,14 +134,15 @@ export class ReviewJobs {
     let pending = claimed;
     let last: Row | undefined;
     for (let page = 0; page < WALK_PAGES; page++) {
-      let q = base().where('r.state', '=', 'open').orderBy('r.priority', 'desc').orderBy('r.id').limit(WALK_PAGE);
+      const size = page === 0 ? limit * WALK_FIRST : WALK_PAGE;
+      let q = base().where('r.state', '=', 'open').orderBy('r.priority', 'desc').orderBy('r.id').limit(size);
       if (last) {
         const p = Number(last.priority);
         const id = Number(last.id);
         q = q.where((eb) => eb.or([eb('r.priority', '<', p), eb.and([eb('r.priority', '=', p), eb('r.id', '>', id)])]));
       }
       const open = (await q.execute()) as Row[];
-      const end = open.length < WALK_PAGE;
+      const end = open.length < size;
       last = open.at(-1) ?? last;
       const upTo = last;
       const now_ = end || !upTo ? pending : pending.filter((c) => urgent(c, upTo) <= 0);
@@ -155,25 +155,30 @@ export class ReviewJobs {
 
     const accounts = jobs.map((j) => j.account_id).filter((a): a is string => a !== null);
     const single = jobs.filter((j) => j.account_id === null).map((j) => Number(j.id));
-    const counted = (q: ReturnType<ReviewJobs['pendingFor']>) => q.select((eb) => [
-      'd.account_id',
-      eb.fn.countAll<number>().as('n'),
-      eb.fn.min('r.created_at').as('oldest'),
-      eb.fn.sum<number>(eb.case().when('r.assignee', '=', me).then(1).else(0).end()).as('mine'),
-      eb.fn.sum<number>(eb.case().when('d.evidence_id', 'is', null).then(1).else(0).end()).as('hash_only'),
-    ]);
-    const [perAccount, others, matches, rules] = await Promise.all([
-      accounts.length === 0 ? Promise.resolve([]) : counted(this.pendingFor(user, now)).where('d.account_id', 'in', accounts).groupBy('d.account_id').execute(),
+    // One aggregate over the chosen accounts' undecided items (decisions_account index): what is pending for
+    // this person (open, expired or theirs) and what others hold.
+    const live = (eb: ExpressionBuilder<StateSchema & { r: StateSchema['review_items'] }, 'r'>) => eb.and([eb('r.state', '=', 'claimed'), eb('r.lease_until', '>', now)]);
+    const [perAccount, matches, rules] = await Promise.all([
       accounts.length === 0 ? Promise.resolve([]) : k.selectFrom('review_items as r').innerJoin('decisions as d', 'd.id', 'r.decision_id')
-        .select((eb) => ['d.account_id', eb.fn.countAll<number>().as('n')]).where('d.account_id', 'in', accounts).where('r.queue', 'in', queues)
-        .where('r.state', '=', 'claimed').where('r.lease_until', '>', now).where('r.assignee', '<>', me).groupBy('d.account_id').execute(),
+        .select((eb) => {
+          const pending = eb.or([eb('r.state', '=', 'open'), eb.and([eb('r.state', '=', 'claimed'), eb.or([eb('r.lease_until', '<=', now), eb('r.assignee', '=', me)])])]);
+          const count = (cond: Expression<SqlBool>) => eb.fn.sum<number>(eb.case().when(cond).then(1).else(0).end());
+          return [
+            'd.account_id',
+            count(pending).as('n'),
+            eb.fn.min(eb.case().when(pending).then(eb.ref('r.created_at')).end()).as('oldest'),
+            count(eb.and([eb('r.state', '=', 'claimed'), eb('r.assignee', '=', me), eb('r.lease_until', '>', now)])).as('mine'),
+            count(eb.and([live(eb), eb('r.assignee', '<>', me)])).as('others'),
+            count(eb.and([pending, eb('d.evidence_id', 'is', null)])).as('hash_only'),
+          ];
+        })
+        .where('d.account_id', 'in', accounts).where('r.queue', 'in', queues).where('r.state', '<>', 'decided').groupBy('d.account_id').execute(),
       k.selectFrom('decision_matches').select(['decision_id', 'detail']).where('decision_id', 'in', jobs.map((j) => Number(j.decision_id))).orderBy('decision_id').orderBy('ordinal').execute(),
       k.selectFrom('decision_rules').select(['decision_id', 'rule_id']).where('decision_id', 'in', jobs.map((j) => Number(j.decision_id))).orderBy('decision_id').orderBy('ordinal').execute(),
     ]);
     const singles = single.length === 0 ? [] : await k.selectFrom('review_items as r').innerJoin('decisions as d', 'd.id', 'r.decision_id')
       .select(['r.id', 'r.assignee', 'd.evidence_id']).where('r.id', 'in', single).execute();
     const agg = new Map(perAccount.map((a) => [a.account_id, a]));
-    const busy = new Map(others.map((a) => [a.account_id, Number(a.n)]));
     const one = new Map(singles.map((s) => [Number(s.id), s]));
     return jobs.map((j) => {
       const id = Number(j.id);
@@ -184,7 +189,7 @@ export class ReviewJobs {
         oldest: a ? String(a.oldest) : j.created_at,
         open: a ? Number(a.n) : 1,
         heldByMe: a ? Number(a.mine) : s?.assignee === me ? 1 : 0,
-        heldByOthers: j.account_id === null ? 0 : busy.get(j.account_id) ?? 0,
+        heldByOthers: a ? Number(a.others) : 0,
         hashOnly: a ? Number(a.hash_only) : s?.evidence_id === null ? 1 : 0,
         top: {
           itemId: id,
