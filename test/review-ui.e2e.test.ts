@@ -11,7 +11,10 @@ import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { createReadStream } from 'node:fs';
+import { seedReviewItem } from '../src/app/_review-seed.js';
 import { signMedia } from '../src/service/web/routes.js';
+import { SHARED } from './helpers/shared.js';
 import { startService, type RunningService } from '../src/service/serve.js';
 import { tempDir } from './helpers/temp.js';
 
@@ -54,6 +57,7 @@ function findChromium(): string {
 let service: RunningService;
 let browser: Browser;
 let demo: { name: string; password: string };
+let videoItem: number;
 
 before(async () => {
   mkdirSync(OUT, { recursive: true });
@@ -64,6 +68,14 @@ before(async () => {
   await users.createNow({ name: 'bob', role: 'reviewer', childSafety: true, password: PASSWORD }, { actor: 'test' });
   await users.createNow({ name: 'nocs', role: 'reviewer', childSafety: false, password: PASSWORD }, { actor: 'test' });
   await users.createNow({ name: 'carl', role: 'reviewer', childSafety: true, password: PASSWORD }, { actor: 'test' });
+  // A benign conformance video (a chair) as a matched item of its own account, last in the queue.
+  const v = service.ctx.vigil;
+  const stored = await (await v.evidence()).put(createReadStream(join(SHARED, 'conformance/vpdq/videos/chair-20-sd-bar.mp4')));
+  const signal = (await v.store.listSignals(service.demo!.bank).next()).value!;
+  videoItem = await v.db.transaction((tx) => seedReviewItem(tx, v.records, {
+    contentId: 'e2e-video-1', accountId: 'video-account', priority: 1, signals: [signal], evidenceId: stored.id,
+    evidence: { keyId: stored.keyId, sha256: stored.sha256, size: stored.size, mediaType: 'mp4' }, at: new Date().toISOString(),
+  }));
   browser = await chromium.launch({ executablePath: findChromium(), headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
 });
 
@@ -106,7 +118,7 @@ test('a reviewer signs in, sees blurred items, reveals one, confirms one, marks 
   const { context, page } = await signIn(demo.name, demo.password);
   assert.match(page.url(), /\/review\/queue$/);
   const rows = page.locator('#queue tbody tr');
-  assert.equal(await rows.count(), 3, 'one job per account: two accounts of two demo pictures each, one hash-only submission');
+  assert.equal(await rows.count(), 4, 'one job per account: two accounts of two demo pictures each, one hash-only submission, one video');
   assert.match(await rows.first().innerText(), /DEMO_BENIGN_SAMPLES/);
   await page.screenshot({ path: join(OUT, 'queue.png') });
   await checkA11y(page, 'queue');
@@ -199,6 +211,28 @@ test('a reviewer signs in, sees blurred items, reveals one, confirms one, marks 
   await context.close();
 });
 
+test('a video is a contact sheet of sampled frames: blurred and greyscale, revealed like a picture, never played', async () => {
+  const { context, page } = await signIn('bob', PASSWORD);
+  await page.goto(`/review/items/${videoItem}`);
+  await page.getByRole('button', { name: /Claim/ }).click();
+  await page.waitForSelector('#media.sheet');
+  assert.equal(await page.locator('video, audio').count(), 0, 'no player');
+  await page.waitForFunction(() => (document.getElementById('media') as HTMLImageElement).complete && (document.getElementById('media') as HTMLImageElement).naturalWidth > 0);
+  assert.match(await page.locator('#media').evaluate((el) => getComputedStyle(el).filter), /blur\(24px\).*grayscale\(1\)/);
+  assert.ok(await page.locator('#media').evaluate((el) => (el as HTMLImageElement).naturalWidth <= 24), 'only a tiny preview before the reveal');
+  await page.screenshot({ path: join(OUT, 'video-blurred.png') });
+  await checkA11y(page, 'item (video, blurred)');
+  await page.keyboard.press('r');
+  await page.waitForFunction(() => document.getElementById('media')!.getAttribute('data-blurred') === 'false');
+  await page.waitForFunction(() => (document.getElementById('media') as HTMLImageElement).naturalWidth > 500, undefined, { timeout: 30_000 });
+  assert.match(await page.locator('#media').evaluate((el) => getComputedStyle(el).filter), /grayscale\(1\)/, 'greyscale even when revealed');
+  const revealed = (await service.ctx.audit.list({ subject: `review_item:${videoItem}`, action: 'review.revealed' }))[0];
+  assert.ok(revealed, 'the reveal is audited');
+  await page.keyboard.press('b');
+  assert.equal(await page.locator('#media').getAttribute('data-blurred'), 'true');
+  await context.close();
+});
+
 test('claims: a second reviewer cannot claim a claimed item; an expired claim returns to the queue', async () => {
   const a = await signIn(demo.name, demo.password);
   const b = await signIn('bob', PASSWORD);
@@ -267,6 +301,9 @@ test('CSRF, lock-out, sign-out everywhere, and the child-safety grant', async ()
   const res = await nocs.page.goto('/review/items/1');
   assert.equal(res!.status(), 403);
   await checkA11y(nocs.page, 'error page');
+  // The check itself can fail: an image without a text alternative is a critical violation.
+  await nocs.page.evaluate(() => (document as unknown as { querySelector(s: string): { insertAdjacentHTML(p: string, h: string): void } }).querySelector('main').insertAdjacentHTML('beforeend', '<img src="/review/assets/none.png">'));
+  await assert.rejects(checkA11y(nocs.page, 'a page broken on purpose'), /image-alt \(critical\)/);
   await nocs.context.close();
 
   const other = await signIn(demo.name, demo.password);

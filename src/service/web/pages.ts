@@ -48,8 +48,8 @@ export function itemPage(ctx: PageContext, o: ItemPageOptions): string {
     : !view.heldByMe
       ? html`<div class="media-locked"><p>Claim this item to see its blurred preview.</p></div>`
       : html`<figure class="media" id="media-box">
-  <img id="media" class="${o.isVideo ? 'sheet' : ''}" src="${o.previewUrl ?? ''}" data-preview="${o.previewUrl ?? ''}" data-blurred="true" alt="Blurred, greyscale preview of the ${o.isVideo ? 'video (contact sheet of keyframes, no sound)' : 'image'}; not revealed">
-  <figcaption>${o.isVideo ? 'Video shown as a muted contact sheet of keyframes. ' : ''}Blurred and greyscale until you reveal it; revealing is logged.</figcaption>
+  <img id="media" class="${o.isVideo ? 'sheet' : ''}" src="${o.previewUrl ?? ''}" data-preview="${o.previewUrl ?? ''}" data-blurred="true" alt="Blurred, greyscale preview of the ${o.isVideo ? 'video (a contact sheet of frames sampled across it, no sound)' : 'image'}; not revealed">
+  <figcaption>${o.isVideo ? 'Video shown as a contact sheet of frames sampled across it: never played, no sound. ' : ''}Blurred and greyscale until you reveal it; revealing is logged.</figcaption>
   <button type="button" id="reveal" data-item="${id}">Reveal this item <kbd>R</kbd></button>
   <button type="button" id="reblur" hidden>Blur again <kbd>B</kbd></button>
 </figure>`;

@@ -20,6 +20,7 @@ import { sendError, statusOf } from '../http-errors.js';
 import { REVIEW_CSS, REVIEW_JS } from './assets.js';
 import type { PageContext } from './html.js';
 import { jobKey, parseJobKey } from '../../app/review-jobs.js';
+import { contactSheet } from './contact-sheet.js';
 import { jobPage, jobsPage } from './job-pages.js';
 import { errorPage, itemPage, prefsPage } from './pages.js';
 import { checkCsrf, HIDDEN, personOf, registerSessionRoutes, type WebOptions } from './session.js';
@@ -239,14 +240,20 @@ export async function reviewRoutes(app: FastifyInstance, ctx: ServiceContext, o:
     if (exp <= now || exp > now + ttl + 5_000) throw new VigilError('VIGIL_ERR_FORBIDDEN', 'This media link has expired: reload the item');
     // Checked again now: the claim may have ended, the person lost the grant, the item been decided.
     const media = await review.media(user, id);
-    if (media.mediaType !== null && VIDEO.has(media.mediaType)) throw new VigilError('VIGIL_ERR_UNSUPPORTED_MEDIA', 'Video contact sheets are not available yet: decide from the hashes and context');
     const source = await (await vigil.evidence()).open(media.evidenceId, media.sha256);
     const transform = variant === 'preview'
       ? sharp({ limitInputPixels: 100_000_000 }).rotate().resize(24, 24, { fit: 'inside' }).greyscale().png()
       : sharp({ limitInputPixels: 100_000_000 }).rotate().resize(1600, 1600, { fit: 'inside', withoutEnlargement: true }).jpeg({ quality: 85 });
-    source.on('error', (err) => transform.destroy(err));
+    if (media.mediaType !== null && VIDEO.has(media.mediaType)) {
+      // A video is never played: frames sampled across it, as one still that is blurred and revealed like a picture.
+      const sheet = await contactSheet(source);
+      transform.end(sheet.image);
+    } else {
+      source.on('error', (err) => transform.destroy(err));
+      source.pipe(transform);
+    }
     reply.header('content-disposition', 'inline').header('cache-control', 'no-store');
-    return reply.type(variant === 'preview' ? 'image/png' : 'image/jpeg').send(source.pipe(transform));
+    return reply.type(variant === 'preview' ? 'image/png' : 'image/jpeg').send(transform);
   });
 
 }
