@@ -21,6 +21,7 @@ import { REVIEW_CSS, REVIEW_JS } from './assets.js';
 import type { PageContext } from './html.js';
 import { jobKey, parseJobKey } from '../../app/review-jobs.js';
 import { contactSheet } from './contact-sheet.js';
+import { registerOidcRoutes } from './oidc-routes.js';
 import { jobPage, jobsPage } from './job-pages.js';
 import { errorPage, itemPage, prefsPage } from './pages.js';
 import { checkCsrf, HIDDEN, personOf, registerSessionRoutes, type WebOptions } from './session.js';
@@ -113,6 +114,7 @@ export async function reviewRoutes(app: FastifyInstance, ctx: ServiceContext, o:
   });
 
   registerSessionRoutes(app, ctx, o);
+  registerOidcRoutes(app, ctx, o);
 
   app.get('/review/assets/review.css', HIDDEN, async (_request, reply) => reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=300').send(REVIEW_CSS));
   app.get('/review/assets/review.js', HIDDEN, async (_request, reply) => reply.type('text/javascript; charset=utf-8').header('cache-control', 'public, max-age=300').send(REVIEW_JS));
