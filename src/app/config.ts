@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { VigilError } from '../core/errors.js';
 
 const SCOPES = ['submit', 'lookup', 'curate', 'review', 'admin', 'device'] as const;
+const PERSON_ROLES = ['reviewer', 'senior_reviewer', 'investigator', 'admin'] as const;
 
 const positiveInt = z.number().int().positive();
 const nonNegative = z.number().nonnegative();
@@ -113,6 +114,29 @@ export const CONFIG_SCHEMA = z.strictObject({
     /** A process's heartbeat (vigil fleet status); it counts as gone after three missed beats. */
     heartbeatMs: positiveInt.max(60_000).default(5000),
   }).default({ relayBatch: 500, relayIntervalMs: 1000, relayLeaseMs: 300_000, lockMs: 30_000, concurrency: 8, rateLimits: {}, heartbeatMs: 5000 }),
+  /**
+   * Single sign-on for people (the review UI) through an OpenID Connect provider: authorization code with
+   * PKCE, state and nonce. A claim (default `groups`) maps to Vigil roles; docs/review.md.
+   */
+  oidc: z.strictObject({
+    issuer: z.string().url(),
+    clientId: z.string().min(1),
+    /** VIGIL_OIDC_CLIENT_SECRET (a public client with PKCE alone when absent). */
+    clientSecret: z.string().min(1).optional(),
+    /** This service's callback: https://<host>/review/login/oidc/callback, registered at the provider. */
+    redirectUri: z.string().url(),
+    scopes: z.string().min(1).default('openid profile email groups'),
+    /** The claim whose values map to roles (a string or an array of strings). */
+    roleClaim: z.string().min(1).default('groups'),
+    /** Claim value → role; a person whose values map to several gets the highest. */
+    roles: z.record(z.string(), z.enum(PERSON_ROLES)),
+    /** Claim values that carry the permission to see child-safety items. */
+    childSafety: z.array(z.string()).default([]),
+    /** The button's text on the sign-in page. */
+    label: z.string().min(1).max(100).default('Sign in with single sign-on'),
+    /** Accept an http:// issuer (a local provider in tests or development only). */
+    allowHttp: z.boolean().default(false),
+  }).optional(),
   log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({ level: 'info' }),
 });
 
@@ -148,6 +172,10 @@ const ENV_KEYS: Record<string, string> = {
   VIGIL_AUDIT_CHECKPOINTS: 'audit.checkpointFile',
   VIGIL_AUDIT_CHECKPOINT_KEY: 'audit.checkpointKeyFile',
   VIGIL_AUDIT_CHECKPOINT_WEBHOOK: 'audit.checkpointWebhook',
+  VIGIL_OIDC_ISSUER: 'oidc.issuer',
+  VIGIL_OIDC_CLIENT_ID: 'oidc.clientId',
+  VIGIL_OIDC_CLIENT_SECRET: 'oidc.clientSecret',
+  VIGIL_OIDC_REDIRECT_URI: 'oidc.redirectUri',
 };
 
 const NUMERIC = new Set(['server.port', 'server.workers', 'hashing.threads', 'retention.retainDays']);

@@ -19,6 +19,7 @@ import type { FiredRule } from '../rules/types.js';
 import type { Tx, VigilDatabase } from '../state/database.js';
 import type { Opinion, Store } from '../store/types.js';
 import type { BankService } from './banks.js';
+import { ReviewJobs } from './review-jobs.js';
 
 /** Classification scales; each value is one key in the UI. Industry is always on; VIC and UK where used. */
 export const SCALES = {
@@ -121,6 +122,8 @@ export class ReviewService {
   readonly leaseMs: number;
   readonly scales: readonly Scale[];
   readonly wellness: WellnessPrefs;
+  /** The queue as one job per account (review-jobs.ts). */
+  readonly jobs: ReviewJobs;
 
   constructor(options: ReviewServiceOptions) {
     this.o = options;
@@ -128,6 +131,7 @@ export class ReviewService {
     this.leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
     this.scales = options.scales ?? ['industry'];
     this.wellness = options.wellness ?? ORG_WELLNESS;
+    this.jobs = new ReviewJobs({ db: options.db, audit: options.audit, store: options.store, review: this, now: this.now });
   }
 
   /** The classifications this organisation accepts, in key order. */
@@ -283,6 +287,21 @@ export class ReviewService {
     });
     if (opinions > 0) await this.o.banks.onChange();
     return item;
+  }
+
+  /**
+   * One decision for several items the person holds, in one unit of work (a job decision): all or none —
+   * an item whose claim lapsed meanwhile fails the whole unit.
+   */
+  async decideMany(r: Reviewer, ids: number[], input: ReviewDecisionInput, extra: Record<string, unknown>): Promise<number[]> {
+    const d = this.check(input);
+    if (ids.length > MAX_BULK) throw invalidArgument(`at most ${MAX_BULK} items at once`, 'bulk', ids.length);
+    let opinions = 0;
+    await this.o.db.transaction(async (tx) => {
+      for (const id of ids) opinions += (await this.decideIn(tx, r, id, d, extra)).opinions;
+    });
+    if (opinions > 0) await this.o.banks.onChange();
+    return ids;
   }
 
   private async decideIn(tx: Tx, r: Reviewer, id: number, d: ReviewDecisionInput, extra: Record<string, unknown>): Promise<{ item: ReviewItem; opinions: number }> {

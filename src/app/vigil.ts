@@ -40,6 +40,7 @@ import { REVIEW_COMPONENT } from './review-schema.js';
 import { SESSIONS_COMPONENT, SessionStore } from '../auth/sessions.js';
 import { EXCHANGES_COMPONENT, ExchangeConfigs } from '../exchanges/config.js';
 import type { VigilConfig } from './config.js';
+import { OIDC_COMPONENT } from '../auth/oidc.js';
 import { IndexSnapshots, restoreIndex } from './index-snapshots.js';
 import { FLEET_COMPONENT, SIGNALS_CHANNEL } from '../fleet/schema.js';
 import { coalescing, PgNotifications } from '../fleet/notifications.js';
@@ -90,7 +91,7 @@ export interface VigilOptions {
 }
 
 /** Every component of the database, store first: one migration run creates or updates them all. */
-export const COMPONENTS = [AUDIT_COMPONENT, AUTH_COMPONENT, USERS_COMPONENT, QUEUE_COMPONENT, RECORDS_COMPONENT, EXCHANGES_COMPONENT, SESSIONS_COMPONENT, REVIEW_COMPONENT, FLEET_COMPONENT];
+export const COMPONENTS = [AUDIT_COMPONENT, AUTH_COMPONENT, USERS_COMPONENT, QUEUE_COMPONENT, RECORDS_COMPONENT, EXCHANGES_COMPONENT, SESSIONS_COMPONENT, REVIEW_COMPONENT, FLEET_COMPONENT, OIDC_COMPONENT];
 
 /** Where index snapshots go: configured, or beside an embedded store's file; none for PostgreSQL or in memory. */
 export function snapshotDirOf(config: VigilConfig): string | undefined {

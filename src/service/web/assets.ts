@@ -33,6 +33,7 @@ button { font-size: .95em; padding: 5px 10px; cursor: pointer; }
 .media img { width: 100%; height: 340px; object-fit: contain; background: #777; display: block; filter: grayscale(var(--grey)); image-rendering: auto; }
 .media img[data-blurred="true"] { filter: blur(var(--blur)) grayscale(var(--grey)); }
 .media figcaption { font-size: .85em; color: #454545; margin: 6px 0; }
+.thumb { width: 96px; height: 96px; object-fit: cover; background: #777; display: block; filter: blur(var(--blur)) grayscale(var(--grey)); clip-path: inset(0); }
 .hash-only, .media-locked { background: #fff; border: 1px dashed #999; padding: 12px; overflow-wrap: anywhere; }
 .decide form { margin: 0 0 8px; } .decide fieldset { border: 1px solid #ccc; margin: 0 0 4px; }
 .ctx { display: grid; grid-template-columns: max-content 1fr; gap: 2px 12px; } .ctx dt { font-weight: 600; } .ctx dd { margin: 0; }

@@ -73,7 +73,7 @@ ${body.text}
 </html>`;
 }
 
-export function loginPage(o: { csrf: string; error?: string; name?: string }): string {
+export function loginPage(o: { csrf: string; error?: string; name?: string; sso?: string }): string {
   return layout({ title: 'Sign in', ...(o.error ? { flash: o.error } : {}) }, html`
 <h1>Sign in to review</h1>
 <form method="post" action="/review/login" class="login">
@@ -84,5 +84,6 @@ export function loginPage(o: { csrf: string; error?: string; name?: string }): s
   <input id="password" name="password" type="password" autocomplete="current-password" required>
   <button type="submit">Sign in</button>
 </form>
+${o.sso ? html`<p><a href="/review/login/oidc" id="sso">${o.sso}</a></p>` : html``}
 <p class="note">Media is blurred and greyscale until you reveal one item. Every reveal and decision is logged.</p>`);
 }

@@ -1,46 +1,16 @@
 /** The review UI's pages: the queue, one item (with its explainability panel) and wellness settings. */
-import type { ItemView, QueueEntry, WellnessPrefs } from '../../app/review.js';
+import type { ItemView, WellnessPrefs } from '../../app/review.js';
 import type { BankMatch } from '../../banks/matcher.js';
 import { html, layout, type Html, type PageContext } from './html.js';
 
-function labelsText(labels: unknown): string {
+export function labelsText(labels: unknown): string {
   if (!labels || typeof labels !== 'object') return '';
   return Object.entries(labels as Record<string, unknown>).map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(', ') : String(v)}`).join('; ');
 }
 
-function age(iso: string, now: number): string {
+export function age(iso: string, now: number): string {
   const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
   return s < 120 ? `${s} s` : s < 7200 ? `${Math.round(s / 60)} min` : s < 172800 ? `${Math.round(s / 3600)} h` : `${Math.round(s / 86400)} d`;
-}
-
-export function queuePage(ctx: PageContext, entries: QueueEntry[], o: { queues: string[]; now: number; actor: string }): string {
-  const rows = entries.map((e, i) => {
-    const m = e.matches[0];
-    const held = e.item.state === 'claimed' && e.item.assignee === o.actor;
-    return html`<tr data-href="/review/items/${e.item.id}" data-index="${i}">
-  <td><a href="/review/items/${e.item.id}">#${e.item.id}</a>${held ? html` <span class="tag">yours</span>` : html``}</td>
-  <td>${e.item.priority}</td>
-  <td>${age(e.createdAt, o.now)}</td>
-  <td>${e.item.queue.replace('_', ' ')}</td>
-  <td>${m ? html`${m.bank}` : html`—`}${e.matches.length > 1 ? html` +${e.matches.length - 1}` : html``}</td>
-  <td>${m ? m.signalType : ''}</td>
-  <td>${m ? m.distance : ''}</td>
-  <td>${m ? labelsText(m.labels) : ''}</td>
-  <td>${m ? m.provenance.source : ''}</td>
-  <td>${e.accountId ?? '—'}${e.accountOpen > 0 ? html` <span class="tag">${e.accountOpen} more</span>` : html``}</td>
-  <td>${e.rules.map((r) => r.ruleId).join(', ')}</td>
-  <td>${e.hashOnly ? 'hashes only' : 'file'}</td>
-</tr>`;
-  });
-  const body = o.queues.length === 0
-    ? html`<h1>Review queue</h1><p>You have no review queues: seeing child-safety items needs a separate permission an administrator grants.</p>`
-    : html`<h1>Review queue</h1>
-<p class="note">Highest priority first, then oldest. <kbd>J</kbd>/<kbd>K</kbd> move, <kbd>Enter</kbd> opens. ${entries.length} shown.</p>
-${entries.length === 0 ? html`<p id="empty">Nothing to review.</p>` : html`<table class="queue" id="queue">
-<caption class="sr-only">Open review items</caption>
-<thead><tr><th scope="col">Item</th><th scope="col">Priority</th><th scope="col">Age</th><th scope="col">Queue</th><th scope="col">Bank</th><th scope="col">Signal</th><th scope="col">Distance</th><th scope="col">Labels</th><th scope="col">Provenance</th><th scope="col">Account</th><th scope="col">Rule</th><th scope="col">Media</th></tr></thead>
-<tbody>${rows}</tbody></table>`}`;
-  return layout(ctx, body);
 }
 
 function matchRows(matches: BankMatch[], opinions: ItemView['opinions']): Html[] {
@@ -59,6 +29,8 @@ function matchRows(matches: BankMatch[], opinions: ItemView['opinions']): Html[]
 
 export interface ItemPageOptions {
   view: ItemView;
+  /** The job (account) this item belongs to: decisions go back there. */
+  jobKey: string;
   previewUrl?: string;
   classifications: string[];
   isVideo: boolean;
@@ -67,7 +39,7 @@ export interface ItemPageOptions {
 export function itemPage(ctx: PageContext, o: ItemPageOptions): string {
   const { view } = o;
   const d = view.decision;
-  const csrf = html`<input type="hidden" name="csrf" value="${ctx.csrf ?? ''}">`;
+  const csrf = html`<input type="hidden" name="csrf" value="${ctx.csrf ?? ''}"><input type="hidden" name="job" value="${o.jobKey}">`;
   const id = view.item.id;
   const hashes = [['MD5', d.md5], ['SHA-1', d.sha1], ['SHA-256', d.sha256]].filter(([, v]) => v);
   const media = view.hashOnly
@@ -76,8 +48,8 @@ export function itemPage(ctx: PageContext, o: ItemPageOptions): string {
     : !view.heldByMe
       ? html`<div class="media-locked"><p>Claim this item to see its blurred preview.</p></div>`
       : html`<figure class="media" id="media-box">
-  <img id="media" class="${o.isVideo ? 'sheet' : ''}" src="${o.previewUrl ?? ''}" data-preview="${o.previewUrl ?? ''}" data-blurred="true" alt="Blurred, greyscale preview of the ${o.isVideo ? 'video (contact sheet of keyframes, no sound)' : 'image'}; not revealed">
-  <figcaption>${o.isVideo ? 'Video shown as a muted contact sheet of keyframes. ' : ''}Blurred and greyscale until you reveal it; revealing is logged.</figcaption>
+  <img id="media" class="${o.isVideo ? 'sheet' : ''}" src="${o.previewUrl ?? ''}" data-preview="${o.previewUrl ?? ''}" data-blurred="true" alt="Blurred, greyscale preview of the ${o.isVideo ? 'video (a contact sheet of frames sampled across it, no sound)' : 'image'}; not revealed">
+  <figcaption>${o.isVideo ? 'Video shown as a contact sheet of frames sampled across it: never played, no sound. ' : ''}Blurred and greyscale until you reveal it; revealing is logged.</figcaption>
   <button type="button" id="reveal" data-item="${id}">Reveal this item <kbd>R</kbd></button>
   <button type="button" id="reblur" hidden>Blur again <kbd>B</kbd></button>
 </figure>`;
@@ -104,7 +76,7 @@ ${o.classifications.map((c, i) => html`<button type="submit" name="classificatio
 <button type="submit" id="skip" data-key="s">Skip <kbd>S</kbd></button></form>
 <form method="post" action="/review/items/${id}/release">${csrf}<button type="submit" id="release" data-key="u">Release claim <kbd>U</kbd></button></form>
 </section>`;
-  const body = html`<p><a href="/review/queue" data-key="q">← Queue <kbd>Q</kbd></a></p>
+  const body = html`<p><a href="/review/queue" data-key="q">← Queue <kbd>Q</kbd></a> · <a href="/review/jobs/${o.jobKey}" id="job-link">${d.accountId === null ? 'Its job' : `All items of account ${d.accountId}`}</a></p>
 <h1>Review item #${id} <span class="tag">${view.item.queue.replace('_', ' ')}</span> <span class="tag">priority ${view.item.priority}</span></h1>
 ${view.heldByMe ? html`<p class="note">Your claim lasts until ${view.item.leaseUntil}.</p>` : view.item.state === 'claimed' ? html`<p class="note">Claimed by ${view.item.assignee} until ${view.item.leaseUntil}.</p>` : html``}
 <div class="item-grid">

@@ -19,7 +19,11 @@ import type { ServiceContext } from '../context.js';
 import { sendError, statusOf } from '../http-errors.js';
 import { REVIEW_CSS, REVIEW_JS } from './assets.js';
 import type { PageContext } from './html.js';
-import { errorPage, itemPage, prefsPage, queuePage } from './pages.js';
+import { jobKey, parseJobKey } from '../../app/review-jobs.js';
+import { contactSheet } from './contact-sheet.js';
+import { registerOidcRoutes } from './oidc-routes.js';
+import { jobPage, jobsPage } from './job-pages.js';
+import { errorPage, itemPage, prefsPage } from './pages.js';
 import { checkCsrf, HIDDEN, personOf, registerSessionRoutes, type WebOptions } from './session.js';
 
 export interface ReviewWebOptions extends WebOptions {
@@ -45,6 +49,27 @@ function idParam(request: FastifyRequest): number {
   const id = /^\d{1,15}$/.test(raw) ? Number(raw) : NaN;
   if (!Number.isSafeInteger(id) || id <= 0) throw new VigilError('VIGIL_ERR_NOT_FOUND', `No review item ${JSON.stringify(raw)}`);
   return id;
+}
+
+function safeKey(key: string): boolean {
+  try {
+    parseJobKey(key);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function keyParam(request: FastifyRequest): string {
+  const key = (request.params as { key?: string }).key ?? '';
+  parseJobKey(key);
+  return key;
+}
+
+function decisionOf(request: FastifyRequest): ReviewDecisionInput {
+  const b = (request.body ?? {}) as Record<string, unknown>;
+  const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  return { outcome: str(b.outcome), classification: str(b.classification), reason: str(b.reason), note: str(b.note) } as ReviewDecisionInput;
 }
 
 function wantsJson(request: FastifyRequest): boolean {
@@ -89,6 +114,7 @@ export async function reviewRoutes(app: FastifyInstance, ctx: ServiceContext, o:
   });
 
   registerSessionRoutes(app, ctx, o);
+  registerOidcRoutes(app, ctx, o);
 
   app.get('/review/assets/review.css', HIDDEN, async (_request, reply) => reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=300').send(REVIEW_CSS));
   app.get('/review/assets/review.js', HIDDEN, async (_request, reply) => reply.type('text/javascript; charset=utf-8').header('cache-control', 'public, max-age=300').send(REVIEW_JS));
@@ -100,8 +126,42 @@ export async function reviewRoutes(app: FastifyInstance, ctx: ServiceContext, o:
     const { user } = personOf(request);
     const q = request.query as { done?: string; outcome?: string };
     if (q.done && /^\d+$/.test(q.done)) ctxPage.flash = `Item #${q.done}: ${String(q.outcome ?? 'done').replace(/[^a-z_0-9 ,-]/gi, '')}`;
-    const entries = await review.queue(user, { limit: 50 });
-    return send(reply, queuePage(ctxPage, entries, { queues: review.queuesOf(user), now: Date.now(), actor: actorOfUser(user) }));
+    const jobs = await review.jobs.list(user, { limit: 50 });
+    return send(reply, jobsPage(ctxPage, jobs, { queues: review.queuesOf(user), now: Date.now() }));
+  });
+
+  app.get('/review/jobs/:key', HIDDEN, async (request, reply) => {
+    const key = keyParam(request);
+    const ctxPage = await page(request, 'Job');
+    const { user, session } = personOf(request);
+    const q = request.query as { done?: string; outcome?: string };
+    if (q.done) ctxPage.flash = `${/^\d+$/.test(q.done) ? `Item #${q.done}` : 'Job'}: ${String(q.outcome ?? 'done').replace(/[^a-z_0-9 ,-]/gi, '')}`;
+    const view = await review.jobs.view(user, key);
+    const previews = Object.fromEntries(view.items.filter((i) => i.heldByMe && !i.hashOnly).slice(0, 200).map((i) => [i.item.id, mediaUrl(session, i.item.id, 'preview', ttl)]));
+    return send(reply, jobPage(ctxPage, { view, classifications: review.classifications(), previews, now: Date.now(), actor: actorOfUser(user) }));
+  });
+
+  app.post('/review/jobs/:key/claim', HIDDEN, async (request, reply) => {
+    checkCsrf(request);
+    const key = keyParam(request);
+    const r = await review.jobs.claim(reviewer(request), key);
+    if (wantsJson(request)) return reply.send(r);
+    return reply.redirect(`/review/jobs/${key}`, 303);
+  });
+
+  app.post('/review/jobs/:key/release', HIDDEN, async (request, reply) => {
+    checkCsrf(request);
+    await review.jobs.release(reviewer(request), keyParam(request));
+    return reply.redirect('/review/queue', 303);
+  });
+
+  app.post('/review/jobs/:key/decide', HIDDEN, async (request, reply) => {
+    checkCsrf(request);
+    const key = keyParam(request);
+    const r = await review.jobs.decide(reviewer(request), key, decisionOf(request));
+    if (wantsJson(request)) return reply.send(r);
+    const outcome = (request.body as Record<string, unknown>).outcome;
+    return reply.redirect(`/review/jobs/${key}?done=job&outcome=${encodeURIComponent(`${String(outcome)}, ${r.decided.length} items`)}`, 303);
   });
 
   app.get('/review/items/:id', HIDDEN, async (request, reply) => {
@@ -111,7 +171,7 @@ export async function reviewRoutes(app: FastifyInstance, ctx: ServiceContext, o:
     const view = await review.item(user, id);
     const isVideo = view.mediaType !== null && VIDEO.has(view.mediaType);
     const previewUrl = view.heldByMe && !view.hashOnly ? mediaUrl(session, id, 'preview', ttl) : undefined;
-    return send(reply, itemPage(ctxPage, { view, classifications: review.classifications(), isVideo, ...(previewUrl ? { previewUrl } : {}) }));
+    return send(reply, itemPage(ctxPage, { view, jobKey: jobKey(view.decision.accountId, id), classifications: review.classifications(), isVideo, ...(previewUrl ? { previewUrl } : {}) }));
   });
 
   app.post('/review/items/:id/claim', HIDDEN, async (request, reply) => {
@@ -132,16 +192,19 @@ export async function reviewRoutes(app: FastifyInstance, ctx: ServiceContext, o:
     const id = idParam(request);
     const b = (request.body ?? {}) as Record<string, unknown>;
     const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
-    const d = { outcome: str(b.outcome), classification: str(b.classification), reason: str(b.reason), note: str(b.note) } as ReviewDecisionInput;
+    const d = decisionOf(request);
     const bulk = str(b.bulk);
+    // Back to the item's job (its key re-checked: a redirect target is never taken from a form as-is).
+    const job = str(b.job);
+    const back = job && safeKey(job) ? `/review/jobs/${job}` : '/review/queue';
     if (bulk === 'account' || bulk === 'signal') {
       const r = await review.bulk(reviewer(request), id, bulk, d);
       if (wantsJson(request)) return reply.send(r);
-      return reply.redirect(`/review/queue?done=${id}&outcome=${encodeURIComponent(`${d.outcome}, ${r.decided.length} items by ${bulk}${r.skipped.length ? `, ${r.skipped.length} held by others` : ''}`)}`, 303);
+      return reply.redirect(`${back}?done=${id}&outcome=${encodeURIComponent(`${d.outcome}, ${r.decided.length} items by ${bulk}${r.skipped.length ? `, ${r.skipped.length} held by others` : ''}`)}`, 303);
     }
     const item = await review.decide(reviewer(request), id, d);
     if (wantsJson(request)) return reply.send(item);
-    return reply.redirect(`/review/queue?done=${id}&outcome=${encodeURIComponent(`${item.outcome}${item.classification ? ` ${item.classification}` : ''}`)}`, 303);
+    return reply.redirect(`${back}?done=${id}&outcome=${encodeURIComponent(`${item.outcome}${item.classification ? ` ${item.classification}` : ''}`)}`, 303);
   });
 
   app.post('/review/items/:id/reveal', HIDDEN, async (request, reply) => {
@@ -179,14 +242,20 @@ export async function reviewRoutes(app: FastifyInstance, ctx: ServiceContext, o:
     if (exp <= now || exp > now + ttl + 5_000) throw new VigilError('VIGIL_ERR_FORBIDDEN', 'This media link has expired: reload the item');
     // Checked again now: the claim may have ended, the person lost the grant, the item been decided.
     const media = await review.media(user, id);
-    if (media.mediaType !== null && VIDEO.has(media.mediaType)) throw new VigilError('VIGIL_ERR_UNSUPPORTED_MEDIA', 'Video contact sheets are not available yet: decide from the hashes and context');
     const source = await (await vigil.evidence()).open(media.evidenceId, media.sha256);
     const transform = variant === 'preview'
       ? sharp({ limitInputPixels: 100_000_000 }).rotate().resize(24, 24, { fit: 'inside' }).greyscale().png()
       : sharp({ limitInputPixels: 100_000_000 }).rotate().resize(1600, 1600, { fit: 'inside', withoutEnlargement: true }).jpeg({ quality: 85 });
-    source.on('error', (err) => transform.destroy(err));
+    if (media.mediaType !== null && VIDEO.has(media.mediaType)) {
+      // A video is never played: frames sampled across it, as one still that is blurred and revealed like a picture.
+      const sheet = await contactSheet(source);
+      transform.end(sheet.image);
+    } else {
+      source.on('error', (err) => transform.destroy(err));
+      source.pipe(transform);
+    }
     reply.header('content-disposition', 'inline').header('cache-control', 'no-store');
-    return reply.type(variant === 'preview' ? 'image/png' : 'image/jpeg').send(source.pipe(transform));
+    return reply.type(variant === 'preview' ? 'image/png' : 'image/jpeg').send(transform);
   });
 
 }

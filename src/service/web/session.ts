@@ -69,7 +69,7 @@ export function registerSessionRoutes(app: FastifyInstance, ctx: ServiceContext,
   const renderLogin = (reply: FastifyReply, status: number, error?: string, name?: string) => {
     const csrf = randomBytes(24).toString('base64url');
     reply.setCookie(LOGIN_CSRF_COOKIE, csrf, { ...cookieOptions(o, '/review/login'), maxAge: 3600 });
-    return reply.code(status).type('text/html; charset=utf-8').send(loginPage({ csrf, ...(error ? { error } : {}), ...(name ? { name } : {}) }));
+    return reply.code(status).type('text/html; charset=utf-8').send(loginPage({ csrf, ...(vigil.config.oidc ? { sso: vigil.config.oidc.label } : {}), ...(error ? { error } : {}), ...(name ? { name } : {}) }));
   };
 
   app.get('/review/login', HIDDEN, async (request, reply) => {
