@@ -11,5 +11,6 @@ import type { QueueTables } from '../queue/schema.js';
 import type { RecordTables } from '../records/schema.js';
 import type { SessionTables } from '../auth/sessions.js';
 import type { ReviewTables } from '../app/review-schema.js';
+import type { ReportTables } from '../reports/schema.js';
 
-export interface StateSchema extends RecordTables, AuditTables, AuthTables, QueueTables, SessionTables, ReviewTables {}
+export interface StateSchema extends RecordTables, AuditTables, AuthTables, QueueTables, SessionTables, ReviewTables, ReportTables {}
