@@ -21,6 +21,7 @@ import { contentRoutes } from './routes/content.js';
 import { hmaRoutes } from './routes/hma.js';
 import { lookupRoutes } from './routes/lookup.js';
 import { opsRoutes } from './routes/ops.js';
+import { reportRoutes } from './routes/reports.js';
 import { reviewRoutes } from './web/routes.js';
 
 /** The OpenAPI document's version: the package's. */
@@ -108,6 +109,7 @@ export async function buildApp(ctx: ServiceContext, options: { logger?: FastifyS
   bankRoutes(app, ctx);
   adminRoutes(app, ctx);
   hmaRoutes(app, ctx);
+  reportRoutes(app, ctx);
   // The review UI in its own scope (cookies, forms, HTML errors, CSP stay out of the JSON API).
   await app.register(async (scope) => reviewRoutes(scope, ctx, ctx.reviewWeb ?? {}));
   await app.ready();
