@@ -86,8 +86,17 @@ for (const engine of ENGINE_NAMES) describe(`reports API and CLI (${engine})`, (
     const metrics = await fetch(`${t.url}/metrics`, { headers: { authorization: `Bearer ${adminKey}` } }).then((r) => r.text());
     assert.match(metrics, /^vigil_reports_stuck 1$/m);
     assert.match(metrics, /^vigil_reports\{state="failed"\} 1$/m);
-    const retried = await api('POST', `/v1/reports/${id}/retry`, reviewKey);
-    assert.equal(retried.status, 200);
+    // The review UI's reports page shows it with what to do, and a retry button that works.
+    const vigil = t.service.ctx.vigil;
+    const ann = await vigil.users.createNow({ name: `ann-${engine}`, role: 'reviewer', childSafety: true, password: 'correct horse battery' }, { actor: 'test' });
+    const { token, session } = await vigil.db.transaction((tx) => vigil.sessions.start(tx, ann));
+    const pageHtml = await fetch(`${t.url}/review/reports`, { headers: { cookie: `vigil_session=${token}` } }).then((r) => r.text());
+    assert.match(pageHtml, /Needing attention \(1\)/);
+    assert.match(pageHtml, /invalid_report<\/strong>: NCMEC found the report invalid/);
+    assert.match(pageHtml, new RegExp(`action="/review/reports/${id}/retry"`));
+    const retried = await fetch(`${t.url}/review/reports/${id}/retry`, { method: 'POST', redirect: 'manual', headers: { cookie: `vigil_session=${token}`, 'content-type': 'application/x-www-form-urlencoded' }, body: `csrf=${session.csrf}` });
+    assert.equal(retried.status, 303);
+    assert.equal((await api('POST', `/v1/reports/${id}/retry`, reviewKey)).status, 409, 'already queued again: not failed any more');
     await settled(id, ['finished']);
     const shown = await runVigil(['--db', t.dbUrl, 'report', 'show', String(id)], t.env);
     assert.equal(shown.status, 0, shown.stderr);
