@@ -14,6 +14,7 @@ import { createVigil, type Vigil } from '../src/app/vigil.js';
 import { bufferSource } from '../src/evidence/store.js';
 import { autoOpenAllowed } from '../src/reports/auto-open.js';
 import { INCIDENT_TYPES } from '../src/reports/documents.js';
+import { addReportedToBank } from '../src/reports/to-bank.js';
 import type { Signal } from '../src/store/types.js';
 import { FakeNcmec } from './helpers/ncmec-server.js';
 import { tempDir } from './helpers/temp.js';
@@ -347,6 +348,20 @@ describe('CyberTipline reports', () => {
     assert.equal((await store.stat(fresh.evidenceId!)).keyId, 'k2');
     for (const s of [old, fresh]) assert.equal(await runToEnd(v, (await v.reports.open(s.incidentId, SYSTEM)).id), 'finished');
     assert.equal(env.server.finished().length, 2);
+  });
+
+  test('a filed report\'s media hashes go into a bank in one step, the report as provenance', async () => {
+    const env = await setup();
+    const { incidentId } = await seed(env);
+    const { id } = await env.vigil.reports.open(incidentId, SYSTEM);
+    await assert.rejects(addReportedToBank(env.vigil, id, 'VERIFIED', SYSTEM), /only a filed/);
+    assert.equal(await runToEnd(env.vigil, id), 'finished');
+    const added = await addReportedToBank(env.vigil, id, 'VERIFIED', { actor: 'user:1', requestId: 'r-1' });
+    const r = (await env.vigil.reports.get(id))!;
+    assert.deepEqual(added.map((s) => s.type), ['sha256', 'md5']);
+    assert.equal(added[0]!.value, r.files[0]!.sha256);
+    assert.equal(added[1]!.value, env.server.finished()[0]!.files[0]!.md5);
+    assert.equal(added[0]!.sourceId, `ncmec-report:${r.ncmecReportId}`);
   });
 
   test('auto-open policy: only an exact match in a bank the operator named', async () => {

@@ -97,6 +97,15 @@ export function registerReport(program: Command, cli: Cli): void {
       cli.stdout.write(`Report ${r.id} retracted\n`);
     });
 
+  report.command('add-to-bank')
+    .description('Add a filed report\'s media hashes (SHA-256, MD5) to a bank, with the report as provenance: the next copy is caught without review')
+    .argument('<id>')
+    .requiredOption('--bank <name>', 'the bank (a block bank of verified material)')
+    .action(async (raw: string, opts: { bank: string }, cmd: Command) => {
+      const added = await withVigil(cmd, cli, async (v) => (await import('../../reports/to-bank.js')).addReportedToBank(v, id(raw), opts.bank, { actor: cliActor() }));
+      cli.stdout.write(`Added ${added.length} signal(s) to ${opts.bank}: ${added.map((s) => `${s.type}:${s.value}`).join(', ')}\n`);
+    });
+
   report.command('hold')
     .description('Place (or with --release lift) a legal hold on an evidence item: it is not purged while held')
     .argument('<evidence-id>')

@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { VigilError } from '../../core/errors.js';
 import { INCIDENT_TYPES, type IncidentType } from '../../reports/documents.js';
 import { REPORT_STATES, type ReportState } from '../../reports/schema.js';
+import { addReportedToBank } from '../../reports/to-bank.js';
 import { auditActorOf } from '../auth.js';
 import type { ServiceContext } from '../context.js';
 import { ERROR_RESPONSES, finiteInteger } from '../schemas.js';
@@ -72,6 +73,15 @@ export function reportRoutes(app: FastifyInstance, ctx: ServiceContext): void {
       response: { 200: report, ...ERROR_RESPONSES },
     },
   }, async (request) => reports.retract((request.params as { id: number }).id, auditActorOf(request), (request.body as { reason: string }).reason));
+
+  app.post('/v1/reports/:id/add-to-bank', {
+    config: { scope: 'curate' },
+    schema: {
+      tags: ['reports'], summary: 'Add a filed report\'s media hashes to a bank, the report as provenance', params: idParams,
+      body: { type: 'object', required: ['bank'], additionalProperties: false, properties: { bank: { type: 'string', minLength: 1, maxLength: 200 } } },
+      response: { 200: { type: 'object', required: ['added'], properties: { added: { type: 'array', items: { type: 'object', additionalProperties: true } } } }, ...ERROR_RESPONSES },
+    },
+  }, async (request) => ({ added: await addReportedToBank(ctx.vigil, (request.params as { id: number }).id, (request.body as { bank: string }).bank, auditActorOf(request)) }));
 
   app.put('/v1/evidence/:id/legal-hold', {
     config: { scope: 'admin' },
