@@ -4,7 +4,8 @@
  * legal holds, key rotation. Benign bytes only.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash, createPrivateKey, createPublicKey, verify } from 'node:crypto';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import pino from 'pino';
@@ -15,6 +16,8 @@ import { bufferSource } from '../src/evidence/store.js';
 import { autoOpenAllowed } from '../src/reports/auto-open.js';
 import { INCIDENT_TYPES } from '../src/reports/documents.js';
 import { addReportedToBank } from '../src/reports/to-bank.js';
+import { exportPackage } from '../src/reports/export.js';
+import { generateCheckpointKey } from '../src/audit/checkpoint.js';
 import type { Signal } from '../src/store/types.js';
 import { FakeNcmec } from './helpers/ncmec-server.js';
 import { tempDir } from './helpers/temp.js';
@@ -362,6 +365,32 @@ describe('CyberTipline reports', () => {
     assert.equal(added[0]!.value, r.files[0]!.sha256);
     assert.equal(added[1]!.value, env.server.finished()[0]!.files[0]!.md5);
     assert.equal(added[0]!.sourceId, `ncmec-report:${r.ncmecReportId}`);
+  });
+
+  test('law-enforcement package: report XML, files, hashdeep manifest, signed summary; reads audited, roles enforced', async () => {
+    const env = await setup();
+    const bytes = Buffer.from('benign exported picture '.repeat(500));
+    const { incidentId, evidenceId } = await seed(env, { bytes });
+    const { id } = await env.vigil.reports.open(incidentId, SYSTEM);
+    assert.equal(await runToEnd(env.vigil, id), 'finished');
+    const { privateKeyPem, publicKeyPem } = generateCheckpointKey();
+    const out = join(env.dir, 'package');
+    const deps = { reports: env.vigil.reports, retention: env.vigil.retention, audit: env.vigil.audit };
+    await assert.rejects(exportPackage(deps, id, join(env.dir, 'nope'), { actor: 'user:9', role: 'reviewer' }, createPrivateKey(privateKeyPem)), /may not read/);
+    const pkg = await exportPackage(deps, id, out, { actor: 'user:1', role: 'admin', requestId: 'r-9' }, createPrivateKey(privateKeyPem));
+    assert.deepEqual(pkg.files.map((f) => f.path), ['report.xml', 'ncmec-responses.json', `files/000-c-${seq}.png`]);
+    assert.deepEqual(readFileSync(join(out, pkg.files[2]!.path)), bytes);
+    assert.equal(statSync(join(out, 'report.xml')).mode & 0o777, 0o600);
+    assert.equal(statSync(out).mode & 0o777, 0o700);
+    const manifest = readFileSync(join(out, 'manifest.hashdeep'), 'utf8');
+    assert.match(manifest, /^%%%% HASHDEEP-1.0\n%%%% size,md5,sha256,filename\n/);
+    assert.ok(manifest.includes(`${bytes.length},${createHash('md5').update(bytes).digest('hex')},${createHash('sha256').update(bytes).digest('hex')},files/000-c-${seq}.png`));
+    const summary = readFileSync(join(out, 'summary.json'));
+    assert.ok(verify(null, summary, createPublicKey(publicKeyPem), Buffer.from(readFileSync(join(out, 'summary.sig'), 'utf8').trim(), 'base64')), 'the summary verifies');
+    assert.equal(JSON.parse(summary.toString()).manifestSha256, createHash('sha256').update(manifest).digest('hex'));
+    const actions = await auditActions(env.vigil, `evidence:${evidenceId}`);
+    assert.deepEqual(actions.slice(-2), ['evidence.read_refused', 'evidence.read']);
+    assert.ok((await auditActions(env.vigil, `report:${id}`)).includes('report.exported'));
   });
 
   test('auto-open policy: only an exact match in a bank the operator named', async () => {

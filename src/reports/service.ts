@@ -419,6 +419,11 @@ export class ReportService {
     return out;
   }
 
+  /** The <report> document as generated and submitted. */
+  async xmlOf(id: number): Promise<string> {
+    return (await this.row(id)).xml;
+  }
+
   async responses(id: number): Promise<{ step: string; httpStatus: number | null; responseCode: number | null; requestId: string | null; body: string; at: string }[]> {
     const rows = await this.o.db.k.selectFrom('report_responses').selectAll().where('report_id', '=', id).orderBy('id').execute();
     return rows.map((r) => ({ step: r.step, httpStatus: r.http_status, responseCode: r.response_code, requestId: r.request_id, body: r.body, at: r.at }));

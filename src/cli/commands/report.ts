@@ -106,6 +106,19 @@ export function registerReport(program: Command, cli: Cli): void {
       cli.stdout.write(`Added ${added.length} signal(s) to ${opts.bank}: ${added.map((s) => `${s.type}:${s.value}`).join(', ')}\n`);
     });
 
+  report.command('export')
+    .description('A law-enforcement package in a new folder: report XML, NCMEC responses, the files (verified), a hashdeep manifest and an Ed25519-signed summary')
+    .argument('<id>')
+    .requiredOption('--out <dir>', 'a new (or empty) folder; created 0700, files 0600')
+    .requiredOption('--key <pem>', 'the Ed25519 private key (PEM) that signs summary.json (e.g. made with `vigil audit keygen`)')
+    .action(async (raw: string, opts: { out: string; key: string }, cmd: Command) => {
+      const [{ exportPackage }, { loadSigningKey }] = await Promise.all([import('../../reports/export.js'), import('../../audit/checkpoint.js')]);
+      const key = loadSigningKey(opts.key);
+      // The command line is the operator's: it reads evidence as an administrator, audited as cli:<OS user>.
+      const pkg = await withVigil(cmd, cli, (v) => exportPackage(v, id(raw), opts.out, { actor: cliActor(), role: 'admin' }, key));
+      cli.stdout.write(`Package for report ${raw} in ${pkg.dir}: ${pkg.files.length} files, summary signed by key ${pkg.keyId} (sha256 ${pkg.summarySha256})\n`);
+    });
+
   report.command('hold')
     .description('Place (or with --release lift) a legal hold on an evidence item: it is not purged while held')
     .argument('<evidence-id>')
