@@ -17,6 +17,7 @@ import { autoOpenAllowed } from '../src/reports/auto-open.js';
 import { INCIDENT_TYPES } from '../src/reports/documents.js';
 import { addReportedToBank } from '../src/reports/to-bank.js';
 import { exportPackage } from '../src/reports/export.js';
+import { transparencyCsv, transparencyHtml, transparencyReport } from '../src/reports/transparency.js';
 import { generateCheckpointKey } from '../src/audit/checkpoint.js';
 import type { Signal } from '../src/store/types.js';
 import { FakeNcmec } from './helpers/ncmec-server.js';
@@ -391,6 +392,34 @@ describe('CyberTipline reports', () => {
     const actions = await auditActions(env.vigil, `evidence:${evidenceId}`);
     assert.deepEqual(actions.slice(-2), ['evidence.read_refused', 'evidence.read']);
     assert.ok((await auditActions(env.vigil, `report:${id}`)).includes('report.exported'));
+  });
+
+  test('transparency report: confirmed, false positives, matches by bank and type, reports filed; JSON, CSV, HTML', async () => {
+    const env = await setup();
+    const from = new Date(env.clock.t - 1000).toISOString();
+    const a = await seed(env);
+    const b = await seed(env);
+    const ann = await env.vigil.users.createNow({ name: 'ann', role: 'reviewer', childSafety: true, password: 'correct horse battery' }, { actor: 'test' });
+    const as = { user: ann, requestId: 'req-t' };
+    await env.vigil.review.claim(as, a.itemId);
+    await env.vigil.review.decide(as, a.itemId, { outcome: 'confirmed', classification: 'B2' });
+    await env.vigil.review.claim(as, b.itemId);
+    await env.vigil.review.decide(as, b.itemId, { outcome: 'false_positive', reason: 'benign test picture' });
+    const [report] = await env.vigil.reports.list();
+    assert.equal(await runToEnd(env.vigil, report!.id), 'finished');
+    const r = await transparencyReport(env.vigil.db, from, new Date(env.clock.t + 1000).toISOString());
+    assert.equal(r.confirmedByPerson, 1);
+    assert.equal(r.falsePositives, 1);
+    assert.deepEqual(r.falsePositivesByHashType, { md5: 1 });
+    assert.deepEqual(r.matchesByBank, { VERIFIED: 2 });
+    assert.deepEqual(r.matchesByHashType, { md5: 2 });
+    assert.equal(r.reportsFiled, 1);
+    assert.equal(r.reportsFailed, 0);
+    assert.match(transparencyCsv(r), /^reports_filed,,1$/m);
+    assert.match(transparencyCsv(r), /^matches_by_bank,VERIFIED,2$/m);
+    assert.match(transparencyHtml(r), /<svg role="img" aria-label="Matches by list \(bank\)"/);
+    const empty = await transparencyReport(env.vigil.db, '2020-01-01T00:00:00.000Z', '2020-02-01T00:00:00.000Z');
+    assert.equal(empty.reportsFiled + empty.confirmedByPerson + Object.keys(empty.matchesByBank).length, 0, 'outside the period: nothing');
   });
 
   test('auto-open policy: only an exact match in a bank the operator named', async () => {

@@ -71,6 +71,10 @@ for (const engine of ENGINE_NAMES) describe(`reports API and CLI (${engine})`, (
     assert.equal((shown.body.report as { state: string }).state, 'finished');
     assert.deepEqual((shown.body.responses as { step: string }[]).map((r) => r.step), ['submit', 'upload', 'fileinfo', 'finish']);
     assert.equal(ncmec.finished().length, 1);
+    const csv = await runVigil(['--db', t.dbUrl, 'report', 'transparency', '--from', '2000-01-01', '--to', '2100-01-01', '--format', 'csv'], t.env);
+    assert.equal(csv.status, 0, csv.stderr);
+    assert.match(csv.stdout, /^reports_filed,,1$/m);
+    assert.match(csv.stdout, /^matches_by_bank,BENIGN,1$/m);
   });
 
   test('a failed report is loud (API, CLI exit status 1, metrics), then retried; another is retracted', { timeout: 30_000 }, async () => {

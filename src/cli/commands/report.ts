@@ -119,6 +119,28 @@ export function registerReport(program: Command, cli: Cli): void {
       cli.stdout.write(`Package for report ${raw} in ${pkg.dir}: ${pkg.files.length} files, summary signed by key ${pkg.keyId} (sha256 ${pkg.summarySha256})\n`);
     });
 
+  report.command('transparency')
+    .description('A transparency report for a period: items scanned, matches by bank and hash type, confirmed, false positives, reports filed and failed')
+    .requiredOption('--from <date>', 'start (ISO 8601, included)')
+    .requiredOption('--to <date>', 'end (ISO 8601, excluded)')
+    .option('--format <format>', 'json, csv or html', 'json')
+    .action(async (opts: { from: string; to: string; format: string }, cmd: Command) => {
+      const [from, to] = [opts.from, opts.to].map((d) => {
+        const t = Date.parse(d);
+        if (Number.isNaN(t)) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', `Expected an ISO 8601 date but received ${JSON.stringify(d)}`);
+        return new Date(t).toISOString();
+      }) as [string, string];
+      if (!['json', 'csv', 'html'].includes(opts.format)) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', `Expected a format (json, csv, html) but received ${opts.format}`);
+      const t = await import('../../reports/transparency.js');
+      const r = await withVigil(cmd, cli, async (v) => {
+        const report = await t.transparencyReport(v.db, from, to);
+        await v.audit.appendNow({ actor: cliActor(), action: 'report.transparency_generated', subject: 'transparency', details: { from, to } });
+        return report;
+      });
+      if (opts.format === 'json') printJson(cli.stdout, r);
+      else cli.stdout.write(opts.format === 'csv' ? t.transparencyCsv(r) : t.transparencyHtml(r));
+    });
+
   report.command('hold')
     .description('Place (or with --release lift) a legal hold on an evidence item: it is not purged while held')
     .argument('<evidence-id>')
