@@ -422,6 +422,23 @@ describe('CyberTipline reports', () => {
     assert.equal(empty.reportsFiled + empty.confirmedByPerson + Object.keys(empty.matchesByBank).length, 0, 'outside the period: nothing');
   });
 
+  test('the platform is asked through a signed webhook for the account\'s information and its preservation; its answer is kept with the report', async () => {
+    const env = await setup({ platformWebhook: 'platform' });
+    const { incidentId } = await seed(env);
+    const { id } = await env.vigil.reports.open(incidentId, SYSTEM);
+    const jobs = await env.vigil.queue.list({ queue: 'webhook' });
+    assert.equal(jobs.length, 1);
+    const payload = jobs[0]!.payload as { endpoint: string; event: { type: string; data: { reportId: number; accountId: string; preserveAtLeastUntil: string } } };
+    assert.equal(payload.endpoint, 'platform');
+    assert.equal(payload.event.type, 'report.account_info_requested');
+    assert.equal(payload.event.data.reportId, id);
+    assert.equal(payload.event.data.accountId, `acct-${seq}`);
+    await env.vigil.reports.recordAccountInfo(id, { info: { email: 'user@example.org', createdAt: '2025-01-01' }, preserved: true, preservedUntil: payload.event.data.preserveAtLeastUntil }, { actor: 'key:platform', requestId: 'r-p' });
+    const answers = await env.vigil.reports.accountInfo(id);
+    assert.deepEqual(answers.map((a) => [a.info.email, a.preserved, a.answeredBy]), [['user@example.org', true, 'key:platform']]);
+    assert.ok((await auditActions(env.vigil, `report:${id}`)).includes('report.account_info_received'));
+  });
+
   test('auto-open policy: only an exact match in a bank the operator named', async () => {
     const env = await setup();
     const { incidentId } = await seed(env);

@@ -99,6 +99,8 @@ export const CONFIG_SCHEMA = z.strictObject({
     autoOpenBanks: z.array(z.string().min(1)).default([]),
     /** A report not finished this long after its last change is "stuck" (listed, counted, audited). */
     stuckAfterMs: positiveInt.default(3_600_000),
+    /** A webhook of the rules (signed, retried) asked, when a report opens, for the account's information and to preserve its data. */
+    platformWebhook: z.string().min(1).optional(),
     /** Attempts per step before a retryable failure leaves the report failed (a person must retry it). */
     maxAttempts: positiveInt.max(1000).default(20),
     /** How often the background purge deletes evidence past its retention (ms). */

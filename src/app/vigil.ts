@@ -211,7 +211,7 @@ async function assemble(db: VigilDatabase, config: VigilConfig, options: VigilOp
   reports = new ReportService({
     db, audit, queue, evidence: openEvidence, ncmec: reporting.ncmec, reporter: reporting.reporter, retentionDays: reporting.retentionDays,
     jurisdictions: reporting.jurisdictions, defaultJurisdiction: reporting.defaultJurisdiction, stuckAfterMs: reporting.stuckAfterMs,
-    maxAttempts: reporting.maxAttempts, log, onJobsQueued: () => worker?.notify(), ...(now ? { now } : {}),
+    maxAttempts: reporting.maxAttempts, log, onJobsQueued: () => worker?.notify(), ...(now ? { now } : {}), platformWebhook: reporting.platformWebhook,
   });
   const retention = new EvidenceRetention({ db, audit, evidence: openEvidence, log, ...(now ? { now } : {}) });
   const retro = config.retention.retainDays > 0 ? new RetroMatcher({ store, matcher, records, pipeline, log: (msg, err) => log.error({ err }, msg) }) : undefined;

@@ -22,6 +22,7 @@ import type { EvidenceStore } from '../evidence/store.js';
 import type { SqlJobQueue } from '../queue/sql-queue.js';
 import type { Job } from '../queue/types.js';
 import { permanentError } from '../queue/worker.js';
+import { webhookJob } from '../webhooks/deliver.js';
 import type { Tx, VigilDatabase } from '../state/database.js';
 import { fileDetailsXml, reportXml, type Reporter } from './documents.js';
 import { gatherIncident, type OpenOptions } from './facts.js';
@@ -47,6 +48,8 @@ export interface ReportingOptions {
   log?: Logger;
   onJobsQueued?: () => void;
   fetch?: typeof fetch;
+  /** A webhook (named in the rules' webhooks) asked, when a report opens, for the account's information and to preserve its data. */
+  platformWebhook?: string | undefined;
 }
 
 export interface Actor {
@@ -133,9 +136,17 @@ export class ReportService {
       }).execute();
     }
     await this.enqueue(tx, id, 0);
+    const incident = await tx.k.selectFrom('incidents').select(['account_id', 'content_id']).where('id', '=', incidentId).executeTakeFirstOrThrow();
+    if (this.o.platformWebhook && incident.account_id) {
+      // Signed, retried delivery (webhooks/); the platform answers on POST /v1/reports/{id}/account-info.
+      await this.o.queue.enqueue(tx, [webhookJob(this.o.platformWebhook, {
+        id: `report-${id}-account-info`, type: 'report.account_info_requested', createdAt: at,
+        data: { reportId: id, incidentId, accountId: incident.account_id, contentId: incident.content_id, preserveAtLeastUntil: new Date(Date.parse(at) + this.retentionDaysFor(jurisdiction) * DAY).toISOString(), answerPath: `/v1/reports/${id}/account-info` },
+      })]);
+    }
     await this.o.audit.append(tx, {
       actor: who.actor, requestId: who.requestId ?? null, action: 'report.opened', subject: `report:${id}`,
-      details: { incidentId, decisionId: gathered.decisionId, supplements: o.supplements ?? null, jurisdiction, files: gathered.files.map((f) => ({ evidenceId: f.evidenceId, viewedByPerson: f.viewedByPerson })), textOnly: gathered.files.length === 0 },
+      details: { incidentId, decisionId: gathered.decisionId, supplements: o.supplements ?? null, jurisdiction, files: gathered.files.map((f) => ({ evidenceId: f.evidenceId, viewedByPerson: f.viewedByPerson })), textOnly: gathered.files.length === 0, platformAsked: Boolean(this.o.platformWebhook && incident.account_id) },
     });
     return { id, created: true };
   }
@@ -417,6 +428,20 @@ export class ReportService {
       if (!filter.stuck || v.stuck) out.push(v);
     }
     return out;
+  }
+
+  /** The platform's answer to the account-information request, kept with the report; audited. */
+  async recordAccountInfo(id: number, answer: { info: Record<string, unknown>; preserved: boolean; preservedUntil?: string }, who: Actor): Promise<void> {
+    await this.o.db.transaction(async (tx) => {
+      await this.row(id, tx);
+      await tx.k.insertInto('report_account_info').values({ report_id: id, info: JSON.stringify(answer.info), preserved: answer.preserved ? 1 : 0, preserved_until: answer.preservedUntil ?? null, answered_by: who.actor, at: this.now().toISOString() } as never).execute();
+      await this.o.audit.append(tx, { actor: who.actor, requestId: who.requestId ?? null, action: 'report.account_info_received', subject: `report:${id}`, details: { preserved: answer.preserved, preservedUntil: answer.preservedUntil ?? null, fields: Object.keys(answer.info) } });
+    });
+  }
+
+  async accountInfo(id: number): Promise<{ info: Record<string, unknown>; preserved: boolean; preservedUntil: string | null; answeredBy: string; at: string }[]> {
+    const rows = await this.o.db.k.selectFrom('report_account_info').selectAll().where('report_id', '=', id).orderBy('id').execute();
+    return rows.map((r) => ({ info: JSON.parse(r.info) as Record<string, unknown>, preserved: r.preserved === 1, preservedUntil: r.preserved_until, answeredBy: r.answered_by, at: r.at }));
   }
 
   /** The <report> document as generated and submitted. */

@@ -83,6 +83,27 @@ export function reportRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     },
   }, async (request) => ({ added: await addReportedToBank(ctx.vigil, (request.params as { id: number }).id, (request.body as { bank: string }).bank, auditActorOf(request)) }));
 
+  app.post('/v1/reports/:id/account-info', {
+    config: { scope: 'submit' },
+    schema: {
+      tags: ['reports'], summary: 'The platform\'s answer to report.account_info_requested: the account\'s information and whether its data is preserved', params: idParams,
+      body: {
+        type: 'object', required: ['info', 'preserved'], additionalProperties: false,
+        properties: { info: { type: 'object', additionalProperties: true, maxProperties: 100 }, preserved: { type: 'boolean' }, preservedUntil: { type: 'string', format: 'date-time' } },
+      },
+      response: { 200: { type: 'object', required: ['ok'], properties: { ok: { type: 'boolean' } } }, ...ERROR_RESPONSES },
+    },
+  }, async (request) => {
+    const b = request.body as { info: Record<string, unknown>; preserved: boolean; preservedUntil?: string };
+    await reports.recordAccountInfo((request.params as { id: number }).id, b, auditActorOf(request));
+    return { ok: true };
+  });
+
+  app.get('/v1/reports/:id/account-info', {
+    config: { scope: 'review' },
+    schema: { tags: ['reports'], summary: 'What the platform answered about the account (tracked with the report)', params: idParams, response: { 200: { type: 'object', required: ['answers'], properties: { answers: { type: 'array', items: { type: 'object', additionalProperties: true } } } }, ...ERROR_RESPONSES } },
+  }, async (request) => ({ answers: await reports.accountInfo((request.params as { id: number }).id) }));
+
   app.put('/v1/evidence/:id/legal-hold', {
     config: { scope: 'admin' },
     schema: {
