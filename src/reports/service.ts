@@ -108,7 +108,7 @@ export class ReportService {
    * returned if it exists) and enqueues its job. `supplements`: a follow-up to an earlier report of it.
    */
   async openIn(tx: Tx, incidentId: number, who: Actor, o: OpenOptions & { supplements?: number; jurisdiction?: string } = {}): Promise<{ id: number; created: boolean }> {
-    if (!this.o.reporter) throw new VigilError('VIGIL_ERR_INVALID_CONFIG', 'reporting.reporter (the reporting person\'s email at least) must be configured before reports can be opened');
+    if (!this.o.reporter) throw new VigilError('VIGIL_ERR_CONFLICT', 'Reporting is not set up: reporting.reporter (the reporting person\'s email at least) must be configured before reports can be opened');
     let priorReports: string[] = [];
     if (o.supplements === undefined) {
       const existing = await tx.k.selectFrom('reports').select('id').where('incident_id', '=', incidentId).where('supplements', 'is', null).executeTakeFirst();
