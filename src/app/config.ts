@@ -141,6 +141,7 @@ const ENV_KEYS: Record<string, string> = {
   VIGIL_NCMEC_URL: 'reporting.ncmec.baseUrl',
   VIGIL_NCMEC_USERNAME: 'reporting.ncmec.username',
   VIGIL_NCMEC_PASSWORD: 'reporting.ncmec.password',
+  VIGIL_REPORTER_EMAIL: 'reporting.reporter.email',
 };
 
 const NUMERIC = new Set(['server.port', 'server.workers', 'hashing.threads', 'retention.retainDays']);
