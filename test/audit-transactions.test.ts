@@ -24,6 +24,9 @@ import { ENGINE_NAMES, startTestService, type EngineName, type TestService } fro
 import { buildProgram } from '../src/cli/main.js';
 import { runVigil } from './helpers/cli.js';
 import { syntheticJpeg } from './helpers/images.js';
+import { FakeNcmec } from './helpers/ncmec-server.js';
+import { seedReviewItem } from '../src/app/_review-seed.js';
+import { bufferSource } from '../src/evidence/store.js';
 
 const BANK = 'audited';
 const hex = (bytes: number) => randomBytes(bytes).toString('hex');
@@ -59,6 +62,8 @@ const CLI_NOT_IN_TABLE = new Set([
   // reports and links only read (and append an entry); series-to-bank is BankService.addSignals (its unit of work).
   'vigil triage', 'vigil case export', 'vigil case categorise', 'vigil case identify', 'vigil case series-to-bank', 'vigil case report',
   'vigil cases list', 'vigil cases link',
+  // Reads; export writes its package outside the database and transparency only reads, then each appends its entry.
+  'vigil report list', 'vigil report show', 'vigil report export', 'vigil report transparency',
 ]);
 /** Changes only when retained content newly matches; the decisions it makes go through the pipeline's unit of work, as POST /v1/content's do. */
 const NOT_IN_TABLE = new Set(['POST /v1/retro/run']);
@@ -72,16 +77,21 @@ function suite(engine: EngineName): void {
     let admin = '';
     let adminId = '';
     let picture: Buffer;
+    let ncmec: FakeNcmec;
 
     before(async () => {
-      t = await startTestService({ engine });
+      ncmec = await new FakeNcmec().start();
+      t = await startTestService({ engine, reporting: { ncmec: { baseUrl: ncmec.url, username: 'esp', password: 'secret', timeoutMs: 5000 }, reporter: { email: 'safety@example.org' } } });
       v = t.service.ctx.vigil;
       admin = await t.key(['admin']);
       adminId = (await v.keys.authenticate(admin))!.id;
       picture = await syntheticJpeg(320, 240, 7);
       await v.banks.createBank('test', { name: BANK, kind: 'block', source: 'audit transaction test (random benign hashes)' });
     });
-    after(() => t?.close());
+    after(async () => {
+      await t?.close();
+      await ncmec?.close();
+    });
 
     const http = async (method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> => {
       const init: RequestInit = { method, headers: { authorization: `Bearer ${admin}` } };
@@ -102,8 +112,97 @@ function suite(engine: EngineName): void {
       return name;
     };
 
+
+    /** An incident with benign bytes preserved as evidence; `report`: a report opened for it, then put in `state`. */
+    const incident = async (report?: { state: string; finished?: boolean }): Promise<Setup> => {
+      const signalId = await signal();
+      const sig = (await v.store.getSignal(signalId))!;
+      const ev = await (await v.evidence()).put(bufferSource(Buffer.from(`benign audit bytes ${hex(8)}`)));
+      const incidentId = await v.db.transaction(async (tx) => {
+        const contentId = `r-${hex(4)}`;
+        const item = await seedReviewItem(tx, v.records, { contentId, accountId: 'acct-audit', signals: [sig], evidenceId: ev.id, evidence: { keyId: ev.keyId, sha256: ev.sha256, size: ev.size }, at: new Date().toISOString() });
+        // As the pipeline writes it (audit verify cross-checks every decision against its entry).
+        const decisionId = Number((await tx.k.selectFrom('review_items').select('decision_id').where('id', '=', item).executeTakeFirstOrThrow()).decision_id);
+        await v.audit.append(tx, { actor: 'test', action: 'decision.created', subject: `content:${contentId}`, details: { decisionId, verdict: 'block', rulesVersion: 'test', evidenceId: ev.id } });
+        return Number((await tx.k.selectFrom('review_items').select('incident_id').where('id', '=', item).executeTakeFirstOrThrow()).incident_id);
+      });
+      if (!report) return { incident: incidentId, evidence: ev.id, sha256: ev.sha256 };
+      const { id } = await v.reports.open(incidentId, { actor: 'test' });
+      // Settled by the background worker first, then put where the row needs it.
+      for (let i = 0; i < 10_000 && !['finished', 'failed'].includes((await v.reports.get(id))!.state); i++) await new Promise((r) => setImmediate(r));
+      await v.db.k.updateTable('reports').set({ state: report.state, ...(report.state === 'failed' ? { failed_from: 'draft', ncmec_report_id: null } : {}) }).where('id', '=', id).execute();
+      return { incident: incidentId, evidence: ev.id, sha256: ev.sha256, id };
+    };
+    const reportState = async (id: unknown) => (await v.reports.get(Number(id)))?.state;
+    const signalsWith = async (bank: string, value: unknown) => {
+      for await (const x of v.store.listSignals(bank)) if (x.value === value) return true;
+      return false;
+    };
+
     const ROWS: Row[] = [
       // ---- /v1 ----
+      // ---- reports ----
+      {
+        name: 'POST /v1/incidents/{id}/reports',
+        setup: () => incident(),
+        act: (s) => ok('POST', `/v1/incidents/${s.incident}/reports`, {}),
+        changed: async (v, s) => (await v.reports.list({ incidentId: Number(s.incident) })).length > 0,
+        audit: () => [{ action: 'report.opened', subject: 'report:*' }],
+      },
+      {
+        name: 'vigil report open',
+        setup: () => incident(),
+        act: async (s) => (await runVigil(['--db', t.dbUrl, 'report', 'open', String(s.incident)], { ...process.env, ...t.env, VIGIL_REPORTER_EMAIL: 'safety@example.org' })).status === 0,
+        changed: async (v, s) => (await v.reports.list({ incidentId: Number(s.incident) })).length > 0,
+        audit: () => [{ action: 'report.opened', subject: 'report:*' }],
+      },
+      ...(['POST /v1/reports/{id}/retry', 'vigil report retry'] as const).map((name): Row => ({
+        name,
+        setup: () => incident({ state: 'failed' }),
+        act: (s) => (name.startsWith('vigil') ? cli('report', 'retry', String(s.id)) : ok('POST', `/v1/reports/${s.id}/retry`)),
+        changed: async (_v, s) => (await reportState(s.id)) !== 'failed',
+        audit: (s) => [{ action: 'report.retried', subject: `report:${s.id}` }],
+      })),
+      ...(['POST /v1/reports/{id}/retract', 'vigil report retract'] as const).map((name): Row => ({
+        name,
+        setup: () => incident({ state: 'failed' }),
+        act: (s) => (name.startsWith('vigil') ? cli('report', 'retract', String(s.id), '--reason', 'audit test') : ok('POST', `/v1/reports/${s.id}/retract`, { reason: 'audit test' })),
+        changed: async (_v, s) => (await reportState(s.id)) === 'retracted',
+        audit: (s) => [{ action: 'report.retracted', subject: `report:${s.id}` }],
+      })),
+      ...(['POST /v1/reports/{id}/add-to-bank', 'vigil report add-to-bank'] as const).map((name): Row => ({
+        name,
+        setup: async () => ({ ...(await incident({ state: 'finished' })), bank: await hmaBank() }),
+        act: (s) => (name.startsWith('vigil') ? cli('report', 'add-to-bank', String(s.id), '--bank', String(s.bank)) : ok('POST', `/v1/reports/${s.id}/add-to-bank`, { bank: s.bank })),
+        changed: (_v, s) => signalsWith(String(s.bank), s.sha256),
+        audit: () => [{ action: 'signal.added', subject: 'signal:*' }, { action: 'signal.added', subject: 'signal:*' }],
+      })),
+      {
+        name: 'POST /v1/reports/{id}/account-info',
+        setup: () => incident({ state: 'finished' }),
+        act: (s) => ok('POST', `/v1/reports/${s.id}/account-info`, { info: { email: 'user@example.org' }, preserved: true }),
+        changed: async (v, s) => (await v.reports.accountInfo(Number(s.id))).length > 0,
+        audit: (s) => [{ action: 'report.account_info_received', subject: `report:${s.id}` }],
+      },
+      ...(['PUT /v1/evidence/{id}/legal-hold', 'vigil report hold'] as const).map((name): Row => ({
+        name,
+        setup: () => incident(),
+        act: (s) => (name.startsWith('vigil') ? cli('report', 'hold', String(s.evidence), '--reason', 'audit test') : ok('PUT', `/v1/evidence/${s.evidence}/legal-hold`, { hold: true, reason: 'audit test' })),
+        changed: async (v, s) => (await v.db.k.selectFrom('evidence').select('legal_hold').where('id', '=', String(s.evidence)).executeTakeFirstOrThrow()).legal_hold === 1,
+        audit: (s) => [{ action: 'evidence.legal_hold_placed', subject: `evidence:${s.evidence}` }],
+      })),
+      {
+        name: 'vigil report purge',
+        setup: async (v) => {
+          const s = await incident();
+          await v.db.k.updateTable('evidence').set({ retain_until: '2000-01-01T00:00:00.000Z' }).where('id', '=', String(s.evidence)).execute();
+          return s;
+        },
+        // The service's evidence folder (and the key file beside it), not the CLI's default.
+        act: async () => (await runVigil(['--db', t.dbUrl, 'report', 'purge'], { ...process.env, ...t.env, VIGIL_EVIDENCE_DIR: join(t.dir, 'evidence') })).status === 0,
+        changed: async (v, s) => (await v.db.k.selectFrom('evidence').select('deleted_at').where('id', '=', String(s.evidence)).executeTakeFirstOrThrow()).deleted_at !== null,
+        audit: (s) => [{ action: 'evidence.purged', subject: `evidence:${s.evidence}` }],
+      },
       {
         name: 'POST /v1/banks',
         setup: async () => ({ bank: `b-${hex(4)}` }),
@@ -406,7 +505,8 @@ function suite(engine: EngineName): void {
       }
     }
 
-    const rowsOf = async (afterSeq: number) => (await v.audit.list({ afterSeq, limit: 10_000 })).filter((e) => e.action !== 'key.used');
+    // Report jobs run in the background and write their own entries (actor system): not the row's.
+    const rowsOf = async (afterSeq: number) => (await v.audit.list({ afterSeq, limit: 10_000 })).filter((e) => e.action !== 'key.used' && e.actor !== 'system');
 
     it('every state-changing route of the API has a row (or is listed as not changing state)', async () => {
       const spec = (await (await fetch(`${t.url}/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };

@@ -137,6 +137,34 @@ export const CONFIG_SCHEMA = z.strictObject({
     /** Accept an http:// issuer (a local provider in tests or development only). */
     allowHttp: z.boolean().default(false),
   }).optional(),
+  /** CyberTipline reporting and evidence preservation (docs/reporting.md). */
+  reporting: z.strictObject({
+    ncmec: z.strictObject({
+      /** https://exttest.cybertip.org/ispws (NCMEC's test environment, the default) or https://report.cybertip.org/ispws. */
+      baseUrl: z.string().url().default('https://exttest.cybertip.org/ispws'),
+      /** HTTP Basic credentials NCMEC issued (VIGIL_NCMEC_USERNAME / VIGIL_NCMEC_PASSWORD); never logged. */
+      username: z.string().min(1).optional(),
+      password: z.string().min(1).optional(),
+      timeoutMs: positiveInt.max(600_000).default(30_000),
+    }).default({ baseUrl: 'https://exttest.cybertip.org/ispws', timeoutMs: 30_000 }),
+    reporter: z.strictObject({ email: z.string().email(), firstName: z.string().optional(), lastName: z.string().optional(), companyTemplate: z.string().optional() }).optional(),
+    platform: z.string().min(1).optional(),
+    /** Days evidence is preserved after a report's submission (18 U.S.C. §2258A(h) as amended: one year). */
+    retentionDays: positiveInt.max(36_500).default(365),
+    /** Per-jurisdiction preservation in days ("US": 365, "GB": …); a report's jurisdiction picks one. */
+    jurisdictions: z.record(z.string().regex(/^[A-Z]{2}$/), positiveInt.max(36_500)).default({}),
+    defaultJurisdiction: z.string().regex(/^[A-Z]{2}$/).default('US'),
+    /** Banks whose exact matches may open a report without a person's confirmation (human-verified lists only). */
+    autoOpenBanks: z.array(z.string().min(1)).default([]),
+    /** A report not finished this long after its last change is "stuck" (listed, counted, audited). */
+    stuckAfterMs: positiveInt.default(3_600_000),
+    /** A webhook of the rules (signed, retried) asked, when a report opens, for the account's information and to preserve its data. */
+    platformWebhook: z.string().min(1).optional(),
+    /** Attempts per step before a retryable failure leaves the report failed (a person must retry it). */
+    maxAttempts: positiveInt.max(1000).default(20),
+    /** How often the background purge deletes evidence past its retention (ms). */
+    purgeIntervalMs: positiveInt.default(3_600_000),
+  }).default({ ncmec: { baseUrl: 'https://exttest.cybertip.org/ispws', timeoutMs: 30_000 }, retentionDays: 365, jurisdictions: {}, defaultJurisdiction: 'US', autoOpenBanks: [], stuckAfterMs: 3_600_000, maxAttempts: 20, purgeIntervalMs: 3_600_000 }),
   log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({ level: 'info' }),
 });
 
@@ -176,6 +204,10 @@ const ENV_KEYS: Record<string, string> = {
   VIGIL_OIDC_CLIENT_ID: 'oidc.clientId',
   VIGIL_OIDC_CLIENT_SECRET: 'oidc.clientSecret',
   VIGIL_OIDC_REDIRECT_URI: 'oidc.redirectUri',
+  VIGIL_NCMEC_URL: 'reporting.ncmec.baseUrl',
+  VIGIL_NCMEC_USERNAME: 'reporting.ncmec.username',
+  VIGIL_NCMEC_PASSWORD: 'reporting.ncmec.password',
+  VIGIL_REPORTER_EMAIL: 'reporting.reporter.email',
 };
 
 const NUMERIC = new Set(['server.port', 'server.workers', 'hashing.threads', 'retention.retainDays']);

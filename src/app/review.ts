@@ -97,6 +97,8 @@ export interface ReviewServiceOptions {
   leaseMs?: number;
   scales?: readonly Scale[];
   wellness?: WellnessPrefs;
+  /** Inside the confirmation's unit of work: opens the CyberTipline report (reports/, when reporting is set up). */
+  onConfirmed?: (tx: Tx, item: ReviewItem, who: AuditActor) => Promise<void>;
 }
 
 export function actorOfUser(user: Pick<User, 'id'>): string {
@@ -317,6 +319,7 @@ export class ReviewService {
     const viewed = await this.viewedByPerson(id, tx);
     let opinions: number[] = [];
     if (d.outcome === 'confirmed' && item.incidentId !== null) await this.o.records.setIncidentState(tx, item.incidentId, 'confirmed', at);
+    if (d.outcome === 'confirmed' && item.incidentId !== null) await this.o.onConfirmed?.(tx, item, auditActor(r));
     if (d.outcome === 'false_positive') {
       if (item.incidentId !== null) await this.o.records.setIncidentState(tx, item.incidentId, 'dismissed', at);
       const matched = [...new Set((await tx.k.selectFrom('decision_matches').select('signal_id').where('decision_id', '=', item.decisionId).execute()).map((m) => Number(m.signal_id)))];

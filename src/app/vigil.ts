@@ -27,7 +27,7 @@ import { DecisionRecords } from '../records/decisions.js';
 import { RECORDS_COMPONENT } from '../records/schema.js';
 import { loadRulesFile } from '../rules/load.js';
 import { RulesState } from '../service/rules-state.js';
-import { isPostgresUrl, openDatabase, type VigilDatabase } from '../state/database.js';
+import { isPostgresUrl, openDatabase, type Tx, type VigilDatabase } from '../state/database.js';
 import { migrate } from '../state/migrate.js';
 import { storeOver } from '../store/store.js';
 import type { Store } from '../store/types.js';
@@ -46,6 +46,10 @@ import { FLEET_COMPONENT, SIGNALS_CHANNEL } from '../fleet/schema.js';
 import { coalescing, PgNotifications } from '../fleet/notifications.js';
 import { CONTENT_QUEUE, contentHandler } from '../fleet/content-jobs.js';
 import { pgClientConfig } from '../state/database.js';
+import { REPORTS_COMPONENT } from '../reports/schema.js';
+import { REPORT_QUEUE, ReportService } from '../reports/service.js';
+import { EvidenceRetention } from '../reports/retention.js';
+import { autoOpenAllowed } from '../reports/auto-open.js';
 
 export interface Vigil {
   readonly config: VigilConfig;
@@ -65,6 +69,10 @@ export interface Vigil {
   /** The review workflow: queue, claims, decisions, reveals. */
   readonly review: ReviewService;
   readonly exchanges: ExchangeConfigs;
+  /** CyberTipline reports (reports/: state machine, NCMEC client). */
+  readonly reports: ReportService;
+  /** Preservation of reported evidence: legal holds, purge, audited reads. */
+  readonly retention: EvidenceRetention;
   /** The evidence store (opened on first use: only a process that preserves or reads evidence needs keys). */
   evidence(): Promise<EvidenceStore>;
   /** Hashes a file with digests, PDQ (+ views, dihedrals) and vPDQ in worker threads (pool started on first use). */
@@ -91,7 +99,7 @@ export interface VigilOptions {
 }
 
 /** Every component of the database, store first: one migration run creates or updates them all. */
-export const COMPONENTS = [AUDIT_COMPONENT, AUTH_COMPONENT, USERS_COMPONENT, QUEUE_COMPONENT, RECORDS_COMPONENT, EXCHANGES_COMPONENT, SESSIONS_COMPONENT, REVIEW_COMPONENT, FLEET_COMPONENT, OIDC_COMPONENT];
+export const COMPONENTS = [AUDIT_COMPONENT, AUTH_COMPONENT, USERS_COMPONENT, QUEUE_COMPONENT, RECORDS_COMPONENT, EXCHANGES_COMPONENT, SESSIONS_COMPONENT, REVIEW_COMPONENT, FLEET_COMPONENT, OIDC_COMPONENT, REPORTS_COMPONENT];
 
 /** Where index snapshots go: configured, or beside an embedded store's file; none for PostgreSQL or in memory. */
 export function snapshotDirOf(config: VigilConfig): string | undefined {
@@ -150,7 +158,12 @@ async function assemble(db: VigilDatabase, config: VigilConfig, options: VigilOp
   let restoredPosition: number | undefined;
   const banks = new BankService({ db, store, audit, onChange: () => matcher.sync() });
   const sessions = new SessionStore(db, users, now ? { now } : {});
-  const review = new ReviewService({ db, records, audit, banks, store, sessions, ...(now ? { now } : {}) });
+  // Declared before the review service and the pipeline (which open reports) and created after the evidence store.
+  // eslint-disable-next-line prefer-const
+  let reports: ReportService | undefined;
+  const reporting = config.reporting;
+  const review = new ReviewService({ db, records, audit, banks, store, sessions, ...(now ? { now } : {}),
+    ...(reporting.reporter ? { onConfirmed: async (tx: Tx, item: { incidentId: number | null }, who: { actor: string; requestId?: string | null }) => void (await reports!.openIn(tx, item.incidentId!, who)) } : {}) });
 
   let pool: HashPool | undefined;
   // One pool however many uploads arrive before the module has loaded (its scheduler sees them all).
@@ -193,11 +206,23 @@ async function assemble(db: VigilDatabase, config: VigilConfig, options: VigilOp
     retainDays: config.retention.retainDays,
     onJobsQueued: () => worker?.notify(),
     log: (msg, err) => log.error({ err }, msg),
+    ...(reporting.reporter && reporting.autoOpenBanks.length > 0 ? {
+      onReportDraft: async (tx: Tx, draft: { decisionId: number; incidentId: number }) => {
+        const policy = await autoOpenAllowed(tx, draft.decisionId, reporting.autoOpenBanks);
+        if (policy.allowed) await reports!.openIn(tx, draft.incidentId, { actor: `policy:auto-open:${policy.bank}` });
+      },
+    } : {}),
   });
+  reports = new ReportService({
+    db, audit, queue, evidence: openEvidence, ncmec: reporting.ncmec, reporter: reporting.reporter, retentionDays: reporting.retentionDays,
+    jurisdictions: reporting.jurisdictions, defaultJurisdiction: reporting.defaultJurisdiction, stuckAfterMs: reporting.stuckAfterMs,
+    maxAttempts: reporting.maxAttempts, log, onJobsQueued: () => worker?.notify(), ...(now ? { now } : {}), platformWebhook: reporting.platformWebhook,
+  });
+  const retention = new EvidenceRetention({ db, audit, evidence: openEvidence, log, ...(now ? { now } : {}) });
   const retro = config.retention.retainDays > 0 ? new RetroMatcher({ store, matcher, records, pipeline, log: (msg, err) => log.error({ err }, msg) }) : undefined;
   worker = new QueueWorker({
     queue,
-    handlers: { [WEBHOOK_QUEUE]: webhookHandler((name) => rules.endpoint(name)), [CONTENT_QUEUE]: contentHandler(pipeline) },
+    handlers: { [WEBHOOK_QUEUE]: webhookHandler((name) => rules.endpoint(name)), [CONTENT_QUEUE]: contentHandler(pipeline), [REPORT_QUEUE]: (job) => reports!.handle(job) },
     concurrency: config.queue.concurrency,
     leaseMs: config.queue.leaseMs,
     onDead: (job) => void audit.appendNow({ actor: 'system', action: 'job.dead', subject: `job:${job.id}`, details: { queue: job.queue, idempotencyKey: job.idempotencyKey, attempts: job.attempts, lastError: job.lastError } })
@@ -212,7 +237,7 @@ async function assemble(db: VigilDatabase, config: VigilConfig, options: VigilOp
   let notifications: PgNotifications | undefined;
   let closing: Promise<void> | undefined;
   const vigil: Vigil = {
-    config, log, db, store, records, audit, keys, users, queue, rules, matcher, banks, sessions, review, exchanges, pipeline, retro, worker,
+    config, log, db, store, records, audit, keys, users, queue, rules, matcher, banks, sessions, review, exchanges, pipeline, retro, worker, reports, retention,
     evidence: openEvidence,
     hashFile,
     async warm() {
@@ -236,6 +261,7 @@ async function assemble(db: VigilDatabase, config: VigilConfig, options: VigilOp
       // With Redis, `vigil worker` processes run the jobs (the relay feeds BullMQ from this outbox): docs/fleet.md.
       if (!config.redis.url) worker!.start();
       retro?.start(config.retention.retroIntervalMs);
+      retention.start(reporting.purgeIntervalMs);
       if (snapshotDir && warmed) {
         snapshots = new IndexSnapshots({ matcher, dir: snapshotDir, intervalMs: config.matching.snapshotIntervalMs, log, now: clock, ...(restoredPosition !== undefined ? { restoredPosition } : {}) });
         snapshots.start();
@@ -249,6 +275,7 @@ async function assemble(db: VigilDatabase, config: VigilConfig, options: VigilOp
         snapshots?.stop();
         await notifications?.stop();
         await retro?.stop();
+        await retention.stop();
         await worker?.stop();
         matcher.stop();
         await pool?.close();

@@ -31,6 +31,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   cases: async () => (await import('./commands/cases.js')).registerCases,
   worker: async () => (await import('./commands/worker.js')).registerWorker,
   fleet: async () => (await import('./commands/fleet.js')).registerFleet,
+  report: async () => (await import('./commands/report.js')).registerReport,
 };
 
 function baseProgram(cli: Cli): Command {

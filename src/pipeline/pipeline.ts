@@ -15,7 +15,7 @@ import type { SqlJobQueue } from '../queue/sql-queue.js';
 import type { ActionOutcome, DecisionRecord, DecisionRecords, RetainedHashes } from '../records/decisions.js';
 import type { RuleEngine } from '../rules/engine.js';
 import type { Decision, PlannedAction } from '../rules/types.js';
-import type { VigilDatabase } from '../state/database.js';
+import type { Tx, VigilDatabase } from '../state/database.js';
 import type { Store } from '../store/types.js';
 import { webhookJob, type WebhookEvent } from '../webhooks/deliver.js';
 import { fingerprintOf, matchQueryOfClientHashes, matchQueryOfRecord, serializeQuery, type ClientHashes } from './query.js';
@@ -96,6 +96,8 @@ export interface PipelineOptions {
   onDecision?: (result: ContentResult) => void;
   onJobsQueued?: () => void;
   log?: (msg: string, err?: unknown) => void;
+  /** Inside the decision's unit of work, after a report draft: the reporting policy may open a report (reports/auto-open.ts). */
+  onReportDraft?: (tx: Tx, draft: { decisionId: number; incidentId: number }) => Promise<void>;
 }
 
 const DEFAULT_REVIEW_PRIORITY = 50;
@@ -246,8 +248,11 @@ export class ContentPipeline {
         return { ...action, status: 'done' };
       case 'hold_for_review':
         return { ...action, status: 'done', reviewItemId: await records.openReviewItem(tx, { decisionId: d.id, incidentId: d.incidentId, priority: action.priority ?? DEFAULT_REVIEW_PRIORITY, at: d.createdAt }) };
-      case 'report_draft':
-        return { ...action, status: 'done', reportDraftId: await records.openReportDraft(tx, { decisionId: d.id, incidentId: d.incidentId, at: d.createdAt }) };
+      case 'report_draft': {
+        const reportDraftId = await records.openReportDraft(tx, { decisionId: d.id, incidentId: d.incidentId, at: d.createdAt });
+        await this.o.onReportDraft?.(tx, { decisionId: d.id, incidentId: d.incidentId });
+        return { ...action, status: 'done', reportDraftId };
+      }
       case 'preserve_evidence':
         return d.evidenceId
           ? { ...action, status: 'done', evidenceId: d.evidenceId }

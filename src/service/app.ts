@@ -23,6 +23,7 @@ import { hmaRoutes } from './routes/hma.js';
 import { lookupRoutes } from './routes/lookup.js';
 import { opsRoutes } from './routes/ops.js';
 import { rangeRoutes } from './routes/range.js';
+import { reportRoutes } from './routes/reports.js';
 import { reviewRoutes } from './web/routes.js';
 import { clientDemoRoutes } from './web/client-demo.js';
 
@@ -118,6 +119,7 @@ export async function buildApp(ctx: ServiceContext, options: { logger?: FastifyS
   adminRoutes(app, ctx);
   hmaRoutes(app, ctx);
   rangeRoutes(app, ctx);
+  reportRoutes(app, ctx);
   // The review UI in its own scope (cookies, forms, HTML errors, CSP stay out of the JSON API).
   await app.register(async (scope) => reviewRoutes(scope, ctx, ctx.reviewWeb ?? {}));
   const clientDemo = ctx.clientDemo;

@@ -11,7 +11,7 @@ export class ServiceMetrics {
   readonly matches: Counter<'bank' | 'signal_type'>;
   readonly lookups: Counter<'signal_type'>;
 
-  constructor(sources: { queue: JobQueue; indexSize: () => Record<string, number>; retained?: () => number; lagSeconds?: () => number; syncErrors?: () => number }) {
+  constructor(sources: { queue: JobQueue; indexSize: () => Record<string, number>; retained?: () => number; lagSeconds?: () => number; syncErrors?: () => number; reports?: () => Promise<{ byState: Record<string, number>; stuck: number }> }) {
     // The default metrics are already named process_* and nodejs_*: prefix 'vigil_' only (not vigil_process_process_*).
     collectDefaultMetrics({ register: this.registry, prefix: 'vigil_' });
     this.requests = new Counter({ name: 'vigil_http_requests_total', help: 'HTTP requests by route and status', labelNames: ['method', 'route', 'status'], registers: [this.registry] });
@@ -51,6 +51,12 @@ export class ServiceMetrics {
     }
     if (syncErrors) {
       new Gauge({ name: 'vigil_index_sync_errors', help: 'Failed background syncs of the match indexes since start', registers: [this.registry], collect() { this.set(syncErrors()); } });
+    }
+    if (sources.reports) {
+      // Reports that failed or stopped moving must be loud: alert on vigil_reports_stuck > 0 (docs/reporting.md).
+      const reports = sources.reports;
+      new Gauge({ name: 'vigil_reports', help: 'CyberTipline reports by state', labelNames: ['state'], registers: [this.registry], async collect() { this.reset(); for (const [state, n] of Object.entries((await reports()).byState)) this.set({ state }, n); } });
+      new Gauge({ name: 'vigil_reports_stuck', help: 'CyberTipline reports failed, failing, or not moving for reporting.stuckAfterMs', registers: [this.registry], async collect() { this.set((await reports()).stuck); } });
     }
     if (sources.retained) {
       const retained = sources.retained;

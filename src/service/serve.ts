@@ -38,6 +38,8 @@ export interface ServeOptions {
   hma?: HmaOptions;
   /** The review UI's options (secure cookies, media link lifetime). */
   reviewWeb?: ReviewWebOptions;
+  /** CyberTipline reporting (NCMEC endpoint and credentials, reporter, retention): docs/reporting.md. */
+  reporting?: ConfigInput['reporting'];
   /** Webhook secrets (default: the process environment). */
   secrets?: Record<string, string | undefined>;
   host?: string;
@@ -129,6 +131,7 @@ export function configOf(options: ServeOptions): VigilConfig {
     // Without request logs only warnings and errors (of background work) are worth a line.
     log: { level: logLevelOf(options.logger) },
     ...(options.audit ? { audit: options.audit } : {}),
+    ...(options.reporting ? { reporting: options.reporting } : {}),
   };
   return parseConfig(input);
 }
@@ -181,7 +184,7 @@ export async function startService(options: ServeOptions): Promise<RunningServic
   const { matcher, queue, records, worker } = vigil;
   const tempDir = await openUploadDir(options.uploadDir ?? defaultUploadBase());
   const usage = new KeyUsage(vigil.db, vigil.audit, vigil.keys, { onError: (err) => vigil.log.error({ err }, 'key usage flush failed') });
-  const metrics = new ServiceMetrics({ queue, indexSize: () => matcher.sizes, retained: () => 0, lagSeconds: () => matcher.lagMs() / 1000, syncErrors: () => matcher.health.syncErrors });
+  const metrics = new ServiceMetrics({ queue, indexSize: () => matcher.sizes, retained: () => 0, lagSeconds: () => matcher.lagMs() / 1000, syncErrors: () => matcher.health.syncErrors, reports: () => vigil.reports.counts() });
   vigil.pipeline.onDecision = (r) => metrics.decided(r);
   void records;
 

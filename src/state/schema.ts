@@ -12,5 +12,6 @@ import type { RecordTables } from '../records/schema.js';
 import type { SessionTables } from '../auth/sessions.js';
 import type { ReviewTables } from '../app/review-schema.js';
 import type { OidcTables } from '../auth/oidc.js';
+import type { ReportTables } from '../reports/schema.js';
 
-export interface StateSchema extends RecordTables, AuditTables, AuthTables, QueueTables, SessionTables, ReviewTables, OidcTables {}
+export interface StateSchema extends RecordTables, AuditTables, AuthTables, QueueTables, SessionTables, ReviewTables, OidcTables, ReportTables {}

@@ -1,0 +1,119 @@
+/**
+ * /v1/reports and `vigil report …` over a running service, on SQLite and PostgreSQL: scopes, a report sent
+ * through the service's own worker, the stuck list (API, CLI exit status, metrics), retry and retract.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { seedReviewItem } from '../src/app/_review-seed.js';
+import { bufferSource } from '../src/evidence/store.js';
+import type { Signal } from '../src/store/types.js';
+import { runVigil } from './helpers/cli.js';
+import { FakeNcmec } from './helpers/ncmec-server.js';
+import { ENGINE_NAMES, startTestService, type TestService } from './_service.js';
+
+for (const engine of ENGINE_NAMES) describe(`reports API and CLI (${engine})`, () => {
+  let t: TestService;
+  let ncmec: FakeNcmec;
+  let reviewKey: string;
+  let adminKey: string;
+  let submitKey: string;
+  let n = 0;
+  let signal: Signal | undefined;
+
+  before(async () => {
+    ncmec = await new FakeNcmec().start();
+    t = await startTestService({
+      engine, evidenceKeys: `k1:${Buffer.alloc(32, 3).toString('base64')}`,
+      reporting: { ncmec: { baseUrl: ncmec.url, username: 'esp', password: 'secret', timeoutMs: 5000 }, reporter: { email: 'safety@example.org' } },
+    });
+    [reviewKey, adminKey, submitKey] = [await t.key(['review']), await t.key(['admin']), await t.key(['submit'])];
+  });
+  after(async () => {
+    await t?.close();
+    await ncmec?.close();
+  });
+
+  const api = async (method: string, path: string, key: string, body?: unknown) => {
+    const res = await fetch(`${t.url}${path}`, { method, headers: { authorization: `Bearer ${key}`, ...(body ? { 'content-type': 'application/json' } : {}) }, ...(body ? { body: JSON.stringify(body) } : {}) });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  };
+
+  async function seed(): Promise<number> {
+    const vigil = t.service.ctx.vigil;
+    if (!signal) {
+      await vigil.banks.createBank('test', { name: 'BENIGN', description: 'benign test hashes', kind: 'block', source: 'test' });
+      signal = await vigil.banks.addSignal('test', 'BENIGN', { type: 'md5', value: '0'.repeat(31) + '1' });
+    }
+    const ev = await (await vigil.evidence()).put(bufferSource(Buffer.from(`benign bytes ${++n}`)), `api-ev-${n}`);
+    return vigil.db.transaction(async (tx) => {
+      const item = await seedReviewItem(tx, vigil.records, { contentId: `api-${n}`, signals: [signal!], evidenceId: ev.id, evidence: { keyId: ev.keyId, sha256: ev.sha256, size: ev.size }, at: new Date().toISOString() });
+      return Number((await tx.k.selectFrom('review_items').select('incident_id').where('id', '=', item).executeTakeFirstOrThrow()).incident_id);
+    });
+  }
+
+  /** Waits for the service's worker: resolves once the report reaches one of `states` (polls the state, no sleeps of fixed length). */
+  async function settled(id: number, states: string[]): Promise<Record<string, unknown>> {
+    for (;;) {
+      const r = (await t.service.ctx.vigil.reports.get(id))!;
+      if (states.includes(r.state)) return r as unknown as Record<string, unknown>;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
+  test('open through the API; the service\'s worker files it; read back with its responses; scopes enforced', { timeout: 30_000 }, async () => {
+    const incidentId = await seed();
+    assert.equal((await api('POST', `/v1/incidents/${incidentId}/reports`, submitKey, {})).status, 403);
+    const opened = await api('POST', `/v1/incidents/${incidentId}/reports`, reviewKey, {});
+    assert.equal(opened.status, 200, JSON.stringify(opened.body));
+    const id = opened.body.id as number;
+    await settled(id, ['finished']);
+    const shown = await api('GET', `/v1/reports/${id}`, reviewKey);
+    assert.equal((shown.body.report as { state: string }).state, 'finished');
+    assert.deepEqual((shown.body.responses as { step: string }[]).map((r) => r.step), ['submit', 'upload', 'fileinfo', 'finish']);
+    assert.equal(ncmec.finished().length, 1);
+    const csv = await runVigil(['--db', t.dbUrl, 'report', 'transparency', '--from', '2000-01-01', '--to', '2100-01-01', '--format', 'csv'], t.env);
+    assert.equal(csv.status, 0, csv.stderr);
+    assert.match(csv.stdout, /^reports_filed,,1$/m);
+    assert.match(csv.stdout, /^matches_by_bank,BENIGN,1$/m);
+  });
+
+  test('a failed report is loud (API, CLI exit status 1, metrics), then retried; another is retracted', { timeout: 30_000 }, async () => {
+    const incidentId = await seed();
+    ncmec.fail('submit', { kind: 'code', code: 4100, description: 'Validation failed' });
+    const { id } = (await api('POST', `/v1/incidents/${incidentId}/reports`, reviewKey, {})).body as { id: number };
+    await settled(id, ['failed']);
+    const stuck = await api('GET', '/v1/reports?stuck=true', reviewKey);
+    assert.deepEqual((stuck.body.reports as { id: number }[]).map((r) => r.id), [id]);
+    const cli = await runVigil(['--db', t.dbUrl, 'report', 'list', '--stuck'], { ...t.env, VIGIL_EVIDENCE_KEYS: `k1:${Buffer.alloc(32, 3).toString('base64')}` });
+    assert.equal(cli.status, 1, cli.stderr);
+    assert.match(cli.stdout, new RegExp(`^${id}\\s.*failed.*invalid_report.*STUCK`, 'm'));
+    const metrics = await fetch(`${t.url}/metrics`, { headers: { authorization: `Bearer ${adminKey}` } }).then((r) => r.text());
+    assert.match(metrics, /^vigil_reports_stuck 1$/m);
+    assert.match(metrics, /^vigil_reports\{state="failed"\} 1$/m);
+    // The review UI's reports page shows it with what to do, and a retry button that works.
+    const vigil = t.service.ctx.vigil;
+    const ann = await vigil.users.createNow({ name: `ann-${engine}`, role: 'reviewer', childSafety: true, password: 'correct horse battery' }, { actor: 'test' });
+    const { token, session } = await vigil.db.transaction((tx) => vigil.sessions.start(tx, ann));
+    const pageHtml = await fetch(`${t.url}/review/reports`, { headers: { cookie: `vigil_session=${token}` } }).then((r) => r.text());
+    assert.match(pageHtml, /Needing attention \(1\)/);
+    assert.match(pageHtml, /invalid_report<\/strong>: NCMEC found the report invalid/);
+    assert.match(pageHtml, new RegExp(`action="/review/reports/${id}/retry"`));
+    const retried = await fetch(`${t.url}/review/reports/${id}/retry`, { method: 'POST', redirect: 'manual', headers: { cookie: `vigil_session=${token}`, 'content-type': 'application/x-www-form-urlencoded' }, body: `csrf=${session.csrf}` });
+    assert.equal(retried.status, 303);
+    assert.equal((await api('POST', `/v1/reports/${id}/retry`, reviewKey)).status, 409, 'already queued again: not failed any more');
+    await settled(id, ['finished']);
+    const shown = await runVigil(['--db', t.dbUrl, 'report', 'show', String(id)], t.env);
+    assert.equal(shown.status, 0, shown.stderr);
+    assert.match(shown.stdout, /finished/);
+    assert.match(shown.stdout, /viewed by a person: no/);
+
+    const other = await seed();
+    ncmec.fail('upload', { kind: 'http', status: 503 }, 1000);
+    const second = (await api('POST', `/v1/incidents/${other}/reports`, reviewKey, {})).body.id as number;
+    await settled(second, ['submitted']);
+    assert.equal((await api('POST', `/v1/reports/${second}/retract`, reviewKey, { reason: 'x' })).status, 403, 'retract needs admin');
+    const retracted = await api('POST', `/v1/reports/${second}/retract`, adminKey, { reason: 'opened in error' });
+    assert.equal(retracted.status, 200, JSON.stringify(retracted.body));
+    assert.equal(retracted.body.state, 'retracted');
+  });
+});
