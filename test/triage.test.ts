@@ -262,8 +262,13 @@ describe('vigil triage', () => {
     assert.ok(exact.files.two.includes('phone-2/shared.jpg'));
     assert.ok(!exact.files.two.includes('phone-2/empty.txt'));
     assert.ok(!exact.files.two.includes('phone-2/system.dll'));
-    const table = await cli('cases', 'link');
+    const html = join(dir, 'links.html');
+    const table = await cli('cases', 'link', '--html', html);
     assert.match(table.stdout, /one\s+two\s+media-exact/);
+    const page = readFileSync(html, 'utf8');
+    assert.match(page, /camera-serial/);
+    assert.match(page, /phone-2\/shared\.jpg/);
+    assert.doesNotMatch(page, /(src|href)="https?:/);
   });
 
   it('writes an offline HTML report with blurred thumbnails', async () => {
