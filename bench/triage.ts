@@ -5,7 +5,7 @@
  *
  * Corpus (cached under .bench-cache/triage-<N>/, made once): photos at three sizes (160×120, 640×480,
  * 1280×960; JPEG and PNG), exact duplicates, near-duplicates (re-toned, rotated), text and binary files,
- * zip and tar.gz archives of photos, a few one-second videos. `--files N` (default 2000), `--threads N`.
+ * zip and tar.gz archives of photos, a few one-second videos. `--files N` (default 400: a minute or two here), `--threads N`.
  * Both runs read from the page cache (the corpus was just written or read): the floor is CPU-bound, too.
  * Memory: resident set size (all threads: the workers are threads of this process) sampled as items pass
  * 1,000, 10,000, … and the peak.
@@ -29,7 +29,7 @@ const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(name);
   return i >= 0 ? Number(process.argv[i + 1]) : fallback;
 };
-const FILES = arg('--files', 2000);
+const FILES = arg('--files', 400);
 const THREADS = arg('--threads', availableParallelism());
 /** `--no-views`: match and cluster the picture as stored only (triage's fast mode), for comparison. */
 const VIEWS = !process.argv.includes('--no-views');

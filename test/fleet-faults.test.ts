@@ -231,5 +231,13 @@ describe('fleet under faults', { skip: unavailable, concurrency: false }, () => 
     const ready = (await (await fetch(`${apis[0]!.url}/readyz`)).json()) as { ready: boolean; behind: number };
     assert.equal(ready.ready, true);
     assert.equal(ready.behind, 0);
+
+    // vigil fleet status lists both API processes (their heartbeats) and the queues.
+    const status = await runVigil(['fleet', 'status', '--json'], { ...process.env, ...f.env });
+    assert.equal(status.status, 0, status.stderr);
+    const fleet = JSON.parse(status.stdout) as { processes: { role: string; url: string; ready: boolean }[]; queues: Record<string, { depth: number }> };
+    assert.deepEqual(fleet.processes.filter((p) => p.role === 'api').map((p) => p.url).sort(), apis.map((a) => a.url).sort());
+    assert.ok(fleet.processes.every((p) => p.ready));
+    assert.deepEqual(Object.keys(fleet.queues).sort(), ['content', 'webhook']);
   });
 });

@@ -19,6 +19,7 @@ import { DEMO_BANK } from '../src/service/demo.js';
 import { verifySignature } from '../src/webhooks/sign.js';
 import { startTestService, type TestService } from './_service.js';
 import { ROUTE_SCOPES } from './helpers/route-scopes.js';
+import { waitFor } from './helpers/fleet.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // The spec as a validator: ajv 8 (2020-12, what OpenAPI 3.1 uses) is a dependency of Fastify's compiler;
@@ -351,6 +352,23 @@ test('POST /v1/content (JSON): client hashes (PDQ + MD5) of a demo picture match
   const replay = await api<ContentResult>('post', '/v1/content', { json: { contentId: 'api-hashes-1', hashes: { md5: record.md5, pdq: [record.pdq] } }, key: await t.key(['submit']) });
   assert.equal(replay.body.replayed, true);
   assert.equal(replay.body.decisionId, res.body.decisionId);
+});
+
+test('POST /v1/content/queue: client hashes queued (202, a job per item, idempotent), decided by the worker', async () => {
+  const record = await t.service.ctx.hashFile(demoPicture('balloons.png'));
+  const body = { items: [{ contentId: 'api-queued-1', accountId: 'acct-q', hashes: { md5: record.md5 } }], priority: 'backfill' };
+  const res = await api<{ jobs: { contentId: string; jobId: number; created: boolean }[] }>('post', '/v1/content/queue', { json: body, key: await t.key(['submit']) });
+  assert.equal(res.status, 202);
+  assert.equal(res.body.jobs[0]!.created, true);
+  const again = await api<{ jobs: { jobId: number; created: boolean }[] }>('post', '/v1/content/queue', { json: body, key: await t.key(['submit']) });
+  assert.deepEqual(again.body.jobs[0], { contentId: 'api-queued-1', jobId: res.body.jobs[0]!.jobId, created: false });
+  // Embedded (no Redis): the service's own job worker runs the content handler.
+  await waitFor(async () => (await t.service.ctx.queue.get(res.body.jobs[0]!.jobId))?.state === 'done', 'the queued content is decided', 20_000);
+  const decisions = await t.service.ctx.records.decisionsForContent('api-queued-1');
+  assert.equal(decisions.length, 1);
+  assert.equal(decisions[0]!.verdict, 'block');
+  const bad = await api('post', '/v1/content/queue', { json: { items: [{ contentId: 'x', hashes: { md5: 'nothex' } }] }, key: await t.key(['submit']), invalidRequest: true });
+  assert.equal(bad.status, 400);
 });
 
 test('POST /v1/content: unmatched content leaves no decision row and, without retention, no retained hashes', async () => {

@@ -17,6 +17,7 @@ import { loadConfig } from '../src/app/config.js';
 import { createVigil } from '../src/app/vigil.js';
 import { makeZip } from '../src/triage/_zip-writer.js';
 import { picture } from '../src/triage/_pictures.js';
+import { progressLine } from '../src/cli/commands/triage.js';
 import { runVigil } from './helpers/cli.js';
 import { tempDir } from './helpers/temp.js';
 import type { ExportRecord } from '../src/triage/export.js';
@@ -113,6 +114,11 @@ const rec = (path: string) => {
 };
 
 describe('vigil triage', () => {
+  it('draws a progress line with files/s, MB/s and an ETA', () => {
+    assert.equal(progressLine({ files: 50, items: 60, bytes: 10e6, elapsedMs: 2000, skipped: 0 }), '50 files · 25.0 files/s · 5.0 MB/s · 60 items');
+    assert.equal(progressLine({ files: 50, items: 60, bytes: 10e6, totalFiles: 100, totalBytes: 40e6, elapsedMs: 2000, skipped: 5 }), '50/100 files · 25.0 files/s · 5.0 MB/s · 60 items · 5 done before · ETA 0:00:06');
+  });
+
   it('types files by magic bytes, not names', () => {
     assert.equal(rec('photo.dat').type, 'image/jpeg');
     assert.ok(rec('photo.dat').pdq);
@@ -201,7 +207,9 @@ describe('vigil triage', () => {
 
   it('a re-run hashes nothing again', async () => {
     const again = await cli('triage', root, '--case', 'one');
-    const summary = JSON.parse(again.stdout) as { items: number; skipped: number };
+    assert.equal(again.status, 3, 'the case holds known material, found by the first run');
+    const summary = JSON.parse(again.stdout) as { items: number; skipped: number; inCase: Record<string, number> };
+    assert.equal(summary.inCase.known, 1);
     // Only what the first run could not read (a folder then unreadable, now open) is new.
     assert.equal(summary.items, isRoot ? 0 : 1, again.stdout);
     assert.ok(summary.skipped >= 20, again.stdout);
@@ -262,8 +270,13 @@ describe('vigil triage', () => {
     assert.ok(exact.files.two.includes('phone-2/shared.jpg'));
     assert.ok(!exact.files.two.includes('phone-2/empty.txt'));
     assert.ok(!exact.files.two.includes('phone-2/system.dll'));
-    const table = await cli('cases', 'link');
+    const html = join(dir, 'links.html');
+    const table = await cli('cases', 'link', '--html', html);
     assert.match(table.stdout, /one\s+two\s+media-exact/);
+    const page = readFileSync(html, 'utf8');
+    assert.match(page, /camera-serial/);
+    assert.match(page, /phone-2\/shared\.jpg/);
+    assert.doesNotMatch(page, /(src|href)="https?:/);
   });
 
   it('writes an offline HTML report with blurred thumbnails', async () => {

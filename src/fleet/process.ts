@@ -7,6 +7,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Gauge, Registry } from 'prom-client';
 import type { Vigil } from '../app/vigil.js';
+import { VigilError } from '../core/errors.js';
 import { pgClientConfig } from '../state/database.js';
 import { WEBHOOK_QUEUE, webhookHandler } from '../webhooks/deliver.js';
 import { FleetQueues, FleetWorkers, RelayLoop, type QueueMetrics } from './bull.js';
@@ -40,7 +41,7 @@ export async function readiness(vigil: Vigil): Promise<{ ready: boolean; positio
 export async function startFleetWorker(vigil: Vigil, options: { host?: string; port?: number } = {}): Promise<FleetWorkerProcess> {
   const { config, log } = vigil;
   const redisUrl = config.redis.url;
-  if (!redisUrl) throw new Error('vigil worker needs Redis: set VIGIL_REDIS_URL (docs/fleet.md)');
+  if (!redisUrl) throw new VigilError('VIGIL_ERR_INVALID_CONFIG', 'vigil worker needs Redis: set VIGIL_REDIS_URL (docs/fleet.md)');
   const f = config.fleet;
   const prefix = config.redis.prefix;
   await vigil.warm();

@@ -31,6 +31,9 @@ export interface HashPoolOptions extends HashOptions {
 // Under tsx (tests, benchmarks) the sources are .ts; compiled, .js. Workers inherit tsx via execArgv.
 const workerFile = new URL(import.meta.url.endsWith('.ts') ? './hash-worker.ts' : './hash-worker.js', import.meta.url);
 
+/** Kept, not re-imported per file: see hash-file.ts (a repeated import() costs a resolve step each time). */
+let inProcessHasher: Promise<typeof import('./hash-file.js')> | undefined;
+
 export class HashPool {
   /** Loaded on construction, never in process (piscina and a worker cost more to start than one file's work). */
   private pool: Promise<Piscina> | undefined;
@@ -76,7 +79,7 @@ export class HashPool {
   private run(path: string, budget: ItemBudget, heavy = false): Promise<FileHashRecord> {
     const { threads: _threads, budget: _limits, schedule: _schedule, inProcess, ...hashOptions } = this.options;
     const run = inProcess
-      ? import('./hash-file.js').then(({ hashFile }) => hashFile(path, hashOptions, budget))
+      ? (inProcessHasher ??= import('./hash-file.js')).then(({ hashFile }) => hashFile(path, hashOptions, budget))
       : (heavy ? this.heavyWorkers() : this.workers()).then((pool) => pool.run({ path, options: hashOptions, budget: budget.toInit() }) as Promise<FileHashRecord>);
     return run.catch((err: unknown) => ({
       path,

@@ -170,6 +170,12 @@ export class CaseDb {
         error_code = excluded.error_code, error_message = excluded.error_message, complete = excluded.complete`.execute(tx.k);
   }
 
+  /** Items per status over the whole case (all runs). */
+  async statusCounts(): Promise<Record<string, number>> {
+    const rows = (await sql<{ status: string; n: number }>`SELECT status, COUNT(*) AS n FROM triage_items WHERE case_name = ${this.name} GROUP BY status`.execute(this.db.k)).rows;
+    return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
+  }
+
   /** Marks an archive whole once all its members are recorded. */
   async markComplete(path: string): Promise<void> {
     await sql`UPDATE triage_items SET complete = 1 WHERE case_name = ${this.name} AND path = ${path}`.execute(this.db.k);

@@ -120,3 +120,25 @@ export async function linkCases(cases: CaseDb[], options: LinkOptions = {}): Pro
     .map((e) => ({ cases: [cases[e.a].name, cases[e.b].name] as [string, string], kind: e.kind, via: [...e.via].sort(), files: { [cases[e.a].name]: [...e.files[0]].sort(), [cases[e.b].name]: [...e.files[1]].sort() } }))
     .sort((x, y) => x.cases[0].localeCompare(y.cases[0]) || x.cases[1].localeCompare(y.cases[1]) || LINK_KINDS.indexOf(x.kind) - LINK_KINDS.indexOf(y.kind));
 }
+
+const esc = (s: unknown) => String(s ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/** The links as one offline HTML page: the cases on a circle joined by their edges, then every edge with its files. */
+export function linksHtml(cases: string[], edges: LinkEdge[]): string {
+  const r = 160;
+  const at = new Map(cases.map((c, i) => [c, { x: 200 + r * Math.cos((2 * Math.PI * i) / Math.max(1, cases.length)), y: 200 + r * Math.sin((2 * Math.PI * i) / Math.max(1, cases.length)) }]));
+  const colour: Record<LinkKind, string> = { 'media-exact': '#c33', 'media-near': '#e80', 'camera-serial': '#36c', place: '#393', identifier: '#939' };
+  const lines = edges.map((e) => {
+    const a = at.get(e.cases[0])!;
+    const b = at.get(e.cases[1])!;
+    return `<line x1="${a.x.toFixed(1)}" y1="${a.y.toFixed(1)}" x2="${b.x.toFixed(1)}" y2="${b.y.toFixed(1)}" stroke="${colour[e.kind]}" stroke-width="${Math.min(8, 1 + Math.log2(1 + e.via.length))}" opacity=".6"><title>${esc(e.cases.join(' – '))}: ${e.kind} (${e.via.length})</title></line>`;
+  });
+  const nodes = cases.map((c) => `<circle cx="${at.get(c)!.x.toFixed(1)}" cy="${at.get(c)!.y.toFixed(1)}" r="6" fill="#222"/><text x="${(at.get(c)!.x + 8).toFixed(1)}" y="${(at.get(c)!.y + 4).toFixed(1)}" font-size="12">${esc(c)}</text>`);
+  const rows = edges.map((e) => `<tr><td>${esc(e.cases[0])}</td><td>${esc(e.cases[1])}</td><td style="color:${colour[e.kind]}">${e.kind}</td><td>${e.via.length}</td><td><details><summary>${e.files[e.cases[0]].length} / ${e.files[e.cases[1]].length} files</summary>${e.cases.map((c) => `<p><b>${esc(c)}</b><br>${e.files[c].map(esc).join('<br>')}</p>`).join('')}</details></td></tr>`);
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
+<title>Vigil — linked cases</title><style>body{font:14px system-ui,sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top}</style></head><body>
+<h1>Linked cases</h1><p>${cases.length} cases, ${edges.length} links. Known-benign and empty files never link.</p>
+<svg xmlns="http://www.w3.org/2000/svg" width="520" height="400" viewBox="0 0 520 400">${lines.join('')}${nodes.join('')}</svg>
+<table><tr><th>Case</th><th>Other case</th><th>Kind</th><th>Links</th><th>Files</th></tr>${rows.join('')}</table></body></html>
+`;
+}

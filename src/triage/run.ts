@@ -114,6 +114,7 @@ export class Triage {
   private totals: { files: number; bytes: number } | undefined;
   private lastProgress = 0;
   private diskFilesDone = 0;
+  private finished = false;
 
   constructor(
     private readonly caseDb: CaseDb,
@@ -175,6 +176,7 @@ export class Triage {
       this.progress(true);
       return this.summary;
     } finally {
+      this.finished = true;
       await Promise.allSettled(this.inFlight);
       await this.flushing.catch(() => undefined);
       await this.pool.destroy();
@@ -190,7 +192,7 @@ export class Triage {
     let files = 0;
     let bytes = 0;
     for await (const e of walkFiles(this.options.roots)) {
-      if (this.stopped) return;
+      if (this.stopped || this.finished) return;
       if (e.kind === 'file') {
         files++;
         bytes += e.bytes;
@@ -213,7 +215,8 @@ export class Triage {
     const key = ({ known: 'known', 'known-benign': 'knownBenign', unknown: 'unknown', error: 'errors' } as const)[item.status];
     this.summary[key]++;
     this.pending.push(item);
-    if (this.pending.length >= (this.options.checkpointItems ?? 256)) void this.flush();
+    // A failed checkpoint (disk full…) keeps the chain rejected: the run's final flush throws it.
+    if (this.pending.length >= (this.options.checkpointItems ?? 256)) this.flush().catch(() => undefined);
     this.progress();
   }
 

@@ -1,5 +1,6 @@
 /** `vigil cases list|link`: every case in the store; the graph of cases connected by media, cameras, places and identifiers. */
 import { randomUUID } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
 import { Command, InvalidArgumentError } from 'commander';
 import { cliActor, printTable, withVigil, type Cli } from '../context.js';
 import { writeLine } from '../output.js';
@@ -24,11 +25,12 @@ export function registerCases(program: Command, cli: Cli): void {
   c.command('link')
     .description('Which cases are connected: shared media (exact, PDQ-near), camera serial numbers, places, identifiers')
     .option('--json', 'one JSON edge per case pair and kind, with every file on each side')
+    .option('--html <file>', 'also write an offline HTML view (created 0600)')
     .option('--meters <m>', 'places within this distance link (default 500)', meters)
     .option('--pdq-distance <bits>', 'near media: PDQ distance (default 31)', (v) => Number(v))
-    .action(async (opts: { json?: boolean; meters?: number; pdqDistance?: number }, cmd: Command) => {
+    .action(async (opts: { json?: boolean; html?: string; meters?: number; pdqDistance?: number }, cmd: Command) => {
       await withVigil(cmd, cli, async (vigil) => {
-        const [{ CaseDb }, { linkCases }] = await Promise.all([import('../../triage/case-db.js'), import('../../triage/link.js')]);
+        const [{ CaseDb }, { linkCases, linksHtml }] = await Promise.all([import('../../triage/case-db.js'), import('../../triage/link.js')]);
         const location = await caseLocation(vigil, (cmd.optsWithGlobals() as { casesDir?: string }).casesDir);
         const names = await CaseDb.names(location);
         const cases: Awaited<ReturnType<typeof CaseDb.open>>[] = [];
@@ -36,6 +38,7 @@ export function registerCases(program: Command, cli: Cli): void {
           for (const n of names) cases.push(await CaseDb.open(location, n));
           await vigil.audit.appendNow({ actor: cliActor(), requestId: randomUUID(), action: 'cases.linked', subject: 'cases', details: { cases: names.length } });
           const edges = await linkCases(cases, { ...(opts.meters !== undefined ? { placeMeters: opts.meters } : {}), ...(opts.pdqDistance !== undefined ? { pdqDistance: opts.pdqDistance } : {}) });
+          if (opts.html) await writeFile(opts.html, linksHtml(names, edges), { mode: 0o600 });
           if (opts.json) {
             for (const e of edges) await writeLine(cli.stdout, JSON.stringify(e));
             return;

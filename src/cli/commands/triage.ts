@@ -95,9 +95,11 @@ export function registerTriage(program: Command, cli: Cli): void {
             ...(draw ? { onProgress: (p: TriageProgress) => void cli.stderr.write(`\r${progressLine(p)}\x1b[K`) } : {}),
           });
           if (draw) cli.stderr.write('\n');
-          await writeLine(cli.stdout, JSON.stringify({ case: opts.case, ...summary }));
+          // The exit status speaks for the case, not only this run (a resumed run may find nothing new).
+          const inCase = await caseDb.statusCounts();
+          await writeLine(cli.stdout, JSON.stringify({ case: opts.case, ...summary, inCase }));
           if (summary.interrupted) await writeLine(cli.stderr, `Interrupted: what was done is saved; run the same command again to continue.`);
-          cli.exitCode = summary.known > 0 ? EXIT.MATCHED : summary.errors > 0 ? EXIT.SOME_FAILED : EXIT.OK;
+          cli.exitCode = (inCase.known ?? 0) > 0 ? EXIT.MATCHED : (inCase.error ?? 0) > 0 ? EXIT.SOME_FAILED : EXIT.OK;
         } finally {
           if (real) process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
           await caseDb.close();
