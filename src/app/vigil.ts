@@ -22,7 +22,7 @@ import { ContentPipeline, type EvidenceSink } from '../pipeline/pipeline.js';
 import { RetroMatcher } from '../pipeline/retro.js';
 import { SqlJobQueue } from '../queue/sql-queue.js';
 import { QUEUE_COMPONENT } from '../queue/schema.js';
-import { QueueWorker } from '../queue/worker.js';
+import { QueueWorker, type JobHandler } from '../queue/worker.js';
 import { DecisionRecords } from '../records/decisions.js';
 import { RECORDS_COMPONENT } from '../records/schema.js';
 import { loadRulesFile } from '../rules/load.js';
@@ -80,6 +80,8 @@ export interface Vigil {
   readonly pipeline: ContentPipeline;
   readonly retro: RetroMatcher | undefined;
   readonly worker: QueueWorker;
+  /** The handler of every job queue (the embedded worker's and a fleet worker's). */
+  readonly jobHandlers: Readonly<Record<string, JobHandler>>;
   /** Loads the indexes (from the change feed) and starts following the feed; then the service is ready. */
   warm(): Promise<void>;
   /** Background work: the queue worker and retroactive matching (one process of a cluster runs it). */
@@ -220,9 +222,15 @@ async function assemble(db: VigilDatabase, config: VigilConfig, options: VigilOp
   });
   const retention = new EvidenceRetention({ db, audit, evidence: openEvidence, log, ...(now ? { now } : {}) });
   const retro = config.retention.retainDays > 0 ? new RetroMatcher({ store, matcher, records, pipeline, log: (msg, err) => log.error({ err }, msg) }) : undefined;
+  // Every queue's handler, in one place: the embedded SQL worker and a fleet's BullMQ workers (fleet/process.ts) run the same map.
+  const jobHandlers: Record<string, JobHandler> = {
+    [WEBHOOK_QUEUE]: webhookHandler((name) => rules.endpoint(name)),
+    [CONTENT_QUEUE]: contentHandler(pipeline),
+    [REPORT_QUEUE]: (job) => reports!.handle(job),
+  };
   worker = new QueueWorker({
     queue,
-    handlers: { [WEBHOOK_QUEUE]: webhookHandler((name) => rules.endpoint(name)), [CONTENT_QUEUE]: contentHandler(pipeline), [REPORT_QUEUE]: (job) => reports!.handle(job) },
+    handlers: jobHandlers,
     concurrency: config.queue.concurrency,
     leaseMs: config.queue.leaseMs,
     onDead: (job) => void audit.appendNow({ actor: 'system', action: 'job.dead', subject: `job:${job.id}`, details: { queue: job.queue, idempotencyKey: job.idempotencyKey, attempts: job.attempts, lastError: job.lastError } })
@@ -237,7 +245,7 @@ async function assemble(db: VigilDatabase, config: VigilConfig, options: VigilOp
   let notifications: PgNotifications | undefined;
   let closing: Promise<void> | undefined;
   const vigil: Vigil = {
-    config, log, db, store, records, audit, keys, users, queue, rules, matcher, banks, sessions, review, exchanges, pipeline, retro, worker, reports, retention,
+    config, log, db, store, records, audit, keys, users, queue, rules, matcher, banks, sessions, review, exchanges, pipeline, retro, worker, jobHandlers, reports, retention,
     evidence: openEvidence,
     hashFile,
     async warm() {

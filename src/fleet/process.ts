@@ -9,9 +9,7 @@ import { Gauge, Registry } from 'prom-client';
 import type { Vigil } from '../app/vigil.js';
 import { VigilError } from '../core/errors.js';
 import { pgClientConfig } from '../state/database.js';
-import { WEBHOOK_QUEUE, webhookHandler } from '../webhooks/deliver.js';
 import { FleetQueues, FleetWorkers, RelayLoop, type QueueMetrics } from './bull.js';
-import { CONTENT_QUEUE, contentHandler } from './content-jobs.js';
 import { Heartbeat } from './heartbeat.js';
 import { coalescing, PgNotifications } from './notifications.js';
 import { connectRedis } from './redis.js';
@@ -19,7 +17,10 @@ import { OutboxRelay } from './relay.js';
 import { OUTBOX_CHANNEL } from './schema.js';
 
 /** Every queue a worker serves (the outbox's queue names). */
-export const FLEET_QUEUES = [CONTENT_QUEUE, WEBHOOK_QUEUE] as const;
+/** The queues a fleet runs: every queue the core has a handler for (content, webhooks, reports …). */
+export function fleetQueues(vigil: Pick<Vigil, 'jobHandlers'>): string[] {
+  return Object.keys(vigil.jobHandlers);
+}
 
 export interface FleetWorkerProcess {
   url: string;
@@ -47,12 +48,12 @@ export async function startFleetWorker(vigil: Vigil, options: { host?: string; p
   await vigil.warm();
   const producer = await connectRedis(redisUrl, 'producer');
   const blocking = await connectRedis(redisUrl, 'worker');
-  const queues = new FleetQueues({ redis: producer, prefix, names: FLEET_QUEUES });
+  const queues = new FleetQueues({ redis: producer, prefix, names: fleetQueues(vigil) });
   const relay = new OutboxRelay({ db: vigil.db, queues: queues.queues, batch: f.relayBatch, leaseMs: f.relayLeaseMs });
   const loop = new RelayLoop(relay, f.relayIntervalMs, (err) => log.warn({ err }, 'outbox relay round failed'));
   const workers = new FleetWorkers({
     db: vigil.db, queue: vigil.queue, redis: blocking, prefix,
-    handlers: { [CONTENT_QUEUE]: contentHandler(vigil.pipeline), [WEBHOOK_QUEUE]: webhookHandler((name) => vigil.rules.endpoint(name)) },
+    handlers: vigil.jobHandlers,
     concurrency: f.concurrency, lockMs: f.lockMs, rateLimits: f.rateLimits,
     onError: (job, err) => log.warn({ err, job: job?.id, queue: job?.queue }, 'fleet job failed'),
     onDead: (job) => void vigil.audit.appendNow({ actor: 'system', action: 'job.dead', subject: `job:${job.id}`, details: { queue: job.queue, idempotencyKey: job.idempotencyKey, lastError: job.lastError } })
@@ -110,7 +111,7 @@ export async function startFleetWorker(vigil: Vigil, options: { host?: string; p
   workers.start();
   loop.start();
   heartbeat.start();
-  await vigil.audit.appendNow({ actor: 'system', action: 'worker.started', subject: `process:${heartbeat.id}`, details: { queues: FLEET_QUEUES } });
+  await vigil.audit.appendNow({ actor: 'system', action: 'worker.started', subject: `process:${heartbeat.id}`, details: { queues: fleetQueues(vigil) } });
 
   let closing: Promise<void> | undefined;
   return {
