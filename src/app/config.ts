@@ -65,6 +65,8 @@ export const CONFIG_SCHEMA = z.strictObject({
     leaseMs: positiveInt.default(60_000),
   }).default({ concurrency: 4, leaseMs: 60_000 }),
   rules: z.strictObject({ file: z.string().min(1).optional() }).default({}),
+  /** Exchange fetching in the background process (docs/exchanges.md); 0: no scheduled fetches. */
+  exchanges: z.strictObject({ fetchIntervalMs: nonNegative.default(300_000) }).default({ fetchIntervalMs: 300_000 }),
   demo: z.strictObject({ enabled: z.boolean().default(true), dir: z.string().min(1).optional() }).default({ enabled: true }),
   /**
    * Signed checkpoints of the audit chain's head outside the database (src/audit/checkpoint.ts): an
@@ -110,9 +112,10 @@ const ENV_KEYS: Record<string, string> = {
   VIGIL_AUDIT_CHECKPOINTS: 'audit.checkpointFile',
   VIGIL_AUDIT_CHECKPOINT_KEY: 'audit.checkpointKeyFile',
   VIGIL_AUDIT_CHECKPOINT_WEBHOOK: 'audit.checkpointWebhook',
+  VIGIL_EXCHANGE_FETCH_INTERVAL_MS: 'exchanges.fetchIntervalMs',
 };
 
-const NUMERIC = new Set(['server.port', 'server.workers', 'hashing.threads', 'retention.retainDays']);
+const NUMERIC = new Set(['server.port', 'server.workers', 'hashing.threads', 'retention.retainDays', 'exchanges.fetchIntervalMs']);
 
 function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
   const parts = path.split('.');

@@ -39,6 +39,10 @@ import { ReviewService } from './review.js';
 import { REVIEW_COMPONENT } from './review-schema.js';
 import { SESSIONS_COMPONENT, SessionStore } from '../auth/sessions.js';
 import { EXCHANGES_COMPONENT, ExchangeConfigs } from '../exchanges/config.js';
+import { createExchangeClient } from '../exchanges/clients.js';
+import { EXCHANGE_FEEDBACK_QUEUE, ExchangeFeedbackQueue } from '../exchanges/feedback.js';
+import { EXCHANGE_SYNC_COMPONENT, ExchangeFetcher } from '../exchanges/fetcher.js';
+import { ExchangeScheduler } from '../exchanges/scheduler.js';
 import type { VigilConfig } from './config.js';
 import { IndexSnapshots, restoreIndex } from './index-snapshots.js';
 
@@ -60,6 +64,8 @@ export interface Vigil {
   /** The review workflow: queue, claims, decisions, reveals. */
   readonly review: ReviewService;
   readonly exchanges: ExchangeConfigs;
+  /** Fetches exchanges into their banks (scheduled by startBackground when exchanges.fetchIntervalMs > 0). */
+  readonly exchangeFetcher: ExchangeFetcher;
   /** The evidence store (opened on first use: only a process that preserves or reads evidence needs keys). */
   evidence(): Promise<EvidenceStore>;
   /** Hashes a file with digests, PDQ (+ views, dihedrals) and vPDQ in worker threads (pool started on first use). */
@@ -86,7 +92,7 @@ export interface VigilOptions {
 }
 
 /** Every component of the database, store first: one migration run creates or updates them all. */
-export const COMPONENTS = [AUDIT_COMPONENT, AUTH_COMPONENT, USERS_COMPONENT, QUEUE_COMPONENT, RECORDS_COMPONENT, EXCHANGES_COMPONENT, SESSIONS_COMPONENT, REVIEW_COMPONENT];
+export const COMPONENTS = [AUDIT_COMPONENT, AUTH_COMPONENT, USERS_COMPONENT, QUEUE_COMPONENT, RECORDS_COMPONENT, EXCHANGES_COMPONENT, SESSIONS_COMPONENT, REVIEW_COMPONENT, EXCHANGE_SYNC_COMPONENT];
 
 /** Where index snapshots go: configured, or beside an embedded store's file; none for PostgreSQL or in memory. */
 export function snapshotDirOf(config: VigilConfig): string | undefined {
@@ -190,9 +196,15 @@ async function assemble(db: VigilDatabase, config: VigilConfig, options: VigilOp
     log: (msg, err) => log.error({ err }, msg),
   });
   const retro = config.retention.retainDays > 0 ? new RetroMatcher({ store, matcher, records, pipeline, log: (msg, err) => log.error({ err }, msg) }) : undefined;
+  const exchanges = new ExchangeConfigs(db, exchangesKey, audit);
+  const exchangeClient = (e: Parameters<typeof createExchangeClient>[0], c: Parameters<typeof createExchangeClient>[1]) => createExchangeClient(e, c);
+  const exchangeFetcher = new ExchangeFetcher({ db, store, audit, configs: exchanges, clientFor: exchangeClient, onChange: () => matcher.sync(), now: clock, log });
+  const exchangeFeedback = new ExchangeFeedbackQueue({ configs: exchanges, queue, audit, clientFor: exchangeClient });
+  banks.onOpinion = (tx, signal, kind, actor) => exchangeFeedback.onOpinion(tx, signal, kind, actor);
+  let exchangeScheduler: ExchangeScheduler | undefined;
   worker = new QueueWorker({
     queue,
-    handlers: { [WEBHOOK_QUEUE]: webhookHandler((name) => rules.endpoint(name)) },
+    handlers: { [WEBHOOK_QUEUE]: webhookHandler((name) => rules.endpoint(name)), [EXCHANGE_FEEDBACK_QUEUE]: exchangeFeedback.handler },
     concurrency: config.queue.concurrency,
     leaseMs: config.queue.leaseMs,
     onDead: (job) => void audit.appendNow({ actor: 'system', action: 'job.dead', subject: `job:${job.id}`, details: { queue: job.queue, idempotencyKey: job.idempotencyKey, attempts: job.attempts, lastError: job.lastError } })
@@ -200,12 +212,11 @@ async function assemble(db: VigilDatabase, config: VigilConfig, options: VigilOp
     onLoopError: (err) => log.error({ err }, 'queue worker'),
   });
 
-  const exchanges = new ExchangeConfigs(db, exchangesKey, audit);
   let warmed = false;
   let background = false;
   let closing: Promise<void> | undefined;
   const vigil: Vigil = {
-    config, log, db, store, records, audit, keys, users, queue, rules, matcher, banks, sessions, review, exchanges, pipeline, retro, worker,
+    config, log, db, store, records, audit, keys, users, queue, rules, matcher, banks, sessions, review, exchanges, exchangeFetcher, pipeline, retro, worker,
     evidence: openEvidence,
     hashFile,
     async warm() {
@@ -219,6 +230,10 @@ async function assemble(db: VigilDatabase, config: VigilConfig, options: VigilOp
       background = true;
       worker!.start();
       retro?.start(config.retention.retroIntervalMs);
+      if (config.exchanges.fetchIntervalMs > 0) {
+        exchangeScheduler = new ExchangeScheduler({ fetcher: exchangeFetcher, configs: exchanges, intervalMs: config.exchanges.fetchIntervalMs, now: clock, log });
+        exchangeScheduler.start(Math.min(30_000, config.exchanges.fetchIntervalMs));
+      }
       if (snapshotDir && warmed) {
         snapshots = new IndexSnapshots({ matcher, dir: snapshotDir, intervalMs: config.matching.snapshotIntervalMs, log, now: clock, ...(restoredPosition !== undefined ? { restoredPosition } : {}) });
         snapshots.start();
@@ -231,6 +246,7 @@ async function assemble(db: VigilDatabase, config: VigilConfig, options: VigilOp
       (closing ??= (async () => {
         snapshots?.stop();
         await retro?.stop();
+        await exchangeScheduler?.stop();
         await worker?.stop();
         matcher.stop();
         await pool?.close();
