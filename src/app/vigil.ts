@@ -198,7 +198,7 @@ async function assemble(db: VigilDatabase, config: VigilConfig, options: VigilOp
   const retro = config.retention.retainDays > 0 ? new RetroMatcher({ store, matcher, records, pipeline, log: (msg, err) => log.error({ err }, msg) }) : undefined;
   const exchanges = new ExchangeConfigs(db, exchangesKey, audit);
   const exchangeClient = (e: Parameters<typeof createExchangeClient>[0], c: Parameters<typeof createExchangeClient>[1]) => createExchangeClient(e, c);
-  const exchangeFetcher = new ExchangeFetcher({ db, store, audit, configs: exchanges, clientFor: exchangeClient, onChange: () => matcher.sync(), now: clock, log });
+  const exchangeFetcher = new ExchangeFetcher({ db, store, audit, configs: exchanges, clientFor: exchangeClient, onChange: () => banks.onChange(), now: clock, log });
   const exchangeFeedback = new ExchangeFeedbackQueue({ configs: exchanges, queue, audit, clientFor: exchangeClient });
   banks.onOpinion = (tx, signal, kind, actor) => exchangeFeedback.onOpinion(tx, signal, kind, actor);
   let exchangeScheduler: ExchangeScheduler | undefined;

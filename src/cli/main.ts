@@ -26,6 +26,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   audit: async () => (await import('./commands/audit.js')).registerAudit,
   evidence: async () => (await import('./commands/evidence.js')).registerEvidence,
   user: async () => (await import('./commands/user.js')).registerUser,
+  exchange: async () => (await import('./commands/exchange.js')).registerExchange,
 };
 
 function baseProgram(cli: Cli): Command {

@@ -2,7 +2,7 @@
  * Exchange configuration, as HMA keeps it: the exchange APIs Vigil knows (ThreatExchange, NCMEC hash sharing,
  * StopNCII) with their config and credential fields, per-API credentials (AES-256-GCM at rest under a key
  * derived from the service master key; never returned), and exchanges, each bound to the bank it fills. The
- * fetcher that reads them is separate work (issue #18): until it runs, every fetch status says "never fetched".
+ * fetcher (fetcher.ts) writes the fetch status columns.
  */
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import type { AuditActor, AuditLog } from '../audit/log.js';
@@ -253,7 +253,7 @@ export class ExchangeConfigs {
       running_fetch_start_ts: n(r.running_fetch_start_ts),
       last_fetch_complete_ts: n(r.last_fetch_complete_ts),
       last_fetch_succeeded: r.last_fetch_succeeded === null ? null : Number(r.last_fetch_succeeded) === 1,
-      up_to_date: false,
+      up_to_date: Number((await this.rows(sql`SELECT up_to_date FROM exchange_sync WHERE name = ${name}`))[0]?.up_to_date ?? 0) === 1,
       fetched_items: Number(r.fetched_items),
     };
   }

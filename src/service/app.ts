@@ -18,6 +18,7 @@ import { jsonDeeperThan, MAX_JSON_DEPTH, registerSchemas } from './schemas.js';
 import { adminRoutes } from './routes/admin.js';
 import { bankRoutes } from './routes/banks.js';
 import { contentRoutes } from './routes/content.js';
+import { exchangeRoutes } from './routes/exchanges.js';
 import { hmaRoutes } from './routes/hma.js';
 import { lookupRoutes } from './routes/lookup.js';
 import { opsRoutes } from './routes/ops.js';
@@ -108,6 +109,7 @@ export async function buildApp(ctx: ServiceContext, options: { logger?: FastifyS
   bankRoutes(app, ctx);
   adminRoutes(app, ctx);
   hmaRoutes(app, ctx);
+  exchangeRoutes(app, ctx);
   // The review UI in its own scope (cookies, forms, HTML errors, CSP stay out of the JSON API).
   await app.register(async (scope) => reviewRoutes(scope, ctx, ctx.reviewWeb ?? {}));
   await app.ready();
