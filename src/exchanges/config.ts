@@ -8,7 +8,7 @@ import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:cr
 import type { AuditActor, AuditLog } from '../audit/log.js';
 import { VigilError } from '../core/errors.js';
 import { sql } from 'kysely';
-import type { VigilDatabase } from '../state/database.js';
+import type { Tx, VigilDatabase } from '../state/database.js';
 import type { Component } from '../state/migrate.js';
 
 export interface ExchangeField {
@@ -236,9 +236,11 @@ export class ExchangeConfigs {
     return (await this.get(name))!;
   }
 
-  async delete(actor: string | AuditActor, name: string): Promise<boolean> {
+  /** `within` runs in the same unit of work (the fetcher forgets the exchange's fetch state there). */
+  async delete(actor: string | AuditActor, name: string, within?: (tx: Tx) => Promise<void>): Promise<boolean> {
     return this.db.transaction(async (tx) => {
       const gone = Number((await sql`DELETE FROM exchanges WHERE name = ${name}`.execute(tx.k)).numAffectedRows ?? 0) > 0;
+      if (gone) await within?.(tx);
       if (gone) await this.audit.append(tx, { ...by(actor), action: 'exchange.deleted', subject: `exchange:${name}`, details: {} });
       return gone;
     });

@@ -32,8 +32,7 @@ export async function addExchange(v: ExchangeDeps, actor: string | AuditActor, i
 export async function removeExchange(v: ExchangeDeps, actor: string | AuditActor, name: string, options: { deleteBank?: boolean } = {}): Promise<void> {
   const e = await v.exchanges.get(name);
   if (!e) throw new VigilError('VIGIL_ERR_NOT_FOUND', `Exchange '${name}' not found`);
-  await v.exchanges.delete(actor, name);
-  await v.db.transaction((tx) => v.exchangeFetcher.forget(tx, name));
+  await v.exchanges.delete(actor, name, (tx) => v.exchangeFetcher.forget(tx, name));
   if (options.deleteBank) {
     const bank = await v.store.getBankById(e.bankId);
     if (bank && !bank.deletedAt) await v.banks.deleteBank(actor, bank.name, { exchange: name });
