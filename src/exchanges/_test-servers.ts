@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export type Fault = '429' | '500' | 'drop' | 'malformed' | 'entity' | undefined;
+export type Fault = '429' | '500' | 'drop' | 'malformed' | 'entity' | 'hang' | undefined;
 
 export interface FakeServer {
   url: string;
@@ -45,6 +45,7 @@ async function start(handler: (req: IncomingMessage, res: ServerResponse, body: 
 
 /** Answers `body`, unless the fault says otherwise. True when it answered normally. */
 function answer(res: ServerResponse, fault: Fault, type: string, body: string): boolean {
+  if (fault === 'hang') return false; // never answers (a process is killed meanwhile)
   if (fault === '429') {
     res.writeHead(429, { 'retry-after': '1' }).end('slow down');
     return false;
