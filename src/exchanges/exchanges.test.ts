@@ -296,7 +296,7 @@ for (const engine of ENGINES) describe(`exchanges (${engine.name})`, () => {
       const queued = (await sql<{ actor: string; request_id: string }>`SELECT actor, request_id FROM audit_log WHERE action = 'exchange.feedback_queued'`.execute(t.db.k)).rows;
       assert.deepEqual(queued.map((q) => [q.actor, q.request_id]), [['user:rev', 'r1']]);
       server.fault = (i) => (i === 0 ? '500' : undefined);
-      // The first attempt fails after its retries (5 × 500 would be needed; one 500 is retried in the request).
+      // One 500: retried within the attempt (a job whose attempts all fail goes back to the queue with backoff).
       await feedback.handler(job!);
       assert.deepEqual(server.feedback.map((f) => f.path), ['/v2/entries/1/101/MD5/feedback']);
       assert.match(server.feedback[0]!.body, /<negative><reasonIds><guid>guid-fp-1<\/guid><\/reasonIds><\/negative>/);
