@@ -154,7 +154,9 @@ export class ExchangeFetcher {
 
   private async applyPage(exchange: Exchange, bankName: string, page: ExchangePage, actor: string | AuditActor, result: FetchResult, leaseOwner: string | undefined): Promise<void> {
     const counts = { skipped: 0 };
-    const items = toListItems(exchange, page.items, counts, page.snapshot ? this.o.store : undefined, bankName);
+    // A withdrawal makes the store look for the key's signals across the bank: only keys it holds get one.
+    const present = Array.isArray(page.items) ? await this.presentKeys(exchange.bankId, page.items as ExchangeItem[]) : undefined;
+    const items = toListItems(exchange, page.items, counts, page.snapshot ? this.o.store : undefined, bankName, present);
     const r = await this.o.store.importList(bankName, items, {
       format: `exchange:${exchange.api}`,
       fileName: `exchange:${exchange.name}`,
@@ -181,6 +183,18 @@ export class ExchangeFetcher {
     result.deleted += r.deleted;
     result.errors += r.errorCount;
     result.skipped += counts.skipped;
+  }
+
+  /** The keys of these items that the bank holds live signals of (index signals_source). */
+  private async presentKeys(bankId: number, items: readonly ExchangeItem[]): Promise<Set<string>> {
+    const keys = [...new Set(items.flatMap((i) => (i.kind === 'error' ? [] : [i.key])))];
+    const present = new Set<string>();
+    for (let i = 0; i < keys.length; i += 500) {
+      const chunk = keys.slice(i, i + 500);
+      const rows = (await sql<{ source_id: string }>`SELECT DISTINCT source_id FROM signals WHERE bank_id = ${bankId} AND source_id IN (${sql.join(chunk)}) AND deleted_at IS NULL`.execute(this.o.db.k)).rows;
+      for (const r of rows) present.add(r.source_id);
+    }
+    return present;
   }
 
   async status(name: string): Promise<ExchangeStatus> {
@@ -226,16 +240,19 @@ export class ExchangeFetcher {
  * key's signals that the update does not list again), so an entry's changed fingerprints replace the old ones.
  * A snapshot page ends with a deletion of every signal of the bank it did not list.
  */
-async function* toListItems(exchange: Exchange, items: AsyncIterable<ExchangeItem> | Iterable<ExchangeItem>, counts: { skipped: number }, snapshotOf: Store | undefined, bankName: string): AsyncGenerator<ListItem> {
+async function* toListItems(exchange: Exchange, items: AsyncIterable<ExchangeItem> | Iterable<ExchangeItem>, counts: { skipped: number }, snapshotOf: Store | undefined, bankName: string, present: Set<string> | undefined): AsyncGenerator<ListItem> {
   let line = 0;
   const seen = snapshotOf ? new Set<string>() : undefined;
+  const inPage = new Set<string>();
   for await (const item of items) {
     line++;
     if (item.kind === 'error') {
       yield { kind: 'error', line, code: 'VIGIL_ERR_LIST_ROW', message: item.key ? `${item.key}: ${item.message}` : item.message };
       continue;
     }
-    yield { kind: 'record', line, record: { signals: [], labels: {}, sourceId: item.key, deleted: true } };
+    // `present` undefined: not known (a streamed page), withdraw every key; a key met earlier in the page too.
+    if (!present || present.has(item.key) || inPage.has(item.key)) yield { kind: 'record', line, record: { signals: [], labels: {}, sourceId: item.key, deleted: true } };
+    if (present) inPage.add(item.key);
     if (item.kind === 'delete') continue;
     if (item.signals.length === 0) {
       counts.skipped++;
