@@ -64,6 +64,8 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
       evidenceDir: join(dir, 'evidence'),
       hashThreads: 1,
       logger: false,
+      // No scheduled exchange fetches: a test's exchanges point at test servers, or at real programs never reached.
+      exchangeFetchIntervalMs: 0,
       ...serveOptions,
     });
   } catch (err) {

@@ -27,8 +27,11 @@ import { syntheticJpeg } from './helpers/images.js';
 import { FakeNcmec } from './helpers/ncmec-server.js';
 import { seedReviewItem } from '../src/app/_review-seed.js';
 import { bufferSource } from '../src/evidence/store.js';
+import { startFileServer, type FileServer } from '../src/exchanges/_test-servers.js';
 
 const BANK = 'audited';
+// Read by `vigil exchange credentials --env` (secrets never on the command line).
+process.env.VIGIL_TEST_TE_CREDENTIALS = JSON.stringify({ api_token: 'benign-token' });
 const hex = (bytes: number) => randomBytes(bytes).toString('hex');
 
 interface Entry { action: string; subject: string }
@@ -64,6 +67,7 @@ const CLI_NOT_IN_TABLE = new Set([
   'vigil cases list', 'vigil cases link',
   // Reads; export writes its package outside the database and transparency only reads, then each appends its entry.
   'vigil report list', 'vigil report show', 'vigil report export', 'vigil report transparency',
+  'vigil exchange list', 'vigil exchange status', 'vigil exchange apis',
 ]);
 /** Changes only when retained content newly matches; the decisions it makes go through the pipeline's unit of work, as POST /v1/content's do. */
 const NOT_IN_TABLE = new Set(['POST /v1/retro/run']);
@@ -376,6 +380,62 @@ function suite(engine: EngineName): void {
         changed: async (v, s) => (await v.exchanges.get(String(s.bank))) === undefined,
         audit: (s) => [{ action: 'exchange.deleted', subject: `exchange:${s.bank}` }],
       },
+      // ---- Vigil's exchange routes ----
+      {
+        name: 'POST /v1/exchanges',
+        setup: async () => ({ bank: `EX_${hex(4).toUpperCase()}` }),
+        act: (s) => ok('POST', '/v1/exchanges', { name: s.bank, api: 'file', config: { url: 'http://127.0.0.1:9/list.txt' }, enabled: false }),
+        changed: async (v, s) => (await v.exchanges.get(String(s.bank))) !== undefined,
+        audit: (s) => [{ action: 'bank.created', subject: `bank:${s.bank}` }, { action: 'exchange.created', subject: `exchange:${s.bank}` }],
+      },
+      {
+        name: 'PUT /v1/exchange-apis/{api}/credentials',
+        act: () => ok('PUT', '/v1/exchange-apis/stop_ncii/credentials', { subscription_key: 'benign-sub', fetch_function_key: 'benign-fn' }),
+        changed: (v) => v.exchanges.hasCredentials('stop_ncii'),
+        audit: () => [{ action: 'exchange.credentials_set', subject: 'exchange-api:stop_ncii' }],
+      },
+      {
+        name: 'POST /v1/exchanges/{name}/fetch',
+        setup: async (v) => fileExchange(v),
+        act: (s) => ok('POST', `/v1/exchanges/${s.bank}/fetch`, {}),
+        changed: async (v, s) => (await v.store.bankStats(String(s.bank))).active > 0,
+        audit: (s) => [{ action: 'exchange.page_applied', subject: `exchange:${s.bank}` }, { action: 'exchange.fetched', subject: `exchange:${s.bank}` }],
+      },
+      {
+        name: 'DELETE /v1/exchanges/{name}',
+        setup: async (v) => exchange(v),
+        act: (s) => ok('DELETE', `/v1/exchanges/${s.bank}`),
+        changed: async (v, s) => (await v.exchanges.get(String(s.bank))) === undefined,
+        audit: (s) => [{ action: 'exchange.deleted', subject: `exchange:${s.bank}` }],
+      },
+      {
+        name: 'vigil exchange credentials',
+        // The service's evidence folder: credentials are sealed with its master key (on PostgreSQL the CLI needs one).
+        act: async () => (await runVigil(['--db', t.dbUrl, 'exchange', 'credentials', 'fb_threatexchange', '--env', 'VIGIL_TEST_TE_CREDENTIALS'], { ...process.env, ...t.env, VIGIL_EVIDENCE_DIR: join(t.dir, 'evidence') })).status === 0,
+        changed: (v) => v.exchanges.hasCredentials('fb_threatexchange'),
+        audit: () => [{ action: 'exchange.credentials_set', subject: 'exchange-api:fb_threatexchange' }],
+      },
+      {
+        name: 'vigil exchange add',
+        setup: async () => ({ bank: `EX_${hex(4).toUpperCase()}` }),
+        act: (s) => cli('exchange', 'add', String(s.bank), '--api', 'file', '--api-config', '{"url": "http://127.0.0.1:9/list.txt"}', '--disabled'),
+        changed: async (v, s) => (await v.exchanges.get(String(s.bank))) !== undefined,
+        audit: (s) => [{ action: 'bank.created', subject: `bank:${s.bank}` }, { action: 'exchange.created', subject: `exchange:${s.bank}` }],
+      },
+      {
+        name: 'vigil exchange fetch',
+        setup: async (v) => fileExchange(v),
+        act: (s) => cli('exchange', 'fetch', String(s.bank)),
+        changed: async (v, s) => (await v.store.bankStats(String(s.bank))).active > 0,
+        audit: (s) => [{ action: 'exchange.page_applied', subject: `exchange:${s.bank}` }, { action: 'exchange.fetched', subject: `exchange:${s.bank}` }],
+      },
+      {
+        name: 'vigil exchange remove',
+        setup: async (v) => exchange(v),
+        act: (s) => cli('exchange', 'remove', String(s.bank)),
+        changed: async (v, s) => (await v.exchanges.get(String(s.bank))) === undefined,
+        audit: (s) => [{ action: 'exchange.deleted', subject: `exchange:${s.bank}` }],
+      },
       // ---- CLI ----
       {
         name: 'vigil bank create',
@@ -488,6 +548,20 @@ function suite(engine: EngineName): void {
         audit: () => [{ action: 'audit.verified', subject: '' }],
       },
     ];
+
+    let files: FileServer | undefined;
+    after(() => files?.close());
+    /** A disabled `file` exchange (the scheduler leaves it alone) over a local list of one benign hash. */
+    async function fileExchange(v: Vigil): Promise<Setup> {
+      if (!files) {
+        files = await startFileServer('/list.txt');
+        files.body = `md5 ${hex(16)}\n`;
+      }
+      const bank = `EX_${hex(4).toUpperCase()}`;
+      const made = await v.banks.createBank('test', { name: bank });
+      await v.exchanges.create('test', { name: bank, api: 'file', bankId: made.id, enabled: false, config: { url: `${files.url}/list.txt` } });
+      return { bank };
+    }
 
     async function exchange(v: Vigil): Promise<Setup> {
       const bank = `EX_${hex(4).toUpperCase()}`;

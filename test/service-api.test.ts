@@ -17,6 +17,7 @@ import sharp from 'sharp';
 import { DEFAULT_RULES } from '../src/rules/config.js';
 import { DEMO_BANK } from '../src/service/demo.js';
 import { verifySignature } from '../src/webhooks/sign.js';
+import { startFileServer } from '../src/exchanges/_test-servers.js';
 import { startTestService, type TestService } from './_service.js';
 import { ROUTE_SCOPES } from './helpers/route-scopes.js';
 import { waitFor } from './helpers/fleet.js';
@@ -731,6 +732,29 @@ test('GET /v1/range/{type}/{prefix}: one-way tags of the listed digests sharing 
   const res = await api<{ candidates: string[] }>('get', '/v1/range/{type}/{prefix}', { key: await t.key(['device']), params: { type: 'md5', prefix: record.md5!.slice(0, 5) } });
   assert.equal(res.status, 200);
   assert.ok(res.body.candidates.includes(createHash('sha256').update(`vigil-range-v1:md5:${record.md5}`).digest('hex')));
+});
+
+test('exchanges: credentials, add, list, get, fetch (a list file at a local URL), remove', async () => {
+  const files = await startFileServer('/benign.txt');
+  try {
+    files.body = `md5 ${md5Hex('exchange-benign-1')}\nmd5 ${md5Hex('exchange-benign-2')}\n`;
+    assert.equal((await api('get', '/v1/exchange-apis')).status, 200);
+    const creds = await api('put', '/v1/exchange-apis/{api}/credentials', { params: { api: 'vigil' }, json: { api_key: 'benign-not-a-key' } });
+    assert.deepEqual(creds.body, { api: 'vigil', hasCredentials: true });
+    const added = await api('post', '/v1/exchanges', { json: { name: 'API_FILE', api: 'file', config: { url: `${files.url}/benign.txt` }, enabled: false } });
+    assert.equal(added.status, 201);
+    const fetched = await api<{ ok: boolean; added: number }>('post', '/v1/exchanges/{name}/fetch', { params: { name: 'API_FILE' }, json: {} });
+    assert.equal(fetched.body.ok, true);
+    assert.equal(fetched.body.added, 2);
+    const list = await api<{ name: string; upToDate: boolean }[]>('get', '/v1/exchanges');
+    assert.equal(list.body.find((e) => e.name === 'API_FILE')?.upToDate, true);
+    const one = await api<{ status: { total: { added: number } } }>('get', '/v1/exchanges/{name}', { params: { name: 'API_FILE' } });
+    assert.equal(one.body.status.total.added, 2);
+    assert.equal((await api('delete', '/v1/exchanges/{name}', { params: { name: 'API_FILE' } })).status, 200);
+    assert.equal((await api('get', '/v1/exchanges/{name}', { params: { name: 'API_FILE' } })).status, 404);
+  } finally {
+    await files.close();
+  }
 });
 
 test('every non-HMA operation of the spec was exercised by this file', () => {

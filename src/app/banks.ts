@@ -37,12 +37,15 @@ export class BankService {
   private readonly audit: AuditLog;
   /** Called after every change (the matcher's sync), so the change is matched at once. */
   onChange: () => Promise<unknown>;
+  /** Inside an opinion's unit of work (exchange feedback is queued there: exchanges/feedback.ts). */
+  onOpinion: ((tx: Tx, signal: Signal, kind: OpinionKind, actor: AuditActor) => Promise<void>) | undefined;
 
   constructor(o: { db: VigilDatabase; store: Store; audit: AuditLog; onChange?: () => Promise<unknown> }) {
     this.db = o.db;
     this.store = o.store;
     this.audit = o.audit;
     this.onChange = o.onChange ?? (async () => undefined);
+    this.onOpinion = undefined;
   }
 
   private async change<T>(fn: (store: Store, tx: Tx) => Promise<T>): Promise<T> {
@@ -125,6 +128,7 @@ export class BankService {
   async addOpinion(actor: Actor, signalId: number, opinion: { kind: OpinionKind; reason?: string }, details: Details = {}): Promise<Signal> {
     return this.change(async (store, tx) => {
       const signal = await store.addOpinion(signalId, { kind: opinion.kind, actor: by(actor).actor, ...(opinion.reason ? { reason: opinion.reason } : {}) });
+      await this.onOpinion?.(tx, signal, opinion.kind, by(actor));
       await this.audit.append(tx, { ...by(actor), action: 'signal.opinion', subject: `signal:${signalId}`, details: { kind: opinion.kind, reason: opinion.reason ?? '', bank: signal.bankName, status: signal.status, ...details } });
       return signal;
     });
@@ -136,6 +140,7 @@ export class BankService {
    */
   async addOpinionIn(tx: Tx, actor: Actor, signalId: number, opinion: { kind: OpinionKind; reason?: string }, details: Details = {}): Promise<Signal> {
     const signal = await this.store.in(tx).addOpinion(signalId, { kind: opinion.kind, actor: by(actor).actor, ...(opinion.reason ? { reason: opinion.reason } : {}) });
+    await this.onOpinion?.(tx, signal, opinion.kind, by(actor));
     await this.audit.append(tx, { ...by(actor), action: 'signal.opinion', subject: `signal:${signalId}`, details: { kind: opinion.kind, reason: opinion.reason ?? '', bank: signal.bankName, status: signal.status, ...details } });
     return signal;
   }

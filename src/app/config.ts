@@ -75,6 +75,8 @@ export const CONFIG_SCHEMA = z.strictObject({
     leaseMs: positiveInt.default(60_000),
   }).default({ concurrency: 4, leaseMs: 60_000 }),
   rules: z.strictObject({ file: z.string().min(1).optional() }).default({}),
+  /** Exchange fetching in the background process (docs/exchanges.md); 0: no scheduled fetches. */
+  exchanges: z.strictObject({ fetchIntervalMs: nonNegative.default(300_000) }).default({ fetchIntervalMs: 300_000 }),
   demo: z.strictObject({ enabled: z.boolean().default(true), dir: z.string().min(1).optional() }).default({ enabled: true }),
   /**
    * Signed checkpoints of the audit chain's head outside the database (src/audit/checkpoint.ts): an
@@ -208,9 +210,10 @@ const ENV_KEYS: Record<string, string> = {
   VIGIL_NCMEC_USERNAME: 'reporting.ncmec.username',
   VIGIL_NCMEC_PASSWORD: 'reporting.ncmec.password',
   VIGIL_REPORTER_EMAIL: 'reporting.reporter.email',
+  VIGIL_EXCHANGE_FETCH_INTERVAL_MS: 'exchanges.fetchIntervalMs',
 };
 
-const NUMERIC = new Set(['server.port', 'server.workers', 'hashing.threads', 'retention.retainDays']);
+const NUMERIC = new Set(['server.port', 'server.workers', 'hashing.threads', 'retention.retainDays', 'exchanges.fetchIntervalMs']);
 
 function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
   const parts = path.split('.');

@@ -39,6 +39,10 @@ import { ReviewService } from './review.js';
 import { REVIEW_COMPONENT } from './review-schema.js';
 import { SESSIONS_COMPONENT, SessionStore } from '../auth/sessions.js';
 import { EXCHANGES_COMPONENT, ExchangeConfigs } from '../exchanges/config.js';
+import { createExchangeClient } from '../exchanges/clients.js';
+import { EXCHANGE_FEEDBACK_QUEUE, ExchangeFeedbackQueue } from '../exchanges/feedback.js';
+import { EXCHANGE_SYNC_COMPONENT, ExchangeFetcher } from '../exchanges/fetcher.js';
+import { ExchangeScheduler } from '../exchanges/scheduler.js';
 import type { VigilConfig } from './config.js';
 import { OIDC_COMPONENT } from '../auth/oidc.js';
 import { IndexSnapshots, restoreIndex } from './index-snapshots.js';
@@ -73,6 +77,8 @@ export interface Vigil {
   readonly reports: ReportService;
   /** Preservation of reported evidence: legal holds, purge, audited reads. */
   readonly retention: EvidenceRetention;
+  /** Fetches exchanges into their banks (scheduled by startBackground when exchanges.fetchIntervalMs > 0). */
+  readonly exchangeFetcher: ExchangeFetcher;
   /** The evidence store (opened on first use: only a process that preserves or reads evidence needs keys). */
   evidence(): Promise<EvidenceStore>;
   /** Hashes a file with digests, PDQ (+ views, dihedrals) and vPDQ in worker threads (pool started on first use). */
@@ -101,7 +107,7 @@ export interface VigilOptions {
 }
 
 /** Every component of the database, store first: one migration run creates or updates them all. */
-export const COMPONENTS = [AUDIT_COMPONENT, AUTH_COMPONENT, USERS_COMPONENT, QUEUE_COMPONENT, RECORDS_COMPONENT, EXCHANGES_COMPONENT, SESSIONS_COMPONENT, REVIEW_COMPONENT, FLEET_COMPONENT, OIDC_COMPONENT, REPORTS_COMPONENT];
+export const COMPONENTS = [AUDIT_COMPONENT, AUTH_COMPONENT, USERS_COMPONENT, QUEUE_COMPONENT, RECORDS_COMPONENT, EXCHANGES_COMPONENT, SESSIONS_COMPONENT, REVIEW_COMPONENT, FLEET_COMPONENT, OIDC_COMPONENT, REPORTS_COMPONENT, EXCHANGE_SYNC_COMPONENT];
 
 /** Where index snapshots go: configured, or beside an embedded store's file; none for PostgreSQL or in memory. */
 export function snapshotDirOf(config: VigilConfig): string | undefined {
@@ -222,11 +228,18 @@ async function assemble(db: VigilDatabase, config: VigilConfig, options: VigilOp
   });
   const retention = new EvidenceRetention({ db, audit, evidence: openEvidence, log, ...(now ? { now } : {}) });
   const retro = config.retention.retainDays > 0 ? new RetroMatcher({ store, matcher, records, pipeline, log: (msg, err) => log.error({ err }, msg) }) : undefined;
+  const exchanges = new ExchangeConfigs(db, exchangesKey, audit);
+  const exchangeClient = (e: Parameters<typeof createExchangeClient>[0], c: Parameters<typeof createExchangeClient>[1]) => createExchangeClient(e, c);
+  const exchangeFetcher = new ExchangeFetcher({ db, store, audit, configs: exchanges, clientFor: exchangeClient, onChange: () => banks.onChange(), now: clock, log });
+  const exchangeFeedback = new ExchangeFeedbackQueue({ configs: exchanges, queue, audit, clientFor: exchangeClient });
+  banks.onOpinion = (tx, signal, kind, actor) => exchangeFeedback.onOpinion(tx, signal, kind, actor);
+  let exchangeScheduler: ExchangeScheduler | undefined;
   // Every queue's handler, in one place: the embedded SQL worker and a fleet's BullMQ workers (fleet/process.ts) run the same map.
   const jobHandlers: Record<string, JobHandler> = {
     [WEBHOOK_QUEUE]: webhookHandler((name) => rules.endpoint(name)),
     [CONTENT_QUEUE]: contentHandler(pipeline),
     [REPORT_QUEUE]: (job) => reports!.handle(job),
+    [EXCHANGE_FEEDBACK_QUEUE]: exchangeFeedback.handler,
   };
   worker = new QueueWorker({
     queue,
@@ -238,14 +251,13 @@ async function assemble(db: VigilDatabase, config: VigilConfig, options: VigilOp
     onLoopError: (err) => log.error({ err }, 'queue worker'),
   });
 
-  const exchanges = new ExchangeConfigs(db, exchangesKey, audit);
   let warmed = false;
   let background = false;
   // PostgreSQL: bank changes reach this process's index by NOTIFY (the poll stays as the fallback).
   let notifications: PgNotifications | undefined;
   let closing: Promise<void> | undefined;
   const vigil: Vigil = {
-    config, log, db, store, records, audit, keys, users, queue, rules, matcher, banks, sessions, review, exchanges, pipeline, retro, worker, jobHandlers, reports, retention,
+    config, log, db, store, records, audit, keys, users, queue, rules, matcher, banks, sessions, review, exchanges, exchangeFetcher, pipeline, retro, worker, jobHandlers, reports, retention,
     evidence: openEvidence,
     hashFile,
     async warm() {
@@ -270,6 +282,10 @@ async function assemble(db: VigilDatabase, config: VigilConfig, options: VigilOp
       if (!config.redis.url) worker!.start();
       retro?.start(config.retention.retroIntervalMs);
       retention.start(reporting.purgeIntervalMs);
+      if (config.exchanges.fetchIntervalMs > 0) {
+        exchangeScheduler = new ExchangeScheduler({ fetcher: exchangeFetcher, configs: exchanges, intervalMs: config.exchanges.fetchIntervalMs, now: clock, log });
+        exchangeScheduler.start(Math.min(30_000, config.exchanges.fetchIntervalMs));
+      }
       if (snapshotDir && warmed) {
         snapshots = new IndexSnapshots({ matcher, dir: snapshotDir, intervalMs: config.matching.snapshotIntervalMs, log, now: clock, ...(restoredPosition !== undefined ? { restoredPosition } : {}) });
         snapshots.start();
@@ -284,6 +300,7 @@ async function assemble(db: VigilDatabase, config: VigilConfig, options: VigilOp
         await notifications?.stop();
         await retro?.stop();
         await retention.stop();
+        await exchangeScheduler?.stop();
         await worker?.stop();
         matcher.stop();
         await pool?.close();

@@ -32,6 +32,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   worker: async () => (await import('./commands/worker.js')).registerWorker,
   fleet: async () => (await import('./commands/fleet.js')).registerFleet,
   report: async () => (await import('./commands/report.js')).registerReport,
+  exchange: async () => (await import('./commands/exchange.js')).registerExchange,
 };
 
 function baseProgram(cli: Cli): Command {

@@ -2,13 +2,13 @@
  * Exchange configuration, as HMA keeps it: the exchange APIs Vigil knows (ThreatExchange, NCMEC hash sharing,
  * StopNCII) with their config and credential fields, per-API credentials (AES-256-GCM at rest under a key
  * derived from the service master key; never returned), and exchanges, each bound to the bank it fills. The
- * fetcher that reads them is separate work (issue #18): until it runs, every fetch status says "never fetched".
+ * fetcher (fetcher.ts) writes the fetch status columns.
  */
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import type { AuditActor, AuditLog } from '../audit/log.js';
 import { VigilError } from '../core/errors.js';
 import { sql } from 'kysely';
-import type { VigilDatabase } from '../state/database.js';
+import type { Tx, VigilDatabase } from '../state/database.js';
 import type { Component } from '../state/migrate.js';
 
 export interface ExchangeField {
@@ -29,11 +29,14 @@ export interface ExchangeApi {
 
 const field = (name: string, type: ExchangeField['type'], required: boolean, help: string, choices: string[] | null = null): ExchangeField => ({ name, type, required, default: null, help, choices });
 
+const BASE_URL = field('base_url', 'string', false, 'Another API base URL (a test server, a mirror)');
+const FEEDBACK = field('feedback', 'enum', false, 'Send reviewers\' confirmations and false positives back to the program', ['on', 'off']);
+
 /** Field names follow python-threatexchange's config and credential classes, so HMA clients send the same JSON. */
 export const EXCHANGE_APIS: Record<string, ExchangeApi> = {
   fb_threatexchange: {
     name: 'fb_threatexchange',
-    config: [field('privacy_group', 'number', true, 'The ThreatExchange privacy group to fetch')],
+    config: [field('privacy_group', 'number', true, 'The ThreatExchange privacy group to fetch'), BASE_URL, FEEDBACK],
     credentials: [field('api_token', 'string', true, 'A ThreatExchange app access token')],
   },
   ncmec: {
@@ -44,17 +47,31 @@ export const EXCHANGE_APIS: Record<string, ExchangeApi> = {
         'https://exttest.cybertip.org/hashsharing', 'https://hashsharing-test.ncmec.org/npo', 'https://hashsharing-test.ncmec.org/exploitative',
       ]),
       field('only_esp_ids', 'set_of_number', false, 'Keep only entries from these ESP ids'),
+      field('negative_reason_id', 'string', false, 'Reason GUID sent with false-positive feedback (NCMEC requires one)'),
+      BASE_URL, FEEDBACK,
     ],
     credentials: [field('user', 'string', true, 'Hash sharing user name'), field('password', 'string', true, 'Hash sharing password')],
   },
   stop_ncii: {
     name: 'stop_ncii',
-    config: [],
+    config: [FEEDBACK],
     credentials: [
       field('fetch_function_key', 'string', true, 'Key of the StopNCII fetch-hashes endpoint'),
       field('subscription_key', 'string', true, 'StopNCII API subscription key'),
       field('base_url_override', 'string', false, 'Another API base URL (testing)'),
+      field('feedback_function_key', 'string', false, 'Key of the StopNCII submit-feedback endpoint (default: the fetch key)'),
     ],
+  },
+  // Vigil's own: a list published as a file at a URL, and another Vigil's bank (issue #18).
+  file: {
+    name: 'file',
+    config: [field('url', 'string', true, 'The http(s) URL of the list file'), field('format', 'string', false, 'The list format (default: detected)')],
+    credentials: null,
+  },
+  vigil: {
+    name: 'vigil',
+    config: [field('url', 'string', true, 'The other Vigil\'s base URL'), field('bank', 'string', true, 'The bank to follow there')],
+    credentials: [field('api_key', 'string', true, 'An API key of the other Vigil with the curate scope')],
   },
 };
 
@@ -219,9 +236,11 @@ export class ExchangeConfigs {
     return (await this.get(name))!;
   }
 
-  async delete(actor: string | AuditActor, name: string): Promise<boolean> {
+  /** `within` runs in the same unit of work (the fetcher forgets the exchange's fetch state there). */
+  async delete(actor: string | AuditActor, name: string, within?: (tx: Tx) => Promise<void>): Promise<boolean> {
     return this.db.transaction(async (tx) => {
       const gone = Number((await sql`DELETE FROM exchanges WHERE name = ${name}`.execute(tx.k)).numAffectedRows ?? 0) > 0;
+      if (gone) await within?.(tx);
       if (gone) await this.audit.append(tx, { ...by(actor), action: 'exchange.deleted', subject: `exchange:${name}`, details: {} });
       return gone;
     });
@@ -236,7 +255,7 @@ export class ExchangeConfigs {
       running_fetch_start_ts: n(r.running_fetch_start_ts),
       last_fetch_complete_ts: n(r.last_fetch_complete_ts),
       last_fetch_succeeded: r.last_fetch_succeeded === null ? null : Number(r.last_fetch_succeeded) === 1,
-      up_to_date: false,
+      up_to_date: Number((await this.rows(sql`SELECT up_to_date FROM exchange_sync WHERE name = ${name}`))[0]?.up_to_date ?? 0) === 1,
       fetched_items: Number(r.fetched_items),
     };
   }

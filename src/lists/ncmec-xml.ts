@@ -56,13 +56,26 @@ const local = (name: string): string => {
   return i === -1 ? name : name.slice(i + 1);
 };
 
-export function readNcmecXml(input: ListInput, options: ReadOptions = {}): AsyncGenerator<ListItem> {
-  const state = new ReaderState(options);
-  const maxNodeChars = positiveIntOption(options.maxLineBytes, 'maxLineBytes', DEFAULT_MAX_LINE_BYTES);
-  return ncmecItems(input, state, maxNodeChars);
+/** What an API page says beside its entries: the pager's next link and each list's `maxTimestamp` (exchanges/ncmec.ts). */
+export interface NcmecPaging {
+  next?: string;
+  maxTimestamps: string[];
 }
 
-async function* ncmecItems(input: ListInput, state: ReaderState, maxNodeChars: number): AsyncGenerator<ListItem> {
+export interface NcmecReadOptions extends ReadOptions {
+  /** Called once at the end with the page's paging information. */
+  onPaging?: (paging: NcmecPaging) => void;
+}
+
+export function readNcmecXml(input: ListInput, options: NcmecReadOptions = {}): AsyncGenerator<ListItem> {
+  const state = new ReaderState(options);
+  const maxNodeChars = positiveIntOption(options.maxLineBytes, 'maxLineBytes', DEFAULT_MAX_LINE_BYTES);
+  return ncmecItems(input, state, maxNodeChars, options.onPaging);
+}
+
+async function* ncmecItems(input: ListInput, state: ReaderState, maxNodeChars: number, onPaging?: (paging: NcmecPaging) => void): AsyncGenerator<ListItem> {
+  const paging: NcmecPaging = { maxTimestamps: [] };
+  let nextText: string | undefined;
   const parser = new SaxesParser({ xmlns: false, position: true });
   const out: ListItem[] = [];
   const stack: string[] = [];
@@ -108,6 +121,11 @@ async function* ncmecItems(input: ListInput, state: ReaderState, maxNodeChars: n
     if (stack.length > MAX_DEPTH) throw new VigilError('VIGIL_ERR_LIST_FORMAT', `XML nested deeper than ${MAX_DEPTH} elements (line ${parser.line})`);
     const parent = stack[stack.length - 2];
     if (!entry) {
+      if ((name === 'images' || name === 'videos') && parent === 'queryResult') {
+        const max = attr(tag, 'maxTimestamp');
+        if (max !== undefined) paging.maxTimestamps.push(max);
+      }
+      if (name === 'next' && parent === 'paging') nextText = '';
       const kind = ENTRY_KINDS[name];
       if (kind && (parent === 'images' || parent === 'videos' || parent === 'queryResult')) {
         entry = { ...kind, line: parser.line, depth: stack.length, fields: new Map(), fingerprints: new Map(), links: new Map() };
@@ -128,6 +146,7 @@ async function* ncmecItems(input: ListInput, state: ReaderState, maxNodeChars: n
   });
   const onText = (text: string): void => {
     touched();
+    if (nextText !== undefined && nextText.length + text.length <= MAX_FIELD_CHARS) nextText += text;
     if (!capture) return;
     if (capture.text.length + text.length > MAX_FIELD_CHARS) capture.tooLong = true;
     else capture.text += text;
@@ -137,6 +156,10 @@ async function* ncmecItems(input: ListInput, state: ReaderState, maxNodeChars: n
   parser.on('closetag', (tag) => {
     touched();
     const name = local(tag.name);
+    if (name === 'next' && nextText !== undefined) {
+      if (nextText.trim() !== '') paging.next = nextText.trim();
+      nextText = undefined;
+    }
     if (entry && capture && capture.name === name) {
       const c = capture;
       capture = undefined;
@@ -175,6 +198,7 @@ async function* ncmecItems(input: ListInput, state: ReaderState, maxNodeChars: n
   if (!sawRoot) throw new VigilError('VIGIL_ERR_LIST_FORMAT', 'Not an NCMEC hash-sharing entries file: no XML element');
   parser.close();
   yield* out;
+  onPaging?.(paging);
   state.report();
 }
 

@@ -19,6 +19,7 @@ import { adminRoutes } from './routes/admin.js';
 import { bankRoutes } from './routes/banks.js';
 import { contentRoutes } from './routes/content.js';
 import { queuedContentRoutes } from './routes/queued-content.js';
+import { exchangeRoutes } from './routes/exchanges.js';
 import { hmaRoutes } from './routes/hma.js';
 import { lookupRoutes } from './routes/lookup.js';
 import { opsRoutes } from './routes/ops.js';
@@ -120,6 +121,7 @@ export async function buildApp(ctx: ServiceContext, options: { logger?: FastifyS
   hmaRoutes(app, ctx);
   rangeRoutes(app, ctx);
   reportRoutes(app, ctx);
+  exchangeRoutes(app, ctx);
   // The review UI in its own scope (cookies, forms, HTML errors, CSP stay out of the JSON API).
   await app.register(async (scope) => reviewRoutes(scope, ctx, ctx.reviewWeb ?? {}));
   const clientDemo = ctx.clientDemo;

@@ -65,6 +65,8 @@ export interface ServeOptions {
   /** Matcher poll interval (ms). */
   pollMs?: number;
   queueConcurrency?: number;
+  /** How often the background process fetches each enabled exchange (0: never); default 300,000 ms. */
+  exchangeFetchIntervalMs?: number;
   /**
    * Run the background work (queue worker, retroactive matching) in this process (default true). In a
    * cluster (`vigil serve --workers N`) one process does; all of them serve requests.
@@ -119,6 +121,7 @@ export function configOf(options: ServeOptions): VigilConfig {
     matching: { pollMs: options.pollMs ?? 1000, maxLagMs: 30_000 },
     retention: { retainDays: options.retainDays ?? 0, ...(options.retroIntervalMs ? { retroIntervalMs: options.retroIntervalMs } : {}) },
     queue: { concurrency: options.queueConcurrency ?? 4, leaseMs: options.queueLeaseMs ?? 60_000 },
+    exchanges: { fetchIntervalMs: options.exchangeFetchIntervalMs ?? 300_000 },
     rules: options.rulesFile ? { file: options.rulesFile } : {},
     demo: { enabled: options.demo ?? true, ...(options.demoDir ? { dir: options.demoDir } : {}) },
     evidence: options.evidence

@@ -78,4 +78,11 @@ export const ROUTE_SCOPES: Record<string, Scope | null> = {
   'PUT /c/exchange/{name}': 'curate',
   'DELETE /c/exchange/{name}': 'curate',
   'GET /c/exchange/{name}/status': 'lookup',
+  'GET /v1/exchanges': 'curate',
+  'POST /v1/exchanges': 'curate',
+  'GET /v1/exchange-apis': 'curate',
+  'PUT /v1/exchange-apis/{api}/credentials': 'admin',
+  'GET /v1/exchanges/{name}': 'curate',
+  'POST /v1/exchanges/{name}/fetch': 'curate',
+  'DELETE /v1/exchanges/{name}': 'curate',
 };

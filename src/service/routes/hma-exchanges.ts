@@ -1,14 +1,18 @@
 /**
  * HMA's exchange configuration endpoints (/c/exchanges*, /c/exchange/NAME*): the exchange APIs, their field
  * schemas, per-API credentials (stored encrypted, never returned), and exchanges, each with the bank it fills.
- * What the fetcher will use (issue #18); until it runs, the fetch status says "never fetched".
+ * The scheduler in the service fetches them (exchanges/fetcher.ts); the status is the fetcher's.
  */
 import type { FastifyInstance } from 'fastify';
 import { VigilError } from '../../core/errors.js';
 import { EXCHANGE_APIS, ExchangeConfigs, exchangeApi, type Exchange } from '../../exchanges/config.js';
+import { removeExchange } from '../../exchanges/service.js';
 import { auditActorOf } from '../auth.js';
 import type { ServiceContext } from '../context.js';
 import { sendHmaForbidden } from './hma.js';
+
+/** The APIs HMA itself knows; Vigil's own (file, vigil) are on /v1/exchange-apis. */
+const HMA_APIS = new Set(['fb_threatexchange', 'ncmec', 'stop_ncii']);
 
 export function hmaExchangeRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   const tags = ['hma'];
@@ -22,7 +26,7 @@ export function hmaExchangeRoutes(app: FastifyInstance, ctx: ServiceContext): vo
     return e;
   };
 
-  app.get('/c/exchanges/apis', { config: { scope: 'lookup' }, schema: { tags, summary: 'HMA: the exchange APIs this server knows' } }, async () => Object.keys(EXCHANGE_APIS));
+  app.get('/c/exchanges/apis', { config: { scope: 'lookup' }, schema: { tags, summary: 'HMA: the exchange APIs this server knows' } }, async () => Object.keys(EXCHANGE_APIS).filter((a) => HMA_APIS.has(a)));
 
   app.get('/c/exchanges/api/:api', { config: { scope: 'lookup' }, schema: { tags, summary: 'HMA: whether an exchange API takes credentials and has them', params: apiParams } }, async (request) =>
     apiInfo((request.params as { api: string }).api));
@@ -71,11 +75,13 @@ export function hmaExchangeRoutes(app: FastifyInstance, ctx: ServiceContext): vo
   });
 
   app.delete('/c/exchange/:name', { config: { scope: 'curate' }, schema: { tags, summary: 'HMA: delete an exchange (its bank stays)', params: nameParams } }, async (request) => {
-    await ctx.exchanges.delete(auditActorOf(request), (request.params as { name: string }).name);
+    const { name } = request.params as { name: string };
+    // Its fetch state goes with it (a new exchange of that name starts from the beginning); the bank stays.
+    if (await ctx.exchanges.get(name)) await removeExchange(ctx.vigil, auditActorOf(request), name);
     return { message: 'Exchange deleted' };
   });
 
-  app.get('/c/exchange/:name/status', { config: { scope: 'lookup' }, schema: { tags, summary: 'HMA: the exchange\'s fetch status (never fetched until the fetcher runs)', params: nameParams } }, async (request) => {
+  app.get('/c/exchange/:name/status', { config: { scope: 'lookup' }, schema: { tags, summary: 'HMA: the exchange\'s fetch status', params: nameParams } }, async (request) => {
     const { name } = request.params as { name: string };
     await requireExchange(name);
     return ctx.exchanges.fetchStatus(name);
