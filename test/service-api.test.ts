@@ -757,11 +757,14 @@ test('exchanges: credentials, add, list, get, fetch (a list file at a local URL)
   }
 });
 
-test('every non-HMA operation of the spec was exercised by this file', () => {
+/** Operations exercised over HTTP by their own file (with its fake NCMEC server): test/reports-api.test.ts. */
+const EXERCISED_ELSEWHERE = /^(GET|POST|PUT) \/v1\/(reports|incidents\/\{id\}\/reports|evidence\/\{id\}\/legal-hold)/;
+
+test('every non-HMA operation of the spec was exercised by this file (or by its own file)', () => {
   const hma = (name: string) => {
     const [method, path] = name.split(' ');
     return (v.operation(method.toLowerCase() as Method, path).tags ?? []).includes('hma');
   };
-  const missing = Object.keys(OPERATIONS).filter((name) => !hma(name) && !exercised.has(name));
+  const missing = Object.keys(OPERATIONS).filter((name) => !hma(name) && !exercised.has(name) && !EXERCISED_ELSEWHERE.test(name));
   assert.deepEqual(missing, []);
 });

@@ -79,6 +79,11 @@ export interface ReportView {
 const DAY = 86_400_000;
 
 /** The report ran into something that did not come from NCMEC (configuration, missing evidence). */
+/** Steps one queue job takes before handing the rest to a fresh job (each file is two steps). */
+const STEPS_PER_RUN = 64;
+/** Restarts (NCMEC lost the unfinished report) one job tolerates before backing off as a failed attempt. */
+const MAX_RESTARTS_PER_RUN = 2;
+
 class StepFailure extends Error {
   constructor(message: string, readonly failure: FailureClass, readonly retryable: boolean) {
     super(message);
@@ -88,6 +93,7 @@ class StepFailure extends Error {
 export class ReportService {
   private readonly now: () => Date;
   private clientCache: NcmecClient | undefined;
+  private readonly restartsInRun = new Map<number, number>();
 
   constructor(private readonly o: ReportingOptions) {
     this.now = o.now ?? (() => new Date());
@@ -166,9 +172,23 @@ export class ReportService {
     const id = (job.payload as { reportId?: unknown }).reportId;
     if (typeof id !== 'number') throw permanentError(new VigilError('VIGIL_ERR_INVALID_ARGUMENT', 'report job without a reportId'));
     const last = job.attempts + 1 >= job.maxAttempts;
-    for (let steps = 0; steps < 16; steps++) {
-      const outcome = await this.advance(id, { lastAttempt: last });
-      if (outcome === 'done') return;
+    this.restartsInRun.set(id, 0);
+    try {
+      for (let steps = 0; steps < STEPS_PER_RUN; steps++) {
+        const outcome = await this.advance(id, { lastAttempt: last });
+        if (outcome === 'done') return;
+        if ((this.restartsInRun.get(id) ?? 0) >= MAX_RESTARTS_PER_RUN) {
+          // NCMEC keeps dropping the unfinished report: back off (counted, loud) instead of opening orphan after orphan.
+          const e = new StepFailure(`NCMEC dropped the unfinished report ${MAX_RESTARTS_PER_RUN} times in one run`, 'ncmec_server', true);
+          await this.recordFailure(await this.row(id), e, last);
+          throw last ? permanentError(e) : e;
+        }
+      }
+      // More steps than one run takes (a report with many files): a fresh job goes on, never a silent stop.
+      await this.o.db.transaction((tx) => this.enqueue(tx, id, Date.parse(this.now().toISOString()) + job.id));
+      this.o.onJobsQueued?.();
+    } finally {
+      this.restartsInRun.delete(id);
     }
   }
 
@@ -255,6 +275,7 @@ export class ReportService {
   }
 
   private async restart(report: ReportsTable, why: string): Promise<void> {
+    if (this.restartsInRun.has(report.id)) this.restartsInRun.set(report.id, (this.restartsInRun.get(report.id) ?? 0) + 1);
     // The report in flight may hold a file twice: retract it (best effort: NCMEC deletes unfinished reports anyway).
     let retracted: NcmecResponse | null = null;
     if (report.ncmec_report_id) {
