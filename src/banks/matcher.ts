@@ -423,9 +423,20 @@ export class BankMatcher {
       index!.add(signal.id, signal.value);
     }
     if (!fresh()) throw new VigilError('VIGIL_ERR_CONFLICT', 'A sync started while the snapshot was restored');
+    // Which list hashes are degenerate is not in the snapshot: recomputed from the restored hashes, as apply() does.
+    const degenerateOf = new Uint8Array(s.bankOf.length);
+    for (const photos of indexes) {
+      if (photos.kind !== 'hamming256') continue;
+      for (let id = 0; id < s.bankOf.length; id++) {
+        if (s.statusOf[id] === 0) continue;
+        const bytes = photos.index.get(id);
+        if (bytes && isDegenerate(bytes)) degenerateOf[id] = 1;
+      }
+    }
     this.setIndexes(indexes);
     this.bankOf = s.bankOf;
     this.statusOf = s.statusOf;
+    this.degenerateOf = degenerateOf;
     this.cursor = s.position;
     this.lastApplied = s.check;
     return { position: s.position };

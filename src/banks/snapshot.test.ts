@@ -3,6 +3,7 @@ import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, st
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { ListItem } from '../lists/types.js';
+import { isDegenerate } from '../signals/pdq/degenerate.js';
 import { hash256FromHex, hash256ToHex } from '../signals/pdq/hash256.js';
 import { openStore } from '../store/store.js';
 import type { Store } from '../store/types.js';
@@ -139,6 +140,35 @@ test('a new snapshot replaces the one before last; the previous generation is ke
     const generations = new Set(readdirSync(snap).filter((n) => n.endsWith('.pdq')));
     assert.equal(generations.size, 2);
     assert.ok(readdirSync(snap).includes('matcher.snapshot'));
+  } finally {
+    await store.close();
+  }
+});
+
+test('a degenerate list hash stays degenerate after a restore: it matches only itself, never a near query', async () => {
+  const dir = tempDir('snapshot-degenerate');
+  const store = await openStore(join(dir, 'vigil.db'));
+  try {
+    // A striped hash (a bar): rows of all-0 and all-1, the shape that matched unrelated pictures loosely.
+    const striped = '0000ffff00007fffffff0000ffff0000ffff0000ffff0000ffff0000ffff8000';
+    await store.createBank({ name: 'list-a', source: 'test' });
+    await store.importList('list-a', [record(1, [{ type: 'pdq', value: striped }, { type: 'md5', value: md5(1) }])]);
+    // 15 bits away, 3 in each of 5 rows: no longer striped itself, so only the list side can refuse it.
+    let nearHex = striped;
+    for (let row = 0; row < 5; row++) nearHex = flip(nearHex, row * 16 + 4, 3);
+    assert.equal(isDegenerate(hash256FromHex(nearHex)), false);
+    const near: MatchQuery = { pdq: [{ view: 'original', quality: 100, hashes: [hash256FromHex(nearHex)] }] };
+    const live = matcherOf(store);
+    await live.warm();
+    assert.deepEqual(await live.match(near), [], 'a near query never matches a degenerate list hash');
+    const snap = join(dir, 'index');
+    mkdirSync(snap);
+    assert.equal(live.saveSnapshot(snap), true);
+    const restored = matcherOf(store);
+    await restored.restoreSnapshot(snap);
+    await restored.sync();
+    assert.deepEqual(await restored.match(near), [], 'nor after a restore');
+    assert.equal((await restored.match({ pdq: [{ view: 'original', quality: 100, hashes: [hash256FromHex(striped)] }] })).length, 1, 'the identical hash still matches');
   } finally {
     await store.close();
   }
