@@ -447,6 +447,10 @@ describe('CyberTipline reports', () => {
       assert.deepEqual(await autoOpenAllowed(tx, decisionId, []), { allowed: false });
       assert.deepEqual(await autoOpenAllowed(tx, decisionId, ['OTHER']), { allowed: false });
       assert.deepEqual(await autoOpenAllowed(tx, decisionId, ['VERIFIED']), { allowed: true, bank: 'VERIFIED' });
+      const evidenceId = (await tx.k.selectFrom('decisions').select('evidence_id').where('id', '=', decisionId).executeTakeFirstOrThrow()).evidence_id;
+      await tx.k.updateTable('decisions').set({ evidence_id: null }).where('id', '=', decisionId).execute();
+      assert.deepEqual(await autoOpenAllowed(tx, decisionId, ['VERIFIED']), { allowed: false }, 'hashes a client sent (no preserved content) never open one by themselves');
+      await tx.k.updateTable('decisions').set({ evidence_id: evidenceId }).where('id', '=', decisionId).execute();
       await tx.k.updateTable('decision_matches').set({ distance: 3 }).where('decision_id', '=', decisionId).execute();
       assert.deepEqual(await autoOpenAllowed(tx, decisionId, ['VERIFIED']), { allowed: false }, 'a near match never opens one by itself');
     });
