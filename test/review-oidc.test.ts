@@ -146,12 +146,17 @@ test('a second sign-in is the same person; a changed claim changes the role', as
   assert.equal(links.length, 1);
 });
 
-test('an existing account of the same sign-in name is linked, not duplicated', async () => {
+test('an existing account of the same sign-in name is never taken over: the identity gets an account of its own', async () => {
   const bob = await service.ctx.vigil.users.createNow({ name: 'bob', role: 'reviewer', password: 'correct horse battery' }, { actor: 'test' });
   const { callback } = await signInAs('bob');
   assert.equal(callback.statusCode, 303);
-  assert.equal((await service.ctx.vigil.users.getByName('bob'))!.id, bob.id);
-  assert.equal((await service.ctx.vigil.users.get(bob.id))!.role, 'senior_reviewer');
+  const local = (await service.ctx.vigil.users.get(bob.id))!;
+  assert.equal(local.role, 'reviewer', 'the local account is untouched');
+  const link = await service.ctx.vigil.db.k.selectFrom('oidc_identities').select('user_id').where('subject', '=', 'bob').executeTakeFirstOrThrow();
+  assert.notEqual(Number(link.user_id), bob.id);
+  const sso = (await service.ctx.vigil.users.get(Number(link.user_id)))!;
+  assert.equal(sso.name, 'sso-bob');
+  assert.equal(sso.role, 'senior_reviewer');
 });
 
 test('refused: no mapped role (audited, no account made); a callback without our pending sign-in or with another one', async () => {
@@ -168,4 +173,15 @@ test('refused: no mapped role (audited, no account made); a callback without our
   assert.equal(swapped.callback.statusCode, 403);
   const none = await service.app.inject({ method: 'GET', url: '/review/login/oidc/callback?code=x&state=y' });
   assert.equal(none.statusCode, 403);
+});
+
+test('a linked person whose role the organisation took away is refused, and the account is disabled (password and sessions too)', async () => {
+  ACCOUNTS.alice.groups = ['vigil-seniors'];
+  assert.equal((await signInAs('alice')).callback.statusCode, 303);
+  const alice = (await service.ctx.vigil.users.getByName('alice'))!;
+  assert.equal(alice.disabled, false);
+  ACCOUNTS.alice.groups = ['no-vigil-group'];
+  const { callback } = await signInAs('alice');
+  assert.equal(callback.statusCode, 403);
+  assert.equal((await service.ctx.vigil.users.get(alice.id))!.disabled, true);
 });

@@ -70,6 +70,10 @@ function nameOf(claims: Record<string, unknown>, subject: string): string {
   for (const c of [claims.preferred_username, claims.email]) {
     if (typeof c === 'string' && /^[a-z0-9][a-z0-9._@+-]{0,99}$/.test(c.trim().toLowerCase())) return c.trim().toLowerCase();
   }
+  return subjectName(subject);
+}
+
+function subjectName(subject: string): string {
   return `sso-${subject.toLowerCase().replace(/[^a-z0-9._@+-]/g, '-')}`.slice(0, 100);
 }
 
@@ -130,19 +134,26 @@ export class OidcSignIn {
     return this.o.db.transaction(async (tx) => {
       const at = (this.o.now?.() ?? new Date()).toISOString();
       const by = { actor, requestId };
+      const link = await tx.k.selectFrom('oidc_identities').select('user_id').where('issuer', '=', issuer).where('subject', '=', subject).executeTakeFirst();
       if (!role) {
         await this.o.audit.append(tx, { ...by, action: 'user.sso_refused', subject: `oidc:${issuer}#${subject}`, details: { reason: 'no Vigil role for the claim', claim: this.o.config.roleClaim } });
+        // The organisation took the role away: the linked account stops too (its password and its open sessions).
+        const linked = link ? await this.o.users.get(Number(link.user_id), tx) : undefined;
+        if (linked && !linked.disabled) await this.o.users.disable(tx, linked.id, by);
         return null;
       }
-      const link = await tx.k.selectFrom('oidc_identities').select('user_id').where('issuer', '=', issuer).where('subject', '=', subject).executeTakeFirst();
       let user: User | undefined;
       if (link) {
         user = await this.o.users.get(Number(link.user_id), tx);
         await tx.k.updateTable('oidc_identities').set({ last_login_at: at }).where('issuer', '=', issuer).where('subject', '=', subject).execute();
       } else {
-        const name = nameOf(claims, subject);
-        user = await this.o.users.getByName(name, tx);
-        user ??= await this.o.users.create(tx, { name, displayName: typeof claims.name === 'string' && claims.name.trim() ? claims.name.slice(0, 200) : name, role, childSafety, password: unusable }, by);
+        // Never linked to an existing account by its name or e-mail: both are claims a person may choose at
+        // many providers, so that would hand over whoever already holds the name (an admin). A taken name gets
+        // the subject's; linking an existing account to an identity is an administrator's explicit act.
+        let name = nameOf(claims, subject);
+        if (await this.o.users.getByName(name, tx)) name = subjectName(subject);
+        for (let n = 2; await this.o.users.getByName(name, tx); n++) name = `${subjectName(subject).slice(0, 90)}-${n}`;
+        user = await this.o.users.create(tx, { name, displayName: typeof claims.name === 'string' && claims.name.trim() ? claims.name.slice(0, 200) : name, role, childSafety, password: unusable }, by);
         await tx.k.insertInto('oidc_identities').values({ issuer, subject, user_id: user.id, created_at: at, last_login_at: at }).execute();
         await this.o.audit.append(tx, { ...by, action: 'user.sso_linked', subject: `user:${user.id}`, details: { issuer, subject } });
       }
