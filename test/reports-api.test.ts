@@ -70,6 +70,8 @@ for (const engine of ENGINE_NAMES) describe(`reports API and CLI (${engine})`, (
     const shown = await api('GET', `/v1/reports/${id}`, reviewKey);
     assert.equal((shown.body.report as { state: string }).state, 'finished');
     assert.deepEqual((shown.body.responses as { step: string }[]).map((r) => r.step), ['submit', 'upload', 'fileinfo', 'finish']);
+    const reads = await t.service.ctx.audit.list({ subject: `report:${id}`, action: 'data.accessed' });
+    assert.equal(reads.length, 1, 'reading a report is audited');
     assert.equal(ncmec.finished().length, 1);
     const csv = await runVigil(['--db', t.dbUrl, 'report', 'transparency', '--from', '2000-01-01', '--to', '2100-01-01', '--format', 'csv'], t.env);
     assert.equal(csv.status, 0, csv.stderr);

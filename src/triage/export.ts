@@ -67,10 +67,11 @@ export function exportRecord(row: CaseRow, series: Map<string, { vic?: number; u
 
 const CSV_COLUMNS = ['path', 'size', 'md5', 'sha1', 'sha256', 'type', 'pdq', 'quality', 'status', 'matches', 'duplicateGroup', 'series', 'make', 'model', 'serial', 'takenAt', 'lat', 'lon', 'errorCode', 'errorMessage', 'projectVicCategory', 'ukCategory'];
 
-function csvCell(v: unknown): string {
+export function csvCell(v: unknown): string {
   const s = v === null || v === undefined ? '' : String(v);
-  // A leading =,+,-,@ would be a formula in a spreadsheet: quoted with a leading apostrophe.
-  const safe = /^[=+\-@\t\r]/.test(s) && !/^-?\d/.test(s) ? `'${s}` : s;
+  // A leading =,+,-,@ would be a formula in a spreadsheet (file names come from a suspect's device): quoted with
+  // a leading apostrophe. Only a plain number (a negative longitude) is left as it is.
+  const safe = /^[=+\-@\t\r]/.test(s) && !/^-?\d+(\.\d+)?$/.test(s) ? `'${s}` : s;
   return /[",\n\r]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
 }
 

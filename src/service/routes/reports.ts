@@ -41,7 +41,10 @@ export function reportRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     const { id: reportId } = request.params as { id: number };
     const r = await reports.get(reportId);
     if (!r) throw new VigilError('VIGIL_ERR_NOT_FOUND', `No report ${reportId}`);
-    return { report: r, responses: await reports.responses(reportId) };
+    const responses = await reports.responses(reportId);
+    // A report names an account and its addresses: every read is audited, as content reads are.
+    await ctx.audit.appendNow({ ...auditActorOf(request), action: 'data.accessed', subject: `report:${reportId}`, details: { route: 'GET /v1/reports/:id' } });
+    return { report: r, responses };
   });
 
   app.post('/v1/incidents/:id/reports', {
@@ -102,7 +105,13 @@ export function reportRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   app.get('/v1/reports/:id/account-info', {
     config: { scope: 'review' },
     schema: { tags: ['reports'], summary: 'What the platform answered about the account (tracked with the report)', params: idParams, response: { 200: { type: 'object', required: ['answers'], properties: { answers: { type: 'array', items: { type: 'object', additionalProperties: true } } } }, ...ERROR_RESPONSES } },
-  }, async (request) => ({ answers: await reports.accountInfo((request.params as { id: number }).id) }));
+  }, async (request) => {
+    const { id: reportId } = request.params as { id: number };
+    const answers = await reports.accountInfo(reportId);
+    // The platform's personal data about the account: every read audited.
+    await ctx.audit.appendNow({ ...auditActorOf(request), action: 'data.accessed', subject: `report:${reportId}`, details: { route: 'GET /v1/reports/:id/account-info' } });
+    return { answers };
+  });
 
   app.put('/v1/evidence/:id/legal-hold', {
     config: { scope: 'admin' },
