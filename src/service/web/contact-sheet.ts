@@ -25,6 +25,25 @@ export interface ContactSheetOptions {
   /** Gives up after this long (default 60 s). */
   timeoutMs?: number;
   ffmpegPath?: string;
+  /**
+   * Where the decrypted video sits while ffmpeg reads it: the service's private (0700) upload folder, which a
+   * restart clears should a crash leave it there; the OS temp folder only where none is given.
+   */
+  tempDir?: string;
+}
+
+/** Sheets built at once per process: each runs ffmpeg and holds a decrypted video on disk. */
+const MAX_CONCURRENT = 2;
+let running = 0;
+const waiting: (() => void)[] = [];
+
+async function slot(): Promise<() => void> {
+  if (running >= MAX_CONCURRENT) await new Promise<void>((resolve) => waiting.push(resolve));
+  running++;
+  return () => {
+    running--;
+    waiting.shift()?.();
+  };
 }
 
 export interface ContactSheet {
@@ -42,7 +61,8 @@ export async function contactSheet(video: Readable, o: ContactSheetOptions = {})
   const columns = Math.max(1, Math.min(o.columns ?? 4, tiles));
   const tileWidth = Math.max(16, Math.min(o.tileWidth ?? 240, 640));
   const run = { timeoutMs: o.timeoutMs ?? 60_000, ...(o.ffmpegPath ? { ffmpegPath: o.ffmpegPath } : {}) };
-  const dir = await mkdtemp(join(tmpdir(), 'vigil-sheet-'));
+  const release = await slot();
+  const dir = await mkdtemp(join(o.tempDir ?? tmpdir(), 'vigil-sheet-'));
   try {
     const path = join(dir, 'video');
     await pipeline(video, createWriteStream(path, { flags: 'wx', mode: 0o600 }));
@@ -66,5 +86,6 @@ export async function contactSheet(video: Readable, o: ContactSheetOptions = {})
     return { image, frames: shots.length, timestamps: shots.map((s) => s.timestamp), width, height };
   } finally {
     await rm(dir, { recursive: true, force: true });
+    release();
   }
 }

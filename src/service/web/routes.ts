@@ -250,7 +250,7 @@ export async function reviewRoutes(app: FastifyInstance, ctx: ServiceContext, o:
       : sharp({ limitInputPixels: 100_000_000 }).rotate().resize(1600, 1600, { fit: 'inside', withoutEnlargement: true }).jpeg({ quality: 85 });
     if (media.mediaType !== null && VIDEO.has(media.mediaType)) {
       // A video is never played: frames sampled across it, as one still that is blurred and revealed like a picture.
-      const sheet = await contactSheet(source);
+      const sheet = await contactSheet(source, { tempDir: ctx.tempDir });
       transform.end(sheet.image);
     } else {
       source.on('error', (err) => transform.destroy(err));
