@@ -5,7 +5,6 @@
  * test-output/review-e2e/ (ignored by git).
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
@@ -17,6 +16,7 @@ import { signMedia } from '../src/service/web/routes.js';
 import { SHARED } from './helpers/shared.js';
 import { startService, type RunningService } from '../src/service/serve.js';
 import { tempDir } from './helpers/temp.js';
+import { bounded, CHROMIUM_ARGS, systemChromium } from './helpers/chromium.js';
 
 // The few browser globals the page functions below use (the project compiles without the DOM library).
 interface HTMLImageElement { complete: boolean; naturalWidth: number; getAttribute(name: string): string | null }
@@ -40,19 +40,6 @@ async function checkA11y(page: Page, name: string): Promise<void> {
 }
 const PASSWORD = 'correct horse battery';
 
-/** The system's Chromium: the first of the usual names on the PATH (or $CHROMIUM_PATH). */
-function findChromium(): string {
-  if (process.env.CHROMIUM_PATH) return process.env.CHROMIUM_PATH;
-  for (const name of ['chromium', 'chromium-browser', 'google-chrome-stable', 'google-chrome']) {
-    try {
-      const path = execFileSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).trim();
-      if (path) return path;
-    } catch {
-      // not this one
-    }
-  }
-  throw new Error('No Chromium found on the PATH (apt-get install chromium; .ci/run does): the browser tests need one');
-}
 
 let service: RunningService;
 let browser: Browser;
@@ -76,12 +63,9 @@ before(async () => {
     contentId: 'e2e-video-1', accountId: 'video-account', priority: 1, signals: [signal], evidenceId: stored.id,
     evidence: { keyId: stored.keyId, sha256: stored.sha256, size: stored.size, mediaType: 'mp4' }, at: new Date().toISOString(),
   }));
-  browser = await chromium.launch({ executablePath: findChromium(), headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+  browser = await chromium.launch({ executablePath: systemChromium(), headless: true, args: CHROMIUM_ARGS });
 });
 
-/** At most `ms` for a clean-up step: a browser that does not close must not hold the suite. */
-const bounded = (what: string, p: Promise<unknown> | undefined, ms = 20_000) =>
-  Promise.race([p, new Promise((resolve) => setTimeout(() => resolve(console.error(`${what} did not finish in ${ms} ms`)), ms).unref())]);
 
 after(async () => {
   console.log(`axe checked: ${checked.join('; ')}`);
