@@ -213,6 +213,23 @@ describe('CyberTipline reports', () => {
     assert.ok((await auditActions(env.vigil, `report:${id}`)).includes('report.restarted'));
   });
 
+  test('two runs of one report upload the same file at once: the loser restarts the report, filed with its file once', async () => {
+    const env = await setup();
+    const { incidentId } = await seed(env);
+    const { id } = await env.vigil.reports.open(incidentId, SYSTEM);
+    assert.equal(await env.vigil.reports.advance(id), 'more');
+    const ncmecId = (await env.vigil.reports.get(id))!.ncmecReportId!;
+    // A redelivered job: both read "submitted" before either uploads, both upload, one compare-and-set wins.
+    const both = await Promise.allSettled([env.vigil.reports.advance(id), env.vigil.reports.advance(id)]);
+    assert.deepEqual(both.map((b) => b.status), ['fulfilled', 'fulfilled'], 'the loser restarts instead of failing');
+    assert.equal(env.server.reports.get(ncmecId)!.files.length, 2, 'NCMEC got the file twice');
+    assert.equal(env.server.reports.get(ncmecId)!.state, 'retracted', 'so that report was retracted');
+    assert.equal(await runToEnd(env.vigil, id), 'finished');
+    assert.equal(env.server.finished().length, 1);
+    assert.equal(env.server.finished()[0]!.files.length, 1, 'filed with its file once');
+    assert.ok((await auditActions(env.vigil, `report:${id}`)).includes('report.restarted'));
+  });
+
   test('a time-out is classified and retried', async () => {
     const env = await setup({ ncmec: { baseUrl: 'http://placeholder.invalid', timeoutMs: 300 } });
     // The placeholder above is replaced: the server's URL is only known after it started.

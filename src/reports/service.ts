@@ -90,6 +90,9 @@ class StepFailure extends Error {
   }
 }
 
+/** A step's compare-and-set lost: another run (a redelivered job, a retract) moved the report first. */
+class LostRace extends StepFailure {}
+
 export class ReportService {
   private readonly now: () => Date;
   private clientCache: NcmecClient | undefined;
@@ -235,7 +238,7 @@ export class ReportService {
       await this.keep(tx, report.id, r, at);
       const moved = await tx.k.updateTable('reports').set({ ...set, state: to, updated_at: at, failure_class: null, retryable: 0, last_error: null } as never)
         .where('id', '=', report.id).where('state', '=', report.state).where('updated_at', '=', report.updated_at).executeTakeFirst();
-      if (Number(moved.numUpdatedRows) !== 1) throw new StepFailure(`Report ${report.id} changed while a step ran (now ${(await this.row(report.id, tx)).state})`, 'ncmec_server', true);
+      if (Number(moved.numUpdatedRows) !== 1) throw new LostRace(`Report ${report.id} changed while a step ran (now ${(await this.row(report.id, tx)).state})`, 'ncmec_server', true);
       await more?.(tx);
       if (audit) await this.o.audit.append(tx, { actor: 'system', action: audit.action, subject: `report:${report.id}`, details: { ...audit.details, ...(r?.requestId ? { ncmecRequestId: r.requestId } : {}) } });
     });
@@ -315,9 +318,19 @@ export class ReportService {
       throw err;
     }
     const last = files.filter((f) => f.ncmec_file_id === null).length === 1;
-    await this.transition(report, last ? 'files_uploaded' : 'submitted', {}, res, { action: 'report.file_uploaded', details: { evidenceId: next.evidence_id, ncmecFileId: res.fileId, md5: res.md5 } }, async (tx) => {
-      await tx.k.updateTable('report_files').set({ ncmec_file_id: res.fileId, ncmec_md5: res.md5 }).where('report_id', '=', report.id).where('ordinal', '=', next.ordinal).execute();
-    });
+    try {
+      await this.transition(report, last ? 'files_uploaded' : 'submitted', {}, res, { action: 'report.file_uploaded', details: { evidenceId: next.evidence_id, ncmecFileId: res.fileId, md5: res.md5 } }, async (tx) => {
+        await tx.k.updateTable('report_files').set({ ncmec_file_id: res.fileId, ncmec_md5: res.md5 }).where('report_id', '=', report.id).where('ordinal', '=', next.ordinal).execute();
+      });
+    } catch (err) {
+      if (!(err instanceof LostRace)) throw err;
+      // Another run of this report moved it while this upload ran: the NCMEC report it still holds may now have
+      // the file twice, so it starts again as after an ambiguous upload. Retracted, finished or already restarted
+      // (no longer that NCMEC report): nothing of ours is left in flight.
+      const now = await this.row(report.id);
+      if ((TERMINAL_STATES as readonly string[]).includes(now.state) || now.state === 'draft' || now.ncmec_report_id !== report.ncmec_report_id) throw err;
+      await this.restart(now, `a concurrent run moved the report while file ${next.ordinal} was being uploaded (NCMEC file ${res.fileId})`);
+    }
   }
 
   private async sendDetails(report: ReportsTable): Promise<void> {
