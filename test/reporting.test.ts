@@ -307,6 +307,29 @@ describe('CyberTipline reports', () => {
     assert.equal((await env.vigil.reports.get(r2.id))!.state, 'retracted');
   });
 
+  test('a stuck report (unfinished, no pending or running job) is re-queued by a person; one with a pending job is not', async () => {
+    const env = await setup();
+    const { incidentId } = await seed(env);
+    const { id } = await env.vigil.reports.open(incidentId, SYSTEM);
+    assert.equal(await env.vigil.reports.advance(id), 'more');
+    await assert.rejects(env.vigil.reports.retry(id, { actor: 'user:1' }), /pending/, 'its job is still pending: it moves by itself');
+    // Its job lost outside the report's own failure handling (dead-lettered by hand): nothing will move it.
+    await env.vigil.db.k.updateTable('queue_jobs').set({ state: 'dead' }).where('queue', '=', 'ncmec-report').execute();
+    assert.equal(await env.vigil.worker.runOnce(), 0);
+    const r = await env.vigil.reports.retry(id, { actor: 'user:1', requestId: 'req-stuck' });
+    assert.equal(r.state, 'submitted', 'resumes where it stood');
+    assert.equal(await env.vigil.worker.runOnce(), 1);
+    assert.equal((await env.vigil.reports.get(id))!.state, 'finished');
+    assert.equal(env.server.finished().length, 1);
+    const audit = await env.vigil.db.k.selectFrom('audit_log' as never).select(['actor' as never, 'request_id' as never, 'details' as never]).where('subject' as never, '=', `report:${id}` as never).where('action' as never, '=', 'report.retried' as never).execute();
+    assert.equal(audit.length, 1);
+    const entry = audit[0] as { actor: string; request_id: string; details: string };
+    assert.equal(entry.actor, 'user:1');
+    assert.equal(entry.request_id, 'req-stuck');
+    assert.deepEqual(JSON.parse(entry.details), { resumeAt: 'submitted', failure: null, stuck: true });
+    await assert.rejects(env.vigil.reports.retry(id, { actor: 'user:1' }), /finished/, 'a finished report is not retried');
+  });
+
   test('wrong credentials: "credentials", not retried; never in the stored error', async () => {
     const env = await setup();
     const v = await env.reopen({ ncmec: { baseUrl: env.server.url, username: 'esp', password: 'wrong-password-xyz', timeoutMs: 2000 } });

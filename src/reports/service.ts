@@ -390,17 +390,28 @@ export class ReportService {
     });
   }
 
-  /** A person re-queues a failed report (after fixing what its failure class names); audited. */
+  /** True when a pending or running job of the report's queue carries this report (at most a few such jobs exist). */
+  private async hasLiveJob(tx: Tx, id: number): Promise<boolean> {
+    const jobs = await tx.k.selectFrom('queue_jobs').select('payload').where('queue', '=', REPORT_QUEUE).where('state', 'in', ['pending', 'running']).execute();
+    return jobs.some((j) => (JSON.parse(j.payload) as { reportId?: unknown }).reportId === id);
+  }
+
+  /**
+   * A person re-queues a failed report (after fixing what its failure class names), or a stuck one: unfinished
+   * with no pending or running job left to move it (a job dead-lettered outside the report's own failure
+   * handling, a job deleted by hand); audited.
+   */
   async retry(id: number, who: Actor): Promise<ReportView> {
     await this.o.db.transaction(async (tx) => {
       const r = await this.row(id, tx);
-      if (r.state !== 'failed') throw new VigilError('VIGIL_ERR_CONFLICT', `Report ${id} is ${r.state}: only a failed report is retried (a pending one retries by itself)`);
+      const stuck = !(TERMINAL_STATES as readonly string[]).includes(r.state) && !(await this.hasLiveJob(tx, id));
+      if (r.state !== 'failed' && !stuck) throw new VigilError('VIGIL_ERR_CONFLICT', `Report ${id} is ${r.state}: only a failed report, or an unfinished one without a pending job, is retried (a pending one retries by itself)`);
       const at = this.now().toISOString();
-      const resume = r.failed_from ?? 'draft';
+      const resume = r.state === 'failed' ? (r.failed_from ?? 'draft') : r.state;
       const generation = (await tx.k.selectFrom('report_responses').select((eb) => eb.fn.countAll<number>().as('n')).where('report_id', '=', id).executeTakeFirstOrThrow()).n;
       await tx.k.updateTable('reports').set({ state: resume, attempts: 0, updated_at: at } as never).where('id', '=', id).execute();
       await this.enqueue(tx, id, Number(generation) + 1 + Date.parse(at));
-      await this.o.audit.append(tx, { actor: who.actor, requestId: who.requestId ?? null, action: 'report.retried', subject: `report:${id}`, details: { resumeAt: resume, failure: r.failure_class } });
+      await this.o.audit.append(tx, { actor: who.actor, requestId: who.requestId ?? null, action: 'report.retried', subject: `report:${id}`, details: { resumeAt: resume, failure: r.failure_class, ...(stuck ? { stuck: true } : {}) } });
     });
     this.o.onJobsQueued?.();
     return (await this.get(id))!;
