@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { createHash, createPrivateKey, createPublicKey, verify } from 'node:crypto';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import pino from 'pino';
 import { parseConfig, type ConfigInput } from '../src/app/config.js';
@@ -21,6 +21,7 @@ import { transparencyCsv, transparencyHtml, transparencyReport } from '../src/re
 import { generateCheckpointKey } from '../src/audit/checkpoint.js';
 import type { Signal } from '../src/store/types.js';
 import { FakeNcmec } from './helpers/ncmec-server.js';
+import { syntheticPng } from './helpers/images.js';
 import { tempDir } from './helpers/temp.js';
 
 const K1 = `k1:${Buffer.alloc(32, 1).toString('base64')}`;
@@ -406,6 +407,36 @@ describe('CyberTipline reports', () => {
     assert.equal(added[0]!.value, r.files[0]!.sha256);
     assert.equal(added[1]!.value, env.server.finished()[0]!.files[0]!.md5);
     assert.equal(added[0]!.sourceId, `ncmec-report:${r.ncmecReportId}`);
+  });
+
+  test('a reported picture\'s PDQ goes into the bank too: read from the evidence through a private temp file, audited', async () => {
+    const env = await setup();
+    const png = await syntheticPng(256, 192, 7);
+    const { incidentId, evidenceId } = await seed(env, { bytes: png });
+    const { id } = await env.vigil.reports.open(incidentId, SYSTEM);
+    assert.equal(await runToEnd(env.vigil, id), 'finished');
+    const tmp = tempDir('to-bank');
+    const seen: { file: number; dir: number; dirIn: string }[] = [];
+    const deps = {
+      db: env.vigil.db, banks: env.vigil.banks, audit: env.vigil.audit, evidence: () => env.vigil.evidence(),
+      hashFile: async (path: string) => {
+        seen.push({ file: statSync(path).mode & 0o777, dir: statSync(dirname(path)).mode & 0o777, dirIn: dirname(dirname(path)) });
+        return env.vigil.hashFile(path);
+      },
+    };
+    const added = await addReportedToBank(deps, id, 'VERIFIED', { actor: 'user:1', requestId: 'r-pdq' }, { tempDir: tmp });
+    assert.deepEqual(added.map((s) => s.type), ['sha256', 'md5', 'pdq']);
+    const direct = join(tmp, 'direct.png');
+    writeFileSync(direct, png);
+    assert.equal(added[2]!.value, (await env.vigil.hashFile(direct)).pdq, 'the PDQ of the preserved bytes');
+    assert.equal(added[2]!.sourceId, `ncmec-report:${(await env.vigil.reports.get(id))!.ncmecReportId}`, 'the report as provenance');
+    assert.deepEqual(seen, [{ file: 0o600, dir: 0o700, dirIn: tmp }], 'a 0600 file in a 0700 folder');
+    assert.deepEqual(readdirSync(tmp), ['direct.png'], 'the decrypted copy is deleted');
+    const reads = await env.vigil.db.k.selectFrom('audit_log' as never).select(['actor' as never, 'request_id' as never, 'details' as never]).where('subject' as never, '=', `evidence:${evidenceId}` as never).where('action' as never, '=', 'evidence.read' as never).execute();
+    const mine = (reads as { actor: string; request_id: string | null; details: string }[]).filter((r) => r.actor === 'user:1');
+    assert.equal(mine.length, 1, 'the evidence read is audited');
+    assert.equal(mine[0]!.request_id, 'r-pdq');
+    assert.deepEqual(JSON.parse(mine[0]!.details), { purpose: 'bank_pdq', reportId: id });
   });
 
   test('law-enforcement package: report XML, files, hashdeep manifest, signed summary; reads audited, roles enforced', async () => {
