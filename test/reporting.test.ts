@@ -487,6 +487,12 @@ describe('CyberTipline reports', () => {
     assert.equal(r.reportsFiled, 1);
     assert.equal(r.reportsFailed, 0);
     assert.match(transparencyCsv(r), /^reports_filed,,1$/m);
+    assert.equal(r.appeals, null, 'appeals: present and null, never absent (absent reads as zero)');
+    assert.match(r.appealsNote, /^not tracked/);
+    assert.ok('appeals' in JSON.parse(JSON.stringify(r)), 'null survives JSON');
+    assert.match(transparencyCsv(r), /^appeals,,$/m);
+    assert.match(transparencyCsv(r), /^appeals,note,not tracked: Vigil has no appeals process yet$/m);
+    assert.match(transparencyHtml(r), /<tr><th>Appeals<\/th><td>not tracked: Vigil has no appeals process yet<\/td><\/tr>/);
     assert.match(transparencyCsv(r), /^matches_by_bank,VERIFIED,2$/m);
     assert.match(transparencyHtml(r), /<svg role="img" aria-label="Matches by list \(bank\)"/);
     const empty = await transparencyReport(env.vigil.db, '2020-01-01T00:00:00.000Z', '2020-02-01T00:00:00.000Z');
