@@ -65,7 +65,7 @@ export function reportRoutes(app: FastifyInstance, ctx: ServiceContext): void {
 
   app.post('/v1/reports/:id/retry', {
     config: { scope: 'review' },
-    schema: { tags: ['reports'], summary: 'Re-queue a failed report at the step it failed in', params: idParams, response: { 200: report, ...ERROR_RESPONSES } },
+    schema: { tags: ['reports'], summary: 'Re-queue a failed report at the step it failed in, or a stuck one (unfinished, no pending or running job)', params: idParams, response: { 200: report, ...ERROR_RESPONSES } },
   }, async (request) => reports.retry((request.params as { id: number }).id, auditActorOf(request)));
 
   app.post('/v1/reports/:id/retract', {
