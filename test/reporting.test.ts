@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { createHash, createPrivateKey, createPublicKey, verify } from 'node:crypto';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import pino from 'pino';
 import { parseConfig, type ConfigInput } from '../src/app/config.js';
@@ -21,6 +21,7 @@ import { transparencyCsv, transparencyHtml, transparencyReport } from '../src/re
 import { generateCheckpointKey } from '../src/audit/checkpoint.js';
 import type { Signal } from '../src/store/types.js';
 import { FakeNcmec } from './helpers/ncmec-server.js';
+import { syntheticPng } from './helpers/images.js';
 import { tempDir } from './helpers/temp.js';
 
 const K1 = `k1:${Buffer.alloc(32, 1).toString('base64')}`;
@@ -213,6 +214,23 @@ describe('CyberTipline reports', () => {
     assert.ok((await auditActions(env.vigil, `report:${id}`)).includes('report.restarted'));
   });
 
+  test('two runs of one report upload the same file at once: the loser restarts the report, filed with its file once', async () => {
+    const env = await setup();
+    const { incidentId } = await seed(env);
+    const { id } = await env.vigil.reports.open(incidentId, SYSTEM);
+    assert.equal(await env.vigil.reports.advance(id), 'more');
+    const ncmecId = (await env.vigil.reports.get(id))!.ncmecReportId!;
+    // A redelivered job: both read "submitted" before either uploads, both upload, one compare-and-set wins.
+    const both = await Promise.allSettled([env.vigil.reports.advance(id), env.vigil.reports.advance(id)]);
+    assert.deepEqual(both.map((b) => b.status), ['fulfilled', 'fulfilled'], 'the loser restarts instead of failing');
+    assert.equal(env.server.reports.get(ncmecId)!.files.length, 2, 'NCMEC got the file twice');
+    assert.equal(env.server.reports.get(ncmecId)!.state, 'retracted', 'so that report was retracted');
+    assert.equal(await runToEnd(env.vigil, id), 'finished');
+    assert.equal(env.server.finished().length, 1);
+    assert.equal(env.server.finished()[0]!.files.length, 1, 'filed with its file once');
+    assert.ok((await auditActions(env.vigil, `report:${id}`)).includes('report.restarted'));
+  });
+
   test('a time-out is classified and retried', async () => {
     const env = await setup({ ncmec: { baseUrl: 'http://placeholder.invalid', timeoutMs: 300 } });
     // The placeholder above is replaced: the server's URL is only known after it started.
@@ -288,6 +306,29 @@ describe('CyberTipline reports', () => {
     assert.equal(env.server.reports.get(retracted.ncmecReportId!)!.state, 'retracted');
     assert.equal(await env.vigil.worker.runOnce(), 1, 'its job runs and does nothing');
     assert.equal((await env.vigil.reports.get(r2.id))!.state, 'retracted');
+  });
+
+  test('a stuck report (unfinished, no pending or running job) is re-queued by a person; one with a pending job is not', async () => {
+    const env = await setup();
+    const { incidentId } = await seed(env);
+    const { id } = await env.vigil.reports.open(incidentId, SYSTEM);
+    assert.equal(await env.vigil.reports.advance(id), 'more');
+    await assert.rejects(env.vigil.reports.retry(id, { actor: 'user:1' }), /pending/, 'its job is still pending: it moves by itself');
+    // Its job lost outside the report's own failure handling (dead-lettered by hand): nothing will move it.
+    await env.vigil.db.k.updateTable('queue_jobs').set({ state: 'dead' }).where('queue', '=', 'ncmec-report').execute();
+    assert.equal(await env.vigil.worker.runOnce(), 0);
+    const r = await env.vigil.reports.retry(id, { actor: 'user:1', requestId: 'req-stuck' });
+    assert.equal(r.state, 'submitted', 'resumes where it stood');
+    assert.equal(await env.vigil.worker.runOnce(), 1);
+    assert.equal((await env.vigil.reports.get(id))!.state, 'finished');
+    assert.equal(env.server.finished().length, 1);
+    const audit = await env.vigil.db.k.selectFrom('audit_log' as never).select(['actor' as never, 'request_id' as never, 'details' as never]).where('subject' as never, '=', `report:${id}` as never).where('action' as never, '=', 'report.retried' as never).execute();
+    assert.equal(audit.length, 1);
+    const entry = audit[0] as { actor: string; request_id: string; details: string };
+    assert.equal(entry.actor, 'user:1');
+    assert.equal(entry.request_id, 'req-stuck');
+    assert.deepEqual(JSON.parse(entry.details), { resumeAt: 'submitted', failure: null, stuck: true });
+    await assert.rejects(env.vigil.reports.retry(id, { actor: 'user:1' }), /finished/, 'a finished report is not retried');
   });
 
   test('wrong credentials: "credentials", not retried; never in the stored error', async () => {
@@ -368,6 +409,36 @@ describe('CyberTipline reports', () => {
     assert.equal(added[0]!.sourceId, `ncmec-report:${r.ncmecReportId}`);
   });
 
+  test('a reported picture\'s PDQ goes into the bank too: read from the evidence through a private temp file, audited', async () => {
+    const env = await setup();
+    const png = await syntheticPng(256, 192, 7);
+    const { incidentId, evidenceId } = await seed(env, { bytes: png });
+    const { id } = await env.vigil.reports.open(incidentId, SYSTEM);
+    assert.equal(await runToEnd(env.vigil, id), 'finished');
+    const tmp = tempDir('to-bank');
+    const seen: { file: number; dir: number; dirIn: string }[] = [];
+    const deps = {
+      db: env.vigil.db, banks: env.vigil.banks, audit: env.vigil.audit, evidence: () => env.vigil.evidence(),
+      hashFile: async (path: string) => {
+        seen.push({ file: statSync(path).mode & 0o777, dir: statSync(dirname(path)).mode & 0o777, dirIn: dirname(dirname(path)) });
+        return env.vigil.hashFile(path);
+      },
+    };
+    const added = await addReportedToBank(deps, id, 'VERIFIED', { actor: 'user:1', requestId: 'r-pdq' }, { tempDir: tmp });
+    assert.deepEqual(added.map((s) => s.type), ['sha256', 'md5', 'pdq']);
+    const direct = join(tmp, 'direct.png');
+    writeFileSync(direct, png);
+    assert.equal(added[2]!.value, (await env.vigil.hashFile(direct)).pdq, 'the PDQ of the preserved bytes');
+    assert.equal(added[2]!.sourceId, `ncmec-report:${(await env.vigil.reports.get(id))!.ncmecReportId}`, 'the report as provenance');
+    assert.deepEqual(seen, [{ file: 0o600, dir: 0o700, dirIn: tmp }], 'a 0600 file in a 0700 folder');
+    assert.deepEqual(readdirSync(tmp), ['direct.png'], 'the decrypted copy is deleted');
+    const reads = await env.vigil.db.k.selectFrom('audit_log' as never).select(['actor' as never, 'request_id' as never, 'details' as never]).where('subject' as never, '=', `evidence:${evidenceId}` as never).where('action' as never, '=', 'evidence.read' as never).execute();
+    const mine = (reads as { actor: string; request_id: string | null; details: string }[]).filter((r) => r.actor === 'user:1');
+    assert.equal(mine.length, 1, 'the evidence read is audited');
+    assert.equal(mine[0]!.request_id, 'r-pdq');
+    assert.deepEqual(JSON.parse(mine[0]!.details), { purpose: 'bank_pdq', reportId: id });
+  });
+
   test('law-enforcement package: report XML, files, hashdeep manifest, signed summary; reads audited, roles enforced', async () => {
     const env = await setup();
     const bytes = Buffer.from('benign exported picture '.repeat(500));
@@ -416,6 +487,12 @@ describe('CyberTipline reports', () => {
     assert.equal(r.reportsFiled, 1);
     assert.equal(r.reportsFailed, 0);
     assert.match(transparencyCsv(r), /^reports_filed,,1$/m);
+    assert.equal(r.appeals, null, 'appeals: present and null, never absent (absent reads as zero)');
+    assert.match(r.appealsNote, /^not tracked/);
+    assert.ok('appeals' in JSON.parse(JSON.stringify(r)), 'null survives JSON');
+    assert.match(transparencyCsv(r), /^appeals,,$/m);
+    assert.match(transparencyCsv(r), /^appeals,note,not tracked: Vigil has no appeals process yet$/m);
+    assert.match(transparencyHtml(r), /<tr><th>Appeals<\/th><td>not tracked: Vigil has no appeals process yet<\/td><\/tr>/);
     assert.match(transparencyCsv(r), /^matches_by_bank,VERIFIED,2$/m);
     assert.match(transparencyHtml(r), /<svg role="img" aria-label="Matches by list \(bank\)"/);
     const empty = await transparencyReport(env.vigil.db, '2020-01-01T00:00:00.000Z', '2020-02-01T00:00:00.000Z');

@@ -79,6 +79,71 @@ for (const engine of ENGINE_NAMES) describe(`reports API and CLI (${engine})`, (
     assert.match(csv.stdout, /^matches_by_bank,BENIGN,1$/m);
   });
 
+  test('account info, legal holds and add-to-bank over HTTP: status codes, scopes, audit entries', { timeout: 30_000 }, async () => {
+    const audit = t.service.ctx.audit;
+    const curateKey = await t.key(['curate']);
+    const incidentId = await seed();
+    const id = (await api('POST', `/v1/incidents/${incidentId}/reports`, reviewKey, {})).body.id as number;
+    const report = await settled(id, ['finished']) as { files: { evidenceId: string }[]; ncmecReportId: string };
+    const byKey = (e: { actor: string; requestId: string | null }) => assert.ok(e.actor.startsWith('key:') && e.requestId, `actor ${e.actor}, request ${e.requestId}`);
+
+    // The platform answers the account-information request (scope submit); reviewers read it back (scope review).
+    const answer = { info: { username: 'benign-user', createdAt: '2020-01-01' }, preserved: true, preservedUntil: '2027-03-01T00:00:00.000Z' };
+    assert.equal((await api('POST', `/v1/reports/${id}/account-info`, reviewKey, answer)).status, 403, 'answering needs submit');
+    assert.equal((await api('POST', `/v1/reports/${id}/account-info`, submitKey, { info: {} })).status, 400, 'preserved is required');
+    assert.equal((await api('POST', '/v1/reports/999999/account-info', submitKey, answer)).status, 404);
+    const posted = await api('POST', `/v1/reports/${id}/account-info`, submitKey, answer);
+    assert.equal(posted.status, 200, JSON.stringify(posted.body));
+    assert.deepEqual(posted.body, { ok: true });
+    const received = await audit.list({ subject: `report:${id}`, action: 'report.account_info_received' });
+    assert.equal(received.length, 1);
+    byKey(received[0]!);
+    assert.deepEqual(received[0]!.details, { preserved: true, preservedUntil: answer.preservedUntil, fields: ['username', 'createdAt'] });
+    assert.equal((await api('GET', `/v1/reports/${id}/account-info`, submitKey)).status, 403, 'reading needs review');
+    const readsBefore = (await audit.list({ subject: `report:${id}`, action: 'data.accessed' })).length;
+    const got = await api('GET', `/v1/reports/${id}/account-info`, reviewKey);
+    assert.equal(got.status, 200);
+    const answers = got.body.answers as { info: unknown; preserved: boolean; preservedUntil: string; answeredBy: string }[];
+    assert.deepEqual(answers.map((a) => ({ info: a.info, preserved: a.preserved, preservedUntil: a.preservedUntil })), [answer]);
+    assert.match(answers[0]!.answeredBy, /^key:/);
+    const reads = await audit.list({ subject: `report:${id}`, action: 'data.accessed' });
+    assert.equal(reads.length, readsBefore + 1, 'reading the account information is audited');
+    assert.deepEqual(reads.at(-1)!.details, { route: 'GET /v1/reports/:id/account-info' });
+
+    // Legal holds (scope admin), with a reason.
+    const evidenceId = report.files[0]!.evidenceId;
+    const hold = { hold: true, reason: 'preservation request 2026-17' };
+    assert.equal((await api('PUT', `/v1/evidence/${evidenceId}/legal-hold`, reviewKey, hold)).status, 403, 'holds need admin');
+    assert.equal((await api('PUT', `/v1/evidence/${evidenceId}/legal-hold`, adminKey, { hold: true })).status, 400, 'a reason is required');
+    assert.equal((await api('PUT', '/v1/evidence/no-such-item/legal-hold', adminKey, hold)).status, 404);
+    const placed = await api('PUT', `/v1/evidence/${evidenceId}/legal-hold`, adminKey, hold);
+    assert.equal(placed.status, 200, JSON.stringify(placed.body));
+    assert.deepEqual(placed.body, { id: evidenceId, legalHold: true });
+    const row = () => t.service.ctx.vigil.db.k.selectFrom('evidence').select('legal_hold').where('id', '=', evidenceId).executeTakeFirstOrThrow();
+    assert.equal(Number((await row()).legal_hold), 1);
+    assert.deepEqual((await api('PUT', `/v1/evidence/${evidenceId}/legal-hold`, adminKey, { hold: false, reason: 'case closed' })).body, { id: evidenceId, legalHold: false });
+    assert.equal(Number((await row()).legal_hold), 0);
+    const holds = await audit.list({ subject: `evidence:${evidenceId}`, action: 'evidence.*' });
+    assert.deepEqual(holds.filter((e) => e.action.startsWith('evidence.legal_hold')).map((e) => [e.action, e.details.reason]), [['evidence.legal_hold_placed', hold.reason], ['evidence.legal_hold_lifted', 'case closed']]);
+    for (const e of holds.filter((x) => x.action.startsWith('evidence.legal_hold'))) byKey(e);
+
+    // A filed report's hashes into a bank (scope curate).
+    assert.equal((await api('POST', `/v1/reports/${id}/add-to-bank`, reviewKey, { bank: 'BENIGN' })).status, 403, 'adding to a bank needs curate');
+    assert.equal((await api('POST', '/v1/reports/999999/add-to-bank', curateKey, { bank: 'BENIGN' })).status, 404);
+    assert.equal((await api('POST', `/v1/reports/${id}/add-to-bank`, curateKey, {})).status, 400, 'bank is required');
+    const added = await api('POST', `/v1/reports/${id}/add-to-bank`, curateKey, { bank: 'BENIGN' });
+    assert.equal(added.status, 200, JSON.stringify(added.body));
+    const signals = added.body.added as { id: number; type: string; value: string; sourceId: string }[];
+    assert.deepEqual(signals.map((x) => x.type), ['sha256', 'md5'], 'no PDQ: these bytes are not a picture');
+    assert.equal(signals[0]!.sourceId, `ncmec-report:${report.ncmecReportId}`);
+    for (const sig of signals) {
+      const entries = await audit.list({ subject: `signal:${sig.id}`, action: 'signal.added' });
+      assert.equal(entries.length, 1);
+      byKey(entries[0]!);
+      assert.deepEqual({ via: entries[0]!.details.via, reportId: entries[0]!.details.reportId, bank: entries[0]!.details.bank }, { via: 'report', reportId: id, bank: 'BENIGN' });
+    }
+  });
+
   test('a failed report is loud (API, CLI exit status 1, metrics), then retried; another is retracted', { timeout: 30_000 }, async () => {
     const incidentId = await seed();
     ncmec.fail('submit', { kind: 'code', code: 4100, description: 'Validation failed' });

@@ -90,6 +90,9 @@ class StepFailure extends Error {
   }
 }
 
+/** A step's compare-and-set lost: another run (a redelivered job, a retract) moved the report first. */
+class LostRace extends StepFailure {}
+
 export class ReportService {
   private readonly now: () => Date;
   private clientCache: NcmecClient | undefined;
@@ -235,7 +238,7 @@ export class ReportService {
       await this.keep(tx, report.id, r, at);
       const moved = await tx.k.updateTable('reports').set({ ...set, state: to, updated_at: at, failure_class: null, retryable: 0, last_error: null } as never)
         .where('id', '=', report.id).where('state', '=', report.state).where('updated_at', '=', report.updated_at).executeTakeFirst();
-      if (Number(moved.numUpdatedRows) !== 1) throw new StepFailure(`Report ${report.id} changed while a step ran (now ${(await this.row(report.id, tx)).state})`, 'ncmec_server', true);
+      if (Number(moved.numUpdatedRows) !== 1) throw new LostRace(`Report ${report.id} changed while a step ran (now ${(await this.row(report.id, tx)).state})`, 'ncmec_server', true);
       await more?.(tx);
       if (audit) await this.o.audit.append(tx, { actor: 'system', action: audit.action, subject: `report:${report.id}`, details: { ...audit.details, ...(r?.requestId ? { ncmecRequestId: r.requestId } : {}) } });
     });
@@ -315,9 +318,19 @@ export class ReportService {
       throw err;
     }
     const last = files.filter((f) => f.ncmec_file_id === null).length === 1;
-    await this.transition(report, last ? 'files_uploaded' : 'submitted', {}, res, { action: 'report.file_uploaded', details: { evidenceId: next.evidence_id, ncmecFileId: res.fileId, md5: res.md5 } }, async (tx) => {
-      await tx.k.updateTable('report_files').set({ ncmec_file_id: res.fileId, ncmec_md5: res.md5 }).where('report_id', '=', report.id).where('ordinal', '=', next.ordinal).execute();
-    });
+    try {
+      await this.transition(report, last ? 'files_uploaded' : 'submitted', {}, res, { action: 'report.file_uploaded', details: { evidenceId: next.evidence_id, ncmecFileId: res.fileId, md5: res.md5 } }, async (tx) => {
+        await tx.k.updateTable('report_files').set({ ncmec_file_id: res.fileId, ncmec_md5: res.md5 }).where('report_id', '=', report.id).where('ordinal', '=', next.ordinal).execute();
+      });
+    } catch (err) {
+      if (!(err instanceof LostRace)) throw err;
+      // Another run of this report moved it while this upload ran: the NCMEC report it still holds may now have
+      // the file twice, so it starts again as after an ambiguous upload. Retracted, finished or already restarted
+      // (no longer that NCMEC report): nothing of ours is left in flight.
+      const now = await this.row(report.id);
+      if ((TERMINAL_STATES as readonly string[]).includes(now.state) || now.state === 'draft' || now.ncmec_report_id !== report.ncmec_report_id) throw err;
+      await this.restart(now, `a concurrent run moved the report while file ${next.ordinal} was being uploaded (NCMEC file ${res.fileId})`);
+    }
   }
 
   private async sendDetails(report: ReportsTable): Promise<void> {
@@ -377,17 +390,28 @@ export class ReportService {
     });
   }
 
-  /** A person re-queues a failed report (after fixing what its failure class names); audited. */
+  /** True when a pending or running job of the report's queue carries this report (at most a few such jobs exist). */
+  private async hasLiveJob(tx: Tx, id: number): Promise<boolean> {
+    const jobs = await tx.k.selectFrom('queue_jobs').select('payload').where('queue', '=', REPORT_QUEUE).where('state', 'in', ['pending', 'running']).execute();
+    return jobs.some((j) => (JSON.parse(j.payload) as { reportId?: unknown }).reportId === id);
+  }
+
+  /**
+   * A person re-queues a failed report (after fixing what its failure class names), or a stuck one: unfinished
+   * with no pending or running job left to move it (a job dead-lettered outside the report's own failure
+   * handling, a job deleted by hand); audited.
+   */
   async retry(id: number, who: Actor): Promise<ReportView> {
     await this.o.db.transaction(async (tx) => {
       const r = await this.row(id, tx);
-      if (r.state !== 'failed') throw new VigilError('VIGIL_ERR_CONFLICT', `Report ${id} is ${r.state}: only a failed report is retried (a pending one retries by itself)`);
+      const stuck = !(TERMINAL_STATES as readonly string[]).includes(r.state) && !(await this.hasLiveJob(tx, id));
+      if (r.state !== 'failed' && !stuck) throw new VigilError('VIGIL_ERR_CONFLICT', `Report ${id} is ${r.state}: only a failed report, or an unfinished one without a pending job, is retried (a pending one retries by itself)`);
       const at = this.now().toISOString();
-      const resume = r.failed_from ?? 'draft';
+      const resume = r.state === 'failed' ? (r.failed_from ?? 'draft') : r.state;
       const generation = (await tx.k.selectFrom('report_responses').select((eb) => eb.fn.countAll<number>().as('n')).where('report_id', '=', id).executeTakeFirstOrThrow()).n;
       await tx.k.updateTable('reports').set({ state: resume, attempts: 0, updated_at: at } as never).where('id', '=', id).execute();
       await this.enqueue(tx, id, Number(generation) + 1 + Date.parse(at));
-      await this.o.audit.append(tx, { actor: who.actor, requestId: who.requestId ?? null, action: 'report.retried', subject: `report:${id}`, details: { resumeAt: resume, failure: r.failure_class } });
+      await this.o.audit.append(tx, { actor: who.actor, requestId: who.requestId ?? null, action: 'report.retried', subject: `report:${id}`, details: { resumeAt: resume, failure: r.failure_class, ...(stuck ? { stuck: true } : {}) } });
     });
     this.o.onJobsQueued?.();
     return (await this.get(id))!;

@@ -2,7 +2,8 @@
  * A transparency report for a period [from, to): items scanned, matches by bank and hash type, confirmed by a
  * person, false positives (overturned by a reviewer), reports filed and failed — the counts EU Regulation
  * 2021/1232 and the UK OSA ask per technology. JSON, CSV (metric,key,value) and a self-contained HTML page with
- * bar charts (inline SVG, no script). Appeals are not tracked by Vigil yet and are reported as such.
+ * bar charts (inline SVG, no script). Vigil has no appeals yet: `appeals` is null with a note saying so in every
+ * format, never left out (an absent count would read as zero).
  */
 import type { VigilDatabase } from '../state/database.js';
 import { escapeXml } from './xml.js';
@@ -20,8 +21,12 @@ export interface TransparencyReport {
   reportsFiled: number;
   reportsFailed: number;
   reportsRetracted: number;
-  appeals: { tracked: false };
+  /** Always null: Vigil has no appeals process yet (see appealsNote). */
+  appeals: null;
+  appealsNote: string;
 }
+
+export const APPEALS_NOTE = 'not tracked: Vigil has no appeals process yet';
 
 const counted = (rows: { k: string | null; n: number | string | bigint }[]) => Object.fromEntries(rows.map((r) => [r.k ?? '(none)', Number(r.n)]));
 
@@ -48,7 +53,8 @@ export async function transparencyReport(db: VigilDatabase, from: string, to: st
     reportsFiled: Number((await reports('finished', 'finished_at')).n),
     reportsFailed: Number((await reports('failed', 'updated_at')).n),
     reportsRetracted: Number((await reports('retracted', 'updated_at')).n),
-    appeals: { tracked: false },
+    appeals: null,
+    appealsNote: APPEALS_NOTE,
   };
 }
 
@@ -64,7 +70,7 @@ export function transparencyCsv(r: TransparencyReport): string {
   for (const [metric, map] of [['decisions', r.decisions], ['matches_by_bank', r.matchesByBank], ['matches_by_hash_type', r.matchesByHashType], ['false_positives_by_hash_type', r.falsePositivesByHashType]] as const) {
     for (const [key, n] of Object.entries(map)) rows.push([metric, key, n]);
   }
-  rows.push(['confirmed_by_person', '', r.confirmedByPerson], ['false_positives', '', r.falsePositives], ['reports_filed', '', r.reportsFiled], ['reports_failed', '', r.reportsFailed], ['reports_retracted', '', r.reportsRetracted], ['appeals', '', 'not tracked']);
+  rows.push(['confirmed_by_person', '', r.confirmedByPerson], ['false_positives', '', r.falsePositives], ['reports_filed', '', r.reportsFiled], ['reports_failed', '', r.reportsFailed], ['reports_retracted', '', r.reportsRetracted], ['appeals', '', ''], ['appeals', 'note', r.appealsNote]);
   return rows.map((row) => row.map(csvCell).join(',')).join('\n') + '\n';
 }
 
@@ -82,7 +88,7 @@ export function transparencyHtml(r: TransparencyReport): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Transparency report ${escapeXml(r.period.from)} – ${escapeXml(r.period.to)}</title>
 <style>body{font-family:sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}</style></head><body>
 <h1>Transparency report</h1><p>Period: ${escapeXml(r.period.from)} to ${escapeXml(r.period.to)} (end excluded).</p>
-<table>${Object.entries(totals).map(([k, v]) => `<tr><th>${escapeXml(k)}</th><td>${v}</td></tr>`).join('')}<tr><th>Appeals</th><td>not tracked yet</td></tr></table>
+<table>${Object.entries(totals).map(([k, v]) => `<tr><th>${escapeXml(k)}</th><td>${v}</td></tr>`).join('')}<tr><th>Appeals</th><td>${escapeXml(r.appealsNote)}</td></tr></table>
 ${bars('Matches by list (bank)', r.matchesByBank)}${bars('Matches by technology (hash type)', r.matchesByHashType)}${bars('False positives by technology', r.falsePositivesByHashType)}${bars('Decisions by verdict', r.decisions)}
 </body></html>
 `;

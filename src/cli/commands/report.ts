@@ -81,7 +81,7 @@ export function registerReport(program: Command, cli: Cli): void {
     });
 
   report.command('retry')
-    .description('Re-queue a failed report, resuming at the step it failed in (after fixing what its failure names)')
+    .description('Re-queue a failed report, resuming at the step it failed in (after fixing what its failure names), or a stuck one that has no job left')
     .argument('<id>')
     .action(async (raw: string, _opts: unknown, cmd: Command) => {
       const r = await withVigil(cmd, cli, (v) => v.reports.retry(id(raw), { actor: cliActor() }));

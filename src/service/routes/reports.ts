@@ -65,7 +65,7 @@ export function reportRoutes(app: FastifyInstance, ctx: ServiceContext): void {
 
   app.post('/v1/reports/:id/retry', {
     config: { scope: 'review' },
-    schema: { tags: ['reports'], summary: 'Re-queue a failed report at the step it failed in', params: idParams, response: { 200: report, ...ERROR_RESPONSES } },
+    schema: { tags: ['reports'], summary: 'Re-queue a failed report at the step it failed in, or a stuck one (unfinished, no pending or running job)', params: idParams, response: { 200: report, ...ERROR_RESPONSES } },
   }, async (request) => reports.retry((request.params as { id: number }).id, auditActorOf(request)));
 
   app.post('/v1/reports/:id/retract', {
@@ -84,7 +84,7 @@ export function reportRoutes(app: FastifyInstance, ctx: ServiceContext): void {
       body: { type: 'object', required: ['bank'], additionalProperties: false, properties: { bank: { type: 'string', minLength: 1, maxLength: 200 } } },
       response: { 200: { type: 'object', required: ['added'], properties: { added: { type: 'array', items: { type: 'object', additionalProperties: true } } } }, ...ERROR_RESPONSES },
     },
-  }, async (request) => ({ added: await addReportedToBank(ctx.vigil, (request.params as { id: number }).id, (request.body as { bank: string }).bank, auditActorOf(request)) }));
+  }, async (request) => ({ added: await addReportedToBank(ctx.vigil, (request.params as { id: number }).id, (request.body as { bank: string }).bank, auditActorOf(request), { tempDir: ctx.tempDir }) }));
 
   app.post('/v1/reports/:id/account-info', {
     config: { scope: 'submit' },
