@@ -20,6 +20,7 @@ import type { FileHashRecord } from '../hashing/hash-file.js';
 import type { HashPool } from '../hashing/pool.js';
 import { ContentPipeline, type EvidenceSink } from '../pipeline/pipeline.js';
 import { RetroMatcher } from '../pipeline/retro.js';
+import { remoteMatcherOf } from '../pipeline/remote.js';
 import { SqlJobQueue } from '../queue/sql-queue.js';
 import { QUEUE_COMPONENT } from '../queue/schema.js';
 import { QueueWorker, type JobHandler } from '../queue/worker.js';
@@ -214,6 +215,7 @@ async function assemble(db: VigilDatabase, config: VigilConfig, options: VigilOp
     retainDays: config.retention.retainDays,
     onJobsQueued: () => worker?.notify(),
     log: (msg, err) => log.error({ err }, msg),
+    remote: remoteMatcherOf(config.remoteMatchers.arachnid),
     ...(reporting.reporter && reporting.autoOpenBanks.length > 0 ? {
       onReportDraft: async (tx: Tx, draft: { decisionId: number; incidentId: number }) => {
         const policy = await autoOpenAllowed(tx, draft.decisionId, reporting.autoOpenBanks);
