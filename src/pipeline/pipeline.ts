@@ -158,7 +158,7 @@ export class ContentPipeline {
     const engine = await this.o.rules();
     // Rules fire only on matches: the account's history is read only when there are some.
     const account = meta.accountId && matches.length > 0 ? await records.accountHistory(meta.accountId) : undefined;
-    const decision = engine.evaluate({ matches, ...(account ? { account } : {}), ...(from.unhashed ? { unhashed: from.unhashed } : {}), context: meta.context ?? {} });
+    const decision = engine.evaluate({ matches, ...(account ? { account } : {}), ...(from.unhashed ? { unhashed: from.unhashed } : {}), ...(asked?.check.status === 'failed' ? { remoteFailed: [{ matcher: asked.check.matcher, error: asked.check.error ?? '' }] } : {}), context: meta.context ?? {} });
     const createdAt = (this.o.now?.() ?? new Date()).toISOString();
     const late = from.retainedId !== undefined;
     const actor = { actor: meta.actor, ...(meta.requestId ? { requestId: meta.requestId } : {}) };

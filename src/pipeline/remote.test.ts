@@ -50,6 +50,7 @@ const rules = new RuleEngine(parseRulesConfig({
   rules: [
     { id: 'review-remote', description: 'a remote match: a person looks', when: { remote: true }, then: [{ type: 'hold_for_review', priority: 70 }] },
     { id: 'block-local', description: 'a local block-bank match', when: { bankKind: 'block', remote: false }, then: [{ type: 'block' }] },
+    { id: 'review-remote-failed', description: 'the remote check failed: a person looks', when: { remoteFailed: true }, then: [{ type: 'hold_for_review', priority: 10 }] },
   ],
 }));
 
@@ -104,15 +105,18 @@ for (const engine of ENGINES) describe(`pipeline with a remote matcher (${engine
     up = false;
     const r = await pipeline.submitHashes({ contentId: 'c-3', actor: 'key:test' }, { md5: LOCAL_MD5, pdq: [KNOWN.toString('hex')] });
     assert.equal(r.verdict, 'block');
-    assert.deepEqual(r.fired.map((f) => f.ruleId), ['block-local']);
+    assert.deepEqual(r.fired.map((f) => f.ruleId), ['block-local', 'review-remote-failed']);
     assert.equal(r.remote![0]!.status, 'failed');
     assert.match(r.remote![0]!.error!, /503/);
     const none = await pipeline.submitHashes({ contentId: 'c-4', actor: 'key:test' }, { pdq: [KNOWN.toString('hex')] });
-    assert.equal(none.verdict, 'allow');
     assert.equal(none.remote![0]!.status, 'failed', 'not a silent "no match"');
+    // A rule can send what the remote matcher could not check to a person: the decision records why.
+    assert.equal(none.verdict, 'review');
+    const recorded = (await records.getDecision(none.decisionId!))!;
+    assert.deepEqual(recorded.fired.map((f) => f.ruleId), ['review-remote-failed']);
+    assert.match(recorded.fired[0]!.reason, /remote matcher arachnid could not check it: .*503/);
     const entries = await audit.list({ action: 'decision.created' });
     assert.deepEqual(entries.map((e) => (e.details.remote as { status: string }[])[0]!.status), ['failed', 'failed']);
-    assert.equal(entries[1]!.details.recorded, false);
   });
 });
 

@@ -101,9 +101,17 @@ const ConditionSchema = z.strictObject({
    * unreadable or undecodable upload), which no match can be found for; it fires without matches.
    */
   unhashed: z.literal(true, 'must be true (or left out)').optional(),
+  /**
+   * true: the rule is about content a configured remote matcher could not check (down, too slow, refused):
+   * it fires, with or without local matches, whenever a remote check failed.
+   */
+  remoteFailed: z.literal(true, 'must be true (or left out)').optional(),
 }).refine(
   (w) => w.unhashed === undefined || PER_MATCH_KEYS.every((k) => w[k] === undefined),
   { message: 'unhashed content has no matches: per-match conditions (bankKind, banks, signalTypes, maxDistance, labels, status, downranked, video, remote) cannot be combined with it', path: ['unhashed'] },
+).refine(
+  (w) => w.remoteFailed === undefined || (w.unhashed === undefined && PER_MATCH_KEYS.every((k) => w[k] === undefined)),
+  { message: 'a failed remote check is about the content, not a match: per-match conditions and unhashed cannot be combined with it', path: ['remoteFailed'] },
 ).refine(
   // Quarantined signals are never actionable: such a rule could never fire.
   (w) => w.includeNonActionable || w.status === undefined || w.status.some((s) => s !== 'quarantined'),

@@ -186,7 +186,8 @@ export class RuleEngine {
         }
       }
     };
-    if (matches.length > 0 || input.unhashed !== undefined) {
+    const remoteFailed = input.remoteFailed ?? [];
+    if (matches.length > 0 || input.unhashed !== undefined || remoteFailed.length > 0) {
       for (const rule of this.config.rules) {
         if (!rule.enabled) continue;
         if (rule.when.unhashed) {
@@ -194,6 +195,16 @@ export class RuleEngine {
           const clauses = contentClauses(rule.when, input);
           if (clauses === undefined) continue;
           const reason = [`could not be hashed: ${input.unhashed.code}: ${input.unhashed.message}`, ...clauses].join('; ');
+          fired.push({ ruleId: rule.id, description: rule.description, reason, matches: [] });
+          planAll(rule);
+          if (rule.stop) break;
+          continue;
+        }
+        if (rule.when.remoteFailed) {
+          if (remoteFailed.length === 0) continue;
+          const clauses = contentClauses(rule.when, input);
+          if (clauses === undefined) continue;
+          const reason = [...remoteFailed.map((f) => `remote matcher ${f.matcher} could not check it: ${f.error}`), ...clauses].join('; ');
           fired.push({ ruleId: rule.id, description: rule.description, reason, matches: [] });
           planAll(rule);
           if (rule.stop) break;
