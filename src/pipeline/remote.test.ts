@@ -1,5 +1,8 @@
 // The pipeline with a remote matcher (a fake Arachnid Shield): hits join the decision, an outage is recorded, not hidden.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
@@ -17,6 +20,7 @@ import { RuleEngine } from '../rules/engine.js';
 import { migrate } from '../state/migrate.js';
 import { ENGINES, type TestDatabase } from '../state/test-engines.js';
 import { storeOver } from '../store/store.js';
+import { tempDir } from '../../test/helpers/temp.js';
 import { ContentPipeline } from './pipeline.js';
 import { askRemote, remoteMatcherOf, type RemoteMatcherOptions } from './remote.js';
 
@@ -28,12 +32,17 @@ const LOCAL_MD5 = '0123456789abcdef0123456789abcdef';
 
 let up = true;
 let url = '';
+const mediaSeen: string[] = [];
 const server = createServer((req, res) => {
   const chunks: Buffer[] = [];
   req.on('data', (c: Buffer) => chunks.push(c));
   req.on('end', () => {
     if (!up) return void res.writeHead(503).end();
     if (req.headers.authorization !== `Basic ${Buffer.from('u:p').toString('base64')}`) return void res.writeHead(401).end();
+    if (req.url === '/v1/media/') {
+      mediaSeen.push(`${req.headers['content-type']}:${Buffer.concat(chunks).length}`);
+      return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ sha256_hex: 'ab'.repeat(32), classification: 'test', match_type: 'exact', match_id: 'm-1', near_match_details: [] }));
+    }
     const { hashes } = JSON.parse(Buffer.concat(chunks).toString()) as { hashes: string[] };
     const scanned = Object.fromEntries(hashes.map((h) => [h, h === KNOWN.toString('base64') ? { classification: 'test', match_type: 'near', near_match_details: [] } : { classification: 'no-known-match', match_type: null }]));
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ scanned_hashes: scanned }));
@@ -59,6 +68,7 @@ for (const engine of ENGINES) describe(`pipeline with a remote matcher (${engine
   let records: DecisionRecords;
   let audit: AuditLog;
   let pipeline: ContentPipeline;
+  let make: (remote: RemoteMatcherOptions, hashFile?: ConstructorParameters<typeof ContentPipeline>[0]['hashFile']) => ContentPipeline;
 
   beforeEach(async () => {
     up = true;
@@ -73,7 +83,8 @@ for (const engine of ENGINES) describe(`pipeline with a remote matcher (${engine
     audit = new AuditLog(t.db);
     // One attempt, no waits: a 503 is a failure at once (no sleeps in tests).
     const remote: RemoteMatcherOptions = { name: 'arachnid', matcher: new ArachnidShieldMatcher({ username: 'u', password: 'p', baseUrl: url }, { attempts: 1 }), timeoutMs: 30_000 };
-    pipeline = new ContentPipeline({ db: t.db, store, matcher, records, queue: new SqlJobQueue(t.db), audit, rules: () => rules, hashFile: () => Promise.reject(new Error('not used')), remote });
+    make = (r, hashFile = () => Promise.reject(new Error('not used'))) => new ContentPipeline({ db: t.db, store, matcher, records, queue: new SqlJobQueue(t.db), audit, rules: () => rules, hashFile, remote: r });
+    pipeline = make(remote);
   });
   afterEach(() => t.drop());
 
@@ -99,6 +110,25 @@ for (const engine of ENGINES) describe(`pipeline with a remote matcher (${engine
     assert.deepEqual(r.remote, [{ matcher: 'arachnid', status: 'ok', matches: 0 }]);
     assert.equal(r.verdict, 'block');
     assert.deepEqual(r.fired.map((f) => f.ruleId), ['block-local']);
+  });
+
+  test('an upload also goes to the media endpoint when asked, with its media type', async () => {
+    const path = join(tempDir('remote'), 'upload.jpg');
+    const bytes = Buffer.from('benign bytes');
+    writeFileSync(path, bytes);
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    const shield = new ArachnidShieldMatcher({ username: 'u', password: 'p', baseUrl: url }, { attempts: 1 });
+    const withMedia = make({ name: 'arachnid', matcher: shield, timeoutMs: 30_000, media: true }, async () => ({ path, sha256, media: 'image', format: 'jpeg', pdq: OTHER.toString('hex'), quality: 100 }));
+    mediaSeen.length = 0;
+    const r = await withMedia.submitFile({ contentId: 'c-5', actor: 'key:test' }, path);
+    assert.deepEqual(mediaSeen, ['image/jpeg:12']);
+    assert.deepEqual(r.remote, [{ matcher: 'arachnid', status: 'ok', matches: 1 }]);
+    assert.deepEqual(r.matches.map((m) => [m.bank, m.signalType, m.sourceId, m.remote?.matchType]), [['remote:arachnid', 'sha256', 'm-1', 'exact']]);
+    // Larger than mediaMaxBytes: only the PDQ leaves.
+    const small = make({ name: 'arachnid', matcher: shield, timeoutMs: 30_000, media: true, mediaMaxBytes: 4 }, async () => ({ path, sha256, media: 'image', format: 'jpeg', pdq: OTHER.toString('hex'), quality: 100 }));
+    mediaSeen.length = 0;
+    assert.deepEqual((await small.submitFile({ contentId: 'c-6', actor: 'key:test' }, path)).remote, [{ matcher: 'arachnid', status: 'ok', matches: 0 }]);
+    assert.deepEqual(mediaSeen, []);
   });
 
   test('remote down: decided from local matches, the failure recorded in the result and the audit entry', async () => {
