@@ -216,6 +216,7 @@ async function assemble(db: VigilDatabase, config: VigilConfig, options: VigilOp
     onJobsQueued: () => worker?.notify(),
     log: (msg, err) => log.error({ err }, msg),
     remote: remoteMatcherOf(config.remoteMatchers.arachnid),
+    warn: (msg) => log.warn(msg),
     ...(reporting.reporter && reporting.autoOpenBanks.length > 0 ? {
       onReportDraft: async (tx: Tx, draft: { decisionId: number; incidentId: number }) => {
         const policy = await autoOpenAllowed(tx, draft.decisionId, reporting.autoOpenBanks);

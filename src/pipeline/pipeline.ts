@@ -99,6 +99,8 @@ export interface PipelineOptions {
   onDecision?: (result: ContentResult) => void;
   onJobsQueued?: () => void;
   log?: (msg: string, err?: unknown) => void;
+  /** Per-item warnings (a remote check that failed); default `log`. */
+  warn?: (msg: string) => void;
   /** Inside the decision's unit of work, after a report draft: the reporting policy may open a report (reports/auto-open.ts). */
   onReportDraft?: (tx: Tx, draft: { decisionId: number; incidentId: number }) => Promise<void>;
   /** A matcher run by someone else, asked beside the local index (pipeline/remote.ts). */
@@ -153,7 +155,7 @@ export class ContentPipeline {
     const [local, asked] = await Promise.all([this.o.matcher.match(query), remote ? askRemote(remote, query, upload) : undefined]);
     const matches = asked ? [...local, ...asked.matches] : local;
     const remoteChecks = asked ? [asked.check] : undefined;
-    if (asked?.check.status === 'failed') this.o.log?.(`remote matcher ${asked.check.matcher} failed for content ${meta.contentId}: ${asked.check.error ?? ''}`);
+    if (asked?.check.status === 'failed') (this.o.warn ?? this.o.log)?.(`remote matcher ${asked.check.matcher} failed for content ${meta.contentId}: ${asked.check.error ?? ''}`);
     const withRemote = <T extends object>(r: T): T & { remote?: RemoteCheck[] } => (remoteChecks ? { ...r, remote: remoteChecks } : r);
     const engine = await this.o.rules();
     // Rules fire only on matches: the account's history is read only when there are some.
