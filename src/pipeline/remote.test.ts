@@ -147,6 +147,8 @@ for (const engine of ENGINES) describe(`pipeline with a remote matcher (${engine
     assert.match(recorded.fired[0]!.reason, /remote matcher arachnid could not check it: .*503/);
     const entries = await audit.list({ action: 'decision.created' });
     assert.deepEqual(entries.map((e) => (e.details.remote as { status: string }[])[0]!.status), ['failed', 'failed']);
+    // Nothing it can look up (a digest only): not asked, and said so.
+    assert.deepEqual((await pipeline.submitHashes({ contentId: 'c-7', actor: 'key:test' }, { md5: LOCAL_MD5 })).remote, [{ matcher: 'arachnid', status: 'skipped', matches: 0 }]);
   });
 });
 

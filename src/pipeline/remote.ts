@@ -28,7 +28,8 @@ export interface RemoteMatcherOptions {
 /** The outcome of asking one remote matcher about one item, kept with the decision's result and audit entry. */
 export interface RemoteCheck {
   matcher: string;
-  status: 'ok' | 'failed';
+  /** skipped: nothing it can look up (no PDQ, and no bytes sent), so it was not asked. */
+  status: 'ok' | 'failed' | 'skipped';
   matches: number;
   /** failed only: why (no credentials: the HTTP layer never puts them in messages). */
   error?: string;
@@ -38,6 +39,8 @@ const DEFAULT_MEDIA_MAX_BYTES = 50 * 1024 * 1024;
 
 /** Asks the remote matcher about one item; never throws. `upload` is set for files (the media endpoint). */
 export async function askRemote(o: RemoteMatcherOptions, query: MatchQuery, upload?: { path: string; contentType: string }): Promise<{ matches: BankMatch[]; check: RemoteCheck }> {
+  const media = upload !== undefined && o.media === true && o.matcher.matchMedia !== undefined;
+  if ((query.pdq?.length ?? 0) === 0 && !media) return { matches: [], check: { matcher: o.name, status: 'skipped', matches: 0 } };
   let timer: NodeJS.Timeout | undefined;
   try {
     const deadline = new Promise<never>((_, reject) => {
@@ -46,9 +49,9 @@ export async function askRemote(o: RemoteMatcherOptions, query: MatchQuery, uplo
     });
     const work = async () => {
       const hits = await o.matcher.match(query);
-      if (upload && o.media && o.matcher.matchMedia) {
+      if (media) {
         const bytes = await readBounded(upload.path, o.mediaMaxBytes ?? DEFAULT_MEDIA_MAX_BYTES);
-        if (bytes) hits.push(...(await o.matcher.matchMedia(bytes, upload.contentType)));
+        if (bytes) hits.push(...(await o.matcher.matchMedia!(bytes, upload.contentType)));
       }
       return hits;
     };

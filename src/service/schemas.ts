@@ -126,7 +126,7 @@ const contentResult = {
     remote: {
       type: 'array',
       description: 'Remote matchers asked (docs/exchanges.md, "Remote matchers"); status failed: decided from local matches only.',
-      items: { type: 'object', required: ['matcher', 'status', 'matches'], properties: { matcher: { type: 'string' }, status: { type: 'string', enum: ['ok', 'failed'] }, matches: { type: 'integer' }, error: { type: 'string' } } },
+      items: { type: 'object', required: ['matcher', 'status', 'matches'], properties: { matcher: { type: 'string' }, status: { type: 'string', enum: ['ok', 'failed', 'skipped'] }, matches: { type: 'integer' }, error: { type: 'string' } } },
     },
     media: {
       type: 'object',
