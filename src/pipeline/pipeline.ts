@@ -18,6 +18,7 @@ import type { Decision, PlannedAction } from '../rules/types.js';
 import type { Tx, VigilDatabase } from '../state/database.js';
 import type { Store } from '../store/types.js';
 import { webhookJob, type WebhookEvent } from '../webhooks/deliver.js';
+import { recordRemoteChecks, remoteChecksOf } from './remote-schema.js';
 import { askRemote, contentTypeOf, type RemoteCheck, type RemoteMatcherOptions } from './remote.js';
 import { fingerprintOf, matchQueryOfClientHashes, matchQueryOfRecord, serializeQuery, type ClientHashes } from './query.js';
 
@@ -145,7 +146,11 @@ export class ContentPipeline {
     const { records, db } = this.o;
     const fingerprint = fingerprintOf(query);
     const prior = await records.findDecision(meta.contentId, fingerprint);
-    if (prior) return { ...resultOf(prior, true), ...(from.media ? { media: from.media } : {}) };
+    if (prior) {
+      // The remote checks of a recorded decision are kept (remote-schema.ts); the table exists where a remote matcher is configured.
+      const checks = this.o.remote ? await remoteChecksOf(db, prior.id) : [];
+      return { ...resultOf(prior, true), ...(from.media ? { media: from.media } : {}), ...(checks.length > 0 ? { remote: checks } : {}) };
+    }
 
     // Everything up to this position is in the indexes the match reads: retained hashes are checked as of it.
     const matchedAt = this.o.matcher.position;
@@ -200,6 +205,7 @@ export class ContentPipeline {
         actor: meta.actor, requestId: meta.requestId ?? null, createdAt,
       });
       if (id === undefined) return undefined;
+      if (remoteChecks) await recordRemoteChecks(tx, id, remoteChecks);
       const ctx = meta.context ?? {};
       const incidentId = await records.openIncident(tx, {
         decisionId: id, contentId: meta.contentId, accountId: meta.accountId ?? null,

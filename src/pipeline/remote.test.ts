@@ -22,6 +22,7 @@ import { ENGINES, type TestDatabase } from '../state/test-engines.js';
 import { storeOver } from '../store/store.js';
 import { tempDir } from '../../test/helpers/temp.js';
 import { ContentPipeline } from './pipeline.js';
+import { REMOTE_CHECKS_COMPONENT } from './remote-schema.js';
 import { askRemote, remoteMatcherOf, type RemoteMatcherOptions } from './remote.js';
 
 // Benign stand-ins: a PDQ the fake service "knows" (answered with its integration value `test`), one it does not,
@@ -74,7 +75,7 @@ for (const engine of ENGINES) describe(`pipeline with a remote matcher (${engine
     up = true;
     t = await engine.open();
     const store = await storeOver(t.db);
-    await migrate(t.db, [AUDIT_COMPONENT, QUEUE_COMPONENT, RECORDS_COMPONENT]);
+    await migrate(t.db, [AUDIT_COMPONENT, QUEUE_COMPONENT, RECORDS_COMPONENT, REMOTE_CHECKS_COMPONENT]);
     await store.createBank({ name: 'list', source: 'test' });
     await store.importList('list', [{ kind: 'record', line: 1, record: { signals: [{ type: 'md5', value: LOCAL_MD5 }], labels: {} } }]);
     const matcher = new BankMatcher(store, { digestIndex: () => new MapDigestIndex() });
@@ -138,6 +139,10 @@ for (const engine of ENGINES) describe(`pipeline with a remote matcher (${engine
     assert.deepEqual(r.fired.map((f) => f.ruleId), ['block-local', 'review-remote-failed']);
     assert.equal(r.remote![0]!.status, 'failed');
     assert.match(r.remote![0]!.error!, /503/);
+    // Recorded with the decision: a replay says the same.
+    const replay = await pipeline.submitHashes({ contentId: 'c-3', actor: 'key:test' }, { md5: LOCAL_MD5, pdq: [KNOWN.toString('hex')] });
+    assert.equal(replay.replayed, true);
+    assert.deepEqual(replay.remote, r.remote);
     const none = await pipeline.submitHashes({ contentId: 'c-4', actor: 'key:test' }, { pdq: [KNOWN.toString('hex')] });
     assert.equal(none.remote![0]!.status, 'failed', 'not a silent "no match"');
     // A rule can send what the remote matcher could not check to a person: the decision records why.
