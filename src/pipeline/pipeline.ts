@@ -75,7 +75,7 @@ export interface ContentResult {
   late: boolean;
   createdAt: string;
   media?: MediaSummary;
-  /** Remote matchers asked for this submission (absent when none is configured, and in replays): a failed one is not a "no match". */
+  /** Remote matchers asked for this submission (absent when none is configured; replays of unrecorded ones): a failed one is not a "no match". */
   remote?: RemoteCheck[];
 }
 
