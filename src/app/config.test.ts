@@ -73,4 +73,12 @@ describe('fleet configuration (issue #16)', () => {
     const c = loadConfig({ flags: { fleet: { rateLimits: { webhook: { max: 50, durationMs: 1000 } } } } });
     assert.deepEqual(c.fleet.rateLimits.webhook, { max: 50, durationMs: 1000 });
   });
+
+  it('keeps the remote matcher off by default; enabled from the environment needs its credentials', () => {
+    assert.equal(loadConfig().remoteMatchers.arachnid.enabled, false);
+    const c = loadConfig({ env: { VIGIL_ARACHNID_ENABLED: 'true', VIGIL_ARACHNID_USERNAME: 'u', VIGIL_ARACHNID_PASSWORD: 'secret-pass', VIGIL_ARACHNID_TIMEOUT_MS: '2500' } });
+    assert.deepEqual([c.remoteMatchers.arachnid.enabled, c.remoteMatchers.arachnid.username, c.remoteMatchers.arachnid.timeoutMs], [true, 'u', 2500]);
+    assert.throws(() => loadConfig({ env: { VIGIL_ARACHNID_ENABLED: 'true', VIGIL_ARACHNID_USERNAME: 'u' } }), /remoteMatchers\.arachnid: enabled needs username and password/);
+    assert.throws(() => loadConfig({ env: { VIGIL_ARACHNID_ENABLED: 'yes' } }), /remoteMatchers\.arachnid\.enabled/);
+  });
 });

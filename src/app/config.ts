@@ -77,6 +77,22 @@ export const CONFIG_SCHEMA = z.strictObject({
   rules: z.strictObject({ file: z.string().min(1).optional() }).default({}),
   /** Exchange fetching in the background process (docs/exchanges.md); 0: no scheduled fetches. */
   exchanges: z.strictObject({ fetchIntervalMs: nonNegative.default(300_000) }).default({ fetchIntervalMs: 300_000 }),
+  /** Matchers run by someone else, asked beside the local index (docs/exchanges.md, "Remote matchers"); off unless enabled. */
+  remoteMatchers: z.strictObject({
+    arachnid: z.strictObject({
+      enabled: z.boolean().default(false),
+      baseUrl: z.string().url().default('https://shield.projectarachnid.com'),
+      /** HTTP Basic credentials C3P issued (VIGIL_ARACHNID_USERNAME / VIGIL_ARACHNID_PASSWORD); never logged. */
+      username: z.string().min(1).optional(),
+      password: z.string().min(1).optional(),
+      /** Bound on one item's remote check, retries included; past it the check is recorded as failed. */
+      timeoutMs: positiveInt.max(120_000).default(5000),
+      /** Also send uploaded files (up to mediaMaxBytes) to /v1/media/; off: only PDQ hashes leave. */
+      media: z.boolean().default(false),
+      mediaMaxBytes: positiveInt.default(50 * 1024 * 1024),
+    }).default({ enabled: false, baseUrl: 'https://shield.projectarachnid.com', timeoutMs: 5000, media: false, mediaMaxBytes: 50 * 1024 * 1024 })
+      .refine((a) => !a.enabled || (a.username !== undefined && a.password !== undefined), { message: 'enabled needs username and password (VIGIL_ARACHNID_USERNAME, VIGIL_ARACHNID_PASSWORD)' }),
+  }).default({ arachnid: { enabled: false, baseUrl: 'https://shield.projectarachnid.com', timeoutMs: 5000, media: false, mediaMaxBytes: 50 * 1024 * 1024 } }),
   demo: z.strictObject({ enabled: z.boolean().default(true), dir: z.string().min(1).optional() }).default({ enabled: true }),
   /**
    * Signed checkpoints of the audit chain's head outside the database (src/audit/checkpoint.ts): an
@@ -211,9 +227,15 @@ const ENV_KEYS: Record<string, string> = {
   VIGIL_NCMEC_PASSWORD: 'reporting.ncmec.password',
   VIGIL_REPORTER_EMAIL: 'reporting.reporter.email',
   VIGIL_EXCHANGE_FETCH_INTERVAL_MS: 'exchanges.fetchIntervalMs',
+  VIGIL_ARACHNID_ENABLED: 'remoteMatchers.arachnid.enabled',
+  VIGIL_ARACHNID_URL: 'remoteMatchers.arachnid.baseUrl',
+  VIGIL_ARACHNID_USERNAME: 'remoteMatchers.arachnid.username',
+  VIGIL_ARACHNID_PASSWORD: 'remoteMatchers.arachnid.password',
+  VIGIL_ARACHNID_TIMEOUT_MS: 'remoteMatchers.arachnid.timeoutMs',
 };
 
-const NUMERIC = new Set(['server.port', 'server.workers', 'hashing.threads', 'retention.retainDays', 'exchanges.fetchIntervalMs']);
+const NUMERIC = new Set(['server.port', 'server.workers', 'hashing.threads', 'retention.retainDays', 'exchanges.fetchIntervalMs', 'remoteMatchers.arachnid.timeoutMs']);
+const BOOLEAN = new Set(['remoteMatchers.arachnid.enabled']);
 
 function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
   const parts = path.split('.');
@@ -243,7 +265,7 @@ function fromEnv(env: Env): Record<string, unknown> {
   for (const [name, key] of Object.entries(ENV_KEYS)) {
     const raw = env[name];
     if (raw === undefined || raw === '') continue;
-    setPath(out, key, NUMERIC.has(key) && /^\s*-?\d+(\.\d+)?\s*$/.test(raw) ? Number(raw) : raw);
+    setPath(out, key, NUMERIC.has(key) && /^\s*-?\d+(\.\d+)?\s*$/.test(raw) ? Number(raw) : BOOLEAN.has(key) && /^(true|false)$/.test(raw) ? raw === 'true' : raw);
   }
   return out;
 }

@@ -322,7 +322,8 @@ export class ReviewService {
     if (d.outcome === 'confirmed' && item.incidentId !== null) await this.o.onConfirmed?.(tx, item, auditActor(r));
     if (d.outcome === 'false_positive') {
       if (item.incidentId !== null) await this.o.records.setIncidentState(tx, item.incidentId, 'dismissed', at);
-      const matched = [...new Set((await tx.k.selectFrom('decision_matches').select('signal_id').where('decision_id', '=', item.decisionId).execute()).map((m) => Number(m.signal_id)))];
+      // Remote matches (negative ids, pipeline/remote.ts) have no local signal to hold an opinion.
+      const matched = [...new Set((await tx.k.selectFrom('decision_matches').select('signal_id').where('decision_id', '=', item.decisionId).execute()).map((m) => Number(m.signal_id)).filter((s) => s > 0))];
       opinions = d.signalIds ? d.signalIds.filter((s) => matched.includes(s)) : matched;
       if (d.signalIds && opinions.length !== d.signalIds.length) throw invalidArgument('signals this item matched', 'signalIds', d.signalIds);
       for (const s of opinions) await this.o.banks.addOpinionIn(tx, auditActor(r), s, { kind: 'false_positive', reason: d.reason }, { reviewItem: id });

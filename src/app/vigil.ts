@@ -20,6 +20,8 @@ import type { FileHashRecord } from '../hashing/hash-file.js';
 import type { HashPool } from '../hashing/pool.js';
 import { ContentPipeline, type EvidenceSink } from '../pipeline/pipeline.js';
 import { RetroMatcher } from '../pipeline/retro.js';
+import { remoteMatcherOf } from '../pipeline/remote.js';
+import { REMOTE_CHECKS_COMPONENT } from '../pipeline/remote-schema.js';
 import { SqlJobQueue } from '../queue/sql-queue.js';
 import { QUEUE_COMPONENT } from '../queue/schema.js';
 import { QueueWorker, type JobHandler } from '../queue/worker.js';
@@ -107,7 +109,7 @@ export interface VigilOptions {
 }
 
 /** Every component of the database, store first: one migration run creates or updates them all. */
-export const COMPONENTS = [AUDIT_COMPONENT, AUTH_COMPONENT, USERS_COMPONENT, QUEUE_COMPONENT, RECORDS_COMPONENT, EXCHANGES_COMPONENT, SESSIONS_COMPONENT, REVIEW_COMPONENT, FLEET_COMPONENT, OIDC_COMPONENT, REPORTS_COMPONENT, EXCHANGE_SYNC_COMPONENT];
+export const COMPONENTS = [AUDIT_COMPONENT, AUTH_COMPONENT, USERS_COMPONENT, QUEUE_COMPONENT, RECORDS_COMPONENT, EXCHANGES_COMPONENT, SESSIONS_COMPONENT, REVIEW_COMPONENT, FLEET_COMPONENT, OIDC_COMPONENT, REPORTS_COMPONENT, EXCHANGE_SYNC_COMPONENT, REMOTE_CHECKS_COMPONENT];
 
 /** Where index snapshots go: configured, or beside an embedded store's file; none for PostgreSQL or in memory. */
 export function snapshotDirOf(config: VigilConfig): string | undefined {
@@ -214,6 +216,8 @@ async function assemble(db: VigilDatabase, config: VigilConfig, options: VigilOp
     retainDays: config.retention.retainDays,
     onJobsQueued: () => worker?.notify(),
     log: (msg, err) => log.error({ err }, msg),
+    remote: remoteMatcherOf(config.remoteMatchers.arachnid),
+    warn: (msg) => log.warn(msg),
     ...(reporting.reporter && reporting.autoOpenBanks.length > 0 ? {
       onReportDraft: async (tx: Tx, draft: { decisionId: number; incidentId: number }) => {
         const policy = await autoOpenAllowed(tx, draft.decisionId, reporting.autoOpenBanks);

@@ -148,6 +148,11 @@ export interface BankMatch {
    * degenerate hash matched exactly). The default rules block only high; the rest goes to review.
    */
   confidence: MatchConfidence;
+  /**
+   * Set on matches made by a matcher run by someone else (pipeline/remote.ts): no local signal stands behind
+   * them (signalId is negative, per decision), the bank is `remote:<name>`, the service's classification is kept.
+   */
+  remote?: { matcher: string; classification: string; matchType: 'exact' | 'near' | null };
 }
 
 /** The closest perceptual signal to a query, matched or not (`vigil match --near`: for tuning thresholds). */

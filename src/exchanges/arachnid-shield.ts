@@ -3,7 +3,7 @@
  * PDQ hashes (base64) and `POST /v1/media/` a file's bytes (exact SHA-1 and perceptual matches), HTTP Basic. It
  * answers the local index's query (`match(MatchQuery)`, the PDQ hash of each view as stored) with remote matches
  * that carry the remote classification. `no-known-match` is not "safe": it only means no match.
- * Not yet wired into the pipeline and rules (docs/exchanges.md, "Not done").
+ * Wired in by pipeline/remote.ts (docs/exchanges.md, "Remote matchers").
  */
 import type { MatchQuery } from '../banks/matcher.js';
 import { VigilError } from '../core/errors.js';

@@ -18,6 +18,8 @@ import type { Decision, PlannedAction } from '../rules/types.js';
 import type { Tx, VigilDatabase } from '../state/database.js';
 import type { Store } from '../store/types.js';
 import { webhookJob, type WebhookEvent } from '../webhooks/deliver.js';
+import { recordRemoteChecks, remoteChecksOf } from './remote-schema.js';
+import { askRemote, contentTypeOf, type RemoteCheck, type RemoteMatcherOptions } from './remote.js';
 import { fingerprintOf, matchQueryOfClientHashes, matchQueryOfRecord, serializeQuery, type ClientHashes } from './query.js';
 
 /** Where preserved content goes: sealed as a stream (never whole in memory), discarded if the decision loses a race. */
@@ -73,6 +75,8 @@ export interface ContentResult {
   late: boolean;
   createdAt: string;
   media?: MediaSummary;
+  /** Remote matchers asked for this submission (absent when none is configured; replays of unrecorded ones): a failed one is not a "no match". */
+  remote?: RemoteCheck[];
 }
 
 export interface PipelineOptions {
@@ -96,8 +100,12 @@ export interface PipelineOptions {
   onDecision?: (result: ContentResult) => void;
   onJobsQueued?: () => void;
   log?: (msg: string, err?: unknown) => void;
+  /** Per-item warnings (a remote check that failed); default `log`. */
+  warn?: (msg: string) => void;
   /** Inside the decision's unit of work, after a report draft: the reporting policy may open a report (reports/auto-open.ts). */
   onReportDraft?: (tx: Tx, draft: { decisionId: number; incidentId: number }) => Promise<void>;
+  /** A matcher run by someone else, asked beside the local index (pipeline/remote.ts). */
+  remote?: RemoteMatcherOptions;
 }
 
 const DEFAULT_REVIEW_PRIORITY = 50;
@@ -138,15 +146,26 @@ export class ContentPipeline {
     const { records, db } = this.o;
     const fingerprint = fingerprintOf(query);
     const prior = await records.findDecision(meta.contentId, fingerprint);
-    if (prior) return { ...resultOf(prior, true), ...(from.media ? { media: from.media } : {}) };
+    if (prior) {
+      // The remote checks of a recorded decision are kept (remote-schema.ts); the table exists where a remote matcher is configured.
+      const checks = this.o.remote ? await remoteChecksOf(db, prior.id) : [];
+      return { ...resultOf(prior, true), ...(from.media ? { media: from.media } : {}), ...(checks.length > 0 ? { remote: checks } : {}) };
+    }
 
     // Everything up to this position is in the indexes the match reads: retained hashes are checked as of it.
     const matchedAt = this.o.matcher.position;
-    const matches = await this.o.matcher.match(query);
+    // A retroactive re-match is about new local signals: the remote matcher was asked when the item came in.
+    const remote = this.o.remote && from.retainedId === undefined ? this.o.remote : undefined;
+    const upload = from.path ? { path: from.path, contentType: contentTypeOf(from.media?.media, from.media?.format) } : undefined;
+    const [local, asked] = await Promise.all([this.o.matcher.match(query), remote ? askRemote(remote, query, upload) : undefined]);
+    const matches = asked ? [...local, ...asked.matches] : local;
+    const remoteChecks = asked ? [asked.check] : undefined;
+    if (asked?.check.status === 'failed') (this.o.warn ?? this.o.log)?.(`remote matcher ${asked.check.matcher} failed for content ${meta.contentId}: ${asked.check.error ?? ''}`);
+    const withRemote = <T extends object>(r: T): T & { remote?: RemoteCheck[] } => (remoteChecks ? { ...r, remote: remoteChecks } : r);
     const engine = await this.o.rules();
     // Rules fire only on matches: the account's history is read only when there are some.
     const account = meta.accountId && matches.length > 0 ? await records.accountHistory(meta.accountId) : undefined;
-    const decision = engine.evaluate({ matches, ...(account ? { account } : {}), ...(from.unhashed ? { unhashed: from.unhashed } : {}), context: meta.context ?? {} });
+    const decision = engine.evaluate({ matches, ...(account ? { account } : {}), ...(from.unhashed ? { unhashed: from.unhashed } : {}), ...(asked?.check.status === 'failed' ? { remoteFailed: [{ matcher: asked.check.matcher, error: asked.check.error ?? '' }] } : {}), context: meta.context ?? {} });
     const createdAt = (this.o.now?.() ?? new Date()).toISOString();
     const late = from.retainedId !== undefined;
     const actor = { actor: meta.actor, ...(meta.requestId ? { requestId: meta.requestId } : {}) };
@@ -162,9 +181,9 @@ export class ContentPipeline {
           const expiresAt = new Date(Date.parse(createdAt) + retainDays * 86_400_000).toISOString();
           await records.retain(tx, { contentId: meta.contentId, fingerprint, accountId: meta.accountId ?? null, context: meta.context ?? {}, query: serializeQuery(query), createdAt, expiresAt }, matchedAt);
         }
-        await this.o.audit.append(tx, { ...actor, action: 'decision.created', subject: `content:${meta.contentId}`, details: { verdict: decision.verdict, matches: matches.length, recorded: false } });
+        await this.o.audit.append(tx, { ...actor, action: 'decision.created', subject: `content:${meta.contentId}`, details: withRemote({ verdict: decision.verdict, matches: matches.length, recorded: false }) });
       });
-      const result = { ...unrecorded(meta, fingerprint, decision, matches, createdAt), ...(from.media ? { media: from.media } : {}) };
+      const result = withRemote({ ...unrecorded(meta, fingerprint, decision, matches, createdAt), ...(from.media ? { media: from.media } : {}) });
       this.o.onDecision?.(result);
       return result;
     }
@@ -186,6 +205,7 @@ export class ContentPipeline {
         actor: meta.actor, requestId: meta.requestId ?? null, createdAt,
       });
       if (id === undefined) return undefined;
+      if (remoteChecks) await recordRemoteChecks(tx, id, remoteChecks);
       const ctx = meta.context ?? {};
       const incidentId = await records.openIncident(tx, {
         decisionId: id, contentId: meta.contentId, accountId: meta.accountId ?? null,
@@ -215,7 +235,7 @@ export class ContentPipeline {
         ...actor,
         action: 'decision.created',
         subject: `content:${meta.contentId}`,
-        details: { decisionId: id, incidentId, verdict: decision.verdict, late, rulesVersion: decision.rulesVersion, rules: decision.fired.map((f) => f.ruleId), signals: matches.map((m) => m.signalId), actions: outcomes.map((a) => a.type), ...(evidence ? { evidenceId: evidence.id } : {}) },
+        details: withRemote({ decisionId: id, incidentId, verdict: decision.verdict, late, rulesVersion: decision.rulesVersion, rules: decision.fired.map((f) => f.ruleId), signals: matches.map((m) => m.signalId), actions: outcomes.map((a) => a.type), ...(evidence ? { evidenceId: evidence.id } : {}) }),
       });
       return id;
     });
@@ -229,9 +249,9 @@ export class ContentPipeline {
     }
     if (jobsQueued > 0) this.o.onJobsQueued?.();
     // Match statistics feed spike quarantine; they must not fail a decision that is already committed.
-    const counted = matches.filter((m) => m.actionable).map((m) => m.signalId);
+    const counted = matches.filter((m) => m.actionable && !m.remote).map((m) => m.signalId);
     if (counted.length > 0) await this.o.store.recordMatches(counted).catch((err: unknown) => this.o.log?.('recording match statistics failed', err));
-    const result = { ...resultOf((await records.getDecision(decisionId))!, false), ...(from.media ? { media: from.media } : {}) };
+    const result = withRemote({ ...resultOf((await records.getDecision(decisionId))!, false), ...(from.media ? { media: from.media } : {}) });
     this.o.onDecision?.(result);
     return result;
   }

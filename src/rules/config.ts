@@ -90,6 +90,8 @@ const ConditionSchema = z.strictObject({
   /** How sure the matcher is (BankMatch.confidence): high, medium, low. */
   confidence: anyOf(z.enum(['high', 'medium', 'low'], 'must be high, medium or low'), 'confidence').optional(),
   video: VideoConditionSchema.optional(),
+  /** true: only matches from a remote matcher (pipeline/remote.ts); false: only local ones; absent: either, one more match. */
+  remote: z.boolean('must be true or false').optional(),
   includeNonActionable: z.boolean('must be true or false').default(false),
   minMatches: z.number('must be a number').int('must be a whole number').min(1, 'must be 1..1000').max(1000, 'must be 1..1000').default(1),
   account: AccountConditionSchema.optional(),
@@ -99,16 +101,24 @@ const ConditionSchema = z.strictObject({
    * unreadable or undecodable upload), which no match can be found for; it fires without matches.
    */
   unhashed: z.literal(true, 'must be true (or left out)').optional(),
+  /**
+   * true: the rule is about content a configured remote matcher could not check (down, too slow, refused):
+   * it fires, with or without local matches, whenever a remote check failed.
+   */
+  remoteFailed: z.literal(true, 'must be true (or left out)').optional(),
 }).refine(
   (w) => w.unhashed === undefined || PER_MATCH_KEYS.every((k) => w[k] === undefined),
-  { message: 'unhashed content has no matches: per-match conditions (bankKind, banks, signalTypes, maxDistance, labels, status, downranked, video) cannot be combined with it', path: ['unhashed'] },
+  { message: 'unhashed content has no matches: per-match conditions (bankKind, banks, signalTypes, maxDistance, labels, status, downranked, video, remote) cannot be combined with it', path: ['unhashed'] },
+).refine(
+  (w) => w.remoteFailed === undefined || (w.unhashed === undefined && PER_MATCH_KEYS.every((k) => w[k] === undefined)),
+  { message: 'a failed remote check is about the content, not a match: per-match conditions and unhashed cannot be combined with it', path: ['remoteFailed'] },
 ).refine(
   // Quarantined signals are never actionable: such a rule could never fire.
   (w) => w.includeNonActionable || w.status === undefined || w.status.some((s) => s !== 'quarantined'),
   { message: 'selects only quarantined matches, which are not actionable: set includeNonActionable to true', path: ['includeNonActionable'] },
 );
 
-const PER_MATCH_KEYS = ['bankKind', 'banks', 'signalTypes', 'maxDistance', 'labels', 'status', 'downranked', 'video'] as const;
+const PER_MATCH_KEYS = ['bankKind', 'banks', 'signalTypes', 'maxDistance', 'labels', 'status', 'downranked', 'video', 'remote'] as const;
 
 const webhookRef = z.string('must name a webhook').regex(WEBHOOK_NAME_RE, 'must be a webhook name');
 

@@ -290,3 +290,20 @@ test('condition: confidence; by default only a high-confidence match blocks, an 
   assert.ok(uncertain.actions.some((a) => a.type === 'preserve_evidence'));
   assert.match(uncertain.fired.find((f) => f.ruleId === 'review-uncertain-match')!.reason, /medium confidence/);
 });
+
+test('condition: remote (a remote matcher\'s match) and remoteFailed (a remote check that failed)', () => {
+  const remote = match({ signalId: -1, bank: 'remote:arachnid', distance: 0, labels: { tags: ['csam'] }, remote: { matcher: 'arachnid-shield', classification: 'csam', matchType: 'exact' } });
+  assert.ok(fires({ remote: true }, { matches: [remote] }));
+  assert.ok(!fires({ remote: true }, one()), 'a local match is not a remote one');
+  assert.ok(fires({ remote: false }, one()));
+  assert.ok(!fires({ remote: false }, { matches: [remote] }));
+  assert.ok(fires({}, { matches: [remote] }), 'without the key a remote match is one more match');
+  assert.ok(fires({ remote: true, labels: { tags: ['CSAM'] } }, { matches: [remote] }), 'the classification is a tag');
+  assert.ok(engine([{ when: { minMatches: 2 } }]).evaluate({ matches: [match(), remote] }).fired.length === 1, 'counted beside local matches');
+  assert.match(engine([{ when: { remote: true } }]).evaluate({ matches: [remote] }).fired[0]!.reason, /^remote exact pdq match \(arachnid-shield: csam\) in block bank remote:arachnid/);
+  const failed = { matches: [], remoteFailed: [{ matcher: 'arachnid', error: 'HTTP 503' }] };
+  assert.equal(engine([{ when: { remoteFailed: true } }]).evaluate(failed).fired[0]!.reason, 'remote matcher arachnid could not check it: HTTP 503');
+  assert.ok(!fires({ remoteFailed: true }, one()), 'fires only when a check failed');
+  assert.ok(!fires({ bankKind: 'block' }, failed), 'a failure is not a match');
+  assert.throws(() => engine([{ when: { remoteFailed: true, remote: true } }]), /remoteFailed/);
+});

@@ -41,6 +41,7 @@ function selects(when: RuleCondition, m: BankMatch): boolean {
   if (when.maxDistance !== undefined && !(m.distance <= when.maxDistance)) return false;
   if (when.status !== undefined && !when.status.includes(m.status)) return false;
   if (when.downranked !== undefined && m.downranked !== when.downranked) return false;
+  if (when.remote !== undefined && (m.remote !== undefined) !== when.remote) return false;
   // Matches recorded before confidence existed count as high: they were acted on as such.
   if (when.confidence !== undefined && !when.confidence.includes(m.confidence ?? 'high')) return false;
   if (when.video !== undefined) {
@@ -98,7 +99,8 @@ function percent(n: number): string {
 function describeMatch(m: BankMatch, when: RuleCondition): string {
   const max = when.maxDistance !== undefined ? ` ≤ ${when.maxDistance}` : '';
   let what: string;
-  if (signalType(m.signalType).matching === 'exact') what = `${m.signalType} exact match`;
+  if (m.remote !== undefined) what = `remote ${m.remote.matchType ?? ''} ${m.signalType} match (${m.remote.matcher}: ${m.remote.classification})`.replace('  ', ' ');
+  else if (signalType(m.signalType).matching === 'exact') what = `${m.signalType} exact match`;
   else if (m.video !== undefined) {
     const q = when.video?.minQueryMatchPercent;
     const c = when.video?.minComparedMatchPercent;
@@ -184,7 +186,8 @@ export class RuleEngine {
         }
       }
     };
-    if (matches.length > 0 || input.unhashed !== undefined) {
+    const remoteFailed = input.remoteFailed ?? [];
+    if (matches.length > 0 || input.unhashed !== undefined || remoteFailed.length > 0) {
       for (const rule of this.config.rules) {
         if (!rule.enabled) continue;
         if (rule.when.unhashed) {
@@ -192,6 +195,16 @@ export class RuleEngine {
           const clauses = contentClauses(rule.when, input);
           if (clauses === undefined) continue;
           const reason = [`could not be hashed: ${input.unhashed.code}: ${input.unhashed.message}`, ...clauses].join('; ');
+          fired.push({ ruleId: rule.id, description: rule.description, reason, matches: [] });
+          planAll(rule);
+          if (rule.stop) break;
+          continue;
+        }
+        if (rule.when.remoteFailed) {
+          if (remoteFailed.length === 0) continue;
+          const clauses = contentClauses(rule.when, input);
+          if (clauses === undefined) continue;
+          const reason = [...remoteFailed.map((f) => `remote matcher ${f.matcher} could not check it: ${f.error}`), ...clauses].join('; ');
           fired.push({ ruleId: rule.id, description: rule.description, reason, matches: [] });
           planAll(rule);
           if (rule.stop) break;

@@ -52,6 +52,8 @@ export interface EvaluationInput {
   matches: readonly BankMatch[];
   /** Set when the content could not be hashed perceptually (refused, over budget, unreadable): why. */
   unhashed?: { code: string; message: string };
+  /** Remote matchers asked that did not answer (pipeline/remote.ts): their matches, if any, are unknown. */
+  remoteFailed?: { matcher: string; error: string }[];
   account?: AccountHistory;
   context?: { surface?: string; [k: string]: unknown };
 }

@@ -8,6 +8,7 @@ export class ServiceMetrics {
   readonly requests: Counter<'method' | 'route' | 'status'>;
   readonly latency: Histogram<'method' | 'route'>;
   readonly decisions: Counter<'verdict'>;
+  readonly remoteChecks: Counter<'matcher' | 'status'>;
   readonly matches: Counter<'bank' | 'signal_type'>;
   readonly lookups: Counter<'signal_type'>;
 
@@ -24,6 +25,7 @@ export class ServiceMetrics {
     });
     this.decisions = new Counter({ name: 'vigil_decisions_total', help: 'Content decisions by verdict', labelNames: ['verdict'], registers: [this.registry] });
     this.matches = new Counter({ name: 'vigil_matches_total', help: 'Matches by bank and signal type (content and lookups)', labelNames: ['bank', 'signal_type'], registers: [this.registry] });
+    this.remoteChecks = new Counter({ name: 'vigil_remote_checks_total', help: 'Remote matcher checks by matcher and status (failed: decided from local matches only)', labelNames: ['matcher', 'status'], registers: [this.registry] });
     this.lookups = new Counter({ name: 'vigil_lookups_total', help: 'Hashes looked up by signal type', labelNames: ['signal_type'], registers: [this.registry] });
     new Gauge({
       name: 'vigil_queue_jobs',
@@ -68,5 +70,6 @@ export class ServiceMetrics {
     if (result.replayed) return;
     this.decisions.inc({ verdict: result.verdict });
     for (const m of result.matches) this.matches.inc({ bank: m.bank, signal_type: m.signalType });
+    for (const c of result.remote ?? []) this.remoteChecks.inc({ matcher: c.matcher, status: c.status });
   }
 }

@@ -78,6 +78,7 @@ const bankMatch = {
       },
     },
     confidence: { type: 'string', enum: ['high', 'medium', 'low'], description: 'high: a digest, a whole video, or the picture as uploaded; medium: a view or orientation that earned its distance; low: loose settings or a degenerate hash matched exactly. The default rules block only high.' },
+    remote: { type: 'object', description: 'A match by a remote matcher (bank "remote:<name>"; no local signal).', properties: { matcher: { type: 'string' }, classification: { type: 'string' }, matchType: { type: ['string', 'null'] } } },
   },
 } as const;
 
@@ -122,6 +123,11 @@ const contentResult = {
     replayed: { type: 'boolean', description: 'An earlier identical submission decided this; no action ran again.' },
     late: { type: 'boolean' },
     createdAt: { type: 'string', format: 'date-time' },
+    remote: {
+      type: 'array',
+      description: 'Remote matchers asked (docs/exchanges.md, "Remote matchers"); status failed: decided from local matches only.',
+      items: { type: 'object', required: ['matcher', 'status', 'matches'], properties: { matcher: { type: 'string' }, status: { type: 'string', enum: ['ok', 'failed', 'skipped'] }, matches: { type: 'integer' }, error: { type: 'string' } } },
+    },
     media: {
       type: 'object',
       properties: {

@@ -40,6 +40,8 @@ export interface ServeOptions {
   reviewWeb?: ReviewWebOptions;
   /** CyberTipline reporting (NCMEC endpoint and credentials, reporter, retention): docs/reporting.md. */
   reporting?: ConfigInput['reporting'];
+  /** Matchers run by someone else (docs/exchanges.md, "Remote matchers"). */
+  remoteMatchers?: ConfigInput['remoteMatchers'];
   /** Webhook secrets (default: the process environment). */
   secrets?: Record<string, string | undefined>;
   host?: string;
@@ -135,6 +137,7 @@ export function configOf(options: ServeOptions): VigilConfig {
     log: { level: logLevelOf(options.logger) },
     ...(options.audit ? { audit: options.audit } : {}),
     ...(options.reporting ? { reporting: options.reporting } : {}),
+    ...(options.remoteMatchers ? { remoteMatchers: options.remoteMatchers } : {}),
   };
   return parseConfig(input);
 }
