@@ -74,7 +74,7 @@ export function clientDemoRoutes(app: FastifyInstance, options: ClientDemoOption
   const security = { 'content-security-policy': "default-src 'self'; script-src 'self'; worker-src 'self'; style-src 'unsafe-inline'; img-src 'self' blob: data:", 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' };
   app.get('/demo/client', { schema: { hide: true } }, async (_request, reply) => reply.headers(security).type('text/html; charset=utf-8').send(html));
   app.get('/demo/client/app.js', { schema: { hide: true } }, async (_request, reply) => reply.headers(security).type('text/javascript; charset=utf-8').send(APP));
-  for (const name of ['client.js', 'worker.js'] as const satisfies readonly (keyof ClientBundles)[]) {
+  for (const name of ['client.js', 'worker.js', 'video.js'] as const satisfies readonly (keyof ClientBundles)[]) {
     app.get(`/demo/client/${name}`, { schema: { hide: true } }, async (_request, reply) => reply.headers(security).type('text/javascript; charset=utf-8').send((await clientBundles())[name]));
   }
 }

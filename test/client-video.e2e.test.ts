@@ -1,0 +1,88 @@
+/**
+ * Client vPDQ in Chromium (Playwright over Debian's chromium): a conformance clip demuxed by mp4box, decoded by
+ * WebCodecs and hashed in the page, against the server's vPDQ of the same file (ffmpeg decode); then the clip,
+ * listed in a bank from the server's hashes, matched through POST /v1/content with the page's hashes only.
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { after, before, test } from 'node:test';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { hashVideo } from '../src/media/video-hash.js';
+import { startService, type RunningService } from '../src/service/serve.js';
+import { hammingDistance256 } from '../src/signals/pdq/hash256.js';
+import { formatVpdqJson, parseVpdqCompactFeature } from '../src/signals/vpdq/format.js';
+import { bounded, CHROMIUM_ARGS, systemChromium } from './helpers/chromium.js';
+import { tempDir } from './helpers/temp.js';
+
+const VIDEOS = join(import.meta.dirname, '../../shared/conformance/vpdq/videos');
+const KNOWN = join(VIDEOS, 'chair-20-sd-bar.mp4');
+const UNKNOWN = join(VIDEOS, 'pattern-sd-grey-bar.mp4');
+
+type PageResult = { supported: true; vpdq: string[]; fps: number; codec: string; framesDecoded: number } | { supported: false; reason: string };
+declare const document: { body: { dataset: Record<string, string | undefined> } };
+declare const window: {
+  vigilDemo: {
+    sdk: { hashVideo(b: Blob, o?: object): Promise<PageResult> };
+    client: { check(h: object, o: object): Promise<{ decision: { verdict: string }; sent: { hashes: Record<string, unknown> } }> };
+  };
+};
+
+let service: RunningService;
+let browser: Browser;
+let page: Page;
+
+before(async () => {
+  const dir = tempDir('vigil-client-video-e2e-');
+  service = await startService({ storeUrl: join(dir, 'vigil.db'), port: 0, demoDir: join(dir, 'demo'), hashThreads: 1, background: false });
+  browser = await chromium.launch({ executablePath: systemChromium(), headless: true, args: CHROMIUM_ARGS });
+  const context = await browser.newContext({ baseURL: service.url });
+  context.setDefaultTimeout(60_000);
+  page = await context.newPage();
+  await page.goto('/demo/client');
+  await page.waitForFunction(() => document.body.dataset.state === 'ready');
+});
+
+after(async () => {
+  await bounded('closing the browser', browser?.close());
+  await bounded('closing the service', service?.close());
+  setTimeout(() => process.exit(process.exitCode ?? 0), 5_000).unref();
+});
+
+function hashInPage(path: string): Promise<PageResult> {
+  return page.evaluate(async (b64) => window.vigilDemo.sdk.hashVideo(new Blob([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))], { type: 'video/mp4' })), readFileSync(path).toString('base64'));
+}
+
+test('a clip hashed in Chromium through WebCodecs: the frames the server picks, each within a few bits of the server\'s hash', async () => {
+  const client = await hashInPage(KNOWN);
+  assert.ok(client.supported, `Chromium decodes the clip: ${client.supported ? '' : client.reason}`);
+  const server = await hashVideo(KNOWN);
+  assert.equal(client.vpdq.length, server.features.length, 'the same frames are sampled');
+  assert.equal(client.fps, server.info.fps);
+  const distances = client.vpdq.map((text, i) => {
+    const f = parseVpdqCompactFeature(text);
+    assert.equal(f.timestamp.toFixed(3), server.features[i].timestamp.toFixed(3), `frame ${i}: timestamp`);
+    return hammingDistance256(f.hash, server.features[i].hash);
+  });
+  const sorted = [...distances].sort((a, b) => a - b);
+  console.log(`# ${client.codec}, ${client.framesDecoded} frames decoded, ${distances.length} hashed; distance to the server's frame hashes: median ${sorted[sorted.length >> 1]}, max ${sorted[sorted.length - 1]} bits (${distances.join(' ')})`);
+  assert.ok(sorted[sorted.length - 1] <= 31, 'every frame within the vPDQ frame threshold (31 bits)');
+  assert.ok(sorted[sorted.length >> 1] <= 12, 'the median frame within 12 bits');
+});
+
+test('a listed clip is matched from the page\'s hashes alone; an unlisted one is allowed', async () => {
+  const server = await hashVideo(KNOWN);
+  await service.ctx.vigil.banks.addSignal('test', service.demo!.bank, { type: 'vpdq', value: formatVpdqJson(server.features) });
+  const check = (path: string) =>
+    page.evaluate(async (b64) => {
+      const r = await window.vigilDemo.sdk.hashVideo(new Blob([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))]));
+      if (!r.supported) throw new Error(r.reason);
+      const result = await window.vigilDemo.client.check({ vpdq: r.vpdq }, { contentId: 'client-video-' + crypto.randomUUID() });
+      return { verdict: result.decision.verdict, sent: Object.keys(result.sent.hashes) };
+    }, readFileSync(path).toString('base64'));
+  const hit = await check(KNOWN);
+  assert.equal(hit.verdict, 'block');
+  assert.deepEqual(hit.sent, ['vpdq']);
+  const miss = await check(UNKNOWN);
+  assert.equal(miss.verdict, 'allow');
+});
