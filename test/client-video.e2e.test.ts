@@ -86,3 +86,9 @@ test('a listed clip is matched from the page\'s hashes alone; an unlisted one is
   const miss = await check(UNKNOWN);
   assert.equal(miss.verdict, 'allow');
 });
+
+test('what is not an MP4 is "unsupported" with its reason, not hashed', async () => {
+  const r = await page.evaluate(async () => window.vigilDemo.sdk.hashVideo(new Blob([new Uint8Array(4096).fill(7)])));
+  assert.equal(r.supported, false);
+  assert.ok(!r.supported && /MP4/.test(r.reason), !r.supported ? r.reason : '');
+});
