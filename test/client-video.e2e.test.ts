@@ -53,22 +53,28 @@ function hashInPage(path: string): Promise<PageResult> {
   return page.evaluate(async (b64) => window.vigilDemo.sdk.hashVideo(new Blob([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))], { type: 'video/mp4' })), readFileSync(path).toString('base64'));
 }
 
-test('a clip hashed in Chromium through WebCodecs: the frames the server picks, each within a few bits of the server\'s hash', async () => {
-  const client = await hashInPage(KNOWN);
-  assert.ok(client.supported, `Chromium decodes the clip: ${client.supported ? '' : client.reason}`);
-  const server = await hashVideo(KNOWN);
-  assert.equal(client.vpdq.length, server.features.length, 'the same frames are sampled');
-  assert.equal(client.fps, server.info.fps);
-  const distances = client.vpdq.map((text, i) => {
-    const f = parseVpdqCompactFeature(text);
-    assert.equal(f.timestamp.toFixed(3), server.features[i].timestamp.toFixed(3), `frame ${i}: timestamp`);
-    return hammingDistance256(f.hash, server.features[i].hash);
+for (const clip of ['chair-20-sd-bar.mp4', 'test-padded-dimensions.mp4', 'doorknob-hd-no-bar.mp4']) {
+  test(`${clip} hashed in Chromium through WebCodecs: the frames the server picks, each within a few bits of the server's hash`, async () => {
+    const path = join(VIDEOS, clip);
+    const client = await hashInPage(path);
+    assert.ok(client.supported, `Chromium decodes the clip: ${client.supported ? '' : client.reason}`);
+    const server = await hashVideo(path);
+    assert.equal(client.vpdq.length, server.features.length, 'the same frames are sampled');
+    assert.equal(client.fps, server.info.fps);
+    const distances: number[] = [];
+    client.vpdq.forEach((text, i) => {
+      const f = parseVpdqCompactFeature(text);
+      assert.equal(f.timestamp.toFixed(3), server.features[i].timestamp.toFixed(3), `frame ${i}: timestamp`);
+      // Frames under quality 50 are ignored by matching (flat frames: any decoder noise moves their bits).
+      if (server.features[i].quality >= 50) distances.push(hammingDistance256(f.hash, server.features[i].hash));
+    });
+    const sorted = [...distances].sort((a, b) => a - b);
+    console.log(`# ${clip}: ${client.codec}, ${client.framesDecoded} frames decoded, ${client.vpdq.length} hashed; at quality ≥ 50, distance to the server's frame hashes: median ${sorted[sorted.length >> 1]}, max ${sorted[sorted.length - 1]} bits (${distances.join(' ')})`);
+    assert.ok(distances.length > 0);
+    assert.ok(sorted[sorted.length - 1] <= 10, 'every frame within 10 bits (the vPDQ frame threshold is 31)');
+    assert.ok(sorted[sorted.length >> 1] <= 4, 'the median frame within 4 bits');
   });
-  const sorted = [...distances].sort((a, b) => a - b);
-  console.log(`# ${client.codec}, ${client.framesDecoded} frames decoded, ${distances.length} hashed; distance to the server's frame hashes: median ${sorted[sorted.length >> 1]}, max ${sorted[sorted.length - 1]} bits (${distances.join(' ')})`);
-  assert.ok(sorted[sorted.length - 1] <= 31, 'every frame within the vPDQ frame threshold (31 bits)');
-  assert.ok(sorted[sorted.length >> 1] <= 12, 'the median frame within 12 bits');
-});
+}
 
 test('a listed clip is matched from the page\'s hashes alone; an unlisted one is allowed', async () => {
   const server = await hashVideo(KNOWN);

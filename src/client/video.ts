@@ -49,6 +49,7 @@ interface VideoDecoderConfig {
   codedWidth?: number;
   codedHeight?: number;
   description?: Uint8Array;
+  colorSpace?: { matrix?: string; primaries?: string; transfer?: string; fullRange?: boolean };
 }
 interface WebCodecsGlobals {
   VideoDecoder?: (new (init: { output(frame: VideoFrameLike): void; error(err: Error): void }) => VideoDecoderLike) & {
@@ -57,6 +58,13 @@ interface WebCodecsGlobals {
   EncodedVideoChunk?: new (init: { type: 'key' | 'delta'; timestamp: number; duration?: number; data: Uint8Array }) => unknown;
 }
 const codecs = globalThis as unknown as WebCodecsGlobals;
+
+/**
+ * The server's ffmpeg turns frames into RGB24 with swscale's default coefficients, BT.601 limited range, whatever
+ * the stream says; Chromium assumes BT.709 for untagged HD streams. Decoding with the server's colour space
+ * brings the 1080×1080 conformance clip from 10–18 bits to 2–4 bits of the server's frame hashes.
+ */
+const SERVER_COLOUR = { matrix: 'smpte170m', primaries: 'smpte170m', transfer: 'smpte170m', fullRange: false };
 
 /** Whether this runtime has what client vPDQ needs (the codec of a given file is checked when it is read). */
 export function canHashVideo(): boolean {
@@ -131,7 +139,7 @@ export async function hashVideoHere(input: Blob | ArrayBuffer | Uint8Array, opti
   const bytes = input instanceof Uint8Array ? input : new Uint8Array(input instanceof ArrayBuffer ? input : await input.arrayBuffer());
   const video = demux(bytes);
   if (typeof video === 'string') return { supported: false, reason: video };
-  const config: VideoDecoderConfig = { codec: video.codec, codedWidth: video.width, codedHeight: video.height, ...(video.description ? { description: video.description } : {}) };
+  const config: VideoDecoderConfig = { codec: video.codec, codedWidth: video.width, codedHeight: video.height, ...(video.description ? { description: video.description } : {}), colorSpace: SERVER_COLOUR };
   let support: { supported?: boolean };
   try {
     support = await Decoder.isConfigSupported(config);
