@@ -98,3 +98,19 @@ test('what is not an MP4 is "unsupported" with its reason, not hashed', async ()
   assert.equal(r.supported, false);
   assert.ok(!r.supported && /MP4/.test(r.reason), !r.supported ? r.reason : '');
 });
+
+test('the demo page hashes a picked MP4 in the page: the listed clip is blocked, and only vPDQ features are sent', async () => {
+  // The clip was listed by the test above (tests of a file run in order).
+  const posted: { body: string; type: string }[] = [];
+  page.on('request', (r) => {
+    if (r.url().endsWith('/v1/content')) posted.push({ body: r.postData() ?? '', type: r.headers()['content-type'] ?? '' });
+  });
+  await page.locator('#file').setInputFiles(KNOWN);
+  await page.waitForFunction(() => document.body.dataset.state === 'done' || document.body.dataset.state === 'failed');
+  assert.equal(await page.evaluate(() => document.body.dataset.state), 'done', await page.locator('#status').innerText());
+  assert.equal((await page.getByTestId('verdict').innerText()).replace('Verdict: ', ''), 'block');
+  assert.equal(posted.length, 1);
+  assert.match(posted[0].type, /^application\/json/);
+  assert.deepEqual(Object.keys(JSON.parse(posted[0].body).hashes), ['vpdq']);
+  assert.ok(posted[0].body.length < readFileSync(KNOWN).length / 10, 'hashes, not the video');
+});
