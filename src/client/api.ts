@@ -125,8 +125,8 @@ export class VigilClient {
     return { prefix, candidates: candidates.length, hit: candidates.includes(tag) };
   }
 
-  /** Hashes from HashPool.hash → the decision, sending only what `options` allows. */
-  async check(hashes: ImageHashes, options: CheckOptions = {}): Promise<CheckResult> {
+  /** Hashes from HashPool.hash (or `{ vpdq }` from a supported hashVideo) → the decision, sending only what `options` allows. */
+  async check(hashes: ImageHashes & { vpdq?: string[] }, options: CheckOptions = {}): Promise<CheckResult> {
     const sent: ClientHashes = {};
     const ranges: CheckResult['ranges'] = [];
     for (const type of RANGE_TYPES) {
@@ -140,6 +140,7 @@ export class VigilClient {
       ranges.push({ type, ...r });
       if (r.hit) sent[type] = hex;
     }
+    if (hashes.vpdq?.length) sent.vpdq = hashes.vpdq;
     if (hashes.pdq) sent.pdq = [{ hash: hashes.pdq, ...(hashes.quality !== undefined ? { quality: hashes.quality } : {}), ...(hashes.dihedral ? { dihedral: hashes.dihedral } : {}) }];
     const body: SubmitRequest & { contentId: string } = {
       contentId: options.contentId ?? randomId(),

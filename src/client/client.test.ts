@@ -11,7 +11,8 @@ import { hashFile } from '../hashing/hash-file.js';
 import { decodeImage } from '../media/image-decode.js';
 import { withStoredOrientation } from './orientation.js';
 import { decodePng16 } from './png16.js';
-import { digestsOf, HashPool, hashHere, md5Hex, rangePrefix, rangeTag, shaHex, VigilApiError, VigilClient } from './index.js';
+import { digestsOf, HashPool, hashHere, hashVideo, md5Hex, rangePrefix, rangeTag, shaHex, VigilApiError, VigilClient } from './index.js';
+import { hashVideoHere } from './video.js';
 
 const PDQ_DIR = join(import.meta.dirname, '../../../shared/conformance/pdq');
 
@@ -226,4 +227,13 @@ test('the pool with workers: sized by the app, queues beyond its size, answers e
   await assert.rejects(broken.hash(pictures[0]), /failed to load the worker script/);
   assert.equal(broken.size, 0);
   broken.close();
+});
+
+test('video where the runtime has no WebCodecs (Node): "unsupported" with the reason, never a hash', async () => {
+  const clip = readFileSync(join(import.meta.dirname, '../../../shared/conformance/vpdq/videos/chair-20-sd-bar.mp4'));
+  for (const r of [await hashVideo(new Blob([clip])), await hashVideoHere(clip)]) {
+    assert.equal(r.supported, false);
+    assert.ok(!r.supported && /no WebCodecs VideoDecoder/.test(r.reason));
+    assert.ok(!('vpdq' in r));
+  }
 });

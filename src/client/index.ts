@@ -10,3 +10,4 @@ export { rangePrefix, rangeTag, RANGE_PREFIX_DEFAULT, RANGE_PREFIX_MAX, RANGE_PR
 export { VigilApiError, VigilClient, type CheckOptions, type CheckResult, type ClientHashes, type ContentDecision, type SubmitRequest, type Verdict, type VigilClientOptions } from './api.js';
 export { hammingDistance256, hash256FromHex } from '../signals/pdq/hash256.js';
 export { DIHEDRAL_NAMES, PDQ_MATCH_DISTANCE, type DihedralName } from '../signals/pdq/pdq.js';
+export { hashVideo, type VideoHashOptions, type VideoHashResult } from './video-lazy.js';

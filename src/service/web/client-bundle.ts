@@ -14,6 +14,8 @@ export interface ClientBundles {
   'client.js': string;
   /** The hashing worker (src/client/worker.ts) as one ES module. */
   'worker.js': string;
+  /** Video (vPDQ through WebCodecs, src/client/video.ts, with its MP4 demuxer): client.js imports it lazily. */
+  'video.js': string;
 }
 
 /** src/client, from this file in src/ (tsx) or in dist/ (compiled). */
@@ -44,9 +46,10 @@ export async function buildClientBundles(options: { minify?: boolean } = {}): Pr
   }
   const dir = clientSourceDir();
   const build = async (entry: string) => {
-    const result = await esbuild.build({ entryPoints: [join(dir, entry)], bundle: true, format: 'esm', platform: 'browser', target: 'es2022', minify: options.minify ?? true, write: false, legalComments: 'none' });
+    // './video.js' stays a separate file (loaded on first video) so the picture path stays small.
+    const result = await esbuild.build({ entryPoints: [join(dir, entry)], bundle: true, format: 'esm', platform: 'browser', target: 'es2022', minify: options.minify ?? true, write: false, legalComments: 'none', external: entry === 'video.ts' ? [] : ['./video.js'] });
     return result.outputFiles[0].text;
   };
-  const [client, worker] = await Promise.all([build('index.ts'), build('worker.ts')]);
-  return { 'client.js': client, 'worker.js': worker };
+  const [client, worker, video] = await Promise.all([build('index.ts'), build('worker.ts'), build('video.ts')]);
+  return { 'client.js': client, 'worker.js': worker, 'video.js': video };
 }

@@ -25,7 +25,7 @@ function page(key: string): string {
 <p>Pick a picture. It is hashed <strong>in this page</strong> (MD5, SHA-1, SHA-256 and PDQ, in a Web Worker); the picture itself never
 leaves the browser. Exact digests are checked privately first (only a 5-digit prefix is sent; see <em>Range lookups</em>), then the
 hashes below are posted to <code>POST /v1/content</code> with a device key. The demo bank holds the demo pictures in <code>vigil-demo/</code>.</p>
-<label>Picture: <input type="file" id="file" accept="image/*"></label>
+<label>Picture or MP4 video: <input type="file" id="file" accept="image/*,video/mp4,video/quicktime"></label>
 <p id="status" role="status">Ready.</p>
 <p id="verdict" data-testid="verdict"></p>
 <h2>Hashed in the page</h2><pre id="hashes" data-testid="hashes"></pre>
@@ -42,6 +42,11 @@ const pool = new HashPool({ workerUrl: '/demo/client/worker.js', size: 2 });
 const client = new VigilClient({ baseUrl: location.origin, apiKey: document.body.dataset.key });
 const $ = (id) => document.getElementById(id);
 window.vigilDemo = { pool, client, sdk };
+async function videoHashes(file) {
+  const r = await sdk.hashVideo(file);
+  if (!r.supported) throw new Error('this browser cannot hash the video here: ' + r.reason);
+  return { vpdq: r.vpdq };
+}
 $('file').addEventListener('change', async () => {
   const file = $('file').files[0];
   if (!file) return;
@@ -50,7 +55,8 @@ $('file').addEventListener('change', async () => {
   $('status').textContent = 'Hashing ' + file.name + ' in a worker…';
   try {
     const started = performance.now();
-    const hashes = await pool.hash(file);
+    const video = file.type.startsWith('video/') || /\\.(mp4|m4v|mov)$/i.test(file.name);
+    const hashes = video ? await videoHashes(file) : await pool.hash(file);
     $('hashes').textContent = JSON.stringify(hashes, null, 2) + '\\n(' + Math.round(performance.now() - started) + ' ms)';
     $('status').textContent = 'Asking the server…';
     const result = await client.check(hashes, { contentId: 'demo-client-' + crypto.randomUUID() });
@@ -74,7 +80,7 @@ export function clientDemoRoutes(app: FastifyInstance, options: ClientDemoOption
   const security = { 'content-security-policy': "default-src 'self'; script-src 'self'; worker-src 'self'; style-src 'unsafe-inline'; img-src 'self' blob: data:", 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' };
   app.get('/demo/client', { schema: { hide: true } }, async (_request, reply) => reply.headers(security).type('text/html; charset=utf-8').send(html));
   app.get('/demo/client/app.js', { schema: { hide: true } }, async (_request, reply) => reply.headers(security).type('text/javascript; charset=utf-8').send(APP));
-  for (const name of ['client.js', 'worker.js'] as const satisfies readonly (keyof ClientBundles)[]) {
+  for (const name of ['client.js', 'worker.js', 'video.js'] as const satisfies readonly (keyof ClientBundles)[]) {
     app.get(`/demo/client/${name}`, { schema: { hide: true } }, async (_request, reply) => reply.headers(security).type('text/javascript; charset=utf-8').send((await clientBundles())[name]));
   }
 }
