@@ -80,7 +80,8 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
     engine,
     dbUrl,
     ...(schema ? { schema } : {}),
-    env: schema ? { VIGIL_DATABASE_SCHEMA: schema } : {},
+    // What a CLI run against this service needs to see the same state: its schema and its evidence folder (and key).
+    env: { ...(schema ? { VIGIL_DATABASE_SCHEMA: schema } : {}), VIGIL_EVIDENCE_DIR: join(dir, 'evidence') },
     key: async (scopes, rateLimitPerMinute = 0) => (await service.ctx.keys.createNow({ name: `test-${++n}`, scopes, rateLimitPerMinute }, { actor: 'test' })).secret,
     close: async () => {
       try {

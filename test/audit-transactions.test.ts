@@ -179,7 +179,8 @@ function suite(engine: EngineName): void {
         setup: async () => ({ ...(await incident({ state: 'finished' })), bank: await hmaBank() }),
         act: (s) => (name.startsWith('vigil') ? cli('report', 'add-to-bank', String(s.id), '--bank', String(s.bank)) : ok('POST', `/v1/reports/${s.id}/add-to-bank`, { bank: s.bank })),
         changed: (_v, s) => signalsWith(String(s.bank), s.sha256),
-        audit: () => [{ action: 'signal.added', subject: 'signal:*' }, { action: 'signal.added', subject: 'signal:*' }],
+        // The picture's PDQ is read from the preserved evidence first (an audited read), then the signals are added.
+        audit: () => [{ action: 'evidence.read', subject: 'evidence:*' }, { action: 'signal.added', subject: 'signal:*' }, { action: 'signal.added', subject: 'signal:*' }],
       })),
       {
         name: 'POST /v1/reports/{id}/account-info',
