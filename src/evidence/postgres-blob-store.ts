@@ -39,6 +39,8 @@ export class PostgresBlobStore implements BlobStore {
       throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', `Expected a lower-case SQL identifier for the schema but received ${JSON.stringify(schema)}`);
     }
     const pool = typeof target === 'string' ? new pg.Pool({ connectionString: target, max: 4, ...(schema ? { options: `-c search_path=${schema}` } : {}) }) : target;
+    // An idle pooled connection that dies emits 'error' on the pool: the pool drops it; unheard, it would crash.
+    if (typeof target === 'string') pool.on('error', () => undefined);
     const store = new PostgresBlobStore(pool, typeof target === 'string');
     try {
       if (schema) await pool.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
@@ -57,9 +59,15 @@ export class PostgresBlobStore implements BlobStore {
   async create(id: string): Promise<BlobWriter> {
     if (await this.readHeader(id)) throw conflict(id);
     const client = await this.pool.connect();
+    // A connection that dies between two chunks emits 'error' on the held client: heard here, the next write fails.
+    const ignore = () => undefined;
+    client.on('error', ignore);
     let released = false;
     const release = (err?: Error) => {
-      if (!released) client.release(err);
+      if (!released) {
+        client.removeListener('error', ignore);
+        client.release(err);
+      }
       released = true;
     };
     await client.query('BEGIN');

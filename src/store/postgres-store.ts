@@ -98,6 +98,10 @@ export class PostgresStore implements Store {
       return fn(this.tx.pg);
     }
     const client = await this.pool.connect();
+    // A connection that dies between two statements emits 'error' on the checked-out client; unheard, that would
+    // crash the process (seen with pg_terminate_backend in the fleet's fault test). The next statement fails instead.
+    const ignore = () => undefined;
+    client.on('error', ignore);
     try {
       await client.query('BEGIN');
       if (feedWriter) await client.query('SELECT pg_advisory_xact_lock(7351002)');
@@ -109,6 +113,7 @@ export class PostgresStore implements Store {
       await client.query('ROLLBACK').catch(() => undefined);
       throw err;
     } finally {
+      client.removeListener('error', ignore);
       client.release();
     }
   }
