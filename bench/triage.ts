@@ -15,7 +15,7 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, wri
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import * as tar from 'tar-stream';
+import { makeTar } from '../test/helpers/tar.js';
 import { loadConfig } from '../src/app/config.js';
 import { createVigil } from '../src/app/vigil.js';
 import { locateFfmpeg } from '../src/media/ffmpeg.js';
@@ -36,12 +36,7 @@ const VIEWS = !process.argv.includes('--no-views');
 const corpus = join(CACHE_DIR, `triage-${FILES}`);
 
 async function tarGz(entries: { name: string; data: Buffer }[]): Promise<Buffer> {
-  const pack = tar.pack();
-  for (const e of entries) pack.entry({ name: e.name }, e.data);
-  pack.finalize();
-  const chunks: Buffer[] = [];
-  for await (const c of pack) chunks.push(c as Buffer);
-  return gzipSync(Buffer.concat(chunks));
+  return gzipSync(await makeTar(entries));
 }
 
 /** Top-level files: the mix is by share of FILES; archives hold 10 photos each. */

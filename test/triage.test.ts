@@ -12,7 +12,7 @@ import { chmodSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from '
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { before, describe, it } from 'node:test';
-import * as tar from 'tar-stream';
+import { makeTar } from './helpers/tar.js';
 import { loadConfig } from '../src/app/config.js';
 import { createVigil } from '../src/app/vigil.js';
 import { makeZip } from '../src/triage/_zip-writer.js';
@@ -30,14 +30,6 @@ const root2 = join(dir, 'phone-2');
 const cli = (...args: string[]) => runVigil(['--db', db, ...args], { VIGIL_LOG_LEVEL: 'silent' });
 const isRoot = process.getuid?.() === 0;
 
-async function makeTar(entries: { name: string; data: Buffer }[]): Promise<Buffer> {
-  const pack = tar.pack();
-  for (const e of entries) pack.entry({ name: e.name }, e.data);
-  pack.finalize();
-  const chunks: Buffer[] = [];
-  for await (const c of pack) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
 
 let records: Map<string, ExportRecord>;
 let knownPdqSource: Buffer;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
 import { describe, it } from 'node:test';
-import * as tar from 'tar-stream';
+import { makeTar } from '../../test/helpers/tar.js';
 import { makeZip } from './_zip-writer.js';
 import { DEFAULT_ARCHIVE_LIMITS, ExpansionBudget, readArchive, unsafeNameReason, type ArchiveLimits, type ArchiveMember, type ArchiveFailure } from './archive.js';
 import { archiveKindOf, mimeOf } from './mime.js';
@@ -12,14 +12,6 @@ async function all(source: Buffer, kind: 'zip' | 'tar' | 'tar.gz', limits: Parti
   return out;
 }
 
-async function makeTar(entries: { name: string; data: Buffer | string }[]): Promise<Buffer> {
-  const pack = tar.pack();
-  for (const e of entries) pack.entry({ name: e.name }, e.data);
-  pack.finalize();
-  const chunks: Buffer[] = [];
-  for await (const c of pack) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
 
 const names = (ms: (ArchiveMember | ArchiveFailure)[]) => ms.map((m) => (m.kind === 'member' ? m.name : `!${m.error.code}`));
 const codeOf = (ms: (ArchiveMember | ArchiveFailure)[], name: string) => ms.find((m): m is ArchiveMember => m.kind === 'member' && m.name === name)?.error?.code;
