@@ -1,7 +1,8 @@
 /**
  * File uploads as fleet jobs (fleet/upload-jobs.ts): queued, the upload exists only sealed (encrypted) in the
  * evidence store; a worker decides it; the sealed copy becomes the matched upload's evidence and is deleted for
- * an unmatched one. Benign synthetic pictures only. In-process on SQLite, the jobs run by `worker.runOnce()`.
+ * an unmatched one. Benign synthetic pictures only. In-process on SQLite, the jobs run by `worker.runOnce()`;
+ * the route through a test service.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -13,6 +14,7 @@ import { parseConfig } from '../src/app/config.js';
 import { createVigil, type Vigil } from '../src/app/vigil.js';
 import { queueUpload } from '../src/fleet/upload-jobs.js';
 import type { EvidenceSink } from '../src/pipeline/pipeline.js';
+import { startTestService } from './_service.js';
 import { syntheticPng } from './helpers/images.js';
 import { tempDir } from './helpers/temp.js';
 
@@ -104,4 +106,31 @@ test('content that cannot be read fails its job at once and leaves no staged cop
   const [id] = await s.ids();
   await s.store.delete(id!);
   await assert.rejects(s.vigil.jobHandlers.content!((await s.vigil.queue.get(lost.jobId))!), (err: Error & { permanent?: boolean }) => /No evidence/.test(err.message) && err.permanent === true);
+});
+
+test('POST /v1/content/queue/upload: 202 with the job, the same job for a repeat; a file is required; not for device keys', async () => {
+  const t = await startTestService();
+  try {
+    const secret = await t.key(['submit']);
+    const png = await syntheticPng(32, 32, 5);
+    const post = async (fields: Record<string, string>, file: Buffer | undefined, key = secret) => {
+      const form = new FormData();
+      for (const [k, v] of Object.entries(fields)) form.set(k, v);
+      if (file) form.set('file', new Blob([file]), 'p.png');
+      const res = await fetch(`${t.url}/v1/content/queue/upload`, { method: 'POST', headers: { authorization: `Bearer ${key}` }, body: form });
+      return { status: res.status, body: (await res.json()) as { contentId?: string; jobId?: number; created?: boolean; error?: { code: string } } };
+    };
+    const first = await post({ contentId: 'q-up-1', priority: 'backfill' }, png);
+    assert.equal(first.status, 202);
+    assert.equal(first.body.created, true);
+    const job = await t.service.ctx.queue.get(first.body.jobId!);
+    assert.equal(job?.priority, 0, 'backfill');
+    const again = await post({ contentId: 'q-up-1' }, png);
+    assert.deepEqual([again.status, again.body.jobId, again.body.created], [202, first.body.jobId, false]);
+    assert.equal((await post({ contentId: 'q-up-2' }, undefined)).status, 400);
+    assert.equal((await post({ contentId: 'q-up-3', priority: 'urgent' }, png)).status, 400);
+    assert.equal((await post({ contentId: 'q-up-4' }, png, await t.key(['device']))).status, 403);
+  } finally {
+    await t.close();
+  }
 });
