@@ -94,18 +94,21 @@ test('a job delivered again after its decision repeats nothing and keeps the evi
   assert.deepEqual(await s.ids(), evidence);
 });
 
-test('content that cannot be read fails its job at once and leaves no staged copy', async () => {
+test('content that cannot be read or fails its integrity check leaves no staged copy; a copy already gone is a finished job', async () => {
   const s = await setUp();
   const q = await s.queue('up-broken', s.file('c.bin', Buffer.from('not a picture, and not in any bank')));
   const job = (await s.vigil.queue.get(q.jobId))!;
   // Not a picture: matched on its digests only, nothing in the bank: no decision, the staged copy deleted.
   await s.vigil.jobHandlers.content!(job);
   assert.deepEqual(await s.ids(), []);
-  // Tampered or lost: the sealed copy is gone; a re-run of a job whose bytes are gone is a permanent failure.
-  const lost = await s.queue('up-lost', s.file('d.png', s.unmatched));
-  const [id] = await s.ids();
-  await s.store.delete(id!);
-  await assert.rejects(s.vigil.jobHandlers.content!((await s.vigil.queue.get(lost.jobId))!), (err: Error & { permanent?: boolean }) => /No evidence/.test(err.message) && err.permanent === true);
+  // Tampered: the sealed copy fails its integrity check: a permanent failure, the copy deleted.
+  const tampered = await s.queue('up-tampered', s.file('d.png', s.unmatched));
+  const job2 = (await s.vigil.queue.get(tampered.jobId))!;
+  const bad = { ...job2, payload: { ...(job2.payload as object), staged: { ...(job2.payload as { staged: object }).staged, sha256: 'f'.repeat(64) } } };
+  await assert.rejects(s.vigil.jobHandlers.content!(bad), (err: Error & { permanent?: boolean }) => err.permanent === true);
+  assert.deepEqual(await s.ids(), []);
+  // Gone (an earlier delivery decided it unmatched and died before the job was marked done): nothing to do.
+  await s.vigil.jobHandlers.content!(job2);
 });
 
 test('POST /v1/content/queue/upload: 202 with the job, the same job for a repeat; a file is required; not for device keys', async () => {

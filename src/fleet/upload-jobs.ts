@@ -90,8 +90,17 @@ export async function runUploadJob(pipeline: ContentPipeline, deps: UploadHandle
   if (await deps.records.findDecision(meta.contentId, staged.sha256)) return tidy();
   let upload: SavedUpload | undefined;
   try {
+    let sealed;
+    try {
+      sealed = await store.open(staged.id, staged.sha256);
+    } catch (err) {
+      // Only this handler deletes a staged copy, once its upload is decided: an earlier delivery decided it
+      // (unmatched, so nothing recorded) and died before the job was marked done.
+      if (err instanceof VigilError && err.code === 'VIGIL_ERR_NOT_FOUND') return;
+      throw err;
+    }
     // Integrity-checked against the SHA-256 sealed with it; bounded by the size the API process accepted.
-    upload = await saveUpload(await deps.tempDir(), await store.open(staged.id, staged.sha256), staged.size);
+    upload = await saveUpload(await deps.tempDir(), sealed, staged.size);
     await pipeline.submitSealed(meta, upload.path, staged, new ItemBudget(DEFAULT_BUDGET));
   } catch (err) {
     const fault = contentFault(err);
