@@ -127,11 +127,15 @@ export const CONFIG_SCHEMA = z.strictObject({
     lockMs: positiveInt.min(1000).default(30_000),
     /** Jobs per queue a worker process runs at once. */
     concurrency: positiveInt.max(256).default(8),
+    /** Background jobs (backfills, imports) per queue a worker process runs at once, beside `concurrency` live ones. */
+    backgroundConcurrency: positiveInt.max(256).default(2),
+    /** Background jobs per queue held in BullMQ at once; the rest wait in the outbox. */
+    backgroundWindow: positiveInt.max(1_000_000).default(1000),
     /** Per queue: at most `max` jobs per `durationMs` across the fleet (BullMQ's limiter). */
     rateLimits: z.record(z.string(), z.strictObject({ max: positiveInt, durationMs: positiveInt })).default({}),
     /** A process's heartbeat (vigil fleet status); it counts as gone after three missed beats. */
     heartbeatMs: positiveInt.max(60_000).default(5000),
-  }).default({ relayBatch: 500, relayIntervalMs: 1000, relayLeaseMs: 300_000, lockMs: 30_000, concurrency: 8, rateLimits: {}, heartbeatMs: 5000 }),
+  }).default({ relayBatch: 500, relayIntervalMs: 1000, relayLeaseMs: 300_000, lockMs: 30_000, concurrency: 8, backgroundConcurrency: 2, backgroundWindow: 1000, rateLimits: {}, heartbeatMs: 5000 }),
   /**
    * Single sign-on for people (the review UI) through an OpenID Connect provider: authorization code with
    * PKCE, state and nonce. A claim (default `groups`) maps to Vigil roles; docs/review.md.

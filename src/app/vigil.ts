@@ -29,6 +29,7 @@ import { DecisionRecords } from '../records/decisions.js';
 import { RECORDS_COMPONENT } from '../records/schema.js';
 import { loadRulesFile } from '../rules/load.js';
 import { RulesState } from '../service/rules-state.js';
+import { defaultUploadBase, openUploadDir } from '../service/uploads.js';
 import { isPostgresUrl, openDatabase, type Tx, type VigilDatabase } from '../state/database.js';
 import { migrate } from '../state/migrate.js';
 import { storeOver } from '../store/store.js';
@@ -239,9 +240,10 @@ async function assemble(db: VigilDatabase, config: VigilConfig, options: VigilOp
   banks.onOpinion = (tx, signal, kind, actor) => exchangeFeedback.onOpinion(tx, signal, kind, actor);
   let exchangeScheduler: ExchangeScheduler | undefined;
   // Every queue's handler, in one place: the embedded SQL worker and a fleet's BullMQ workers (fleet/process.ts) run the same map.
+  let uploadJobsDir: Promise<string> | undefined;
   const jobHandlers: Record<string, JobHandler> = {
     [WEBHOOK_QUEUE]: webhookHandler((name) => rules.endpoint(name)),
-    [CONTENT_QUEUE]: contentHandler(pipeline),
+    [CONTENT_QUEUE]: contentHandler(pipeline, { db, records, evidence: openEvidence, tempDir: () => (uploadJobsDir ??= openUploadDir(`${defaultUploadBase()}-jobs`)) }),
     [REPORT_QUEUE]: (job) => reports!.handle(job),
     [EXCHANGE_FEEDBACK_QUEUE]: exchangeFeedback.handler,
   };

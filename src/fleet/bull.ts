@@ -126,6 +126,8 @@ export interface FleetWorkersOptions {
   prefix: string;
   handlers: Record<string, JobHandler>;
   concurrency: number;
+  /** Per BullMQ queue, where it differs from `concurrency` (background queues). */
+  concurrencyOf?: (queue: string) => number | undefined;
   lockMs: number;
   rateLimits: Record<string, { max: number; durationMs: number }>;
   onError?: (job: Job | undefined, err: unknown) => void;
@@ -145,7 +147,7 @@ export class FleetWorkers {
       const worker = new Worker(name, (job) => this.process(job), {
         connection: o.redis,
         prefix: o.prefix,
-        concurrency: o.concurrency,
+        concurrency: o.concurrencyOf?.(name) ?? o.concurrency,
         lockDuration: o.lockMs,
         stalledInterval: Math.max(500, Math.floor(o.lockMs / 2)),
         // A job whose worker died this many times is failed (the outbox marks it dead): poison is bounded.

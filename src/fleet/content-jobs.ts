@@ -12,6 +12,7 @@ import type { SqlJobQueue } from '../queue/sql-queue.js';
 import type { Job, NewJob } from '../queue/types.js';
 import { permanentError } from '../queue/worker.js';
 import type { VigilDatabase } from '../state/database.js';
+import { isUploadJob, runUploadJob, type UploadHandlerDeps } from './upload-jobs.js';
 
 export const CONTENT_QUEUE = 'content';
 /** Outbox priorities (higher first): live uploads ahead of backfills and imports. */
@@ -57,8 +58,13 @@ export async function queueContent(
   });
 }
 
-export function contentHandler(pipeline: ContentPipeline): (job: Job) => Promise<void> {
+/** `uploads`: where a worker finds file uploads' sealed bytes (fleet/upload-jobs.ts); without it they fail permanently. */
+export function contentHandler(pipeline: ContentPipeline, uploads?: UploadHandlerDeps): (job: Job) => Promise<void> {
   return async (job) => {
+    if (isUploadJob(job.payload)) {
+      if (!uploads) throw permanentError(new VigilError('VIGIL_ERR_INVALID_CONFIG', `Job ${job.id}: this process cannot run file uploads`));
+      return runUploadJob(pipeline, uploads, job, job.payload);
+    }
     const payload = job.payload as Partial<ContentJobPayload> | null;
     if (!payload?.meta || typeof payload.meta.contentId !== 'string' || !payload.hashes) throw permanentError(new VigilError('VIGIL_ERR_INVALID_ARGUMENT', `Job ${job.id}: not a content job`));
     try {

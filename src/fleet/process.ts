@@ -13,13 +13,19 @@ import { FleetQueues, FleetWorkers, RelayLoop, type QueueMetrics } from './bull.
 import { Heartbeat } from './heartbeat.js';
 import { coalescing, PgNotifications } from './notifications.js';
 import { connectRedis } from './redis.js';
-import { OutboxRelay } from './relay.js';
+import { backgroundQueue, OutboxRelay } from './relay.js';
 import { OUTBOX_CHANNEL } from './schema.js';
 
 /** Every queue a worker serves (the outbox's queue names). */
 /** The queues a fleet runs: every queue the core has a handler for (content, webhooks, reports …). */
 export function fleetQueues(vigil: Pick<Vigil, 'jobHandlers'>): string[] {
   return Object.keys(vigil.jobHandlers);
+}
+
+/** The BullMQ queues of a fleet: each queue and its background queue (relay.ts backgroundQueue). */
+export function fleetBullQueues(vigil: Pick<Vigil, 'jobHandlers'>): string[] {
+  const names = fleetQueues(vigil);
+  return [...names, ...names.map(backgroundQueue)];
 }
 
 export interface FleetWorkerProcess {
@@ -48,13 +54,20 @@ export async function startFleetWorker(vigil: Vigil, options: { host?: string; p
   await vigil.warm();
   const producer = await connectRedis(redisUrl, 'producer');
   const blocking = await connectRedis(redisUrl, 'worker');
-  const queues = new FleetQueues({ redis: producer, prefix, names: fleetQueues(vigil) });
-  const relay = new OutboxRelay({ db: vigil.db, queues: queues.queues, batch: f.relayBatch, leaseMs: f.relayLeaseMs });
+  const names = fleetQueues(vigil);
+  // Each queue's background work (backfills, imports) has a BullMQ queue of its own: its own slots and rate limit.
+  const queues = new FleetQueues({ redis: producer, prefix, names: fleetBullQueues(vigil) });
+  const relay = new OutboxRelay({
+    db: vigil.db, batch: f.relayBatch, leaseMs: f.relayLeaseMs, backgroundWindow: f.backgroundWindow,
+    queues: Object.fromEntries(names.map((n) => [n, queues.queues[n]!])),
+    background: Object.fromEntries(names.map((n) => [n, queues.queues[backgroundQueue(n)]!])),
+  });
   const loop = new RelayLoop(relay, f.relayIntervalMs, (err) => log.warn({ err }, 'outbox relay round failed'));
   const workers = new FleetWorkers({
     db: vigil.db, queue: vigil.queue, redis: blocking, prefix,
-    handlers: vigil.jobHandlers,
-    concurrency: f.concurrency, lockMs: f.lockMs, rateLimits: f.rateLimits,
+    handlers: { ...vigil.jobHandlers, ...Object.fromEntries(names.map((n) => [backgroundQueue(n), vigil.jobHandlers[n]!])) },
+    concurrency: f.concurrency,
+    concurrencyOf: (queue) => (names.includes(queue) ? undefined : f.backgroundConcurrency), lockMs: f.lockMs, rateLimits: f.rateLimits,
     onError: (job, err) => log.warn({ err, job: job?.id, queue: job?.queue }, 'fleet job failed'),
     onDead: (job) => void vigil.audit.appendNow({ actor: 'system', action: 'job.dead', subject: `job:${job.id}`, details: { queue: job.queue, idempotencyKey: job.idempotencyKey, lastError: job.lastError } })
       .catch((err: unknown) => log.error({ err }, 'audit of a dead job failed')),

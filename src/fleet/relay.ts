@@ -32,10 +32,26 @@ export function bullPriority(priority: number): number {
   return 1 + Math.min(2_000_000, Math.max(0, 1000 - Math.round(priority)));
 }
 
+/** Outbox priority at or below which a row is background work (backfills, imports: CONTENT_PRIORITY.backfill). */
+export const BACKGROUND_PRIORITY = 0;
+
+/**
+ * The BullMQ queue of a queue's background work. Its own worker slots (fleet.backgroundConcurrency) and rate
+ * limit: BullMQ's priorities order only waiting jobs, so without it a backfill holding every slot makes live
+ * work wait for one, and takes the CPU besides.
+ */
+export function backgroundQueue(name: string): string {
+  return `${name}-background`;
+}
+
 export interface RelayOptions {
   db: VigilDatabase;
   /** Queue name → its BullMQ queue; only these queues' rows are relayed. */
   queues: Record<string, Queue>;
+  /** Queue name → the BullMQ queue its background rows go to (else `queues`' own). */
+  background?: Record<string, Queue>;
+  /** Background rows held relayed and unfinished per queue at most: the outbox, not Redis, holds a 1M backfill. */
+  backgroundWindow?: number;
   batch: number;
   leaseMs: number;
   now?: () => number;
@@ -58,19 +74,35 @@ export class OutboxRelay {
       for (const q of names) {
         const want = batch - rows.length;
         if (want <= 0) break;
+        const bg = this.o.background?.[q];
         const pending = await sql<OutboxRow>`SELECT id, queue, priority, attempts, max_attempts FROM queue_jobs WHERE queue = ${q}
-          AND state = 'pending' AND run_at <= ${now} ORDER BY priority DESC, run_at, id LIMIT ${want} ${lock}`.execute(tx.k);
+          AND state = 'pending' AND run_at <= ${now} ${bg ? sql`AND priority > ${BACKGROUND_PRIORITY}` : sql``} ORDER BY priority DESC, run_at, id LIMIT ${want} ${lock}`.execute(tx.k);
         rows.push(...pending.rows.map((r) => ({ ...r, again: false })));
+        if (bg) {
+          const held = await sql<{ n: number }>`SELECT count(*) AS n FROM queue_jobs WHERE queue = ${q} AND state = 'running' AND lease_owner = ${RELAY_OWNER}
+            AND priority <= ${BACKGROUND_PRIORITY}`.execute(tx.k);
+          const room = Math.min(batch - rows.length, (this.o.backgroundWindow ?? Infinity) - Number(held.rows[0]!.n));
+          if (room > 0) {
+            const more = await sql<OutboxRow>`SELECT id, queue, priority, attempts, max_attempts FROM queue_jobs WHERE queue = ${q}
+              AND state = 'pending' AND run_at <= ${now} AND priority <= ${BACKGROUND_PRIORITY} ORDER BY priority DESC, run_at, id LIMIT ${room} ${lock}`.execute(tx.k);
+            rows.push(...more.rows.map((r) => ({ ...r, again: false })));
+          }
+        }
         const expired = await sql<OutboxRow>`SELECT id, queue, priority, attempts, max_attempts FROM queue_jobs WHERE queue = ${q}
           AND state = 'running' AND lease_owner = ${RELAY_OWNER} AND lease_until <= ${now} ORDER BY id LIMIT ${batch - rows.length} ${lock}`.execute(tx.k);
         rows.push(...expired.rows.map((r) => ({ ...r, again: true })));
       }
       if (rows.length === 0) return 0;
-      for (const q of names) {
-        const mine = rows.filter((r) => r.queue === q);
-        if (mine.length === 0) continue;
-        await queues[q]!.addBulk(mine.map((r) => ({
-          name: q,
+      const targets = new Map<Queue, (OutboxRow & { again: boolean })[]>();
+      for (const r of rows) {
+        const target = (r.priority <= BACKGROUND_PRIORITY ? this.o.background?.[r.queue] : undefined) ?? queues[r.queue]!;
+        const list = targets.get(target);
+        if (list) list.push(r);
+        else targets.set(target, [r]);
+      }
+      for (const [target, mine] of targets) {
+        await target.addBulk(mine.map((r) => ({
+          name: r.queue,
           data: { id: r.id },
           opts: {
             jobId: bullJobId(r.id),

@@ -28,6 +28,8 @@ export interface EvidenceSink {
   discard(id: string): Promise<void>;
 }
 
+export type SealedEvidence = Awaited<ReturnType<EvidenceSink['sealFile']>>;
+
 export interface SubmissionMeta {
   /** The platform's id for the content. */
   contentId: string;
@@ -131,6 +133,18 @@ export class ContentPipeline {
     return this.decide(meta, matchQueryOfRecord(record), { media, path, ...(unhashed ? { unhashed } : {}) });
   }
 
+  /**
+   * A fleet upload (fleet/upload-jobs.ts): the file was sealed into the evidence store by the API process and
+   * decrypted here into a private temp file. A decision that preserves evidence keeps `sealed` as its evidence
+   * (no second copy); the caller discards `sealed` when no decision references it.
+   */
+  async submitSealed(meta: SubmissionMeta, path: string, sealed: SealedEvidence, budget?: ItemBudget): Promise<ContentResult> {
+    const record = await this.o.hashFile(path, budget);
+    if (!record.sha256) throw new VigilError(record.error?.code ?? 'VIGIL_ERR_UNREADABLE', record.error?.message ?? 'The upload could not be read');
+    const unhashed = record.error ? { code: record.error.code, message: record.error.message } : undefined;
+    return this.decide(meta, matchQueryOfRecord(record), { media: summarise(record), path, sealed, ...(unhashed ? { unhashed } : {}) });
+  }
+
   /** Hashes computed on the client (end-to-end-encrypted apps): no content ever reaches the server. */
   async submitHashes(meta: SubmissionMeta, hashes: ClientHashes): Promise<ContentResult> {
     return this.decide(meta, matchQueryOfClientHashes(hashes), {});
@@ -142,7 +156,7 @@ export class ContentPipeline {
     return result.decisionId !== null ? result : undefined;
   }
 
-  private async decide(meta: SubmissionMeta, query: MatchQuery, from: { media?: MediaSummary; path?: string; retainedId?: number; unhashed?: { code: string; message: string } }): Promise<ContentResult> {
+  private async decide(meta: SubmissionMeta, query: MatchQuery, from: { media?: MediaSummary; path?: string; sealed?: SealedEvidence; retainedId?: number; unhashed?: { code: string; message: string } }): Promise<ContentResult> {
     const { records, db } = this.o;
     const fingerprint = fingerprintOf(query);
     const prior = await records.findDecision(meta.contentId, fingerprint);
@@ -189,10 +203,11 @@ export class ContentPipeline {
     }
 
     // Evidence is sealed (streamed, encrypted) before the transaction; a twin that loses the race discards it.
-    const evidence = decision.actions.some((a) => a.type === 'preserve_evidence') && from.path && this.o.evidence ? await this.o.evidence.sealFile(from.path) : undefined;
+    const evidence = decision.actions.some((a) => a.type === 'preserve_evidence') && from.path && this.o.evidence ? (from.sealed ?? await this.o.evidence.sealFile(from.path)) : undefined;
     // What was preserved must be what was hashed and matched.
     if (evidence && query.sha256 && evidence.sha256 !== query.sha256) {
-      await this.o.evidence?.discard(evidence.id);
+      // A sealed upload is the caller's to discard: a twin delivery of its job may have recorded it already.
+      if (!from.sealed) await this.o.evidence?.discard(evidence.id);
       throw new VigilError('VIGIL_ERR_INTERNAL', 'The preserved evidence differs from the content that was hashed');
     }
     const lateWebhooks = late ? (this.o.lateMatchWebhooks?.() ?? []) : [];
@@ -242,7 +257,7 @@ export class ContentPipeline {
 
     if (decisionId === undefined) {
       // A concurrent identical submission committed first: answer with its decision.
-      if (evidence) await this.o.evidence?.discard(evidence.id);
+      if (evidence && !from.sealed) await this.o.evidence?.discard(evidence.id);
       const twin = await records.findDecision(meta.contentId, fingerprint);
       if (!twin) throw new VigilError('VIGIL_ERR_INTERNAL', 'A decision conflicted but could not be read back');
       return resultOf(twin, true);

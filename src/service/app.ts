@@ -19,6 +19,7 @@ import { adminRoutes } from './routes/admin.js';
 import { bankRoutes } from './routes/banks.js';
 import { contentRoutes } from './routes/content.js';
 import { queuedContentRoutes } from './routes/queued-content.js';
+import { queuedUploadRoutes } from './routes/queued-upload.js';
 import { exchangeRoutes } from './routes/exchanges.js';
 import { hmaRoutes } from './routes/hma.js';
 import { lookupRoutes } from './routes/lookup.js';
@@ -115,6 +116,7 @@ export async function buildApp(ctx: ServiceContext, options: { logger?: FastifyS
   opsRoutes(app, ctx);
   contentRoutes(app, ctx);
   queuedContentRoutes(app, ctx);
+  queuedUploadRoutes(app, ctx);
   lookupRoutes(app, ctx);
   bankRoutes(app, ctx);
   adminRoutes(app, ctx);

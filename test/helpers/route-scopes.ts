@@ -16,6 +16,7 @@ export const ROUTE_SCOPES: Record<string, Scope | null> = {
   'GET /metrics': 'admin',
   'POST /v1/content': 'submit',
   'POST /v1/content/queue': 'submit',
+  'POST /v1/content/queue/upload': 'submit',
   'GET /v1/content/{contentId}': 'review',
   'POST /v1/lookup': 'lookup',
   'GET /v1/range/{type}/{prefix}': 'lookup',

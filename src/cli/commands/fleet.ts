@@ -13,13 +13,13 @@ export function registerFleet(program: Command, cli: Cli): void {
       await withVigil(cmd, cli, async (vigil) => {
         const url = vigil.config.redis.url;
         if (!url) throw new VigilError('VIGIL_ERR_INVALID_CONFIG', 'No fleet here: set VIGIL_REDIS_URL (docs/fleet.md)');
-        const [{ connectRedis }, { listProcesses }, { FleetQueues }, { fleetQueues }] = await Promise.all([
+        const [{ connectRedis }, { listProcesses }, { FleetQueues }, { fleetBullQueues }] = await Promise.all([
           import('../../fleet/redis.js'), import('../../fleet/heartbeat.js'), import('../../fleet/bull.js'), import('../../fleet/process.js'),
         ]);
         const redis = await connectRedis(url, 'producer').catch((err: unknown) => {
           throw new VigilError('VIGIL_ERR_UNAVAILABLE', `Redis at ${url} cannot be reached (${(err as Error).message})`);
         });
-        const queues = new FleetQueues({ redis, prefix: vigil.config.redis.prefix, names: fleetQueues(vigil) });
+        const queues = new FleetQueues({ redis, prefix: vigil.config.redis.prefix, names: fleetBullQueues(vigil) });
         try {
           const processes = await listProcesses(redis, vigil.config.redis.prefix);
           const metrics = await queues.metrics(vigil.db);
