@@ -8,7 +8,7 @@ import { openDatabase, type VigilDatabase } from '../state/database.js';
 import { migrate } from '../state/migrate.js';
 import { ENGINES, type TestDatabase } from '../state/test-engines.js';
 import { rawSql } from '../state/test-sql.js';
-import { ApiKeyStore, AUTH_COMPONENT, DEFAULT_RATE_LIMIT_PER_MINUTE, hasScope, parseScopes, SCOPES } from './keys.js';
+import { ApiKeyStore, AUTH_COMPONENT, DEFAULT_RATE_LIMIT_PER_MINUTE, DEFAULT_REVISION_TTL_MS, hasScope, parseScopes, SCOPES } from './keys.js';
 
 const T0 = Date.parse('2025-06-01T12:00:00Z');
 const BY = { actor: 'user:1', requestId: 'req-1' };
@@ -122,8 +122,9 @@ for (const engine of ENGINES) {
       assert.deepEqual(entries.map((e) => [e.actor, e.subject, e.requestId, e.details]), [['user:2', key.id, 'req-2', { name: 'a' }]]);
     });
 
-    test('a revocation by another process (connection) is seen on the next authenticate, despite the cache', async () => {
-      const { t, keys: server } = await setup();
+    test('revisionTtlMs 0: a revocation by another process (connection) is seen on the next authenticate, despite the cache', async () => {
+      const { t, audit } = await setup();
+      const server = new ApiKeyStore(t.db, audit, { revisionTtlMs: 0 });
       const cliDb = await openDatabase(t.url, t.schema ? { schema: t.schema } : {});
       try {
         const cli = new ApiKeyStore(cliDb, new AuditLog(cliDb));
@@ -141,9 +142,10 @@ for (const engine of ENGINES) {
       }
     });
 
-    test('revisionTtlMs: another process\'s revocation is seen once the revision is read again; this process\'s at once', async () => {
+    test('by default another process\'s revocation is seen within DEFAULT_REVISION_TTL_MS (1 s); this process\'s at once', async () => {
       const { t, audit, clock } = await setup();
-      const server = new ApiKeyStore(t.db, audit, { now: () => new Date(clock.ms), revisionTtlMs: 1000 });
+      assert.equal(DEFAULT_REVISION_TTL_MS, 1000);
+      const server = new ApiKeyStore(t.db, audit, { now: () => new Date(clock.ms) });
       const cliDb = await openDatabase(t.url, t.schema ? { schema: t.schema } : {});
       try {
         const cli = new ApiKeyStore(cliDb, new AuditLog(cliDb));
@@ -159,6 +161,28 @@ for (const engine of ENGINES) {
         await server.revokeNow(b.key.id, BY);
         assert.equal(await server.authenticate(b.secret), undefined, 'revoked here: at once');
         assert.throws(() => new ApiKeyStore(t.db, audit, { revisionTtlMs: -1 }), isCode('VIGIL_ERR_INVALID_ARGUMENT'));
+      } finally {
+        await cliDb.close();
+      }
+    });
+
+    test('invalidate (a change notification) makes the next authenticate read the revision, within the TTL', async () => {
+      const { t, audit, clock } = await setup();
+      const server = new ApiKeyStore(t.db, audit, { now: () => new Date(clock.ms), revisionTtlMs: 60_000 });
+      const cliDb = await openDatabase(t.url, t.schema ? { schema: t.schema } : {});
+      try {
+        const cli = new ApiKeyStore(cliDb, new AuditLog(cliDb));
+        const a = await cli.createNow({ name: 'a', scopes: ['lookup'] }, BY);
+        const b = await cli.createNow({ name: 'b', scopes: ['lookup'] }, BY);
+        assert.ok(await server.authenticate(a.secret));
+        assert.ok(await server.authenticate(b.secret));
+        await cli.revokeNow(a.key.id, BY);
+        await rawSql(cliDb, "UPDATE api_keys SET scopes = 'review' WHERE id = ?", [b.key.id]);
+        clock.ms += 1;
+        assert.ok(await server.authenticate(a.secret), 'unseen: cached, within the TTL');
+        server.invalidate();
+        assert.equal(await server.authenticate(a.secret), undefined, 'revoked once told');
+        assert.deepEqual((await server.authenticate(b.secret))?.scopes, ['review'], 'the revision changed: every cached key read again');
       } finally {
         await cliDb.close();
       }
