@@ -4,11 +4,12 @@ import { readFileSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
 import { VigilError, type VigilErrorCode } from '../core/errors.js';
 import { AUDIT_COMPONENT, AuditLog } from '../audit/log.js';
-import { openDatabase, type VigilDatabase } from '../state/database.js';
+import { openDatabase, pgClientConfig, type VigilDatabase } from '../state/database.js';
+import { PgNotifications } from '../fleet/notifications.js';
 import { migrate } from '../state/migrate.js';
 import { ENGINES, type TestDatabase } from '../state/test-engines.js';
 import { rawSql } from '../state/test-sql.js';
-import { ApiKeyStore, AUTH_COMPONENT, DEFAULT_RATE_LIMIT_PER_MINUTE, DEFAULT_REVISION_TTL_MS, hasScope, parseScopes, SCOPES } from './keys.js';
+import { API_KEYS_CHANNEL, ApiKeyStore, AUTH_COMPONENT, DEFAULT_RATE_LIMIT_PER_MINUTE, DEFAULT_REVISION_TTL_MS, hasScope, parseScopes, SCOPES } from './keys.js';
 
 const T0 = Date.parse('2025-06-01T12:00:00Z');
 const BY = { actor: 'user:1', requestId: 'req-1' };
@@ -187,6 +188,34 @@ for (const engine of ENGINES) {
         await cliDb.close();
       }
     });
+
+    if (engine.name === 'postgres') {
+      test('PostgreSQL: a key change NOTIFYs at commit; a listener that invalidates sees another process\'s revocation at once', async () => {
+        const { t, audit, clock } = await setup();
+        const server = new ApiKeyStore(t.db, audit, { now: () => new Date(clock.ms), revisionTtlMs: 60_000 });
+        let heard: () => void = () => undefined;
+        const notifications = new PgNotifications({ client: pgClientConfig(t.url, t.schema ? { schema: t.schema } : {}), channels: { [API_KEYS_CHANNEL]: () => {
+          server.invalidate();
+          heard();
+        } } });
+        await notifications.start();
+        const cliDb = await openDatabase(t.url, t.schema ? { schema: t.schema } : {});
+        try {
+          const cli = new ApiKeyStore(cliDb, new AuditLog(cliDb));
+          const created = new Promise<void>((resolve) => (heard = resolve));
+          const a = await cli.createNow({ name: 'a', scopes: ['lookup'] }, BY);
+          await created;
+          assert.ok(await server.authenticate(a.secret));
+          const told = new Promise<void>((resolve) => (heard = resolve));
+          await cli.revokeNow(a.key.id, BY);
+          await told;
+          assert.equal(await server.authenticate(a.secret), undefined, 'revoked, with the clock still inside the TTL');
+        } finally {
+          await notifications.stop();
+          await cliDb.close();
+        }
+      });
+    }
 
     test('rolled-back creates and revocations leave no trace, in the database, the audit log or the cache', async () => {
       const { db, keys, audit } = await setup();

@@ -10,7 +10,8 @@
  * Each process caches key rows and a revision number that triggers change on any write to `api_keys`
  * (schema.ts). The revision is read again at most every `revisionTtlMs` (default 1 s), and at once after a
  * change made through this store: a revocation by another process — `vigil key revoke`, another worker
- * or server of a fleet — takes effect within that second, one made here on the next request. Reading it on
+ * or server of a fleet — takes effect within that second, one made here on the next request. On PostgreSQL
+ * a key change also NOTIFYs (API_KEYS_CHANNEL) and a serving process calls `invalidate()` on it. Reading it on
  * every request (revisionTtlMs 0) cost ≈ 5 % of a lookup's CPU on SQLite (a Kysely compile and a statement
  * prepared per request) and a round trip per request on PostgreSQL (docs/security.md).
  *
@@ -22,7 +23,7 @@ import { auditBy, type AuditActor, type AuditLog } from '../audit/log.js';
 import type { Tx, VigilDatabase } from '../state/database.js';
 import type { ApiKeysTable } from './schema.js';
 
-export { AUTH_COMPONENT, AUTH_MIGRATIONS } from './schema.js';
+export { API_KEYS_CHANNEL, AUTH_COMPONENT, AUTH_MIGRATIONS } from './schema.js';
 
 /**
  * 'device': a key held by one user's device (client-side hashing, docs/client.md): it may submit hashes (never a
