@@ -10,7 +10,7 @@ import { dirname, join, resolve } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { AuditLog } from '../audit/log.js';
 import { AUDIT_COMPONENT } from '../audit/schema.js';
-import { ApiKeyStore } from '../auth/keys.js';
+import { API_KEYS_CHANNEL, ApiKeyStore } from '../auth/keys.js';
 import { AUTH_COMPONENT, USERS_COMPONENT } from '../auth/schema.js';
 import { UserStore } from '../auth/users.js';
 import { createDigestIndex, loadDigestIndex } from '../banks/digest-index.js';
@@ -274,7 +274,8 @@ async function assemble(db: VigilDatabase, config: VigilConfig, options: VigilOp
         const onError = (err: unknown) => log.warn({ err }, 'change notifications');
         notifications = new PgNotifications({
           client: pgClientConfig(config.database.url, { ...(config.database.schema ? { schema: config.database.schema } : {}), ...(config.database.pgUser ? { pgUser: config.database.pgUser } : {}) }),
-          channels: { [SIGNALS_CHANNEL]: coalescing(() => matcher.sync(), onError) },
+          // A key change (a revocation by `vigil key revoke` or another server) drops this process's cached keys now, not within the TTL.
+          channels: { [SIGNALS_CHANNEL]: coalescing(() => matcher.sync(), onError), [API_KEYS_CHANNEL]: () => keys.invalidate() },
           onError,
         });
         await notifications.start();

@@ -4,11 +4,12 @@ import { readFileSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
 import { VigilError, type VigilErrorCode } from '../core/errors.js';
 import { AUDIT_COMPONENT, AuditLog } from '../audit/log.js';
-import { openDatabase, type VigilDatabase } from '../state/database.js';
+import { openDatabase, pgClientConfig, type VigilDatabase } from '../state/database.js';
+import { PgNotifications } from '../fleet/notifications.js';
 import { migrate } from '../state/migrate.js';
 import { ENGINES, type TestDatabase } from '../state/test-engines.js';
 import { rawSql } from '../state/test-sql.js';
-import { ApiKeyStore, AUTH_COMPONENT, DEFAULT_RATE_LIMIT_PER_MINUTE, hasScope, parseScopes, SCOPES } from './keys.js';
+import { API_KEYS_CHANNEL, ApiKeyStore, AUTH_COMPONENT, DEFAULT_RATE_LIMIT_PER_MINUTE, DEFAULT_REVISION_TTL_MS, hasScope, parseScopes, SCOPES } from './keys.js';
 
 const T0 = Date.parse('2025-06-01T12:00:00Z');
 const BY = { actor: 'user:1', requestId: 'req-1' };
@@ -122,8 +123,9 @@ for (const engine of ENGINES) {
       assert.deepEqual(entries.map((e) => [e.actor, e.subject, e.requestId, e.details]), [['user:2', key.id, 'req-2', { name: 'a' }]]);
     });
 
-    test('a revocation by another process (connection) is seen on the next authenticate, despite the cache', async () => {
-      const { t, keys: server } = await setup();
+    test('revisionTtlMs 0: a revocation by another process (connection) is seen on the next authenticate, despite the cache', async () => {
+      const { t, audit } = await setup();
+      const server = new ApiKeyStore(t.db, audit, { revisionTtlMs: 0 });
       const cliDb = await openDatabase(t.url, t.schema ? { schema: t.schema } : {});
       try {
         const cli = new ApiKeyStore(cliDb, new AuditLog(cliDb));
@@ -141,9 +143,10 @@ for (const engine of ENGINES) {
       }
     });
 
-    test('revisionTtlMs: another process\'s revocation is seen once the revision is read again; this process\'s at once', async () => {
+    test('by default another process\'s revocation is seen within DEFAULT_REVISION_TTL_MS (1 s); this process\'s at once', async () => {
       const { t, audit, clock } = await setup();
-      const server = new ApiKeyStore(t.db, audit, { now: () => new Date(clock.ms), revisionTtlMs: 1000 });
+      assert.equal(DEFAULT_REVISION_TTL_MS, 1000);
+      const server = new ApiKeyStore(t.db, audit, { now: () => new Date(clock.ms) });
       const cliDb = await openDatabase(t.url, t.schema ? { schema: t.schema } : {});
       try {
         const cli = new ApiKeyStore(cliDb, new AuditLog(cliDb));
@@ -163,6 +166,56 @@ for (const engine of ENGINES) {
         await cliDb.close();
       }
     });
+
+    test('invalidate (a change notification) makes the next authenticate read the revision, within the TTL', async () => {
+      const { t, audit, clock } = await setup();
+      const server = new ApiKeyStore(t.db, audit, { now: () => new Date(clock.ms), revisionTtlMs: 60_000 });
+      const cliDb = await openDatabase(t.url, t.schema ? { schema: t.schema } : {});
+      try {
+        const cli = new ApiKeyStore(cliDb, new AuditLog(cliDb));
+        const a = await cli.createNow({ name: 'a', scopes: ['lookup'] }, BY);
+        const b = await cli.createNow({ name: 'b', scopes: ['lookup'] }, BY);
+        assert.ok(await server.authenticate(a.secret));
+        assert.ok(await server.authenticate(b.secret));
+        await cli.revokeNow(a.key.id, BY);
+        await rawSql(cliDb, "UPDATE api_keys SET scopes = 'review' WHERE id = ?", [b.key.id]);
+        clock.ms += 1;
+        assert.ok(await server.authenticate(a.secret), 'unseen: cached, within the TTL');
+        server.invalidate();
+        assert.equal(await server.authenticate(a.secret), undefined, 'revoked once told');
+        assert.deepEqual((await server.authenticate(b.secret))?.scopes, ['review'], 'the revision changed: every cached key read again');
+      } finally {
+        await cliDb.close();
+      }
+    });
+
+    if (engine.name === 'postgres') {
+      test('PostgreSQL: a key change NOTIFYs at commit; a listener that invalidates sees another process\'s revocation at once', async () => {
+        const { t, audit, clock } = await setup();
+        const server = new ApiKeyStore(t.db, audit, { now: () => new Date(clock.ms), revisionTtlMs: 60_000 });
+        let heard: () => void = () => undefined;
+        const notifications = new PgNotifications({ client: pgClientConfig(t.url, t.schema ? { schema: t.schema } : {}), channels: { [API_KEYS_CHANNEL]: () => {
+          server.invalidate();
+          heard();
+        } } });
+        await notifications.start();
+        const cliDb = await openDatabase(t.url, t.schema ? { schema: t.schema } : {});
+        try {
+          const cli = new ApiKeyStore(cliDb, new AuditLog(cliDb));
+          const created = new Promise<void>((resolve) => (heard = resolve));
+          const a = await cli.createNow({ name: 'a', scopes: ['lookup'] }, BY);
+          await created;
+          assert.ok(await server.authenticate(a.secret));
+          const told = new Promise<void>((resolve) => (heard = resolve));
+          await cli.revokeNow(a.key.id, BY);
+          await told;
+          assert.equal(await server.authenticate(a.secret), undefined, 'revoked, with the clock still inside the TTL');
+        } finally {
+          await notifications.stop();
+          await cliDb.close();
+        }
+      });
+    }
 
     test('rolled-back creates and revocations leave no trace, in the database, the audit log or the cache', async () => {
       const { db, keys, audit } = await setup();

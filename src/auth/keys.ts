@@ -7,11 +7,13 @@
  * stay well under a millisecond. The id inside the secret selects the cached row, so the check is one
  * constant-time comparison of two 32-byte digests, not a scan.
  *
- * Each process caches key rows; a revision number that triggers change on any write to `api_keys`
- * (schema.ts) is read on every authentication, so a revocation by another process — `vigil key revoke`,
- * another server of a fleet — takes effect on the next request. That read is a local B-tree lookup on
- * SQLite but a round trip on PostgreSQL: `revisionTtlMs` lets a fleet trade that round trip for a bounded
- * delay before another process's revocation is seen (revocations in this process are seen at once).
+ * Each process caches key rows and a revision number that triggers change on any write to `api_keys`
+ * (schema.ts). The revision is read again at most every `revisionTtlMs` (default 1 s), and at once after a
+ * change made through this store: a revocation by another process — `vigil key revoke`, another worker
+ * or server of a fleet — takes effect within that second, one made here on the next request. On PostgreSQL
+ * a key change also NOTIFYs (API_KEYS_CHANNEL) and a serving process calls `invalidate()` on it. Reading it on
+ * every request (revisionTtlMs 0) cost ≈ 5 % of a lookup's CPU on SQLite (a Kysely compile and a statement
+ * prepared per request) and a round trip per request on PostgreSQL (docs/security.md).
  *
  * Creating and revoking a key write its audit entry ('key.created', 'key.revoked') in the same transaction.
  */
@@ -21,7 +23,7 @@ import { auditBy, type AuditActor, type AuditLog } from '../audit/log.js';
 import type { Tx, VigilDatabase } from '../state/database.js';
 import type { ApiKeysTable } from './schema.js';
 
-export { AUTH_COMPONENT, AUTH_MIGRATIONS } from './schema.js';
+export { API_KEYS_CHANNEL, AUTH_COMPONENT, AUTH_MIGRATIONS } from './schema.js';
 
 /**
  * 'device': a key held by one user's device (client-side hashing, docs/client.md): it may submit hashes (never a
@@ -54,6 +56,8 @@ export interface CreateKeyInput {
 }
 
 export const DEFAULT_RATE_LIMIT_PER_MINUTE = 6000;
+/** How long another process's key change may go unseen (the revision is read again after it). */
+export const DEFAULT_REVISION_TTL_MS = 1000;
 /** A device hashes what its user sends: a few pictures a minute, with room for bursts. */
 export const DEVICE_RATE_LIMIT_PER_MINUTE = 60;
 const MARK_USED_INTERVAL_MS = 60_000;
@@ -181,7 +185,7 @@ export class ApiKeyStore {
 
   constructor(private readonly db: VigilDatabase, private readonly audit: AuditLog, options: { now?: () => Date; revisionTtlMs?: number } = {}) {
     this.now = options.now ?? (() => new Date());
-    this.revisionTtlMs = options.revisionTtlMs ?? 0;
+    this.revisionTtlMs = options.revisionTtlMs ?? DEFAULT_REVISION_TTL_MS;
     if (!Number.isSafeInteger(this.revisionTtlMs) || this.revisionTtlMs < 0) throw invalidArgument('a non-negative integer of milliseconds', 'revisionTtlMs', options.revisionTtlMs);
   }
 
@@ -212,15 +216,28 @@ export class ApiKeyStore {
     if (before.revokedAt !== null) return before;
     const revokedAt = this.now().toISOString();
     const updated = await tx.k.updateTable('api_keys').set({ revoked_at: revokedAt }).where('id', '=', id).where('revoked_at', 'is', null).executeTakeFirst();
-    this.cache.delete(id);
+    this.invalidate(id);
     // 0 rows: another process revoked it meanwhile (PostgreSQL); report its time, not ours, and leave its entry alone.
     if (Number(updated.numUpdatedRows) === 0) return (await this.get(id, tx)) ?? before;
     await this.audit.append(tx, auditBy(by, 'key.revoked', id, { name: before.name }));
     return { ...before, revokedAt };
   }
 
-  revokeNow(id: string, by: AuditActor): Promise<ApiKey> {
-    return this.db.transaction((tx) => this.revoke(tx, id, by));
+  async revokeNow(id: string, by: AuditActor): Promise<ApiKey> {
+    const key = await this.db.transaction((tx) => this.revoke(tx, id, by));
+    // Again after the commit: a request between the update and the commit may have cached the row as it was.
+    this.invalidate(id);
+    return key;
+  }
+
+  /**
+   * Forgets `id` (all keys without one) and reads the revision on the next authentication, whatever the TTL.
+   * For changes this process made or heard of (a change notification); others are seen within revisionTtlMs.
+   */
+  invalidate(id?: string): void {
+    if (id === undefined) this.cache.clear();
+    else this.cache.delete(id);
+    this.revisionReadAt = -Infinity;
   }
 
   /** The key for a presented secret; undefined when malformed, unknown, wrong, revoked or expired. */
@@ -264,7 +281,7 @@ export class ApiKeyStore {
   }
 
   private async cached(id: string): Promise<Cached | undefined> {
-    // One indexed single-row read per call (or per revisionTtlMs): another process's revocation takes effect on the next request.
+    // One indexed single-row read per revisionTtlMs (every call with 0): another process's changes show within it.
     const nowMs = this.now().getTime();
     let revision = this.cacheRevision;
     if (!(nowMs - this.revisionReadAt < this.revisionTtlMs && nowMs >= this.revisionReadAt)) {

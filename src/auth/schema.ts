@@ -95,8 +95,22 @@ const AUTH_POSTGRES_V1 = `
   CREATE TRIGGER api_keys_revision_truncate AFTER TRUNCATE ON api_keys FOR EACH STATEMENT EXECUTE FUNCTION api_keys_bump_revision();
 `;
 
+/** PostgreSQL: a key change NOTIFYs at commit, so serving processes drop their cached keys at once (keys.ts). */
+export const API_KEYS_CHANNEL = 'vigil_api_keys';
+
+const AUTH_POSTGRES_V2 = `
+  CREATE OR REPLACE FUNCTION api_keys_bump_revision() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      UPDATE api_key_revision SET revision = floor(random() * 9007199254740991)::bigint WHERE id = 1;
+      PERFORM pg_notify('${API_KEYS_CHANNEL}', current_schema());
+      RETURN NULL;
+    END $$;
+`;
+
 export const AUTH_MIGRATIONS: readonly Migration[] = [
   { version: 1, description: 'API keys (hashed secrets, scopes, rate limits), cache revision', sqlite: AUTH_SQLITE_V1, postgres: AUTH_POSTGRES_V1 },
+  // SQLite has no notifications: processes on one file see a change when they next read the revision.
+  { version: 2, description: 'API key changes NOTIFY (PostgreSQL)', sqlite: 'SELECT 1', postgres: AUTH_POSTGRES_V2 },
 ];
 
 function usersTable(ID: string): string {

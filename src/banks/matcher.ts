@@ -4,12 +4,12 @@
  * rebuild), and a match call that applies each bank's thresholds, enablement, kind and reputation
  * policy, then returns matches with labels and provenance.
  */
-import { invalidArgument, VigilError } from '../core/errors.js';
+import { invalidArgument, toVigilError, VigilError } from '../core/errors.js';
 import type { Labels } from '../lists/types.js';
 import { hammingDistance256, hash256FromHex } from '../signals/pdq/hash256.js';
 import { DIHEDRAL_NAMES, PDQ_QUALITY_THRESHOLD, type DihedralName } from '../signals/pdq/pdq.js';
 import type { SignalTypeName } from '../signals/registry.js';
-import type { Bank, BankKind, SignalChange, SignalStatus, Store } from '../store/types.js';
+import type { Bank, BankKind, Signal, SignalChange, SignalStatus, Store } from '../store/types.js';
 import type { VpdqFeature } from '../signals/vpdq/hasher.js';
 import { sampleStep, timeRanges, type TimeRange } from '../signals/vpdq/match.js';
 import { isDegenerate } from '../signals/pdq/degenerate.js';
@@ -203,6 +203,9 @@ export interface MatcherHealth {
   syncErrors: number;
   lastError: string | null;
 }
+
+/** One admitted hit of a query, before the store read that makes it a BankMatch. */
+type Hit = { id: number; type: SignalTypeName; distance: number; view?: string; dihedral?: DihedralName; timestamp?: number; timestampIn?: 'query' | 'known'; ranges?: TimeRange[]; video?: VideoMatchDetails; rule?: MatchRule; confidence?: MatchConfidence };
 
 const STATUS_CODE: Record<SignalStatus, number> = { active: 1, false_positive: 2, quarantined: 3 };
 
@@ -487,7 +490,35 @@ export class BankMatcher {
 
   /** Matches one piece of media's hashes against every enabled bank. */
   async match(query: MatchQuery): Promise<BankMatch[]> {
-    type Hit = { id: number; type: SignalTypeName; distance: number; view?: string; dihedral?: DihedralName; timestamp?: number; timestampIn?: 'query' | 'known'; ranges?: TimeRange[]; video?: VideoMatchDetails; rule?: MatchRule; confidence?: MatchConfidence };
+    const kept = this.hitsOf(query);
+    if (kept.length === 0) return [];
+    return this.matchesOf(kept, await this.signalsOf(kept));
+  }
+
+  /**
+   * `match` for many queries (a lookup batch): the same answers, with one store read for the labels and
+   * provenance of all their hits instead of one per query that hit. A query that cannot be matched (a bad
+   * hash) gets its error in its place; the others are answered.
+   */
+  async matchMany(queries: readonly MatchQuery[]): Promise<(BankMatch[] | VigilError)[]> {
+    const kept = queries.map((q): Hit[] | VigilError => {
+      try {
+        return this.hitsOf(q);
+      } catch (err) {
+        return toVigilError(err);
+      }
+    });
+    const all = kept.flatMap((k) => (k instanceof VigilError ? [] : k));
+    const signals = all.length === 0 ? new Map<number, Signal>() : await this.signalsOf(all);
+    return kept.map((k) => (k instanceof VigilError ? k : k.length === 0 ? [] : this.matchesOf(k, signals)));
+  }
+
+  private async signalsOf(hits: readonly Hit[]): Promise<Map<number, Signal>> {
+    return new Map((await this.store.getSignals([...new Set(hits.map((h) => h.id))])).map((s) => [s.id, s]));
+  }
+
+  /** The hits of one query that its banks admit (in memory, no store read). */
+  private hitsOf(query: MatchQuery): Hit[] {
     const hits = new Map<number, Hit>();
     const rank = { high: 0, medium: 1, low: 2 } as const;
     // The surest admitted hit wins, then the closest.
@@ -606,8 +637,10 @@ export class BankMatcher {
       const threshold = h.video === undefined ? this.thresholdOf(bank, h.type) : undefined;
       return threshold === undefined || h.distance <= threshold;
     });
-    if (kept.length === 0) return [];
-    const signals = new Map((await this.store.getSignals(kept.map((h) => h.id))).map((s) => [s.id, s]));
+    return kept;
+  }
+
+  private matchesOf(kept: readonly Hit[], signals: ReadonlyMap<number, Signal>): BankMatch[] {
     const matches: BankMatch[] = [];
     for (const h of kept) {
       const signal = signals.get(h.id);

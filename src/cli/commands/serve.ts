@@ -85,6 +85,8 @@ export function registerServe(program: Command, cli: Cli): void {
             ...(opts.metricsPublic ? { metricsPublic: true } : {}),
             ...(opts.trustProxy !== undefined ? { trustProxy: opts.trustProxy } : {}),
             ...(cmd.getOptionValueSource('workers') === 'cli' ? { workers: opts.workers } : {}),
+            // Without it the request logger stayed on (a pino child per request) whatever --no-log said.
+            ...(opts.log === false ? { log: false } : {}),
           },
           ...(opts.threads ? { hashing: { threads: opts.threads } } : {}),
           ...(opts.retainDays !== undefined ? { retention: { retainDays: opts.retainDays } } : {}),

@@ -4,7 +4,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { BankMatch, MatchQuery } from '../../banks/matcher.js';
-import { toVigilError } from '../../core/errors.js';
+import { toVigilError, VigilError } from '../../core/errors.js';
 import { matchQueryOfClientHashes } from '../../pipeline/query.js';
 import { findSignalType, signalTypesMatching, type SignalTypeName } from '../../signals/registry.js';
 import type { ServiceContext } from '../context.js';
@@ -91,21 +91,29 @@ export function lookupRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   }, async (request) => {
     const body = request.body as { hashes: LookupItem[]; banks?: string[]; includeNonActionable?: boolean };
     const banks = body.banks ? new Set(body.banks) : undefined;
-    const results = [];
-    for (let index = 0; index < body.hashes.length; index++) {
-      const item = body.hashes[index];
+    // One matcher call for the batch: one store read for every hit's labels and provenance.
+    const queries: (MatchQuery | VigilError)[] = body.hashes.map((item) => {
       ctx.metrics.lookups.inc({ signal_type: item.type });
       try {
-        let matches: BankMatch[] = await ctx.matcher.match(lookupQuery(item));
-        if (banks) matches = matches.filter((m) => banks.has(m.bank));
-        if (body.includeNonActionable === false) matches = matches.filter((m) => m.actionable);
-        for (const m of matches) ctx.metrics.matches.inc({ bank: m.bank, signal_type: m.signalType });
-        results.push({ index, ...(item.id !== undefined ? { id: item.id } : {}), type: item.type, matches: visibleMatches(request, matches) });
+        return lookupQuery(item);
       } catch (err) {
-        const e = toVigilError(err);
-        results.push({ index, ...(item.id !== undefined ? { id: item.id } : {}), type: item.type, matches: [], error: { code: e.code, message: e.message } });
+        return toVigilError(err);
       }
-    }
+    });
+    const valid = queries.filter((q): q is MatchQuery => !(q instanceof VigilError));
+    const answers = valid.length === 0 ? [] : await ctx.matcher.matchMany(valid);
+    let next = 0;
+    const results = body.hashes.map((item, index) => {
+      const q = queries[index];
+      const answer = q instanceof VigilError ? q : answers[next++]!;
+      const echo = { index, ...(item.id !== undefined ? { id: item.id } : {}), type: item.type };
+      if (answer instanceof VigilError) return { ...echo, matches: [], error: { code: answer.code, message: answer.message } };
+      let matches: BankMatch[] = answer;
+      if (banks) matches = matches.filter((m) => banks.has(m.bank));
+      if (body.includeNonActionable === false) matches = matches.filter((m) => m.actionable);
+      for (const m of matches) ctx.metrics.matches.inc({ bank: m.bank, signal_type: m.signalType });
+      return { ...echo, matches: visibleMatches(request, matches) };
+    });
     return { results };
   });
 }
