@@ -105,21 +105,25 @@ function sha256sumSeconds(): number {
   return Number(process.hrtime.bigint() - started) / 1e9;
 }
 
-/** CPU seconds of this process's main thread and of all its other threads (Linux /proc; undefined elsewhere). */
-function threadCpu(): { main: number; others: number } | undefined {
+/**
+ * CPU seconds per thread of this process (Linux /proc; empty elsewhere), by thread id. Sampled during the run
+ * and kept at each thread's last value: the worker threads exit when the pool closes, before the run returns.
+ */
+const threadSeconds = new Map<number, number>();
+function sampleThreads(): void {
   try {
-    let main = 0;
-    let others = 0;
     for (const tid of readdirSync('/proc/self/task')) {
       const fields = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
-      const seconds = (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks (USER_HZ 100)
-      if (Number(tid) === process.pid) main += seconds;
-      else others += seconds;
+      threadSeconds.set(Number(tid), (Number(fields[11]) + Number(fields[12])) / 100); // utime + stime, USER_HZ 100
     }
-    return { main, others };
   } catch {
-    return undefined;
+    // not Linux, or a thread that ended between the listing and the read
   }
+}
+function threadCpu(): { main: number; others: number } {
+  let others = 0;
+  for (const [tid, seconds] of threadSeconds) if (tid !== process.pid) others += seconds;
+  return { main: threadSeconds.get(process.pid) ?? 0, others };
 }
 
 async function main(): Promise<void> {
@@ -148,8 +152,10 @@ async function main(): Promise<void> {
     let next = 1000;
     let peak = 0;
     const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 100);
+    const threadSampler = setInterval(sampleThreads, 250);
     const started = process.hrtime.bigint();
     const cpuStart = process.cpuUsage();
+    sampleThreads();
     const threadsStart = threadCpu();
     const summary = await runTriage(caseDb, vigil.matcher, {
       roots: [corpus],
@@ -164,6 +170,8 @@ async function main(): Promise<void> {
     });
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const cpu = process.cpuUsage(cpuStart);
+    clearInterval(threadSampler);
+    sampleThreads();
     const threadsEnd = threadCpu();
     const cpuSeconds = (cpu.user + cpu.system) / 1e6;
     clearInterval(sampler);
@@ -185,9 +193,9 @@ async function main(): Promise<void> {
     const cpuMsPerFile = (cpuSeconds * 1000) / files;
     console.log(`CPU: ${fmt(cpuSeconds)} s for the run (all threads) = ${fmt(cpuMsPerFile)} ms per file → two idle cores: ${fmt(2000 / cpuMsPerFile)} files/s, 360,000 files in ${fmt(360_000 / (2000 / cpuMsPerFile) / 60)} min`);
     // Triage's own overhead (walk, reads, digests, archive reading, matching, checkpoints) runs on the main
-    // thread; decoding and hashing pictures on the worker threads (and sharp's libuv threads). Threads that
-    // ended during the run (none: the pool is fixed) would be missed.
-    if (threadsStart && threadsEnd) {
+    // thread; decoding and hashing pictures on the worker threads (and sharp's libuv threads; ffmpeg is a
+    // child process, counted in neither). Up to 250 ms of a worker's CPU before it ends may be missed.
+    if (threadSeconds.size > 0) {
       const mainMs = ((threadsEnd.main - threadsStart.main) * 1000) / files;
       console.log(`CPU by thread: main ${fmt(mainMs, 2)} ms per file (triage's own work) · workers and the rest ${fmt(((threadsEnd.others - threadsStart.others) * 1000) / files, 2)} ms per file`);
     }
