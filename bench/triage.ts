@@ -11,7 +11,7 @@
  * 1,000, 10,000, … and the peak.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -105,6 +105,27 @@ function sha256sumSeconds(): number {
   return Number(process.hrtime.bigint() - started) / 1e9;
 }
 
+/**
+ * CPU seconds per thread of this process (Linux /proc; empty elsewhere), by thread id. Sampled during the run
+ * and kept at each thread's last value: the worker threads exit when the pool closes, before the run returns.
+ */
+const threadSeconds = new Map<number, number>();
+function sampleThreads(): void {
+  try {
+    for (const tid of readdirSync('/proc/self/task')) {
+      const fields = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+      threadSeconds.set(Number(tid), (Number(fields[11]) + Number(fields[12])) / 100); // utime + stime, USER_HZ 100
+    }
+  } catch {
+    // not Linux, or a thread that ended between the listing and the read
+  }
+}
+function threadCpu(): { main: number; others: number } {
+  let others = 0;
+  for (const [tid, seconds] of threadSeconds) if (tid !== process.pid) others += seconds;
+  return { main: threadSeconds.get(process.pid) ?? 0, others };
+}
+
 async function main(): Promise<void> {
   await makeCorpus();
   const { files, bytes } = corpusBytes();
@@ -131,8 +152,11 @@ async function main(): Promise<void> {
     let next = 1000;
     let peak = 0;
     const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 100);
+    const threadSampler = setInterval(sampleThreads, 250);
     const started = process.hrtime.bigint();
     const cpuStart = process.cpuUsage();
+    sampleThreads();
+    const threadsStart = threadCpu();
     const summary = await runTriage(caseDb, vigil.matcher, {
       roots: [corpus],
       threads: THREADS,
@@ -146,6 +170,9 @@ async function main(): Promise<void> {
     });
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const cpu = process.cpuUsage(cpuStart);
+    clearInterval(threadSampler);
+    sampleThreads();
+    const threadsEnd = threadCpu();
     const cpuSeconds = (cpu.user + cpu.system) / 1e6;
     clearInterval(sampler);
     peak = Math.max(peak, process.memoryUsage().rss);
@@ -165,6 +192,13 @@ async function main(): Promise<void> {
     // On a shared machine the wall clock follows the load; the CPU spent (all threads) does not.
     const cpuMsPerFile = (cpuSeconds * 1000) / files;
     console.log(`CPU: ${fmt(cpuSeconds)} s for the run (all threads) = ${fmt(cpuMsPerFile)} ms per file → two idle cores: ${fmt(2000 / cpuMsPerFile)} files/s, 360,000 files in ${fmt(360_000 / (2000 / cpuMsPerFile) / 60)} min`);
+    // Triage's own overhead (walk, reads, digests, archive reading, matching, checkpoints) runs on the main
+    // thread; decoding and hashing pictures on the worker threads (and sharp's libuv threads; ffmpeg is a
+    // child process, counted in neither). Up to 250 ms of a worker's CPU before it ends may be missed.
+    if (threadSeconds.size > 0) {
+      const mainMs = ((threadsEnd.main - threadsStart.main) * 1000) / files;
+      console.log(`CPU by thread: main ${fmt(mainMs, 2)} ms per file (triage's own work) · workers and the rest ${fmt(((threadsEnd.others - threadsStart.others) * 1000) / files, 2)} ms per file`);
+    }
     console.log(`memory: RSS ${marks.map((m) => `${m.items.toLocaleString('en-US')} items ${fmt(m.rssMb, 0)} MB`).join(' · ') || '(fewer than 1,000 items)'} · peak ${fmt(peak / 1e6, 0)} MB`);
   } finally {
     await vigil.close();

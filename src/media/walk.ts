@@ -7,7 +7,7 @@ import { opendir, realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { VigilError } from '../core/errors.js';
 
-export type WalkEntry = { kind: 'file'; path: string; bytes: number } | { kind: 'error'; path: string; error: VigilError };
+export type WalkEntry = { kind: 'file'; path: string; bytes: number; mtimeMs?: number; ctimeMs?: number } | { kind: 'error'; path: string; error: VigilError };
 
 function fsError(path: string, err: unknown): VigilError {
   const code = (err as NodeJS.ErrnoException)?.code;
@@ -34,7 +34,7 @@ async function* walkOne(path: string, seenDirs: Set<string>): AsyncGenerator<Wal
     return;
   }
   if (info.isFile()) {
-    yield { kind: 'file', path, bytes: info.size };
+    yield { kind: 'file', path, bytes: info.size, mtimeMs: info.mtimeMs, ctimeMs: info.ctimeMs };
     return;
   }
   if (!info.isDirectory()) {

@@ -4,6 +4,7 @@
  */
 import { mkdirSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import type Database from 'better-sqlite3';
 import { sql } from 'kysely';
 import { VigilError } from '../core/errors.js';
 import { isPostgresUrl, openDatabase, type Tx, type VigilDatabase } from '../state/database.js';
@@ -74,8 +75,14 @@ const parse = <T>(v: unknown): T | undefined => (typeof v === 'string' ? (JSON.p
 const num = (v: unknown) => (v === null || v === undefined ? undefined : Number(v));
 const str = (v: unknown) => (v === null || v === undefined ? undefined : String(v));
 
+const ITEM_COLUMNS = ['case_name', 'path', 'seq', 'kind', 'parent', 'size', 'mtime', 'ctime', 'type', 'md5', 'sha1', 'sha256', 'pdq', 'quality', 'pdq_all', 'vpdq',
+  'status', 'matches', 'exif', 'camera_serial', 'lat', 'lon', 'error_code', 'error_message', 'complete'];
+/** A path recorded again (an archive completed, a resumed member) replaces its row. */
+const ON_CONFLICT = `ON CONFLICT (case_name, path) DO UPDATE SET ${ITEM_COLUMNS.slice(2).map((c) => `${c} = excluded.${c}`).join(', ')}`;
+
 export class CaseDb {
   private seq = 0;
+  private insert: Database.Statement | undefined;
 
   private constructor(
     readonly db: VigilDatabase,
@@ -95,6 +102,9 @@ export class CaseDb {
       if (!options.create && !readdirSafe(location.casesDir).includes(`${name}.sqlite`)) throw new VigilError('VIGIL_ERR_NOT_FOUND', `No case named ${JSON.stringify(name)} in ${location.casesDir}`);
       mkdirSync(resolve(location.casesDir), { recursive: true, mode: 0o700 });
       db = await openDatabase(file);
+      // A case is written in order and read in pages: a small page cache keeps the triage's memory flat as
+      // the case grows (the store's 256 MiB is for imports' random-key B-trees).
+      db.sqlite?.pragma('cache_size = -32768');
     }
     try {
       await migrate(db, [TRIAGE_COMPONENT]);
@@ -141,6 +151,11 @@ export class CaseDb {
     return { roots: JSON.parse(row.roots) as string[], startedAt: row.started_at, ...(row.finished_at ? { finishedAt: row.finished_at } : {}) };
   }
 
+  /** Whether the case holds any item (a re-run looks paths up before hashing them; a first run need not). */
+  async hasItems(): Promise<boolean> {
+    return (await sql`SELECT 1 FROM triage_items WHERE case_name = ${this.name} LIMIT 1`.execute(this.db.k)).rows.length > 0;
+  }
+
   /** What a previous run recorded for this path (resume). */
   async recorded(path: string): Promise<{ complete: boolean } | undefined> {
     const row = (await sql<{ complete: number }>`SELECT complete FROM triage_items WHERE case_name = ${this.name} AND path = ${path}`.execute(this.db.k)).rows[0];
@@ -156,18 +171,17 @@ export class CaseDb {
   }
 
   private async put(tx: Tx, i: CaseItem): Promise<void> {
-    const seq = ++this.seq;
-    await sql`INSERT INTO triage_items (case_name, path, seq, kind, parent, size, mtime, ctime, type, md5, sha1, sha256, pdq, quality, pdq_all, vpdq,
-        status, matches, exif, camera_serial, lat, lon, error_code, error_message, complete)
-      VALUES (${this.name}, ${i.path}, ${seq}, ${i.kind}, ${i.parent ?? null}, ${i.size ?? null}, ${i.mtime ?? null}, ${i.ctime ?? null}, ${i.type ?? null},
-        ${i.md5 ?? null}, ${i.sha1 ?? null}, ${i.sha256 ?? null}, ${i.pdq ?? null}, ${i.quality ?? null}, ${json(i.pdqAll)}, ${json(i.vpdq)},
-        ${i.status}, ${json(i.matches)}, ${json(i.exif)}, ${i.exif?.serial ?? null}, ${i.exif?.gps?.lat ?? null}, ${i.exif?.gps?.lon ?? null},
-        ${i.error?.code ?? null}, ${i.error?.message ?? null}, ${i.complete === false ? 0 : 1})
-      ON CONFLICT (case_name, path) DO UPDATE SET seq = excluded.seq, kind = excluded.kind, parent = excluded.parent, size = excluded.size,
-        mtime = excluded.mtime, ctime = excluded.ctime, type = excluded.type, md5 = excluded.md5, sha1 = excluded.sha1, sha256 = excluded.sha256,
-        pdq = excluded.pdq, quality = excluded.quality, pdq_all = excluded.pdq_all, vpdq = excluded.vpdq, status = excluded.status,
-        matches = excluded.matches, exif = excluded.exif, camera_serial = excluded.camera_serial, lat = excluded.lat, lon = excluded.lon,
-        error_code = excluded.error_code, error_message = excluded.error_message, complete = excluded.complete`.execute(tx.k);
+    const values = [this.name, i.path, ++this.seq, i.kind, i.parent ?? null, i.size ?? null, i.mtime ?? null, i.ctime ?? null, i.type ?? null,
+      i.md5 ?? null, i.sha1 ?? null, i.sha256 ?? null, i.pdq ?? null, i.quality ?? null, json(i.pdqAll), json(i.vpdq),
+      i.status, json(i.matches), json(i.exif), i.exif?.serial ?? null, i.exif?.gps?.lat ?? null, i.exif?.gps?.lon ?? null,
+      i.error?.code ?? null, i.error?.message ?? null, i.complete === false ? 0 : 1];
+    // SQLite: one prepared statement, run synchronously inside the transaction (a query builder per row
+    // cost more than the insert itself).
+    if (tx.sqlite) {
+      (this.insert ??= tx.sqlite.prepare(`INSERT INTO triage_items (${ITEM_COLUMNS.join(', ')}) VALUES (${ITEM_COLUMNS.map(() => '?').join(', ')}) ${ON_CONFLICT}`)).run(values);
+      return;
+    }
+    await sql`INSERT INTO triage_items (${sql.raw(ITEM_COLUMNS.join(', '))}) VALUES (${sql.join(values)}) ${sql.raw(ON_CONFLICT)}`.execute(tx.k);
   }
 
   /** Items per status over the whole case (all runs). */

@@ -70,6 +70,8 @@ export interface TriageSummary {
 }
 
 const SERIES_DISTANCE = 31;
+/** Files up to this size are read whole without looking at their head first. */
+const SMALL_FILE_BYTES = 4 * 1024 * 1024;
 
 /** A root-relative path with forward slashes; with several roots, prefixed by the root's folder name. */
 export function casePathOf(root: string, file: string, several: boolean): string {
@@ -115,6 +117,8 @@ export class Triage {
   private lastProgress = 0;
   private diskFilesDone = 0;
   private finished = false;
+  private resuming = true;
+  private committing = false;
 
   constructor(
     private readonly caseDb: CaseDb,
@@ -135,6 +139,7 @@ export class Triage {
     this.pool = new PiscinaClass({ filename: workerFile.href, minThreads: this.threads, maxThreads: this.threads, idleTimeout: 1000 });
     const now = this.options.now ?? (() => new Date());
     await this.caseDb.begin(this.options.roots, { seriesDistance: this.options.seriesDistance ?? SERIES_DISTANCE, limits: this.limits }, now());
+    this.resuming = await this.caseDb.hasItems();
     void this.countTotals();
     const several = this.options.roots.length > 1;
     try {
@@ -143,7 +148,7 @@ export class Triage {
           if (this.stopped) break;
           const path = casePathOf(root, entry.path, several);
           // An archive recorded but not complete (interrupted inside it) is opened again for its missing members.
-          if ((await this.caseDb.recorded(path))?.complete) {
+          if ((await this.recorded(path))?.complete) {
             this.summary.skipped++;
             continue;
           }
@@ -155,7 +160,7 @@ export class Triage {
           }
           await this.slots.acquire();
           this.track(
-            this.diskFile(entry.path, path).finally(() => {
+            this.diskFile(entry.path, path, entry).finally(() => {
               this.diskFilesDone++;
               this.slots.release();
             }),
@@ -181,6 +186,11 @@ export class Triage {
       await this.flushing.catch(() => undefined);
       await this.pool.destroy();
     }
+  }
+
+  /** A previous run's record of the path; a case that was empty when the run began has none (no lookup per file). */
+  private recorded(path: string): Promise<{ complete: boolean } | undefined> {
+    return this.resuming ? this.caseDb.recorded(path) : Promise.resolve(undefined);
   }
 
   private track(p: Promise<void>): void {
@@ -217,7 +227,26 @@ export class Triage {
     this.pending.push(item);
     // A failed checkpoint (disk full…) keeps the chain rejected: the run's final flush throws it.
     if (this.pending.length >= (this.options.checkpointItems ?? 256)) this.flush().catch(() => undefined);
+    else this.commitSoon();
     this.progress();
+  }
+
+  /**
+   * Group commit: whatever finished while the previous checkpoint was being written is committed next, as
+   * soon as the writer is free. Batches grow with the load, and a kill -9 loses only what was in flight
+   * (not a checkpoint's worth of finished items).
+   */
+  private commitSoon(): void {
+    if (this.committing || this.pending.length === 0) return;
+    this.committing = true;
+    setImmediate(() => {
+      this.flush()
+        .catch(() => undefined)
+        .finally(() => {
+          this.committing = false;
+          this.commitSoon();
+        });
+    });
   }
 
   /** Commits what is pending; checkpoints run one after another, in order. */
@@ -249,7 +278,7 @@ export class Triage {
       const info = await stat(full).catch(() => undefined);
       if (!info?.isFile()) continue;
       const path = casePath.slice(0, casePath.lastIndexOf('/') + 1) + decodeName(raw);
-      if ((await this.caseDb.recorded(path))?.complete) {
+      if ((await this.recorded(path))?.complete) {
         this.summary.skipped++;
         handled.push(Promise.resolve());
         continue;
@@ -276,39 +305,46 @@ export class Triage {
 
   // ---- one file on disk ----
 
-  private async diskFile(fullPath: string, path: string): Promise<void> {
-    let info;
+  private async diskFile(fullPath: string, path: string, walked: { bytes: number; mtimeMs?: number; ctimeMs?: number }): Promise<void> {
+    // The walk's stat serves (one stat fewer per file); the file is checked again after it is read.
+    let info = walked.mtimeMs !== undefined && walked.ctimeMs !== undefined ? { size: walked.bytes, mtimeMs: walked.mtimeMs, ctimeMs: walked.ctimeMs } : undefined;
     try {
-      info = await stat(fullPath);
+      info ??= await stat(fullPath);
     } catch (err) {
       this.record({ path, kind: 'file', status: 'error', error: fsError(err) });
       return;
     }
-    const meta = { path, size: info.size, mtime: info.mtime.toISOString(), ctime: info.ctime.toISOString() };
+    const meta = { path, size: info.size, mtime: new Date(info.mtimeMs).toISOString(), ctime: new Date(info.ctimeMs).toISOString() };
     try {
-      const head = await readHead(fullPath);
-      const type = mimeOf(head);
-      const archive = archiveKindOf(type);
-      if (archive) {
-        const digests = await digestsOfFile(fullPath);
-        this.summary.bytes += digests.bytes;
-        await this.archive({ path: fullPath }, archive, { ...meta, kind: 'archive', type }, digests, new ExpansionBudget(this.limits), 0);
-        return;
-      }
-      if (isVideoMime(type)) {
-        const result = await this.decode({ path: fullPath });
-        this.summary.bytes += info.size;
-        await this.finishItem({ ...meta, kind: 'file', type }, result as FileDigests & DecodeResult, result);
-        return;
-      }
-      if (info.size > this.limits.maxMemberBytes) {
-        const digests = await digestsOfFile(fullPath);
-        this.summary.bytes += digests.bytes;
-        await this.finishItem({ ...meta, kind: 'file', type }, digests, undefined);
-        return;
+      // Small files (most of a seizure) are read whole at once: one open, one read feeds the type, digests,
+      // archive reader and decoders. Only larger ones have their head read first (a video goes to ffmpeg by
+      // path, a file over the memory limit is streamed through the digests).
+      if (info.size > SMALL_FILE_BYTES) {
+        const type = mimeOf(await readHead(fullPath));
+        if (isVideoMime(type)) {
+          const result = await this.decode({ path: fullPath });
+          this.summary.bytes += info.size;
+          await this.finishItem({ ...meta, kind: 'file', type }, result as FileDigests & DecodeResult, result);
+          return;
+        }
+        // Large archives are read from the file (random access, members streamed), not held whole.
+        const archive = archiveKindOf(type);
+        if (archive || info.size > this.limits.maxMemberBytes) {
+          const digests = await digestsOfFile(fullPath);
+          this.summary.bytes += digests.bytes;
+          if (archive) await this.archive({ path: fullPath }, archive, { ...meta, kind: 'archive', type }, digests, new ExpansionBudget(this.limits), 0);
+          else await this.finishItem({ ...meta, kind: 'file', type }, digests, undefined);
+          return;
+        }
       }
       const bytes = await readFile(fullPath);
       this.summary.bytes += bytes.length;
+      if (info.size <= SMALL_FILE_BYTES && isVideoMime(mimeOf(bytes.subarray(0, HEAD_BYTES)))) {
+        // A short clip: ffmpeg reads it again by path (rare enough not to pipe the bytes).
+        const result = await this.decode({ path: fullPath });
+        await this.finishItem({ ...meta, kind: 'file', type: mimeOf(bytes.subarray(0, HEAD_BYTES)) }, result as FileDigests & DecodeResult, result);
+        return;
+      }
       await this.options.afterRead?.(fullPath);
       const after = await stat(fullPath);
       const changed = after.size !== bytes.length || after.mtimeMs !== info.mtimeMs;
@@ -388,17 +424,19 @@ export class Triage {
       this.record(item);
       return;
     }
-    const allowed = allowChecked ? undefined : await this.allowMatches(digests);
-    if (allowed) {
-      this.record({ ...item, status: 'known-benign', matches: allowed });
-      return;
-    }
     const query: MatchQuery = { ...pick(digests) };
     if (result) {
       query.pdq = pdqQueriesOf(result);
       if (result.vpdq) query.vpdq = result.vpdq.map((f) => parseVpdqCompactFeature(f));
     }
-    const block = (await this.matcher.match(query)).filter((m) => m.bankKind === 'block');
+    // One lookup gives both kinds: allow matches win (digests only), block matches flag.
+    const found = await this.matcher.match(query);
+    const allowed = allowChecked ? [] : found.filter((m) => m.bankKind === 'allow' && m.actionable && m.signalType !== 'pdq' && m.signalType !== 'vpdq');
+    if (allowed.length > 0) {
+      this.record({ ...item, status: 'known-benign', matches: allowed.map(storedMatch) });
+      return;
+    }
+    const block = found.filter((m) => m.bankKind === 'block');
     if (block.length > 0) {
       item.status = 'known';
       item.matches = block.map(storedMatch);
@@ -421,7 +459,7 @@ export class Triage {
       this.record({ ...base, error: { code: 'VIGIL_ERR_ARCHIVE_DEPTH', message: `Nested ${depth} archives deep (limit ${this.limits.maxDepth}): not opened` } });
       return;
     }
-    const resumed = await this.caseDb.recorded(meta.path);
+    const resumed = await this.recorded(meta.path);
     if (!resumed) this.record({ ...base, ...(error ? { error } : {}), complete: false });
     const members: Promise<void>[] = [];
     let failure: ItemError | undefined;
@@ -432,7 +470,7 @@ export class Triage {
       }
       if (this.stopped) break;
       const path = `${meta.path}!${m.name}`;
-      const done = await this.caseDb.recorded(path);
+      const done = await this.recorded(path);
       if (done?.complete) {
         this.summary.skipped++;
         continue;

@@ -26,6 +26,7 @@ import { jobPage, jobsPage } from './job-pages.js';
 import { errorPage, itemPage, prefsPage } from './pages.js';
 import { checkCsrf, HIDDEN, personOf, registerSessionRoutes, type WebOptions } from './session.js';
 import { registerReportPages } from './reports-page.js';
+import { registerCasePages } from './case-pages.js';
 
 export interface ReviewWebOptions extends WebOptions {
   /** How long a signed media URL works (default 60 s). */
@@ -117,6 +118,7 @@ export async function reviewRoutes(app: FastifyInstance, ctx: ServiceContext, o:
   registerSessionRoutes(app, ctx, o);
   registerOidcRoutes(app, ctx, o);
   registerReportPages(app, ctx, { page, send });
+  registerCasePages(app, ctx, { page, send });
 
   app.get('/review/assets/review.css', HIDDEN, async (_request, reply) => reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=300').send(REVIEW_CSS));
   app.get('/review/assets/review.js', HIDDEN, async (_request, reply) => reply.type('text/javascript; charset=utf-8').header('cache-control', 'public, max-age=300').send(REVIEW_JS));
