@@ -10,6 +10,7 @@ import { missingAllocatorEnv, onGlibc } from '../../service/allocator.js';
 import { startService, type RunningService, type ServeOptions } from '../../service/serve.js';
 import { loadConfig } from '../../app/config.js';
 import { DEMO_KEY_DAYS } from '../../service/demo.js';
+import { hmaExtraSignalTypes } from '../../service/hma-signals.js';
 import type { Cli } from '../context.js';
 import { nonNegativeNumber } from './hash.js';
 
@@ -42,12 +43,11 @@ function positiveInteger(value: string): number {
   return n;
 }
 
-const HMA_EXTRA_TYPES = ['vpdq', 'md5', 'sha256', 'sha1'];
-
 function hmaSignalTypes(value: string): string[] {
   const types = value.split(',').map((t) => t.trim()).filter(Boolean);
-  const unknown = types.filter((t) => !HMA_EXTRA_TYPES.includes(t));
-  if (unknown.length) throw new InvalidArgumentError(`Unknown signal type ${unknown.join(', ')} (expected some of ${HMA_EXTRA_TYPES.join(', ')})`);
+  const extra = hmaExtraSignalTypes();
+  const unknown = types.filter((t) => !extra.includes(t));
+  if (unknown.length) throw new InvalidArgumentError(`Unknown signal type ${unknown.join(', ')} (expected some of ${extra.join(', ')})`);
   return types;
 }
 
