@@ -240,7 +240,7 @@ async function assemble(db: VigilDatabase, config: VigilConfig, options: VigilOp
   let exchangeScheduler: ExchangeScheduler | undefined;
   // Every queue's handler, in one place: the embedded SQL worker and a fleet's BullMQ workers (fleet/process.ts) run the same map.
   const jobHandlers: Record<string, JobHandler> = {
-    [WEBHOOK_QUEUE]: webhookHandler((name) => rules.endpoint(name)),
+    [WEBHOOK_QUEUE]: webhookHandler((name) => rules.freshEndpoint(name)),
     [CONTENT_QUEUE]: contentHandler(pipeline),
     [REPORT_QUEUE]: (job) => reports!.handle(job),
     [EXCHANGE_FEEDBACK_QUEUE]: exchangeFeedback.handler,
