@@ -42,6 +42,7 @@ import { REVIEW_COMPONENT } from './review-schema.js';
 import { SESSIONS_COMPONENT, SessionStore } from '../auth/sessions.js';
 import { EXCHANGES_COMPONENT, ExchangeConfigs } from '../exchanges/config.js';
 import { createExchangeClient } from '../exchanges/clients.js';
+import { publicOnlyFetch } from '../exchanges/public-fetch.js';
 import { EXCHANGE_FEEDBACK_QUEUE, ExchangeFeedbackQueue } from '../exchanges/feedback.js';
 import { EXCHANGE_SYNC_COMPONENT, ExchangeFetcher } from '../exchanges/fetcher.js';
 import { ExchangeScheduler } from '../exchanges/scheduler.js';
@@ -233,7 +234,8 @@ async function assemble(db: VigilDatabase, config: VigilConfig, options: VigilOp
   const retention = new EvidenceRetention({ db, audit, evidence: openEvidence, log, ...(now ? { now } : {}) });
   const retro = config.retention.retainDays > 0 ? new RetroMatcher({ store, matcher, records, pipeline, log: (msg, err) => log.error({ err }, msg) }) : undefined;
   const exchanges = new ExchangeConfigs(db, exchangesKey, audit);
-  const exchangeClient = (e: Parameters<typeof createExchangeClient>[0], c: Parameters<typeof createExchangeClient>[1]) => createExchangeClient(e, c);
+  const exchangeHttp = config.exchanges.allowPrivateNetworks ? {} : { fetch: publicOnlyFetch() };
+  const exchangeClient = (e: Parameters<typeof createExchangeClient>[0], c: Parameters<typeof createExchangeClient>[1]) => createExchangeClient(e, c, exchangeHttp);
   const exchangeFetcher = new ExchangeFetcher({ db, store, audit, configs: exchanges, clientFor: exchangeClient, onChange: () => banks.onChange(), now: clock, log });
   const exchangeFeedback = new ExchangeFeedbackQueue({ configs: exchanges, queue, audit, clientFor: exchangeClient });
   banks.onOpinion = (tx, signal, kind, actor) => exchangeFeedback.onOpinion(tx, signal, kind, actor);
