@@ -66,6 +66,8 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
       logger: false,
       // No scheduled exchange fetches: a test's exchanges point at test servers, or at real programs never reached.
       exchangeFetchIntervalMs: 0,
+      // Test exchanges point at local servers (the public-address policy has its own test).
+      exchangeAllowPrivateNetworks: true,
       ...serveOptions,
     });
   } catch (err) {
@@ -81,7 +83,7 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
     dbUrl,
     ...(schema ? { schema } : {}),
     // What a CLI run against this service needs to see the same state: its schema and its evidence folder (and key).
-    env: { ...(schema ? { VIGIL_DATABASE_SCHEMA: schema } : {}), VIGIL_EVIDENCE_DIR: join(dir, 'evidence') },
+    env: { ...(schema ? { VIGIL_DATABASE_SCHEMA: schema } : {}), VIGIL_EVIDENCE_DIR: join(dir, 'evidence'), VIGIL_EXCHANGE_ALLOW_PRIVATE_NETWORKS: 'true' },
     key: async (scopes, rateLimitPerMinute = 0) => (await service.ctx.keys.createNow({ name: `test-${++n}`, scopes, rateLimitPerMinute }, { actor: 'test' })).secret,
     close: async () => {
       try {

@@ -26,7 +26,7 @@ after(() => server.close());
 
 test('SIGKILL mid-fetch, then fetch again: the same bank as an uninterrupted fetch', async () => {
   const db = join(dir, 'vigil.db');
-  const env = { ...process.env, CREDS: JSON.stringify({ user: 'k', password: 'kill-test-pw' }), VIGIL_EVIDENCE_DIR: join(dir, 'evidence'), VIGIL_EXCHANGE_FETCH_INTERVAL_MS: '0' };
+  const env = { ...process.env, CREDS: JSON.stringify({ user: 'k', password: 'kill-test-pw' }), VIGIL_EVIDENCE_DIR: join(dir, 'evidence'), VIGIL_EXCHANGE_FETCH_INTERVAL_MS: '0', VIGIL_EXCHANGE_ALLOW_PRIVATE_NETWORKS: 'true' };
   const run = (...args: string[]) => runVigil(['--db', db, ...args], env);
   const config = JSON.stringify({ environment: 'https://exttest.cybertip.org/hashsharing', base_url: `${server.url}/hashsharing` });
   assert.equal((await run('exchange', 'credentials', 'ncmec', '--env', 'CREDS')).status, 0);

@@ -78,13 +78,17 @@ test('API: add, fetch, status (Vigil and HMA), another Vigil as a source, remove
 test('CLI: vigil exchange credentials|add|fetch|status|list|remove', async () => {
   const dir = tempDir('exchange-cli');
   const db = join(dir, 'vigil.db');
-  const env = { ...process.env, NCMEC_CREDS: JSON.stringify({ user: 'api-user', password: PASSWORD }), VIGIL_EVIDENCE_DIR: join(dir, 'evidence') };
+  const publicOnly = { ...process.env, NCMEC_CREDS: JSON.stringify({ user: 'api-user', password: PASSWORD }), VIGIL_EVIDENCE_DIR: join(dir, 'evidence') };
+  // The test's program runs on 127.0.0.1: a private address, refused by default (see the first fetch below).
+  const env = { ...publicOnly, VIGIL_EXCHANGE_ALLOW_PRIVATE_NETWORKS: 'true' };
   const run = (...args: string[]) => runVigil(['--db', db, ...args], env);
   const creds = await run('exchange', 'credentials', 'ncmec', '--env', 'NCMEC_CREDS');
   assert.equal(creds.status, 0, creds.stderr);
   assert.ok(!creds.stdout.includes(PASSWORD));
   const add = await run('exchange', 'add', 'NCMEC_CLI', '--api', 'ncmec', '--api-config', JSON.stringify({ environment: 'https://exttest.cybertip.org/hashsharing', base_url: `${ncmec.url}/hashsharing` }));
   assert.equal(add.status, 0, add.stderr);
+  const refused = await runVigil(['--db', db, 'exchange', 'fetch', 'NCMEC_CLI'], publicOnly);
+  assert.match(refused.stdout, /FAILED after 0 pages: .*127\.0\.0\.1 is a private address/);
   const partial = await run('exchange', 'fetch', 'NCMEC_CLI', '--max-pages', '1');
   assert.match(partial.stdout, /NCMEC_CLI: 1 pages, \+6 .*stopped early/);
   const rest = await run('exchange', 'fetch', 'NCMEC_CLI', '--json');

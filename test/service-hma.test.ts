@@ -197,6 +197,11 @@ test('POST /m/compare {"pdq": [h1, h2]} → {"pdq": [bool, {"distance": n}]}', a
   assert.ok(far.body.pdq[1].distance > 31);
   assert.equal((await call('POST', '/m/compare', { key: looker, json: { pdq: [pdqOf['sunset.png']] } })).status, 400, 'exactly two hashes');
   assert.equal((await call('POST', '/m/compare', { key: looker, json: { pdq: ['abc', 'def'] } })).status, 400);
+  // Exact types (HMA's video_md5 is Vigil's md5): equal or not, in the type's canonical form.
+  const md5 = 'd41d8cd98f00b204e9800998ecf8427e';
+  assert.deepEqual((await call('POST', '/m/compare', { key: looker, json: { video_md5: [md5.toUpperCase(), md5] } })).body, { video_md5: [true, { distance: 0 }] });
+  assert.deepEqual((await call('POST', '/m/compare', { key: looker, json: { video_md5: [md5, `${md5.slice(0, -1)}f`] } })).body, { video_md5: [false, { distance: 1 }] });
+  assert.equal((await call('POST', '/m/compare', { key: looker, json: { video_md5: [md5, 'xyz'] } })).status, 400);
 });
 
 test('GET /m/index/status → {"pdq": {"present": true, "built_to": <unix ts>, "size": N}, …}', async () => {

@@ -76,7 +76,11 @@ export const CONFIG_SCHEMA = z.strictObject({
   }).default({ concurrency: 4, leaseMs: 60_000 }),
   rules: z.strictObject({ file: z.string().min(1).optional() }).default({}),
   /** Exchange fetching in the background process (docs/exchanges.md); 0: no scheduled fetches. */
-  exchanges: z.strictObject({ fetchIntervalMs: nonNegative.default(300_000) }).default({ fetchIntervalMs: 300_000 }),
+  exchanges: z.strictObject({
+    fetchIntervalMs: nonNegative.default(300_000),
+    /** Exchange URLs come from the API: fetched from public addresses only unless this is set (docs/exchanges.md). */
+    allowPrivateNetworks: z.boolean().default(false),
+  }).default({ fetchIntervalMs: 300_000, allowPrivateNetworks: false }),
   /** Matchers run by someone else, asked beside the local index (docs/exchanges.md, "Remote matchers"); off unless enabled. */
   remoteMatchers: z.strictObject({
     arachnid: z.strictObject({
@@ -231,6 +235,7 @@ const ENV_KEYS: Record<string, string> = {
   VIGIL_NCMEC_PASSWORD: 'reporting.ncmec.password',
   VIGIL_REPORTER_EMAIL: 'reporting.reporter.email',
   VIGIL_EXCHANGE_FETCH_INTERVAL_MS: 'exchanges.fetchIntervalMs',
+  VIGIL_EXCHANGE_ALLOW_PRIVATE_NETWORKS: 'exchanges.allowPrivateNetworks',
   VIGIL_ARACHNID_ENABLED: 'remoteMatchers.arachnid.enabled',
   VIGIL_ARACHNID_URL: 'remoteMatchers.arachnid.baseUrl',
   VIGIL_ARACHNID_USERNAME: 'remoteMatchers.arachnid.username',
@@ -239,7 +244,7 @@ const ENV_KEYS: Record<string, string> = {
 };
 
 const NUMERIC = new Set(['server.port', 'server.workers', 'hashing.threads', 'retention.retainDays', 'exchanges.fetchIntervalMs', 'remoteMatchers.arachnid.timeoutMs']);
-const BOOLEAN = new Set(['remoteMatchers.arachnid.enabled']);
+const BOOLEAN = new Set(['remoteMatchers.arachnid.enabled', 'exchanges.allowPrivateNetworks']);
 
 function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
   const parts = path.split('.');

@@ -43,6 +43,7 @@ import { REVIEW_COMPONENT } from './review-schema.js';
 import { SESSIONS_COMPONENT, SessionStore } from '../auth/sessions.js';
 import { EXCHANGES_COMPONENT, ExchangeConfigs } from '../exchanges/config.js';
 import { createExchangeClient } from '../exchanges/clients.js';
+import { publicOnlyFetch } from '../exchanges/public-fetch.js';
 import { EXCHANGE_FEEDBACK_QUEUE, ExchangeFeedbackQueue } from '../exchanges/feedback.js';
 import { EXCHANGE_SYNC_COMPONENT, ExchangeFetcher } from '../exchanges/fetcher.js';
 import { ExchangeScheduler } from '../exchanges/scheduler.js';
@@ -234,7 +235,8 @@ async function assemble(db: VigilDatabase, config: VigilConfig, options: VigilOp
   const retention = new EvidenceRetention({ db, audit, evidence: openEvidence, log, ...(now ? { now } : {}) });
   const retro = config.retention.retainDays > 0 ? new RetroMatcher({ store, matcher, records, pipeline, log: (msg, err) => log.error({ err }, msg) }) : undefined;
   const exchanges = new ExchangeConfigs(db, exchangesKey, audit);
-  const exchangeClient = (e: Parameters<typeof createExchangeClient>[0], c: Parameters<typeof createExchangeClient>[1]) => createExchangeClient(e, c);
+  const exchangeHttp = config.exchanges.allowPrivateNetworks ? {} : { fetch: publicOnlyFetch() };
+  const exchangeClient = (e: Parameters<typeof createExchangeClient>[0], c: Parameters<typeof createExchangeClient>[1]) => createExchangeClient(e, c, exchangeHttp);
   const exchangeFetcher = new ExchangeFetcher({ db, store, audit, configs: exchanges, clientFor: exchangeClient, onChange: () => banks.onChange(), now: clock, log });
   const exchangeFeedback = new ExchangeFeedbackQueue({ configs: exchanges, queue, audit, clientFor: exchangeClient });
   banks.onOpinion = (tx, signal, kind, actor) => exchangeFeedback.onOpinion(tx, signal, kind, actor);
@@ -242,7 +244,7 @@ async function assemble(db: VigilDatabase, config: VigilConfig, options: VigilOp
   // Every queue's handler, in one place: the embedded SQL worker and a fleet's BullMQ workers (fleet/process.ts) run the same map.
   let uploadJobsDir: Promise<string> | undefined;
   const jobHandlers: Record<string, JobHandler> = {
-    [WEBHOOK_QUEUE]: webhookHandler((name) => rules.endpoint(name)),
+    [WEBHOOK_QUEUE]: webhookHandler((name) => rules.freshEndpoint(name)),
     [CONTENT_QUEUE]: contentHandler(pipeline, { db, records, evidence: openEvidence, tempDir: () => (uploadJobsDir ??= openUploadDir(`${defaultUploadBase()}-jobs`)) }),
     [REPORT_QUEUE]: (job) => reports!.handle(job),
     [EXCHANGE_FEEDBACK_QUEUE]: exchangeFeedback.handler,

@@ -93,6 +93,9 @@ export async function request(url: string, init: RequestInit, options: HttpOptio
       }
     } catch (err) {
       if (err instanceof VigilError && err.code !== 'VIGIL_ERR_UNAVAILABLE' && err.code !== 'VIGIL_ERR_RATE_LIMITED') throw err;
+      // A refused address (exchanges/public-fetch.ts) is the operator's policy, not a failure to retry.
+      const cause = (err as { cause?: unknown }).cause;
+      if (cause instanceof VigilError && cause.code === 'VIGIL_ERR_FORBIDDEN') throw new VigilError('VIGIL_ERR_FORBIDDEN', `${where}: ${cause.message}`);
       if (init.signal?.aborted) throw new VigilError('VIGIL_ERR_CANCELLED', `Fetching ${where} was cancelled`);
       // undici's messages carry no URL; say only what failed.
       last = err instanceof VigilError ? err : new VigilError('VIGIL_ERR_UNAVAILABLE', `${where}: ${(err as Error).name === 'TimeoutError' ? 'timed out' : `connection failed (${(err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message})`}`);

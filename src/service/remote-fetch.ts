@@ -53,7 +53,7 @@ export interface RemoteFetchOptions {
 const forbidden = (host: string) => new VigilError('VIGIL_ERR_FORBIDDEN', `${host} resolves to a private address; remote fetch is limited to public hosts`);
 
 /** A connection-time lookup that resolves every address and fails unless all of them are allowed. */
-function checkedLookup(base: LookupFunction, allowed: (address: string) => boolean): LookupFunction {
+export function checkedLookup(base: LookupFunction, allowed: (address: string) => boolean): LookupFunction {
   return (hostname, options, callback) => {
     base(hostname, { ...options, all: true } as LookupAllOptions, (err: NodeJS.ErrnoException | null, result: string | LookupAddress[], family?: number) => {
       if (err) return callback(err, '', 0);

@@ -76,7 +76,16 @@ export class RulesState {
     return next;
   }
 
-  /** Webhook endpoints of the rules in force, with secrets from the environment. */
+  /**
+   * A webhook endpoint of the rules in force now, including a change another process persisted: a
+   * long-running worker delivers to the endpoints an admin set after it started.
+   */
+  async freshEndpoint(name: string): Promise<WebhookEndpoint | undefined> {
+    await this.fresh();
+    return this.endpoint(name);
+  }
+
+  /** Webhook endpoints of the rules as last loaded, with secrets from the environment. */
   endpoint(name: string): WebhookEndpoint | undefined {
     const hook = this.engine.config.webhooks[name];
     const secret = hook ? this.secrets[hook.secretEnv] : undefined;

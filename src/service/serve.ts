@@ -69,6 +69,8 @@ export interface ServeOptions {
   queueConcurrency?: number;
   /** How often the background process fetches each enabled exchange (0: never); default 300,000 ms. */
   exchangeFetchIntervalMs?: number;
+  /** Let exchanges fetch from private addresses (tests' local servers; an operator's own network). */
+  exchangeAllowPrivateNetworks?: boolean;
   /**
    * Run the background work (queue worker, retroactive matching) in this process (default true). In a
    * cluster (`vigil serve --workers N`) one process does; all of them serve requests.
@@ -123,7 +125,7 @@ export function configOf(options: ServeOptions): VigilConfig {
     matching: { pollMs: options.pollMs ?? 1000, maxLagMs: 30_000 },
     retention: { retainDays: options.retainDays ?? 0, ...(options.retroIntervalMs ? { retroIntervalMs: options.retroIntervalMs } : {}) },
     queue: { concurrency: options.queueConcurrency ?? 4, leaseMs: options.queueLeaseMs ?? 60_000 },
-    exchanges: { fetchIntervalMs: options.exchangeFetchIntervalMs ?? 300_000 },
+    exchanges: { fetchIntervalMs: options.exchangeFetchIntervalMs ?? 300_000, allowPrivateNetworks: options.exchangeAllowPrivateNetworks ?? options.hma?.allowPrivateNetworks ?? false },
     rules: options.rulesFile ? { file: options.rulesFile } : {},
     demo: { enabled: options.demo ?? true, ...(options.demoDir ? { dir: options.demoDir } : {}) },
     evidence: options.evidence

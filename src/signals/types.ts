@@ -14,6 +14,18 @@ export type ContentType = 'photo' | 'video' | 'file';
  */
 export type MatchingKind = 'exact' | 'distance' | 'video' | 'opaque';
 
+/**
+ * How HMA (python-threatexchange) names a type on the wire. HMA's vocabulary is HMA's: an MD5 of a video is
+ * `video_md5`, an MD5 of a photo `md5`; a type HMA does not exchange has none.
+ */
+export interface HmaName {
+  readonly name: string;
+  /** HMA content types whose files answer with this name (absent: photos and videos). */
+  readonly contentTypes?: readonly ('photo' | 'video')[];
+  /** In HMA's reference configuration: answered without the operator enabling it (`--hma-signal-types`). */
+  readonly default?: boolean;
+}
+
 /** Which index in matching/ holds the type's values (the matcher builds it; signals/ stays free of it). */
 export type IndexKind = 'exact-digest' | 'hamming256' | 'vpdq-frames' | 'none';
 
@@ -51,6 +63,10 @@ export interface SignalType<N extends string = string> {
   matches?(a: string, b: string, threshold?: number): boolean;
   /** Benign example values (canonical), for the shared conformance test and documentation. */
   readonly examples: readonly string[];
+  /** HMA's names for the type; the first `default` one (else the first) names a stored value of it. */
+  readonly hma?: readonly HmaName[];
+  /** A value as HMA sends it → canonical (default: `parse`), where HMA's form is wider than the type's own. */
+  parseHma?(value: string): string;
 }
 
 export function invalidHash(message: string, cause?: unknown): VigilError {
@@ -68,7 +84,7 @@ export function parseFixedHex(name: string, length: number, value: string): stri
 }
 
 /** A cryptographic digest of the file bytes: hex, matched exactly. */
-export function digestSignalType<N extends string>(name: N, hexLength: number, description: string, examples: readonly string[], digest: string = name): SignalType<N> {
+export function digestSignalType<N extends string>(name: N, hexLength: number, description: string, examples: readonly string[], digest: string = name, hma?: readonly HmaName[]): SignalType<N> {
   return {
     name,
     description,
@@ -80,5 +96,6 @@ export function digestSignalType<N extends string>(name: N, hexLength: number, d
     parse: (value) => parseFixedHex(name, hexLength, value),
     matches: (a, b) => a === b,
     examples,
+    ...(hma ? { hma } : {}),
   };
 }

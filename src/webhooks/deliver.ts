@@ -115,7 +115,7 @@ function errorText(err: unknown): string {
 }
 
 export function webhookHandler(
-  resolveEndpoint: (name: string) => WebhookEndpoint | undefined,
+  resolveEndpoint: (name: string) => WebhookEndpoint | undefined | Promise<WebhookEndpoint | undefined>,
   options: { fetch?: typeof fetch; nowSec?: () => number } = {},
 ): (job: Job) => Promise<void> {
   const doFetch = options.fetch ?? fetch;
@@ -123,7 +123,7 @@ export function webhookHandler(
   return async (job: Job): Promise<void> => {
     const payload = parsePayload(job.payload);
     if (!payload) throw permanentError(new VigilError('VIGIL_ERR_INVALID_ARGUMENT', `Job ${job.id} is not a webhook delivery (payload shape)`));
-    const endpoint = resolveEndpoint(payload.endpoint);
+    const endpoint = await resolveEndpoint(payload.endpoint);
     if (!endpoint) throw permanentError(new VigilError('VIGIL_ERR_NOT_FOUND', `No webhook endpoint named "${payload.endpoint}"`));
     let url: URL;
     try {

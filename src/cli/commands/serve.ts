@@ -10,6 +10,7 @@ import { missingAllocatorEnv, onGlibc } from '../../service/allocator.js';
 import { startService, type RunningService, type ServeOptions } from '../../service/serve.js';
 import { loadConfig } from '../../app/config.js';
 import { DEMO_KEY_DAYS } from '../../service/demo.js';
+import { hmaExtraSignalTypes } from '../../service/hma-signals.js';
 import type { Cli } from '../context.js';
 import { nonNegativeNumber } from './hash.js';
 
@@ -42,12 +43,11 @@ function positiveInteger(value: string): number {
   return n;
 }
 
-const HMA_EXTRA_TYPES = ['vpdq', 'md5', 'sha256', 'sha1'];
-
 function hmaSignalTypes(value: string): string[] {
   const types = value.split(',').map((t) => t.trim()).filter(Boolean);
-  const unknown = types.filter((t) => !HMA_EXTRA_TYPES.includes(t));
-  if (unknown.length) throw new InvalidArgumentError(`Unknown signal type ${unknown.join(', ')} (expected some of ${HMA_EXTRA_TYPES.join(', ')})`);
+  const extra = hmaExtraSignalTypes();
+  const unknown = types.filter((t) => !extra.includes(t));
+  if (unknown.length) throw new InvalidArgumentError(`Unknown signal type ${unknown.join(', ')} (expected some of ${extra.join(', ')})`);
   return types;
 }
 
@@ -64,7 +64,7 @@ export function registerServe(program: Command, cli: Cli): void {
     .option('--anonymous <scopes>', 'scopes granted without an API key, e.g. "lookup" for HMA clients on a trusted network ("admin" grants every scope: warned about at start-up)', parseScopes)
     .option('--metrics-public', 'serve /metrics without an API key')
     .option('--trust-proxy <proxies>', 'behind a reverse proxy: "true", a hop count, or the proxies\' addresses/CIDRs ("127.0.0.1,10.0.0.0/8"); client addresses (failed-key throttle, rate limits) then come from X-Forwarded-For (or $VIGIL_TRUST_PROXY)')
-    .option('--allow-private-fetch', 'HMA ?url= may fetch from private, loopback and link-local addresses (default: public hosts only)')
+    .option('--allow-private-fetch', 'HMA ?url= and exchanges may fetch from private, loopback and link-local addresses (default: public hosts only)')
     .option('--hma-signal-types <types>', 'signal types the HMA endpoints answer with besides pdq (photos) and video_md5 (videos), e.g. "vpdq,md5"', hmaSignalTypes)
     .option('--queue-lease-ms <ms>', 'lease of a running job (webhook delivery): after a crash its job is delivered again once this has passed (default 60000; keep it above the 10 s webhook timeout, or a slow delivery is counted as a lost attempt)', positiveInteger)
     .option('-w, --workers <n>', 'serving processes on the same port (default 1; e.g. one per core for lookup throughput)', positiveInteger, 1)

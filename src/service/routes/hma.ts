@@ -11,13 +11,12 @@ import type { BankMatch } from '../../banks/matcher.js';
 import { VigilError } from '../../core/errors.js';
 import type { FileHashRecord } from '../../hashing/hash-file.js';
 import { matchQueryOfRecord } from '../../pipeline/query.js';
-import { hammingDistance256, hash256FromHex, isHash256Hex } from '../../signals/pdq/hash256.js';
-import { SIGNAL_TYPE_INFO } from '../../signals/registry.js';
+import { signalType } from '../../signals/registry.js';
 import type { Bank, Signal } from '../../store/types.js';
 import { auditActorOf } from '../auth.js';
 import type { ServiceContext } from '../context.js';
 import {
-  coinflipPasses, contentEnabled, contentTypeOf, disableUntilTsOf, enabledSignalTypes, HMA_SIGNAL_TYPES, hmaSignals, matchingRatio, storedValue, vigilType, vpdqFeatures, type HmaContentType,
+  coinflipPasses, contentEnabled, contentTypeOf, disableUntilTsOf, enabledSignalTypes, hmaNameOf, hmaSignals, hmaSignalType, matchingRatio, storedValue, vigilType, type HmaContentType,
 } from '../hma-signals.js';
 import { multipartError } from '../http-errors.js';
 import { parseFieldJson } from '../schemas.js';
@@ -123,7 +122,7 @@ export function hmaRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   /** One HMA signal (type name and string) → the matcher's query. */
   function signalQuery(signalType: string | undefined, signal: string) {
     const type = vigilType(signalType, enabled);
-    return lookupQuery({ type, value: type === 'vpdq' ? vpdqFeatures(signal) : signal });
+    return lookupQuery({ type, value: storedValue(type, signal) });
   }
 
   app.get('/status', { schema: { tags, summary: 'HMA: 200 when the index is loaded, else 503 INDEX-NOT-LOADED' } }, async (_request, reply) =>
@@ -160,7 +159,7 @@ export function hmaRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     const { record, contentType } = await hashRequest(request, reply);
     const matches = await hmaMatches(await ctx.matcher.match(matchQueryOfRecord(record)), q);
     const out: Record<string, ReturnType<typeof byBank>> = {};
-    for (const name of Object.keys(hmaSignals(record, contentType, enabled))) out[name] = byBank(matches.filter((m) => m.signalType === HMA_SIGNAL_TYPES[name]), banks);
+    for (const name of Object.keys(hmaSignals(record, contentType, enabled))) out[name] = byBank(matches.filter((m) => m.signalType === hmaSignalType(name)), banks);
     return out;
   };
   app.get('/m/lookup', { config: { scope: 'lookup' }, schema: { tags, summary: 'HMA: matches by bank for a signal (or ?url=)', querystring: lookupQs } }, mLookup);
@@ -172,15 +171,12 @@ export function hmaRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   }, async (request) => {
     const out: Record<string, [boolean, { distance: number }]> = {};
     for (const [name, pair] of Object.entries(request.body as Record<string, [string, string]>)) {
-      const type = vigilType(name, enabled);
-      if (type === 'pdq') {
-        if (!pair.every((h) => isHash256Hex(h))) throw new VigilError('VIGIL_ERR_INVALID_HASH', 'Expected two 64-digit PDQ hashes');
-        const distance = hammingDistance256(hash256FromHex(pair[0]), hash256FromHex(pair[1]));
-        out[name] = [distance <= SIGNAL_TYPE_INFO.pdq.defaultThreshold!, { distance }];
-      } else if (type === 'md5' || type === 'sha1' || type === 'sha256') {
-        const same = pair[0].trim().toLowerCase() === pair[1].trim().toLowerCase();
-        out[name] = [same, { distance: same ? 0 : 1 }];
-      } else throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', `compare is not defined for ${name}`);
+      const type = signalType(vigilType(name, enabled));
+      // Exact types compare equal or not (distance 0 or 1, as HMA); video types have no single distance.
+      if (type.matching !== 'exact' && !type.distance) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', `compare is not defined for ${name}`);
+      const [a, b] = pair.map((h) => type.parse(h)) as [string, string];
+      const distance = type.distance ? type.distance(a, b) : a === b ? 0 : 1;
+      out[name] = [type.matches ? type.matches(a, b) : distance === 0, { distance }];
     }
     return out;
   });
@@ -191,7 +187,7 @@ export function hmaRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     const sizes = ctx.matcher.sizes as Record<string, number>;
     const builtTo = Math.floor(Date.now() / 1000);
     const out: Record<string, { present: boolean; built_to: number; size: number }> = {};
-    for (const name of signal_type ? [signal_type] : enabled) out[name] = { present: ctx.isReady(), built_to: builtTo, size: sizes[HMA_SIGNAL_TYPES[name]!] ?? 0 };
+    for (const name of signal_type ? [signal_type] : enabled) out[name] = { present: ctx.isReady(), built_to: builtTo, size: sizes[hmaSignalType(name)!] ?? 0 };
     return out;
   });
 
@@ -285,7 +281,7 @@ export function hmaRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     collab_metadata: {},
     original_media_uri: null,
     bank: bankJson(bank),
-    signals: { [s.type === 'md5' ? 'video_md5' : s.type]: s.value },
+    signals: { [hmaNameOf(s.type)]: s.value },
   });
   const notFound = () => new VigilError('VIGIL_ERR_NOT_FOUND', 'content not found');
 

@@ -7,6 +7,7 @@ import type { BankMatch, MatchQuery } from '../../banks/matcher.js';
 import { toVigilError, VigilError } from '../../core/errors.js';
 import { matchQueryOfClientHashes } from '../../pipeline/query.js';
 import { findSignalType, signalTypesMatching, type SignalTypeName } from '../../signals/registry.js';
+import { formatVpdqCompactFeature, parseVpdq } from '../../signals/vpdq/format.js';
 import type { ServiceContext } from '../context.js';
 import { ERROR_RESPONSES } from '../schemas.js';
 import { visibleMatches } from '../match-values.js';
@@ -18,6 +19,11 @@ export interface LookupItem {
 }
 
 /** One hash of a known type → the matcher query for it, in the client-hash form of the type's index kind. */
+function frameFeatures(text: string): string[] {
+  const first = text.trimStart()[0];
+  return first === '[' || first === '{' ? parseVpdq(text).map(formatVpdqCompactFeature) : text.split(/\s+/).filter(Boolean);
+}
+
 export function lookupQuery(item: LookupItem): MatchQuery {
   switch (findSignalType(item.type)?.index) {
     case 'exact-digest':
@@ -25,8 +31,8 @@ export function lookupQuery(item: LookupItem): MatchQuery {
     case 'hamming256':
       return matchQueryOfClientHashes({ [item.type]: [String(item.value)] });
     case 'vpdq-frames':
-      // A video's frame features: a list, or one text of them separated by white space.
-      return matchQueryOfClientHashes({ [item.type]: Array.isArray(item.value) ? item.value : String(item.value).split(/\s+/).filter(Boolean) });
+      // A video's frame features: a list, one text of them separated by white space, or pytx's JSON form.
+      return matchQueryOfClientHashes({ [item.type]: Array.isArray(item.value) ? item.value : frameFeatures(String(item.value)) });
     default:
       return matchQueryOfClientHashes({});
   }

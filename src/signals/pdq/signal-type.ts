@@ -21,4 +21,5 @@ export const pdqSignal: SignalType<'pdq'> = {
   matches: (a, b, threshold = PDQ_THRESHOLD) => distance(a, b) <= threshold,
   // The conformance bridge photo's PDQ, and a value a few bits from it.
   examples: ['d8f8f0cee0f4a84f0637022a078f67f0b36e2ed596621e1d33e6339c4e9c9b22', 'd8f8f0cee0f4a84f0637022a078f67f0b36e2ed596621e1d33e6339c4e9c9b2d'],
+  hma: [{ name: 'pdq', contentTypes: ['photo'], default: true }],
 };

@@ -1,5 +1,5 @@
 import { type SignalType, invalidHash } from '../types.js';
-import { formatVpdqJson, parseVpdqJson } from './format.js';
+import { formatVpdqJson, parseVpdq, parseVpdqJson } from './format.js';
 import { matchVpdq, VPDQ_DISTANCE_THRESHOLD } from './match.js';
 
 /** Most frames accepted in one vPDQ signal (a 3-hour video hashed at 30 fps). */
@@ -33,4 +33,7 @@ export const vpdqSignal: SignalType<'vpdq'> = {
   matches: (a, b, threshold = VPDQ_DISTANCE_THRESHOLD) => matchVpdq(parseVpdqJson(a), parseVpdqJson(b), { distanceThreshold: threshold }).isMatch,
   // Two frames of the bridge photo (benign), as pytx writes them.
   examples: [`["${BRIDGE},100,0.0", "${BRIDGE},100,1.0"]`],
+  hma: [{ name: 'vpdq', contentTypes: ['video'] }],
+  // HMA clients send pytx's JSON or Vigil's text form ("hex,quality,timestamp" per line).
+  parseHma: (text) => parse(formatVpdqJson(parseVpdq(text))),
 };
