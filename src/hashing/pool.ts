@@ -81,7 +81,7 @@ export class HashPool {
   private run(path: string, budget: ItemBudget, heavy = false): Promise<FileHashRecord> {
     const { threads: _threads, budget: _limits, schedule: _schedule, inProcess, ...options } = this.options;
     // Several files at once keep the cores busy: ffmpeg's frame-threaded decoding would only add its own
-    // overhead (~6 % more CPU at 1 frame/s, docs/video.md). One file alone keeps ffmpeg's default.
+    // overhead (2–7 % more CPU at 1 frame/s, docs/video.md). One file alone keeps ffmpeg's default.
     const hashOptions = !inProcess && this.threads > 1 && options.videoDecoderThreads === undefined ? { ...options, videoDecoderThreads: 1 } : options;
     const run = inProcess
       ? (inProcessHasher ??= import('./hash-file.js')).then(({ hashFile }) => hashFile(path, hashOptions, budget))
