@@ -33,6 +33,8 @@ export interface HashOptions {
   maxImageBytes?: number;
   /** Video and animation frames: one every this many seconds (0 = every frame; default 1, as HMA). */
   secondsPerHash?: number;
+  /** ffmpeg's decoder threads per video (default ffmpeg's); HashPool sets 1 when it hashes several files at once. */
+  videoDecoderThreads?: number;
   /**
    * Also hash derived views for matching (docs/banks.md, "Views and robustness"): the content inside
    * uniform/transparent borders (letterbox, frame, sticker padding), the EXIF-oriented picture, the picture
@@ -239,6 +241,7 @@ async function hashFrames(path: string, record: FileHashRecord, options: HashOpt
     const source = await openMediaFrames(path, {
       secondsPerHash: options.secondsPerHash ?? VPDQ_DEFAULT_SECONDS_PER_HASH,
       ...(options.maxPixels !== undefined ? { maxPixels: options.maxPixels } : {}),
+      ...(options.videoDecoderThreads !== undefined ? { decoderThreads: options.videoDecoderThreads } : {}),
       reuseBuffer: true,
       budget,
     });

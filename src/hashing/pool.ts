@@ -6,7 +6,6 @@ import { availableParallelism } from 'node:os';
 import type { Piscina } from 'piscina';
 import { ItemBudget, type BudgetLimits } from '../core/budget.js';
 import type { WalkEntry } from '../media/walk.js';
-import { expectedCost } from './expected-cost.js';
 import { LaneScheduler } from './lanes.js';
 import type { FileHashRecord, HashOptions } from './hash-file.js';
 
@@ -33,6 +32,8 @@ const workerFile = new URL(import.meta.url.endsWith('.ts') ? './hash-worker.ts' 
 
 /** Kept, not re-imported per file: see hash-file.ts (a repeated import() costs a resolve step each time). */
 let inProcessHasher: Promise<typeof import('./hash-file.js')> | undefined;
+/** Only the by-cost schedule needs it, and it loads the image decoder (sharp): `vigil hash one-file` must not. */
+let costModel: Promise<typeof import('./expected-cost.js')> | undefined;
 
 export class HashPool {
   /** Loaded on construction, never in process (piscina and a worker cost more to start than one file's work). */
@@ -72,12 +73,16 @@ export class HashPool {
    */
   async hash(path: string, budget: ItemBudget = new ItemBudget(this.options.budget)): Promise<FileHashRecord> {
     if (!this.lanes) return this.run(path, budget);
+    const { expectedCost } = await (costModel ??= import('./expected-cost.js'));
     const cost = await expectedCost(path, budget.limits.pixels);
     return this.lanes.run(cost, () => this.run(path, budget, cost.heavy));
   }
 
   private run(path: string, budget: ItemBudget, heavy = false): Promise<FileHashRecord> {
-    const { threads: _threads, budget: _limits, schedule: _schedule, inProcess, ...hashOptions } = this.options;
+    const { threads: _threads, budget: _limits, schedule: _schedule, inProcess, ...options } = this.options;
+    // Several files at once keep the cores busy: ffmpeg's frame-threaded decoding would only add its own
+    // overhead (2–7 % more CPU at 1 frame/s, docs/video.md). One file alone keeps ffmpeg's default.
+    const hashOptions = !inProcess && this.threads > 1 && options.videoDecoderThreads === undefined ? { ...options, videoDecoderThreads: 1 } : options;
     const run = inProcess
       ? (inProcessHasher ??= import('./hash-file.js')).then(({ hashFile }) => hashFile(path, hashOptions, budget))
       : (heavy ? this.heavyWorkers() : this.workers()).then((pool) => pool.run({ path, options: hashOptions, budget: budget.toInit() }) as Promise<FileHashRecord>);

@@ -303,3 +303,33 @@ test('frames are cut from the pipe across any chunk boundaries', async () => {
     assert.deepEqual(frames, Array.from({ length: 5 }, (_, k) => Array.from({ length: 7 }, (_, i) => k * 7 + i)), String(sizes));
   }
 });
+
+test('decoder threads: -threads N goes to the input when asked, ffmpeg decides otherwise; a pool of several files asks for 1', async () => {
+  // A stand-in ffmpeg that writes down each command line, then runs the real one.
+  const log = at('ffmpeg-args.log');
+  const wrapper = at('ffmpeg-logging.sh');
+  writeFileSync(wrapper, `#!/bin/sh\necho "$*" >> '${log}'\nexec '${ffmpeg}' "$@"\n`, { mode: 0o700 });
+  const extraction = () => readFileSync(log, 'utf8').trim().split('\n').filter((l) => l.includes('rawvideo'));
+  const one = await hashVideo(at('clip.mp4'), { ffmpegPath: wrapper, decoderThreads: 1 });
+  assert.match(extraction().pop()!, /-threads 1 .*-i file:/);
+  const plain = await hashVideo(at('clip.mp4'), { ffmpegPath: wrapper });
+  assert.doesNotMatch(extraction().pop()!, /-threads/);
+  assert.deepEqual(one.features.map((f) => hash256ToHex(f.hash)), plain.features.map((f) => hash256ToHex(f.hash)), 'the same frames either way');
+  // HashPool, two threads (its workers read VIGIL_FFMPEG when they start).
+  const { HashPool } = await import('../hashing/pool.js');
+  const saved = process.env.VIGIL_FFMPEG;
+  process.env.VIGIL_FFMPEG = wrapper;
+  try {
+    const pool = new HashPool({ threads: 2 });
+    try {
+      const record = await pool.hash(at('clip.mp4'));
+      assert.equal(record.vpdq?.length, one.features.length, JSON.stringify(record.error));
+    } finally {
+      await pool.close();
+    }
+  } finally {
+    if (saved === undefined) delete process.env.VIGIL_FFMPEG;
+    else process.env.VIGIL_FFMPEG = saved;
+  }
+  assert.match(extraction().pop()!, /-threads 1 .*-i file:/);
+});
