@@ -13,6 +13,7 @@ import { loadConfig } from '../src/app/config.js';
 import { createVigil } from '../src/app/vigil.js';
 import { runVigil } from './helpers/cli.js';
 import { tempDir } from './helpers/temp.js';
+import { vigilNodeArgs } from './helpers/vigil-process.js';
 
 const T0 = 1_750_000_000;
 let server: NcmecServer;
@@ -42,7 +43,7 @@ test('SIGKILL mid-fetch, then fetch again: the same bank as an uninterrupted fet
     hung();
     return 'hang';
   };
-  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '..', 'src', 'cli', 'main.ts'), '--db', db, 'exchange', 'fetch', 'KILLED'], { env, stdio: 'ignore' });
+  const child = spawn(process.execPath, vigilNodeArgs(['--db', db, 'exchange', 'fetch', 'KILLED']), { env, stdio: 'ignore' });
   await hanging;
   child.kill('SIGKILL');
   await once(child, 'exit');

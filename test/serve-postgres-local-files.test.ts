@@ -9,13 +9,12 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { TEST_POSTGRES_URL } from '../src/state/test-engines.js';
 import { dropSchema, freshSchema } from './_service.js';
 import { runVigil } from './helpers/cli.js';
 import { tempDir } from './helpers/temp.js';
+import { vigilNodeArgs } from './helpers/vigil-process.js';
 
-const MAIN = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
 const schema = freshSchema();
 after(() => dropSchema(schema));
 
@@ -33,8 +32,8 @@ test('vigil serve --db postgres://… writes nothing in its working folder', { t
   await cli('bank', 'import', 'benign', await listFile(tmp, md5), '--no-progress');
   const secret = (JSON.parse(await cli('key', 'create', '--name', 'test', '--scope', 'admin', '--json')) as { secret: string }).secret;
 
-  // tsx is resolved from this repository: the child's working folder is empty.
-  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), MAIN, '--db', TEST_POSTGRES_URL, 'serve', '--port', '0', '--no-log'], { cwd, env, stdio: ['ignore', 'ignore', 'pipe'] });
+  // Started by absolute path: the child's working folder is empty.
+  const child = spawn(process.execPath, vigilNodeArgs(['--db', TEST_POSTGRES_URL, 'serve', '--port', '0', '--no-log']), { cwd, env, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   const closed = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
   const url = await new Promise<string>((resolve, reject) => {

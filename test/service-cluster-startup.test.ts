@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { vigilNodeArgs } from './helpers/vigil-process.js';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'vigil-cluster-startup-'));
@@ -24,7 +25,7 @@ test('serve --workers 2: a worker that cannot start stops the whole service, wit
   const port = (blocker.address() as { port: number }).port;
   try {
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('VIGIL_EVIDENCE')));
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', '--db', join(dir, 'vigil.db'), 'serve', '--workers', '2', '--port', String(port), '--no-demo', '--no-log'], { cwd: REPO, env, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, vigilNodeArgs(['--db', join(dir, 'vigil.db'), 'serve', '--workers', '2', '--port', String(port), '--no-demo', '--no-log']), { cwd: REPO, env, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => (stderr += d));
     const [code] = (await once(child, 'exit')) as [number | null];

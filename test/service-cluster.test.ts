@@ -5,12 +5,13 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { runVigil } from './helpers/cli.js';
 import { tempDir } from './helpers/temp.js';
+import { vigilNodeArgs } from './helpers/vigil-process.js';
 
 const REPO = join(import.meta.dirname, '..');
 
 test('serve --workers 2: both processes decide on one state DB; a rules change in one is in force in the other; SIGTERM stops all', { timeout: 120_000 }, async () => {
   const dir = tempDir('cluster');
-  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'src/cli/main.ts'), '--db', join(dir, 'vigil.db'), 'serve', '--port', '0', '--workers', '2', '--no-log'], { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } });
+  const child = spawn(process.execPath, vigilNodeArgs(['--db', join(dir, 'vigil.db'), 'serve', '--port', '0', '--workers', '2', '--no-log']), { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } });
   let stderr = '';
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const url = await new Promise<string>((resolve, reject) => {

@@ -33,6 +33,7 @@ import { TEST_POSTGRES_URL } from '../src/state/test-engines.js';
 import { verifySignature } from '../src/webhooks/sign.js';
 import { ENGINE_NAMES, dropSchema, freshSchema, type EngineName } from './_service.js';
 import { runVigil } from './helpers/cli.js';
+import { vigilNodeArgs } from './helpers/vigil-process.js';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const N = 100;
@@ -126,7 +127,7 @@ interface Serve {
 async function startServe(dbUrl: string, dir: string, env: Record<string, string>, rulesPath: string): Promise<Serve> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', 'src/cli/main.ts', '--db', dbUrl, 'serve', '--port', '0', '--rules', rulesPath, '--no-demo', '--no-log', '--queue-lease-ms', String(LEASE_MS)],
+    vigilNodeArgs(['--db', dbUrl, 'serve', '--port', '0', '--rules', rulesPath, '--no-demo', '--no-log', '--queue-lease-ms', String(LEASE_MS)]),
     // Its temp folder (uploads) inside the test's, which is removed: a kill -9 leaves it behind.
     { cwd: REPO, env: { ...process.env, ...env, [SECRET_ENV]: SECRET, TMPDIR: dir }, stdio: ['ignore', 'ignore', 'pipe'] },
   );

@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { openEvidenceStore } from '../src/evidence/open.js';
 import { startTestService } from './_service.js';
+import { vigilNodeArgs } from './helpers/vigil-process.js';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const PG_URL = process.env.VIGIL_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -78,7 +79,7 @@ test('kill -9 mid-upload leaves no readable upload, and the next start clears th
   mkdirSync(temp);
   const db = join(base, 'kill', 'vigil.db');
   mkdirSync(join(base, 'kill'));
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', '--db', db, 'serve', '--port', '0', '--no-log'], {
+  const child = spawn(process.execPath, vigilNodeArgs(['--db', db, 'serve', '--port', '0', '--no-log']), {
     cwd: REPO,
     env: { ...process.env, TMPDIR: temp },
     stdio: ['ignore', 'ignore', 'pipe'],

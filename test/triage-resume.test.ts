@@ -15,6 +15,7 @@ import { CaseDb } from '../src/triage/case-db.js';
 import { runTriage } from '../src/triage/run.js';
 import { runVigil } from './helpers/cli.js';
 import { tempDir } from './helpers/temp.js';
+import { vigilNodeArgs } from './helpers/vigil-process.js';
 
 const FILES = 200;
 
@@ -38,7 +39,7 @@ it('resumes after kill -9 without hashing committed files again', async () => {
   for (let i = 0; i < FILES; i++) writeFileSync(join(root, `p${String(i).padStart(3, '0')}.jpg`), await picture(100 + i, { width: 160, height: 120 }));
   const db = join(dir, 'vigil.db');
   const caseFile = join(dir, 'vigil-cases', 'k.sqlite');
-  const args = ['--import', 'tsx', 'src/cli/main.ts', '--db', db, 'triage', root, '--case', 'k', '-j', '1', '--progress'];
+  const args = vigilNodeArgs(['--db', db, 'triage', root, '--case', 'k', '-j', '1', '--progress']);
   const child = spawn(process.execPath, args, { env: { ...process.env, VIGIL_LOG_LEVEL: 'silent' }, stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
   let stderr = '';

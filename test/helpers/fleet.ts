@@ -6,6 +6,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { vigilNodeArgs } from './vigil-process.js';
 
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -61,7 +62,7 @@ export interface VigilChild {
 
 /** `vigil <args>` as a child process; resolves once a line matches `ready` (its first group is the URL). */
 export async function spawnVigil(args: string[], env: Record<string, string>, ready: RegExp): Promise<VigilChild> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: REPO, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, vigilNodeArgs(args), { cwd: REPO, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
   let output = '';
   const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (code, signal) => resolve([code, signal])));
   const url = await new Promise<string>((resolve, reject) => {
