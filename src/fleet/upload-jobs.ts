@@ -105,7 +105,7 @@ export async function runUploadJob(pipeline: ContentPipeline, deps: UploadHandle
   } catch (err) {
     const fault = contentFault(err);
     if (fault || job.attempts + 1 >= job.maxAttempts) await tidy().catch(() => undefined);
-    throw fault ? permanentError(err) : err;
+    throw fault ? permanentError(err as Error) : err;
   } finally {
     await upload?.remove();
   }
