@@ -279,9 +279,18 @@ export function orientPixels(pixels: PixelBuffer, orientation: number, sampleTo?
  */
 function edgeMeans(plane: Float32Array, base: number, step: number, inward: number, along: number, depth: number, radius: number): Float32Array {
   const lines = new Float64Array(along);
-  for (let d = -radius; d <= radius; d++) {
-    const line = base + Math.min(depth - 1, Math.max(0, d)) * inward;
-    for (let i = 0, p = line; i < along; i++, p += step) lines[i] += plane[p];
+  // Each line sum adds the same values in the same order either way; the loop runs along memory.
+  if (Math.abs(inward) < Math.abs(step)) {
+    for (let i = 0, p = base; i < along; i++, p += step) {
+      let sum = 0;
+      for (let d = -radius; d <= radius; d++) sum += plane[p + Math.min(depth - 1, Math.max(0, d)) * inward];
+      lines[i] = sum;
+    }
+  } else {
+    for (let d = -radius; d <= radius; d++) {
+      const line = base + Math.min(depth - 1, Math.max(0, d)) * inward;
+      for (let i = 0, p = line; i < along; i++, p += step) lines[i] += plane[p];
+    }
   }
   const out = new Float32Array(along);
   const norm = 1 / (2 * radius + 1) ** 2;
@@ -334,7 +343,9 @@ export function fillExtension(out: Float32Array, ow: number, oh: number, px: num
     const o = y * ow;
     if (sy < 0 || sy >= height) {
       const edge = sy < 0 ? top : bottom;
-      for (let x = 0; x < ow; x++) out[o + x] = edge[Math.min(width - 1, Math.max(0, x - px))];
+      out.fill(edge[0], o, o + px);
+      out.set(edge, o + px);
+      out.fill(edge[width - 1], o + px + width, o + ow);
       continue;
     }
     out.fill(left[sy], o, o + px);
