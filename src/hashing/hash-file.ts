@@ -210,11 +210,12 @@ export async function hashImageBytes(bytes: Uint8Array, record: FileHashRecord, 
     if (image.reduced) record.reduced = true;
     // The reference tool's 512×512 pre-resize is fused into the luma pass (no intermediate copy).
     const resize = options.referenceResize !== false;
-    const main = pdqOf(image, options.dihedral === true || options.views === true, resize);
+    const work = options.views ? sharedWork() : undefined;
+    const main = work instanceof SharedWork ? work.picture(image, resize) : pdqOf(image, options.dihedral === true || options.views === true, resize);
     record.pdq = main.pdq;
     record.quality = main.quality;
     if (main.dihedral) record.dihedral = main.dihedral;
-    if (options.views) record.views = distinctViews(main, hashViews(image, resize, !options.applyExifOrientation, sharedWork()));
+    if (options.views) record.views = distinctViews(main, hashViews(image, resize, !options.applyExifOrientation, work ?? referenceWork));
     return record;
   } catch (err) {
     return withError(record, err);
@@ -351,33 +352,57 @@ function gathered(image: DecodedImage, t: ReturnType<typeof sampleTables>, rows:
   return simd?.lumaGather(image, t.rows, t.cols, rows, cols, x0, y0) ? simd.input(rows, cols) : undefined;
 }
 
-const shared: ViewWork = {
-  crop(image, box, sample, referenceResize) {
+const sameSize = (a: { width: number; height: number }, b: { width: number; height: number }) => a.width === b.width && a.height === b.height;
+
+/** One picture's shared work: make one per picture (it keeps the picture's luma at the reference size). */
+class SharedWork implements ViewWork {
+  private whole: { image: DecodedImage; sampleTo: number | undefined; luma: Luma } | undefined;
+
+  /** The picture's own hash with its dihedrals, as pdqOf(image, true, referenceResize); its luma is kept for the rescaled views. */
+  picture(image: DecodedImage, referenceResize: boolean): HashOut {
+    const sampleTo = referenceResize ? PDQ_REFERENCE_MAX_DIMENSION : undefined;
+    const t = sampleTables(image, { x: 0, y: 0, width: image.width, height: image.height }, sampleTo);
+    const luma = gathered(image, t, t.height, t.width);
+    if (!luma) return pdqOf(image, true, referenceResize);
+    this.whole = { image, sampleTo, luma: { luma: luma.slice(), width: t.width, height: t.height } };
+    return this.hash(luma, t.width, t.height);
+  }
+
+  crop(image: DecodedImage, box: Box, sample: number | undefined, referenceResize: boolean): HashOut {
     const t = sampleTables(image, box, sample);
     const luma = gathered(image, t, t.height, t.width);
-    if (!luma) return referenceWork.crop(image, box, sample, referenceResize);
-    const result = pdqOfLuma(luma, t.width, t.height);
-    // The plain hash skips the blur on exactly-64×64 input (pdqOf).
-    if (t.width === 64 && t.height === 64) result.pdq = hash256ToHex(pdqFromLuma(luma, 64, 64, scratch).hash);
-    return result;
-  },
-  uncropped(image, box, share, referenceResize) {
+    return luma ? this.hash(luma, t.width, t.height) : referenceWork.crop(image, box, sample, referenceResize);
+  }
+
+  uncropped(image: DecodedImage, box: Box, share: number, referenceResize: boolean): HashOut {
     const t = sampleTables(image, box, uncropSampleTo(box, share, referenceResize));
     const e = extendedSize(t.width, t.height, share);
     const luma = gathered(image, t, e.height, e.width, e.px, e.py);
     if (!luma) return referenceWork.uncropped(image, box, share, referenceResize);
     fillExtension(luma, e.width, e.height, e.px, e.py);
     return pdqOfLuma(luma, e.width, e.height);
-  },
-  luma(image, box, sampleTo) {
+  }
+
+  luma(image: DecodedImage, box: Box, sampleTo: number): Luma {
+    const w = this.whole;
+    const isWhole = box.x === 0 && box.y === 0 && box.width === image.width && box.height === image.height;
+    // The plain hash took the same samples (the reference resize is this rule at the same size).
+    if (w && w.image === image && isWhole && sameSize(w.luma, lumaDimensions(image, sampleTo))) return w.luma;
     const t = sampleTables(image, box, sampleTo);
     const luma = gathered(image, t, t.height, t.width);
     return luma ? { luma: luma.slice(), width: t.width, height: t.height } : referenceWork.luma(image, box, sampleTo);
-  },
-};
+  }
+
+  private hash(luma: Float32Array, width: number, height: number): HashOut {
+    const result = pdqOfLuma(luma, width, height);
+    // The plain hash skips the blur on exactly-64×64 input (pdqOf).
+    if (width === 64 && height === 64) result.pdq = hash256ToHex(pdqFromLuma(luma, 64, 64, scratch).hash);
+    return result;
+  }
+}
 
 /** The shared-work path where the runtime has the SIMD kernels, else the reference path (same hashes). */
-const sharedWork = (): ViewWork => (simdPdq() ? shared : referenceWork);
+const sharedWork = (): ViewWork => (simdPdq() ? new SharedWork() : referenceWork);
 
 function hashViews(image: DecodedImage, referenceResize: boolean, orient: boolean, work: ViewWork): ViewHashes[] {
   const views: ViewHashes[] = [];
@@ -410,11 +435,15 @@ function hashViews(image: DecodedImage, referenceResize: boolean, orient: boolea
 }
 
 /**
- * The derived views of a decoded picture, as `views: true` computes them (before repeats are dropped);
- * `shared: false` takes the reference path (the definition the shared-work path is tested against).
+ * The picture's hash with its dihedrals and its derived views, as `views: true` computes them (before
+ * repeats are dropped); `shared: false` takes the reference path (the definition the shared-work path is
+ * tested against).
  */
-export function pictureViews(image: DecodedImage, options: { referenceResize?: boolean; orient?: boolean; shared?: boolean } = {}): ViewHashes[] {
-  return hashViews(image, options.referenceResize !== false, options.orient !== false, options.shared === false ? referenceWork : sharedWork());
+export function pictureViews(image: DecodedImage, options: { referenceResize?: boolean; orient?: boolean; shared?: boolean } = {}): { picture: HashOut; views: ViewHashes[] } {
+  const resize = options.referenceResize !== false;
+  const work = options.shared === false ? referenceWork : sharedWork();
+  const picture = work instanceof SharedWork ? work.picture(image, resize) : pdqOf(image, true, resize);
+  return { picture, views: hashViews(image, resize, options.orient !== false, work) };
 }
 
 /** Views whose hashes repeat the picture's or an earlier view's (a tiny picture's three uncrops) query nothing new. */
