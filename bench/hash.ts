@@ -176,11 +176,46 @@ async function viewsCost(files: string[], label: string): Promise<void> {
   );
 }
 
+/**
+ * `vigil hash` on 2 threads (the worker pool, digests + PDQ) against decoding alone on 2 threads (two
+ * decodes in flight: libuv runs them side by side), rounds interleaved: target ≥ 0.9× the decode-only rate.
+ */
+async function poolVsDecode(files: string[]): Promise<void> {
+  const pool = new HashPool({ threads: 2 });
+  const decode2 = () =>
+    measure(files.length, async () => {
+      let next = 0;
+      const lane = async () => {
+        while (next < files.length) await decodeImage(readFileSync(files[next++]));
+      };
+      await Promise.all([lane(), lane()]);
+    });
+  try {
+    await timePool(files, pool);
+    await decode2();
+    const loadBefore = load();
+    const runs = { pool: [] as { perSecond: number; cpuMs: number }[], decode: [] as { perSecond: number; cpuMs: number }[] };
+    for (let round = 0; round < (quick ? 2 : 4); round++) {
+      if (round % 2) runs.decode.push(await decode2());
+      runs.pool.push(await timePool(files, pool, false));
+      if (!(round % 2)) runs.decode.push(await decode2());
+    }
+    const rate = (r: { perSecond: number }[]) => stats(r.map((x) => x.perSecond)).median;
+    const cpu = (r: { cpuMs: number }[]) => stats(r.map((x) => x.cpuMs)).median;
+    console.log(
+      `~1 MP JPEGs, 2 threads, ${runs.pool.length} interleaved rounds: vigil hash ${fmt(rate(runs.pool))} img/s (CPU ${fmt(cpu(runs.pool), 2)} ms/img) · decode-only ${fmt(rate(runs.decode))} img/s (CPU ${fmt(cpu(runs.decode), 2)} ms/img) → ${fmt(rate(runs.pool) / rate(runs.decode), 2)}× decode-only throughput, ${fmt(cpu(runs.decode) / cpu(runs.pool), 2)}× by CPU (target ≥ 0.9) · load average ${loadBefore} → ${load()}`,
+    );
+  } finally {
+    await pool.close();
+  }
+}
+
 async function main(): Promise<void> {
   console.log(`bench:hash · ${environment()}`);
   if (process.argv.includes('--views')) {
     await viewsCost(await ensureJpegs('1mp', 1200, 900, quick ? 40 : 150).then((f) => f.slice(0, quick ? 15 : 30)), '~1 MP JPEGs (1200×900)');
     await viewsCost(listImages(SHARED_PDQ), 'shared conformance (mixed photos)');
+    await poolVsDecode(await ensureJpegs('1mp', 1200, 900, quick ? 40 : 150).then((f) => f.slice(0, quick ? 40 : 80)));
     return;
   }
 
