@@ -9,12 +9,13 @@
  * image) is what two otherwise idle cores would sustain at that cost. Comparisons (JS JPEG header vs
  * sharp metadata() first; pool configurations) are interleaved in the same run, several rounds each.
  * `--quick`: fewer files and rounds; `--rounds N`: rounds for the interleaved pool comparison.
+ * `--views`: only the views section (issue #12: every view and dihedral ≤ 1.5× the CPU of plain hashing).
  */
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { hashFile } from '../src/hashing/hash-file.js';
+import { hashFile, hashImageBytes, pictureViews } from '../src/hashing/hash-file.js';
 import type { HashOptions } from '../src/hashing/hash-file.js';
 import { HashPool } from '../src/hashing/pool.js';
 import { decodeImage } from '../src/media/image-decode.js';
@@ -138,8 +139,85 @@ async function split(files: string[]): Promise<{ decodeMs: number; pdqMs: number
   return { decodeMs, pdqMs, pdqJsMs };
 }
 
+/**
+ * Issue #12: CPU per image of plain hashing (decode + PDQ), of every view with its dihedrals (what `vigil match`
+ * and the service hash) through the shared-work path and through the reference path, and of decoding alone,
+ * in-process on one thread. Each file is taken by all four in turn (order rotated per file and round), so
+ * they see the same machine load; CPU time is `process.cpuUsage` around each call (libvips threads included).
+ */
+async function viewsCost(files: string[], label: string): Promise<void> {
+  const modes = ['decode', 'plain', 'views', 'views-ref'] as const;
+  const cpu = Object.fromEntries(modes.map((m) => [m, 0])) as Record<(typeof modes)[number], number>;
+  const bytes = files.map((f) => readFileSync(f));
+  const run = async (mode: (typeof modes)[number], b: Uint8Array) => {
+    if (mode === 'decode') await decodeImage(b);
+    else if (mode === 'plain') await hashImageBytes(b, { path: '' });
+    else if (mode === 'views') await hashImageBytes(b, { path: '' }, { dihedral: true, views: true });
+    else pictureViews(await decodeImage(b, { keepAlpha: true }), { shared: false });
+  };
+  for (const b of bytes.slice(0, 3)) for (const m of modes) await run(m, b); // warm-up
+  const n = quick ? 1 : 3;
+  const loadBefore = load();
+  for (let round = 0; round < n; round++) {
+    for (const [i, b] of bytes.entries()) {
+      for (let k = 0; k < modes.length; k++) {
+        const mode = modes[(i + round + k) % modes.length];
+        const c0 = process.cpuUsage();
+        await run(mode, b);
+        const c = process.cpuUsage(c0);
+        cpu[mode] += (c.user + c.system) / 1000;
+      }
+    }
+  }
+  const per = (m: (typeof modes)[number]) => cpu[m] / (n * files.length);
+  const ref = per('views-ref');
+  console.log(
+    `${label}, ${files.length} files × ${n} rounds, CPU per image on 1 thread: decode-only ${fmt(per('decode'), 2)} ms · plain hash ${fmt(per('plain'), 2)} ms (${fmt(per('decode') / per('plain'), 2)}× decode-only throughput, target ≥ 0.9) · every view + dihedrals ${fmt(per('views'), 2)} ms = ${fmt(per('views') / per('plain'), 2)}× plain (target ≤ 1.5) · the same through the reference path ${fmt(ref, 2)} ms = ${fmt(ref / per('plain'), 2)}× plain · load average ${loadBefore} → ${load()}`,
+  );
+}
+
+/**
+ * `vigil hash` on 2 threads (the worker pool, digests + PDQ) against decoding alone on 2 threads (two
+ * decodes in flight: libuv runs them side by side), rounds interleaved: target ≥ 0.9× the decode-only rate.
+ */
+async function poolVsDecode(files: string[]): Promise<void> {
+  const pool = new HashPool({ threads: 2 });
+  const decode2 = () =>
+    measure(files.length, async () => {
+      let next = 0;
+      const lane = async () => {
+        while (next < files.length) await decodeImage(readFileSync(files[next++]));
+      };
+      await Promise.all([lane(), lane()]);
+    });
+  try {
+    await timePool(files, pool);
+    await decode2();
+    const loadBefore = load();
+    const runs = { pool: [] as { perSecond: number; cpuMs: number }[], decode: [] as { perSecond: number; cpuMs: number }[] };
+    for (let round = 0; round < (quick ? 2 : 4); round++) {
+      if (round % 2) runs.decode.push(await decode2());
+      runs.pool.push(await timePool(files, pool, false));
+      if (!(round % 2)) runs.decode.push(await decode2());
+    }
+    const rate = (r: { perSecond: number }[]) => stats(r.map((x) => x.perSecond)).median;
+    const cpu = (r: { cpuMs: number }[]) => stats(r.map((x) => x.cpuMs)).median;
+    console.log(
+      `~1 MP JPEGs, 2 threads, ${runs.pool.length} interleaved rounds: vigil hash ${fmt(rate(runs.pool))} img/s (CPU ${fmt(cpu(runs.pool), 2)} ms/img) · decode-only ${fmt(rate(runs.decode))} img/s (CPU ${fmt(cpu(runs.decode), 2)} ms/img) → ${fmt(rate(runs.pool) / rate(runs.decode), 2)}× decode-only throughput, ${fmt(cpu(runs.decode) / cpu(runs.pool), 2)}× by CPU (target ≥ 0.9) · load average ${loadBefore} → ${load()}`,
+    );
+  } finally {
+    await pool.close();
+  }
+}
+
 async function main(): Promise<void> {
   console.log(`bench:hash · ${environment()}`);
+  if (process.argv.includes('--views')) {
+    await viewsCost(await ensureJpegs('1mp', 1200, 900, quick ? 40 : 150).then((f) => f.slice(0, quick ? 15 : 30)), '~1 MP JPEGs (1200×900)');
+    await viewsCost(listImages(SHARED_PDQ), 'shared conformance (mixed photos)');
+    await poolVsDecode(await ensureJpegs('1mp', 1200, 900, quick ? 40 : 150).then((f) => f.slice(0, quick ? 40 : 80)));
+    return;
+  }
 
   // 1. PDQ core on a 512×512 luma buffer (the largest the reference tool ever hashes), WebAssembly SIMD
   // and plain TypeScript in the same run, samples interleaved so both see the same machine load.

@@ -10,10 +10,11 @@ import { VigilError, toVigilError, type VigilErrorCode } from '../core/errors.js
 import type { DecodedImage, SixteenBitMode } from '../media/image-decode.js';
 import { digestsOf, digestsOfFile, type FileDigests } from '../media/digests.js';
 import { hash256ToHex } from '../signals/pdq/hash256.js';
-import { DIHEDRAL_NAMES, pdqDihedralFromLuma, pdqDihedralFromPixels, pdqFromPixels, PdqScratch, PDQ_REFERENCE_MAX_DIMENSION, type DihedralName } from '../signals/pdq/pdq.js';
+import { DIHEDRAL_NAMES, pdqDihedralFromLuma, pdqDihedralFromPixels, pdqFromLuma, pdqFromPixels, PdqScratch, PDQ_REFERENCE_MAX_DIMENSION, type DihedralName } from '../signals/pdq/pdq.js';
 import type { PixelBuffer } from '../signals/pdq/luma.js';
-import { cropPixels, extendLuma, findContentFrames, orientPixels, resampleLuma, type Box } from '../media/views.js';
+import { cropPixels, extendedSize, extendLuma, fillExtension, findContentFrames, orientPixels, resampleLuma, type Box } from '../media/views.js';
 import { lumaDimensions, lumaFromPixels } from '../signals/pdq/luma.js';
+import { simdPdq } from '../signals/pdq/simd.js';
 import { mayBeImage, sniffMedia, type MediaKind } from '../media/sniff.js';
 import { detectLetterbox, unletterboxFrame } from '../signals/vpdq/unletterbox.js';
 import { vpdqFeatureFromFrame, type VpdqFeature } from '../signals/vpdq/hasher.js';
@@ -211,11 +212,12 @@ export async function hashImageBytes(bytes: Uint8Array, record: FileHashRecord, 
     if (image.reduced) record.reduced = true;
     // The reference tool's 512×512 pre-resize is fused into the luma pass (no intermediate copy).
     const resize = options.referenceResize !== false;
-    const main = pdqOf(image, options.dihedral === true || options.views === true, resize);
+    const work = options.views ? sharedWork() : undefined;
+    const main = work instanceof SharedWork ? work.picture(image, resize) : pdqOf(image, options.dihedral === true || options.views === true, resize);
     record.pdq = main.pdq;
     record.quality = main.quality;
     if (main.dihedral) record.dihedral = main.dihedral;
-    if (options.views) record.views = distinctViews(main, hashViews(image, resize, !options.applyExifOrientation));
+    if (options.views) record.views = distinctViews(main, hashViews(image, resize, !options.applyExifOrientation, work ?? referenceWork));
     return record;
   } catch (err) {
     return withError(record, err);
@@ -310,7 +312,102 @@ const MAX_VIEW_ASPECT = 4;
 /** rescaled-256 is only hashed for content up to this size: a copy of a thumbnail is rarely larger. */
 const RESCALE_MAX_SOURCE = 1024;
 
-function hashViews(image: DecodedImage, referenceResize: boolean, orient: boolean): ViewHashes[] {
+type HashOut = { pdq: string; quality: number; dihedral?: Partial<Record<DihedralName, string>> };
+type Luma = { luma: Float32Array; width: number; height: number };
+
+/**
+ * How the views' pixels become hashes. `referenceWork` goes one plain step at a time (crop or sample a copy
+ * of the pixels, luma, extend, hash) and is the definition; `sharedWork` takes each view's luma straight from
+ * the decoded pixels into the SIMD hasher's buffer (no pixel copies, no JS luma, the uncrop bands filled in
+ * place) and gives the same hashes, bit for bit (hash-file.test.ts compares the two).
+ */
+interface ViewWork {
+  /** PDQ with dihedrals of the pixels in `box`, as pdqOf(cropPixels(image, box, sample)). */
+  crop(image: DecodedImage, box: Box, sample: number | undefined, referenceResize: boolean): HashOut;
+  uncropped(image: DecodedImage, box: Box, share: number, referenceResize: boolean): HashOut;
+  /** As lumaOf: a plane the caller keeps. */
+  luma(image: DecodedImage, box: Box, sampleTo: number): Luma;
+}
+
+const referenceWork: ViewWork = {
+  crop: (image, box, sample, referenceResize) => pdqOf(cropPixels(image, box, sample), true, referenceResize),
+  uncropped: uncroppedHash,
+  luma: lumaOf,
+};
+
+/** Source rows and byte columns of `box`, sampled to sampleTo × sampleTo when a side is over it (cropPixels' rule). */
+function sampleTables(image: DecodedImage, box: Box, sampleTo?: number): { rows: Int32Array; cols: Int32Array; width: number; height: number } {
+  const sample = sampleTo !== undefined && (box.width > sampleTo || box.height > sampleTo);
+  const width = sample ? sampleTo : box.width;
+  const height = sample ? sampleTo : box.height;
+  const rows = new Int32Array(height);
+  const cols = new Int32Array(width);
+  for (let y = 0; y < height; y++) rows[y] = box.y + (sample ? Math.floor((y * box.height) / height) : y);
+  for (let x = 0; x < width; x++) cols[x] = (box.x + (sample ? Math.floor((x * box.width) / width) : x)) * image.channels;
+  return { rows, cols, width, height };
+}
+
+/** The SIMD hasher's input holding the gathered luma of `box` at (x0, y0) of a rows × cols plane, or undefined. */
+function gathered(image: DecodedImage, t: ReturnType<typeof sampleTables>, rows: number, cols: number, x0 = 0, y0 = 0): Float32Array | undefined {
+  // Below the hashable size the reference path's zero hash applies; it is cheap there.
+  if (t.width < 8 || t.height < 8) return undefined;
+  const simd = simdPdq();
+  return simd?.lumaGather(image, t.rows, t.cols, rows, cols, x0, y0) ? simd.input(rows, cols) : undefined;
+}
+
+const sameSize = (a: { width: number; height: number }, b: { width: number; height: number }) => a.width === b.width && a.height === b.height;
+
+/** One picture's shared work: make one per picture (it keeps the picture's luma at the reference size). */
+class SharedWork implements ViewWork {
+  private whole: { image: DecodedImage; sampleTo: number | undefined; luma: Luma } | undefined;
+
+  /** The picture's own hash with its dihedrals, as pdqOf(image, true, referenceResize); its luma is kept for the rescaled views. */
+  picture(image: DecodedImage, referenceResize: boolean): HashOut {
+    const sampleTo = referenceResize ? PDQ_REFERENCE_MAX_DIMENSION : undefined;
+    const t = sampleTables(image, { x: 0, y: 0, width: image.width, height: image.height }, sampleTo);
+    const luma = gathered(image, t, t.height, t.width);
+    if (!luma) return pdqOf(image, true, referenceResize);
+    this.whole = { image, sampleTo, luma: { luma: luma.slice(), width: t.width, height: t.height } };
+    return this.hash(luma, t.width, t.height);
+  }
+
+  crop(image: DecodedImage, box: Box, sample: number | undefined, referenceResize: boolean): HashOut {
+    const t = sampleTables(image, box, sample);
+    const luma = gathered(image, t, t.height, t.width);
+    return luma ? this.hash(luma, t.width, t.height) : referenceWork.crop(image, box, sample, referenceResize);
+  }
+
+  uncropped(image: DecodedImage, box: Box, share: number, referenceResize: boolean): HashOut {
+    const t = sampleTables(image, box, uncropSampleTo(box, share, referenceResize));
+    const e = extendedSize(t.width, t.height, share);
+    const luma = gathered(image, t, e.height, e.width, e.px, e.py);
+    if (!luma) return referenceWork.uncropped(image, box, share, referenceResize);
+    fillExtension(luma, e.width, e.height, e.px, e.py);
+    return pdqOfLuma(luma, e.width, e.height);
+  }
+
+  luma(image: DecodedImage, box: Box, sampleTo: number): Luma {
+    const w = this.whole;
+    const isWhole = box.x === 0 && box.y === 0 && box.width === image.width && box.height === image.height;
+    // The plain hash took the same samples (the reference resize is this rule at the same size).
+    if (w && w.image === image && isWhole && sameSize(w.luma, lumaDimensions(image, sampleTo))) return w.luma;
+    const t = sampleTables(image, box, sampleTo);
+    const luma = gathered(image, t, t.height, t.width);
+    return luma ? { luma: luma.slice(), width: t.width, height: t.height } : referenceWork.luma(image, box, sampleTo);
+  }
+
+  private hash(luma: Float32Array, width: number, height: number): HashOut {
+    const result = pdqOfLuma(luma, width, height);
+    // The plain hash skips the blur on exactly-64×64 input (pdqOf).
+    if (width === 64 && height === 64) result.pdq = hash256ToHex(pdqFromLuma(luma, 64, 64, scratch).hash);
+    return result;
+  }
+}
+
+/** The shared-work path where the runtime has the SIMD kernels, else the reference path (same hashes). */
+const sharedWork = (): ViewWork => (simdPdq() ? new SharedWork() : referenceWork);
+
+function hashViews(image: DecodedImage, referenceResize: boolean, orient: boolean, work: ViewWork): ViewHashes[] {
   const views: ViewHashes[] = [];
   const sample = referenceResize ? PDQ_REFERENCE_MAX_DIMENSION : undefined;
   const { boxes, partial } = findContentFrames(image, image.alpha);
@@ -318,19 +415,19 @@ function hashViews(image: DecodedImage, referenceResize: boolean, orient: boolea
   const inner = box ?? image;
   if (Math.max(inner.width / inner.height, inner.height / inner.width) > MAX_VIEW_ASPECT) return views;
   // Innermost content first; outer frames (e.g. a sticker canvas around letterbox bars) too.
-  for (const [i, b] of [...boxes].reverse().entries()) views.push({ view: i === 0 ? 'trimmed' : 'trimmed-outer', box: b, ...pdqOf(cropPixels(image, b, sample), true, referenceResize) });
+  for (const [i, b] of [...boxes].reverse().entries()) views.push({ view: i === 0 ? 'trimmed' : 'trimmed-outer', box: b, ...work.crop(image, b, sample, referenceResize) });
   if (partial.length === 2) {
-    views.push({ view: 'trimmed-rows', box: partial[0], ...pdqOf(cropPixels(image, partial[0], sample), true, referenceResize) });
-    views.push({ view: 'trimmed-columns', box: partial[1], ...pdqOf(cropPixels(image, partial[1], sample), true, referenceResize) });
+    views.push({ view: 'trimmed-rows', box: partial[0], ...work.crop(image, partial[0], sample, referenceResize) });
+    views.push({ view: 'trimmed-columns', box: partial[1], ...work.crop(image, partial[1], sample, referenceResize) });
   }
   if (orient && image.orientation !== undefined && image.orientation > 1 && image.orientation <= 8) {
     views.push({ view: 'oriented', ...pdqOf(orientPixels(image, image.orientation, sample), true, referenceResize) });
   }
   const whole = { x: 0, y: 0, width: image.width, height: image.height };
   const content = box ?? whole;
-  for (const { view, crop } of UNCROPS) views.push({ view, ...uncroppedHash(image, content, shareOf(crop), referenceResize) });
-  if (box) views.push({ view: 'uncropped-framed', ...uncroppedHash(image, whole, shareOf(0.05), referenceResize) });
-  let grid = lumaOf(image, content, VIEW_WORKING_SIZE);
+  for (const { view, crop } of UNCROPS) views.push({ view, ...work.uncropped(image, content, shareOf(crop), referenceResize) });
+  if (box) views.push({ view: 'uncropped-framed', ...work.uncropped(image, whole, shareOf(0.05), referenceResize) });
+  let grid = work.luma(image, content, VIEW_WORKING_SIZE);
   // At 256×256 already, it is the picture as stored.
   if (Math.max(content.width, content.height) <= RESCALE_MAX_SOURCE && !(grid.width === 256 && grid.height === 256)) {
     grid = { luma: resampleLuma(grid.luma, grid.width, grid.height, 256, 256), width: 256, height: 256 };
@@ -338,6 +435,18 @@ function hashViews(image: DecodedImage, referenceResize: boolean, orient: boolea
   }
   views.push({ view: 'rescaled-64', ...pdqOfLuma(resampleLuma(grid.luma, grid.width, grid.height, 64, 64), 64, 64) });
   return views;
+}
+
+/**
+ * The picture's hash with its dihedrals and its derived views, as `views: true` computes them (before
+ * repeats are dropped); `shared: false` takes the reference path (the definition the shared-work path is
+ * tested against).
+ */
+export function pictureViews(image: DecodedImage, options: { referenceResize?: boolean; orient?: boolean; shared?: boolean } = {}): { picture: HashOut; views: ViewHashes[] } {
+  const resize = options.referenceResize !== false;
+  const work = options.shared === false ? referenceWork : sharedWork();
+  const picture = work instanceof SharedWork ? work.picture(image, resize) : pdqOf(image, true, resize);
+  return { picture, views: hashViews(image, resize, options.orient !== false, work) };
 }
 
 /** Views whose hashes repeat the picture's or an earlier view's (a tiny picture's three uncrops) query nothing new. */
@@ -353,23 +462,27 @@ function distinctViews(main: { pdq: string; dihedral?: Partial<Record<DihedralNa
 }
 
 /** Luma of a region, sampled by nearest neighbour to `sampleTo` square when a side is larger. */
-function lumaOf(image: DecodedImage, box: Box, sampleTo?: number): { luma: Float32Array; width: number; height: number } {
+function lumaOf(image: DecodedImage, box: Box, sampleTo?: number): Luma {
   // The whole picture is sampled on the way to luma, without an RGB copy.
   const pixels = box.width === image.width && box.height === image.height ? image : cropPixels(image, box, sampleTo);
   const size = lumaDimensions(pixels, sampleTo);
   return { luma: lumaFromPixels(pixels, undefined, sampleTo), ...size };
 }
 
-/** Extended to undo a crop and hashed at its own size: up to 512 (larger pictures are sampled so that they end there). */
-function uncroppedHash(image: DecodedImage, box: Box, share: number, referenceResize: boolean) {
+function uncropSampleTo(box: Box, share: number, referenceResize: boolean): number | undefined {
   const max = PDQ_REFERENCE_MAX_DIMENSION;
   const fits = !referenceResize || (extended(box.width, share) <= max && extended(box.height, share) <= max);
-  const source = lumaOf(image, box, fits ? undefined : uncropSource(share));
+  return fits ? undefined : uncropSource(share);
+}
+
+/** Extended to undo a crop and hashed at its own size: up to 512 (larger pictures are sampled so that they end there). */
+function uncroppedHash(image: DecodedImage, box: Box, share: number, referenceResize: boolean): HashOut {
+  const source = lumaOf(image, box, uncropSampleTo(box, share, referenceResize));
   const { luma, width, height } = extendLuma(source.luma, source.width, source.height, share);
   return pdqOfLuma(luma, width, height);
 }
 
-function pdqOfLuma(luma: Float32Array, width: number, height: number): { pdq: string; quality: number; dihedral: Partial<Record<DihedralName, string>> } {
+function pdqOfLuma(luma: Float32Array, width: number, height: number): HashOut {
   const result = pdqDihedralFromLuma(luma, width, height, scratch);
   const others: Partial<Record<DihedralName, string>> = {};
   for (let i = 1; i < DIHEDRAL_NAMES.length; i++) others[DIHEDRAL_NAMES[i]] = hash256ToHex(result.hashes[i]);
@@ -377,7 +490,7 @@ function pdqOfLuma(luma: Float32Array, width: number, height: number): { pdq: st
 }
 
 /** PDQ (and optionally the 7 other dihedral hashes) of prepared pixels. */
-function pdqOf(pixels: PixelBuffer, dihedral: boolean, referenceResize: boolean): { pdq: string; quality: number; dihedral?: Partial<Record<DihedralName, string>> } {
+function pdqOf(pixels: PixelBuffer, dihedral: boolean, referenceResize: boolean): HashOut {
   const options = { referenceResize };
   if (!dihedral) {
     const result = pdqFromPixels(pixels, scratch, options);

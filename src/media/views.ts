@@ -274,13 +274,23 @@ export function orientPixels(pixels: PixelBuffer, orientation: number, sampleTo?
 
 /**
  * The (2r+1)² box mean, edges clamped, at every pixel of one edge of a luma plane: `along` pixels on the
- * edge, `depth` lines into the plane, `at(i, d)` the value i along the edge, d lines in.
+ * edge, `depth` lines into the plane; the value i along the edge, d lines in, is at base + i·step + d·inward
+ * (strides, not a callback: this runs for every uncropped view, on the hashing hot path).
  */
-function edgeMeans(along: number, depth: number, radius: number, at: (i: number, d: number) => number): Float32Array {
+function edgeMeans(plane: Float32Array, base: number, step: number, inward: number, along: number, depth: number, radius: number): Float32Array {
   const lines = new Float64Array(along);
-  for (let d = -radius; d <= radius; d++) {
-    const dd = Math.min(depth - 1, Math.max(0, d));
-    for (let i = 0; i < along; i++) lines[i] += at(i, dd);
+  // Each line sum adds the same values in the same order either way; the loop runs along memory.
+  if (Math.abs(inward) < Math.abs(step)) {
+    for (let i = 0, p = base; i < along; i++, p += step) {
+      let sum = 0;
+      for (let d = -radius; d <= radius; d++) sum += plane[p + Math.min(depth - 1, Math.max(0, d)) * inward];
+      lines[i] = sum;
+    }
+  } else {
+    for (let d = -radius; d <= radius; d++) {
+      const line = base + Math.min(depth - 1, Math.max(0, d)) * inward;
+      for (let i = 0, p = line; i < along; i++, p += step) lines[i] += plane[p];
+    }
   }
   const out = new Float32Array(along);
   const norm = 1 / (2 * radius + 1) ** 2;
@@ -300,28 +310,45 @@ function edgeMeans(along: number, depth: number, radius: number, at: (i: number,
  * missing band), not by repeating the edge's detail in streaks, which misled more DCT coefficients.
  */
 export function extendLuma(luma: Float32Array, width: number, height: number, share: number): { luma: Float32Array; width: number; height: number } {
+  const { px, py, width: ow, height: oh } = extendedSize(width, height, share);
+  const out = new Float32Array(ow * oh);
+  for (let y = 0; y < height; y++) out.set(luma.subarray(y * width, y * width + width), (y + py) * ow + px);
+  fillExtension(out, ow, oh, px, py);
+  return { luma: out, width: ow, height: oh };
+}
+
+/** The size extendLuma gives a width×height plane, and the band added on each side. */
+export function extendedSize(width: number, height: number, share: number): { px: number; py: number; width: number; height: number } {
   const px = Math.max(1, Math.round(width * share));
   const py = Math.max(1, Math.round(height * share));
-  const ow = width + 2 * px;
-  const oh = height + 2 * py;
+  return { px, py, width: width + 2 * px, height: height + 2 * py };
+}
+
+/**
+ * extendLuma in place: `out` (ow × oh) holds the plane at (px, py); the bands around it are filled. Lets
+ * the views write their luma straight into the hasher's buffer (hashing/hash-file.ts).
+ */
+export function fillExtension(out: Float32Array, ow: number, oh: number, px: number, py: number): void {
+  const width = ow - 2 * px;
+  const height = oh - 2 * py;
+  const corner = py * ow + px;
   // Only the edge pixels' means are needed: every filled pixel takes the value of the nearest edge pixel.
   const r = Math.max(px, py);
-  const top = edgeMeans(width, height, r, (i, d) => luma[d * width + i]);
-  const bottom = edgeMeans(width, height, r, (i, d) => luma[(height - 1 - d) * width + i]);
-  const left = edgeMeans(height, width, r, (i, d) => luma[i * width + d]);
-  const right = edgeMeans(height, width, r, (i, d) => luma[i * width + width - 1 - d]);
-  const out = new Float32Array(ow * oh);
+  const top = edgeMeans(out, corner, 1, ow, width, height, r);
+  const bottom = edgeMeans(out, corner + (height - 1) * ow, 1, -ow, width, height, r);
+  const left = edgeMeans(out, corner, ow, 1, height, width, r);
+  const right = edgeMeans(out, corner + width - 1, ow, -1, height, width, r);
   for (let y = 0; y < oh; y++) {
     const sy = y - py;
     const o = y * ow;
     if (sy < 0 || sy >= height) {
       const edge = sy < 0 ? top : bottom;
-      for (let x = 0; x < ow; x++) out[o + x] = edge[Math.min(width - 1, Math.max(0, x - px))];
+      out.fill(edge[0], o, o + px);
+      out.set(edge, o + px);
+      out.fill(edge[width - 1], o + px + width, o + ow);
       continue;
     }
     out.fill(left[sy], o, o + px);
-    out.set(luma.subarray(sy * width, sy * width + width), o + px);
     out.fill(right[sy], o + px + width, o + ow);
   }
-  return { luma: out, width: ow, height: oh };
 }

@@ -95,10 +95,7 @@ function qualityOf(grid: Float32Array): number {
  * Bit k = 16·row + col is set iff the coefficient is strictly above the median. The reference uses
  * Torben's median, which for 256 values returns the 128th smallest; a sort gives the same value.
  */
-function bitsFromCoefficients(coefficients: Float32Array, sorted: Float32Array): Hash256 {
-  sorted.set(coefficients);
-  sorted.sort();
-  const median = sorted[127];
+function bitsFromCoefficients(coefficients: Float32Array, sorted: Float32Array, median = medianOf(coefficients, sorted)): Hash256 {
   const hash = new Uint8Array(HASH256_BYTES);
   for (let k = 0; k < 256; k++) if (coefficients[k] > median) setBit(hash, k);
   return hash;
@@ -147,6 +144,19 @@ export function pdqFromLuma(luma: Float32Array, width: number, height: number, s
   return { hash: bitsFromCoefficients(scratch.dct16x16, scratch.sorted), quality };
 }
 
+function medianOf(coefficients: Float32Array, sorted: Float32Array): number {
+  sorted.set(coefficients);
+  sorted.sort();
+  return sorted[127];
+}
+
+/**
+ * Orientations whose coefficients are the same values (a transpose moves them, it flips no sign), so the
+ * same median: orig and flipplus1; rot90 and flipy; rot180 and flipminus1; rot270 and flipx. Four sorts
+ * instead of eight for every dihedral hash.
+ */
+const SAME_MEDIAN_AS = [-1, -1, -1, -1, 3, 1, 0, 2];
+
 /**
  * Sign flips and transposes of the 16×16 DCT that give the hash of each rotation/flip without
  * re-hashing (reference pdqDihedralHash256esFromFloatLuma). Index 0 of the DCT is frequency 1, so an
@@ -186,9 +196,11 @@ export function pdqDihedralFromLuma(
   }
   const quality = coefficientsFromLuma(luma, width, height, scratch, false);
   const hashes: Hash256[] = [];
+  const medians: number[] = [];
   for (let t = 0; t < 8; t++) {
     transformCoefficients(scratch.dct16x16, t, scratch.transformed);
-    hashes.push(bitsFromCoefficients(scratch.transformed, scratch.sorted));
+    medians[t] = SAME_MEDIAN_AS[t] >= 0 ? medians[SAME_MEDIAN_AS[t]] : medianOf(scratch.transformed, scratch.sorted);
+    hashes.push(bitsFromCoefficients(scratch.transformed, scratch.sorted, medians[t]));
   }
   return { hashes, quality };
 }

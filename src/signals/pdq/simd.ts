@@ -110,6 +110,13 @@ class SimdPdq {
   private i32 = new Int32Array(0);
   private layout: Layout | undefined;
   private inputView: Float32Array | undefined;
+  /**
+   * Byte ranges that hold integers or raw bytes (descriptors, staged pixels, column tables). Read as
+   * floats by a later layout's buffers they could be subnormal (slow on x86), so a new layout zeroes
+   * where its buffers cover them: a few kB, not the megabytes of the whole buffers each time the views
+   * of a picture change the size hashed.
+   */
+  private dirty: [number, number][] = [];
 
   constructor(module: object, wa: WasmApi) {
     this.k = new wa.Instance(module, {}).exports as unknown as Kernels;
@@ -154,10 +161,12 @@ class SimdPdq {
     const end = bufB + bufBytes;
     this.layout = undefined;
     if (!this.reserve(end)) return undefined;
-    // Zero the zero row, and the image buffers: their padding is never cleared by the kernels, and bytes
-    // or integers left there by an earlier layout could read as subnormal floats (slow on x86).
+    // Zero the zero row, and whatever non-float bytes an earlier layout left in the image buffers: their
+    // padding is never cleared by the kernels, and bytes or integers read as floats can be subnormal (slow
+    // on x86). Floats left there are harmless: padding lanes are filtered, but no real output reads them.
     this.f32.fill(0, zero / 4, desc / 4);
-    this.f32.fill(0, input / 4, end / 4);
+    this.clean(input, end);
+    this.markDirty(desc, desc + descBytes);
 
     const sweeps: [number, number][] = [];
     let at = desc;
@@ -206,6 +215,29 @@ class SimdPdq {
     return this.layout;
   }
 
+  private markDirty(start: number, end: number): void {
+    if (this.dirty.some(([s, e]) => s <= start && end <= e)) return;
+    this.dirty.push([start, end]);
+    if (this.dirty.length > 16) this.dirty = [[Math.min(...this.dirty.map((r) => r[0])), Math.max(...this.dirty.map((r) => r[1]))]];
+  }
+
+  /** Zeroes the non-float bytes inside [start, end) (both multiples of 4). */
+  private clean(start: number, end: number): void {
+    const left: [number, number][] = [];
+    for (const [s, e] of this.dirty) {
+      const lo = Math.max(s, start);
+      const hi = Math.min(e, end);
+      if (lo >= hi) {
+        left.push([s, e]);
+        continue;
+      }
+      this.f32.fill(0, Math.floor(lo / 4), Math.ceil(hi / 4));
+      if (s < lo) left.push([s, lo]);
+      if (hi < e) left.push([hi, e]);
+    }
+    this.dirty = left;
+  }
+
   /** Grows memory to at least `end` bytes; false when it cannot. */
   private reserve(end: number): boolean {
     const have = this.k.memory.buffer.byteLength;
@@ -236,6 +268,7 @@ class SimdPdq {
     const colTab = align64(staging + chunk * rowBytes + 16);
     const n4 = (cols + 3) >> 2;
     if (!this.reserve(colTab + n4 * 16)) return false;
+    this.markDirty(staging, colTab + n4 * 16);
     for (let x = 0; x < n4 * 4; x++) this.i32[colTab / 4 + x] = x < cols ? Math.floor((x * width) / cols) * channels : 0;
     const u8 = new Uint8Array(this.k.memory.buffer);
     for (let y0 = 0; y0 < rows; y0 += chunk) {
@@ -250,6 +283,44 @@ class SimdPdq {
       }
       // Writes whole groups of 4: up to 3 floats spill into the next row (rewritten next) or the padding.
       this.k.luma(staging, rowBytes, n, colTab, n4, l.input + y0 * cols * 4, cols * 4, channels <= 2 ? 1 : 0);
+    }
+    return true;
+  }
+
+  /**
+   * Luma of the pixels at row `srcRows[y]` and byte offset `colBytes[x]` within it (any nearest-neighbour
+   * remap of a box), written into input(rows, cols) with its top-left corner at (x0, y0): the derived views
+   * of a picture take their luma straight from the decoded pixels, without a crop or sample copy. Only the
+   * span of each source row that the columns reach is staged. The caller keeps the region inside the layout.
+   */
+  lumaGather(pixels: PixelBuffer, srcRows: Int32Array, colBytes: Int32Array, rows: number, cols: number, x0 = 0, y0 = 0): boolean {
+    const l = this.prepare(rows, cols);
+    if (!l || colBytes.length === 0) return l !== undefined;
+    const { data, width, channels } = pixels;
+    let min = colBytes[0];
+    let max = colBytes[0];
+    for (let x = 1; x < colBytes.length; x++) {
+      min = Math.min(min, colBytes[x]);
+      max = Math.max(max, colBytes[x]);
+    }
+    const span = max - min + channels;
+    const rowBytes = width * channels;
+    const chunk = Math.max(1, Math.min(srcRows.length, Math.floor(STAGING_BYTES / span)));
+    const staging = l.end;
+    const colTab = align64(staging + chunk * span + 16);
+    const n4 = (colBytes.length + 3) >> 2;
+    if (!this.reserve(colTab + n4 * 16)) return false;
+    this.markDirty(staging, colTab + n4 * 16);
+    for (let x = 0; x < n4 * 4; x++) this.i32[colTab / 4 + x] = x < colBytes.length ? colBytes[x] - min : 0;
+    const u8 = new Uint8Array(this.k.memory.buffer);
+    for (let r0 = 0; r0 < srcRows.length; r0 += chunk) {
+      const n = Math.min(chunk, srcRows.length - r0);
+      for (let i = 0; i < n; i++) {
+        const s = srcRows[r0 + i] * rowBytes + min;
+        u8.set(data.subarray(s, s + span), staging + i * span);
+      }
+      // Groups of 4 may spill up to 3 floats past the row: into the next row, or the padding.
+      this.k.luma(staging, span, n, colTab, n4, l.input + ((y0 + r0) * cols + x0) * 4, cols * 4, channels <= 2 ? 1 : 0);
     }
     return true;
   }
