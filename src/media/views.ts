@@ -224,6 +224,70 @@ export function cropPixels(pixels: PixelBuffer, box: Box, sampleTo?: number): Pi
   return { data: out, width: box.width, height: box.height, channels };
 }
 
+/** The padding of a picture and the colour to repaint it with (see `flattenPixels`). */
+export interface Repaint {
+  background: 0 | 255;
+  /** Opaque pictures: what lies outside this box is the padding. */
+  content?: Box;
+}
+
+/**
+ * A transparent picture is listed with whatever colour its tool stored under the transparency, and the
+ * reference hashes that colour; encoders rewrite it (lossless WebP zeroes it) and copies get flattened
+ * onto white or black. Of the two canonical colours the copy as stored gives one; this says how to get
+ * the other: transparency over black-ish stored colour → white, over white → black; an opaque picture
+ * whose outer frame (`outer`, from findContentFrames) is black or white on all four sides, a flattened
+ * sticker, → that frame in the other colour. Undefined when neither applies.
+ */
+export function paddingToRepaint(pixels: PixelBuffer, alpha?: Uint8Array, outer?: Box, alphaThreshold = 8): Repaint | undefined {
+  const { width, height, channels, data } = pixels;
+  const light = (p: number) => data[p * channels] >= 232 && (channels < 3 || (data[p * channels + 1] >= 232 && data[p * channels + 2] >= 232));
+  const dark = (p: number) => data[p * channels] <= 24 && (channels < 3 || (data[p * channels + 1] <= 24 && data[p * channels + 2] <= 24));
+  if (alpha) {
+    let hidden = -1;
+    let translucent = false;
+    for (let p = 0; p < alpha.length; p++) {
+      if (alpha[p] === 255) continue;
+      translucent = true;
+      if (alpha[p] <= alphaThreshold) {
+        hidden = p;
+        break;
+      }
+    }
+    if (translucent) return { background: hidden >= 0 && light(hidden) ? 0 : 255 };
+  }
+  if (!outer || outer.x === 0 || outer.y === 0 || outer.x + outer.width === width || outer.y + outer.height === height) return undefined;
+  const corners = [0, width - 1, (height - 1) * width, height * width - 1];
+  if (corners.every(dark)) return { background: 255, content: outer };
+  if (corners.every(light)) return { background: 0, content: outer };
+  return undefined;
+}
+
+/**
+ * The picture composited over `background` (alpha), with everything outside `content` painted that colour.
+ * With `sampleTo`, a picture with a side over it comes out sampled to sampleTo × sampleTo by the reference's
+ * nearest-neighbour rule first (the pixels the hasher would take), without a full-size copy.
+ */
+export function flattenPixels(pixels: PixelBuffer, repaint: Repaint, alpha?: Uint8Array, sampleTo?: number): PixelBuffer {
+  const { width, height, channels, data } = pixels;
+  const { background, content } = repaint;
+  const sample = sampleTo !== undefined && (width > sampleTo || height > sampleTo);
+  const outW = sample ? sampleTo : width;
+  const outH = sample ? sampleTo : height;
+  const out = new Uint8Array(outW * outH * channels);
+  for (let y = 0, d = 0; y < outH; y++) {
+    const Y = sample ? Math.floor((y * height) / outH) : y;
+    const rowIn = !content || (Y >= content.y && Y < content.y + content.height);
+    for (let x = 0; x < outW; x++, d += channels) {
+      const X = sample ? Math.floor((x * width) / outW) : x;
+      const p = Y * width + X;
+      const a = !rowIn || (content && (X < content.x || X >= content.x + content.width)) ? 0 : alpha ? alpha[p] : 255;
+      for (let k = 0; k < channels; k++) out[d + k] = a === 255 ? data[p * channels + k] : Math.round((data[p * channels + k] * a + background * (255 - a)) / 255);
+    }
+  }
+  return { data: out, width: outW, height: outH, channels };
+}
+
 /** Per output sample: the first input index, and `taps` normalised tent weights from there (zero-padded). */
 function tentWeights(inSize: number, outSize: number): { start: Int32Array; weights: Float32Array; taps: number } {
   const scale = inSize / outSize;
