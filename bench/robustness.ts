@@ -9,7 +9,8 @@
  * suite, zero false matches, the closest unrelated picture ≥ 2× the threshold.
  *
  * `--held-out` also runs edits and originals added to check that the views generalise (other crop ratios,
- * scales and codecs; originals of other sizes), reported apart from the target. `--verbose` lists misses.
+ * scales and codecs; originals of other sizes), reported apart from the target. `--verbose` lists misses;
+ * `--edits REGEX` runs only the edits whose name matches.
  */
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -169,6 +170,9 @@ const FOREIGN_LIST = ['reg-test-input/haystack.txt', 'reg-test-input/needles.txt
   .map(hash256FromHex);
 
 const verbose = process.argv.includes('--verbose');
+// `--edits REGEX`: only the edits whose name matches (to rerun a few rows; the whole-suite score then covers only those).
+const editFilter = process.argv.includes('--edits') ? new RegExp(process.argv[process.argv.indexOf('--edits') + 1]) : undefined;
+const only = (edits: [string, Transform][]) => (editFilter ? edits.filter(([name]) => editFilter.test(name)) : edits);
 // `--precision strict|default|loose`: the matcher's settings (match-policy.ts); default 'default'.
 const precisionArg = (process.argv.includes('--precision') ? process.argv[process.argv.indexOf('--precision') + 1] : 'default') as MatchPrecision;
 // `--dump FILE`: every query hash of every copy with its distance to its own picture's hash (view, orientation,
@@ -323,7 +327,7 @@ function summary(t: Totals, unrelated: number): void {
 async function main(): Promise<void> {
   console.log(`bench:robustness · ${environment()} · ${TRANSFORMS.length} edits of benign pictures`);
   const pictures = new Map<string, Buffer>([...BASES.map((b) => [b, readFileSync(join(PDQ, b))] as const), ...VIDEO_STILLS.map((v) => [`still of ${v}`, videoStill(v)] as const)]);
-  const t = await evaluate('edit', pictures, TRANSFORMS, UNRELATED);
+  const t = await evaluate('edit', pictures, only(TRANSFORMS), UNRELATED);
   console.log(`pictures: ${t.pictures}`);
   const pct = (n: number) => `${fmt((n / t.copies) * 100)} %`;
   console.log(`overall recall: reference ${pct(t.reference)} · reference + dihedral ${pct(t.dihedral)} · Vigil ${pct(t.vigil)} (target ≥ 90 %; ${fmt(t.vigil / Math.max(1, t.reference), 2)}× the reference)`);
@@ -331,10 +335,10 @@ async function main(): Promise<void> {
   summary(t, UNRELATED.length);
 
   console.log('\ncombined edits');
-  const c = await evaluate('combined edit', pictures, COMBINED_TRANSFORMS, []);
+  const c = await evaluate('combined edit', pictures, only(COMBINED_TRANSFORMS), []);
   console.log('\ntransparent originals (the pictures as 512 px stickers storing white under transparency), re-encoded and edited');
   const stickers = new Map(await Promise.all([...pictures].map(async ([base, bytes]) => [`${base} (sticker)`, await stickerOriginal(bytes)] as const)));
-  const s = await evaluate('transparent original, edit', stickers, TRANSPARENT_TRANSFORMS, UNRELATED);
+  const s = await evaluate('transparent original, edit', stickers, only(TRANSPARENT_TRANSFORMS), UNRELATED);
   const combined = { copies: c.copies + s.copies, reference: c.reference + s.reference, dihedral: c.dihedral + s.dihedral, vigil: c.vigil + s.vigil };
   const pc = (n: number) => `${fmt((n / combined.copies) * 100)} %`;
   console.log(`\ncombined recall: reference ${pc(combined.reference)} · reference + dihedral ${pc(combined.dihedral)} · Vigil ${pc(combined.vigil)} of ${combined.copies}`);
