@@ -9,7 +9,8 @@
  * suite, zero false matches, the closest unrelated picture ≥ 2× the threshold.
  *
  * `--held-out` also runs edits and originals added to check that the views generalise (other crop ratios,
- * scales and codecs; originals of other sizes), reported apart from the target. `--verbose` lists misses.
+ * scales and codecs; originals of other sizes), reported apart from the target. `--verbose` lists misses;
+ * `--edits REGEX` runs only the edits whose name matches.
  */
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -169,6 +170,9 @@ const FOREIGN_LIST = ['reg-test-input/haystack.txt', 'reg-test-input/needles.txt
   .map(hash256FromHex);
 
 const verbose = process.argv.includes('--verbose');
+// `--edits REGEX`: only the edits whose name matches (to rerun a few rows; the whole-suite score then covers only those).
+const editFilter = process.argv.includes('--edits') ? new RegExp(process.argv[process.argv.indexOf('--edits') + 1]) : undefined;
+const only = (edits: [string, Transform][]) => (editFilter ? edits.filter(([name]) => editFilter.test(name)) : edits);
 // `--precision strict|default|loose`: the matcher's settings (match-policy.ts); default 'default'.
 const precisionArg = (process.argv.includes('--precision') ? process.argv[process.argv.indexOf('--precision') + 1] : 'default') as MatchPrecision;
 // `--dump FILE`: every query hash of every copy with its distance to its own picture's hash (view, orientation,
@@ -195,6 +199,8 @@ interface Totals {
   /** Closest any query hash came to a hash of the foreign list, and how many query hashes were compared. */
   foreign: { distance: number; what: string; hashes: number };
   views: Map<string, number>;
+  /** Derived views hashed (each with its dihedrals), over all copies. */
+  viewsHashed: number;
   /** CPU ms spent hashing: the picture and its dihedrals only, and with every view. */
   plainMs: number;
   viewsMs: number;
@@ -238,7 +244,7 @@ async function evaluate(label: string, pictures: Map<string, Buffer>, transforms
     ...(r.quality! >= 50 ? hashesOf(r) : []),
     ...(r.views ?? []).filter((v) => v.quality >= 50).flatMap((v) => [v.pdq, ...DIHEDRAL_NAMES.slice(1).map((n) => v.dihedral![n]!)]),
   ];
-  const t: Totals = { copies: 0, reference: 0, dihedral: 0, vigil: 0, largeCopies: 0, largeVigil: 0, falseMatches: 0, unrelatedMatches: 0, margin: { distance: 257, what: '' }, unrelatedMargin: { distance: 257, what: '' }, foreign: { distance: 257, what: '', hashes: 0 }, views: new Map(), plainMs: 0, viewsMs: 0 };
+  const t: Totals = { copies: 0, reference: 0, dihedral: 0, vigil: 0, largeCopies: 0, largeVigil: 0, falseMatches: 0, unrelatedMatches: 0, margin: { distance: 257, what: '' }, unrelatedMargin: { distance: 257, what: '' }, foreign: { distance: 257, what: '', hashes: 0 }, views: new Map(), viewsHashed: 0, plainMs: 0, viewsMs: 0 };
   console.log(`${label.padEnd(42)} reference  +dihedral  Vigil (views + dihedral)`);
   for (const [name, transform] of transforms) {
     const row = { reference: 0, dihedral: 0, vigil: 0 };
@@ -251,6 +257,7 @@ async function evaluate(label: string, pictures: Map<string, Buffer>, transforms
       since = process.cpuUsage();
       const r = await hashImageBytes(copy, { path: `${base} (${name})` }, { views: true });
       t.viewsMs += cpuMs(since);
+      t.viewsHashed += r.views?.length ?? 0;
       // The reference columns apply the same quality gate as the matcher (python-threatexchange: < 50 is not matched).
       const usable = r.quality! >= 50;
       const plain = nearest([r.pdq!]);
@@ -314,13 +321,13 @@ function summary(t: Totals, unrelated: number): void {
   console.log(`  and of the copies' ${t.foreign.hashes} query hashes to ${FOREIGN_LIST.length} hashes of other pictures (ThreatExchange haystack + needles): ${t.foreign.distance} (${t.foreign.what})`);
   const views = [...t.views].sort((a, b) => b[1] - a[1]).map(([v, n]) => `${v} ${n}`).join(', ');
   console.log(`matched through (view of the closest match, orientation if not as stored): ${views}; ${t.vigil} copies found (${pct(t.vigil)})`);
-  console.log(`hashing CPU per copy: ${fmt(t.plainMs / t.copies)} ms picture + dihedrals, ${fmt(t.viewsMs / t.copies)} ms with every view (${fmt(t.viewsMs / Math.max(1e-9, t.plainMs), 2)}×; decoding included, sharp's threads counted)`);
+  console.log(`hashing CPU per copy: ${fmt(t.plainMs / t.copies)} ms picture + dihedrals, ${fmt(t.viewsMs / t.copies)} ms with every view (${fmt(t.viewsMs / Math.max(1e-9, t.plainMs), 2)}×; decoding included, sharp's threads counted); ${fmt(t.viewsHashed / t.copies, 2)} views per copy`);
 }
 
 async function main(): Promise<void> {
   console.log(`bench:robustness · ${environment()} · ${TRANSFORMS.length} edits of benign pictures`);
   const pictures = new Map<string, Buffer>([...BASES.map((b) => [b, readFileSync(join(PDQ, b))] as const), ...VIDEO_STILLS.map((v) => [`still of ${v}`, videoStill(v)] as const)]);
-  const t = await evaluate('edit', pictures, TRANSFORMS, UNRELATED);
+  const t = await evaluate('edit', pictures, only(TRANSFORMS), UNRELATED);
   console.log(`pictures: ${t.pictures}`);
   const pct = (n: number) => `${fmt((n / t.copies) * 100)} %`;
   console.log(`overall recall: reference ${pct(t.reference)} · reference + dihedral ${pct(t.dihedral)} · Vigil ${pct(t.vigil)} (target ≥ 90 %; ${fmt(t.vigil / Math.max(1, t.reference), 2)}× the reference)`);
@@ -328,10 +335,10 @@ async function main(): Promise<void> {
   summary(t, UNRELATED.length);
 
   console.log('\ncombined edits');
-  const c = await evaluate('combined edit', pictures, COMBINED_TRANSFORMS, []);
+  const c = await evaluate('combined edit', pictures, only(COMBINED_TRANSFORMS), []);
   console.log('\ntransparent originals (the pictures as 512 px stickers storing white under transparency), re-encoded and edited');
   const stickers = new Map(await Promise.all([...pictures].map(async ([base, bytes]) => [`${base} (sticker)`, await stickerOriginal(bytes)] as const)));
-  const s = await evaluate('transparent original, edit', stickers, TRANSPARENT_TRANSFORMS, UNRELATED);
+  const s = await evaluate('transparent original, edit', stickers, only(TRANSPARENT_TRANSFORMS), UNRELATED);
   const combined = { copies: c.copies + s.copies, reference: c.reference + s.reference, dihedral: c.dihedral + s.dihedral, vigil: c.vigil + s.vigil };
   const pc = (n: number) => `${fmt((n / combined.copies) * 100)} %`;
   console.log(`\ncombined recall: reference ${pc(combined.reference)} · reference + dihedral ${pc(combined.dihedral)} · Vigil ${pc(combined.vigil)} of ${combined.copies}`);

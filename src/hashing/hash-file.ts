@@ -12,7 +12,7 @@ import { digestsOf, digestsOfFile, type FileDigests } from '../media/digests.js'
 import { hash256ToHex } from '../signals/pdq/hash256.js';
 import { DIHEDRAL_NAMES, pdqDihedralFromLuma, pdqDihedralFromPixels, pdqFromLuma, pdqFromPixels, PdqScratch, PDQ_REFERENCE_MAX_DIMENSION, type DihedralName } from '../signals/pdq/pdq.js';
 import type { PixelBuffer } from '../signals/pdq/luma.js';
-import { cropPixels, extendedSize, extendLuma, fillExtension, findContentFrames, orientPixels, resampleLuma, type Box } from '../media/views.js';
+import { cropPixels, extendedSize, extendLuma, fillExtension, findContentFrames, flattenPixels, orientPixels, paddingToRepaint, resampleLuma, type Box } from '../media/views.js';
 import { lumaDimensions, lumaFromPixels } from '../signals/pdq/luma.js';
 import { simdPdq } from '../signals/pdq/simd.js';
 import { mayBeImage, sniffMedia, type MediaKind } from '../media/sniff.js';
@@ -58,8 +58,11 @@ export interface HashOptions {
  *   reference barely low-passes, so a rescaled copy only matches when brought back to that size).
  * - rescaled-64: the content resampled to the 64×64 grid PDQ takes its DCT of, with a proper low-pass
  *   (unlike the reference's nearest-neighbour resize and short box blur, symmetric under rotation and flips).
+ * - flattened: a transparent picture composited over white (black when it stores white under transparency), or
+ *   an opaque one's black (white) frame on all four sides painted white (black): a sticker listed with the other
+ *   canonical colour under its transparency (media/views.ts paddingToRepaint).
  */
-export type ViewName = 'trimmed' | 'trimmed-outer' | 'trimmed-rows' | 'trimmed-columns' | 'oriented' | 'uncropped' | 'uncropped-2.5' | 'uncropped-7.5' | 'uncropped-framed' | 'rescaled-256' | 'rescaled-64';
+export type ViewName = 'trimmed' | 'trimmed-outer' | 'trimmed-rows' | 'trimmed-columns' | 'oriented' | 'uncropped' | 'uncropped-2.5' | 'uncropped-7.5' | 'uncropped-framed' | 'rescaled-256' | 'rescaled-64' | 'flattened';
 
 export interface ViewHashes {
   view: ViewName;
@@ -420,6 +423,8 @@ function hashViews(image: DecodedImage, referenceResize: boolean, orient: boolea
     views.push({ view: 'trimmed-rows', box: partial[0], ...work.crop(image, partial[0], sample, referenceResize) });
     views.push({ view: 'trimmed-columns', box: partial[1], ...work.crop(image, partial[1], sample, referenceResize) });
   }
+  const repaint = paddingToRepaint(image, image.alpha, boxes[0]);
+  if (repaint) views.push({ view: 'flattened', ...pdqOf(flattenPixels(image, repaint, image.alpha, sample), true, referenceResize) });
   if (orient && image.orientation !== undefined && image.orientation > 1 && image.orientation <= 8) {
     views.push({ view: 'oriented', ...pdqOf(orientPixels(image, image.orientation, sample), true, referenceResize) });
   }

@@ -4,7 +4,7 @@ import sharp from 'sharp';
 import { syntheticRgb } from '../../test/helpers/images.js';
 import { decodeImage } from './image-decode.js';
 import { lumaFromPixels } from '../signals/pdq/luma.js';
-import { cropPixels, extendLuma, findContentBox, findContentBoxes, findContentFrames, orientPixels, resampleLuma } from './views.js';
+import { cropPixels, extendLuma, findContentBox, findContentBoxes, findContentFrames, flattenPixels, orientPixels, paddingToRepaint, resampleLuma } from './views.js';
 
 const W = 120;
 const H = 80;
@@ -61,6 +61,115 @@ test('a flat area of the picture on one edge is not a border; a plain picture ha
   const oneSided = await decodeImage(await picture().extend({ top: 25, background: '#000' }).png().toBuffer());
   assert.equal(findContentBox(oneSided), undefined);
   assert.equal(findContentBox(await decodeImage(await picture().png().toBuffer())), undefined);
+});
+
+/** `inner` (RGB) centred in `pad` pixels of `colour` on each side given. */
+function padRgb(inner: Uint8Array, w: number, h: number, pad: { top: number; bottom: number; left: number; right: number }, colour: number[]) {
+  const ow = w + pad.left + pad.right;
+  const oh = h + pad.top + pad.bottom;
+  const out = new Uint8Array(ow * oh * 3);
+  for (let p = 0; p < ow * oh; p++) out.set(colour, p * 3);
+  for (let y = 0; y < h; y++) out.set(inner.subarray(y * w * 3, (y + 1) * w * 3), ((y + pad.top) * ow + pad.left) * 3);
+  return { data: out, width: ow, height: oh };
+}
+
+/**
+ * What a chroma-subsampled JPEG does to colour, without the codec: chroma averaged over sx × sy blocks, then
+ * brought back to full size by linear interpolation between block centres (libjpeg's "fancy" upsampling).
+ */
+function smearChroma(rgb: Uint8Array, w: number, h: number, sx: number, sy: number): Uint8Array {
+  const bw = Math.ceil(w / sx);
+  const bh = Math.ceil(h / sy);
+  const cb = new Float64Array(bw * bh);
+  const cr = new Float64Array(bw * bh);
+  const n = new Float64Array(bw * bh);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+    const [r, g, b] = rgb.subarray((y * w + x) * 3, (y * w + x) * 3 + 3);
+    const k = Math.floor(y / sy) * bw + Math.floor(x / sx);
+    cb[k] += -0.168736 * r - 0.331264 * g + 0.5 * b;
+    cr[k] += 0.5 * r - 0.418688 * g - 0.081312 * b;
+    n[k]++;
+  }
+  const at = (plane: Float64Array, u: number, v: number) => plane[v * bw + u] / n[v * bw + u];
+  const lerp = (plane: Float64Array, x: number, y: number) => {
+    const fu = Math.min(bw - 1, Math.max(0, (x - (sx - 1) / 2) / sx));
+    const fv = Math.min(bh - 1, Math.max(0, (y - (sy - 1) / 2) / sy));
+    const u = Math.floor(fu);
+    const v = Math.floor(fv);
+    const u1 = Math.min(bw - 1, u + 1);
+    const v1 = Math.min(bh - 1, v + 1);
+    const top = at(plane, u, v) * (1 - (fu - u)) + at(plane, u1, v) * (fu - u);
+    const bottom = at(plane, u, v1) * (1 - (fu - u)) + at(plane, u1, v1) * (fu - u);
+    return top * (1 - (fv - v)) + bottom * (fv - v);
+  };
+  const out = new Uint8Array(rgb.length);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+    const i = (y * w + x) * 3;
+    const luma = 0.299 * rgb[i] + 0.587 * rgb[i + 1] + 0.114 * rgb[i + 2];
+    const b = lerp(cb, x, y);
+    const r = lerp(cr, x, y);
+    out[i] = Math.round(Math.min(255, Math.max(0, luma + 1.402 * r)));
+    out[i + 1] = Math.round(Math.min(255, Math.max(0, luma - 0.344136 * b - 0.714136 * r)));
+    out[i + 2] = Math.round(Math.min(255, Math.max(0, luma + 1.772 * b)));
+  }
+  return out;
+}
+
+test('letterbox bars inside a coloured frame are peeled through chroma-subsampling smear (4:2:0, 4:2:2)', () => {
+  // A gradient picture, black letterbox bars, a red frame of odd width (the chroma block straddles the edge).
+  const boxed = padRgb(syntheticRgb(W, H, 4), W, H, { top: 13, bottom: 13, left: 0, right: 0 }, [0, 0, 0]);
+  const framed = padRgb(boxed.data, boxed.width, boxed.height, { top: 7, bottom: 7, left: 7, right: 7 }, [200, 40, 60]);
+  for (const [sx, sy] of [[2, 2], [2, 1]]) {
+    const pixels = { data: smearChroma(framed.data, framed.width, framed.height, sx, sy), width: framed.width, height: framed.height, channels: 3 as const };
+    // One frame (the picture with its bars), then the picture: the band where red meets black is neither a frame of its own nor kept.
+    assert.deepEqual(findContentBoxes(pixels), [{ x: 7, y: 7, width: W, height: H + 26 }, { x: 7, y: 20, width: W, height: H }], `${sx}×${sy}`);
+  }
+});
+
+test('through a real 4:2:0 JPEG too: frame and bars peeled to the picture', async () => {
+  const boxed = padRgb(syntheticRgb(W, H, 4), W, H, { top: 13, bottom: 13, left: 0, right: 0 }, [0, 0, 0]);
+  const framed = padRgb(boxed.data, boxed.width, boxed.height, { top: 9, bottom: 9, left: 9, right: 9 }, [30, 90, 220]);
+  const jpeg = await sharp(framed.data, { raw: { width: framed.width, height: framed.height, channels: 3 } }).jpeg({ quality: 92, chromaSubsampling: '4:2:0' }).toBuffer();
+  assert.deepEqual(findContentBox(await decodeImage(jpeg)), { x: 9, y: 22, width: W, height: H });
+});
+
+test('a band of changing colour inside the picture, on one edge only, is still content', () => {
+  // A flat top edge that shades into the picture: one-sided, so never a border, smear or not.
+  const inner = syntheticRgb(W, H, 4);
+  const shaded = padRgb(inner, W, H, { top: 3, bottom: 0, left: 0, right: 0 }, [90, 90, 90]);
+  const pixels = { data: smearChroma(shaded.data, shaded.width, shaded.height, 2, 2), width: shaded.width, height: shaded.height, channels: 3 as const };
+  assert.equal(findContentBox(pixels), undefined);
+});
+
+test('padding to repaint: transparency over black → white, over white → black; a flattened sticker\'s frame', () => {
+  const w = 6;
+  const h = 4;
+  const rgb = (v: number) => ({ data: new Uint8Array(w * h * 3).fill(v), width: w, height: h, channels: 3 as const });
+  const alpha = new Uint8Array(w * h).fill(255);
+  alpha[0] = 0;
+  alpha[1] = 128;
+  assert.deepEqual(paddingToRepaint(rgb(0), alpha), { background: 255 });
+  assert.deepEqual(paddingToRepaint(rgb(255), alpha), { background: 0 });
+  assert.equal(paddingToRepaint(rgb(0), new Uint8Array(w * h).fill(255)), undefined, 'opaque alpha');
+  const inner = { x: 1, y: 1, width: 4, height: 2 };
+  assert.deepEqual(paddingToRepaint(rgb(3), undefined, inner), { background: 255, content: inner });
+  assert.deepEqual(paddingToRepaint(rgb(250), undefined, inner), { background: 0, content: inner });
+  assert.equal(paddingToRepaint(rgb(128), undefined, inner), undefined, 'a grey frame is not a flattened sticker');
+  assert.equal(paddingToRepaint(rgb(0), undefined, { x: 0, y: 1, width: 6, height: 2 }), undefined, 'letterbox bars are not a sticker canvas');
+  // Composited over the colour; outside the content, painted.
+  const flat = flattenPixels(rgb(100), { background: 255 }, alpha);
+  assert.deepEqual(Array.from(flat.data.subarray(0, 9)), [255, 255, 255, 177, 177, 177, 100, 100, 100]);
+  const painted = flattenPixels(rgb(100), { background: 0, content: inner });
+  assert.deepEqual(Array.from(painted.data.filter((_, i) => i % 3 === 0)), [0, 0, 0, 0, 0, 0, 0, 100, 100, 100, 100, 0, 0, 100, 100, 100, 100, 0, 0, 0, 0, 0, 0, 0]);
+});
+
+test('flattening sampled to the reference size equals flattening in full, then the reference resize', () => {
+  const big = { data: Uint8Array.from({ length: 700 * 530 * 3 }, (_, i) => (i * 7919) % 251), width: 700, height: 530, channels: 3 as const };
+  const alpha = Uint8Array.from({ length: 700 * 530 }, (_, i) => (i * 31) % 256);
+  const sampled = flattenPixels(big, { background: 255 }, alpha, 512);
+  assert.deepEqual([sampled.width, sampled.height], [512, 512]);
+  const full = lumaFromPixels(flattenPixels(big, { background: 255 }, alpha), undefined, 512);
+  assert.ok(Buffer.from(lumaFromPixels(sampled).buffer).equals(Buffer.from(full.buffer)));
 });
 
 test('EXIF orientations 2..8 match what sharp shows for them', async () => {

@@ -29,6 +29,11 @@ export interface TrimOptions {
   maxPasses?: number;
 }
 
+/** JFIF's RGB → Y, Cb, Cr (chroma centred on 0). */
+function ycc(r: number, g: number, b: number): [number, number, number] {
+  return [0.299 * r + 0.587 * g + 0.114 * b, -0.168736 * r - 0.331264 * g + 0.5 * b, 0.5 * r - 0.418688 * g - 0.081312 * b];
+}
+
 function colourAt(p: PixelBuffer, x: number, y: number): number[] {
   const i = (y * p.width + x) * p.channels;
   return p.channels === 1 ? [p.data[i]] : [p.data[i], p.data[i + 1], p.data[i + 2]];
@@ -63,6 +68,9 @@ export interface ContentFrames {
   partial: Box[];
 }
 
+/** Lines per side a peel may take and still be the band between two frames rather than a frame. */
+const BAND = 3;
+
 export function findContentFrames(pixels: PixelBuffer, alpha?: Uint8Array, options: TrimOptions = {}): ContentFrames {
   const found: Box[] = [];
   let partial: Box[] = [];
@@ -78,13 +86,25 @@ export function findContentFrames(pixels: PixelBuffer, alpha?: Uint8Array, optio
       [box.x, box.y + box.height - 1],
       [box.x + box.width - 1, box.y + box.height - 1],
     ];
-    const corners = cornerPoints.map(([x, y]) => colourAt(pixels, x, y));
+    // Each corner's colour is the median of its first three pixels along the diagonal: where an inner frame
+    // meets an outer one, the corner pixel itself is the smeared mix of both.
+    const inward = Math.min(2, Math.floor((Math.min(box.width, box.height) - 1) / 2));
+    const corners = cornerPoints.map(([x, y]) => {
+      const dx = x === box.x ? 1 : -1;
+      const dy = y === box.y ? 1 : -1;
+      const samples = [0, Math.min(1, inward), inward].map((k) => colourAt(pixels, x + k * dx, y + k * dy));
+      return samples[0].map((_, c) => samples.map((v) => v[c]).sort((a, b) => a - b)[1]);
+    });
     const close = (a: number[], b: number[]) => a.every((v, i) => Math.abs(v - b[i]) <= tolerance);
     const reference = corners.reduce((best, c) => (corners.filter((o) => close(o, c)).length > corners.filter((o) => close(o, best)).length ? c : best), corners[0]);
     // Transparent padding is peeled on alpha alone: the colour stored under it is arbitrary (often black),
     // and must not eat the picture's own dark bars, which the next pass peels as a frame of their own.
     const transparentCorner = alpha !== undefined && cornerPoints.some(([x, y]) => alpha[y * width + x] <= alphaThreshold);
-    const [r0, g0, b0] = reference;
+    // Deviation is measured as JPEG stores colour (Y, Cb, Cr), not in RGB: 4:2:0 and 4:2:2 JPEG keep luma
+    // sharp but smear chroma a pixel or two across a colour edge, and RGB amplifies a chroma error up to
+    // 1.8× (a red frame's smear into black bars read 31,0,0: 31 off in RGB, 16 in Cr), so the line where a
+    // coloured frame meets bars was neither frame nor bar and trimming stopped there (issue #12).
+    const [y0r, cb0, cr0] = channels >= 3 ? ycc(reference[0], reference[1], reference[2]) : [reference[0], 0, 0];
     // A line is border when all but a few specks are the border colour. The last two lines of a bar may
     // also be merely near it: JPEG rings into a bar next to busy content, and a line of the bar kept with
     // the picture shifts the whole hash grid (it matters most for small, textured pictures).
@@ -99,8 +119,16 @@ export function findContentFrames(pixels: PixelBuffer, alpha?: Uint8Array, optio
         let d = 255;
         if (!transparentCorner) {
           const i = p * channels;
-          d = Math.abs(data[i] - r0);
-          if (channels >= 3) d = Math.max(d, Math.abs(data[i + 1] - g0), Math.abs(data[i + 2] - b0));
+          if (channels >= 3) {
+            const r = data[i];
+            const g = data[i + 1];
+            const b = data[i + 2];
+            const dc = Math.max(Math.abs(-0.168736 * r - 0.331264 * g + 0.5 * b - cb0), Math.abs(0.5 * r - 0.418688 * g - 0.081312 * b - cr0));
+            // A fringe line may carry half the chroma of the colour beyond the edge (subsampled chroma).
+            d = Math.max(Math.abs(0.299 * r + 0.587 * g + 0.114 * b - y0r), fringe ? dc / 2 : dc);
+          } else {
+            d = Math.abs(data[i] - y0r);
+          }
         }
         if (d > tolerance && ++off > allowed && !fringe) return false;
         if (d > 2 * tolerance && ++far > allowed) return false;
@@ -145,19 +173,32 @@ export function findContentFrames(pixels: PixelBuffer, alpha?: Uint8Array, optio
     };
   };
   let box: Box = { x: 0, y: 0, width, height };
-  for (let pass = 0; pass < (options.maxPasses ?? 3); pass++) {
+  let band = false;
+  // Bounded: each loop peels at least one line, and bands count at most a few loops each.
+  for (let pass = 0, loops = 0; pass < (options.maxPasses ?? 3) && loops < 4 * (options.maxPasses ?? 3); loops++) {
     if (box.width < 8 || box.height < 8) break;
     const result = peel(box);
     const { next } = result;
     if (next.width < width * minKeep || next.height < height * minKeep) break;
     if (next.width === box.width && next.height === box.height) break;
+    // A peel of a few lines per side after a frame is the band where two colours meet (chroma smeared
+    // across the edge, resampling): part of the frames either side of it, not a frame of its own.
+    const thin = found.length > 0 && next.x - box.x <= BAND && next.y - box.y <= BAND && box.x + box.width - (next.x + next.width) <= BAND && box.y + box.height - (next.y + next.height) <= BAND;
     box = next;
+    if (thin) {
+      band = true;
+      continue;
+    }
+    band = false;
+    pass++;
     // A couple of pixels is resampling fringe, not a frame.
     if (width - box.width + (height - box.height) >= 4) {
       found.push(box);
       partial = result.partial;
     }
   }
+  // Nothing inside the band: the content starts after it.
+  if (band) found[found.length - 1] = box;
   return { boxes: found, partial };
 }
 
@@ -181,6 +222,70 @@ export function cropPixels(pixels: PixelBuffer, box: Box, sampleTo?: number): Pi
     out.set(pixels.data.subarray(src, src + box.width * channels), y * box.width * channels);
   }
   return { data: out, width: box.width, height: box.height, channels };
+}
+
+/** The padding of a picture and the colour to repaint it with (see `flattenPixels`). */
+export interface Repaint {
+  background: 0 | 255;
+  /** Opaque pictures: what lies outside this box is the padding. */
+  content?: Box;
+}
+
+/**
+ * A transparent picture is listed with whatever colour its tool stored under the transparency, and the
+ * reference hashes that colour; encoders rewrite it (lossless WebP zeroes it) and copies get flattened
+ * onto white or black. Of the two canonical colours the copy as stored gives one; this says how to get
+ * the other: transparency over black-ish stored colour → white, over white → black; an opaque picture
+ * whose outer frame (`outer`, from findContentFrames) is black or white on all four sides, a flattened
+ * sticker, → that frame in the other colour. Undefined when neither applies.
+ */
+export function paddingToRepaint(pixels: PixelBuffer, alpha?: Uint8Array, outer?: Box, alphaThreshold = 8): Repaint | undefined {
+  const { width, height, channels, data } = pixels;
+  const light = (p: number) => data[p * channels] >= 232 && (channels < 3 || (data[p * channels + 1] >= 232 && data[p * channels + 2] >= 232));
+  const dark = (p: number) => data[p * channels] <= 24 && (channels < 3 || (data[p * channels + 1] <= 24 && data[p * channels + 2] <= 24));
+  if (alpha) {
+    let hidden = -1;
+    let translucent = false;
+    for (let p = 0; p < alpha.length; p++) {
+      if (alpha[p] === 255) continue;
+      translucent = true;
+      if (alpha[p] <= alphaThreshold) {
+        hidden = p;
+        break;
+      }
+    }
+    if (translucent) return { background: hidden >= 0 && light(hidden) ? 0 : 255 };
+  }
+  if (!outer || outer.x === 0 || outer.y === 0 || outer.x + outer.width === width || outer.y + outer.height === height) return undefined;
+  const corners = [0, width - 1, (height - 1) * width, height * width - 1];
+  if (corners.every(dark)) return { background: 255, content: outer };
+  if (corners.every(light)) return { background: 0, content: outer };
+  return undefined;
+}
+
+/**
+ * The picture composited over `background` (alpha), with everything outside `content` painted that colour.
+ * With `sampleTo`, a picture with a side over it comes out sampled to sampleTo × sampleTo by the reference's
+ * nearest-neighbour rule first (the pixels the hasher would take), without a full-size copy.
+ */
+export function flattenPixels(pixels: PixelBuffer, repaint: Repaint, alpha?: Uint8Array, sampleTo?: number): PixelBuffer {
+  const { width, height, channels, data } = pixels;
+  const { background, content } = repaint;
+  const sample = sampleTo !== undefined && (width > sampleTo || height > sampleTo);
+  const outW = sample ? sampleTo : width;
+  const outH = sample ? sampleTo : height;
+  const out = new Uint8Array(outW * outH * channels);
+  for (let y = 0, d = 0; y < outH; y++) {
+    const Y = sample ? Math.floor((y * height) / outH) : y;
+    const rowIn = !content || (Y >= content.y && Y < content.y + content.height);
+    for (let x = 0; x < outW; x++, d += channels) {
+      const X = sample ? Math.floor((x * width) / outW) : x;
+      const p = Y * width + X;
+      const a = !rowIn || (content && (X < content.x || X >= content.x + content.width)) ? 0 : alpha ? alpha[p] : 255;
+      for (let k = 0; k < channels; k++) out[d + k] = a === 255 ? data[p * channels + k] : Math.round((data[p * channels + k] * a + background * (255 - a)) / 255);
+    }
+  }
+  return { data: out, width: outW, height: outH, channels };
 }
 
 /** Per output sample: the first input index, and `taps` normalised tent weights from there (zero-padded). */
