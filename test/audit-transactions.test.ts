@@ -294,6 +294,19 @@ function suite(engine: EngineName): void {
         changed: async (v, s) => (await v.queue.list({ queue: 'content', limit: 1000 })).some((j) => (j.payload as { meta: { contentId: string } }).meta.contentId === s.content),
         audit: (s) => [{ action: 'content.queued', subject: `content:${s.content}` }],
       },
+      {
+        // The worker stays stopped (row above): the upload is sealed, its job and entry committed together.
+        name: 'POST /v1/content/queue/upload',
+        setup: async () => ({ content: `u-${hex(4)}` }),
+        act: (s) => {
+          const form = new FormData();
+          form.set('contentId', String(s.content));
+          form.set('file', new Blob([picture]), 'benign.jpg');
+          return ok('POST', '/v1/content/queue/upload', form);
+        },
+        changed: async (v, s) => (await v.queue.list({ queue: 'content', limit: 1000 })).some((j) => (j.payload as { meta: { contentId: string } }).meta.contentId === s.content),
+        audit: (s) => [{ action: 'content.queued', subject: `content:${s.content}` }],
+      },
       // ---- HMA-compatible ----
       {
         name: 'POST /c/banks',
