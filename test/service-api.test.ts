@@ -757,8 +757,11 @@ test('exchanges: credentials, add, list, get, fetch (a list file at a local URL)
   }
 });
 
-/** Operations exercised over HTTP by their own file (with its fake NCMEC server): test/reports-api.test.ts. */
-const EXERCISED_ELSEWHERE = /^(GET|POST|PUT) \/v1\/(reports|incidents\/\{id\}\/reports|evidence\/\{id\}\/legal-hold)/;
+/**
+ * Operations exercised over HTTP by their own file: reports with its fake NCMEC server (test/reports-api.test.ts),
+ * queued file uploads with their worker (test/fleet-uploads.test.ts).
+ */
+const EXERCISED_ELSEWHERE = /^(GET|POST|PUT) \/v1\/(reports|incidents\/\{id\}\/reports|evidence\/\{id\}\/legal-hold|content\/queue\/upload$)/;
 
 test('every non-HMA operation of the spec was exercised by this file (or by its own file)', () => {
   const hma = (name: string) => {
