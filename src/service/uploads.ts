@@ -14,7 +14,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import type { FastifyRequest } from 'fastify';
+import type { MultipartFile } from '@fastify/multipart';
 import { VigilError } from '../core/errors.js';
+import { multipartError } from './http-errors.js';
 
 const PROC_FD = process.platform === 'linux' && existsSync(`/proc/${process.pid}/fd`);
 
@@ -94,4 +97,28 @@ export async function withUpload<T>(tempDir: string, source: Readable, maxBytes:
   } finally {
     await upload.remove();
   }
+}
+
+/**
+ * A multipart request's fields and its one file, saved to `tempDir` within `maxBytes` (fields, then one file).
+ * A second file or a broken body removes what was saved and throws the request's error; the caller removes the
+ * upload when done with it.
+ */
+export async function receiveUpload(request: FastifyRequest, tempDir: string, maxBytes: number): Promise<{ fields: Record<string, unknown>; upload: SavedUpload | undefined }> {
+  const fields: Record<string, unknown> = {};
+  let upload: SavedUpload | undefined;
+  try {
+    for await (const part of request.parts()) {
+      if (part.type === 'file') {
+        if (upload) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', 'Expected exactly one file');
+        upload = await saveUpload(tempDir, (part as MultipartFile).file, maxBytes);
+      } else {
+        fields[part.fieldname] = part.value;
+      }
+    }
+  } catch (err) {
+    await upload?.remove();
+    throw multipartError(err);
+  }
+  return { fields, upload };
 }

@@ -4,7 +4,6 @@
  * (contentId, SHA-256): a retry returns the same decision and never repeats an action.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { MultipartFile } from '@fastify/multipart';
 import { VigilError } from '../../core/errors.js';
 import type { SubmissionMeta } from '../../pipeline/pipeline.js';
 import type { ClientHashes } from '../../pipeline/query.js';
@@ -12,10 +11,9 @@ import { isDeviceOnly } from '../../auth/keys.js';
 import type { ContentResult } from '../../pipeline/pipeline.js';
 import { actorOf, auditActorOf } from '../auth.js';
 import type { ServiceContext } from '../context.js';
-import { multipartError } from '../http-errors.js';
 import { ERROR_RESPONSES, jsonDeeperThan, MAX_JSON_DEPTH, parseFieldJson } from '../schemas.js';
 import { requestBudget } from '../request-budget.js';
-import { saveUpload, type SavedUpload } from '../uploads.js';
+import { receiveUpload } from '../uploads.js';
 import { withVisibleMatches } from '../match-values.js';
 
 const ID = { type: 'string', minLength: 1, maxLength: 256 } as const;
@@ -74,21 +72,7 @@ export function contentRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     }
     // A device key submits hashes, never a file (docs/client.md).
     if (request.apiKey && isDeviceOnly(request.apiKey)) throw new VigilError('VIGIL_ERR_FORBIDDEN', 'A device key submits hashes (JSON), not files');
-    const fields: Record<string, unknown> = {};
-    let upload: SavedUpload | undefined;
-    try {
-      for await (const part of request.parts()) {
-        if (part.type === 'file') {
-          if (upload) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', 'Expected exactly one file');
-          upload = await saveUpload(ctx.tempDir, (part as MultipartFile).file, ctx.limits.maxUploadBytes);
-        } else {
-          fields[part.fieldname] = part.value;
-        }
-      }
-    } catch (err) {
-      await upload?.remove();
-      throw multipartError(err);
-    }
+    const { fields, upload } = await receiveUpload(request, ctx.tempDir, ctx.limits.maxUploadBytes);
     try {
       if (!upload) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', 'Expected a file part (or send JSON hashes)');
       return withVisibleMatches(request, await ctx.pipeline.submitFile(metaFrom(fields, request), upload.path, requestBudget(reply, ctx.limits.budget)));

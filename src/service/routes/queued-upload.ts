@@ -6,16 +6,14 @@
  */
 import { createReadStream } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
-import type { MultipartFile } from '@fastify/multipart';
 import { VigilError } from '../../core/errors.js';
 import { CONTENT_PRIORITY, type ContentPriority } from '../../fleet/content-jobs.js';
 import { queueUpload } from '../../fleet/upload-jobs.js';
 import { isDeviceOnly } from '../../auth/keys.js';
 import { actorOf } from '../auth.js';
 import type { ServiceContext } from '../context.js';
-import { multipartError } from '../http-errors.js';
 import { ERROR_RESPONSES, jsonDeeperThan, MAX_JSON_DEPTH, parseFieldJson } from '../schemas.js';
-import { saveUpload, type SavedUpload } from '../uploads.js';
+import { receiveUpload } from '../uploads.js';
 
 const field = (fields: Record<string, unknown>, name: string, snake: string) => fields[name] ?? fields[snake];
 const idOf = (v: unknown, name: string, required: boolean): string | undefined => {
@@ -40,21 +38,7 @@ export function queuedUploadRoutes(app: FastifyInstance, ctx: ServiceContext): v
   }, async (request, reply) => {
     if (!request.isMultipart()) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', 'Expected a multipart upload (fields, then one file)');
     if (request.apiKey && isDeviceOnly(request.apiKey)) throw new VigilError('VIGIL_ERR_FORBIDDEN', 'A device key submits hashes (JSON), not files');
-    const fields: Record<string, unknown> = {};
-    let upload: SavedUpload | undefined;
-    try {
-      for await (const part of request.parts()) {
-        if (part.type === 'file') {
-          if (upload) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', 'Expected exactly one file');
-          upload = await saveUpload(ctx.tempDir, (part as MultipartFile).file, ctx.limits.maxUploadBytes);
-        } else {
-          fields[part.fieldname] = part.value;
-        }
-      }
-    } catch (err) {
-      await upload?.remove();
-      throw multipartError(err);
-    }
+    const { fields, upload } = await receiveUpload(request, ctx.tempDir, ctx.limits.maxUploadBytes);
     try {
       if (!upload) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', 'Expected a file part');
       const contentId = idOf(field(fields, 'contentId', 'content_id'), 'contentId', true)!;
