@@ -94,7 +94,7 @@ test('a job delivered again after its decision repeats nothing and keeps the evi
   assert.deepEqual(await s.ids(), evidence);
 });
 
-test('content that cannot be read or fails its integrity check leaves no staged copy; a copy already gone is a finished job', async () => {
+test('content that cannot be read or fails its integrity check leaves no staged copy; a copy gone is finished only if it was decided', async () => {
   const s = await setUp();
   const q = await s.queue('up-broken', s.file('c.bin', Buffer.from('not a picture, and not in any bank')));
   const job = (await s.vigil.queue.get(q.jobId))!;
@@ -107,8 +107,10 @@ test('content that cannot be read or fails its integrity check leaves no staged 
   const bad = { ...job2, payload: { ...(job2.payload as object), staged: { ...(job2.payload as { staged: object }).staged, sha256: 'f'.repeat(64) } } };
   await assert.rejects(s.vigil.jobHandlers.content!(bad), (err: Error & { permanent?: boolean }) => err.permanent === true);
   assert.deepEqual(await s.ids(), []);
-  // Gone (an earlier delivery decided it unmatched and died before the job was marked done): nothing to do.
-  await s.vigil.jobHandlers.content!(job2);
+  // Gone after an earlier delivery decided it unmatched and died before the job was marked done: nothing to do.
+  await s.vigil.jobHandlers.content!(job);
+  // Gone without a decision (here: the tampered copy): a loud, permanent failure, never a silent "done".
+  await assert.rejects(s.vigil.jobHandlers.content!(job2), (err: Error & { permanent?: boolean; code?: string }) => err.permanent === true && /never checked/.test(err.message));
 });
 
 test('POST /v1/content/queue/upload: 202 with the job, the same job for a repeat; a file is required; not for device keys', async () => {

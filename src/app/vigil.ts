@@ -245,7 +245,7 @@ async function assemble(db: VigilDatabase, config: VigilConfig, options: VigilOp
   let uploadJobsDir: Promise<string> | undefined;
   const jobHandlers: Record<string, JobHandler> = {
     [WEBHOOK_QUEUE]: webhookHandler((name) => rules.freshEndpoint(name)),
-    [CONTENT_QUEUE]: contentHandler(pipeline, { db, records, evidence: openEvidence, tempDir: () => (uploadJobsDir ??= openUploadDir(`${defaultUploadBase()}-jobs`)) }),
+    [CONTENT_QUEUE]: contentHandler(pipeline, { db, records, evidence: openEvidence, tempDir: () => (uploadJobsDir ??= openUploadDir(`${defaultUploadBase()}-jobs`).catch((err: unknown) => { uploadJobsDir = undefined; throw err; })) }),
     [REPORT_QUEUE]: (job) => reports!.handle(job),
     [EXCHANGE_FEEDBACK_QUEUE]: exchangeFeedback.handler,
   };

@@ -73,9 +73,22 @@ export interface UploadHandlerDeps {
   tempDir: () => Promise<string>;
 }
 
-/** Not worth retrying: the content itself is at fault (unreadable, empty, tampered, over its time budget), not the moment. */
+/**
+ * The content itself is at fault (unreadable, empty, tampered, over its budget): not worth retrying. Anything
+ * else (a key this worker lacks yet, configuration, a server not ready) is the moment's, and is retried.
+ */
+const CONTENT_FAULTS: ReadonlySet<string> = new Set([
+  'VIGIL_ERR_UNREADABLE', 'VIGIL_ERR_EMPTY_FILE', 'VIGIL_ERR_CORRUPT_MEDIA', 'VIGIL_ERR_UNSUPPORTED_MEDIA', 'VIGIL_ERR_VIDEO_DECODE',
+  'VIGIL_ERR_PIXEL_LIMIT', 'VIGIL_ERR_EVIDENCE_INTEGRITY', 'VIGIL_ERR_PAYLOAD_TOO_LARGE', 'VIGIL_ERR_FILE_TOO_LARGE', 'VIGIL_ERR_BUDGET', 'VIGIL_ERR_TIMEOUT',
+]);
 function contentFault(err: unknown): boolean {
-  return err instanceof VigilError && !['VIGIL_ERR_INTERNAL', 'VIGIL_ERR_UNAVAILABLE'].includes(err.code);
+  return err instanceof VigilError && CONTENT_FAULTS.has(err.code);
+}
+
+/** Whether an earlier delivery decided this content (an unmatched decision is recorded only in the audit log). */
+async function decidedBefore(deps: UploadHandlerDeps, contentId: string): Promise<boolean> {
+  const { rows } = await sql<{ n: number }>`SELECT count(*) AS n FROM audit_log WHERE action = 'decision.created' AND subject = ${`content:${contentId}`}`.execute(deps.db.k);
+  return Number(rows[0]!.n) > 0;
 }
 
 /** Runs one upload job (at-least-once: a re-delivery after the decision finds it and only tidies up). */
@@ -94,17 +107,22 @@ export async function runUploadJob(pipeline: ContentPipeline, deps: UploadHandle
     try {
       sealed = await store.open(staged.id, staged.sha256);
     } catch (err) {
-      // Only this handler deletes a staged copy, once its upload is decided: an earlier delivery decided it
-      // (unmatched, so nothing recorded) and died before the job was marked done.
-      if (err instanceof VigilError && err.code === 'VIGIL_ERR_NOT_FOUND') return;
+      // Only this handler deletes a staged copy: once its upload is decided (an earlier delivery decided it,
+      // unmatched so nothing recorded, and died before the job was marked done), or when the content is at fault.
+      // A copy gone without a decision is a loud, permanent failure, never a silent "done".
+      if (err instanceof VigilError && err.code === 'VIGIL_ERR_NOT_FOUND') {
+        if (await decidedBefore(deps, meta.contentId)) return;
+        throw permanentError(new VigilError('VIGIL_ERR_NOT_FOUND', `The sealed upload of content ${meta.contentId} is gone and it was never checked: submit it again`));
+      }
       throw err;
     }
     // Integrity-checked against the SHA-256 sealed with it; bounded by the size the API process accepted.
     upload = await saveUpload(await deps.tempDir(), sealed, staged.size);
     await pipeline.submitSealed(meta, upload.path, staged, new ItemBudget(DEFAULT_BUDGET));
   } catch (err) {
+    // A fault of the moment keeps the sealed copy, even on the last attempt: a retried dead job still has it.
     const fault = contentFault(err);
-    if (fault || job.attempts + 1 >= job.maxAttempts) await tidy().catch(() => undefined);
+    if (fault) await tidy().catch(() => undefined);
     throw fault ? permanentError(err as Error) : err;
   } finally {
     await upload?.remove();

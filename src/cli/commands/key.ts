@@ -75,7 +75,7 @@ export function registerKey(program: Command, cli: Cli): void {
 
   key
     .command('revoke')
-    .description('Revoke an API key: it stops authenticating on the next request')
+    .description('Revoke an API key: it stops authenticating at once in this process, within a second in others (docs/service.md)')
     .argument('<id>', "the key's id (k_…)")
     .option('--json', 'JSON output')
     .action(async (id: string, opts: { json?: boolean }, cmd: Command) => {

@@ -48,7 +48,7 @@ export function queuedUploadRoutes(app: FastifyInstance, ctx: ServiceContext): v
       if (context !== undefined && (context === null || typeof context !== 'object' || Array.isArray(context))) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', 'Expected the context field to be a JSON object');
       if (jsonDeeperThan(context, MAX_JSON_DEPTH)) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', `The context field is nested deeper than ${MAX_JSON_DEPTH} levels`);
       const priority = fields.priority ?? 'live';
-      if (typeof priority !== 'string' || !(priority in CONTENT_PRIORITY)) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', `Expected a priority of ${Object.keys(CONTENT_PRIORITY).join(' or ')}`);
+      if (typeof priority !== 'string' || !Object.hasOwn(CONTENT_PRIORITY, priority)) throw new VigilError('VIGIL_ERR_INVALID_ARGUMENT', `Expected a priority of ${Object.keys(CONTENT_PRIORITY).join(' or ')}`);
       const meta = { contentId, ...(accountId ? { accountId } : {}), ...(context ? { context: context as Record<string, unknown> } : {}), actor: actorOf(request), requestId: String(request.id) };
       const evidence = await ctx.vigil.evidence();
       const queued = await queueUpload({
