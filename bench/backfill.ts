@@ -11,37 +11,27 @@
  * phase starts once the relay is feeding it to BullMQ and the worker is busy with it. Target: live p99 ≤ 2× idle.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { sql } from 'kysely';
 import { loadConfig } from '../src/app/config.js';
 import { createVigil } from '../src/app/vigil.js';
 import { CONTENT_PRIORITY, queueContent } from '../src/fleet/content-jobs.js';
-import { dropTestSchema, TEST_POSTGRES_URL } from '../src/state/test-engines.js';
-import { freePort, hasRedisServer, PrivateRedis, spawnVigil, WORKER_READY, type VigilChild } from '../test/helpers/fleet.js';
+import { spawnVigil, WORKER_READY } from '../test/helpers/fleet.js';
 import { environment, fmt } from './_common.js';
+import { openBenchFleet } from './_fleet.js';
 
 const { values } = parseArgs({ options: { backfill: { type: 'string', default: '1000000' }, rate: { type: 'string', default: '20' }, seconds: { type: 'string', default: '15' } } });
 const BACKFILL = Number(values.backfill);
 const RATE = Number(values.rate);
 const SECONDS = Number(values.seconds);
 
-if (!hasRedisServer()) {
+const fleet = await openBenchFleet('backfill', () => ({ VIGIL_RETAIN_DAYS: '30' }), [{ type: 'block' }]);
+if (!fleet) {
   console.log('bench:backfill skipped: redis-server is not installed');
   process.exit(0);
 }
-const dir = mkdtempSync(join(tmpdir(), 'vigil-backfill-'));
-const schema = `bench_backfill_${randomBytes(4).toString('hex')}`;
-const redis = new PrivateRedis(await freePort());
-const children: VigilChild[] = [];
-await redis.start();
-const env: Record<string, string> = {
-  VIGIL_DATABASE_URL: TEST_POSTGRES_URL, VIGIL_DATABASE_SCHEMA: schema, VIGIL_REDIS_URL: redis.url, VIGIL_EVIDENCE_DIR: join(dir, 'evidence'),
-  VIGIL_RULES: join(dir, 'rules.json'), VIGIL_RETAIN_DAYS: '30', TMPDIR: dir,
-};
-writeFileSync(env.VIGIL_RULES!, JSON.stringify({ version: 1, rules: [{ id: 'block', description: 'block a block-bank match', when: { bankKind: 'block' }, then: [{ type: 'block' }] }] }));
+const { env, children } = fleet;
 const pct = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
 try {
   console.log(`bench:backfill — ${environment()}`);
@@ -105,8 +95,5 @@ try {
   console.log(`  p99 ratio ×${fmt(p99Busy / p99Idle, 2)} (target ≤ ×2: ${p99Busy <= 2 * p99Idle ? 'met' : 'MISSED'})`);
   console.log(`load average at end: ${loadavg().map((l) => fmt(l, 2)).join(' ')}`);
 } finally {
-  for (const c of children) if (c.child.exitCode === null && c.child.signalCode === null) c.child.kill('SIGKILL');
-  await redis.kill();
-  await dropTestSchema(schema);
-  rmSync(dir, { recursive: true, force: true });
+  await fleet.close();
 }

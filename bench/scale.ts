@@ -17,18 +17,18 @@
  * average: the 2 cores are shared, and the client, PostgreSQL and Redis run on them too.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { sql } from 'kysely';
 import { loadConfig } from '../src/app/config.js';
 import { createVigil } from '../src/app/vigil.js';
 import { queueContent } from '../src/fleet/content-jobs.js';
-import { dropTestSchema, TEST_POSTGRES_URL } from '../src/state/test-engines.js';
-import { API_READY, freePort, hasRedisServer, PrivateRedis, spawnVigil, WORKER_READY, type VigilChild } from '../test/helpers/fleet.js';
+import { API_READY, spawnVigil, WORKER_READY } from '../test/helpers/fleet.js';
 import { runVigil } from '../test/helpers/cli.js';
 import { environment, fmt } from './_common.js';
+import { openBenchFleet } from './_fleet.js';
 import { snapshotMemory, type SnapshotMemory } from './_scale-memory.js';
 import { syntheticPng } from '../test/helpers/images.js';
 
@@ -40,22 +40,13 @@ const SECONDS = Number(values.seconds);
 const ITEMS = Number(values.items);
 const CLIENTS = 8;
 
-if (!hasRedisServer()) {
+const fleet = await openBenchFleet('scale', (dir) => ({ VIGIL_INDEX_SNAPSHOT_DIR: join(dir, 'index') }), [{ type: 'block' }, { type: 'report_draft' }]);
+if (!fleet) {
   console.log('bench:scale skipped: redis-server is not installed');
   process.exit(0);
 }
+const { env, children } = fleet;
 const rss = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
-
-const dir = mkdtempSync(join(tmpdir(), 'vigil-scale-'));
-const schema = `bench_scale_${randomBytes(4).toString('hex')}`;
-const redis = new PrivateRedis(await freePort());
-const children: VigilChild[] = [];
-await redis.start();
-const env: Record<string, string> = {
-  VIGIL_DATABASE_URL: TEST_POSTGRES_URL, VIGIL_DATABASE_SCHEMA: schema, VIGIL_REDIS_URL: redis.url, VIGIL_EVIDENCE_DIR: join(dir, 'evidence'),
-  VIGIL_INDEX_SNAPSHOT_DIR: join(dir, 'index'), VIGIL_RULES: join(dir, 'rules.json'), TMPDIR: dir,
-};
-writeFileSync(env.VIGIL_RULES!, JSON.stringify({ version: 1, rules: [{ id: 'block', description: 'block a block-bank match', when: { bankKind: 'block' }, then: [{ type: 'block' }, { type: 'report_draft' }] }] }));
 try {
   console.log(`bench:scale — ${environment()}`);
   console.log(`load average at start: ${loadavg().map((l) => fmt(l, 2)).join(' ')}`);
@@ -177,8 +168,5 @@ try {
   console.log(`  10,000 file uploads/s ÷ ${fmt(perFilePair, 1)}/s per API + worker pair = ${Math.ceil(10_000 / perFilePair)} pairs (256×256 PNGs; the worker's hashing dominates)`);
   console.log(`load average at end: ${loadavg().map((l) => fmt(l, 2)).join(' ')}`);
 } finally {
-  for (const c of children) if (c.child.exitCode === null && c.child.signalCode === null) c.child.kill('SIGKILL');
-  await redis.kill();
-  await dropTestSchema(schema);
-  rmSync(dir, { recursive: true, force: true });
+  await fleet.close();
 }
